@@ -1,0 +1,195 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/rs/zerolog"
+)
+
+// Config is mcrsrv's configuration: defaults, then the TOML file, then
+// MCR_* environment variables, then command-line flags. Every key has an
+// environment variable named after its TOML path: http.read_timeout is
+// MCR_HTTP_READ_TIMEOUT.
+type Config struct {
+	Addr     string         `toml:"addr"`
+	Data     string         `toml:"data"`
+	Log      LogConfig      `toml:"log"`
+	HTTP     HTTPConfig     `toml:"http"`
+	Manifest ManifestConfig `toml:"manifest"`
+}
+
+// LogConfig sets the logger.
+type LogConfig struct {
+	Level  string `toml:"level"`  // trace, debug, info, warn, error
+	Format string `toml:"format"` // json or console
+}
+
+// HTTPConfig tunes the listener.
+type HTTPConfig struct {
+	ReadTimeout     Duration `toml:"read_timeout"`
+	WriteTimeout    Duration `toml:"write_timeout"`
+	IdleTimeout     Duration `toml:"idle_timeout"`
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	Concurrency     int      `toml:"concurrency"`
+}
+
+// ManifestConfig sets manifest validation.
+type ManifestConfig struct {
+	// AllowSparse accepts manifests that name blobs or child manifests the
+	// repository does not hold.
+	AllowSparse bool `toml:"allow_sparse"`
+}
+
+// Duration is a time.Duration written as "30s" in TOML and env vars.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	d.Duration = v
+	return err
+}
+
+// Defaults is the configuration with no file, no env and no flags: the
+// embedded single-machine setup.
+func Defaults() Config {
+	return Config{
+		Addr: "127.0.0.1:5000",
+		Data: "./mcr-data",
+		Log:  LogConfig{Level: "info", Format: "console"},
+		HTTP: HTTPConfig{
+			ReadTimeout:     Duration{30 * time.Minute},
+			WriteTimeout:    Duration{30 * time.Minute},
+			IdleTimeout:     Duration{2 * time.Minute},
+			ShutdownTimeout: Duration{30 * time.Second},
+			Concurrency:     16384,
+		},
+	}
+}
+
+// Load builds the configuration from defaults, the optional TOML file and
+// the environment.
+func Load(path string, environ []string) (Config, error) {
+	c := Defaults()
+	if path != "" {
+		md, err := toml.DecodeFile(path, &c)
+		if err != nil {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			return c, fmt.Errorf("config %s: unknown keys %v", path, und)
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(&c).Elem(), "MCR", envMap(environ)); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func envMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "MCR_") {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// applyEnv sets every field whose MCR_* variable is present, walking the
+// struct by its toml tags so that a new key gets its variable for free.
+func applyEnv(v reflect.Value, prefix string, env map[string]string) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := prefix + "_" + strings.ToUpper(f.Tag.Get("toml"))
+		fv := v.Field(i)
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[Duration]() {
+			if err := applyEnv(fv, name, env); err != nil {
+				return err
+			}
+			continue
+		}
+		s, ok := env[name]
+		if !ok {
+			continue
+		}
+		if err := setField(fv, s); err != nil {
+			return fmt.Errorf("%s=%q: %w", name, s, err)
+		}
+	}
+	return nil
+}
+
+func setField(fv reflect.Value, s string) error {
+	switch p := fv.Addr().Interface().(type) {
+	case *string:
+		*p = s
+	case *bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return err
+		}
+		*p = b
+	case *int:
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return err
+		}
+		*p = n
+	case *Duration:
+		return p.UnmarshalText([]byte(s))
+	default:
+		return fmt.Errorf("unsupported config field type %s", fv.Type())
+	}
+	return nil
+}
+
+// Validate reports every problem in c at once.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("addr %q: want host:port", c.Addr))
+	}
+	if c.Data == "" {
+		errs = append(errs, errors.New("data: must name a directory"))
+	}
+	if _, err := zerolog.ParseLevel(c.Log.Level); err != nil || c.Log.Level == "" {
+		errs = append(errs, fmt.Errorf("log.level %q: want trace, debug, info, warn or error", c.Log.Level))
+	}
+	if c.Log.Format != "json" && c.Log.Format != "console" {
+		errs = append(errs, fmt.Errorf("log.format %q: want json or console", c.Log.Format))
+	}
+	for name, d := range map[string]Duration{
+		"http.read_timeout": c.HTTP.ReadTimeout, "http.write_timeout": c.HTTP.WriteTimeout,
+		"http.idle_timeout": c.HTTP.IdleTimeout, "http.shutdown_timeout": c.HTTP.ShutdownTimeout,
+	} {
+		if d.Duration <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be positive", name))
+		}
+	}
+	if c.HTTP.Concurrency <= 0 {
+		errs = append(errs, errors.New("http.concurrency: must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// logger builds the process logger from the config.
+func (c Config) logger() zerolog.Logger {
+	lvl, _ := zerolog.ParseLevel(c.Log.Level)
+	var l zerolog.Logger
+	if c.Log.Format == "console" {
+		l = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.RFC3339})
+	} else {
+		l = zerolog.New(os.Stderr)
+	}
+	return l.Level(lvl).With().Timestamp().Logger()
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "git.wntrmute.dev/kyle/mcr"
+
+// TestImportDirection enforces DESIGN.md §2: dependencies point downward
+// (cmd → http → engine → {actors, jobs, kv}), actors is stdlib only, kv
+// adds only Badger, jobs only conc, engine never sees fasthttp, nothing but
+// cmd imports http, and bench measures from outside.
+func TestImportDirection(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports,Deps,Standard", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	type pkg struct {
+		ImportPath string
+		Imports    []string
+		Deps       []string
+	}
+	n := 0
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		top := strings.SplitN(rel, "/", 2)[0]
+		for _, imp := range p.Imports {
+			if msg := violation(top, imp); msg != "" {
+				t.Errorf("%s imports %s: %s", p.ImportPath, imp, msg)
+			}
+		}
+		for _, dep := range p.Deps {
+			if msg := depViolation(top, dep); msg != "" {
+				t.Errorf("%s depends on %s: %s", p.ImportPath, dep, msg)
+			}
+		}
+	}
+	if n < 5 {
+		t.Fatalf("go list saw only %d packages; the check is not looking at the module", n)
+	}
+}
+
+func isStd(path string) bool { return !strings.Contains(strings.SplitN(path, "/", 2)[0], ".") }
+
+// violation checks one direct import of a package under top.
+func violation(top, imp string) string {
+	own := strings.HasPrefix(imp, module+"/")
+	target := ""
+	if own {
+		target = strings.SplitN(strings.TrimPrefix(imp, module+"/"), "/", 2)[0]
+	}
+	switch {
+	case own && target == "http" && top != "http" && top != "cmd":
+		return "only cmd may import http"
+	case own && target == "cmd":
+		return "nothing imports cmd"
+	case top == "engine" && own && target != "engine" && target != "kv" && target != "actors" && target != "jobs":
+		return "engine may import only kv, actors and jobs"
+	case top == "bench" && own:
+		return "bench measures from outside and imports no mcr package"
+	case (top == "actors" || top == "kv" || top == "jobs") && own && target != top:
+		return top + " is a leaf"
+	case top == "http" && own && target == "kv":
+		return "http reaches kv only through engine"
+	}
+	return ""
+}
+
+// depViolation checks the transitive, third-party dependencies.
+func depViolation(top, dep string) string {
+	if isStd(dep) || strings.HasPrefix(dep, module) {
+		return ""
+	}
+	switch top {
+	case "actors":
+		return "actors is stdlib only"
+	case "kv":
+		if !strings.HasPrefix(dep, "github.com/dgraph-io/") && !allowedBadgerDep(dep) {
+			return "kv may only add Badger"
+		}
+	case "jobs":
+		if !strings.HasPrefix(dep, "github.com/sourcegraph/conc") {
+			return "jobs may only add conc"
+		}
+	case "engine":
+		if strings.HasPrefix(dep, "github.com/valyala/fasthttp") || strings.HasPrefix(dep, "github.com/fasthttp/") {
+			return "engine is transport-free"
+		}
+	}
+	return ""
+}
+
+// allowedBadgerDep lists what Badger itself pulls in.
+func allowedBadgerDep(dep string) bool {
+	for _, p := range []string{
+		"github.com/cespare/xxhash", "github.com/dustin/go-humanize", "github.com/google/flatbuffers",
+		"github.com/klauspost/compress", "google.golang.org/protobuf", "go.opentelemetry.io/",
+		"github.com/go-logr/", "golang.org/x/", "github.com/pkg/errors", "github.com/golang/",
+	} {
+		if strings.HasPrefix(dep, p) {
+			return true
+		}
+	}
+	return false
+}

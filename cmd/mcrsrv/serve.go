@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v3"
+
+	"git.wntrmute.dev/kyle/mcr/engine"
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/http/server"
+	"git.wntrmute.dev/kyle/mcr/kv"
+)
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run the registry (embedded defaults: data in ./mcr-data, listen on 127.0.0.1:5000)",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Usage: "TOML configuration file"},
+			&cli.StringFlag{Name: "data", Usage: "data directory (overrides config and MCR_DATA)"},
+			&cli.StringFlag{Name: "addr", Usage: "listen address host:port (overrides config and MCR_ADDR)"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			c, err := Load(cmd.String("config"), os.Environ())
+			if err != nil {
+				return err
+			}
+			if cmd.IsSet("data") {
+				c.Data = cmd.String("data")
+			}
+			if cmd.IsSet("addr") {
+				c.Addr = cmd.String("addr")
+			}
+			if err := c.Validate(); err != nil {
+				return fmt.Errorf("invalid configuration:\n%w", err)
+			}
+			return serve(ctx, c)
+		},
+	}
+}
+
+// badgerLogger forwards Badger's own messages at warning level and above.
+type badgerLogger struct{ l zerolog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any)   { b.l.Error().Msgf(f, a...) }
+func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn().Msgf(f, a...) }
+func (b badgerLogger) Infof(string, ...any)        {}
+func (b badgerLogger) Debugf(string, ...any)       {}
+
+// serve opens the stores, serves until ctx ends (SIGINT/SIGTERM), then
+// shuts down in order: stop accepting and drain requests (bounded), stop
+// the actors, close Badger.
+func serve(ctx context.Context, c Config) error {
+	log := c.logger()
+	store, err := kv.Open(kv.Options{Dir: filepath.Join(c.Data, "meta"), Logger: badgerLogger{log.With().Str("component", "badger").Logger()}})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error().Err(err).Msg("closing metadata store")
+		}
+	}()
+	blobs, err := blobstore.Open(c.Data)
+	if err != nil {
+		return err
+	}
+	reg := engine.New(store, blobs, engine.Options{AllowSparse: c.Manifest.AllowSparse})
+	srv := server.New(reg, log, server.Options{
+		ReadTimeout:  c.HTTP.ReadTimeout.Duration,
+		WriteTimeout: c.HTTP.WriteTimeout.Duration,
+		IdleTimeout:  c.HTTP.IdleTimeout.Duration,
+		Concurrency:  c.HTTP.Concurrency,
+	})
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	log.Info().Str("addr", ln.Addr().String()).Str("data", c.Data).Bool("allow_sparse", c.Manifest.AllowSparse).
+		Str("version", version()).Msg("mcrsrv serving")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), c.HTTP.ShutdownTimeout.Duration)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn().Err(err).Msg("in-flight requests did not finish in time")
+	}
+	<-errc
+	actx, acancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer acancel()
+	return reg.Close(actx)
+}

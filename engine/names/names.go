@@ -1,0 +1,101 @@
+// Package names validates the identifiers of the distribution API:
+// repository names, tags, digests and the references that are one of the
+// last two. It owns the grammar; everything else trusts a value that passed
+// through here.
+package names
+
+import (
+	"crypto"
+	_ "crypto/sha256" // register the algorithms go-digest may use
+	_ "crypto/sha512"
+	"regexp"
+	"strings"
+
+	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
+
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
+)
+
+// MaxRepoLength bounds a repository name. The distribution spec suggests
+// that the name together with the host fit in 255 characters; the name
+// alone gets that budget here.
+const MaxRepoLength = 255
+
+var (
+	anchoredName = regexp.MustCompile(`^` + reference.NameRegexp.String() + `$`)
+	anchoredTag  = regexp.MustCompile(`^` + reference.TagRegexp.String() + `$`)
+)
+
+// Repo checks a repository name against the OCI grammar
+//
+//	[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*
+//
+// distribution/reference's name grammar also allows a leading registry
+// host (with upper case, a port or an IPv6 literal); inside a registry the
+// whole name is the path, so those extras are refused here.
+func Repo(name string) error {
+	if name == "" || len(name) > MaxRepoLength ||
+		strings.ContainsAny(name, ":[]") || strings.ToLower(name) != name ||
+		!anchoredName.MatchString(name) {
+		return errcode.New(errcode.NameInvalid, "invalid repository name").WithDetail(map[string]string{"name": name})
+	}
+	return nil
+}
+
+// Tag checks a tag: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}.
+func Tag(tag string) error {
+	if !anchoredTag.MatchString(tag) {
+		return errcode.New(errcode.ManifestInvalid, "invalid tag").WithDetail(map[string]string{"tag": tag})
+	}
+	return nil
+}
+
+// algorithms are the digest algorithms the distribution spec allows.
+var algorithms = map[digest.Algorithm]crypto.Hash{
+	digest.SHA256: crypto.SHA256,
+	digest.SHA512: crypto.SHA512,
+}
+
+// Digest parses and validates a digest string of an allowed algorithm.
+func Digest(s string) (digest.Digest, error) {
+	d, err := digest.Parse(s)
+	if err == nil {
+		if _, ok := algorithms[d.Algorithm()]; !ok {
+			err = digest.ErrDigestUnsupported
+		}
+	}
+	if err != nil {
+		return "", errcode.Wrap(errcode.DigestInvalid, err, "invalid digest").WithDetail(map[string]string{"digest": s})
+	}
+	return d, nil
+}
+
+// Reference is a manifest reference: a tag or a digest, never both.
+type Reference struct {
+	Tag    string
+	Digest digest.Digest
+}
+
+// IsDigest reports whether the reference names content rather than a tag.
+func (r Reference) IsDigest() bool { return r.Digest != "" }
+
+func (r Reference) String() string {
+	if r.IsDigest() {
+		return r.Digest.String()
+	}
+	return r.Tag
+}
+
+// ParseReference parses the <reference> of /v2/<name>/manifests/<reference>.
+// Anything with a ':' is a digest (tags cannot contain one).
+func ParseReference(s string) (Reference, error) {
+	if strings.Contains(s, ":") {
+		d, err := Digest(s)
+		return Reference{Digest: d}, err
+	}
+	if err := Tag(s); err != nil {
+		return Reference{}, err
+	}
+	return Reference{Tag: s}, nil
+}

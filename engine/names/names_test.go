@@ -1,0 +1,95 @@
+package names
+
+import (
+	"strings"
+	"testing"
+
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
+)
+
+func TestRepo(t *testing.T) {
+	valid := []string{
+		"a", "library/ubuntu", "a/b/c/d", "foo.bar", "foo_bar", "foo__bar", "foo---bar",
+		"my-host.com/team/app", "0", strings.Repeat("a", MaxRepoLength),
+	}
+	invalid := []string{
+		"", "A", "Library/ubuntu", "a//b", "/a", "a/", "-a", "a-", "a.", "a..b", "a___b",
+		"localhost:5000/app", "[::1]/app", "a b", "a@b", "a/../b", "../a", "a/./b",
+		strings.Repeat("a", MaxRepoLength+1), "é",
+	}
+	for _, n := range valid {
+		if err := Repo(n); err != nil {
+			t.Errorf("Repo(%q) = %v, want valid", n, err)
+		}
+	}
+	for _, n := range invalid {
+		err := Repo(n)
+		if errcode.KindOf(err) != errcode.NameInvalid {
+			t.Errorf("Repo(%q) = %v, want NAME_INVALID", n, err)
+		}
+	}
+}
+
+func TestTag(t *testing.T) {
+	for _, tag := range []string{"latest", "v1.2.3", "_x", "A-b_c.d", strings.Repeat("t", 128)} {
+		if err := Tag(tag); err != nil {
+			t.Errorf("Tag(%q) = %v", tag, err)
+		}
+	}
+	for _, tag := range []string{"", ".x", "-x", "a:b", "a/b", strings.Repeat("t", 129), "a b"} {
+		if Tag(tag) == nil {
+			t.Errorf("Tag(%q) accepted", tag)
+		}
+	}
+}
+
+func TestDigest(t *testing.T) {
+	good := []string{
+		"sha256:" + strings.Repeat("a", 64),
+		"sha512:" + strings.Repeat("0", 128),
+	}
+	bad := []string{
+		"", "sha256", "sha256:", "sha256:" + strings.Repeat("a", 63), "sha256:" + strings.Repeat("A", 64),
+		"sha384:" + strings.Repeat("a", 96), "md5:" + strings.Repeat("a", 32), "sha256:baddigeststring",
+		"sha256:" + strings.Repeat("a", 63) + "/", "sha256:../../etc/passwd",
+	}
+	for _, s := range good {
+		if _, err := Digest(s); err != nil {
+			t.Errorf("Digest(%q) = %v", s, err)
+		}
+	}
+	for _, s := range bad {
+		if _, err := Digest(s); errcode.KindOf(err) != errcode.DigestInvalid {
+			t.Errorf("Digest(%q) = %v, want DIGEST_INVALID", s, err)
+		}
+	}
+}
+
+func TestParseReference(t *testing.T) {
+	r, err := ParseReference("v1")
+	if err != nil || r.IsDigest() || r.Tag != "v1" || r.String() != "v1" {
+		t.Errorf("tag: %+v %v", r, err)
+	}
+	d := "sha256:" + strings.Repeat("b", 64)
+	r, err = ParseReference(d)
+	if err != nil || !r.IsDigest() || r.String() != d {
+		t.Errorf("digest: %+v %v", r, err)
+	}
+	if _, err := ParseReference("sha256:nothex"); errcode.KindOf(err) != errcode.DigestInvalid {
+		t.Errorf("bad digest reference: %v", err)
+	}
+	if _, err := ParseReference("-bad"); err == nil {
+		t.Error("bad tag reference accepted")
+	}
+}
+
+func FuzzRepo(f *testing.F) {
+	for _, s := range []string{"a/b", "A", "a..b", "x:1/y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if Repo(s) == nil && (strings.Contains(s, "@") || strings.Contains(s, "..") || strings.HasPrefix(s, "/")) {
+			t.Fatalf("accepted %q", s)
+		}
+	})
+}

@@ -1,0 +1,126 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"sync"
+	"time"
+
+	"git.wntrmute.dev/kyle/mcr/actors"
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
+	"git.wntrmute.dev/kyle/mcr/kv"
+)
+
+// Options configures a Registry.
+type Options struct {
+	// AllowSparse accepts manifests whose blobs or child manifests are not
+	// in the repository (OCI_DATA_SPARSE in the conformance suite): only the
+	// ones present are linked. Off by default: a manifest that names a
+	// missing blob is refused with MANIFEST_BLOB_UNKNOWN.
+	AllowSparse bool
+	// MailboxSize bounds each repository actor's queue; a full queue answers
+	// 429 instead of piling up goroutines.
+	MailboxSize int
+	// ActorIdle is how long an idle repository actor lives.
+	ActorIdle time.Duration
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// Registry is the transport-free registry service. Reads go straight to a
+// kv snapshot and the blob store; manifest, tag and link deletions go
+// through the repository's actor; blob uploads write their link directly in
+// one transaction. See docs/architecture.md.
+type Registry struct {
+	kv      kv.Store
+	blobs   *blobstore.FS
+	actors  *actors.System[string]
+	opts    Options
+	now     func() time.Time
+	uploads inUse
+}
+
+// New builds a Registry over an open metadata store and blob store. The
+// caller owns both and closes them after Close.
+func New(store kv.Store, blobs *blobstore.FS, o Options) *Registry {
+	if o.MailboxSize <= 0 {
+		o.MailboxSize = 256
+	}
+	if o.ActorIdle <= 0 {
+		o.ActorIdle = 30 * time.Second
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Registry{
+		kv:     store,
+		blobs:  blobs,
+		actors: actors.New[string](actors.Options{MailboxSize: o.MailboxSize, IdleTimeout: o.ActorIdle}),
+		opts:   o,
+		now:    now,
+	}
+}
+
+// Close stops the repository actors after they drain their queues.
+func (r *Registry) Close(ctx context.Context) error { return r.actors.Stop(ctx) }
+
+// ActorStats reports the live repository actors and their queued messages.
+func (r *Registry) ActorStats() actors.Stats { return r.actors.Stats() }
+
+// mutate runs fn as one transaction on repo's actor: the single writer of
+// that repository's manifests and tags.
+func (r *Registry) mutate(ctx context.Context, repo string, fn func(kv.Txn) error) error {
+	err := r.actors.Ask(ctx, repo, func(ctx context.Context) error {
+		return r.kv.Update(ctx, fn)
+	})
+	if errors.Is(err, actors.ErrBusy) {
+		return errcode.New(errcode.Busy, "repository %s is busy, retry later", repo)
+	}
+	return err
+}
+
+// newID returns a fresh upload id: 128 random bits in hex.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux (Go ≥1.24)
+	return hex.EncodeToString(b[:])
+}
+
+// repoExists reports whether repo has a record.
+func repoExists(t kv.Reader, repo string) (bool, error) {
+	return t.Has(kv.RepoKey(repo))
+}
+
+// ensureRepo creates repo's record if it is missing.
+func ensureRepo(t kv.Txn, repo string, now time.Time) error {
+	ok, err := repoExists(t, repo)
+	if err != nil || ok {
+		return err
+	}
+	return t.Set(kv.RepoKey(repo), kv.RepoRecord{Created: now.UnixNano()}.Encode())
+}
+
+// notFound turns a kv.ErrNotFound into the given registry error and
+// passes any other error through.
+func notFound(err error, e *errcode.Error) error {
+	if errors.Is(err, kv.ErrNotFound) {
+		return e
+	}
+	return err
+}
+
+// inUse guards upload sessions against two requests writing one staging
+// file at once. It is per upload, not a global lock: a second request for
+// the same upload is refused, not queued.
+type inUse struct{ m sync.Map }
+
+func (u *inUse) acquire(id string) bool {
+	_, busy := u.m.LoadOrStore(id, struct{}{})
+	return !busy
+}
+
+func (u *inUse) release(id string) { u.m.Delete(id) }

@@ -1,0 +1,47 @@
+package distapi
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
+)
+
+func TestEveryKindMapped(t *testing.T) {
+	for _, k := range errcode.Kinds() {
+		w, ok := wire[k]
+		if !ok || w.code == "" || w.status < 400 {
+			t.Errorf("errcode kind %d has no wire mapping", k)
+		}
+		if k != errcode.Internal && w.status >= 500 {
+			t.Errorf("kind %d maps to %d: only internal failures may be 5xx", k, w.status)
+		}
+	}
+}
+
+func TestWriteError(t *testing.T) {
+	var ctx fasthttp.RequestCtx
+	WriteError(&ctx, errcode.New(errcode.ManifestBlobUnknown, "blob unknown").WithDetail(map[string]string{"digest": "sha256:x"}))
+	if ctx.Response.StatusCode() != 400 {
+		t.Errorf("status %d", ctx.Response.StatusCode())
+	}
+	var body errorBody
+	if err := json.Unmarshal(ctx.Response.Body(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if len(body.Errors) != 1 || body.Errors[0].Code != "MANIFEST_BLOB_UNKNOWN" || body.Errors[0].Message != "blob unknown" {
+		t.Errorf("body %s", ctx.Response.Body())
+	}
+
+	var ictx fasthttp.RequestCtx
+	WriteError(&ictx, errors.New("disk on fire at /secret/path"))
+	if ictx.Response.StatusCode() != 500 || string(ictx.Response.Body()) != `{"errors":[{"code":"INTERNAL_ERROR","message":"internal error"}]}` {
+		t.Errorf("internal error leaked or mis-mapped: %d %s", ictx.Response.StatusCode(), ictx.Response.Body())
+	}
+	if InternalError(&ictx) == nil {
+		t.Error("internal error not kept for the access log")
+	}
+}

@@ -1,0 +1,131 @@
+package distapi
+
+import (
+	"io"
+	"mime"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
+	"git.wntrmute.dev/kyle/mcr/engine/manifest"
+	"git.wntrmute.dev/kyle/mcr/engine/names"
+)
+
+func (a *API) getManifest(ctx *fasthttp.RequestCtx, rt route) error {
+	ref, err := names.ParseReference(rt.arg)
+	if err != nil {
+		return err
+	}
+	m, err := a.reg.GetManifest(ctx, rt.repo, ref)
+	if err != nil {
+		return err
+	}
+	if !accepts(ctx.Request.Header.Peek(fasthttp.HeaderAccept), m.MediaType) {
+		return errcode.New(errcode.ManifestUnknown, "manifest is %s, which the Accept header excludes", m.MediaType).
+			WithDetail(map[string]string{"mediaType": m.MediaType})
+	}
+	ctx.SetContentType(m.MediaType)
+	ctx.Response.Header.Set("Docker-Content-Digest", m.Digest.String())
+	ctx.Response.Header.Set(fasthttp.HeaderETag, `"`+m.Digest.String()+`"`)
+	if ctx.IsHead() {
+		ctx.Response.Header.SetContentLength(len(m.Payload))
+		return nil
+	}
+	ctx.SetBody(m.Payload)
+	return nil
+}
+
+// accepts reports whether an Accept header admits a manifest of mediaType.
+// No header, a wildcard, or a header that names no manifest type at all
+// (some clients send only */* or application/json) admits everything; a
+// header listing manifest types that exclude this one does not, so that a
+// client which cannot parse an index is not handed one.
+func accepts(header []byte, mediaType string) bool {
+	if len(header) == 0 {
+		return true
+	}
+	namesManifest := false
+	for part := range strings.SplitSeq(string(header), ",") {
+		t, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		switch {
+		case t == mediaType, t == "*/*", t == "application/*":
+			return true
+		case manifest.Known(t):
+			namesManifest = true
+		}
+	}
+	return !namesManifest
+}
+
+func (a *API) putManifest(ctx *fasthttp.RequestCtx, rt route) error {
+	ref, err := names.ParseReference(rt.arg)
+	if err != nil {
+		return err
+	}
+	payload, err := readLimited(ctx, manifest.MaxSize)
+	if err != nil {
+		return err
+	}
+	var tags []string
+	for _, t := range ctx.QueryArgs().PeekMulti("tag") {
+		tags = append(tags, string(t))
+	}
+	res, err := a.reg.PutManifest(ctx, rt.repo, ref, string(ctx.Request.Header.ContentType()), payload, tags)
+	if err != nil {
+		return err
+	}
+	h := &ctx.Response.Header
+	h.Set(fasthttp.HeaderLocation, "/v2/"+rt.repo+"/manifests/"+res.Digest.String())
+	h.Set("Docker-Content-Digest", res.Digest.String())
+	if res.Subject != "" {
+		h.Set("OCI-Subject", res.Subject.String())
+	}
+	if ref.IsDigest() && len(res.Tags) > 0 {
+		h.Set("OCI-Tag", strings.Join(res.Tags, ","))
+	}
+	ctx.SetStatusCode(fasthttp.StatusCreated)
+	return nil
+}
+
+// maxDrain bounds how much of a refused body is read and thrown away so
+// that the client, still sending, gets to read the error instead of a
+// reset connection. Past it the connection is simply closed.
+const maxDrain = 64 << 20
+
+// readLimited reads a request body of at most limit bytes. The server
+// streams bodies, so a body over the limit is refused without ever being
+// held in memory: the excess is drained (up to maxDrain) and discarded.
+func readLimited(ctx *fasthttp.RequestCtx, limit int) ([]byte, error) {
+	body := bodyStream(ctx)
+	tooLarge := func() error {
+		_, _ = io.CopyN(io.Discard, body, maxDrain)
+		return errcode.New(errcode.TooLarge, "body exceeds the limit of %d bytes", limit)
+	}
+	if n := ctx.Request.Header.ContentLength(); n > limit {
+		return nil, tooLarge()
+	}
+	b, err := io.ReadAll(io.LimitReader(body, int64(limit)+1))
+	if err != nil {
+		return nil, errcode.Wrap(errcode.BlobUploadInvalid, err, "reading the request body failed")
+	}
+	if len(b) > limit {
+		return nil, tooLarge()
+	}
+	return b, nil
+}
+
+func (a *API) deleteManifest(ctx *fasthttp.RequestCtx, rt route) error {
+	ref, err := names.ParseReference(rt.arg)
+	if err != nil {
+		return err
+	}
+	if err := a.reg.DeleteManifest(ctx, rt.repo, ref); err != nil {
+		return err
+	}
+	ctx.SetStatusCode(fasthttp.StatusAccepted)
+	return nil
+}

@@ -1,0 +1,142 @@
+// Package server assembles mcr's HTTP front end: a fasthttp server, the
+// router, and the middleware every request passes through (request id,
+// panic recovery, access log, the API version header). It owns the
+// listener's lifecycle; the endpoints live in sibling packages.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
+
+	"git.wntrmute.dev/kyle/mcr/engine"
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
+	"git.wntrmute.dev/kyle/mcr/http/distapi"
+)
+
+// Options tunes the HTTP server.
+type Options struct {
+	// ReadTimeout bounds reading one request, body included; uploads of
+	// large blobs need it generous.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing one response; large blob pulls need it
+	// generous.
+	WriteTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle this long.
+	IdleTimeout time.Duration
+	// Concurrency caps simultaneous connections being served.
+	Concurrency int
+}
+
+// Server is the HTTP front end.
+type Server struct {
+	srv *fasthttp.Server
+	log zerolog.Logger
+}
+
+// prefetchLimit is how much of a request body fasthttp reads before the
+// handler runs. Anything larger is streamed (StreamRequestBody), so an
+// upload is never buffered whole: blob handlers copy the stream to a
+// staging file and manifests are read with their own 4 MiB cap.
+const prefetchLimit = 64 << 10
+
+// New builds the server for reg.
+func New(reg *engine.Registry, log zerolog.Logger, o Options) *Server {
+	r := router.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	distapi.New(reg, log).Register(r)
+	r.NotFound = func(ctx *fasthttp.RequestCtx) {
+		distapi.WriteError(ctx, errcode.New(errcode.EndpointUnknown, "no such endpoint"))
+	}
+	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
+		distapi.WriteError(ctx, errcode.New(errcode.Unsupported, "method not allowed"))
+	}
+	r.HandleMethodNotAllowed = true
+	s := &Server{log: log}
+	s.srv = &fasthttp.Server{
+		Handler:                      s.middleware(r.Handler),
+		Name:                         "mcr",
+		ReadTimeout:                  o.ReadTimeout,
+		WriteTimeout:                 o.WriteTimeout,
+		IdleTimeout:                  o.IdleTimeout,
+		Concurrency:                  o.Concurrency,
+		StreamRequestBody:            true,
+		MaxRequestBodySize:           prefetchLimit,
+		DisablePreParseMultipartForm: true,
+		NoDefaultContentType:         true,
+		ReadBufferSize:               16 << 10,
+		CloseOnShutdown:              true,
+		Logger:                       fasthttpLogger{log},
+	}
+	return s
+}
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting connections and waits for in-flight requests
+// until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+
+// Handler returns the full request handler, for in-process tests.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.srv.Handler }
+
+func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		start := time.Now()
+		id := requestID(ctx)
+		ctx.Response.Header.Set("X-Request-Id", id)
+		ctx.Response.Header.Set("Docker-Distribution-API-Version", "registry/2.0")
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error().Str("request_id", id).Interface("panic", p).Bytes("path", ctx.Path()).Msg("handler panic")
+				distapi.WriteError(ctx, errcode.New(errcode.Internal, "internal error"))
+			}
+			s.access(ctx, id, start)
+		}()
+		next(ctx)
+	}
+}
+
+// requestID keeps a caller's X-Request-Id (so a trace spans proxies) or
+// makes one.
+func requestID(ctx *fasthttp.RequestCtx) string {
+	if v := ctx.Request.Header.Peek("X-Request-Id"); len(v) > 0 && len(v) <= 128 {
+		return string(v)
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (s *Server) access(ctx *fasthttp.RequestCtx, id string, start time.Time) {
+	status := ctx.Response.StatusCode()
+	ev := s.log.Debug()
+	if err := distapi.InternalError(ctx); err != nil {
+		ev = s.log.Error().Err(err)
+	} else if status >= 500 {
+		ev = s.log.Error()
+	}
+	if !ev.Enabled() {
+		return
+	}
+	ev.Str("request_id", id).
+		Bytes("method", ctx.Method()).
+		Bytes("path", ctx.Path()).
+		Int("status", status).
+		Int("bytes_out", ctx.Response.Header.ContentLength()).
+		Dur("duration", time.Since(start)).
+		Str("remote", ctx.RemoteIP().String()).
+		Msg("request")
+}
+
+type fasthttpLogger struct{ log zerolog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) { l.log.Warn().Msgf(format, args...) }

@@ -1,0 +1,188 @@
+package kv
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// maxRetries bounds Update's conflict retries. Conflicts come from writers
+// of the same few keys (pushes linking one popular base layer, GC and a
+// push); with jittered backoff they settle in a few rounds, and running out
+// means a livelock worth reporting rather than spinning on.
+const maxRetries = 64
+
+// Options configures the Badger store.
+type Options struct {
+	// Dir holds Badger's files. Ignored when InMemory is set.
+	Dir string
+	// InMemory keeps everything in memory: for tests only, nothing is durable.
+	InMemory bool
+	// Logger receives Badger's own log lines; nil silences them.
+	Logger badger.Logger
+}
+
+// Badger is the Store implementation on github.com/dgraph-io/badger/v4.
+type Badger struct {
+	db *badger.DB
+}
+
+var _ Store = (*Badger)(nil)
+
+// Open opens (creating if needed) the store and checks its schema version.
+func Open(o Options) (*Badger, error) {
+	opts := badger.DefaultOptions(o.Dir).
+		// Every commit is fsynced before Update returns: a 201 means on disk.
+		WithSyncWrites(true).
+		WithLogger(o.Logger).
+		// Manifests are up to 4 MiB; keeping values up to 64 KiB in the LSM
+		// tree makes a manifest GET one lookup without a value-log read for
+		// the common case, while large manifests go to the value log.
+		WithValueThreshold(64 << 10).
+		WithNumVersionsToKeep(1)
+	if o.InMemory {
+		opts = opts.WithInMemory(true).WithDir("").WithValueDir("")
+	}
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("kv: open badger at %q: %w", o.Dir, err)
+	}
+	s := &Badger{db: db}
+	if err := s.checkSchema(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Badger) checkSchema() error {
+	return s.Update(context.Background(), func(t Txn) error {
+		v, err := t.Get(SchemaKey())
+		if errors.Is(err, ErrNotFound) {
+			return t.Set(SchemaKey(), binary.AppendUvarint(nil, SchemaVersion))
+		}
+		if err != nil {
+			return err
+		}
+		got, n := binary.Uvarint(v)
+		if n <= 0 {
+			return fmt.Errorf("kv: unreadable schema version: %w", ErrCorrupt)
+		}
+		if got != SchemaVersion {
+			return fmt.Errorf("kv: data has schema version %d, this build knows %d", got, SchemaVersion)
+		}
+		return nil
+	})
+}
+
+// DB exposes the underlying Badger handle for maintenance jobs (value-log GC).
+func (s *Badger) DB() *badger.DB { return s.db }
+
+// View implements Store.
+func (s *Badger) View(ctx context.Context, fn func(Reader) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(func(t *badger.Txn) error { return fn(txn{t}) })
+}
+
+// Update implements Store.
+func (s *Badger) Update(ctx context.Context, fn func(Txn) error) error {
+	backoff := 50 * time.Microsecond
+	for range maxRetries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := s.db.Update(func(t *badger.Txn) error { return fn(txn{t}) })
+		if !errors.Is(err, badger.ErrConflict) {
+			return err
+		}
+		// Back off by a random part of a growing window so that the
+		// writers that just collided do not collide again in lockstep.
+		time.Sleep(backoff/2 + rand.N(backoff/2+1))
+		backoff = min(backoff*2, 20*time.Millisecond)
+	}
+	return ErrConflict
+}
+
+// Backup implements Store.
+func (s *Badger) Backup(ctx context.Context, w io.Writer) error {
+	stream := s.db.NewStream()
+	stream.LogPrefix = "kv.Backup"
+	_, err := stream.Backup(w, 0)
+	if err == nil {
+		err = ctx.Err()
+	}
+	return err
+}
+
+// Restore loads a Backup dump into the store. It must run before the store
+// serves traffic (Badger's Load is not safe alongside other writers).
+func (s *Badger) Restore(r io.Reader) error { return s.db.Load(r, 256) }
+
+// Close implements Store.
+func (s *Badger) Close() error { return s.db.Close() }
+
+type txn struct{ t *badger.Txn }
+
+func (t txn) Get(key []byte) ([]byte, error) {
+	it, err := t.t.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return it.ValueCopy(nil)
+}
+
+func (t txn) Has(key []byte) (bool, error) {
+	_, err := t.t.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (t txn) Set(key, val []byte) error { return t.t.Set(key, val) }
+func (t txn) Delete(key []byte) error   { return t.t.Delete(key) }
+
+func (t txn) Scan(prefix, after []byte, fn func(key, val []byte) error) error {
+	return t.scan(prefix, after, true, func(it *badger.Item) error {
+		return it.Value(func(v []byte) error { return fn(it.Key(), v) })
+	})
+}
+
+func (t txn) ScanKeys(prefix, after []byte, fn func(key []byte) error) error {
+	return t.scan(prefix, after, false, func(it *badger.Item) error { return fn(it.Key()) })
+}
+
+func (t txn) scan(prefix, after []byte, values bool, fn func(*badger.Item) error) error {
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix = prefix
+	opts.PrefetchValues = values
+	opts.PrefetchSize = 16
+	it := t.t.NewIterator(opts)
+	defer it.Close()
+	start := prefix
+	if len(after) > 0 {
+		start = append(append(make([]byte, 0, len(prefix)+len(after)+1), prefix...), after...)
+		// The smallest key strictly greater than prefix+after.
+		start = append(start, 0)
+	}
+	for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
+		if err := fn(it.Item()); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
