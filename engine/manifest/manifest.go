@@ -1,86 +1,46 @@
-// Package manifest parses and validates the manifests a client pushes: OCI
-// image manifests and indexes (image-spec v1.1), Docker schema2 manifests
-// and manifest lists, and artifacts expressed as either. It is pure: bytes
-// in, a description of what the manifest references out. Whether those
-// references exist is the engine's question, not this package's.
 package manifest
 
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"mime"
+	"errors"
+	"maps"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
-
-	_ "crypto/sha256" // digest algorithms the spec allows
-	_ "crypto/sha512"
 )
 
-// MaxSize is the largest manifest accepted (distribution spec: registries
-// SHOULD accept at least 4 MiB).
+// MaxSize is the largest manifest the registry accepts; the HTTP layer
+// answers 413 above it. The distribution spec ("Pushing Manifests"):
+// registries SHOULD enforce a limit and SHOULD accept at least 4 MB. Parse
+// itself does not check it.
 const MaxSize = 4 << 20
 
-// Media types of the manifests a registry stores.
-const (
-	OCIManifest        = v1.MediaTypeImageManifest
-	OCIIndex           = v1.MediaTypeImageIndex
-	DockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
-	DockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
-	dockerForeignLayer = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
-)
-
-// Known reports whether mediaType is a manifest type this package parses.
-func Known(mediaType string) bool {
-	switch mediaType {
-	case OCIManifest, OCIIndex, DockerManifest, DockerManifestList:
-		return true
-	}
-	return false
-}
-
-func isIndex(mediaType string) bool { return mediaType == OCIIndex || mediaType == DockerManifestList }
-
-// Manifest is what the registry needs to know about a pushed manifest.
+// Manifest is what the registry needs to know about a pushed manifest. The
+// descriptors are the payload's own, validated; the payload bytes stay the
+// caller's and are stored unchanged.
 type Manifest struct {
+	// MediaType is the effective media type, one of the four constants.
 	MediaType string
-	// ArtifactType is what the referrers API reports: the manifest's
-	// artifactType, else (image manifests) a config media type other than
-	// the standard image config's.
+	// ArtifactType is what the referrers API reports for this manifest
+	// (distribution-spec "Listing Referrers"): the manifest's artifactType;
+	// else, for an image manifest, its config descriptor's mediaType (for
+	// a plain image that is the image config type); else, for an index,
+	// "".
 	ArtifactType string
-	Subject      *v1.Descriptor
-	Config       *v1.Descriptor  // image manifests only
-	Layers       []v1.Descriptor // image manifests only
-	Manifests    []v1.Descriptor // indexes only
-	Annotations  map[string]string
+	Subject      *v1.Descriptor    // nil when none
+	Config       *v1.Descriptor    // image manifests only
+	Layers       []v1.Descriptor   // image manifests only: all layers, foreign ones included
+	Manifests    []v1.Descriptor   // indexes only: the children
+	Annotations  map[string]string // nil when none
 }
 
-// Kind classifies a validation failure.
-type Kind int
-
-const (
-	// KindInvalid: the manifest is malformed or inconsistent.
-	KindInvalid Kind = iota + 1
-	// KindUnsupported: a media type this registry does not store.
-	KindUnsupported
-)
-
-// Error is a validation failure with a reason for the client.
-type Error struct {
-	Kind   Kind
-	Detail string
-}
-
-func (e *Error) Error() string { return "manifest: " + e.Detail }
-
-func invalid(format string, args ...any) *Error {
-	return &Error{Kind: KindInvalid, Detail: fmt.Sprintf(format, args...)}
-}
-
-// wire is the union of the fields of every supported manifest shape.
-// Unknown fields are ignored: the spec lets manifests carry extensions.
+// wire is the union of the fields of the four supported shapes (the
+// fields of v1.Manifest and v1.Index, with presence kept: config is a
+// pointer and nil slices mean absent or null). Unknown fields are ignored,
+// as image-spec requires of implementations that store manifests.
 type wire struct {
 	SchemaVersion *int              `json:"schemaVersion"`
 	MediaType     string            `json:"mediaType"`
@@ -92,133 +52,173 @@ type wire struct {
 	Annotations   map[string]string `json:"annotations"`
 }
 
-// Parse validates payload, pushed with the given Content-Type (which may
-// carry parameters or be empty).
+// Parse validates payload as a manifest pushed with the given Content-Type
+// header value, which may be empty or carry parameters. Every failure is
+// an *Error.
 func Parse(contentType string, payload []byte) (*Manifest, error) {
-	var w wire
-	if err := json.Unmarshal(payload, &w); err != nil {
-		return nil, invalid("not valid JSON: %v", err)
+	header := headerType(contentType)
+	if !generic(header) && !Known(header) {
+		return nil, errorf(KindUnsupported, "Content-Type %s is not a supported manifest media type", clip(header))
 	}
-	if bytes.HasPrefix(bytes.TrimSpace(payload), []byte("[")) || w.SchemaVersion == nil {
+	w, err := decode(payload)
+	if err != nil {
+		return nil, err
+	}
+	// image-spec "Image Manifest" and "Image Index": schemaVersion is
+	// REQUIRED and MUST be 2; Docker schema2 uses 2 as well. Schema 1
+	// (signed, deprecated) manifests are refused here.
+	if w.SchemaVersion == nil {
 		return nil, invalid("schemaVersion is required")
 	}
 	if *w.SchemaVersion != 2 {
 		return nil, invalid("schemaVersion %d is not supported, only 2", *w.SchemaVersion)
 	}
-	mt, err := mediaType(contentType, &w)
+	mt, err := effectiveType(header, w)
 	if err != nil {
 		return nil, err
 	}
 	m := &Manifest{MediaType: mt, ArtifactType: w.ArtifactType, Annotations: w.Annotations}
+	// image-spec: artifactType, if defined, MUST comply with RFC 6838.
+	if w.ArtifactType != "" && !validMediaType(w.ArtifactType) {
+		return nil, invalid("artifactType %s is not a valid media type", clip(w.ArtifactType))
+	}
 	if w.Subject != nil {
-		if err := checkDescriptor("subject", *w.Subject); err != nil {
+		// The subject need not exist (distribution-spec "Push": a
+		// registry MUST accept a subject it does not have), but it must
+		// be a descriptor.
+		if err := checkDescriptor(field{"subject", -1}, w.Subject); err != nil {
 			return nil, err
 		}
 		m.Subject = w.Subject
 	}
-	if isIndex(mt) {
-		if w.Config != nil || w.Layers != nil {
-			return nil, invalid("an index has no config or layers")
-		}
-		if w.Manifests == nil {
-			return nil, invalid("an index needs a manifests list")
-		}
-		for i, d := range w.Manifests {
-			if err := checkDescriptor(fmt.Sprintf("manifests[%d]", i), d); err != nil {
-				return nil, err
-			}
-		}
-		m.Manifests = w.Manifests
-		return m, nil
+	if IsIndex(mt) {
+		err = parseIndex(m, w)
+	} else {
+		err = parseImage(m, w)
 	}
-	if w.Manifests != nil {
-		return nil, invalid("an image manifest has no manifests list")
-	}
-	if w.Config == nil {
-		return nil, invalid("config is required")
-	}
-	if err := checkDescriptor("config", *w.Config); err != nil {
+	if err != nil {
 		return nil, err
-	}
-	for i, d := range w.Layers {
-		if err := checkDescriptor(fmt.Sprintf("layers[%d]", i), d); err != nil {
-			return nil, err
-		}
-	}
-	m.Config, m.Layers = w.Config, w.Layers
-	if m.ArtifactType == "" && w.Config.MediaType != v1.MediaTypeImageConfig && mt == OCIManifest {
-		// image-spec "Guidelines for artifact usage": without artifactType
-		// the config media type names the artifact.
-		m.ArtifactType = w.Config.MediaType
 	}
 	return m, nil
 }
 
-// mediaType settles the manifest's media type from the Content-Type
-// header and the payload's own mediaType field, which must agree when both
-// are present (distribution spec: "Pushing Manifests").
-func mediaType(contentType string, w *wire) (string, error) {
-	header := ""
-	if contentType != "" {
-		t, _, err := mime.ParseMediaType(contentType)
-		if err != nil {
-			return "", invalid("malformed Content-Type %q", contentType)
+// decode unmarshals payload, which must be one UTF-8 JSON object.
+func decode(payload []byte) (*wire, error) {
+	// RFC 8259 §8.1: JSON exchanged between systems MUST be UTF-8.
+	// encoding/json would quietly replace bad bytes with U+FFFD, so we
+	// would validate a different document than a strict client reads.
+	if !utf8.Valid(payload) {
+		return nil, invalid("payload is not valid UTF-8")
+	}
+	if p := bytes.TrimLeft(payload, " \t\r\n"); len(p) == 0 || p[0] != '{' {
+		return nil, invalid("payload is not a JSON object")
+	}
+	var w wire
+	if err := json.Unmarshal(payload, &w); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return nil, invalid("%s: JSON %s where %s is expected", te.Field, te.Value, te.Type)
 		}
-		if t != "application/octet-stream" && t != "application/json" {
-			header = t
-		}
+		return nil, invalid("payload is not valid JSON: %v", err)
 	}
-	if header != "" && w.MediaType != "" && header != w.MediaType {
-		return "", invalid("Content-Type %s does not match the manifest's mediaType %s", header, w.MediaType)
-	}
-	mt := header
-	if mt == "" {
-		mt = w.MediaType
-	}
-	if mt == "" { // detect the shape of an OCI manifest without mediaType
-		if w.Manifests != nil {
-			mt = OCIIndex
-		} else {
-			mt = OCIManifest
-		}
-	}
-	if !Known(mt) {
-		return "", &Error{Kind: KindUnsupported, Detail: fmt.Sprintf("media type %q is not a supported manifest type", mt)}
-	}
-	return mt, nil
+	return &w, nil
 }
 
-// checkDescriptor validates one descriptor: a media type, a digest of an
-// allowed algorithm, a non-negative size, and embedded data that matches
-// both (image-spec "Descriptor": data MUST match digest and size).
-func checkDescriptor(where string, d v1.Descriptor) error {
-	if d.MediaType == "" {
-		return invalid("%s: mediaType is required", where)
-	}
-	if err := d.Digest.Validate(); err != nil {
-		return invalid("%s: digest %q: %v", where, d.Digest, err)
-	}
-	if alg := d.Digest.Algorithm(); alg != digest.SHA256 && alg != digest.SHA512 {
-		return invalid("%s: digest algorithm %s is not allowed", where, alg)
-	}
-	if d.Size < 0 {
-		return invalid("%s: negative size", where)
-	}
-	if d.Data != nil {
-		if int64(len(d.Data)) != d.Size {
-			return invalid("%s: data has %d bytes, size says %d", where, len(d.Data), d.Size)
+// effectiveType decides the manifest's media type. The distribution spec
+// ("Pushing Manifests") has clients set Content-Type to the manifest's
+// mediaType field when it has one, and clients reject a pulled manifest
+// whose mediaType differs from its Content-Type ("Pulling manifests"), so a
+// push where the two disagree is refused rather than stored as a manifest
+// that nobody could pull. A Content-Type that names no type defers to the
+// payload: its mediaType, else its shape.
+func effectiveType(header string, w *wire) (string, error) {
+	body := w.MediaType
+	switch {
+	case !generic(header): // Known(header), checked by Parse
+		if body != "" && body != header {
+			return "", invalid("mediaType %s does not match Content-Type %s", clip(body), header)
 		}
-		if d.Digest.Algorithm().FromBytes(d.Data) != d.Digest {
-			return invalid("%s: data does not match its digest", where)
+		return header, nil
+	case body != "":
+		if !Known(body) {
+			return "", errorf(KindUnsupported, "mediaType %s is not a supported manifest media type", clip(body))
 		}
+		return body, nil
+	}
+	// Neither names a type: only an OCI manifest may omit mediaType
+	// (image-spec: it is reserved for compatibility and SHOULD be used), so
+	// tell image manifest from index by shape. A payload with the fields
+	// of both is the ambiguity of CVE-2021-41190 and is refused.
+	index := w.Manifests != nil
+	image := w.Config != nil || w.Layers != nil
+	switch {
+	case index && image:
+		return "", invalid("payload has both manifests and config/layers; set mediaType")
+	case index:
+		return OCIIndex, nil
+	case image:
+		return OCIManifest, nil
+	}
+	return "", invalid("cannot tell the manifest type: no Content-Type, mediaType, config, layers or manifests")
+}
+
+// parseIndex validates an OCI image index or Docker manifest list.
+func parseIndex(m *Manifest, w *wire) error {
+	// CVE-2021-41190: a document that parses both as an index and as an
+	// image manifest lets two clients see different content under one
+	// digest. An index carries no config and no layers.
+	if w.Config != nil || w.Layers != nil {
+		return invalid("an index must not have config or layers")
+	}
+	// image-spec "Image Index": manifests is REQUIRED; it MAY be empty.
+	if w.Manifests == nil {
+		return invalid("manifests is required")
+	}
+	for i := range w.Manifests {
+		if err := checkDescriptor(field{"manifests", i}, &w.Manifests[i]); err != nil {
+			return err
+		}
+	}
+	m.Manifests = w.Manifests
+	return nil
+}
+
+// parseImage validates an OCI image manifest or Docker schema2 manifest.
+func parseImage(m *Manifest, w *wire) error {
+	if w.Manifests != nil { // CVE-2021-41190, as in parseIndex
+		return invalid("an image manifest must not have manifests")
+	}
+	// image-spec "Image Manifest": config is REQUIRED. layers SHOULD have
+	// an entry "for portability", so an empty or absent list is accepted:
+	// artifacts without layers are valid.
+	if w.Config == nil {
+		return invalid("config is required")
+	}
+	if err := checkDescriptor(field{"config", -1}, w.Config); err != nil {
+		return err
+	}
+	for i := range w.Layers {
+		if err := checkDescriptor(field{"layers", i}, &w.Layers[i]); err != nil {
+			return err
+		}
+	}
+	m.Config, m.Layers = w.Config, w.Layers
+	// distribution-spec "Listing Referrers": if artifactType is empty or
+	// missing in an image manifest, the referrers API reports the config
+	// descriptor's mediaType. For an index it is omitted.
+	if m.ArtifactType == "" {
+		m.ArtifactType = w.Config.MediaType
 	}
 	return nil
 }
 
-// Blobs returns the descriptors whose content must be present in the
-// repository: config and layers, except non-distributable layers that
-// carry URLs, which by definition may never be pushed (image-spec
-// "Non-distributable layers", Docker foreign layers).
+// Blobs returns the descriptors whose content must be present as blobs in
+// the repository: the config and the layers of an image manifest, except
+// non-distributable layers that carry URLs (OCI media types containing
+// "nondistributable", Docker's foreign layer type): those are fetched from
+// their URLs and may legitimately never be pushed (image-spec "Image Layer
+// Filesystem Changeset", non-distributable layers). Indexes have none. A
+// digest may appear more than once, e.g. two identical empty layers.
 func (m *Manifest) Blobs() []v1.Descriptor {
 	if m.Config == nil {
 		return nil
@@ -226,7 +226,7 @@ func (m *Manifest) Blobs() []v1.Descriptor {
 	out := make([]v1.Descriptor, 0, len(m.Layers)+1)
 	out = append(out, *m.Config)
 	for _, l := range m.Layers {
-		if len(l.URLs) > 0 && (strings.Contains(l.MediaType, "nondistributable") || l.MediaType == dockerForeignLayer) {
+		if foreign(l) {
 			continue
 		}
 		out = append(out, l)
@@ -234,17 +234,28 @@ func (m *Manifest) Blobs() []v1.Descriptor {
 	return out
 }
 
-// Children returns the manifests an index references.
+func foreign(d v1.Descriptor) bool {
+	return len(d.URLs) > 0 &&
+		(strings.Contains(d.MediaType, "nondistributable") || d.MediaType == DockerForeignLayer)
+}
+
+// Children returns the child manifest descriptors of an index or manifest
+// list, nil for an image manifest. The slice is the Manifest's own.
 func (m *Manifest) Children() []v1.Descriptor { return m.Manifests }
 
-// Descriptor describes this manifest, stored at digest d with size bytes,
-// as the referrers API lists it.
+// Descriptor returns the descriptor the referrers API lists for this
+// manifest stored at digest d with size bytes (distribution-spec "Listing
+// Referrers": mediaType, digest, size, artifactType, annotations).
 func (m *Manifest) Descriptor(d digest.Digest, size int64) v1.Descriptor {
+	var ann map[string]string
+	if len(m.Annotations) > 0 {
+		ann = maps.Clone(m.Annotations) // the caller may keep or change it
+	}
 	return v1.Descriptor{
 		MediaType:    m.MediaType,
 		Digest:       d,
 		Size:         size,
 		ArtifactType: m.ArtifactType,
-		Annotations:  m.Annotations,
+		Annotations:  ann,
 	}
 }

@@ -21,7 +21,7 @@ func (a *API) getManifest(ctx *fasthttp.RequestCtx, rt route) error {
 	if err != nil {
 		return err
 	}
-	if !accepts(ctx.Request.Header.Peek(fasthttp.HeaderAccept), m.MediaType) {
+	if !accepts(ctx.Request.Header.PeekAll(fasthttp.HeaderAccept), m.MediaType) {
 		return errcode.New(errcode.ManifestUnknown, "manifest is %s, which the Accept header excludes", m.MediaType).
 			WithDetail(map[string]string{"mediaType": m.MediaType})
 	}
@@ -36,16 +36,23 @@ func (a *API) getManifest(ctx *fasthttp.RequestCtx, rt route) error {
 	return nil
 }
 
-// accepts reports whether an Accept header admits a manifest of mediaType.
-// No header, a wildcard, or a header that names no manifest type at all
-// (some clients send only */* or application/json) admits everything; a
-// header listing manifest types that exclude this one does not, so that a
-// client which cannot parse an index is not handed one.
-func accepts(header []byte, mediaType string) bool {
-	if len(header) == 0 {
-		return true
-	}
+// accepts reports whether the Accept headers (clients send one header
+// with a list, or the header repeated) admit a manifest of mediaType. No
+// header, a wildcard, or headers that name no manifest type at all (some
+// clients send only application/json) admit everything; headers listing
+// manifest types that exclude this one do not, so that a client which
+// cannot parse an index is not handed one.
+func accepts(headers [][]byte, mediaType string) bool {
 	namesManifest := false
+	for _, h := range headers {
+		if acceptHeader(h, mediaType, &namesManifest) {
+			return true
+		}
+	}
+	return !namesManifest
+}
+
+func acceptHeader(header []byte, mediaType string, namesManifest *bool) bool {
 	for part := range strings.SplitSeq(string(header), ",") {
 		t, _, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil {
@@ -55,10 +62,10 @@ func accepts(header []byte, mediaType string) bool {
 		case t == mediaType, t == "*/*", t == "application/*":
 			return true
 		case manifest.Known(t):
-			namesManifest = true
+			*namesManifest = true
 		}
 	}
-	return !namesManifest
+	return false
 }
 
 func (a *API) putManifest(ctx *fasthttp.RequestCtx, rt route) error {

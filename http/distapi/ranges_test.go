@@ -23,10 +23,12 @@ func TestParseRange(t *testing.T) {
 		{"bytes=100-", 0, 0, fasthttp.StatusRequestedRangeNotSatisfiable},
 		{"bytes=-0", 0, 0, fasthttp.StatusRequestedRangeNotSatisfiable},
 		{"bytes=0-1,5-6", 0, 99, fasthttp.StatusOK},
-		{"bytes=9-3", 0, 99, fasthttp.StatusOK},
+		{"bytes=9-3", 0, 0, fasthttp.StatusRequestedRangeNotSatisfiable},
+		{"bytes=500-0", 0, 0, fasthttp.StatusRequestedRangeNotSatisfiable},
 		{"items=0-1", 0, 99, fasthttp.StatusOK},
-		{"bytes=x-y", 0, 99, fasthttp.StatusOK},
-		{"bytes=-1-2", 0, 99, fasthttp.StatusOK},
+		{"bytes=x-y", 0, 0, fasthttp.StatusRequestedRangeNotSatisfiable},
+		{"bytes=-1-2", 0, 0, fasthttp.StatusRequestedRangeNotSatisfiable},
+		{"bytes=5", 0, 0, fasthttp.StatusRequestedRangeNotSatisfiable},
 	}
 	for _, c := range cases {
 		s, e, st := parseRange([]byte(c.h), size)

@@ -4,8 +4,8 @@ import (
 	"strings"
 
 	"github.com/fasthttp/router"
-	"github.com/valyala/fasthttp"
 	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"

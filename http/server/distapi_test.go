@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -391,5 +392,23 @@ func TestPagination(t *testing.T) {
 	r = tr.do("GET", "/v2/_catalog?n=2&last=b", nil)
 	if !strings.Contains(string(r.body), `"repositories":["c/d","e"]`) || r.header.Get("Link") != "" {
 		t.Errorf("catalog page 2: %s %q", r.body, r.header.Get("Link"))
+	}
+}
+
+// Clients may repeat the Accept header instead of listing types in one.
+func TestRepeatedAcceptHeaders(t *testing.T) {
+	tr := newTestRegistry(t, engine.Options{})
+	m := tr.image("app", 0, "")
+	tr.expect(tr.putManifest("app", "v1", m, ociManifest), 201, "", "push")
+	req, _ := http.NewRequest("GET", "http://registry.test/v2/app/manifests/v1", nil)
+	req.Header.Add("Accept", ociIndex)
+	req.Header.Add("Accept", ociManifest)
+	res, err := tr.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Errorf("repeated Accept headers: %d", res.StatusCode)
 	}
 }

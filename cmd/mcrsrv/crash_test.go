@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary act as mcrsrv: the crash test starts it as
+// a child process with MCRSRV_TEST_MAIN=1, so the server it kills is this
+// very build (with the race detector when the tests have it).
+func TestMain(m *testing.M) {
+	if os.Getenv("MCRSRV_TEST_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+type child struct {
+	cmd  *exec.Cmd
+	addr string
+	log  *bytes.Buffer
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startServer(t *testing.T, data, addr string) *child {
+	t.Helper()
+	c := &child{addr: addr, log: &bytes.Buffer{}}
+	c.cmd = exec.Command(os.Args[0], "serve", "--data", data, "--addr", addr)
+	c.cmd.Env = append(os.Environ(), "MCRSRV_TEST_MAIN=1", "MCR_LOG_LEVEL=warn")
+	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := http.Get("http://" + addr + "/v2/")
+		if err == nil {
+			_ = res.Body.Close()
+			if res.StatusCode == 200 {
+				return c
+			}
+		}
+		if time.Now().After(deadline) {
+			_ = c.cmd.Process.Kill()
+			_ = c.cmd.Wait()
+			t.Fatalf("server did not come up: %v\n%s", err, c.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// acked is what the server acknowledged before it was killed.
+type acked struct {
+	mu        sync.Mutex
+	blobs     map[string][]byte // digest → content
+	manifests map[string]string // repo:tag → digest
+}
+
+func (a *acked) blob(d string, b []byte) { a.mu.Lock(); a.blobs[d] = b; a.mu.Unlock() }
+func (a *acked) tag(ref, d string)       { a.mu.Lock(); a.manifests[ref] = d; a.mu.Unlock() }
+
+func digestOf(b []byte) string { return fmt.Sprintf("sha256:%x", sha256.Sum256(b)) }
+
+// pushLoop pushes blobs (monolithic and chunked) and manifests until the
+// server dies, recording only what was acknowledged.
+func pushLoop(ctx context.Context, base string, w int, a *acked) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+	do := func(method, url string, body []byte, hdr ...string) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		res, err := client.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, res.Body)
+			_ = res.Body.Close()
+		}
+		return res, err
+	}
+	for i := 0; ; i++ {
+		repo := fmt.Sprintf("crash/r%d", w%3)
+		layer := make([]byte, 1000+rng.IntN(300_000))
+		for j := range layer {
+			layer[j] = byte(rng.Uint32())
+		}
+		ld := digestOf(layer)
+		if i%2 == 0 {
+			res, err := do("POST", base+"/v2/"+repo+"/blobs/uploads/?digest="+ld, layer)
+			if err != nil {
+				return
+			}
+			if res.StatusCode != 201 {
+				continue
+			}
+		} else {
+			res, err := do("POST", base+"/v2/"+repo+"/blobs/uploads/", nil)
+			if err != nil || res.StatusCode != 202 {
+				return
+			}
+			loc := base + res.Header.Get("Location")
+			half := len(layer) / 2
+			res, err = do("PATCH", loc, layer[:half], "Content-Range", "0-"+strconv.Itoa(half-1))
+			if err != nil || res.StatusCode != 202 {
+				return
+			}
+			res, err = do("PUT", loc+"?digest="+ld, layer[half:])
+			if err != nil {
+				return
+			}
+			if res.StatusCode != 201 {
+				continue
+			}
+		}
+		a.blob(ld, layer)
+		cfg := []byte(fmt.Sprintf(`{"os":"linux","architecture":"amd64","w":%d,"i":%d}`, w, i))
+		cd := digestOf(cfg)
+		if res, err := do("POST", base+"/v2/"+repo+"/blobs/uploads/?digest="+cd, cfg); err != nil || res.StatusCode != 201 {
+			return
+		}
+		a.blob(cd, cfg)
+		m := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":%d}]}`,
+			cd, len(cfg), ld, len(layer)))
+		tag := fmt.Sprintf("w%d-%d", w, i)
+		res, err := do("PUT", base+"/v2/"+repo+"/manifests/"+tag, m, "Content-Type", "application/vnd.oci.image.manifest.v1+json")
+		if err != nil {
+			return
+		}
+		if res.StatusCode == 201 {
+			a.tag(repo+":"+tag, digestOf(m))
+		}
+	}
+}
+
+// TestKillLosesNothingAcknowledged pushes from several clients, kills the
+// server with SIGKILL at a random moment, restarts it on the same data and
+// checks that every acknowledged blob and tag is there with the right
+// bytes. Three rounds, each on the data the previous round left.
+func TestKillLosesNothingAcknowledged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills server processes")
+	}
+	data := t.TempDir()
+	a := &acked{blobs: map[string][]byte{}, manifests: map[string]string{}}
+	for round := range 3 {
+		srv := startServer(t, data, freePort(t))
+		base := "http://" + srv.addr
+		verify(t, base, a, round)
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for w := range 6 {
+			wg.Go(func() { pushLoop(ctx, base, w+10*round, a) })
+		}
+		time.Sleep(time.Duration(300+rand.IntN(700)) * time.Millisecond)
+		if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		err := srv.cmd.Wait()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			t.Fatalf("server exited with %v, want killed", err)
+		}
+		cancel()
+		wg.Wait()
+		t.Logf("round %d: %d blobs and %d tags acknowledged so far", round, len(a.blobs), len(a.manifests))
+	}
+	srv := startServer(t, data, freePort(t))
+	verify(t, "http://"+srv.addr, a, 3)
+	if len(a.manifests) == 0 {
+		t.Fatal("no push was acknowledged before the kills: the test proved nothing")
+	}
+	_ = srv.cmd.Process.Signal(syscall.SIGTERM)
+	if err := srv.cmd.Wait(); err != nil {
+		t.Errorf("clean shutdown failed: %v\n%s", err, srv.log)
+	}
+}
+
+func verify(t *testing.T, base string, a *acked, round int) {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for d, want := range a.blobs {
+		// A blob was pushed to one of three repositories; find it in any.
+		found := false
+		for r := range 3 {
+			res, err := http.Get(fmt.Sprintf("%s/v2/crash/r%d/blobs/%s", base, r, d))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(res.Body)
+			_ = res.Body.Close()
+			if res.StatusCode == 200 {
+				found = true
+				if !bytes.Equal(got, want) {
+					t.Errorf("round %d: blob %s has wrong content", round, d)
+				}
+				break
+			}
+		}
+		if !found {
+			t.Errorf("round %d: acknowledged blob %s is lost", round, d)
+		}
+	}
+	for ref, d := range a.manifests {
+		repo, tag, _ := bytes.Cut([]byte(ref), []byte(":"))
+		res, err := http.Get(base + "/v2/" + string(repo) + "/manifests/" + string(tag))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(res.Body)
+		_ = res.Body.Close()
+		if res.StatusCode != 200 || digestOf(got) != d {
+			t.Errorf("round %d: acknowledged tag %s: status %d, digest %s, want %s", round, ref, res.StatusCode, digestOf(got), d)
+		}
+	}
+}
