@@ -1,0 +1,127 @@
+# mcr build, test and tooling.
+#
+#   make build        bin/mcrsrv (and bin/mcrctl once cmd/mcrctl exists)
+#   make tools        pinned test tools into .tools/bin (idempotent)
+#   make test         vet + every test with -race, including the e2e suites
+#   make lint         go vet + staticcheck
+#   make bench        the load harness (bench/) against a fresh bin/mcrsrv
+#   make bench-go     go test benchmarks
+#   make bench-compare  mcr vs distribution v3.1.2, all scenarios, 3 rounds
+#   make k6-check     syntax check of the k6 scripts (part of test)
+#   make conformance  only the OCI conformance runs, verbose
+#   make clients      only the crane/oras/regctl/skopeo runs, verbose
+#
+# Everything a fresh Debian machine with Go needs is installed by `make tools`:
+# Go tools from the module proxy at pinned versions, skopeo from apt.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+# Go may live outside PATH on CI images; appending is harmless otherwise.
+export PATH := $(PATH):/usr/local/go/bin
+
+GO        ?= go
+BIN       := $(CURDIR)/bin
+TOOLS_BIN := $(CURDIR)/.tools/bin
+
+# Pinned tools: <binary> <module> <version> <package>.
+CRANE_MOD        := github.com/google/go-containerregistry
+CRANE_VER        := v0.22.1
+ORAS_MOD         := oras.land/oras
+ORAS_VER         := v1.3.6
+REGCTL_MOD       := github.com/regclient/regclient
+REGCTL_VER       := v0.11.7
+CONFORMANCE_MOD  := github.com/opencontainers/distribution-spec/conformance
+CONFORMANCE_VER  := v0.0.0-20260831232431-97274622c111
+STATICCHECK_MOD  := honnef.co/go/tools
+STATICCHECK_VER  := v0.8.2
+
+# The e2e suites start bin/mcrsrv and find the clients in .tools/bin.
+E2E_ENV := MCR_E2E=1 MCR_TOOLS_BIN=$(TOOLS_BIN) MCR_BIN=$(BIN)/mcrsrv
+E2E_PKG := ./cmd/mcrsrv/e2e
+TEST_TIMEOUT := 15m
+
+.PHONY: all build tools test lint bench conformance clients clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/mcrsrv ./cmd/mcrsrv
+ifneq ($(wildcard cmd/mcrctl/*.go),)
+	$(GO) build -o $(BIN)/mcrctl ./cmd/mcrctl
+endif
+
+# go_tool installs $(4)@$(3) into .tools/bin unless the binary there was
+# already built from module $(2) at version $(3) (read back with go version -m).
+define go_tool
+	@if ! $(GO) version -m $(TOOLS_BIN)/$(1) 2>/dev/null | \
+	    grep -Eq '^[[:space:]]+mod[[:space:]]+$(2)[[:space:]]+$(3)([[:space:]]|$$)'; then \
+	  echo "tools: installing $(4)@$(3)"; \
+	  GOBIN=$(TOOLS_BIN) CGO_ENABLED=0 GOFLAGS=-buildvcs=false $(GO) install $(4)@$(3); \
+	fi
+endef
+
+tools:
+	@mkdir -p $(TOOLS_BIN)
+	$(call go_tool,crane,$(CRANE_MOD),$(CRANE_VER),$(CRANE_MOD)/cmd/crane)
+	$(call go_tool,oras,$(ORAS_MOD),$(ORAS_VER),$(ORAS_MOD)/cmd/oras)
+	$(call go_tool,regctl,$(REGCTL_MOD),$(REGCTL_VER),$(REGCTL_MOD)/cmd/regctl)
+	$(call go_tool,conformance,$(CONFORMANCE_MOD),$(CONFORMANCE_VER),$(CONFORMANCE_MOD))
+	$(call go_tool,staticcheck,$(STATICCHECK_MOD),$(STATICCHECK_VER),$(STATICCHECK_MOD)/cmd/staticcheck)
+	@if ! command -v skopeo >/dev/null; then \
+	  echo "tools: installing skopeo with apt-get"; \
+	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
+	  $$sudo apt-get update -qq >/dev/null; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends skopeo >/dev/null; \
+	fi
+
+test: tools build k6-check
+	$(GO) vet ./...
+	$(E2E_ENV) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+lint: tools
+	$(GO) vet ./...
+	$(TOOLS_BIN)/staticcheck ./...
+
+# The load harness (bench/, docs/benchmarks.md). `make bench` runs every
+# scenario against a fresh bin/mcrsrv, or against BENCH_REGISTRY=host:port;
+# BENCH_SCENARIO=a,b picks scenarios, BENCH_QUICK=1 makes it a smoke run,
+# BENCH_FLAGS passes other flags (go run ./bench -h).
+BENCH_SCENARIO ?= all
+BENCH_FLAGS    ?=
+BENCH_QUICK_FLAG = $(if $(filter 1 true yes,$(BENCH_QUICK)),-quick)
+REFERENCE_MOD  := github.com/distribution/distribution/v3
+REFERENCE_VER  := v3.1.2
+
+bench: build
+	$(GO) run ./bench -scenario $(BENCH_SCENARIO) $(if $(BENCH_REGISTRY),-registry $(BENCH_REGISTRY),-mcr $(BIN)/mcrsrv) $(BENCH_QUICK_FLAG) $(BENCH_FLAGS)
+
+bench-go:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# mcr against the pinned reference registry on loopback: every scenario,
+# three rounds, medians, ratios, peak RSS and machine limits; writes
+# bench/results/ and docs/benchmarks-throughput.svg. BENCH_QUICK=1: < 1 min.
+bench-compare: build
+	@mkdir -p $(TOOLS_BIN)
+	$(call go_tool,registry,$(REFERENCE_MOD),$(REFERENCE_VER),$(REFERENCE_MOD)/cmd/registry)
+	$(GO) run ./bench compare -mcr $(BIN)/mcrsrv -reference $(TOOLS_BIN)/registry $(BENCH_QUICK_FLAG) $(BENCH_FLAGS)
+
+# The k6 scripts are not run in CI (no k6 here); node parses them as the
+# ES modules k6 reads.
+k6-check:
+	@command -v node >/dev/null || { echo "k6-check: node is required (apt-get install nodejs)"; exit 1; }
+	@for f in bench/k6/*.js bench/k6/lib/*.js; do node --check "$$f" || exit 1; done
+	@echo "k6 scripts: syntax ok"
+
+.PHONY: bench-go bench-compare k6-check
+
+conformance: tools build
+	$(E2E_ENV) $(GO) test -count=1 -v -timeout $(TEST_TIMEOUT) -run '^TestConformance$$' $(E2E_PKG)
+
+clients: tools build
+	$(E2E_ENV) $(GO) test -count=1 -v -timeout $(TEST_TIMEOUT) -run '^TestClients$$' $(E2E_PKG)
+
+clean:
+	rm -rf $(BIN)
