@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"git.wntrmute.dev/kyle/mcr/actors"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
@@ -81,6 +83,44 @@ func (r *Registry) mutate(ctx context.Context, repo string, fn func(kv.Txn) erro
 		return errcode.New(errcode.Busy, "repository %s is busy, retry later", repo)
 	}
 	return err
+}
+
+// Exclusive runs fn on repo's actor: after every manifest, tag and link
+// mutation of repo queued before it and before any queued after it. It is
+// how maintenance jobs (engine/gc: untagged manifests, unused links, empty
+// repositories) change a repository's metadata while keeping the rule that
+// only its actor does. fn does its own kv transactions.
+func (r *Registry) Exclusive(ctx context.Context, repo string, fn func(context.Context) error) error {
+	err := r.actors.Ask(ctx, repo, fn)
+	if errors.Is(err, actors.ErrBusy) {
+		return errcode.New(errcode.Busy, "repository %s is busy, retry later", repo)
+	}
+	return err
+}
+
+// checkSweep guards the transaction that records blob d against garbage
+// collection deleting its file (docs/gc.md). GC deletes a blob's record
+// and writes a sweep tombstone in one transaction, then deletes the file,
+// then the tombstone; blobstore.Commit skips the rename when the file is
+// already there. So an upload that found the file present may be about to
+// record a file GC is deleting: while the tombstone exists the link is
+// refused (and conflicts with GC's transaction if they overlap), and after
+// it is gone a new record is written only if the file is really there.
+func (r *Registry) checkSweep(t kv.Reader, d digest.Digest) error {
+	swept, err := t.Has(kv.SweepKey(d.String()))
+	if err != nil {
+		return err
+	}
+	if !swept {
+		known, err := t.Has(kv.BlobKey(d.String()))
+		if err != nil || known {
+			return err
+		}
+		if _, err = r.blobs.Stat(d); !errors.Is(err, blobstore.ErrNotFound) {
+			return err
+		}
+	}
+	return errcode.New(errcode.BlobUploadInvalid, "blob %s was garbage-collected while it was uploaded; upload it again", d)
 }
 
 // newID returns a fresh upload id: 128 random bits in hex.

@@ -306,6 +306,9 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 // transaction, which is what makes a concurrent GC sweep of d conflict
 // with it (DESIGN §5).
 func (r *Registry) link(t kv.Txn, repo string, d digest.Digest, size int64) error {
+	if err := r.checkSweep(t, d); err != nil {
+		return err
+	}
 	now := r.now()
 	rec := kv.BlobRecord{Size: size, Created: now.UnixNano()}
 	if v, err := t.Get(kv.BlobKey(d.String())); err == nil {

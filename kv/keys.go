@@ -11,6 +11,14 @@ package kv
 //	t/<repo>@<tag>                 → manifest digest (string)
 //	s/<repo>@<subject>@<digest>    → referrer descriptor (OCI descriptor JSON)
 //	u/<upload-id>                  → UploadRecord: an open upload session
+//	a/i/<account-id>               → AccountRecord: a human or system account
+//	a/n/<account-name>             → account id (names are unique)
+//	k/a/<access-key-id>            → AccessKeyRecord: a system account's access key (hashed)
+//	k/s/<signing-key-id>           → SigningKeyRecord: a token signing key
+//	p/<rule-id>                    → PolicyRecord: a policy rule (built-ins are not stored)
+//	g/j/<kind>                     → JobRecord: status of a background job kind (jobs.Status)
+//	g/s/<digest>                   → (empty) sweep tombstone: GC removed the blob's record and
+//	                                 is removing its file; linking the digest is refused meanwhile
 //
 // '@' separates a repository from what follows it because neither the
 // repository grammar nor the tag grammar allows it, and a digest never
@@ -107,6 +115,86 @@ func UploadKey(id string) []byte { return join(uploadNS, id) }
 
 // UploadPrefix covers every upload session.
 func UploadPrefix() []byte { return uploadPrefix }
+
+// The identity and policy namespaces (a/, k/, p/) were added without a
+// schema change: they hold new keys only and older data simply has none.
+var (
+	accountPrefix     = []byte("a/i/")
+	accountNamePrefix = []byte("a/n/")
+	accessKeyPrefix   = []byte("k/a/")
+	signingKeyPrefix  = []byte("k/s/")
+	policyPrefix      = []byte("p/")
+)
+
+func under(prefix []byte, s string) []byte {
+	k := make([]byte, 0, len(prefix)+len(s))
+	return append(append(k, prefix...), s...)
+}
+
+// AccountKey is the record of account id.
+func AccountKey(id string) []byte { return under(accountPrefix, id) }
+
+// AccountPrefix covers every account record.
+func AccountPrefix() []byte { return accountPrefix }
+
+// AccountNameKey maps an account name to its id.
+func AccountNameKey(name string) []byte { return under(accountNamePrefix, name) }
+
+// AccessKeyKey is the record of access key id.
+func AccessKeyKey(id string) []byte { return under(accessKeyPrefix, id) }
+
+// AccessKeyPrefix covers every access key.
+func AccessKeyPrefix() []byte { return accessKeyPrefix }
+
+// SigningKeyKey is the token signing key id.
+func SigningKeyKey(id string) []byte { return under(signingKeyPrefix, id) }
+
+// SigningKeyPrefix covers every token signing key.
+func SigningKeyPrefix() []byte { return signingKeyPrefix }
+
+// PolicyKey is policy rule id.
+func PolicyKey(id string) []byte { return under(policyPrefix, id) }
+
+// PolicyPrefix covers every stored policy rule.
+func PolicyPrefix() []byte { return policyPrefix }
+
+// The GC and job namespace (g/) was added without a schema change, like
+// a/, k/ and p/.
+var (
+	jobPrefix   = []byte("g/j/")
+	sweepPrefix = []byte("g/s/")
+)
+
+// JobKey is the status record of job kind.
+func JobKey(kind string) []byte { return under(jobPrefix, kind) }
+
+// SweepKey is the tombstone GC holds while it deletes the file of blob d.
+func SweepKey(d string) []byte { return under(sweepPrefix, d) }
+
+// SweepPrefix covers every sweep tombstone.
+func SweepPrefix() []byte { return sweepPrefix }
+
+// ManifestNamespace, LinkNamespace, TagNamespace and InverseLinkNamespace
+// cover their kind of key in every repository, for maintenance scans (GC)
+// that must not trust the catalog (r/) to name every repository.
+func ManifestNamespace() []byte    { return []byte(manifestNS) }
+func LinkNamespace() []byte        { return []byte(linkNS) }
+func TagNamespace() []byte         { return []byte(tagNS) }
+func InverseLinkNamespace() []byte { return []byte(inverseNS) }
+
+// SplitAt splits what follows prefix in key at its first '@': the
+// repository and the digest or tag of a key under ManifestNamespace,
+// LinkNamespace or TagNamespace, the digest and the repository under
+// InverseLinkNamespace. The results are copies.
+func SplitAt(key, prefix []byte) (head, tail string, ok bool) {
+	rest := key[len(prefix):]
+	for i, c := range rest {
+		if c == sep {
+			return string(rest[:i]), string(rest[i+1:]), true
+		}
+	}
+	return string(rest), "", false
+}
 
 // Suffix returns what follows prefix in key: the tag of a TagKey under
 // TagPrefix, the repository of a RepoKey under RepoPrefix, and so on. The

@@ -165,3 +165,40 @@ func DecodeUpload(b []byte) (UploadRecord, error) {
 	r := UploadRecord{Repo: d.string(), Offset: d.int(), Started: d.int(), HashState: d.bytes()}
 	return r, d.err
 }
+
+// JobRecord is the persisted status of a background job kind (jobs.Status;
+// times in unix nanoseconds, 0 for none).
+type JobRecord struct {
+	State      string
+	Started    int64
+	Finished   int64
+	Done       int64
+	Total      int64
+	Note       string
+	LastResult string
+	LastError  string
+	Runs       int64
+}
+
+// Encode serializes r.
+func (r JobRecord) Encode() []byte {
+	e := start()
+	e.string(r.State)
+	e.int(r.Started)
+	e.int(r.Finished)
+	e.int(r.Done)
+	e.int(r.Total)
+	e.string(r.Note)
+	e.string(r.LastResult)
+	e.string(r.LastError)
+	e.int(r.Runs)
+	return e.b
+}
+
+// DecodeJob parses a JobRecord.
+func DecodeJob(b []byte) (JobRecord, error) {
+	d := newDecoder(b)
+	r := JobRecord{State: d.string(), Started: d.int(), Finished: d.int(), Done: d.int(), Total: d.int(),
+		Note: d.string(), LastResult: d.string(), LastError: d.string(), Runs: d.int()}
+	return r, d.err
+}

@@ -24,6 +24,38 @@ type Config struct {
 	Log      LogConfig      `toml:"log"`
 	HTTP     HTTPConfig     `toml:"http"`
 	Manifest ManifestConfig `toml:"manifest"`
+	Auth     AuthConfig     `toml:"auth"`
+	GC       GCConfig       `toml:"gc"`
+	Jobs     JobsConfig     `toml:"jobs"`
+}
+
+// AuthConfig sets authentication (docs/security.md).
+type AuthConfig struct {
+	// Mode is builtin (mcr's own accounts), mcias (an external identity
+	// service) or none (no authentication: local development only).
+	Mode string `toml:"mode"`
+	// Service names this registry in challenges and is the audience of
+	// its tokens.
+	Service string `toml:"service"`
+	// Realm is the token endpoint URL announced in challenges, e.g.
+	// https://registry.example.com/v2/token; empty derives it from each
+	// request's scheme and Host.
+	Realm string `toml:"realm"`
+	// TokenTTL is the life of an access token.
+	TokenTTL Duration `toml:"token_ttl"`
+	// RefreshTTL is the life of a refresh token (docker login keeps one).
+	RefreshTTL Duration `toml:"refresh_ttl"`
+	// AdminUser names the first admin, created on a data directory with
+	// no account.
+	AdminUser string      `toml:"admin_user"`
+	MCIAS     MCIASConfig `toml:"mcias"`
+}
+
+// MCIASConfig reaches the external identity service of auth.mode mcias.
+type MCIASConfig struct {
+	URL     string   `toml:"url"`     // https://...
+	CAFile  string   `toml:"ca_file"` // PEM CAs to trust instead of the system's
+	Timeout Duration `toml:"timeout"`
 }
 
 // LogConfig sets the logger.
@@ -72,6 +104,16 @@ func Defaults() Config {
 			ShutdownTimeout: Duration{30 * time.Second},
 			Concurrency:     16384,
 		},
+		Auth: AuthConfig{
+			Mode:       "builtin",
+			Service:    "mcr",
+			TokenTTL:   Duration{5 * time.Minute},
+			RefreshTTL: Duration{7 * 24 * time.Hour},
+			AdminUser:  "admin",
+			MCIAS:      MCIASConfig{Timeout: Duration{10 * time.Second}},
+		},
+		GC:   defaultGC(),
+		Jobs: defaultJobs(),
 	}
 }
 
@@ -179,6 +221,9 @@ func (c Config) Validate() error {
 	if c.HTTP.Concurrency <= 0 {
 		errs = append(errs, errors.New("http.concurrency: must be positive"))
 	}
+	errs = append(errs, c.Auth.validate()...)
+	errs = append(errs, c.GC.validate()...)
+	errs = append(errs, c.Jobs.validate()...)
 	return errors.Join(errs...)
 }
 

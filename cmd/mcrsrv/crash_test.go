@@ -49,7 +49,7 @@ func freePort(t *testing.T) string {
 func startServer(t *testing.T, data, addr string) *child {
 	t.Helper()
 	c := &child{addr: addr, log: &bytes.Buffer{}}
-	c.cmd = exec.Command(os.Args[0], "serve", "--data", data, "--addr", addr)
+	c.cmd = exec.Command(os.Args[0], "serve", "--data", data, "--addr", addr, "--auth", "none")
 	c.cmd.Env = append(os.Environ(), "MCRSRV_TEST_MAIN=1", "MCR_LOG_LEVEL=warn")
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
 	if err := c.cmd.Start(); err != nil {

@@ -1,5 +1,5 @@
-// Command mcrsrv is the mcr registry server: serve runs it, version prints
-// the build.
+// Command mcrsrv is the mcr registry server: serve runs it, init prepares a
+// data directory and its first admin, version prints the build.
 package main
 
 import (
@@ -28,6 +28,8 @@ func app() *cli.Command {
 		Usage: "the mcr container registry server",
 		Commands: []*cli.Command{
 			serveCommand(),
+			initCommand(),
+			gcCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

@@ -25,6 +25,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "config", Usage: "TOML configuration file"},
 			&cli.StringFlag{Name: "data", Usage: "data directory (overrides config and MCR_DATA)"},
 			&cli.StringFlag{Name: "addr", Usage: "listen address host:port (overrides config and MCR_ADDR)"},
+			&cli.StringFlag{Name: "auth", Usage: "authentication mode: builtin, mcias or none (overrides auth.mode and MCR_AUTH_MODE; none is for local development only)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			c, err := Load(cmd.String("config"), os.Environ())
@@ -36,6 +37,9 @@ func serveCommand() *cli.Command {
 			}
 			if cmd.IsSet("addr") {
 				c.Addr = cmd.String("addr")
+			}
+			if cmd.IsSet("auth") {
+				c.Auth.Mode = cmd.String("auth")
 			}
 			if err := c.Validate(); err != nil {
 				return fmt.Errorf("invalid configuration:\n%w", err)
@@ -71,18 +75,29 @@ func serve(ctx context.Context, c Config) error {
 	if err != nil {
 		return err
 	}
+	authn, closeAuth, err := setupAuth(ctx, c, store, log)
+	if err != nil {
+		return err
+	}
+	defer closeAuth()
 	reg := engine.New(store, blobs, engine.Options{AllowSparse: c.Manifest.AllowSparse})
+	bg, err := startJobs(ctx, c, store, blobs, reg, log)
+	if err != nil {
+		return err
+	}
+	defer bg.stop(log) // idempotent: also runs on the early returns below
 	srv := server.New(reg, log, server.Options{
 		ReadTimeout:  c.HTTP.ReadTimeout.Duration,
 		WriteTimeout: c.HTTP.WriteTimeout.Duration,
 		IdleTimeout:  c.HTTP.IdleTimeout.Duration,
 		Concurrency:  c.HTTP.Concurrency,
+		Auth:         authn,
 	})
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
 	}
-	log.Info().Str("addr", ln.Addr().String()).Str("data", c.Data).Bool("allow_sparse", c.Manifest.AllowSparse).
+	log.Info().Str("addr", ln.Addr().String()).Str("data", c.Data).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
 		Str("version", version()).Msg("mcrsrv serving")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -98,6 +113,7 @@ func serve(ctx context.Context, c Config) error {
 		log.Warn().Err(err).Msg("in-flight requests did not finish in time")
 	}
 	<-errc
+	bg.stop(log) // before the actors stop: a collection uses them
 	actx, acancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer acancel()
 	return reg.Close(actx)

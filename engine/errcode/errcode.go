@@ -36,6 +36,7 @@ const (
 	Denied                          // DENIED
 	TooManyRequests                 // TOOMANYREQUESTS
 	EndpointUnknown                 // a path that is no endpoint of the API
+	Invalid                         // a malformed request outside the OCI codes: a bad policy rule, token request (400)
 	kindCount
 )
 

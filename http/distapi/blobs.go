@@ -106,7 +106,11 @@ func (a *API) startUpload(ctx *fasthttp.RequestCtx, rt route) error {
 				return err
 			}
 		}
-		ok, err := a.reg.MountBlob(ctx, rt.repo, from, d, nil)
+		// The route declared push on the target; the source must be one
+		// the caller may pull (canPull also limits an automatic mount's
+		// candidates). A source they may not pull falls back to an upload
+		// session, which says nothing about what the source holds.
+		ok, err := a.reg.MountBlob(ctx, rt.repo, from, d, a.canPull(ctx))
 		if err != nil {
 			return err
 		}

@@ -39,6 +39,7 @@ var wire = map[errcode.Kind]wireError{
 	errcode.Denied:              {"DENIED", fasthttp.StatusForbidden},
 	errcode.TooManyRequests:     {"TOOMANYREQUESTS", fasthttp.StatusTooManyRequests},
 	errcode.EndpointUnknown:     {"NOT_FOUND", fasthttp.StatusNotFound},
+	errcode.Invalid:             {"UNSUPPORTED", fasthttp.StatusBadRequest},
 }
 
 type errorBody struct {
@@ -67,6 +68,14 @@ func WriteError(ctx *fasthttp.RequestCtx, err error) {
 	ctx.SetStatusCode(w.status)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(body)
+	// An error may carry response headers: the WWW-Authenticate challenge
+	// of a 401, the Retry-After of a 429 (http/auth).
+	var hs interface {
+		SetHeaders(*fasthttp.ResponseHeader)
+	}
+	if errors.As(err, &hs) {
+		hs.SetHeaders(&ctx.Response.Header)
+	}
 	if kind == errcode.Internal {
 		ctx.SetUserValue(internalErrorKey, err)
 	}

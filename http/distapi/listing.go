@@ -74,13 +74,48 @@ func (a *API) catalog(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	p, err := a.reg.Catalog(ctx, last, n)
+	p, err := a.visibleCatalog(ctx, last, n)
 	if err != nil {
 		return err
 	}
 	return writePage(ctx, "/v2/_catalog", p, n, struct {
 		Repositories []string `json:"repositories"`
 	}{items(p)})
+}
+
+// visibleCatalog is the catalog page filtered to the repositories the
+// caller may pull: it reads further pages until n visible ones are found or
+// the catalog ends, so a page is full whenever more follow.
+func (a *API) visibleCatalog(ctx *fasthttp.RequestCtx, last string, n int) (engine.Page, error) {
+	canPull := a.canPull(ctx)
+	if canPull == nil {
+		return a.reg.Catalog(ctx, last, n)
+	}
+	var out engine.Page
+	for {
+		p, err := a.reg.Catalog(ctx, last, n)
+		if err != nil {
+			return out, err
+		}
+		for i, repo := range p.Items {
+			if n >= 0 && len(out.Items) == n {
+				// Full with items of this page left: more may follow.
+				out.More = true
+				return out, nil
+			}
+			if canPull(repo) {
+				out.Items = append(out.Items, repo)
+			}
+			last = p.Items[i]
+		}
+		if !p.More || len(p.Items) == 0 {
+			return out, nil
+		}
+		if n >= 0 && len(out.Items) == n {
+			out.More = true
+			return out, nil
+		}
+	}
 }
 
 func (a *API) referrers(ctx *fasthttp.RequestCtx, rt route) error {

@@ -10,17 +10,55 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
+	"git.wntrmute.dev/kyle/mcr/engine/policy"
 )
 
 // API serves the distribution API from a Registry.
 type API struct {
-	reg *engine.Registry
-	log zerolog.Logger
+	reg   *engine.Registry
+	log   zerolog.Logger
+	authz Authorizer
 }
 
-// New returns the API over reg.
+// Authorizer decides, before a handler runs, whether the caller may do the
+// action the route declares on its repository ("" for global operations).
+// http/auth implements it; without one every request is allowed (auth
+// mode "none").
+type Authorizer interface {
+	// Authorize returns nil, or the error to answer with (401 with a
+	// challenge, 403 DENIED).
+	Authorize(ctx *fasthttp.RequestCtx, action policy.Action, repo string) error
+	// Allowed answers the same question without side effects, for
+	// filtering: the catalog, the sources of an automatic mount.
+	Allowed(ctx *fasthttp.RequestCtx, action policy.Action, repo string) bool
+}
+
+// New returns the API over reg, open to everyone until WithAuthorizer.
 func New(reg *engine.Registry, log zerolog.Logger) *API {
 	return &API{reg: reg, log: log}
+}
+
+// WithAuthorizer makes z check every request and returns a.
+func (a *API) WithAuthorizer(z Authorizer) *API {
+	a.authz = z
+	return a
+}
+
+// authorize checks act on repo with the Authorizer, if there is one.
+func (a *API) authorize(ctx *fasthttp.RequestCtx, act policy.Action, repo string) error {
+	if a.authz == nil {
+		return nil
+	}
+	return a.authz.Authorize(ctx, act, repo)
+}
+
+// canPull reports whether the caller may pull repo: the filter for the
+// catalog and for mount sources. nil when everyone may.
+func (a *API) canPull(ctx *fasthttp.RequestCtx) func(repo string) bool {
+	if a.authz == nil {
+		return nil
+	}
+	return func(repo string) bool { return a.authz.Allowed(ctx, policy.Pull, repo) }
 }
 
 // handler is the shape of every endpoint: it writes a success response or
@@ -31,16 +69,21 @@ type handler func(ctx *fasthttp.RequestCtx, rt route) error
 // the router only splits off /v2/ and a catch-all; parseRoute takes the
 // rest apart from the right, where the grammar is unambiguous.
 func (a *API) Register(r *router.Router) {
-	r.GET("/v2/", a.serve(a.base))
-	r.HEAD("/v2/", a.serve(a.base))
-	r.GET("/v2/_catalog", a.serve(a.catalog))
+	r.GET("/v2/", a.serve(policy.VersionCheck, a.base))
+	r.HEAD("/v2/", a.serve(policy.VersionCheck, a.base))
+	r.GET("/v2/_catalog", a.serve(policy.Catalog, a.catalog))
 	r.ANY("/v2/{path:*}", a.dispatch)
 }
 
-// serve adapts a handler that needs no route.
-func (a *API) serve(h func(*fasthttp.RequestCtx) error) fasthttp.RequestHandler {
+// serve adapts a handler that needs no route; act is the global action it
+// declares.
+func (a *API) serve(act policy.Action, h func(*fasthttp.RequestCtx) error) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		if err := h(ctx); err != nil {
+		err := a.authorize(ctx, act, "")
+		if err == nil {
+			err = h(ctx)
+		}
+		if err != nil {
 			WriteError(ctx, err)
 		}
 	}
@@ -103,50 +146,52 @@ func parseRoute(p string) (route, bool) {
 	return route{}, false
 }
 
-// methods maps each endpoint and HTTP method to its handler.
-func (a *API) methods(k kind, method string) handler {
+// methods maps each endpoint and HTTP method to its handler and the policy
+// action it declares on the route's repository. Every upload step is a
+// push; a mount also needs pull on its source, which startUpload checks.
+func (a *API) methods(k kind, method string) (handler, policy.Action) {
 	switch k {
 	case kindManifest:
 		switch method {
 		case fasthttp.MethodGet, fasthttp.MethodHead:
-			return a.getManifest
+			return a.getManifest, policy.Pull
 		case fasthttp.MethodPut:
-			return a.putManifest
+			return a.putManifest, policy.Push
 		case fasthttp.MethodDelete:
-			return a.deleteManifest
+			return a.deleteManifest, policy.Delete
 		}
 	case kindBlob:
 		switch method {
 		case fasthttp.MethodGet, fasthttp.MethodHead:
-			return a.getBlob
+			return a.getBlob, policy.Pull
 		case fasthttp.MethodDelete:
-			return a.deleteBlob
+			return a.deleteBlob, policy.Delete
 		}
 	case kindUploads:
 		if method == fasthttp.MethodPost {
-			return a.startUpload
+			return a.startUpload, policy.Push
 		}
 	case kindUpload:
 		switch method {
 		case fasthttp.MethodGet:
-			return a.uploadStatus
+			return a.uploadStatus, policy.Push
 		case fasthttp.MethodPatch:
-			return a.patchUpload
+			return a.patchUpload, policy.Push
 		case fasthttp.MethodPut:
-			return a.putUpload
+			return a.putUpload, policy.Push
 		case fasthttp.MethodDelete:
-			return a.cancelUpload
+			return a.cancelUpload, policy.Push
 		}
 	case kindTags:
 		if method == fasthttp.MethodGet {
-			return a.tags
+			return a.tags, policy.Pull
 		}
 	case kindReferrers:
 		if method == fasthttp.MethodGet {
-			return a.referrers
+			return a.referrers, policy.Pull
 		}
 	}
-	return nil
+	return nil, ""
 }
 
 func (a *API) dispatch(ctx *fasthttp.RequestCtx) {
@@ -156,12 +201,16 @@ func (a *API) dispatch(ctx *fasthttp.RequestCtx) {
 		WriteError(ctx, errcode.New(errcode.EndpointUnknown, "no such endpoint"))
 		return
 	}
-	h := a.methods(rt.kind, string(ctx.Method()))
+	h, act := a.methods(rt.kind, string(ctx.Method()))
 	if h == nil {
 		WriteError(ctx, errcode.New(errcode.Unsupported, "method %s not supported here", ctx.Method()))
 		return
 	}
 	if err := names.Repo(rt.repo); err != nil {
+		WriteError(ctx, err)
+		return
+	}
+	if err := a.authorize(ctx, act, rt.repo); err != nil {
 		WriteError(ctx, err)
 		return
 	}

@@ -17,6 +17,7 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
+	"git.wntrmute.dev/kyle/mcr/http/auth"
 	"git.wntrmute.dev/kyle/mcr/http/distapi"
 )
 
@@ -32,6 +33,9 @@ type Options struct {
 	IdleTimeout time.Duration
 	// Concurrency caps simultaneous connections being served.
 	Concurrency int
+	// Auth authenticates and authorizes every request and serves the
+	// token endpoint. nil serves everyone (auth mode "none").
+	Auth *auth.Auth
 }
 
 // Server is the HTTP front end.
@@ -51,7 +55,14 @@ func New(reg *engine.Registry, log zerolog.Logger, o Options) *Server {
 	r := router.New()
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	distapi.New(reg, log).Register(r)
+	api := distapi.New(reg, log)
+	handler := r.Handler
+	if o.Auth != nil {
+		api.WithAuthorizer(o.Auth)
+		o.Auth.Register(r)
+		handler = o.Auth.Middleware(r.Handler)
+	}
+	api.Register(r)
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		distapi.WriteError(ctx, errcode.New(errcode.EndpointUnknown, "no such endpoint"))
 	}
@@ -61,7 +72,7 @@ func New(reg *engine.Registry, log zerolog.Logger, o Options) *Server {
 	r.HandleMethodNotAllowed = true
 	s := &Server{log: log}
 	s.srv = &fasthttp.Server{
-		Handler:                      s.middleware(r.Handler),
+		Handler:                      s.middleware(handler),
 		Name:                         "mcr",
 		ReadTimeout:                  o.ReadTimeout,
 		WriteTimeout:                 o.WriteTimeout,

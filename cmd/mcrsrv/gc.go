@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v3"
+
+	"git.wntrmute.dev/kyle/mcr/engine"
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/gc"
+	"git.wntrmute.dev/kyle/mcr/jobs"
+	"git.wntrmute.dev/kyle/mcr/kv"
+)
+
+// GCConfig sets garbage collection (docs/gc.md).
+type GCConfig struct {
+	// Interval between scheduled collections; 0 collects only on demand.
+	Interval Duration `toml:"interval"`
+	// Grace protects content younger than this from collection: layers
+	// uploaded for a manifest not pushed yet, untagged manifests, orphan
+	// files, empty repositories.
+	Grace Duration `toml:"grace"`
+	// DeleteUntagged collects untagged manifests older than Grace (except
+	// children of live indexes and referrers of live manifests).
+	DeleteUntagged bool `toml:"delete_untagged"`
+	// UploadExpiry abandons upload sessions idle for this long.
+	UploadExpiry Duration `toml:"upload_expiry"`
+	// Workers bounds concurrent sweep transactions.
+	Workers int `toml:"workers"`
+	// Timeout bounds one collection; 0 is none.
+	Timeout Duration `toml:"timeout"`
+}
+
+// JobsConfig sets the background jobs runtime.
+type JobsConfig struct {
+	// Workers bounds the background jobs that run at once.
+	Workers int `toml:"workers"`
+	// UploadsInterval is how often abandoned upload sessions are expired;
+	// 0 disables the schedule.
+	UploadsInterval Duration `toml:"uploads_interval"`
+	// VlogInterval is how often Badger's value log is compacted; 0
+	// disables it.
+	VlogInterval Duration `toml:"vlog_interval"`
+}
+
+func defaultGC() GCConfig {
+	o := gc.DefaultOptions()
+	return GCConfig{
+		Interval:     Duration{24 * time.Hour},
+		Grace:        Duration{o.Grace},
+		UploadExpiry: Duration{o.UploadExpiry},
+		Workers:      o.Workers,
+	}
+}
+
+func defaultJobs() JobsConfig {
+	return JobsConfig{Workers: 2, UploadsInterval: Duration{time.Hour}, VlogInterval: Duration{10 * time.Minute}}
+}
+
+func (g GCConfig) validate() []error {
+	var errs []error
+	for name, d := range map[string]Duration{"gc.interval": g.Interval, "gc.grace": g.Grace, "gc.timeout": g.Timeout} {
+		if d.Duration < 0 {
+			errs = append(errs, fmt.Errorf("%s: must not be negative", name))
+		}
+	}
+	if g.UploadExpiry.Duration < time.Minute {
+		errs = append(errs, fmt.Errorf("gc.upload_expiry %v: must be at least 1m (a client may pause between chunks)", g.UploadExpiry.Duration))
+	}
+	if g.Workers <= 0 {
+		errs = append(errs, errors.New("gc.workers: must be positive"))
+	}
+	return errs
+}
+
+func (j JobsConfig) validate() []error {
+	var errs []error
+	if j.Workers <= 0 {
+		errs = append(errs, errors.New("jobs.workers: must be positive"))
+	}
+	for name, d := range map[string]Duration{"jobs.uploads_interval": j.UploadsInterval, "jobs.vlog_interval": j.VlogInterval} {
+		if d.Duration < 0 {
+			errs = append(errs, fmt.Errorf("%s: must not be negative", name))
+		}
+	}
+	return errs
+}
+
+func (g GCConfig) options() gc.Options {
+	return gc.Options{Grace: g.Grace.Duration, DeleteUntagged: g.DeleteUntagged, UploadExpiry: g.UploadExpiry.Duration, Workers: g.Workers}
+}
+
+// background is the jobs runtime of a serving registry.
+type background struct {
+	Runner    *jobs.Runner
+	Collector *gc.Collector
+}
+
+// startJobs finishes any sweep a crash interrupted (the engine refuses to
+// link its digests until then), then starts the jobs runtime with
+// collection, upload expiry and value-log compaction on their schedules.
+// The admin API triggers and reads the same jobs through Runner.
+func startJobs(ctx context.Context, c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Registry, log zerolog.Logger) (*background, error) {
+	log = log.With().Str("component", "jobs").Logger()
+	col := gc.New(store, blobs, reg, c.GC.options())
+	if n, err := col.Recover(ctx); err != nil {
+		return nil, fmt.Errorf("gc: finishing an interrupted sweep: %w", err)
+	} else if n > 0 {
+		log.Warn().Int("blobs", n).Msg("finished the file deletions of an interrupted garbage collection")
+	}
+	r := jobs.NewRunner(jobs.Options{
+		Workers: c.Jobs.Workers,
+		Store:   gc.NewStatusStore(store),
+		OnError: func(kind string, err error) {
+			log.Warn().Err(err).Str("job", kind).Msg("saving job status failed")
+		},
+		OnFinish: func(s jobs.Status) {
+			ev := log.Info()
+			if s.State != jobs.Succeeded {
+				ev = log.Warn().Str("error", s.LastError)
+			}
+			ev.Str("job", s.Kind).Str("state", string(s.State)).Dur("took", s.Finished.Sub(s.Started)).
+				RawJSON("result", jsonOrNull(s.LastResult)).Msg("job finished")
+		},
+	})
+	all := col.Jobs(gc.Schedule{Collect: c.GC.Interval.Duration, Uploads: c.Jobs.UploadsInterval.Duration, Timeout: c.GC.Timeout.Duration})
+	all = append(all, jobs.Job{Kind: "badger-vlog", Every: c.Jobs.VlogInterval.Duration, Run: vlogGC(store)})
+	for _, j := range all {
+		if err := r.Register(j); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.Start(ctx); err != nil {
+		return nil, err
+	}
+	return &background{Runner: r, Collector: col}, nil
+}
+
+// stop cancels running jobs and waits for them, bounded.
+func (b *background) stop(log zerolog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.Runner.Stop(ctx); err != nil {
+		log.Warn().Err(err).Msg("background jobs did not stop in time")
+	}
+}
+
+func jsonOrNull(s string) []byte {
+	if s == "" || !json.Valid([]byte(s)) {
+		return []byte("null")
+	}
+	return []byte(s)
+}
+
+// vlogGC compacts Badger's value log until a pass finds nothing worth
+// rewriting.
+func vlogGC(store *kv.Badger) jobs.Func {
+	return func(ctx context.Context, _ *jobs.Progress) (string, error) {
+		n := 0
+		for ctx.Err() == nil {
+			err := store.DB().RunValueLogGC(0.5)
+			if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrGCInMemoryMode) || errors.Is(err, badger.ErrRejected) {
+				break
+			}
+			if err != nil {
+				return fmt.Sprintf(`{"rewritten":%d}`, n), err
+			}
+			n++
+		}
+		return fmt.Sprintf(`{"rewritten":%d}`, n), ctx.Err()
+	}
+}
+
+func gcCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "gc",
+		Usage: "collect garbage offline, with the server stopped",
+		Description: "Runs one garbage collection over the data directory: unreferenced blobs, unused links,\n" +
+			"empty repositories, orphan files and abandoned uploads (and untagged manifests with\n" +
+			"gc.delete_untagged). A running server collects on its own schedule; this is for a stopped one.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Usage: "TOML configuration file (for the [gc] settings)"},
+			&cli.StringFlag{Name: "data", Usage: "data directory (overrides config and MCR_DATA)"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "report what would be removed, remove nothing"},
+			&cli.DurationFlag{Name: "grace", Usage: "keep content younger than this (overrides gc.grace)"},
+			&cli.BoolFlag{Name: "delete-untagged", Usage: "collect untagged manifests too (overrides gc.delete_untagged)"},
+			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			c, err := Load(cmd.String("config"), os.Environ())
+			if err != nil {
+				return err
+			}
+			if cmd.IsSet("data") {
+				c.Data = cmd.String("data")
+			}
+			if cmd.IsSet("grace") {
+				c.GC.Grace = Duration{cmd.Duration("grace")}
+			}
+			if cmd.IsSet("delete-untagged") {
+				c.GC.DeleteUntagged = cmd.Bool("delete-untagged")
+			}
+			if err := c.Validate(); err != nil {
+				return fmt.Errorf("invalid configuration:\n%w", err)
+			}
+			return offlineGC(ctx, c, cmd.Bool("dry-run"), cmd.Bool("json"), cmd.Root().Writer)
+		},
+	}
+}
+
+// offlineGC runs one collection with nothing else writing: the repository
+// actors are not needed (gc.Offline), and Badger's directory lock refuses
+// to open a store a server still holds.
+func offlineGC(ctx context.Context, c Config, dry, asJSON bool, w io.Writer) error {
+	meta := filepath.Join(c.Data, "meta")
+	if _, err := os.Stat(meta); err != nil {
+		return fmt.Errorf("no registry data in %s: %w", c.Data, err)
+	}
+	store, err := kv.Open(kv.Options{Dir: meta})
+	if err != nil {
+		if strings.Contains(err.Error(), "lock") {
+			return fmt.Errorf("%w (is the server running? stop it, or let it collect online)", err)
+		}
+		return err
+	}
+	defer store.Close()
+	blobs, err := blobstore.Open(c.Data)
+	if err != nil {
+		return err
+	}
+	rep, err := gc.New(store, blobs, gc.Offline{}, c.GC.options()).Run(ctx, gc.RunOptions{DryRun: dry})
+	if rep != nil {
+		if asJSON {
+			fmt.Fprintln(w, rep.JSON())
+		} else {
+			printReport(w, rep)
+		}
+	}
+	return err
+}
+
+func printReport(w io.Writer, r *gc.Report) {
+	verb := "removed"
+	if r.DryRun {
+		verb = "would remove"
+	}
+	fmt.Fprintf(w, "garbage collection%s in %v\n", map[bool]string{true: " (dry run)"}[r.DryRun], r.Duration.Round(time.Millisecond))
+	fmt.Fprintf(w, "  marked     %d of %d blobs live, from %d manifests in %d repositories\n", r.Marked, r.Blobs, r.Manifests, r.Repositories)
+	fmt.Fprintf(w, "  %s %d blobs (%d bytes), %d orphan files (%d bytes), %d upload sessions (%d bytes)\n",
+		verb, r.Swept, r.SweptBytes, r.Orphans, r.OrphanBytes, r.UploadsExpired, r.UploadBytes)
+	fmt.Fprintf(w, "  %s %d untagged manifests, %d unused and %d dangling links, %d empty repositories\n",
+		verb, r.UntaggedManifests, r.UnusedLinks, r.DanglingLinks, r.EmptyRepositories)
+	if r.Kept > 0 || r.Raced > 0 {
+		fmt.Fprintf(w, "  kept       %d unreferenced blobs inside the grace period, %d linked meanwhile\n", r.Kept, r.Raced)
+	}
+	if r.Recovered > 0 || r.RestoredRepos > 0 {
+		fmt.Fprintf(w, "  repaired   %d interrupted deletions, %d repository records\n", r.Recovered, r.RestoredRepos)
+	}
+	fmt.Fprintf(w, "  reclaimed  %d bytes\n", r.ReclaimedBytes())
+}

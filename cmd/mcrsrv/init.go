@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v3"
+
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/identity"
+	"git.wntrmute.dev/kyle/mcr/kv"
+)
+
+func initCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "init",
+		Usage: "create a data directory: metadata store, blob tree, token signing key and the first admin",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Usage: "TOML configuration file"},
+			&cli.StringFlag{Name: "data", Usage: "data directory (overrides config and MCR_DATA)"},
+			&cli.StringFlag{Name: "admin-user", Usage: "name of the first admin (overrides auth.admin_user)"},
+			&cli.StringFlag{Name: "admin-password-file", Usage: "file holding the first admin's password; without it one is generated into DATA/" + initialPasswordFile},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			c, err := Load(cmd.String("config"), os.Environ())
+			if err != nil {
+				return err
+			}
+			if cmd.IsSet("data") {
+				c.Data = cmd.String("data")
+			}
+			if cmd.IsSet("admin-user") {
+				c.Auth.AdminUser = cmd.String("admin-user")
+			}
+			c.Auth.Mode = "builtin" // init makes builtin accounts whatever the config serves with
+			if err := c.Validate(); err != nil {
+				return fmt.Errorf("invalid configuration:\n%w", err)
+			}
+			password := ""
+			if f := cmd.String("admin-password-file"); f != "" {
+				if password, err = readSecret(f); err != nil {
+					return err
+				}
+			}
+			return initData(ctx, c, password, cmd.Root().Writer)
+		},
+	}
+}
+
+// initData creates c.Data and everything in it that serve needs.
+func initData(ctx context.Context, c Config, password string, out interface{ Write([]byte) (int, error) }) error {
+	if err := os.MkdirAll(c.Data, 0o700); err != nil {
+		return err
+	}
+	log := c.logger()
+	store, err := kv.Open(kv.Options{Dir: filepath.Join(c.Data, "meta"), Logger: badgerLogger{log.With().Str("component", "badger").Logger()}})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if _, err := blobstore.Open(c.Data); err != nil {
+		return err
+	}
+	ids, err := identity.New(ctx, store, identity.Options{Service: c.Auth.Service})
+	if err != nil {
+		return err
+	}
+	err = bootstrapAdmin(ctx, ids, c.Data, c.Auth.AdminUser, password, log)
+	if errors.Is(err, identity.ErrInitialized) {
+		return fmt.Errorf("%s is already initialized: it has accounts", c.Data)
+	}
+	if err != nil {
+		return err
+	}
+	where := "the password you gave"
+	if password == "" {
+		where = "its password is in " + filepath.Join(c.Data, initialPasswordFile)
+	}
+	_, err = fmt.Fprintf(out, "initialized %s: admin account %q created; %s\n", c.Data, c.Auth.AdminUser, where)
+	return err
+}

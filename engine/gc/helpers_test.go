@@ -1,0 +1,262 @@
+package gc
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"git.wntrmute.dev/kyle/mcr/engine"
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/names"
+	"git.wntrmute.dev/kyle/mcr/kv"
+)
+
+// clock is a settable clock shared by the engine and the collector. It
+// starts at the real time, because file ages (orphans, staging files) are
+// real modification times.
+type clock struct{ ns atomic.Int64 }
+
+func newClock() *clock {
+	c := &clock{}
+	c.ns.Store(time.Now().UnixNano())
+	return c
+}
+
+func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// env is a registry and a collector over one store and one blob store.
+type env struct {
+	t     testing.TB
+	ctx   context.Context
+	dir   string
+	store *kv.Badger
+	blobs *blobstore.FS
+	reg   *engine.Registry
+	gc    *Collector
+	clock *clock
+}
+
+type envOptions struct {
+	gc       Options
+	disk     bool // Badger on disk instead of in memory
+	realTime bool // the real clock instead of a settable one
+	offline  bool // Offline repos instead of the registry's actors
+}
+
+func newEnv(t testing.TB, o envOptions) *env {
+	t.Helper()
+	e := &env{t: t, ctx: context.Background(), dir: t.TempDir()}
+	kvo := kv.Options{InMemory: true}
+	if o.disk {
+		kvo = kv.Options{Dir: e.dir + "/meta"}
+	}
+	var err error
+	if e.store, err = kv.Open(kvo); err != nil {
+		t.Fatal(err)
+	}
+	if e.blobs, err = blobstore.Open(e.dir); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now
+	if !o.realTime {
+		e.clock = newClock()
+		now = e.clock.Now
+	}
+	e.reg = engine.New(e.store, e.blobs, engine.Options{Now: now})
+	o.gc.Now = now
+	var repos Repos = e.reg
+	if o.offline {
+		repos = Offline{}
+	}
+	e.gc = New(e.store, e.blobs, repos, o.gc)
+	t.Cleanup(func() {
+		if err := e.reg.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+		_ = e.store.Close()
+	})
+	return e
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// blob uploads data into repo and returns its descriptor.
+func (e *env) blob(repo string, data []byte) v1.Descriptor {
+	e.t.Helper()
+	d := digest.FromBytes(data)
+	if err := e.reg.PutBlob(e.ctx, repo, d, bytes.NewReader(data), int64(len(data))); err != nil {
+		e.t.Fatalf("put blob %s into %s: %v", d, repo, err)
+	}
+	return v1.Descriptor{MediaType: v1.MediaTypeImageLayerGzip, Digest: d, Size: int64(len(data))}
+}
+
+// image builds an OCI image manifest over already uploaded blobs.
+func image(config v1.Descriptor, layers []v1.Descriptor, subject *v1.Descriptor) []byte {
+	config.MediaType = v1.MediaTypeImageConfig
+	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":%s,"layers":[`, v1.MediaTypeImageManifest, desc(config))
+	for i, l := range layers {
+		if i > 0 {
+			m += ","
+		}
+		m += desc(l)
+	}
+	m += "]"
+	if subject != nil {
+		m += `,"subject":` + desc(*subject)
+	}
+	return []byte(m + "}")
+}
+
+// index builds an OCI image index.
+func index(children ...v1.Descriptor) []byte {
+	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"manifests":[`, v1.MediaTypeImageIndex)
+	for i, c := range children {
+		if i > 0 {
+			m += ","
+		}
+		m += desc(c)
+	}
+	return []byte(m + "]}")
+}
+
+func desc(d v1.Descriptor) string {
+	return fmt.Sprintf(`{"mediaType":%q,"digest":%q,"size":%d}`, d.MediaType, d.Digest, d.Size)
+}
+
+// manifest pushes payload into repo under tag ("" pushes by digest) and
+// returns its descriptor.
+func (e *env) manifest(repo, tag string, payload []byte) v1.Descriptor {
+	e.t.Helper()
+	d, err := e.push(repo, tag, payload)
+	if err != nil {
+		e.t.Fatalf("push manifest into %s: %v", repo, err)
+	}
+	return d
+}
+
+func (e *env) push(repo, tag string, payload []byte) (v1.Descriptor, error) {
+	d := digest.FromBytes(payload)
+	ref := names.Reference{Tag: tag}
+	if tag == "" {
+		ref = names.Reference{Digest: d}
+	}
+	mt := v1.MediaTypeImageManifest
+	if bytes.Contains(payload, []byte(`"manifests"`)) {
+		mt = v1.MediaTypeImageIndex
+	}
+	_, err := e.reg.PutManifest(e.ctx, repo, ref, mt, payload, nil)
+	return v1.Descriptor{MediaType: mt, Digest: d, Size: int64(len(payload))}, err
+}
+
+// simpleImage uploads a config and the given layers (plus one of its own)
+// into repo and pushes the manifest under tag.
+func (e *env) simpleImage(repo, tag string, shared ...[]byte) (v1.Descriptor, []v1.Descriptor) {
+	e.t.Helper()
+	cfg := e.blob(repo, randBytes(64))
+	var layers []v1.Descriptor
+	for _, s := range shared {
+		layers = append(layers, e.blob(repo, s))
+	}
+	layers = append(layers, e.blob(repo, randBytes(256)))
+	m := e.manifest(repo, tag, image(cfg, layers, nil))
+	return m, append([]v1.Descriptor{cfg}, layers...)
+}
+
+func (e *env) deleteManifest(repo string, d digest.Digest) {
+	e.t.Helper()
+	if err := e.reg.DeleteManifest(e.ctx, repo, names.Reference{Digest: d}); err != nil {
+		e.t.Fatalf("delete %s@%s: %v", repo, d, err)
+	}
+}
+
+func (e *env) run(dry bool) *Report {
+	e.t.Helper()
+	rep, err := e.gc.Run(e.ctx, RunOptions{DryRun: dry})
+	if err != nil {
+		e.t.Fatalf("gc run (dry %v): %v", dry, err)
+	}
+	return rep
+}
+
+// readable checks that repo serves blob d with the right content.
+func (e *env) readable(repo string, d digest.Digest) error {
+	f, size, err := e.reg.OpenBlob(e.ctx, repo, d)
+	if err != nil {
+		return fmt.Errorf("open %s@%s: %w", repo, d, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return err
+	}
+	if n != size || digest.NewDigest(digest.SHA256, h) != d {
+		return fmt.Errorf("blob %s@%s: %d bytes with digest %s", repo, d, n, digest.NewDigest(digest.SHA256, h))
+	}
+	return nil
+}
+
+// hasRecord reports whether blob d has a record, and whether its file exists.
+func (e *env) hasRecord(d digest.Digest) (record, file bool) {
+	e.t.Helper()
+	err := e.store.View(e.ctx, func(t kv.Reader) error {
+		var err error
+		record, err = t.Has(kv.BlobKey(d.String()))
+		return err
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	_, err = e.blobs.Stat(d)
+	if err != nil && !errors.Is(err, blobstore.ErrNotFound) {
+		e.t.Fatal(err)
+	}
+	return record, err == nil
+}
+
+// keys lists every key under prefix.
+func (e *env) keys(prefix []byte) []string {
+	e.t.Helper()
+	var out []string
+	err := e.store.View(e.ctx, func(t kv.Reader) error {
+		return t.ScanKeys(prefix, nil, func(k []byte) error {
+			out = append(out, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+// dump is every key and value, to check a dry run wrote nothing.
+func (e *env) dump() map[string]string {
+	e.t.Helper()
+	m := map[string]string{}
+	err := e.store.View(e.ctx, func(t kv.Reader) error {
+		return t.Scan(nil, nil, func(k, v []byte) error {
+			m[string(k)] = string(v)
+			return nil
+		})
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return m
+}

@@ -1,0 +1,360 @@
+package gc
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/go-digest"
+
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/kv"
+)
+
+// orphans removes blob files that have no record and are older than the
+// grace period: left by a crash between an upload's rename and its commit.
+// A file younger than that may be an upload between those two steps. The
+// removal takes the same tombstone as a sweep, so an upload that found the
+// file present and is about to record it is refused rather than left with
+// a record of a deleted file.
+func (r *run) orphans() error {
+	type file struct {
+		d    digest.Digest
+		size int64
+	}
+	batch := make([]file, 0, 512)
+	seen := int64(0)
+	flush := func() error {
+		var lost []file
+		err := r.c.kv.View(r.ctx, func(t kv.Reader) error {
+			for _, f := range batch {
+				known, err := t.Has(kv.BlobKey(f.d.String()))
+				if err != nil {
+					return err
+				}
+				if !known {
+					lost = append(lost, f)
+				}
+			}
+			return nil
+		})
+		batch = batch[:0]
+		if err != nil {
+			return err
+		}
+		for _, f := range lost {
+			if err := r.orphan(f.d, f.size); err != nil {
+				return err
+			}
+		}
+		r.report(seen, 0, "orphans")
+		return r.ctx.Err()
+	}
+	err := r.c.blobs.Walk(func(d digest.Digest, size int64) error {
+		seen++
+		batch = append(batch, file{d, size})
+		if len(batch) == cap(batch) {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = flush()
+	}
+	return errors.Join(err, r.liftTombstones())
+}
+
+// orphan removes file d if it is old and still has no record.
+func (r *run) orphan(d digest.Digest, size int64) error {
+	f, err := r.c.blobs.Open(d)
+	if errors.Is(err, blobstore.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	_ = f.Close()
+	if err != nil {
+		return err
+	}
+	if fi.ModTime().UnixNano() >= r.cutoff {
+		return nil
+	}
+	if r.dry {
+		r.count(func(rep *Report) { rep.Orphans++; rep.OrphanBytes += size })
+		return nil
+	}
+	claimed := false
+	err = r.c.kv.Update(r.ctx, func(t kv.Txn) error {
+		claimed = false
+		known, err := t.Has(kv.BlobKey(d.String()))
+		if err != nil || known {
+			return err // recorded meanwhile: not an orphan
+		}
+		claimed = true
+		return t.Set(kv.SweepKey(d.String()), nil)
+	})
+	if errors.Is(err, kv.ErrConflict) {
+		return nil
+	}
+	if err != nil || !claimed {
+		return err
+	}
+	if err := r.removeFile(d.String()); err != nil {
+		return err
+	}
+	r.count(func(rep *Report) { rep.Orphans++; rep.OrphanBytes += size })
+	return nil
+}
+
+// repositories removes repositories left with nothing in them (no
+// manifest, tag or link) and older than the grace period, and gives a
+// record back to a repository that has content but lost its record (an
+// upload can link a blob into a repository in the instant it is removed).
+func (r *run) repositories() error {
+	type verdict struct {
+		repo    string
+		restore bool
+	}
+	var todo []verdict
+	err := r.c.kv.View(r.ctx, func(t kv.Reader) error {
+		repos, err := repositories(t)
+		if err != nil {
+			return err
+		}
+		for _, repo := range repos {
+			empty, created, known, err := repoState(t, repo)
+			if err != nil {
+				return err
+			}
+			switch {
+			case known && empty && created < r.cutoff:
+				todo = append(todo, verdict{repo, false})
+			case !known && !empty:
+				todo = append(todo, verdict{repo, true})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, v := range todo {
+		r.report(int64(i), int64(len(todo)), "repositories")
+		if r.dry {
+			r.count(func(rep *Report) {
+				if v.restore {
+					rep.RestoredRepos++
+				} else {
+					rep.EmptyRepositories++
+				}
+			})
+			continue
+		}
+		changed := false
+		_, err := r.exclusive(v.repo, func(ctx context.Context) error {
+			return r.c.kv.Update(ctx, func(t kv.Txn) error {
+				changed = false
+				empty, created, known, err := repoState(t, v.repo)
+				if err != nil {
+					return err
+				}
+				switch {
+				case !v.restore && known && empty && created < r.cutoff:
+					changed = true
+					return t.Delete(kv.RepoKey(v.repo))
+				case v.restore && !known && !empty:
+					changed = true
+					return t.Set(kv.RepoKey(v.repo), kv.RepoRecord{Created: r.c.o.Now().UnixNano()}.Encode())
+				}
+				return nil
+			})
+		})
+		if errors.Is(err, kv.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if changed {
+			r.count(func(rep *Report) {
+				if v.restore {
+					rep.RestoredRepos++
+				} else {
+					rep.EmptyRepositories++
+				}
+			})
+		}
+	}
+	return nil
+}
+
+// repoState reports whether repo holds no manifest, tag or link, when its
+// record was created, and whether it has one. Referrer entries exist only
+// alongside their manifest, so manifests stand for them.
+func repoState(t kv.Reader, repo string) (empty bool, created int64, known bool, err error) {
+	v, err := t.Get(kv.RepoKey(repo))
+	switch {
+	case errors.Is(err, kv.ErrNotFound):
+	case err != nil:
+		return false, 0, false, err
+	default:
+		rec, err := kv.DecodeRepo(v)
+		if err != nil {
+			return false, 0, false, err
+		}
+		known, created = true, rec.Created
+	}
+	for _, p := range [][]byte{kv.ManifestPrefix(repo), kv.TagPrefix(repo), kv.LinkPrefix(repo)} {
+		some, err := hasAny(t, p)
+		if err != nil || some {
+			return false, created, known, err
+		}
+	}
+	return true, created, known, nil
+}
+
+// uploads expires abandoned upload sessions.
+func (r *run) uploads() error {
+	cutoff := r.rep.Started.Add(-r.c.o.UploadExpiry).UnixNano()
+	type session struct {
+		id  string
+		rec kv.UploadRecord
+	}
+	var old []session
+	err := r.c.kv.View(r.ctx, func(t kv.Reader) error {
+		return t.Scan(kv.UploadPrefix(), nil, func(k, v []byte) error {
+			rec, err := kv.DecodeUpload(v)
+			if err != nil {
+				return err
+			}
+			if rec.Started < cutoff {
+				old = append(old, session{kv.Suffix(k, kv.UploadPrefix()), rec})
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for _, s := range old {
+		size, fresh, err := r.staging(s.id, cutoff)
+		if err != nil {
+			return err
+		}
+		if fresh {
+			continue // written to recently: a slow upload, not an abandoned one
+		}
+		if r.dry {
+			r.count(func(rep *Report) { rep.UploadsExpired++; rep.UploadBytes += size })
+			continue
+		}
+		gone := false
+		err = r.c.kv.Update(r.ctx, func(t kv.Txn) error {
+			gone = false
+			v, err := t.Get(kv.UploadKey(s.id))
+			if errors.Is(err, kv.ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			rec, err := kv.DecodeUpload(v)
+			if err != nil {
+				return err
+			}
+			if rec.Offset != s.rec.Offset || rec.Started != s.rec.Started {
+				return nil // progressed since we looked
+			}
+			gone = true
+			return t.Delete(kv.UploadKey(s.id))
+		})
+		if errors.Is(err, kv.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if gone {
+			if err := r.c.blobs.RemoveStaging(s.id); err != nil {
+				return err
+			}
+			r.count(func(rep *Report) { rep.UploadsExpired++; rep.UploadBytes += size })
+		}
+	}
+	return r.strayStaging(cutoff)
+}
+
+// staging returns the size of upload id's staging file and whether it was
+// modified at or after cutoff.
+func (r *run) staging(id string, cutoff int64) (int64, bool, error) {
+	f, err := r.c.blobs.ReadStaging(id)
+	if errors.Is(err, blobstore.ErrNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, false, err
+	}
+	return fi.Size(), fi.ModTime().UnixNano() >= cutoff, nil
+}
+
+// strayStaging removes staging files older than cutoff that belong to no
+// session: a monolithic upload cut short by a crash, or a session whose
+// record went first.
+func (r *run) strayStaging(cutoff int64) error {
+	entries, err := os.ReadDir(filepath.Join(r.c.blobs.Root(), "uploads"))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		id := e.Name()
+		if e.IsDir() || !blobstore.ValidUploadID(id) {
+			continue
+		}
+		fi, err := e.Info()
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if fi.ModTime().UnixNano() >= cutoff {
+			continue
+		}
+		var open bool
+		err = r.c.kv.View(r.ctx, func(t kv.Reader) error {
+			var err error
+			open, err = t.Has(kv.UploadKey(id))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if open {
+			continue
+		}
+		if !r.dry {
+			if err := r.c.blobs.RemoveStaging(id); err != nil {
+				return err
+			}
+		}
+		r.count(func(rep *Report) { rep.UploadsExpired++; rep.UploadBytes += fi.Size() })
+	}
+	return nil
+}
+
+// ExpireUploads runs only the upload-expiry step: the job that runs more
+// often than a whole collection.
+func (c *Collector) ExpireUploads(ctx context.Context, o RunOptions) (*Report, error) {
+	r := newRun(ctx, c, o)
+	err := r.uploads()
+	r.rep.Duration = c.o.Now().Sub(r.rep.Started)
+	return r.rep, err
+}

@@ -1,0 +1,137 @@
+package gc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"git.wntrmute.dev/kyle/mcr/kv"
+)
+
+// RepoDeletion is what DeleteRepository removed.
+type RepoDeletion struct {
+	Repository string `json:"repository"`
+	Manifests  int    `json:"manifests"`
+	Tags       int    `json:"tags"`
+	Links      int    `json:"links"`
+}
+
+// DeleteRepository removes repository repo: its manifests, tags, referrer
+// entries, blob links and record, in bounded transactions on the
+// repository's actor. The blobs themselves are left to the next
+// collection, which removes those no other repository uses. Pushes queued
+// behind it recreate the repository.
+func (c *Collector) DeleteRepository(ctx context.Context, repo string) (*RepoDeletion, error) {
+	res := &RepoDeletion{Repository: repo}
+	err := c.repos.Exclusive(ctx, repo, func(ctx context.Context) error {
+		var known bool
+		if err := c.kv.View(ctx, func(t kv.Reader) error {
+			var err error
+			known, err = t.Has(kv.RepoKey(repo))
+			return err
+		}); err != nil {
+			return err
+		}
+		for {
+			n, err := c.deleteSome(ctx, repo, res)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				break
+			}
+		}
+		if !known && res.Manifests+res.Tags+res.Links == 0 {
+			return errNoRepo
+		}
+		return c.kv.Update(ctx, func(t kv.Txn) error { return t.Delete(kv.RepoKey(repo)) })
+	})
+	if errors.Is(err, errNoRepo) {
+		return res, fmt.Errorf("gc: repository %s does not exist", repo)
+	}
+	return res, err
+}
+
+var errNoRepo = errors.New("gc: no such repository")
+
+// deleteSome deletes up to chunk keys of repo in one transaction and
+// returns how many it deleted: tags first, then manifests with their
+// referrer entries, then links with their inverse entries.
+func (c *Collector) deleteSome(ctx context.Context, repo string, res *RepoDeletion) (int, error) {
+	var tags, manifests, links int
+	err := c.kv.Update(ctx, func(t kv.Txn) error {
+		tags, manifests, links = 0, 0, 0
+		var keys [][]byte
+		collect := func(prefix []byte) error {
+			return t.ScanKeys(prefix, nil, func(k []byte) error {
+				if len(keys) == chunk {
+					return kv.ErrStop
+				}
+				keys = append(keys, append([]byte(nil), k...))
+				return nil
+			})
+		}
+		if err := collect(kv.TagPrefix(repo)); err != nil {
+			return err
+		}
+		tags = len(keys)
+		for _, k := range keys {
+			if err := t.Delete(k); err != nil {
+				return err
+			}
+		}
+		if tags > 0 {
+			return nil
+		}
+		prefix := kv.ManifestPrefix(repo)
+		if err := collect(prefix); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			v, err := t.Get(k)
+			if err != nil {
+				return err
+			}
+			rec, err := kv.DecodeManifest(v)
+			if err != nil {
+				return err
+			}
+			if rec.Subject != "" {
+				if err := t.Delete(kv.ReferrerKey(repo, rec.Subject, kv.Suffix(k, prefix))); err != nil {
+					return err
+				}
+			}
+			if err := t.Delete(k); err != nil {
+				return err
+			}
+		}
+		manifests = len(keys)
+		if manifests > 0 {
+			return nil
+		}
+		lprefix := kv.LinkPrefix(repo)
+		if err := collect(lprefix); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := t.Delete(k); err != nil {
+				return err
+			}
+			if err := t.Delete(kv.InverseLinkKey(kv.Suffix(k, lprefix), repo)); err != nil {
+				return err
+			}
+		}
+		links = len(keys)
+		return nil
+	})
+	res.Tags += tags
+	res.Manifests += manifests
+	res.Links += links
+	return tags + manifests + links, err
+}
+
+func toJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

@@ -1,0 +1,219 @@
+package auth
+
+import (
+	"bytes"
+	"encoding/base64"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"git.wntrmute.dev/kyle/mcr/engine/audit"
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
+	"git.wntrmute.dev/kyle/mcr/engine/identity"
+	"git.wntrmute.dev/kyle/mcr/engine/identity/mcias"
+	"git.wntrmute.dev/kyle/mcr/engine/policy"
+	"git.wntrmute.dev/kyle/mcr/http/distapi"
+)
+
+// Mode says where identities come from.
+type Mode string
+
+// The modes.
+const (
+	// ModeNone turns authentication and authorization off: local
+	// development only.
+	ModeNone Mode = "none"
+	// ModeBuiltin uses mcr's own accounts.
+	ModeBuiltin Mode = "builtin"
+	// ModeMCIAS delegates logins and token validation to MCIAS; mcr still
+	// issues and verifies its own tokens for the Docker token flow.
+	ModeMCIAS Mode = "mcias"
+)
+
+// Options configures Auth.
+type Options struct {
+	Mode     Mode
+	Identity *identity.Service // signs and verifies tokens; the accounts in builtin mode
+	MCIAS    *mcias.Client     // ModeMCIAS only
+	Policy   *policy.Engine
+	Audit    audit.Recorder // nil: audit.Nop
+	// Realm is the token endpoint's absolute URL announced in challenges;
+	// "" derives it from each request's scheme and Host.
+	Realm  string
+	Limits Limits
+	Now    func() time.Time
+}
+
+// Auth authenticates requests and authorizes them against the policy.
+type Auth struct {
+	o       Options
+	now     func() time.Time
+	audit   audit.Recorder
+	limiter *Limiter
+	service string
+}
+
+// New builds Auth. Options.Identity and Options.Policy are required.
+func New(o Options) *Auth {
+	if o.Audit == nil {
+		o.Audit = audit.Nop{}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Auth{o: o, now: o.Now, audit: o.Audit, limiter: NewLimiter(o.Limits), service: o.Identity.ServiceName()}
+}
+
+// TokenPath is the token endpoint.
+const TokenPath = "/v2/token"
+
+// caller is who sent the request.
+type caller struct {
+	p         identity.Principal
+	claims    *identity.Claims // set for mcr's own bearer tokens
+	presented bool             // credentials were sent (and accepted)
+}
+
+const callerKey = "mcr.caller"
+
+func callerOf(ctx *fasthttp.RequestCtx) *caller {
+	if c, ok := ctx.UserValue(callerKey).(*caller); ok {
+		return c
+	}
+	return &caller{}
+}
+
+// Middleware authenticates every request but the token endpoint's (which
+// reads its own credentials) and records the caller for Authorize. Bad
+// credentials are refused here, before any handler runs; no credentials
+// make an anonymous caller, whom the policy usually refuses with a
+// challenge.
+func (a *Auth) Middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == TokenPath {
+			next(ctx)
+			return
+		}
+		c, err := a.authenticate(ctx)
+		if err != nil {
+			distapi.WriteError(ctx, err)
+			return
+		}
+		ctx.SetUserValue(callerKey, c)
+		next(ctx)
+	}
+}
+
+// authenticate reads the Authorization header.
+func (a *Auth) authenticate(ctx *fasthttp.RequestCtx) (*caller, error) {
+	h := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
+	if len(h) == 0 {
+		return &caller{}, nil
+	}
+	scheme, cred, _ := bytes.Cut(h, []byte{' '})
+	cred = bytes.TrimSpace(cred)
+	switch {
+	case bytes.EqualFold(scheme, []byte("Basic")):
+		user, pass, ok := parseBasic(cred)
+		if !ok {
+			return nil, a.challenge(ctx, "", "", errcode.New(errcode.Unauthorized, "malformed Basic credentials"))
+		}
+		p, err := a.login(ctx, user, pass, "basic", false)
+		if err != nil {
+			return nil, err
+		}
+		return &caller{p: p, presented: true}, nil
+	case bytes.EqualFold(scheme, []byte("Bearer")):
+		return a.bearer(ctx, string(cred))
+	}
+	return nil, a.challenge(ctx, "", "", errcode.New(errcode.Unauthorized, "unsupported authorization scheme"))
+}
+
+// bearer verifies a token: mcr's own locally, an MCIAS token with MCIAS.
+func (a *Auth) bearer(ctx *fasthttp.RequestCtx, tok string) (*caller, error) {
+	if a.o.Mode == ModeMCIAS && !a.o.Identity.LooksLikeToken(tok) {
+		p, err := a.o.MCIAS.Validate(ctx, tok)
+		if err != nil {
+			return nil, a.tokenError(ctx, err)
+		}
+		return &caller{p: p, presented: true}, nil
+	}
+	cl, err := a.o.Identity.VerifyToken(tok)
+	if err != nil {
+		return nil, a.tokenError(ctx, err)
+	}
+	return &caller{p: cl.Principal(), claims: cl, presented: true}, nil
+}
+
+func (a *Auth) tokenError(ctx *fasthttp.RequestCtx, err error) error {
+	if errcode.KindOf(err) != errcode.Unauthorized {
+		return err
+	}
+	return a.challenge(ctx, "", "invalid_token", err)
+}
+
+// parseBasic decodes "base64(user:password)" (RFC 7617).
+func parseBasic(cred []byte) (user, pass string, ok bool) {
+	raw, err := base64.StdEncoding.DecodeString(string(cred))
+	if err != nil {
+		return "", "", false
+	}
+	u, p, found := bytes.Cut(raw, []byte{':'})
+	if !found || len(u) == 0 {
+		return "", "", false
+	}
+	return string(u), string(p), true
+}
+
+// login checks credentials with the identity source of the mode, under the
+// brute-force limiter, and audits the outcome. Successful Basic logins on
+// ordinary requests are not audited (they happen on every request); the
+// token endpoint audits them (auditSuccess).
+func (a *Auth) login(ctx *fasthttp.RequestCtx, user, pass, via string, auditSuccess bool) (identity.Principal, error) {
+	addr := ctx.RemoteIP().String()
+	now := a.now()
+	ev := audit.Event{Time: now, AccountName: user, Remote: addr, Action: via}
+	if wait, blocked := a.limiter.Blocked(user, addr, now); blocked {
+		ev.Kind, ev.Outcome, ev.Detail = audit.LoginFailed, "rate_limited", "too many failed logins"
+		a.audit.Record(ctx, ev)
+		return identity.Principal{}, tooMany(wait)
+	}
+	var p identity.Principal
+	var err error
+	if a.o.Mode == ModeMCIAS {
+		p, err = a.o.MCIAS.Login(ctx, user, pass)
+	} else {
+		p, err = a.o.Identity.Login(ctx, user, pass)
+	}
+	if err != nil {
+		if errcode.KindOf(err) != errcode.Unauthorized {
+			return identity.Principal{}, err // the store or MCIAS failed: not the client's fault
+		}
+		a.limiter.Fail(user, addr, now)
+		ev.Kind, ev.Outcome, ev.Detail = audit.LoginFailed, "failure", reason(err)
+		a.audit.Record(ctx, ev)
+		return identity.Principal{}, a.challenge(ctx, "", "", err)
+	}
+	a.limiter.Succeed(user)
+	if auditSuccess {
+		ev.Kind, ev.Outcome, ev.AccountID = audit.Login, "success", p.ID
+		a.audit.Record(ctx, ev)
+	}
+	return p, nil
+}
+
+// reason is the cause of a login failure, for the audit log.
+func reason(err error) string {
+	for e := err; e != nil; {
+		u, ok := e.(interface{ Unwrap() error })
+		if !ok {
+			return e.Error()
+		}
+		next := u.Unwrap()
+		if next == nil {
+			return e.Error()
+		}
+		e = next
+	}
+	return ""
+}

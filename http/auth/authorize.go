@@ -1,0 +1,91 @@
+package auth
+
+import (
+	"github.com/valyala/fasthttp"
+
+	"git.wntrmute.dev/kyle/mcr/engine/audit"
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
+	"git.wntrmute.dev/kyle/mcr/engine/identity"
+	"git.wntrmute.dev/kyle/mcr/engine/policy"
+)
+
+// request turns a principal and an operation into a policy question.
+func request(p identity.Principal, act policy.Action, repo string) policy.Request {
+	return policy.Request{AccountID: p.ID, AccountType: p.Type, Roles: p.Roles, Action: act, Repository: repo}
+}
+
+// Allowed reports whether the policy lets the caller do act on repo,
+// without errors or audit events: for filtering (the catalog, the sources
+// of an automatic mount).
+func (a *Auth) Allowed(ctx *fasthttp.RequestCtx, act policy.Action, repo string) bool {
+	return a.o.Policy.Evaluate(request(callerOf(ctx).p, act, repo)).Allowed
+}
+
+// Authorize decides whether the caller may do act on repo ("" for a
+// global operation). It is what each route's declared action is checked
+// with, before the handler runs:
+//
+//   - a caller without credentials is challenged (401) unless the policy
+//     lets anyone do it; GET /v2/ always challenges them, so that clients
+//     discover the token endpoint;
+//   - a bearer token must grant the action: if it does not but the policy
+//     would, the answer is 401 insufficient_scope and the client fetches a
+//     wider token;
+//   - the policy decides; a denial is 403 DENIED naming the rule, and an
+//     audit event.
+func (a *Auth) Authorize(ctx *fasthttp.RequestCtx, act policy.Action, repo string) error {
+	c := callerOf(ctx)
+	if !c.presented {
+		if act != policy.VersionCheck && a.o.Policy.Evaluate(request(c.p, act, repo)).Allowed {
+			return nil
+		}
+		return a.challenge(ctx, scopeFor(act, repo), "", nil)
+	}
+	d := a.o.Policy.Evaluate(request(c.p, act, repo))
+	if c.claims != nil && act != policy.VersionCheck && !grants(c.claims, act, repo) {
+		if c.p.Anonymous() {
+			return a.challenge(ctx, scopeFor(act, repo), "insufficient_scope",
+				errcode.New(errcode.Unauthorized, "authentication required"))
+		}
+		if d.Allowed {
+			return a.challenge(ctx, scopeFor(act, repo), "insufficient_scope",
+				errcode.New(errcode.Unauthorized, "token does not grant %s on %s", act, target(repo)))
+		}
+	}
+	if d.Allowed {
+		return nil
+	}
+	if c.p.Anonymous() {
+		return a.challenge(ctx, scopeFor(act, repo), "", nil)
+	}
+	a.audit.Record(ctx, audit.Event{
+		Time: a.now(), Kind: audit.Denied, AccountID: c.p.ID, AccountName: c.p.Name, Remote: ctx.RemoteIP().String(),
+		Action: string(act), Repository: repo, Outcome: "denied", Detail: d.Reason(),
+	})
+	detail := map[string]string{"action": string(act), "reason": d.Reason()}
+	if repo != "" {
+		detail["repository"] = repo
+	}
+	if d.Rule != nil {
+		detail["rule"] = d.Rule.ID
+	}
+	return errcode.New(errcode.Denied, "%s may not %s %s", c.p.Name, act, target(repo)).WithDetail(detail)
+}
+
+func target(repo string) string {
+	if repo == "" {
+		return "the registry"
+	}
+	return repo
+}
+
+// grants reports whether a token's access covers act on repo.
+func grants(cl *identity.Claims, act policy.Action, repo string) bool {
+	if act == policy.Catalog {
+		return cl.Grants("registry", "catalog", "*") || cl.Grants("registry", "catalog", "catalog")
+	}
+	if repo == "" {
+		return false // global operations other than the catalog are not in Docker scopes
+	}
+	return cl.Grants("repository", repo, string(act))
+}

@@ -1,0 +1,112 @@
+package auth
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
+	"git.wntrmute.dev/kyle/mcr/engine/policy"
+)
+
+// headerError is an engine error that also sets response headers: the
+// WWW-Authenticate challenge of a 401, the Retry-After of a 429.
+// distapi.WriteError finds it with errors.As and calls SetHeaders.
+type headerError struct {
+	err     *errcode.Error
+	headers [][2]string
+}
+
+func (e *headerError) Error() string { return e.err.Error() }
+func (e *headerError) Unwrap() error { return e.err }
+
+// SetHeaders adds the headers to a response.
+func (e *headerError) SetHeaders(h *fasthttp.ResponseHeader) {
+	for _, kv := range e.headers {
+		h.Set(kv[0], kv[1])
+	}
+}
+
+func asEngineError(err error) *errcode.Error {
+	if e, ok := err.(*errcode.Error); ok {
+		return e
+	}
+	return errcode.Wrap(errcode.KindOf(err), err, "%s", err.Error())
+}
+
+// challenge returns a 401 carrying a Bearer challenge (RFC 6750 §3; the
+// Docker token spec): realm and service always, scope when the action is
+// known, error="insufficient_scope" or "invalid_token" when that is the
+// reason.
+func (a *Auth) challenge(ctx *fasthttp.RequestCtx, scope, errCode string, cause error) error {
+	var b strings.Builder
+	b.WriteString(`Bearer realm="`)
+	b.WriteString(a.realm(ctx))
+	b.WriteString(`",service="`)
+	b.WriteString(a.service)
+	b.WriteByte('"')
+	if scope != "" {
+		b.WriteString(`,scope="`)
+		b.WriteString(scope)
+		b.WriteByte('"')
+	}
+	if errCode != "" {
+		b.WriteString(`,error="`)
+		b.WriteString(errCode)
+		b.WriteByte('"')
+	}
+	if cause == nil {
+		cause = errcode.New(errcode.Unauthorized, "authentication required")
+	}
+	e := asEngineError(cause)
+	if e.Kind != errcode.Unauthorized {
+		e = errcode.Wrap(errcode.Unauthorized, cause, "%s", e.Message)
+	}
+	return &headerError{err: e, headers: [][2]string{{fasthttp.HeaderWWWAuthenticate, b.String()}}}
+}
+
+// realm is the token endpoint's URL: configured, or this request's
+// scheme and host.
+func (a *Auth) realm(ctx *fasthttp.RequestCtx) string {
+	if a.o.Realm != "" {
+		return a.o.Realm
+	}
+	scheme := "http"
+	if ctx.IsTLS() {
+		scheme = "https"
+	} else if p := string(ctx.Request.Header.Peek("X-Forwarded-Proto")); p == "https" {
+		scheme = p
+	}
+	return scheme + "://" + string(ctx.Host()) + TokenPath
+}
+
+// tooMany is the 429 of the limiter, with Retry-After in seconds.
+func tooMany(wait time.Duration) error {
+	secs := int(wait.Seconds() + 0.999)
+	if secs < 1 {
+		secs = 1
+	}
+	return &headerError{
+		err:     errcode.New(errcode.TooManyRequests, "too many failed logins; retry in %d s", secs),
+		headers: [][2]string{{fasthttp.HeaderRetryAfter, strconv.Itoa(secs)}},
+	}
+}
+
+// scopeFor is the Docker scope a client must ask for to do act on repo.
+// Push asks for pull too, as clients do, since a push reads what it
+// uploaded.
+func scopeFor(act policy.Action, repo string) string {
+	switch act {
+	case policy.Pull:
+		return "repository:" + repo + ":pull"
+	case policy.Push:
+		return "repository:" + repo + ":pull,push"
+	case policy.Delete:
+		return "repository:" + repo + ":delete"
+	case policy.Catalog:
+		return "registry:catalog:*"
+	}
+	return ""
+}

@@ -1,0 +1,31 @@
+// Package auth is mcr's authentication and authorization front end
+// (DESIGN.md §6): the middleware that reads Basic and Bearer credentials,
+// the Docker token endpoint (/v2/token: GET with Basic, POST with an OAuth2
+// password or refresh_token form), the WWW-Authenticate challenges, the
+// per-request policy check that the distribution API calls for the action
+// each route declares, and the brute-force limiter.
+//
+// The flow a client sees (distribution spec, "Authentication"; the Docker
+// token specification):
+//
+//  1. GET /v2/ without credentials: 401 with
+//     WWW-Authenticate: Bearer realm="<base>/v2/token",service="<service>".
+//  2. GET <realm>?service=&scope=repository:<name>:pull,push with Basic
+//     credentials: a signed token granting the requested actions that the
+//     policy allows.
+//  3. The request again with Authorization: Bearer <token>. An action the
+//     token does not grant but the policy allows answers 401 with
+//     error="insufficient_scope" (the client fetches a wider token); one the
+//     policy refuses answers 403 DENIED.
+//
+// Basic credentials sent straight to /v2/... work too.
+//
+// Invariants:
+//   - No lock on the request path: the policy is an atomic snapshot, tokens
+//     are verified with in-memory keys, the limiter locks one bucket.
+//   - Every failed login counts against the account name and the client
+//     address; past the limit the answer is 429 TOOMANYREQUESTS, even for
+//     the right password.
+//   - The principal of a request lives in the RequestCtx only for the
+//     request; nothing from the RequestCtx is kept.
+package auth

@@ -1,0 +1,130 @@
+package auth
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Limits bounds failed logins. Each key (an account name, a client
+// address) has a leaky bucket: a failure adds one, the bucket drains
+// Burst per Window; a full bucket refuses logins until it drains.
+type Limits struct {
+	AccountBurst int           // failures per account name; default 10
+	AddrBurst    int           // failures per client address; default 30
+	Window       time.Duration // time to drain a full bucket; default 5 min
+}
+
+func (l *Limits) defaults() {
+	if l.AccountBurst <= 0 {
+		l.AccountBurst = 10
+	}
+	if l.AddrBurst <= 0 {
+		l.AddrBurst = 30
+	}
+	if l.Window <= 0 {
+		l.Window = 5 * time.Minute
+	}
+}
+
+// Limiter is the brute-force limiter. Buckets live in a sync.Map, each with
+// its own small lock: no lock is shared between keys. The map is bounded:
+// past maxBuckets, empty buckets are dropped.
+type Limiter struct {
+	l       Limits
+	buckets sync.Map // string → *bucket
+	n       atomic.Int64
+}
+
+const maxBuckets = 100_000
+
+type bucket struct {
+	mu    sync.Mutex
+	level float64
+	last  time.Time
+}
+
+// NewLimiter returns a limiter with l (zero values take the defaults).
+func NewLimiter(l Limits) *Limiter {
+	l.defaults()
+	return &Limiter{l: l}
+}
+
+// drain brings b to now and returns its level. Caller holds b.mu.
+func (b *bucket) drain(now time.Time, rate float64) float64 {
+	if !b.last.IsZero() {
+		b.level -= now.Sub(b.last).Seconds() * rate
+		if b.level < 0 {
+			b.level = 0
+		}
+	}
+	b.last = now
+	return b.level
+}
+
+func (l *Limiter) check(key string, burst int, now time.Time) (time.Duration, bool) {
+	v, ok := l.buckets.Load(key)
+	if !ok {
+		return 0, false
+	}
+	b := v.(*bucket)
+	rate := float64(burst) / l.l.Window.Seconds()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	level := b.drain(now, rate)
+	if level+1 <= float64(burst) {
+		return 0, false
+	}
+	return time.Duration((level + 1 - float64(burst)) / rate * float64(time.Second)), true
+}
+
+func (l *Limiter) add(key string, burst int, now time.Time) {
+	v, loaded := l.buckets.LoadOrStore(key, &bucket{})
+	if !loaded && l.n.Add(1) > maxBuckets {
+		l.prune(now)
+	}
+	b := v.(*bucket)
+	rate := float64(burst) / l.l.Window.Seconds()
+	b.mu.Lock()
+	b.drain(now, rate)
+	b.level++
+	b.mu.Unlock()
+}
+
+// prune drops the buckets that have drained empty.
+func (l *Limiter) prune(now time.Time) {
+	l.buckets.Range(func(k, v any) bool {
+		b := v.(*bucket)
+		b.mu.Lock()
+		empty := now.Sub(b.last) >= l.l.Window
+		b.mu.Unlock()
+		if empty {
+			if _, ok := l.buckets.LoadAndDelete(k); ok {
+				l.n.Add(-1)
+			}
+		}
+		return true
+	})
+}
+
+// Blocked reports whether a login for account from addr must be refused,
+// and how long until it would not be.
+func (l *Limiter) Blocked(account, addr string, now time.Time) (time.Duration, bool) {
+	wa, ba := l.check("a:"+account, l.l.AccountBurst, now)
+	wr, br := l.check("r:"+addr, l.l.AddrBurst, now)
+	return max(wa, wr), ba || br
+}
+
+// Fail counts a failed login.
+func (l *Limiter) Fail(account, addr string, now time.Time) {
+	l.add("a:"+account, l.l.AccountBurst, now)
+	l.add("r:"+addr, l.l.AddrBurst, now)
+}
+
+// Succeed forgets an account's failures: its owner got in. The address's
+// failures stay, so one good account does not unlock spraying others.
+func (l *Limiter) Succeed(account string) {
+	if _, ok := l.buckets.LoadAndDelete("a:" + account); ok {
+		l.n.Add(-1)
+	}
+}

@@ -1,0 +1,54 @@
+package auth
+
+import (
+	"testing"
+	"time"
+)
+
+func TestLimiter(t *testing.T) {
+	l := NewLimiter(Limits{AccountBurst: 3, AddrBurst: 5, Window: time.Minute})
+	now := time.Unix(1000, 0)
+	for i := range 3 {
+		if _, blocked := l.Blocked("alice", "10.0.0.1", now); blocked {
+			t.Fatalf("blocked after %d failures", i)
+		}
+		l.Fail("alice", "10.0.0.1", now)
+	}
+	wait, blocked := l.Blocked("alice", "10.0.0.2", now)
+	if !blocked || wait <= 0 || wait > 20*time.Second {
+		t.Errorf("account after 3 failures: blocked %v, wait %v", blocked, wait)
+	}
+	// The bucket drains at 3 per minute: one failure's worth in 20 s.
+	if _, blocked := l.Blocked("alice", "10.0.0.2", now.Add(21*time.Second)); blocked {
+		t.Error("still blocked after draining one")
+	}
+	// The address limit counts failures across accounts.
+	for _, acct := range []string{"b", "c"} {
+		l.Fail(acct, "10.0.0.1", now)
+	}
+	if _, blocked := l.Blocked("someone-else", "10.0.0.1", now); !blocked {
+		t.Error("address not blocked after 5 failures")
+	}
+	if _, blocked := l.Blocked("someone-else", "10.0.0.3", now); blocked {
+		t.Error("another address blocked")
+	}
+	// Success forgets the account's failures, not the address's.
+	l.Succeed("alice")
+	if _, blocked := l.Blocked("alice", "10.0.0.9", now); blocked {
+		t.Error("account blocked after a success")
+	}
+}
+
+func TestLimiterBounded(t *testing.T) {
+	l := NewLimiter(Limits{Window: time.Second})
+	now := time.Unix(0, 0)
+	for i := range maxBuckets + 10 {
+		l.Fail(string(rune(i)), "a", now)
+		if i == maxBuckets/2 {
+			now = now.Add(time.Hour) // the first half drains empty
+		}
+	}
+	if n := l.n.Load(); n > maxBuckets {
+		t.Errorf("%d buckets, bound %d", n, maxBuckets)
+	}
+}

@@ -1,0 +1,509 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp/fasthttputil"
+
+	"git.wntrmute.dev/kyle/mcr/engine"
+	"git.wntrmute.dev/kyle/mcr/engine/audit"
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/identity"
+	"git.wntrmute.dev/kyle/mcr/engine/identity/mcias"
+	"git.wntrmute.dev/kyle/mcr/engine/policy"
+	"git.wntrmute.dev/kyle/mcr/http/auth"
+	"git.wntrmute.dev/kyle/mcr/kv"
+)
+
+const testService = "registry.test"
+
+// authRegistry is a testRegistry with authentication on, plus the
+// identity service, the policy engine and the audit events.
+type authRegistry struct {
+	*testRegistry
+	ids    *identity.Service
+	pol    *policy.Engine
+	events *recorder
+	clock  *testClock
+	store  kv.Store
+}
+
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type recorder struct {
+	mu     sync.Mutex
+	events []audit.Event
+}
+
+func (r *recorder) Record(_ context.Context, e audit.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+}
+
+func (r *recorder) count(k audit.Kind, outcome string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range r.events {
+		if e.Kind == k && (outcome == "" || e.Outcome == outcome) {
+			n++
+		}
+	}
+	return n
+}
+
+type authSetup struct {
+	mode   auth.Mode
+	mcias  *mcias.Client
+	limits auth.Limits
+}
+
+func newAuthRegistry(t *testing.T, s authSetup) *authRegistry {
+	t.Helper()
+	if s.mode == "" {
+		s.mode = auth.ModeBuiltin
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := kv.Open(kv.Options{Dir: dir + "/meta"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := blobstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &testClock{t: time.Now()}
+	ids, err := identity.New(ctx, store, identity.Options{
+		Service: testService, Hash: identity.HashParams{Time: 1, Memory: 64, Threads: 1}, Now: clk.now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.NewEngine(ctx, store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := &recorder{}
+	a := auth.New(auth.Options{Mode: s.mode, Identity: ids, MCIAS: s.mcias, Policy: pol, Audit: events, Limits: s.limits, Now: clk.now})
+	reg := engine.New(store, blobs, engine.Options{})
+	srv := New(reg, zerolog.Nop(), Options{ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: time.Minute, Concurrency: 1024, Auth: a})
+	ln := fasthttputil.NewInmemoryListener()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	tr := &testRegistry{
+		t: t, srv: srv, reg: reg, dir: dir,
+		client: &http.Client{
+			Transport:     &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) { return ln.Dial() }},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		tr.client.CloseIdleConnections()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		<-done
+		if err := reg.Close(ctx); err != nil {
+			t.Errorf("close registry: %v", err)
+		}
+		_ = store.Close()
+	})
+	return &authRegistry{testRegistry: tr, ids: ids, pol: pol, events: events, clock: clk, store: store}
+}
+
+func basic(user, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+}
+
+func (ar *authRegistry) account(name, typ string, roles ...string) identity.Account {
+	ar.t.Helper()
+	a, err := ar.ids.CreateAccount(context.Background(), identity.NewAccount{Name: name, Type: typ, Roles: roles, Password: name + "-password"})
+	if err != nil {
+		ar.t.Fatal(err)
+	}
+	return a
+}
+
+func (ar *authRegistry) rule(r policy.Rule) {
+	ar.t.Helper()
+	r.Enabled = true
+	if r.Effect == "" {
+		r.Effect = policy.Allow
+	}
+	if err := ar.pol.Put(context.Background(), r); err != nil {
+		ar.t.Fatal(err)
+	}
+}
+
+type tokenResp struct {
+	Token        string `json:"token"`
+	AccessToken  string `json:"access_token"`
+	ExpiresIn    int    `json:"expires_in"`
+	IssuedAt     string `json:"issued_at"`
+	Scope        string `json:"scope"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+// token fetches a token with GET and Basic credentials (cred "" for none).
+func (ar *authRegistry) token(cred string, scopes ...string) tokenResp {
+	ar.t.Helper()
+	q := url.Values{"service": {testService}, "scope": scopes}
+	var hdr []string
+	if cred != "" {
+		hdr = []string{"Authorization", cred}
+	}
+	r := ar.do("GET", "/v2/token?"+q.Encode(), nil, hdr...)
+	ar.expect(r, 200, "", "token "+strings.Join(scopes, " "))
+	var tr tokenResp
+	if err := json.Unmarshal(r.body, &tr); err != nil {
+		ar.t.Fatalf("token reply %s: %v", r.body, err)
+	}
+	return tr
+}
+
+func bearer(tok string) string { return "Bearer " + tok }
+
+// challenge parses a WWW-Authenticate Bearer header into its parameters.
+func challenge(t *testing.T, r resp) map[string]string {
+	t.Helper()
+	h := r.header.Get("WWW-Authenticate")
+	rest, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		t.Fatalf("WWW-Authenticate %q is not a Bearer challenge", h)
+	}
+	out := map[string]string{}
+	for _, kv := range strings.Split(rest, `",`) {
+		k, v, _ := strings.Cut(kv, "=")
+		out[k] = strings.Trim(v, `"`)
+	}
+	return out
+}
+
+// pushAs pushes a small image to repo:tag with the credential and reports
+// the status of each step.
+func (ar *authRegistry) pushImage(cred, repo, tag string) resp {
+	ar.t.Helper()
+	cfg := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+	layer := randomBytes(300)
+	for _, b := range [][]byte{cfg, layer} {
+		d := digestOf(b)
+		r := ar.do("POST", "/v2/"+repo+"/blobs/uploads/?digest="+d, b, "Authorization", cred)
+		if r.status != 201 {
+			return r
+		}
+	}
+	m := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` +
+		digestOf(cfg) + `","size":` + itoa(len(cfg)) + `},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"` +
+		digestOf(layer) + `","size":` + itoa(len(layer)) + `}]}`
+	return ar.do("PUT", "/v2/"+repo+"/manifests/"+tag, []byte(m), "Authorization", cred, "Content-Type", ociManifest)
+}
+
+func TestAuthChallengeTokenRetry(t *testing.T) {
+	ar := newAuthRegistry(t, authSetup{})
+	ci := ar.account("ci", identity.System)
+	reader := ar.account("reader", identity.System)
+	ar.rule(policy.Rule{ID: "ci-push", Priority: 10, Subject: policy.Subject{AccountID: ci.ID},
+		Actions: []policy.Action{policy.Pull, policy.Push}, Repositories: []string{"ci/*"}})
+	ar.rule(policy.Rule{ID: "reader-pull", Subject: policy.Subject{AccountID: reader.ID}, Actions: []policy.Action{policy.Pull}, Repositories: []string{"ci/*"}})
+
+	// 1. Anonymous: the challenge names the token endpoint and service.
+	r := ar.do("GET", "/v2/", nil)
+	ar.expect(r, 401, "UNAUTHORIZED", "anonymous /v2/")
+	ch := challenge(t, r)
+	if ch["realm"] != "http://registry.test/v2/token" || ch["service"] != testService {
+		t.Errorf("challenge %v", ch)
+	}
+
+	// 2. A token for ci/app push with Basic credentials.
+	tok := ar.token(basic("ci", "ci-password"), "repository:ci/app:pull,push")
+	if tok.Token == "" || tok.Token != tok.AccessToken || tok.ExpiresIn != 300 {
+		t.Errorf("token reply %+v", tok)
+	}
+	if _, err := time.Parse(time.RFC3339, tok.IssuedAt); err != nil {
+		t.Errorf("issued_at %q: %v", tok.IssuedAt, err)
+	}
+	if tok.Scope != "repository:ci/app:pull,push" {
+		t.Errorf("granted %q", tok.Scope)
+	}
+
+	// 3. The retry with the token.
+	ar.expect(ar.do("GET", "/v2/", nil, "Authorization", bearer(tok.Token)), 200, "", "/v2/ with token")
+	ar.expect(ar.pushImage(bearer(tok.Token), "ci/app", "v1"), 201, "", "push ci/app with token")
+	ar.expect(ar.do("GET", "/v2/ci/app/manifests/v1", nil, "Authorization", bearer(tok.Token)), 200, "", "pull with token")
+
+	// prod/app: the policy grants nothing, so the token carries nothing
+	// and the push is DENIED (re-authenticating would not help).
+	prod := ar.token(basic("ci", "ci-password"), "repository:prod/app:pull,push")
+	if prod.Scope != "" {
+		t.Errorf("prod scope granted: %q", prod.Scope)
+	}
+	r = ar.pushImage(bearer(prod.Token), "prod/app", "v1")
+	ar.expect(r, 403, "DENIED", "push prod/app")
+	if ar.events.count(audit.Denied, "denied") == 0 {
+		t.Error("denial not audited")
+	}
+
+	// Insufficient scope: a pull token used to push, where the policy
+	// allows the push, asks the client for a wider token.
+	pullOnly := ar.token(basic("ci", "ci-password"), "repository:ci/app:pull")
+	r = ar.do("POST", "/v2/ci/app/blobs/uploads/", nil, "Authorization", bearer(pullOnly.Token))
+	ar.expect(r, 401, "UNAUTHORIZED", "push with pull token")
+	ch = challenge(t, r)
+	if ch["error"] != "insufficient_scope" || ch["scope"] != "repository:ci/app:pull,push" {
+		t.Errorf("insufficient scope challenge %v", ch)
+	}
+
+	// A pull-only account cannot push, with a token or Basic.
+	rt := ar.token(basic("reader", "reader-password"), "repository:ci/app:pull,push")
+	if rt.Scope != "repository:ci/app:pull" {
+		t.Errorf("reader granted %q", rt.Scope)
+	}
+	ar.expect(ar.do("GET", "/v2/ci/app/manifests/v1", nil, "Authorization", bearer(rt.Token)), 200, "", "reader pulls")
+	ar.expect(ar.pushImage(bearer(rt.Token), "ci/app", "v2"), 403, "DENIED", "reader pushes with token")
+	ar.expect(ar.pushImage(basic("reader", "reader-password"), "ci/app", "v2"), 403, "DENIED", "reader pushes with Basic")
+
+	// Anonymous is refused with a challenge carrying the scope.
+	r = ar.do("GET", "/v2/ci/app/manifests/v1", nil)
+	ar.expect(r, 401, "UNAUTHORIZED", "anonymous pull")
+	if challenge(t, r)["scope"] != "repository:ci/app:pull" {
+		t.Errorf("anonymous challenge %v", r.header.Get("WWW-Authenticate"))
+	}
+	anon := ar.token("", "repository:ci/app:pull")
+	if anon.Scope != "" {
+		t.Errorf("anonymous token granted %q", anon.Scope)
+	}
+	ar.expect(ar.do("GET", "/v2/ci/app/manifests/v1", nil, "Authorization", bearer(anon.Token)), 401, "UNAUTHORIZED", "anonymous token")
+	if ar.events.count(audit.TokenIssued, "") < 4 {
+		t.Error("token issuance not audited")
+	}
+}
+
+func TestAuthBasicAndTokens(t *testing.T) {
+	ar := newAuthRegistry(t, authSetup{})
+	alice := ar.account("alice", identity.Human)
+
+	// Basic straight on /v2/... works; the built-in lets humans push.
+	ar.expect(ar.do("GET", "/v2/", nil, "Authorization", basic("alice", "alice-password")), 200, "", "Basic /v2/")
+	ar.expect(ar.pushImage(basic("alice", "alice-password"), "team/app", "v1"), 201, "", "human pushes with Basic")
+	r := ar.do("GET", "/v2/", nil, "Authorization", basic("alice", "wrong-password"))
+	ar.expect(r, 401, "UNAUTHORIZED", "wrong password")
+	challenge(t, r)
+	ar.expect(ar.do("GET", "/v2/", nil, "Authorization", "Digest x"), 401, "UNAUTHORIZED", "unknown scheme")
+	ar.expect(ar.do("GET", "/v2/", nil, "Authorization", "Basic !!!"), 401, "UNAUTHORIZED", "malformed Basic")
+	if ar.events.count(audit.LoginFailed, "failure") == 0 {
+		t.Error("failed login not audited")
+	}
+
+	// Tampered and expired tokens are invalid_token.
+	tok := ar.token(basic("alice", "alice-password"), "repository:team/app:pull")
+	ar.expect(ar.do("GET", "/v2/team/app/manifests/v1", nil, "Authorization", bearer(tok.Token)), 200, "", "valid token")
+	tampered := tok.Token[:len(tok.Token)-4] + "AAAA"
+	r = ar.do("GET", "/v2/team/app/manifests/v1", nil, "Authorization", bearer(tampered))
+	ar.expect(r, 401, "UNAUTHORIZED", "tampered token")
+	if challenge(t, r)["error"] != "invalid_token" {
+		t.Errorf("tampered token challenge %q", r.header.Get("WWW-Authenticate"))
+	}
+	ar.clock.add(10 * time.Minute)
+	r = ar.do("GET", "/v2/team/app/manifests/v1", nil, "Authorization", bearer(tok.Token))
+	ar.expect(r, 401, "UNAUTHORIZED", "expired token")
+	if challenge(t, r)["error"] != "invalid_token" {
+		t.Errorf("expired token challenge %q", r.header.Get("WWW-Authenticate"))
+	}
+
+	// Wrong service: refused at the token endpoint; a token issued for
+	// another service (same keys) is refused here.
+	ar.expect(ar.do("GET", "/v2/token?service=elsewhere&scope=repository:team/app:pull", nil, "Authorization", basic("alice", "alice-password")),
+		400, "", "token for another service")
+	other, err := identity.New(context.Background(), ar.store, identity.Options{Service: "elsewhere", Now: ar.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, _ := other.IssueToken(alice.Principal(), []identity.Access{{Type: "repository", Name: "team/app", Actions: []string{"pull"}}})
+	ar.expect(ar.do("GET", "/v2/team/app/manifests/v1", nil, "Authorization", bearer(foreign.Token)), 401, "UNAUTHORIZED", "wrong audience")
+
+	// A disabled account is refused everywhere.
+	if err := ar.ids.SetEnabled(context.Background(), alice.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	ar.expect(ar.do("GET", "/v2/", nil, "Authorization", basic("alice", "alice-password")), 401, "UNAUTHORIZED", "disabled Basic")
+	ar.expect(ar.do("GET", "/v2/token?scope=repository:team/app:pull", nil, "Authorization", basic("alice", "alice-password")), 401, "UNAUTHORIZED", "disabled token")
+}
+
+func TestAuthCatalogFilteredAndAdmin(t *testing.T) {
+	ar := newAuthRegistry(t, authSetup{})
+	ar.account("root", identity.Human, identity.RoleAdmin)
+	ci := ar.account("ci", identity.System)
+	ar.rule(policy.Rule{ID: "ci", Subject: policy.Subject{AccountID: ci.ID}, Actions: []policy.Action{policy.Pull, policy.Push}, Repositories: []string{"ci/**"}})
+	ar.rule(policy.Rule{ID: "ci-catalog", Subject: policy.Subject{AccountID: ci.ID}, Actions: []policy.Action{policy.Catalog}})
+	root := basic("root", "root-password")
+	for _, repo := range []string{"a/x", "ci/a", "ci/b/c", "prod/app", "z"} {
+		ar.expect(ar.pushImage(root, repo, "v1"), 201, "", "admin pushes "+repo)
+	}
+	list := func(cred, q string) []string {
+		r := ar.do("GET", "/v2/_catalog"+q, nil, "Authorization", cred)
+		ar.expect(r, 200, "", "catalog")
+		var c struct{ Repositories []string }
+		_ = json.Unmarshal(r.body, &c)
+		return c.Repositories
+	}
+	if got := strings.Join(list(root, ""), " "); got != "a/x ci/a ci/b/c prod/app z" {
+		t.Errorf("admin catalog %q", got)
+	}
+	ciCred := basic("ci", "ci-password")
+	if got := strings.Join(list(ciCred, ""), " "); got != "ci/a ci/b/c" {
+		t.Errorf("ci catalog %q", got)
+	}
+	if got := strings.Join(list(ciCred, "?n=1"), " "); got != "ci/a" {
+		t.Errorf("ci catalog page 1 %q", got)
+	}
+	if got := strings.Join(list(ciCred, "?n=1&last=ci/a"), " "); got != "ci/b/c" {
+		t.Errorf("ci catalog page 2 %q", got)
+	}
+	// With a token, the catalog needs the registry:catalog:* scope.
+	tok := ar.token(ciCred, "registry:catalog:*")
+	if tok.Scope != "registry:catalog:*" {
+		t.Errorf("catalog scope granted %q", tok.Scope)
+	}
+	if got := strings.Join(list(bearer(tok.Token), ""), " "); got != "ci/a ci/b/c" {
+		t.Errorf("ci catalog with token %q", got)
+	}
+	// Admin-only and policy actions are not for the CI account.
+	ar.expect(ar.do("DELETE", "/v2/ci/a/manifests/v1", nil, "Authorization", ciCred), 403, "DENIED", "ci deletes without delete")
+	ar.expect(ar.do("DELETE", "/v2/ci/a/manifests/v1", nil, "Authorization", root), 202, "", "admin deletes")
+}
+
+func TestAuthMount(t *testing.T) {
+	ar := newAuthRegistry(t, authSetup{})
+	ar.account("root", identity.Human, identity.RoleAdmin)
+	ci := ar.account("ci", identity.System)
+	ar.rule(policy.Rule{ID: "ci", Subject: policy.Subject{AccountID: ci.ID}, Actions: []policy.Action{policy.Pull, policy.Push}, Repositories: []string{"ci/*"}})
+	root, ciCred := basic("root", "root-password"), basic("ci", "ci-password")
+	secret := randomBytes(500)
+	d := digestOf(secret)
+	ar.expect(ar.do("POST", "/v2/prod/secret/blobs/uploads/?digest="+d, secret, "Authorization", root), 201, "", "admin pushes to prod")
+	// Pull on the source is required: without it, a session, not a mount.
+	ar.expect(ar.do("POST", "/v2/ci/app/blobs/uploads/?mount="+d+"&from=prod/secret", nil, "Authorization", ciCred), 202, "", "mount from unpullable source")
+	ar.expect(ar.do("POST", "/v2/ci/app/blobs/uploads/?mount="+d, nil, "Authorization", ciCred), 202, "", "automatic mount from unpullable source")
+	ar.expect(ar.do("HEAD", "/v2/ci/app/blobs/"+d, nil, "Authorization", ciCred), 404, "", "nothing mounted")
+	// Once a pullable repository holds it, both kinds of mount work.
+	ar.expect(ar.do("POST", "/v2/ci/src/blobs/uploads/?digest="+d, secret, "Authorization", root), 201, "", "admin pushes to ci/src")
+	ar.expect(ar.do("POST", "/v2/ci/app/blobs/uploads/?mount="+d+"&from=ci/src", nil, "Authorization", ciCred), 201, "", "mount from pullable source")
+	ar.expect(ar.do("POST", "/v2/ci/other/blobs/uploads/?mount="+d, nil, "Authorization", ciCred), 201, "", "automatic mount")
+	// Push on the target is required.
+	ar.expect(ar.do("POST", "/v2/prod/x/blobs/uploads/?mount="+d+"&from=ci/src", nil, "Authorization", ciCred), 403, "DENIED", "mount into unpushable target")
+}
+
+func TestAuthOAuthForms(t *testing.T) {
+	ar := newAuthRegistry(t, authSetup{})
+	alice := ar.account("alice", identity.Human)
+	post := func(form url.Values) resp {
+		return ar.do("POST", "/v2/token", []byte(form.Encode()), "Content-Type", "application/x-www-form-urlencoded")
+	}
+	r := post(url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-password"}, "service": {testService},
+		"client_id": {"test"}, "access_type": {"offline"}, "scope": {"repository:a:pull repository:b:push"}})
+	ar.expect(r, 200, "", "password grant")
+	var tr tokenResp
+	_ = json.Unmarshal(r.body, &tr)
+	if tr.AccessToken == "" || tr.RefreshToken == "" || tr.Scope != "repository:a:pull repository:b:push" {
+		t.Fatalf("password grant reply %s", r.body)
+	}
+	r = post(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken}, "service": {testService},
+		"client_id": {"test"}, "scope": {"repository:a:pull,push"}})
+	ar.expect(r, 200, "", "refresh grant")
+	var rt tokenResp
+	_ = json.Unmarshal(r.body, &rt)
+	if rt.AccessToken == "" || rt.Scope != "repository:a:pull,push" {
+		t.Errorf("refresh reply %s", r.body)
+	}
+	ar.expect(ar.do("GET", "/v2/", nil, "Authorization", bearer(rt.AccessToken)), 200, "", "refreshed token")
+	// A refresh token is not an access token, and vice versa.
+	ar.expect(ar.do("GET", "/v2/", nil, "Authorization", bearer(tr.RefreshToken)), 401, "UNAUTHORIZED", "refresh token as bearer")
+	ar.expect(post(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.AccessToken}}), 401, "UNAUTHORIZED", "access token as refresh")
+	ar.expect(post(url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"nope"}}), 401, "UNAUTHORIZED", "wrong password form")
+	ar.expect(post(url.Values{"grant_type": {"client_credentials"}}), 400, "", "unknown grant")
+	// A disabled account's refresh token stops working at once.
+	if err := ar.ids.SetEnabled(context.Background(), alice.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	ar.expect(post(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken}}), 401, "UNAUTHORIZED", "refresh of disabled account")
+	// offline_token on GET.
+	ar.account("bob", identity.Human)
+	r = ar.do("GET", "/v2/token?offline_token=true&scope=repository:a:pull", nil, "Authorization", basic("bob", "bob-password"))
+	_ = json.Unmarshal(r.body, &tr)
+	if tr.RefreshToken == "" {
+		t.Errorf("offline_token GET without a refresh token: %s", r.body)
+	}
+}
+
+func TestAuthAccessKeys(t *testing.T) {
+	ar := newAuthRegistry(t, authSetup{})
+	ci := ar.account("ci", identity.System)
+	ar.rule(policy.Rule{ID: "ci", Subject: policy.Subject{AccountID: ci.ID}, Actions: []policy.Action{policy.Pull, policy.Push}, Repositories: []string{"ci/*"}})
+	key, secret, err := ar.ids.CreateAccessKey(context.Background(), ci.ID, "pipeline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ar.expect(ar.pushImage(basic("ci", secret), "ci/app", "v1"), 201, "", "push with access key")
+	tok := ar.token(basic("ci", secret), "repository:ci/app:pull")
+	if tok.Scope != "repository:ci/app:pull" {
+		t.Errorf("key token granted %q", tok.Scope)
+	}
+	if err := ar.ids.RevokeAccessKey(context.Background(), key.ID); err != nil {
+		t.Fatal(err)
+	}
+	ar.expect(ar.do("GET", "/v2/ci/app/manifests/v1", nil, "Authorization", basic("ci", secret)), 401, "UNAUTHORIZED", "revoked key")
+	ar.expect(ar.do("GET", "/v2/token?scope=repository:ci/app:pull", nil, "Authorization", basic("ci", secret)), 401, "UNAUTHORIZED", "revoked key at token endpoint")
+}
+
+func TestAuthRateLimit(t *testing.T) {
+	ar := newAuthRegistry(t, authSetup{limits: auth.Limits{AccountBurst: 3, AddrBurst: 100, Window: time.Minute}})
+	ar.account("alice", identity.Human)
+	for i := range 3 {
+		ar.expect(ar.do("GET", "/v2/", nil, "Authorization", basic("alice", "guess")), 401, "UNAUTHORIZED", "guess "+itoa(i))
+	}
+	r := ar.do("GET", "/v2/", nil, "Authorization", basic("alice", "alice-password"))
+	ar.expect(r, 429, "TOOMANYREQUESTS", "right password past the limit")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	ar.expect(ar.do("GET", "/v2/token?scope=repository:a:pull", nil, "Authorization", basic("alice", "alice-password")), 429, "TOOMANYREQUESTS", "token endpoint past the limit")
+	if ar.events.count(audit.LoginFailed, "rate_limited") == 0 {
+		t.Error("rate-limited login not audited")
+	}
+	// The bucket drains with time.
+	ar.clock.add(30 * time.Second)
+	ar.expect(ar.do("GET", "/v2/", nil, "Authorization", basic("alice", "alice-password")), 200, "", "after the window")
+	// Another account from the same address is not locked by alice's.
+	ar.account("bob", identity.Human)
+	ar.expect(ar.do("GET", "/v2/", nil, "Authorization", basic("bob", "bob-password")), 200, "", "other account")
+}
+
+func digestOf(b []byte) string { return digest.FromBytes(b).String() }
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,504 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sourcegraph/conc"
+	"github.com/sourcegraph/conc/panics"
+	"github.com/sourcegraph/conc/pool"
+)
+
+// Func is a job's body. It should return soon after ctx ends. result is
+// kept in the kind's Status as LastResult.
+type Func func(ctx context.Context, p *Progress) (result string, err error)
+
+// Job is a kind of background work.
+type Job struct {
+	Kind string
+	Run  Func
+	// Every schedules a run this often; 0 runs the job on demand only.
+	Every time.Duration
+	// Timeout bounds one run; 0 is no bound.
+	Timeout time.Duration
+}
+
+// Options configures a Runner. The zero value is usable.
+type Options struct {
+	// Workers bounds how many runs (of different kinds) execute at once.
+	// Default 2.
+	Workers int
+	// Queue bounds the runs waiting for a worker. Default 64.
+	Queue int
+	// Store persists statuses; nil keeps them in memory only.
+	Store StatusStore
+	// Clock tells the time and drives schedules; nil is the real clock.
+	Clock Clock
+	// CatchUp is how long after Start a periodic job whose run is overdue
+	// (the process was down when it was due) runs. Default 1 minute.
+	CatchUp time.Duration
+	// OnError is told about status store failures; nil ignores them.
+	OnError func(kind string, err error)
+	// OnFinish is told about every finished run, for logging.
+	OnFinish func(Status)
+}
+
+// Runner runs jobs on a bounded worker pool (conc), on demand (Trigger,
+// Submit) and on schedules (Job.Every), with at most one queued or running
+// run per kind.
+//
+// Its mutex guards the job table only; it is never held while a job runs or
+// while a status is saved, and no request path takes it.
+type Runner struct {
+	opts Options
+
+	mu      sync.Mutex
+	entries map[string]*entry
+	state   int           // runnerNew, runnerStarted, runnerStopped; guarded by mu
+	exited  chan struct{} // closed when every goroutine the Runner started has exited
+
+	queue  chan *run
+	ctx    context.Context // parent of every run; cancelled by Stop
+	cancel context.CancelFunc
+	pool   *pool.Pool
+	bg     conc.WaitGroup // dispatcher and schedules
+}
+
+const (
+	runnerNew = iota
+	runnerStarted
+	runnerStopped
+)
+
+type entry struct {
+	job    Job
+	status Status             // guarded by Runner.mu
+	cancel context.CancelFunc // of the active run; guarded by Runner.mu
+	idle   chan struct{}      // closed while no run is active; guarded by Runner.mu
+	saved  time.Time          // last progress save; guarded by Runner.mu
+	saveMu sync.Mutex         // orders saves, so the last one written is the newest
+}
+
+type run struct {
+	e       *entry
+	fn      Func
+	timeout time.Duration
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+// NewRunner returns a Runner with no jobs.
+func NewRunner(o Options) *Runner {
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	if o.Queue <= 0 {
+		o.Queue = 64
+	}
+	if o.Clock == nil {
+		o.Clock = realClock{}
+	}
+	if o.CatchUp <= 0 {
+		o.CatchUp = time.Minute
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Runner{
+		opts:    o,
+		entries: map[string]*entry{},
+		queue:   make(chan *run, o.Queue),
+		ctx:     ctx,
+		cancel:  cancel,
+		pool:    pool.New().WithMaxGoroutines(o.Workers),
+		exited:  make(chan struct{}),
+	}
+}
+
+func newEntry(j Job) *entry {
+	idle := make(chan struct{})
+	close(idle)
+	return &entry{job: j, status: Status{Kind: j.Kind, State: Idle}, idle: idle}
+}
+
+// Register adds a job kind. It must be called before Start.
+func (r *Runner) Register(j Job) error {
+	if j.Kind == "" || j.Run == nil || j.Every < 0 || j.Timeout < 0 {
+		return errors.New("jobs: a job needs a kind, a function, and no negative durations")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state != runnerNew {
+		return errors.New("jobs: Register after Start")
+	}
+	if _, ok := r.entries[j.Kind]; ok {
+		return errors.New("jobs: kind " + j.Kind + " registered twice")
+	}
+	r.entries[j.Kind] = newEntry(j)
+	return nil
+}
+
+// Start loads the persisted statuses, marks runs that a previous process
+// left queued or running as Interrupted, and starts the schedules. ctx
+// bounds the loading only.
+func (r *Runner) Start(ctx context.Context) error {
+	r.mu.Lock()
+	if r.state != runnerNew {
+		r.mu.Unlock()
+		return errors.New("jobs: Start called twice")
+	}
+	entries := make([]*entry, 0, len(r.entries))
+	for _, e := range r.entries {
+		entries = append(entries, e)
+	}
+	r.mu.Unlock()
+	for _, e := range entries {
+		if err := r.load(ctx, e); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	r.state = runnerStarted
+	r.mu.Unlock()
+	r.bg.Go(r.dispatch)
+	for _, e := range entries {
+		if e.job.Every > 0 {
+			r.bg.Go(func() { r.schedule(e) })
+		}
+	}
+	return nil
+}
+
+// load reads e's persisted status (outside r.mu: it is I/O).
+func (r *Runner) load(ctx context.Context, e *entry) error {
+	if r.opts.Store == nil {
+		return nil
+	}
+	s, ok, err := r.opts.Store.LoadStatus(ctx, e.job.Kind)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return nil
+	}
+	s.Kind = e.job.Kind
+	s.Next = time.Time{}
+	interrupted := s.Active()
+	if interrupted {
+		s.State = Interrupted
+		s.LastError = "interrupted: the process stopped during the run"
+	}
+	r.mu.Lock()
+	e.status = s
+	r.mu.Unlock()
+	if interrupted {
+		r.persist(e)
+	}
+	return nil
+}
+
+// Trigger queues a run of a registered kind. It returns ErrRunning when
+// one is already queued or running, ErrBusy when the run queue is full.
+func (r *Runner) Trigger(kind string) error {
+	r.mu.Lock()
+	e, ok := r.entries[kind]
+	r.mu.Unlock()
+	if !ok {
+		return ErrUnknownJob
+	}
+	return r.enqueue(e, e.job.Run, e.job.Timeout)
+}
+
+// Submit queues a one-off run of fn under kind, which need not be
+// registered (deleting a repository, say): it gets a status like any other
+// kind, and at most one run of it is active at a time.
+func (r *Runner) Submit(kind string, fn Func) error {
+	if kind == "" || fn == nil {
+		return errors.New("jobs: Submit needs a kind and a function")
+	}
+	r.mu.Lock()
+	e, ok := r.entries[kind]
+	if !ok {
+		if r.state != runnerStarted {
+			r.mu.Unlock()
+			return r.stateErr()
+		}
+		e = newEntry(Job{Kind: kind})
+		r.entries[kind] = e
+	}
+	r.mu.Unlock()
+	return r.enqueue(e, fn, e.job.Timeout)
+}
+
+func (r *Runner) stateErr() error {
+	if r.state == runnerStopped {
+		return ErrClosed
+	}
+	return ErrNotStarted
+}
+
+func (r *Runner) enqueue(e *entry, fn Func, timeout time.Duration) error {
+	r.mu.Lock()
+	if r.state != runnerStarted {
+		err := r.stateErr()
+		r.mu.Unlock()
+		return err
+	}
+	if e.status.Active() {
+		r.mu.Unlock()
+		return ErrRunning
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	select {
+	case r.queue <- &run{e: e, fn: fn, timeout: timeout, ctx: ctx, cancel: cancel}:
+	default:
+		r.mu.Unlock()
+		cancel()
+		return ErrBusy
+	}
+	e.status.State = Queued
+	e.status.LastError = ""
+	e.cancel = cancel
+	e.idle = make(chan struct{})
+	r.mu.Unlock()
+	r.persist(e)
+	return nil
+}
+
+// dispatch hands queued runs to the pool, which blocks it while every
+// worker is busy. After Stop it drains the queue: those runs end Cancelled.
+func (r *Runner) dispatch() {
+	for {
+		select {
+		case x := <-r.queue:
+			r.pool.Go(func() { r.execute(x) })
+		case <-r.ctx.Done():
+			for {
+				select {
+				case x := <-r.queue:
+					r.execute(x)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (r *Runner) execute(x *run) {
+	e := x.e
+	defer x.cancel()
+	r.mu.Lock()
+	if x.ctx.Err() != nil {
+		r.finishLocked(e, "", x.ctx.Err(), true)
+		return
+	}
+	e.status.State = Running
+	e.status.Started = r.opts.Clock.Now()
+	e.status.Finished = time.Time{}
+	e.status.Done, e.status.Total, e.status.Note = 0, 0, ""
+	r.mu.Unlock()
+	r.persist(e)
+
+	ctx := x.ctx
+	if x.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, x.timeout)
+		defer cancel()
+	}
+	var (
+		res string
+		err error
+		c   panics.Catcher
+	)
+	c.Try(func() { res, err = x.fn(ctx, &Progress{r: r, e: e}) })
+	if p := c.Recovered(); p != nil {
+		err = &PanicError{Value: p.Value, Stack: p.Stack}
+	}
+	r.mu.Lock()
+	r.finishLocked(e, res, err, x.ctx.Err() != nil && errors.Is(err, context.Canceled))
+}
+
+// finishLocked records the end of e's run; it is called with r.mu held and
+// releases it.
+func (r *Runner) finishLocked(e *entry, res string, err error, cancelled bool) {
+	s := &e.status
+	s.Finished = r.opts.Clock.Now()
+	s.Runs++
+	if res != "" {
+		s.LastResult = res
+	}
+	switch {
+	case err == nil:
+		s.State, s.LastError = Succeeded, ""
+	case cancelled:
+		s.State, s.LastError = Cancelled, err.Error()
+	default:
+		s.State, s.LastError = Failed, err.Error()
+	}
+	e.cancel = nil
+	close(e.idle)
+	st := *s
+	r.mu.Unlock()
+	r.persist(e)
+	if r.opts.OnFinish != nil {
+		r.opts.OnFinish(st)
+	}
+}
+
+func (r *Runner) progress(e *entry, done, total int64, note string) {
+	r.mu.Lock()
+	e.status.Done, e.status.Total, e.status.Note = done, total, note
+	now := r.opts.Clock.Now()
+	save := now.Sub(e.saved) >= time.Second
+	if save {
+		e.saved = now
+	}
+	r.mu.Unlock()
+	if save {
+		r.persist(e)
+	}
+}
+
+// persist saves e's current status. Saves of one kind are serialized and
+// each writes the status as it is when it runs, so the last save is never
+// older than the last change.
+func (r *Runner) persist(e *entry) {
+	if r.opts.Store == nil {
+		return
+	}
+	e.saveMu.Lock()
+	defer e.saveMu.Unlock()
+	r.mu.Lock()
+	s := e.status
+	r.mu.Unlock()
+	// A status write must not be lost to the cancellation that ends a run.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 10*time.Second)
+	defer cancel()
+	if err := r.opts.Store.SaveStatus(ctx, s); err != nil && r.opts.OnError != nil {
+		r.opts.OnError(s.Kind, err)
+	}
+}
+
+// schedule triggers e every e.job.Every. The first run is due Every after
+// the last persisted start (CatchUp after Start if that is already past),
+// so restarts neither skip nor multiply periodic work.
+func (r *Runner) schedule(e *entry) {
+	now := r.opts.Clock.Now()
+	r.mu.Lock()
+	last := e.status.Started
+	r.mu.Unlock()
+	next := now.Add(e.job.Every)
+	if !last.IsZero() {
+		next = last.Add(e.job.Every)
+		if next.Before(now.Add(r.opts.CatchUp)) {
+			next = now.Add(r.opts.CatchUp)
+		}
+	}
+	for {
+		r.mu.Lock()
+		e.status.Next = next
+		r.mu.Unlock()
+		t := r.opts.Clock.NewTimer(next.Sub(r.opts.Clock.Now()))
+		select {
+		case <-t.C():
+		case <-r.ctx.Done():
+			t.Stop()
+			return
+		}
+		// ErrRunning: the previous run is still going; skip this tick.
+		_ = r.enqueue(e, e.job.Run, e.job.Timeout)
+		next = r.opts.Clock.Now().Add(e.job.Every)
+	}
+}
+
+// Cancel cancels kind's queued or running run. It reports whether there
+// was one.
+func (r *Runner) Cancel(kind string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.entries[kind]
+	if !ok || e.cancel == nil {
+		return false
+	}
+	e.cancel()
+	return true
+}
+
+// Status returns kind's status.
+func (r *Runner) Status(kind string) (Status, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.entries[kind]
+	if !ok {
+		return Status{}, false
+	}
+	return e.status, true
+}
+
+// Statuses returns every kind's status, by kind.
+func (r *Runner) Statuses() []Status {
+	r.mu.Lock()
+	out := make([]Status, 0, len(r.entries))
+	for _, e := range r.entries {
+		out = append(out, e.status)
+	}
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b Status) int {
+		switch {
+		case a.Kind < b.Kind:
+			return -1
+		case a.Kind > b.Kind:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Wait blocks until kind has no queued or running run (or ctx ends) and
+// returns its status.
+func (r *Runner) Wait(ctx context.Context, kind string) (Status, error) {
+	r.mu.Lock()
+	e, ok := r.entries[kind]
+	if !ok {
+		r.mu.Unlock()
+		return Status{}, ErrUnknownJob
+	}
+	idle := e.idle
+	r.mu.Unlock()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		return Status{}, ctx.Err()
+	}
+	s, _ := r.Status(kind)
+	return s, nil
+}
+
+// Stop refuses new runs, cancels the running ones (their context ends) and
+// the queued ones, and waits for every goroutine the Runner started, or
+// for ctx to end. It is idempotent.
+func (r *Runner) Stop(ctx context.Context) error {
+	r.mu.Lock()
+	switch r.state {
+	case runnerNew:
+		close(r.exited)
+	case runnerStarted:
+		go func() {
+			r.bg.Wait()
+			r.pool.Wait()
+			close(r.exited)
+		}()
+	}
+	r.state = runnerStopped
+	r.mu.Unlock()
+	r.cancel()
+	select {
+	case <-r.exited:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,405 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeClock fires timers only when the test advances it.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+	made   chan struct{} // one token per NewTimer
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), made: make(chan struct{}, 1024)}
+}
+
+type fakeTimer struct {
+	at      time.Time
+	c       chan time.Time
+	stopped bool
+}
+
+func (t *fakeTimer) C() <-chan time.Time { return t.c }
+func (t *fakeTimer) Stop() bool          { t.stopped = true; return true }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) NewTimer(d time.Duration) Timer {
+	c.mu.Lock()
+	t := &fakeTimer{at: c.now.Add(d), c: make(chan time.Time, 1)}
+	c.timers = append(c.timers, t)
+	c.mu.Unlock()
+	c.made <- struct{}{}
+	return t
+}
+
+// Advance moves time and fires the timers now due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	keep := c.timers[:0]
+	for _, t := range c.timers {
+		if !t.at.After(c.now) {
+			t.c <- c.now
+			continue
+		}
+		keep = append(keep, t)
+	}
+	c.timers = keep
+}
+
+// awaitTimer waits until a schedule has armed its next timer.
+func (c *fakeClock) awaitTimer(t *testing.T) {
+	t.Helper()
+	select {
+	case <-c.made:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no timer was armed")
+	}
+}
+
+// memStore is an in-memory StatusStore that counts saves.
+type memStore struct {
+	mu    sync.Mutex
+	m     map[string]Status
+	saves int
+	fail  error
+}
+
+func newMemStore() *memStore { return &memStore{m: map[string]Status{}} }
+
+func (s *memStore) LoadStatus(_ context.Context, kind string) (Status, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.m[kind]
+	return st, ok, nil
+}
+
+func (s *memStore) SaveStatus(_ context.Context, st Status) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.saves++
+	if s.fail != nil {
+		return s.fail
+	}
+	s.m[st.Kind] = st
+	return nil
+}
+
+func (s *memStore) get(kind string) Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[kind]
+}
+
+func startRunner(t *testing.T, o Options, jobs ...Job) *Runner {
+	t.Helper()
+	r := NewRunner(o)
+	for _, j := range jobs {
+		if err := r.Register(j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	return r
+}
+
+func wait(t *testing.T, r *Runner, kind string) Status {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := r.Wait(ctx, kind)
+	if err != nil {
+		t.Fatalf("wait for %s: %v", kind, err)
+	}
+	return s
+}
+
+func TestRunnerTriggerRecordsStatus(t *testing.T) {
+	clock := newFakeClock()
+	store := newMemStore()
+	r := startRunner(t, Options{Clock: clock, Store: store}, Job{Kind: "gc", Run: func(ctx context.Context, p *Progress) (string, error) {
+		p.Report(3, 10, "mark")
+		return `{"swept":3}`, nil
+	}})
+	if s, _ := r.Status("gc"); s.State != Idle {
+		t.Fatalf("before any run: %+v", s)
+	}
+	if err := r.Trigger("gc"); err != nil {
+		t.Fatal(err)
+	}
+	s := wait(t, r, "gc")
+	if s.State != Succeeded || s.LastResult != `{"swept":3}` || s.LastError != "" || s.Runs != 1 ||
+		s.Done != 3 || s.Total != 10 || s.Note != "mark" || s.Started.IsZero() || s.Finished.IsZero() {
+		t.Fatalf("status after a run: %+v", s)
+	}
+	if got := store.get("gc"); got.State != Succeeded || got.LastResult != s.LastResult || got.Runs != 1 {
+		t.Fatalf("persisted status: %+v", got)
+	}
+	if err := r.Trigger("nope"); !errors.Is(err, ErrUnknownJob) {
+		t.Fatalf("Trigger of an unknown kind = %v", err)
+	}
+}
+
+func TestRunnerOneRunPerKind(t *testing.T) {
+	release := make(chan struct{})
+	var runs atomic.Int64
+	r := startRunner(t, Options{}, Job{Kind: "gc", Run: func(ctx context.Context, _ *Progress) (string, error) {
+		runs.Add(1)
+		<-release
+		return "", nil
+	}})
+	if err := r.Trigger("gc"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Trigger("gc"); !errors.Is(err, ErrRunning) {
+		t.Fatalf("second Trigger while active = %v, want ErrRunning", err)
+	}
+	close(release)
+	wait(t, r, "gc")
+	if err := r.Trigger("gc"); err != nil {
+		t.Fatalf("Trigger after the run ended: %v", err)
+	}
+	wait(t, r, "gc")
+	if runs.Load() != 2 {
+		t.Fatalf("runs = %d, want 2", runs.Load())
+	}
+}
+
+func TestRunnerBoundsWorkers(t *testing.T) {
+	var cur, peak atomic.Int64
+	release := make(chan struct{})
+	job := func(ctx context.Context, _ *Progress) (string, error) {
+		n := cur.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		<-release
+		cur.Add(-1)
+		return "", nil
+	}
+	var jobs []Job
+	for i := range 5 {
+		jobs = append(jobs, Job{Kind: fmt.Sprint("k", i), Run: job})
+	}
+	r := startRunner(t, Options{Workers: 2}, jobs...)
+	for _, j := range jobs {
+		if err := r.Trigger(j.Kind); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "two running", func() bool { return cur.Load() == 2 })
+	queued := 0
+	for _, s := range r.Statuses() {
+		if s.State == Queued {
+			queued++
+		}
+	}
+	if queued != 3 {
+		t.Fatalf("%d queued, want 3: %+v", queued, r.Statuses())
+	}
+	close(release)
+	for _, j := range jobs {
+		if s := wait(t, r, j.Kind); s.State != Succeeded {
+			t.Fatalf("%s: %+v", j.Kind, s)
+		}
+	}
+	if peak.Load() != 2 {
+		t.Fatalf("peak concurrency %d, want 2", peak.Load())
+	}
+}
+
+func TestRunnerPanicIsolated(t *testing.T) {
+	r := startRunner(t, Options{Workers: 1},
+		Job{Kind: "bad", Run: func(context.Context, *Progress) (string, error) { panic("kaboom") }},
+		Job{Kind: "good", Run: func(context.Context, *Progress) (string, error) { return "ok", nil }})
+	if err := r.Trigger("bad"); err != nil {
+		t.Fatal(err)
+	}
+	if s := wait(t, r, "bad"); s.State != Failed || !strings.Contains(s.LastError, "kaboom") {
+		t.Fatalf("panicking job: %+v", s)
+	}
+	if err := r.Trigger("good"); err != nil {
+		t.Fatal(err)
+	}
+	if s := wait(t, r, "good"); s.State != Succeeded {
+		t.Fatalf("job after a panic: %+v", s)
+	}
+}
+
+func TestRunnerCancelAndTimeout(t *testing.T) {
+	block := func(ctx context.Context, _ *Progress) (string, error) {
+		<-ctx.Done()
+		return "partial", ctx.Err()
+	}
+	r := startRunner(t, Options{},
+		Job{Kind: "long", Run: block},
+		Job{Kind: "bounded", Run: block, Timeout: 10 * time.Millisecond})
+	if r.Cancel("long") {
+		t.Fatal("Cancel with nothing running reported true")
+	}
+	if err := r.Trigger("long"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "running", func() bool { s, _ := r.Status("long"); return s.State == Running })
+	if !r.Cancel("long") {
+		t.Fatal("Cancel of a running job reported false")
+	}
+	if s := wait(t, r, "long"); s.State != Cancelled || s.LastResult != "partial" {
+		t.Fatalf("cancelled job: %+v", s)
+	}
+	if err := r.Trigger("bounded"); err != nil {
+		t.Fatal(err)
+	}
+	if s := wait(t, r, "bounded"); s.State != Failed || !strings.Contains(s.LastError, "deadline") {
+		t.Fatalf("timed-out job: %+v", s)
+	}
+}
+
+func TestRunnerSchedule(t *testing.T) {
+	clock := newFakeClock()
+	var runs atomic.Int64
+	r := startRunner(t, Options{Clock: clock}, Job{Kind: "vlog", Every: time.Hour, Run: func(context.Context, *Progress) (string, error) {
+		runs.Add(1)
+		return "", nil
+	}})
+	clock.awaitTimer(t)
+	if s, _ := r.Status("vlog"); !s.Next.Equal(clock.Now().Add(time.Hour)) {
+		t.Fatalf("first run of a never-run job due at %v, want an hour after start", s.Next)
+	}
+	clock.Advance(59 * time.Minute)
+	if runs.Load() != 0 {
+		t.Fatal("ran early")
+	}
+	for i := int64(1); i <= 3; i++ {
+		clock.Advance(time.Hour)
+		clock.awaitTimer(t) // the schedule re-armed after triggering
+		wait(t, r, "vlog")
+		waitFor(t, "run", func() bool { return runs.Load() == i })
+	}
+}
+
+func TestRunnerRestart(t *testing.T) {
+	clock := newFakeClock()
+	store := newMemStore()
+	// A previous process died mid-run, 30 minutes ago, of a job due hourly.
+	store.m["gc"] = Status{Kind: "gc", State: Running, Started: clock.Now().Add(-30 * time.Minute), LastResult: "old", Runs: 7}
+	store.m["vlog"] = Status{Kind: "vlog", State: Succeeded, Started: clock.Now().Add(-5 * time.Hour), Runs: 2}
+	nop := func(context.Context, *Progress) (string, error) { return "", nil }
+	r := startRunner(t, Options{Clock: clock, Store: store, CatchUp: time.Minute},
+		Job{Kind: "gc", Every: time.Hour, Run: nop},
+		Job{Kind: "vlog", Every: time.Hour, Run: nop})
+	s, _ := r.Status("gc")
+	if s.State != Interrupted || s.LastResult != "old" || s.Runs != 7 || !strings.Contains(s.LastError, "interrupted") {
+		t.Fatalf("status of a run cut short by the last process: %+v", s)
+	}
+	if store.get("gc").State != Interrupted {
+		t.Fatal("interruption not persisted")
+	}
+	clock.awaitTimer(t)
+	clock.awaitTimer(t)
+	gs, _ := r.Status("gc")
+	vs, _ := r.Status("vlog")
+	if want := clock.Now().Add(30 * time.Minute); !gs.Next.Equal(want) {
+		t.Fatalf("gc next run %v, want %v (an hour after its last start)", gs.Next, want)
+	}
+	if want := clock.Now().Add(time.Minute); !vs.Next.Equal(want) {
+		t.Fatalf("overdue vlog next run %v, want %v (CatchUp after start)", vs.Next, want)
+	}
+}
+
+func TestRunnerSubmit(t *testing.T) {
+	r := NewRunner(Options{})
+	if err := r.Submit("repo-delete", func(context.Context, *Progress) (string, error) { return "", nil }); !errors.Is(err, ErrNotStarted) {
+		t.Fatalf("Submit before Start = %v", err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop(context.Background())
+	if err := r.Submit("repo-delete", func(context.Context, *Progress) (string, error) { return "deleted ci/a", nil }); err != nil {
+		t.Fatal(err)
+	}
+	if s := wait(t, r, "repo-delete"); s.State != Succeeded || s.LastResult != "deleted ci/a" {
+		t.Fatalf("ad-hoc job: %+v", s)
+	}
+	if err := r.Register(Job{Kind: "late", Run: func(context.Context, *Progress) (string, error) { return "", nil }}); err == nil {
+		t.Fatal("Register after Start succeeded")
+	}
+}
+
+func TestRunnerStopCancelsEverything(t *testing.T) {
+	started := make(chan struct{})
+	block := func(ctx context.Context, _ *Progress) (string, error) {
+		close(started)
+		<-ctx.Done()
+		return "", ctx.Err()
+	}
+	r := NewRunner(Options{Workers: 1})
+	_ = r.Register(Job{Kind: "a", Run: block})
+	_ = r.Register(Job{Kind: "b", Run: func(context.Context, *Progress) (string, error) { t.Error("queued job ran after Stop"); return "", nil }})
+	_ = r.Register(Job{Kind: "tick", Every: time.Hour, Run: func(context.Context, *Progress) (string, error) { return "", nil }})
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_ = r.Trigger("a")
+	<-started
+	_ = r.Trigger("b")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := r.Status("a"); s.State != Cancelled {
+		t.Fatalf("running job after Stop: %+v", s)
+	}
+	if s, _ := r.Status("b"); s.State != Cancelled {
+		t.Fatalf("queued job after Stop: %+v", s)
+	}
+	if err := r.Trigger("a"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Trigger after Stop = %v", err)
+	}
+	if err := r.Stop(ctx); err != nil {
+		t.Fatalf("second Stop: %v", err)
+	}
+}
+
+func TestRunnerStoreFailureDoesNotFailJob(t *testing.T) {
+	store := newMemStore()
+	store.fail = errors.New("disk full")
+	var reported atomic.Int64
+	r := startRunner(t, Options{Store: store, OnError: func(string, error) { reported.Add(1) }},
+		Job{Kind: "gc", Run: func(context.Context, *Progress) (string, error) { return "", nil }})
+	if err := r.Trigger("gc"); err != nil {
+		t.Fatal(err)
+	}
+	if s := wait(t, r, "gc"); s.State != Succeeded {
+		t.Fatalf("%+v", s)
+	}
+	waitFor(t, "store errors reported", func() bool { return reported.Load() >= 2 })
+}
