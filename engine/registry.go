@@ -28,6 +28,9 @@ type Options struct {
 	MailboxSize int
 	// ActorIdle is how long an idle repository actor lives.
 	ActorIdle time.Duration
+	// Streamer, when set, runs upload copies on a bounded worker pool
+	// (jobs.Pool); nil copies on the request's goroutine.
+	Streamer Streamer
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }

@@ -8,7 +8,6 @@ import (
 	"hash"
 	"io"
 	"os"
-	"sync"
 
 	"github.com/opencontainers/go-digest"
 
@@ -28,35 +27,6 @@ import (
 type Upload struct {
 	ID     string
 	Offset int64
-}
-
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
-
-// copyHashed streams src into w and every hasher, returning the bytes
-// copied. Bytes are never held beyond one pooled buffer.
-func copyHashed(w io.Writer, src io.Reader, hs ...hash.Hash) (int64, error) {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
-	var n int64
-	for {
-		k, rerr := src.Read(buf)
-		if k > 0 {
-			for _, h := range hs {
-				h.Write(buf[:k])
-			}
-			if _, err := w.Write(buf[:k]); err != nil {
-				return n, err
-			}
-			n += int64(k)
-		}
-		if rerr == io.EOF {
-			return n, nil
-		}
-		if rerr != nil {
-			return n, errcode.Wrap(errcode.BlobUploadInvalid, rerr, "reading the request body failed")
-		}
-	}
 }
 
 // StartUpload opens an upload session in repo.
@@ -143,11 +113,11 @@ func (s *session) close() {
 }
 
 // write appends body, checking its length when known (length >= 0).
-func (s *session) write(body io.Reader, length int64) (int64, error) {
+func (s *session) write(ctx context.Context, body io.Reader, length int64) (int64, error) {
 	if body == nil {
 		return 0, nil
 	}
-	n, err := copyHashed(s.file, body, s.h)
+	n, err := s.r.stream(ctx, s.file, body, length, s.h)
 	if err == nil && length >= 0 && n != length {
 		err = errcode.New(errcode.SizeInvalid, "body has %d bytes, Content-Length or Content-Range said %d", n, length)
 	}
@@ -187,7 +157,7 @@ func (r *Registry) AppendUpload(ctx context.Context, repo, id string, start int6
 		return Upload{ID: id, Offset: s.rec.Offset}, errcode.New(errcode.RangeInvalid,
 			"chunk starts at %d but the upload has %d bytes", start, s.rec.Offset).WithDetail(map[string]int64{"offset": s.rec.Offset})
 	}
-	n, err := s.write(body, length)
+	n, err := s.write(ctx, body, length)
 	if err == nil {
 		err = s.persist(ctx, n)
 	}
@@ -206,7 +176,7 @@ func (r *Registry) FinishUpload(ctx context.Context, repo, id string, d digest.D
 	if start >= 0 && start != s.rec.Offset {
 		return errcode.New(errcode.RangeInvalid, "chunk starts at %d but the upload has %d bytes", start, s.rec.Offset)
 	}
-	n, err := s.write(body, length)
+	n, err := s.write(ctx, body, length)
 	if err != nil {
 		return err
 	}
@@ -281,7 +251,7 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 		}
 	}()
 	h := d.Algorithm().Hash()
-	n, err := copyHashed(f, body, h)
+	n, err := r.stream(ctx, f, body, length, h)
 	if err != nil {
 		return err
 	}

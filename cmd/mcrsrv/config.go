@@ -24,6 +24,7 @@ type Config struct {
 	Log      LogConfig      `toml:"log"`
 	HTTP     HTTPConfig     `toml:"http"`
 	Manifest ManifestConfig `toml:"manifest"`
+	Uploads  UploadsConfig  `toml:"uploads"`
 	Auth     AuthConfig     `toml:"auth"`
 	GC       GCConfig       `toml:"gc"`
 	Jobs     JobsConfig     `toml:"jobs"`
@@ -73,6 +74,15 @@ type HTTPConfig struct {
 	Concurrency     int      `toml:"concurrency"`
 }
 
+// UploadsConfig bounds the worker pool that streams blob uploads to disk.
+type UploadsConfig struct {
+	// Workers is how many uploads are written at once.
+	Workers int `toml:"workers"`
+	// Queue is how many more may wait for a worker before the registry
+	// answers 429.
+	Queue int `toml:"queue"`
+}
+
 // ManifestConfig sets manifest validation.
 type ManifestConfig struct {
 	// AllowSparse accepts manifests that name blobs or child manifests the
@@ -112,8 +122,9 @@ func Defaults() Config {
 			AdminUser:  "admin",
 			MCIAS:      MCIASConfig{Timeout: Duration{10 * time.Second}},
 		},
-		GC:   defaultGC(),
-		Jobs: defaultJobs(),
+		Uploads: UploadsConfig{Workers: 128, Queue: 4096},
+		GC:      defaultGC(),
+		Jobs:    defaultJobs(),
 	}
 }
 
@@ -217,6 +228,9 @@ func (c Config) Validate() error {
 		if d.Duration <= 0 {
 			errs = append(errs, fmt.Errorf("%s: must be positive", name))
 		}
+	}
+	if c.Uploads.Workers <= 0 || c.Uploads.Queue < 0 {
+		errs = append(errs, errors.New("uploads.workers must be positive and uploads.queue non-negative"))
 	}
 	if c.HTTP.Concurrency <= 0 {
 		errs = append(errs, errors.New("http.concurrency: must be positive"))

@@ -1,5 +1,6 @@
 // Command mcrsrv is the mcr registry server: serve runs it, init prepares a
-// data directory and its first admin, version prints the build.
+// data directory and its first admin, account and policy manage a stopped
+// server's accounts and rules, version prints the build.
 package main
 
 import (
@@ -30,6 +31,8 @@ func app() *cli.Command {
 			serveCommand(),
 			initCommand(),
 			gcCommand(),
+			accountCommand(),
+			policyCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

@@ -14,6 +14,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/http/server"
+	"git.wntrmute.dev/kyle/mcr/jobs"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
@@ -80,7 +81,9 @@ func serve(ctx context.Context, c Config) error {
 		return err
 	}
 	defer closeAuth()
-	reg := engine.New(store, blobs, engine.Options{AllowSparse: c.Manifest.AllowSparse})
+	uploads := jobs.NewPool(c.Uploads.Workers, c.Uploads.Queue)
+	defer uploads.Close() // after the listener is drained: no upload is in flight
+	reg := engine.New(store, blobs, engine.Options{AllowSparse: c.Manifest.AllowSparse, Streamer: uploads})
 	bg, err := startJobs(ctx, c, store, blobs, reg, log)
 	if err != nil {
 		return err

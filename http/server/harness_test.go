@@ -21,6 +21,7 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/jobs"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
@@ -45,6 +46,13 @@ func newTestRegistry(t *testing.T, o engine.Options) *testRegistry {
 	blobs, err := blobstore.Open(dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.Streamer == nil {
+		// Uploads stream through a pool as in mcrsrv serve, with few
+		// workers so the tests also cross the pipeline's handoffs.
+		pool := jobs.NewPool(4, 64)
+		t.Cleanup(pool.Close)
+		o.Streamer = pool
 	}
 	reg := engine.New(store, blobs, o)
 	srv := New(reg, zerolog.Nop(), Options{ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: time.Minute, Concurrency: 1024})

@@ -108,6 +108,13 @@ type registry struct {
 // registry instead and serverEnv is not applied.
 func startRegistry(t *testing.T, serverEnv ...string) *registry {
 	t.Helper()
+	return startRegistryOn(t, "", serverEnv...)
+}
+
+// startRegistryOn is startRegistry on dataDir, prepared by the test (e.g.
+// with mcrsrv init and the offline account commands); "" is a fresh one.
+func startRegistryOn(t *testing.T, dataDir string, serverEnv ...string) *registry {
+	t.Helper()
 	if host := os.Getenv(envRegistry); host != "" {
 		reg := &registry{host: host, base: "http://" + host}
 		if code, err := pingStatus(reg.base); err != nil || code != http.StatusOK {
@@ -124,7 +131,9 @@ func startRegistry(t *testing.T, serverEnv ...string) *registry {
 	bin := serverBinary(t)
 	addr := freeAddr(t)
 	dir := workDir(t, "server")
-	dataDir := filepath.Join(dir, "data")
+	if dataDir == "" {
+		dataDir = filepath.Join(dir, "data")
+	}
 	logPath := filepath.Join(dir, "mcrsrv.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
