@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"net"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -14,12 +12,9 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	"github.com/rs/zerolog"
-	"github.com/valyala/fasthttp/fasthttputil"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
-	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/identity/mcias"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
@@ -87,15 +82,7 @@ func newAuthRegistry(t *testing.T, s authSetup) *authRegistry {
 		s.mode = auth.ModeBuiltin
 	}
 	ctx := context.Background()
-	dir := t.TempDir()
-	store, err := kv.Open(kv.Options{Dir: dir + "/meta"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := blobstore.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, store, blobs := openTestStores(t)
 	clk := &testClock{t: time.Now()}
 	ids, err := identity.New(ctx, store, identity.Options{
 		Service: testService, Hash: identity.HashParams{Time: 1, Memory: 64, Threads: 1}, Now: clk.now,
@@ -109,31 +96,7 @@ func newAuthRegistry(t *testing.T, s authSetup) *authRegistry {
 	}
 	events := &recorder{}
 	a := auth.New(auth.Options{Mode: s.mode, Identity: ids, MCIAS: s.mcias, Policy: pol, Audit: events, Limits: s.limits, Now: clk.now})
-	reg := engine.New(store, blobs, engine.Options{})
-	srv := New(reg, zerolog.Nop(), Options{ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: time.Minute, Concurrency: 1024, Auth: a})
-	ln := fasthttputil.NewInmemoryListener()
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	tr := &testRegistry{
-		t: t, srv: srv, reg: reg, dir: dir,
-		client: &http.Client{
-			Transport:     &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) { return ln.Dial() }},
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		tr.client.CloseIdleConnections()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		<-done
-		if err := reg.Close(ctx); err != nil {
-			t.Errorf("close registry: %v", err)
-		}
-		_ = store.Close()
-	})
+	tr := serveTestRegistry(t, dir, store, blobs, engine.Options{}, a)
 	return &authRegistry{testRegistry: tr, ids: ids, pol: pol, events: events, clock: clk, store: store}
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/http/auth"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
@@ -38,6 +39,14 @@ type testRegistry struct {
 
 func newTestRegistry(t *testing.T, o engine.Options) *testRegistry {
 	t.Helper()
+	dir, store, blobs := openTestStores(t)
+	return serveTestRegistry(t, dir, store, blobs, o, nil)
+}
+
+// openTestStores opens a real Badger store and blob store in a temporary
+// directory.
+func openTestStores(t *testing.T) (string, *kv.Badger, *blobstore.FS) {
+	t.Helper()
 	dir := t.TempDir()
 	store, err := kv.Open(kv.Options{Dir: dir + "/meta"})
 	if err != nil {
@@ -47,6 +56,14 @@ func newTestRegistry(t *testing.T, o engine.Options) *testRegistry {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return dir, store, blobs
+}
+
+// serveTestRegistry serves a registry over the stores on an in-memory
+// listener, with authn (nil: anonymous), and shuts everything down, in
+// order, when the test ends.
+func serveTestRegistry(t *testing.T, dir string, store *kv.Badger, blobs *blobstore.FS, o engine.Options, authn *auth.Auth) *testRegistry {
+	t.Helper()
 	if o.Streamer == nil {
 		// Uploads stream through a pool as in mcrsrv serve, with few
 		// workers so the tests also cross the pipeline's handoffs.
@@ -55,7 +72,7 @@ func newTestRegistry(t *testing.T, o engine.Options) *testRegistry {
 		o.Streamer = pool
 	}
 	reg := engine.New(store, blobs, o)
-	srv := New(reg, zerolog.Nop(), Options{ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: time.Minute, Concurrency: 1024})
+	srv := New(reg, zerolog.Nop(), Options{ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: time.Minute, Concurrency: 1024, Auth: authn})
 	ln := fasthttputil.NewInmemoryListener()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
