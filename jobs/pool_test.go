@@ -204,7 +204,9 @@ func TestPoolClose(t *testing.T) {
 	waitFor(t, "running", func() bool { return p.Stats().Running == 1 })
 	queuedErr := make(chan error, 2)
 	for range 2 {
-		go func() { queuedErr <- p.Do(context.Background(), func(context.Context) { t.Error("queued task ran after Close") }) }()
+		go func() {
+			queuedErr <- p.Do(context.Background(), func(context.Context) { t.Error("queued task ran after Close") })
+		}()
 	}
 	waitFor(t, "queued", func() bool { return p.Stats().Queued == 2 })
 	closed := make(chan struct{})

@@ -149,8 +149,3 @@ func markKey(d string) string {
 
 func (m markSet) add(d string)      { m[markKey(d)] = struct{}{} }
 func (m markSet) has(d string) bool { _, ok := m[markKey(d)]; return ok }
-func (m markSet) addAll(o map[string]struct{}) {
-	for k := range o {
-		m[k] = struct{}{}
-	}
-}

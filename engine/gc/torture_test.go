@@ -148,9 +148,8 @@ func (tt *torture) writer(ctx context.Context, rnd *rand.Rand) {
 			tt.deleteOne(ctx, rnd, repo)
 		default:
 			// Garbage: a blob nobody uses, sometimes unlinked at once.
-			d := digest.FromBytes(randBytes(300))
 			data := randBytes(300)
-			d = digest.FromBytes(data)
+			d := digest.FromBytes(data)
 			if tt.e.reg.PutBlob(ctx, repo, d, bytes.NewReader(data), int64(len(data))) == nil {
 				tt.counts.strays.Add(1)
 				if rnd.IntN(2) == 0 {
