@@ -30,21 +30,15 @@ type offline struct {
 
 // offlineFlags are the flags every offline command takes.
 func offlineFlags(extra ...cli.Flag) []cli.Flag {
-	return append([]cli.Flag{
-		&cli.StringFlag{Name: "config", Usage: "TOML configuration file"},
-		&cli.StringFlag{Name: "data", Usage: "data directory (overrides config and MCR_DATA)"},
-	}, extra...)
+	return configFlags("TOML configuration file", extra...)
 }
 
 // withOffline loads the configuration of cmd, opens its data directory,
 // runs fn and closes the store.
 func withOffline(ctx context.Context, cmd *cli.Command, fn func(*offline) error) error {
-	c, err := Load(cmd.String("config"), os.Environ())
+	c, err := commandConfig(cmd)
 	if err != nil {
 		return err
-	}
-	if cmd.IsSet("data") {
-		c.Data = cmd.String("data")
 	}
 	c.Auth.Mode = "builtin" // these commands manage builtin accounts whatever the config serves with
 	if err := c.Validate(); err != nil {

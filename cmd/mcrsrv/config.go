@@ -12,6 +12,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v3"
 )
 
 // Config is mcrsrv's configuration: defaults, then the TOML file, then
@@ -251,4 +252,26 @@ func (c Config) logger() zerolog.Logger {
 		l = zerolog.New(os.Stderr)
 	}
 	return l.Level(lvl).With().Timestamp().Logger()
+}
+
+// configFlags are the --config and --data flags of every command that
+// works on a data directory, followed by its own flags.
+func configFlags(configUsage string, extra ...cli.Flag) []cli.Flag {
+	return append([]cli.Flag{
+		&cli.StringFlag{Name: "config", Usage: configUsage},
+		&cli.StringFlag{Name: "data", Usage: "data directory (overrides config and MCR_DATA)"},
+	}, extra...)
+}
+
+// commandConfig loads cmd's configuration: defaults, the --config file,
+// MCR_* variables, then --data.
+func commandConfig(cmd *cli.Command) (Config, error) {
+	c, err := Load(cmd.String("config"), os.Environ())
+	if err != nil {
+		return c, err
+	}
+	if cmd.IsSet("data") {
+		c.Data = cmd.String("data")
+	}
+	return c, nil
 }

@@ -188,21 +188,16 @@ func gcCommand() *cli.Command {
 		Description: "Runs one garbage collection over the data directory: unreferenced blobs, unused links,\n" +
 			"empty repositories, orphan files and abandoned uploads (and untagged manifests with\n" +
 			"gc.delete_untagged). A running server collects on its own schedule; this is for a stopped one.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", Usage: "TOML configuration file (for the [gc] settings)"},
-			&cli.StringFlag{Name: "data", Usage: "data directory (overrides config and MCR_DATA)"},
+		Flags: configFlags("TOML configuration file (for the [gc] settings)",
 			&cli.BoolFlag{Name: "dry-run", Usage: "report what would be removed, remove nothing"},
 			&cli.DurationFlag{Name: "grace", Usage: "keep content younger than this (overrides gc.grace)"},
 			&cli.BoolFlag{Name: "delete-untagged", Usage: "collect untagged manifests too (overrides gc.delete_untagged)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
-		},
+		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			c, err := Load(cmd.String("config"), os.Environ())
+			c, err := commandConfig(cmd)
 			if err != nil {
 				return err
-			}
-			if cmd.IsSet("data") {
-				c.Data = cmd.String("data")
 			}
 			if cmd.IsSet("grace") {
 				c.GC.Grace = Duration{cmd.Duration("grace")}

@@ -18,19 +18,14 @@ func initCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "init",
 		Usage: "create a data directory: metadata store, blob tree, token signing key and the first admin",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", Usage: "TOML configuration file"},
-			&cli.StringFlag{Name: "data", Usage: "data directory (overrides config and MCR_DATA)"},
+		Flags: configFlags("TOML configuration file",
 			&cli.StringFlag{Name: "admin-user", Usage: "name of the first admin (overrides auth.admin_user)"},
 			&cli.StringFlag{Name: "admin-password-file", Usage: "file holding the first admin's password; without it one is generated into DATA/" + initialPasswordFile},
-		},
+		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			c, err := Load(cmd.String("config"), os.Environ())
+			c, err := commandConfig(cmd)
 			if err != nil {
 				return err
-			}
-			if cmd.IsSet("data") {
-				c.Data = cmd.String("data")
 			}
 			if cmd.IsSet("admin-user") {
 				c.Auth.AdminUser = cmd.String("admin-user")

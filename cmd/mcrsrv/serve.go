@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -22,19 +21,14 @@ func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run the registry (embedded defaults: data in ./mcr-data, listen on 127.0.0.1:5000)",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", Usage: "TOML configuration file"},
-			&cli.StringFlag{Name: "data", Usage: "data directory (overrides config and MCR_DATA)"},
+		Flags: configFlags("TOML configuration file",
 			&cli.StringFlag{Name: "addr", Usage: "listen address host:port (overrides config and MCR_ADDR)"},
 			&cli.StringFlag{Name: "auth", Usage: "authentication mode: builtin, mcias or none (overrides auth.mode and MCR_AUTH_MODE; none is for local development only)"},
-		},
+		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			c, err := Load(cmd.String("config"), os.Environ())
+			c, err := commandConfig(cmd)
 			if err != nil {
 				return err
-			}
-			if cmd.IsSet("data") {
-				c.Data = cmd.String("data")
 			}
 			if cmd.IsSet("addr") {
 				c.Addr = cmd.String("addr")
