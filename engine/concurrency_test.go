@@ -168,3 +168,54 @@ func verifyImage(t *testing.T, r *Registry, repo, tag string) {
 		}
 	}
 }
+
+// TestHotSharedBlob pushes one image into many new repositories at once, as
+// a CI fleet fanning out a base image does: every mount and manifest
+// commit rewrites the same blob records. None may fail with a conflict.
+func TestHotSharedBlob(t *testing.T) {
+	r := newTestEngine(t, Options{})
+	ctx := context.Background()
+	m := pushImage(t, r, "src/base", []byte("the base layer"))
+	var man v1.Manifest
+	if err := json.Unmarshal(m, &man); err != nil {
+		t.Fatal(err)
+	}
+	blobs := append([]v1.Descriptor{man.Config}, man.Layers...)
+	const repos, workers = 300, 32
+	var wg sync.WaitGroup
+	errs := make(chan error, repos)
+	next := make(chan int, repos)
+	for i := range repos {
+		next <- i
+	}
+	close(next)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				pushTo(ctx, r, fmt.Sprintf("fan/out%03d", i), blobs, m, errs)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for i := range repos {
+		verifyImage(t, r, fmt.Sprintf("fan/out%03d", i), "v1")
+	}
+}
+
+// pushTo mounts blobs from src/base into repo and pushes manifest m.
+func pushTo(ctx context.Context, r *Registry, repo string, blobs []v1.Descriptor, m []byte, errs chan<- error) {
+	for _, b := range blobs {
+		ok, err := r.MountBlob(ctx, repo, "src/base", b.Digest, nil)
+		if err != nil || !ok {
+			errs <- fmt.Errorf("mount %s into %s: %v %v", b.Digest, repo, ok, err)
+			return
+		}
+	}
+	if _, err := r.PutManifest(ctx, repo, names.Reference{Tag: "v1"}, v1.MediaTypeImageManifest, m, nil); err != nil {
+		errs <- fmt.Errorf("push %s: %w", repo, err)
+	}
+}

@@ -58,7 +58,11 @@ func (r *Registry) PutManifest(ctx context.Context, repo string, ref names.Refer
 			return nil, err
 		}
 	}
-	err = r.mutate(ctx, repo, func(t kv.Txn) error {
+	var blobs []digest.Digest
+	for _, b := range m.Blobs() {
+		blobs = append(blobs, b.Digest)
+	}
+	err = r.mutate(ctx, repo, blobs, func(t kv.Txn) error {
 		now := r.now()
 		rec.Created = now.UnixNano()
 		if err := r.checkReferences(t, repo, m); err != nil {
@@ -146,7 +150,7 @@ func manifestError(err error) error {
 // DeleteManifest deletes a tag (ref is a tag) or a manifest with every tag
 // pointing at it and its referrer entry (ref is a digest).
 func (r *Registry) DeleteManifest(ctx context.Context, repo string, ref names.Reference) error {
-	return r.mutate(ctx, repo, func(t kv.Txn) error {
+	return r.mutate(ctx, repo, nil, func(t kv.Txn) error {
 		if !ref.IsDigest() {
 			key := kv.TagKey(repo, ref.Tag)
 			ok, err := t.Has(key)

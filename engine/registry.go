@@ -46,6 +46,7 @@ type Registry struct {
 	opts    Options
 	now     func() time.Time
 	uploads inUse
+	writers blobWriters
 }
 
 // New builds a Registry over an open metadata store and blob store. The
@@ -77,9 +78,13 @@ func (r *Registry) Close(ctx context.Context) error { return r.actors.Stop(ctx) 
 func (r *Registry) ActorStats() actors.Stats { return r.actors.Stats() }
 
 // mutate runs fn as one transaction on repo's actor: the single writer of
-// that repository's manifests and tags.
-func (r *Registry) mutate(ctx context.Context, repo string, fn func(kv.Txn) error) error {
+// that repository's manifests and tags. blobs are the blob records fn
+// rewrites; their writers' stripes are held around the transaction (see
+// blobWriters), taken on the actor so that a request waiting in the
+// mailbox never holds one.
+func (r *Registry) mutate(ctx context.Context, repo string, blobs []digest.Digest, fn func(kv.Txn) error) error {
 	err := r.actors.Ask(ctx, repo, func(ctx context.Context) error {
+		defer r.writers.lock(blobs...)()
 		return r.kv.Update(ctx, fn)
 	})
 	if errors.Is(err, actors.ErrBusy) {

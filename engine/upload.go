@@ -196,6 +196,7 @@ func (r *Registry) FinishUpload(ctx context.Context, repo, id string, d digest.D
 	if err := r.blobs.Commit(id, d); err != nil {
 		return err
 	}
+	defer r.writers.lock(d)()
 	return r.kv.Update(ctx, func(t kv.Txn) error {
 		if err := t.Delete(kv.UploadKey(id)); err != nil {
 			return err
@@ -268,6 +269,7 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 		return err
 	}
 	committed = true
+	defer r.writers.lock(d)()
 	return r.kv.Update(ctx, func(t kv.Txn) error { return r.link(t, repo, d, n) })
 }
 
@@ -308,6 +310,8 @@ func (r *Registry) link(t kv.Txn, repo string, d digest.Digest, size int64) erro
 // not nil, limits the candidate source repositories.
 func (r *Registry) MountBlob(ctx context.Context, repo, from string, d digest.Digest, canPull func(repo string) bool) (bool, error) {
 	mounted := false
+	unlock := r.writers.lock(d)
+	defer unlock()
 	err := r.kv.Update(ctx, func(t kv.Txn) error {
 		mounted = false
 		src, err := r.mountSource(t, from, d, canPull)
@@ -356,7 +360,7 @@ func (r *Registry) mountSource(t kv.Reader, from string, d digest.Digest, canPul
 // DeleteBlob unlinks blob d from repo. The bytes stay until garbage
 // collection finds no repository linking them.
 func (r *Registry) DeleteBlob(ctx context.Context, repo string, d digest.Digest) error {
-	return r.mutate(ctx, repo, func(t kv.Txn) error {
+	return r.mutate(ctx, repo, nil, func(t kv.Txn) error {
 		ok, err := t.Has(kv.LinkKey(repo, d.String()))
 		if err != nil {
 			return err
