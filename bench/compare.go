@@ -1,0 +1,279 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"git.wntrmute.dev/kyle/mcr/bench/machine"
+	"git.wntrmute.dev/kyle/mcr/bench/oci"
+	"git.wntrmute.dev/kyle/mcr/bench/scenario"
+	"git.wntrmute.dev/kyle/mcr/bench/server"
+)
+
+// registryRun is one started registry and its scenario environment.
+type registryRun struct {
+	proc *server.Process
+	env  *scenario.Env
+	// rounds[i] holds round i's results.
+	rounds [][]*scenario.Result
+}
+
+// Report is everything a comparison produced; it is written as JSON.
+type Report struct {
+	Date      time.Time                       `json:"date"`
+	Machine   machine.Info                    `json:"machine"`
+	Limits    machine.Limits                  `json:"limits"`
+	Versions  map[string]string               `json:"versions"`
+	Command   string                          `json:"command"`
+	Config    scenario.Config                 `json:"config"`
+	Client    string                          `json:"client"`
+	Rounds    int                             `json:"rounds"`
+	Raw       map[string][][]*scenario.Result `json:"raw"`    // registry → rounds → results
+	Median    map[string]map[string]float64   `json:"median"` // registry → metric key → median
+	Rows      []row                           `json:"rows"`
+	Failed    bool                            `json:"failed"`
+	LoadStart float64                         `json:"loadavg_start"`
+	LoadEnd   float64                         `json:"loadavg_end"`
+	Elapsed   time.Duration                   `json:"elapsed_ns"`
+}
+
+func compareMain(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("bench compare", flag.ContinueOnError)
+	var k knobs
+	k.register(fs, "all")
+	mcrBin := fs.String("mcr", "bin/mcrsrv", "mcrsrv binary")
+	refBin := fs.String("reference", ".tools/bin/registry", "distribution registry binary (v3.1.2)")
+	rounds := fs.Int("rounds", 0, "rounds: every scenario runs this many times against each registry; the table shows medians (0: 3, or 1 with -quick/-tiny)")
+	outDir := fs.String("out", "bench/results", "directory for results.json and results.md")
+	plotPath := fs.String("plot", "docs/benchmarks-throughput.svg", "SVG plot of throughput against concurrency (empty: none)")
+	limitMiB := fs.Int("limits-mib", 0, "bytes per machine-limit measurement in MiB (0: 512, or 128 with -quick)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := k.config()
+	if err != nil {
+		return err
+	}
+	list, err := k.list()
+	if err != nil {
+		return err
+	}
+	if *rounds == 0 {
+		*rounds = 3
+		if k.quick || k.tiny {
+			*rounds = 1
+		}
+	}
+	if *rounds < 1 {
+		return fmt.Errorf("-rounds must be at least 1")
+	}
+	tmp := tmpDir(k.tmp)
+	started := time.Now()
+	rep := &Report{
+		Date: started.UTC(), Machine: machine.Describe(), Command: "go run ./bench compare " + strings.Join(args, " "), Client: k.client,
+		Config: cfg, Rounds: *rounds, Versions: map[string]string{"go (harness)": runtime.Version()},
+		Raw: map[string][][]*scenario.Result{}, Median: map[string]map[string]float64{},
+		LoadStart: machine.LoadAvg(),
+	}
+
+	if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
+		rep.Versions["tree"] = strings.TrimSpace(string(out))
+	}
+
+	limSize := int64(512 << 20)
+	if k.quick || k.tiny {
+		limSize = 128 << 20
+	}
+	if *limitMiB > 0 {
+		limSize = int64(*limitMiB) << 20
+	}
+	logf("measuring machine limits (%d MiB each) in %s", limSize>>20, tmp)
+	if rep.Limits, err = machine.Measure(tmp, limSize); err != nil {
+		return fmt.Errorf("machine limits: %w", err)
+	}
+
+	regs := map[server.Kind]*registryRun{}
+	order := []server.Kind{server.MCR, server.Reference}
+	for _, kind := range order {
+		bin := *mcrBin
+		if kind == server.Reference {
+			bin = *refBin
+		}
+		proc, err := server.Start(ctx, kind, bin, tmp, server.Options{MCRAuth: k.mcrAuth})
+		if err != nil {
+			return err
+		}
+		defer func() { _ = proc.Stop(); _ = os.RemoveAll(proc.Dir) }()
+		opts, err := k.clientOptions(proc.Username, proc.Password)
+		if err != nil {
+			return err
+		}
+		client, err := oci.New(proc.Addr, opts)
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		env := scenario.NewEnv(client, cfg, k.seedValue())
+		env.Logf = logf
+		env.Mem = proc
+		regs[kind] = &registryRun{proc: proc, env: env, rounds: make([][]*scenario.Result, *rounds)}
+		rep.Versions[string(kind)] = proc.Version
+		logf("started %s (%s) on %s, pid %d, data in %s", kind, proc.Version, proc.Addr, proc.Pid(), proc.Dir)
+	}
+
+	// Scenario-major with alternating order, so slow drift of the machine
+	// (other work on it, page cache, thermal) hits both registries alike.
+	for round := range *rounds {
+		for _, s := range list {
+			ord := slices.Clone(order)
+			if round%2 == 1 {
+				slices.Reverse(ord)
+			}
+			for _, kind := range ord {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				rr := regs[kind]
+				logf("round %d/%d, %s, %s", round+1, *rounds, s.Name, kind)
+				r := runOne(ctx, rr.env, s, rr.proc)
+				rr.rounds[round] = append(rr.rounds[round], r)
+				rep.Failed = rep.Failed || r.Failed()
+				if !rr.proc.Alive() {
+					return fmt.Errorf("%s exited during %s:\n%s", kind, s.Name, rr.proc.LogTail())
+				}
+			}
+		}
+	}
+	for _, kind := range order {
+		rr := regs[kind]
+		rep.Raw[string(kind)] = rr.rounds
+		rep.Median[string(kind)] = medians(rr.rounds)
+		rep.Median[string(kind)]["overall peak RSS"] = overallPeak(rr.rounds)
+	}
+	rep.Elapsed = time.Since(started)
+	rep.LoadEnd = machine.LoadAvg()
+	rep.Rows = buildRows(rep)
+
+	md := renderMarkdown(rep)
+	fmt.Fprint(out, "\n"+md)
+	if err := writeOutputs(rep, md, *outDir, *plotPath); err != nil {
+		return err
+	}
+	if rep.Failed {
+		printFailures(out, regs)
+		return errFailed
+	}
+	return nil
+}
+
+func tmpDir(dir string) string { return machine.TempDir(dir) }
+
+// samples counts, for every metric key, the rounds that produced it.
+func samples(rounds [][]*scenario.Result) map[string]int {
+	n := map[string]int{}
+	for _, rs := range rounds {
+		for _, r := range rs {
+			for _, m := range r.Metrics {
+				n[m.Key()]++
+			}
+		}
+	}
+	return n
+}
+
+// medians is, for every metric key, the median over the rounds.
+func medians(rounds [][]*scenario.Result) map[string]float64 {
+	vals := map[string][]float64{}
+	for _, rs := range rounds {
+		for _, r := range rs {
+			for _, m := range r.Metrics {
+				vals[m.Key()] = append(vals[m.Key()], m.Value)
+			}
+		}
+	}
+	out := map[string]float64{}
+	for k, v := range vals {
+		out[k] = median(v)
+	}
+	return out
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func overallPeak(rounds [][]*scenario.Result) float64 {
+	peak := 0.0
+	for _, rs := range rounds {
+		for _, r := range rs {
+			for _, m := range r.Metrics {
+				if m.Unit == "MiB" && strings.HasSuffix(m.Name, "peak RSS") {
+					peak = max(peak, m.Value)
+				}
+			}
+		}
+	}
+	return peak
+}
+
+func printFailures(out io.Writer, regs map[server.Kind]*registryRun) {
+	fmt.Fprintln(out, "\nERRORS:")
+	for kind, rr := range regs {
+		failed := false
+		for i, rs := range rr.rounds {
+			for _, r := range rs {
+				if r.Failed() {
+					failed = true
+					fmt.Fprintf(out, "  %s round %d %s: %d errors:\n    %s\n", kind, i+1, r.Scenario, r.Errors, strings.Join(r.Samples, "\n    "))
+				}
+			}
+		}
+		if failed {
+			fmt.Fprintf(out, "end of the %s log:\n%s\n", kind, rr.proc.LogTail())
+		}
+	}
+}
+
+func writeOutputs(rep *Report, md, outDir, plotPath string) error {
+	if outDir != "" {
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
+			return err
+		}
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(outDir, "results.json"), b, 0o644); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(outDir, "results.md"), []byte(md), 0o644); err != nil {
+			return err
+		}
+		logf("wrote %s and %s", filepath.Join(outDir, "results.json"), filepath.Join(outDir, "results.md"))
+	}
+	if plotPath != "" {
+		if err := writePlot(rep, plotPath); err != nil {
+			return err
+		}
+		logf("wrote %s", plotPath)
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+
+	"git.wntrmute.dev/kyle/mcr/bench/oci"
+)
+
+// PushImage is the CI pattern: every operation pushes a brand-new image
+// (fresh layers, config, manifest, a new tag) into one of ImageRepos
+// repositories, at each concurrency of ImageConc. When the harness started
+// the registry it also records the registry's peak RSS during each case.
+func PushImage(ctx context.Context, e *Env) *Result {
+	r, start := begin(e, "push-image")
+	opts := oci.PushOptions{HeadFirst: e.Cfg.HeadFirst}
+	for _, c := range e.Cfg.ImageConc {
+		name := fmt.Sprintf("c=%d repos=%d", c, e.Cfg.ImageRepos)
+		if e.Mem != nil {
+			_ = e.Mem.ResetPeak()
+		}
+		o := Run(ctx, Load{Conc: c, Duration: e.Cfg.Duration, Warmup: e.Cfg.Warmup}, func(ctx context.Context, _ int, i int64) error {
+			img := newImage(e)
+			repo := e.repo("image", fmt.Sprintf("r%02d", i%int64(e.Cfg.ImageRepos)))
+			return e.C.PushImage(ctx, repo, fmt.Sprintf("v%d", e.Seed()), img, opts)
+		})
+		r.absorb(name, o)
+		r.rate(name, "images/s", o.Rate())
+		r.latency(name, o)
+		if e.Mem != nil {
+			if peak, err := e.Mem.PeakMiB(); err == nil {
+				r.add(name, "peak RSS", "MiB", peak, false)
+			}
+		}
+	}
+	head := ""
+	if e.Cfg.HeadFirst {
+		head = "HEAD + "
+	}
+	r.note("per image: %d layers of %d-%d KiB + config, each %sPOST + PUT, then manifest PUT by tag",
+		e.Cfg.ImageLayers, e.Cfg.LayerMin>>10, e.Cfg.LayerMax>>10, head)
+	return end(r, start)
+}
+
+// PullManifest GETs one manifest by tag at each concurrency of
+// ManifestConc, then HEADs it at ManifestHeadC; every GET body must equal
+// the pushed manifest and every Docker-Content-Digest (and HEAD
+// Content-Length) must match it.
+func PullManifest(ctx context.Context, e *Env) *Result {
+	r, start := begin(e, "pull-manifest")
+	repo := e.repo("pull")
+	img, err := once(e, "pull-manifest", func() (oci.Image, error) {
+		img := newImage(e)
+		return img, e.C.PushImage(ctx, repo, "latest", img, oci.PushOptions{HeadFirst: true})
+	})
+	if err != nil {
+		r.fail("set-up", err)
+		return end(r, start)
+	}
+	for _, c := range e.Cfg.ManifestConc {
+		name := fmt.Sprintf("GET c=%d", c)
+		o := Run(ctx, Load{Conc: c, Duration: e.Cfg.Duration, Warmup: e.Cfg.Warmup}, func(ctx context.Context, _ int, _ int64) error {
+			_, err := e.C.GetKnownManifest(ctx, repo, "latest", img.ManifestDigest, img.Manifest)
+			return err
+		})
+		r.absorb(name, o)
+		r.rate(name, "req/s", o.Rate())
+		r.latency(name, o)
+	}
+	name := fmt.Sprintf("HEAD c=%d", e.Cfg.ManifestHeadC)
+	size := int64(len(img.Manifest))
+	o := Run(ctx, Load{Conc: e.Cfg.ManifestHeadC, Duration: e.Cfg.Duration, Warmup: e.Cfg.Warmup}, func(ctx context.Context, _ int, _ int64) error {
+		return e.C.HeadManifest(ctx, repo, "latest", img.ManifestDigest, size)
+	})
+	r.absorb(name, o)
+	r.rate(name, "req/s", o.Rate())
+	r.latency(name, o)
+	return end(r, start)
+}
+
+// PullBlobSmall GETs SmallBlobs distinct blobs of SmallBlobSize at random,
+// at concurrency SmallConc, comparing every body byte for byte with what
+// was pushed (as strong as hashing it, and several times cheaper for the
+// load generator, which shares the machine).
+func PullBlobSmall(ctx context.Context, e *Env) *Result {
+	r, start := begin(e, "pull-blob-small")
+	repo := e.repo("small")
+	blobs, err := once(e, "small-blobs", func() ([]oci.Blob, error) {
+		blobs := make([]oci.Blob, e.Cfg.SmallBlobs)
+		for i := range blobs {
+			blobs[i] = oci.NewBlob(e.Seed(), e.Cfg.SmallBlobSize)
+		}
+		return blobs, fanOut(ctx, e.Cfg.SetupConc, len(blobs), func(ctx context.Context, i int) error {
+			b := blobs[i]
+			return e.C.PushBlob(ctx, repo, b.Digest, b.Size, bytesOf(b))
+		})
+	})
+	if err != nil {
+		r.fail("set-up", err)
+		return end(r, start)
+	}
+	name := fmt.Sprintf("GET %d KiB c=%d", e.Cfg.SmallBlobSize>>10, e.Cfg.SmallConc)
+	o := Run(ctx, Load{Conc: e.Cfg.SmallConc, Duration: e.Cfg.Duration, Warmup: e.Cfg.Warmup}, func(ctx context.Context, _ int, _ int64) error {
+		_, err := e.C.GetBlobContent(ctx, repo, blobs[rand.IntN(len(blobs))])
+		return err
+	})
+	r.absorb(name, o)
+	r.rate(name, "req/s", o.Rate())
+	r.latency(name, o)
+	return end(r, start)
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"encoding/xml"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// referenceBin finds distribution's registry binary for the smoke test:
+// BENCH_REFERENCE_BIN, else MCR_TOOLS_BIN/registry when `make
+// bench-compare` has installed it there. "" when there is none.
+func referenceBin() string {
+	if p := os.Getenv("BENCH_REFERENCE_BIN"); p != "" {
+		return p
+	}
+	if dir := os.Getenv("MCR_TOOLS_BIN"); dir != "" {
+		p := filepath.Join(dir, "registry")
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
+}
+
+// TestSmoke runs every scenario at the tiny size against a real mcrsrv
+// (MCR_BIN, which `make test` sets) and fails on any error of any
+// operation. With the reference registry available it runs the whole
+// comparison (one round) and checks the report and the plot.
+func TestSmoke(t *testing.T) {
+	bin := os.Getenv("MCR_BIN")
+	if bin == "" {
+		t.Skip("MCR_BIN is not set: set it to an mcrsrv binary (make test does) to run every bench scenario against it")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	var out strings.Builder
+	ref := referenceBin()
+	if ref == "" {
+		t.Logf("no reference registry (BENCH_REFERENCE_BIN, or MCR_TOOLS_BIN/registry): mcr only")
+		err := singleMain(ctx, []string{"-tiny", "-mcr", bin, "-tmp", dir}, &out)
+		t.Log(out.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []string{"push-image", "pull-manifest", "tag-list", "catalog", "mixed"} {
+			if !strings.Contains(out.String(), s) {
+				t.Errorf("no %s results in the output", s)
+			}
+		}
+		return
+	}
+	svg := filepath.Join(dir, "plot.svg")
+	err := compareMain(ctx, []string{"-tiny", "-rounds", "1", "-limits-mib", "8", "-mcr", bin, "-reference", ref,
+		"-tmp", dir, "-out", filepath.Join(dir, "out"), "-plot", svg}, &out)
+	t.Log(out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| push-image c=4 repos=2 throughput |", "| pull-manifest GET c=4 throughput |", "loopback TCP"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	for _, f := range []string{"out/results.json", "out/results.md"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	b, err := os.ReadFile(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := xml.NewDecoder(strings.NewReader(string(b)))
+	for {
+		if _, err := d.Token(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("plot is not well-formed SVG: %v", err)
+		}
+	}
+}
+
+func TestLoopbackOnly(t *testing.T) {
+	for addr, ok := range map[string]bool{"127.0.0.1:5000": true, "localhost:1": true, "[::1]:5000": true, "10.0.0.1:5000": false, "example.com:443": false} {
+		if err := loopbackOnly(addr); (err == nil) != ok {
+			t.Errorf("loopbackOnly(%q) = %v", addr, err)
+		}
+	}
+}
