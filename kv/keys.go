@@ -19,6 +19,9 @@ package kv
 //	g/j/<kind>                     → JobRecord: status of a background job kind (jobs.Status)
 //	g/s/<digest>                   → (empty) sweep tombstone: GC removed the blob's record and
 //	                                 is removing its file; linking the digest is refused meanwhile
+//	e/<time>/<seq>                 → audit event (engine/audit), hash-chained to the one before;
+//	                                 time and seq are 16 hex digits, so key order is append order
+//	g/a                            → audit chain head: first and last seq, hash of the last event
 //
 // '@' separates a repository from what follows it because neither the
 // repository grammar nor the tag grammar allows it, and a digest never
@@ -200,3 +203,61 @@ func SplitAt(key, prefix []byte) (head, tail string, ok bool) {
 // TagPrefix, the repository of a RepoKey under RepoPrefix, and so on. The
 // result is a copy, safe to keep after a Scan callback returns.
 func Suffix(key, prefix []byte) string { return string(key[len(prefix):]) }
+
+// The audit namespace (e/) and its chain head (g/a) were added without a
+// schema change, like a/, k/, p/ and g/.
+var (
+	auditPrefix  = []byte("e/")
+	auditHeadKey = []byte("g/a")
+)
+
+// AuditKey is the audit event with sequence number seq, appended at unix
+// nanosecond t. Both are fixed-width hex so that byte order is time order
+// and, within one nanosecond, append order.
+func AuditKey(t int64, seq uint64) []byte {
+	k := make([]byte, 0, len(auditPrefix)+33)
+	k = append(k, auditPrefix...)
+	k = appendHex16(k, uint64(t))
+	k = append(k, '/')
+	return appendHex16(k, seq)
+}
+
+// AuditPrefix covers every audit event.
+func AuditPrefix() []byte { return auditPrefix }
+
+// AuditHeadKey holds the state of the audit hash chain.
+func AuditHeadKey() []byte { return auditHeadKey }
+
+// ParseAuditKey returns the time and sequence number of an AuditKey.
+func ParseAuditKey(key []byte) (t int64, seq uint64, ok bool) {
+	if len(key) != len(auditPrefix)+33 || string(key[:len(auditPrefix)]) != string(auditPrefix) || key[len(auditPrefix)+16] != '/' {
+		return 0, 0, false
+	}
+	rest := key[len(auditPrefix):]
+	tv, ok1 := parseHex16(rest[:16])
+	sv, ok2 := parseHex16(rest[17:])
+	return int64(tv), sv, ok1 && ok2
+}
+
+func appendHex16(b []byte, v uint64) []byte {
+	const digits = "0123456789abcdef"
+	for i := 15; i >= 0; i-- {
+		b = append(b, digits[(v>>(uint(i)*4))&0xf])
+	}
+	return b
+}
+
+func parseHex16(b []byte) (uint64, bool) {
+	var v uint64
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
+}

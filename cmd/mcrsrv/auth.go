@@ -26,6 +26,11 @@ const initialPasswordFile = "initial-admin-password"
 // after a loud warning. In builtin mode a data directory without accounts
 // gets its first admin (bootstrapAdmin).
 func setupAuth(ctx context.Context, c Config, store kv.Store, log zerolog.Logger) (*auth.Auth, func(), error) {
+	return setupAuthWith(ctx, c, store, audit.Log{L: log}, log)
+}
+
+// setupAuthWith is setupAuth with the audit events going to rec.
+func setupAuthWith(ctx context.Context, c Config, store kv.Store, rec audit.Recorder, log zerolog.Logger) (*auth.Auth, func(), error) {
 	if c.Auth.Mode == "none" {
 		log.Warn().Str("addr", c.Addr).
 			Msg("AUTHENTICATION IS OFF (auth.mode = none): anyone who reaches this address can pull, push and delete everything. Use it for local development only.")
@@ -37,7 +42,6 @@ func setupAuth(ctx context.Context, c Config, store kv.Store, log zerolog.Logger
 	if err != nil {
 		return nil, nil, err
 	}
-	rec := audit.Log{L: log}
 	pol, err := policy.NewEngine(ctx, store, nil)
 	if err != nil {
 		return nil, nil, err

@@ -29,6 +29,15 @@ type Config struct {
 	Auth     AuthConfig     `toml:"auth"`
 	GC       GCConfig       `toml:"gc"`
 	Jobs     JobsConfig     `toml:"jobs"`
+	Audit    AuditConfig    `toml:"audit"`
+	Metrics  MetricsConfig  `toml:"metrics"`
+}
+
+// MetricsConfig sets the Prometheus endpoint (docs/operations.md).
+type MetricsConfig struct {
+	// RequireAuth puts /metrics behind authentication: the scraper needs
+	// an account with the admin action. /healthz and /readyz stay open.
+	RequireAuth bool `toml:"require_auth"`
 }
 
 // AuthConfig sets authentication (docs/security.md).
@@ -126,6 +135,7 @@ func Defaults() Config {
 		Uploads: UploadsConfig{Workers: 128, Queue: 4096},
 		GC:      defaultGC(),
 		Jobs:    defaultJobs(),
+		Audit:   defaultAudit(),
 	}
 }
 
@@ -239,6 +249,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Auth.validate()...)
 	errs = append(errs, c.GC.validate()...)
 	errs = append(errs, c.Jobs.validate()...)
+	errs = append(errs, c.Audit.validate()...)
 	return errors.Join(errs...)
 }
 

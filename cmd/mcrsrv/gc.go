@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
+	"git.wntrmute.dev/kyle/mcr/engine/audit"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/engine/gc"
 	"git.wntrmute.dev/kyle/mcr/jobs"
@@ -110,7 +111,7 @@ type background struct {
 // link its digests until then), then starts the jobs runtime with
 // collection, upload expiry and value-log compaction on their schedules.
 // The admin API triggers and reads the same jobs through Runner.
-func startJobs(ctx context.Context, c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Registry, log zerolog.Logger) (*background, error) {
+func startJobs(ctx context.Context, c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Registry, journal *audit.Journal, log zerolog.Logger) (*background, error) {
 	log = log.With().Str("component", "jobs").Logger()
 	col := gc.New(store, blobs, reg, c.GC.options())
 	if n, err := col.Recover(ctx); err != nil {
@@ -131,10 +132,16 @@ func startJobs(ctx context.Context, c Config, store *kv.Badger, blobs *blobstore
 			}
 			ev.Str("job", s.Kind).Str("state", string(s.State)).Dur("took", s.Finished.Sub(s.Started)).
 				RawJSON("result", jsonOrNull(s.LastResult)).Msg("job finished")
+			if journal != nil {
+				auditJobRun(journal, s)
+			}
 		},
 	})
 	all := col.Jobs(gc.Schedule{Collect: c.GC.Interval.Duration, Uploads: c.Jobs.UploadsInterval.Duration, Timeout: c.GC.Timeout.Duration})
 	all = append(all, jobs.Job{Kind: "badger-vlog", Every: c.Jobs.VlogInterval.Duration, Run: vlogGC(store)})
+	if journal != nil {
+		all = append(all, auditJobs(c, journal)...)
+	}
 	for _, j := range all {
 		if err := r.Register(j); err != nil {
 			return nil, err

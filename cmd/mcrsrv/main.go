@@ -1,6 +1,7 @@
 // Command mcrsrv is the mcr registry server: serve runs it, init prepares a
 // data directory and its first admin, account and policy manage a stopped
-// server's accounts and rules, version prints the build.
+// server's accounts and rules, snapshot and restore copy a stopped server's
+// data, version prints the build.
 package main
 
 import (
@@ -33,6 +34,8 @@ func app() *cli.Command {
 			gcCommand(),
 			accountCommand(),
 			policyCommand(),
+			snapshotCommand(),
+			restoreCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

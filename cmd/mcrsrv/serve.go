@@ -70,7 +70,9 @@ func serve(ctx context.Context, c Config) error {
 	if err != nil {
 		return err
 	}
-	authn, closeAuth, err := setupAuth(ctx, c, store, log)
+	journal, rec := openJournal(c, store, log)
+	defer closeJournal(journal, log) // after the listener and jobs stop, before the store closes
+	authn, closeAuth, err := setupAuthWith(ctx, c, store, rec, log)
 	if err != nil {
 		return err
 	}
@@ -78,7 +80,7 @@ func serve(ctx context.Context, c Config) error {
 	uploads := jobs.NewPool(c.Uploads.Workers, c.Uploads.Queue)
 	defer uploads.Close() // after the listener is drained: no upload is in flight
 	reg := engine.New(store, blobs, engine.Options{AllowSparse: c.Manifest.AllowSparse, Streamer: uploads})
-	bg, err := startJobs(ctx, c, store, blobs, reg, log)
+	bg, err := startJobs(ctx, c, store, blobs, reg, journal, log)
 	if err != nil {
 		return err
 	}
@@ -89,6 +91,10 @@ func serve(ctx context.Context, c Config) error {
 		IdleTimeout:  c.HTTP.IdleTimeout.Duration,
 		Concurrency:  c.HTTP.Concurrency,
 		Auth:         authn,
+
+		Metrics:            newMetrics(store, reg, uploads, bg),
+		MetricsRequireAuth: c.Metrics.RequireAuth,
+		Ready:              readiness(store, c.Data),
 	})
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {

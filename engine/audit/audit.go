@@ -18,6 +18,13 @@ const (
 	Denied        Kind = "denied"         // the policy refused an action
 	PolicyChanged Kind = "policy_changed" // a rule was created, replaced or deleted
 	AccountChange Kind = "account_changed"
+	Push          Kind = "push"   // a manifest or blob was stored (201)
+	Pull          Kind = "pull"   // content was read (only when pull auditing is on)
+	Delete        Kind = "delete" // a manifest, tag or blob was deleted
+	GCRun         Kind = "gc_run" // a garbage collection (or upload expiry) finished
+	// Written by the Badger journal about itself.
+	Shed   Kind = "audit_shed"   // events were dropped because the queue was full
+	Pruned Kind = "audit_pruned" // retention deleted the oldest events
 )
 
 // Event is one audit record: who, what, on which repository and digest,
@@ -27,6 +34,7 @@ type Event struct {
 	Kind        Kind
 	AccountID   string // "" when anonymous or unknown
 	AccountName string // the name presented, even when it is unknown
+	AccountType string // "human", "system", "" when unknown
 	Remote      string // client address
 	Action      string // policy action, grant type, rule change...
 	Repository  string
@@ -76,7 +84,7 @@ func (l Log) Record(_ context.Context, e Event) {
 		ev = ev.Time("at", e.Time)
 	}
 	fields := [...][2]string{
-		{"account_id", e.AccountID}, {"account", e.AccountName}, {"remote", e.Remote}, {"action", e.Action},
+		{"account_id", e.AccountID}, {"account", e.AccountName}, {"account_type", e.AccountType}, {"remote", e.Remote}, {"action", e.Action},
 		{"repository", e.Repository}, {"digest", e.Digest}, {"outcome", e.Outcome}, {"detail", e.Detail},
 	}
 	for _, f := range fields {
@@ -85,4 +93,14 @@ func (l Log) Record(_ context.Context, e Event) {
 		}
 	}
 	ev.Msg("audit")
+}
+
+// Tee writes every event to each of its recorders, in order.
+type Tee []Recorder
+
+// Record passes e to every recorder.
+func (t Tee) Record(ctx context.Context, e Event) {
+	for _, r := range t {
+		r.Record(ctx, e)
+	}
 }

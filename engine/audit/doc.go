@@ -1,10 +1,18 @@
 // Package audit defines the events mcr records about security-relevant
-// actions (logins, token issuance, denials, policy and account changes)
-// and the one small interface they are written through. The durable,
-// queryable audit log is its own component; until it is plugged in, events
-// go to the process log (Log) or nowhere (Nop).
+// actions (logins, token issuance, denials, pushes and deletes, policy and
+// account changes, GC runs), the small interface they are written through
+// (Recorder), and the durable audit log: Journal, which appends them to the
+// metadata store.
 //
-// Invariant: Record never fails the request that caused the event and
-// never blocks it for long; an implementation that persists events must
-// buffer (bounded) or be fast.
+// The log lives under e/<time>/<seq> (kv/keys.go), oldest first, with its
+// chain head at g/a. Every stored event carries the SHA-256 of the previous
+// event's stored bytes, so Verify can tell an edited, removed or moved
+// event from an intact history. Query filters and pages by seeking on the
+// key; Prune (the audit-retention job) deletes the oldest events by age or
+// count and moves the chain's anchor.
+//
+// Invariants: Record never fails the request that caused the event and
+// never blocks it: Journal queues (bounded) and sheds with a counter and an
+// audit_shed event when full. Only Journal's writer goroutine appends to
+// the chain; events are never rewritten, only pruned from the oldest end.
 package audit

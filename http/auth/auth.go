@@ -83,6 +83,15 @@ func callerOf(ctx *fasthttp.RequestCtx) *caller {
 	return &caller{}
 }
 
+// Subject names the authenticated account of the request, for the access
+// log; "" when no credentials were presented (or auth is off).
+func Subject(ctx *fasthttp.RequestCtx) string {
+	if c := callerOf(ctx); c.presented {
+		return c.p.Name
+	}
+	return ""
+}
+
 // Middleware authenticates every request but the token endpoint's (which
 // reads its own credentials) and records the caller for Authorize. Bad
 // credentials are refused here, before any handler runs; no credentials

@@ -59,7 +59,7 @@ func (a *Auth) Authorize(ctx *fasthttp.RequestCtx, act policy.Action, repo strin
 		return a.challenge(ctx, scopeFor(act, repo), "", nil)
 	}
 	a.audit.Record(ctx, audit.Event{
-		Time: a.now(), Kind: audit.Denied, AccountID: c.p.ID, AccountName: c.p.Name, Remote: ctx.RemoteIP().String(),
+		Time: a.now(), Kind: audit.Denied, AccountID: c.p.ID, AccountName: c.p.Name, AccountType: c.p.Type, Remote: ctx.RemoteIP().String(),
 		Action: string(act), Repository: repo, Outcome: "denied", Detail: d.Reason(),
 	})
 	detail := map[string]string{"action": string(act), "reason": d.Reason()}
@@ -88,4 +88,21 @@ func grants(cl *identity.Claims, act policy.Action, repo string) bool {
 		return false // global operations other than the catalog are not in Docker scopes
 	}
 	return cl.Grants("repository", repo, string(act))
+}
+
+// AuditMutation records a successful push or delete (distapi.Auditor).
+func (a *Auth) AuditMutation(ctx *fasthttp.RequestCtx, act policy.Action, repo, ref, digest string) {
+	c := callerOf(ctx)
+	kind := audit.Push
+	if act == policy.Delete {
+		kind = audit.Delete
+	}
+	detail := ""
+	if ref != "" && ref != digest {
+		detail = "reference " + ref
+	}
+	a.audit.Record(ctx, audit.Event{
+		Time: a.now(), Kind: kind, AccountID: c.p.ID, AccountName: c.p.Name, AccountType: c.p.Type,
+		Remote: ctx.RemoteIP().String(), Action: string(act), Repository: repo, Digest: digest, Outcome: "success", Detail: detail,
+	})
 }

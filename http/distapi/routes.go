@@ -216,7 +216,9 @@ func (a *API) dispatch(ctx *fasthttp.RequestCtx) {
 	}
 	if err := h(ctx, rt); err != nil {
 		WriteError(ctx, err)
+		return
 	}
+	a.audit(ctx, act, rt)
 }
 
 func (a *API) base(ctx *fasthttp.RequestCtx) error {

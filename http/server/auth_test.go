@@ -218,6 +218,17 @@ func TestAuthChallengeTokenRetry(t *testing.T) {
 	// 3. The retry with the token.
 	ar.expect(ar.do("GET", "/v2/", nil, "Authorization", bearer(tok.Token)), 200, "", "/v2/ with token")
 	ar.expect(ar.pushImage(bearer(tok.Token), "ci/app", "v1"), 201, "", "push ci/app with token")
+	ar.events.mu.Lock()
+	pushed := 0
+	for _, e := range ar.events.events {
+		if e.Kind == audit.Push && e.Repository == "ci/app" && e.AccountID == ci.ID && e.AccountType == identity.System && e.Digest != "" {
+			pushed++
+		}
+	}
+	ar.events.mu.Unlock()
+	if pushed < 2 { // the blobs and the manifest
+		t.Errorf("%d pushes audited", pushed)
+	}
 	ar.expect(ar.do("GET", "/v2/ci/app/manifests/v1", nil, "Authorization", bearer(tok.Token)), 200, "", "pull with token")
 
 	// prod/app: the policy grants nothing, so the token carries nothing

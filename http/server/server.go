@@ -19,6 +19,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
 	"git.wntrmute.dev/kyle/mcr/http/distapi"
+	"git.wntrmute.dev/kyle/mcr/http/metrics"
 )
 
 // Options tunes the HTTP server.
@@ -36,12 +37,20 @@ type Options struct {
 	// Auth authenticates and authorizes every request and serves the
 	// token endpoint. nil serves everyone (auth mode "none").
 	Auth *auth.Auth
+	// Metrics records every request and serves /metrics; nil does neither.
+	Metrics *metrics.Metrics
+	// MetricsRequireAuth puts /metrics behind authentication (the admin
+	// action). Without Auth it has no effect.
+	MetricsRequireAuth bool
+	// Ready is the readiness check of /readyz; nil is always ready.
+	Ready func() error
 }
 
 // Server is the HTTP front end.
 type Server struct {
-	srv *fasthttp.Server
-	log zerolog.Logger
+	srv     *fasthttp.Server
+	log     zerolog.Logger
+	metrics *metrics.Metrics
 }
 
 // prefetchLimit is how much of a request body fasthttp reads before the
@@ -63,6 +72,10 @@ func New(reg *engine.Registry, log zerolog.Logger, o Options) *Server {
 		handler = o.Auth.Middleware(r.Handler)
 	}
 	api.Register(r)
+	if o.Metrics != nil && o.MetricsRequireAuth && o.Auth != nil {
+		registerMetrics(r, o.Auth, o.Metrics)
+	}
+	handler = ops(handler, o)
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		distapi.WriteError(ctx, errcode.New(errcode.EndpointUnknown, "no such endpoint"))
 	}
@@ -70,7 +83,7 @@ func New(reg *engine.Registry, log zerolog.Logger, o Options) *Server {
 		distapi.WriteError(ctx, errcode.New(errcode.Unsupported, "method not allowed"))
 	}
 	r.HandleMethodNotAllowed = true
-	s := &Server{log: log}
+	s := &Server{log: log, metrics: o.Metrics}
 	s.srv = &fasthttp.Server{
 		Handler:                      s.middleware(handler),
 		Name:                         "mcr",
@@ -129,6 +142,12 @@ func requestID(ctx *fasthttp.RequestCtx) string {
 
 func (s *Server) access(ctx *fasthttp.RequestCtx, id string, start time.Time) {
 	status := ctx.Response.StatusCode()
+	took := time.Since(start)
+	route := routeName(ctx.Path())
+	in, out := bytesIn(ctx), bytesOut(ctx)
+	if s.metrics != nil {
+		s.metrics.Observe(metrics.Request{Route: route, Method: string(ctx.Method()), Status: status, BytesIn: in, BytesOut: out, Duration: took})
+	}
 	ev := s.log.Debug()
 	if err := distapi.InternalError(ctx); err != nil {
 		ev = s.log.Error().Err(err)
@@ -141,9 +160,12 @@ func (s *Server) access(ctx *fasthttp.RequestCtx, id string, start time.Time) {
 	ev.Str("request_id", id).
 		Bytes("method", ctx.Method()).
 		Bytes("path", ctx.Path()).
+		Str("route", route).
 		Int("status", status).
-		Int("bytes_out", ctx.Response.Header.ContentLength()).
-		Dur("duration", time.Since(start)).
+		Int64("bytes_in", in).
+		Int64("bytes_out", out).
+		Dur("duration", took).
+		Str("subject", auth.Subject(ctx)).
 		Str("remote", ctx.RemoteIP().String()).
 		Msg("request")
 }

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"git.wntrmute.dev/kyle/mcr/kv"
+)
+
+func TestMetricsConfigKey(t *testing.T) {
+	if Defaults().Metrics.RequireAuth {
+		t.Error("metrics require auth by default")
+	}
+	c, err := Load("", []string{"MCR_METRICS_REQUIRE_AUTH=true"})
+	if err != nil || !c.Metrics.RequireAuth {
+		t.Errorf("MCR_METRICS_REQUIRE_AUTH: %+v %v", c.Metrics, err)
+	}
+	path := filepath.Join(t.TempDir(), "mcr.toml")
+	if err := os.WriteFile(path, []byte("[metrics]\nrequire_auth = true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := Load(path, nil); err != nil || !c.Metrics.RequireAuth {
+		t.Errorf("metrics.require_auth: %+v %v", c.Metrics, err)
+	}
+}
+
+func TestReadiness(t *testing.T) {
+	data := t.TempDir()
+	store, err := kv.Open(kv.Options{Dir: filepath.Join(data, "meta")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := readiness(store, data)
+	if err := ready(); err != nil {
+		t.Fatalf("fresh store: %v", err)
+	}
+	// A data path that is a file, not a directory: no probe can be created
+	// there, even as root.
+	file := filepath.Join(data, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := readiness(store, file)(); err == nil || !strings.Contains(err.Error(), "not writable") {
+		t.Errorf("data path is a file: %v", err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ready(); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("closed store: %v", err)
+	}
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+
+	"git.wntrmute.dev/kyle/mcr/engine/audit"
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
+	"git.wntrmute.dev/kyle/mcr/kv"
+)
+
+func snapshotCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "snapshot",
+		Usage: "write a consistent snapshot of a stopped server's data directory",
+		Description: "Writes the metadata as one Badger backup stream, every blob it references (hard-linked\n" +
+			"when on the same filesystem, copied otherwise) and a manifest.json listing them, into an\n" +
+			"empty or new directory. Restore it with `mcrsrv restore`. See docs/operations.md.",
+		Flags: configFlags("TOML configuration file (for the data directory)",
+			&cli.StringFlag{Name: "to", Usage: "snapshot directory (must be empty or absent)", Required: true},
+		),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			c, err := commandConfig(cmd)
+			if err != nil {
+				return err
+			}
+			return offlineSnapshot(ctx, c.Data, cmd.String("to"), cmd.Root().Writer)
+		},
+	}
+}
+
+func restoreCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "restore",
+		Usage: "restore a snapshot into a new data directory",
+		Description: "Loads the snapshot's metadata into an empty or new data directory, copies its blobs and\n" +
+			"verifies every blob's digest and size. Point a server at the directory afterwards.",
+		Flags: configFlags("TOML configuration file (for the data directory)",
+			&cli.StringFlag{Name: "from", Usage: "snapshot directory written by `mcrsrv snapshot`", Required: true},
+		),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			c, err := commandConfig(cmd)
+			if err != nil {
+				return err
+			}
+			return restoreSnapshot(ctx, cmd.String("from"), c.Data, cmd.Root().Writer)
+		},
+	}
+}
+
+// offlineSnapshot snapshots data into to. Badger's directory lock refuses a
+// store a server still holds (the admin API snapshots a running one).
+func offlineSnapshot(ctx context.Context, data, to string, w io.Writer) error {
+	meta := filepath.Join(data, "meta")
+	if _, err := os.Stat(meta); err != nil {
+		return fmt.Errorf("no registry data in %s: %w", data, err)
+	}
+	store, err := kv.Open(kv.Options{Dir: meta})
+	if err != nil {
+		if strings.Contains(err.Error(), "lock") {
+			return fmt.Errorf("%w (is the server running? stop it, or snapshot through the admin API)", err)
+		}
+		return err
+	}
+	defer store.Close()
+	blobs, err := blobstore.Open(data)
+	if err != nil {
+		return err
+	}
+	m, err := snapshot.Create(ctx, store, blobs, to)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "snapshot of %s written to %s: %d blobs (%d bytes; %d linked, %d copied), metadata %d bytes\n",
+		data, to, len(m.Blobs), m.Bytes(), m.Linked, m.Copied, m.BackupSize)
+	return nil
+}
+
+// restoreSnapshot restores from into the empty or absent directory data.
+// On failure it empties data again, so that a retry starts clean.
+func restoreSnapshot(ctx context.Context, from, data string, w io.Writer) (err error) {
+	if err := snapshot.EmptyDir(data); err != nil {
+		return fmt.Errorf("%w (restore only into a new data directory)", err)
+	}
+	if _, err := snapshot.ReadManifest(from); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(data, 0o750); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			ents, _ := os.ReadDir(data)
+			for _, e := range ents {
+				_ = os.RemoveAll(filepath.Join(data, e.Name()))
+			}
+		}
+	}()
+	store, err := kv.Open(kv.Options{Dir: filepath.Join(data, "meta")})
+	if err != nil {
+		return err
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			_ = store.Close()
+		}
+	}()
+	blobs, err := blobstore.Open(data)
+	if err != nil {
+		return err
+	}
+	m, err := snapshot.Restore(ctx, from, store, blobs)
+	if err != nil {
+		return err
+	}
+	rep, err := audit.Verify(ctx, store)
+	if err != nil {
+		return err
+	}
+	closed = true
+	if err := store.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "restored %s into %s: %d blobs (%d bytes), every digest verified\n", from, data, len(m.Blobs), m.Bytes())
+	if rep.OK() {
+		fmt.Fprintf(w, "audit log: %d events, hash chain intact (head %s)\n", rep.Checked, rep.Head)
+	} else {
+		fmt.Fprintf(w, "WARNING: audit log hash chain broken at event %d: %s\n", rep.Broken.Seq, rep.Broken.Reason)
+	}
+	return nil
+}

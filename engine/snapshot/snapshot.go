@@ -1,0 +1,419 @@
+package snapshot
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/kv"
+)
+
+// Format is the version of the snapshot layout.
+const Format = 1
+
+// File names inside a snapshot directory.
+const (
+	ManifestFile = "manifest.json"
+	BackupFile   = "meta.backup"
+	BlobsDir     = "blobs"
+)
+
+// Blob is one blob of a snapshot.
+type Blob struct {
+	Digest digest.Digest `json:"digest"`
+	Size   int64         `json:"size"`
+}
+
+// Manifest describes a snapshot.
+type Manifest struct {
+	Format        int       `json:"format"`
+	Created       time.Time `json:"created"`
+	SchemaVersion int       `json:"schema_version"`
+	BackupSHA256  string    `json:"backup_sha256"`
+	BackupSize    int64     `json:"backup_size"`
+	Blobs         []Blob    `json:"blobs"`
+	// Linked and Copied count how the blob files got there.
+	Linked int `json:"linked"`
+	Copied int `json:"copied"`
+}
+
+// Bytes is the total size of the snapshot's blobs.
+func (m *Manifest) Bytes() int64 {
+	var n int64
+	for _, b := range m.Blobs {
+		n += b.Size
+	}
+	return n
+}
+
+// ErrNotEmpty is returned when the target directory already has content.
+var ErrNotEmpty = errors.New("snapshot: target directory is not empty")
+
+// Create writes a snapshot of store and blobs into dir, which must be
+// empty or absent. It is safe while the registry serves: the backup is one
+// read snapshot, and blobs are immutable. A blob that garbage collection
+// removes between the backup and its copy fails the snapshot (retry it).
+func Create(ctx context.Context, store kv.Store, blobs *blobstore.FS, dir string) (*Manifest, error) {
+	if err := emptyDir(dir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	m := &Manifest{Format: Format, Created: time.Now().UTC(), SchemaVersion: kv.SchemaVersion}
+	sum, size, err := writeBackup(ctx, store, filepath.Join(dir, BackupFile))
+	if err != nil {
+		return nil, err
+	}
+	m.BackupSHA256, m.BackupSize = sum, size
+	if m.Blobs, err = backupBlobs(ctx, filepath.Join(dir, BackupFile)); err != nil {
+		return nil, err
+	}
+	for _, b := range m.Blobs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		linked, err := place(blobs, b, dir)
+		if err != nil {
+			return nil, err
+		}
+		if linked {
+			m.Linked++
+		} else {
+			m.Copied++
+		}
+	}
+	if err := syncTree(filepath.Join(dir, BlobsDir)); err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFile(filepath.Join(dir, ManifestFile), append(b, '\n')); err != nil {
+		return nil, err
+	}
+	return m, syncDir(dir)
+}
+
+// ReadManifest reads the manifest of the snapshot in dir.
+func ReadManifest(dir string) (*Manifest, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w (an unfinished snapshot has no manifest)", err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("snapshot: %s: %w", ManifestFile, err)
+	}
+	if m.Format != Format {
+		return nil, fmt.Errorf("snapshot: format %d, this build reads %d", m.Format, Format)
+	}
+	for _, bl := range m.Blobs {
+		if err := bl.Digest.Validate(); err != nil {
+			return nil, fmt.Errorf("snapshot: %s: %w", ManifestFile, err)
+		}
+	}
+	return &m, nil
+}
+
+// Restore loads the snapshot in dir into store and blobs, which must be a
+// fresh data directory's (nothing else may use them meanwhile). It checks
+// the backup's hash first, verifies the digest and size of every blob as it
+// copies it, and finally that the restored metadata names exactly the
+// snapshot's blobs.
+func Restore(ctx context.Context, dir string, store *kv.Badger, blobs *blobstore.FS) (*Manifest, error) {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	if m.SchemaVersion != kv.SchemaVersion {
+		return nil, fmt.Errorf("snapshot: schema version %d, this build knows %d", m.SchemaVersion, kv.SchemaVersion)
+	}
+	backup := filepath.Join(dir, BackupFile)
+	if sum, _, err := hashFile(backup); err != nil {
+		return nil, err
+	} else if sum != m.BackupSHA256 {
+		return nil, fmt.Errorf("snapshot: %s is corrupt: sha256 %s, manifest says %s", BackupFile, sum, m.BackupSHA256)
+	}
+	f, err := os.Open(backup)
+	if err != nil {
+		return nil, err
+	}
+	err = store.Restore(f)
+	_ = f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: loading the metadata: %w", err)
+	}
+	for _, b := range m.Blobs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := importBlob(blobs, filepath.Join(dir, blobPath(b.Digest)), b); err != nil {
+			return nil, err
+		}
+	}
+	got, err := listBlobs(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	if err := sameBlobs(got, m.Blobs); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// writeBackup streams store's backup to path, returning its hash and size.
+func writeBackup(ctx context.Context, store kv.Store, path string) (string, int64, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return "", 0, err
+	}
+	h := sha256.New()
+	cw := &counter{w: io.MultiWriter(f, h)}
+	if err := store.Backup(ctx, cw); err != nil {
+		_ = f.Close()
+		return "", 0, fmt.Errorf("snapshot: backing up the metadata: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return "", 0, err
+	}
+	if err := f.Close(); err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), cw.n, nil
+}
+
+// backupBlobs lists the blob records inside a backup by loading it into a
+// throwaway in-memory store: exactly what the backup holds.
+func backupBlobs(ctx context.Context, path string) ([]Blob, error) {
+	mem, err := kv.Open(kv.Options{InMemory: true})
+	if err != nil {
+		return nil, err
+	}
+	defer mem.Close()
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := mem.Restore(f); err != nil {
+		return nil, fmt.Errorf("snapshot: reading back the backup: %w", err)
+	}
+	return listBlobs(ctx, mem)
+}
+
+// listBlobs returns the blob records of store, in key (digest) order.
+func listBlobs(ctx context.Context, store kv.Store) ([]Blob, error) {
+	var out []Blob
+	err := store.View(ctx, func(t kv.Reader) error {
+		return t.Scan(kv.BlobPrefix(), nil, func(key, val []byte) error {
+			d := digest.Digest(kv.Suffix(key, kv.BlobPrefix()))
+			if err := d.Validate(); err != nil {
+				return fmt.Errorf("snapshot: blob record %q: %w", key, err)
+			}
+			rec, err := kv.DecodeBlob(val)
+			if err != nil {
+				return fmt.Errorf("snapshot: blob record %s: %w", d, err)
+			}
+			out = append(out, Blob{Digest: d, Size: rec.Size})
+			return nil
+		})
+	})
+	return out, err
+}
+
+func sameBlobs(got, want []Blob) error {
+	if len(got) != len(want) {
+		return fmt.Errorf("snapshot: restored metadata has %d blobs, the manifest lists %d", len(got), len(want))
+	}
+	seen := make(map[Blob]bool, len(want))
+	for _, b := range want {
+		seen[b] = true
+	}
+	for _, b := range got {
+		if !seen[b] {
+			return fmt.Errorf("snapshot: restored blob record %s (%d bytes) is not in the manifest", b.Digest, b.Size)
+		}
+	}
+	return nil
+}
+
+// blobPath is where blob d goes inside a snapshot: the blob store's layout.
+func blobPath(d digest.Digest) string {
+	h := d.Encoded()
+	return filepath.Join(BlobsDir, d.Algorithm().String(), h[:2], h)
+}
+
+// place puts blob b into the snapshot in dir: a hard link when possible,
+// else a copy. It reports whether it linked.
+func place(blobs *blobstore.FS, b Blob, dir string) (bool, error) {
+	src, err := blobs.Open(b.Digest)
+	if err != nil {
+		return false, fmt.Errorf("snapshot: blob %s: %w", b.Digest, err)
+	}
+	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return false, err
+	}
+	if fi.Size() != b.Size {
+		return false, fmt.Errorf("snapshot: blob %s has %d bytes, its record says %d", b.Digest, fi.Size(), b.Size)
+	}
+	dst := filepath.Join(dir, blobPath(b.Digest))
+	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+		return false, err
+	}
+	if os.Link(src.Name(), dst) == nil {
+		return true, nil
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return false, err
+	}
+	if _, err := io.Copy(out, src); err != nil {
+		_ = out.Close()
+		return false, err
+	}
+	if err := out.Sync(); err != nil {
+		_ = out.Close()
+		return false, err
+	}
+	return false, out.Close()
+}
+
+// importBlob copies a snapshot's blob file into the blob store through a
+// staging file, verifying digest and size as it goes.
+func importBlob(blobs *blobstore.FS, src string, b Blob) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("snapshot: blob %s: %w", b.Digest, err)
+	}
+	defer in.Close()
+	id := newID()
+	out, err := blobs.CreateStaging(id)
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		_ = out.Close()
+		_ = blobs.RemoveStaging(id)
+		return err
+	}
+	v := b.Digest.Verifier()
+	n, err := io.Copy(io.MultiWriter(out, v), in)
+	if err != nil {
+		return fail(err)
+	}
+	if n != b.Size || !v.Verified() {
+		return fail(fmt.Errorf("snapshot: blob %s is corrupt (%d bytes, want %d; digest verified: %t)", b.Digest, n, b.Size, v.Verified()))
+	}
+	if err := out.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := out.Close(); err != nil {
+		_ = blobs.RemoveStaging(id)
+		return err
+	}
+	return blobs.Commit(id, b.Digest)
+}
+
+// emptyDir succeeds when dir is absent or an empty directory.
+func emptyDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(ents) > 0 {
+		return fmt.Errorf("%w: %s", ErrNotEmpty, dir)
+	}
+	return nil
+}
+
+// EmptyDir is emptyDir for the restore command's target.
+func EmptyDir(dir string) error { return emptyDir(dir) }
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+type counter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *counter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func hashFile(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	return hex.EncodeToString(h.Sum(nil)), n, err
+}
+
+func writeFile(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// syncTree fsyncs every directory under root (the entries of linked and
+// copied blobs), then root.
+func syncTree(root string) error {
+	if _, err := os.Stat(root); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return filepath.WalkDir(root, func(p string, e os.DirEntry, err error) error {
+		if err != nil || !e.IsDir() {
+			return err
+		}
+		return syncDir(p)
+	})
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,174 @@
+package metrics
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	vm "github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
+
+	"git.wntrmute.dev/kyle/mcr/jobs"
+)
+
+// Sources are the callbacks the gauges read at scrape time. A nil
+// callback leaves its metrics out.
+type Sources struct {
+	// Uploads reports the upload pool: streams being written and waiting.
+	Uploads func() jobs.PoolStats
+	// Actors reports the live repository actors and their queued messages.
+	Actors func() (actors, queued int)
+	// Jobs reports the background jobs, one status per kind.
+	Jobs func() []jobs.Status
+	// Store reports the metadata store's LSM and value-log sizes in bytes.
+	Store func() (lsm, vlog int64)
+}
+
+// latencyBuckets are the upper bounds, in seconds, of the request latency
+// histogram: Prometheus's defaults stretched to cover multi-minute blob
+// transfers.
+var latencyBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}
+
+// Metrics records requests and serves /metrics.
+type Metrics struct {
+	set    *vm.Set
+	src    Sources
+	series sync.Map // seriesKey -> *series
+}
+
+// New returns the metrics over src.
+func New(src Sources) *Metrics {
+	return &Metrics{set: vm.NewSet(), src: src}
+}
+
+// Request is one finished request, as the server's middleware saw it.
+type Request struct {
+	Route    string // bounded endpoint name: manifest, blob, upload, ...
+	Method   string
+	Status   int
+	BytesIn  int64 // request body bytes, as declared by Content-Length
+	BytesOut int64 // response body bytes sent
+	Duration time.Duration
+}
+
+type seriesKey struct {
+	route, method string
+	status        int
+}
+
+type series struct {
+	requests *vm.Counter
+	latency  *vm.PrometheusHistogram
+	in, out  *vm.Counter
+}
+
+// Observe records a finished request.
+func (m *Metrics) Observe(r Request) {
+	k := seriesKey{route: r.Route, method: method(r.Method), status: r.Status}
+	s, ok := m.series.Load(k)
+	if !ok {
+		s, _ = m.series.LoadOrStore(k, m.newSeries(k))
+	}
+	se := s.(*series)
+	se.requests.Inc()
+	se.latency.Update(r.Duration.Seconds())
+	if r.BytesIn > 0 {
+		se.in.AddInt64(r.BytesIn)
+	}
+	if r.BytesOut > 0 {
+		se.out.AddInt64(r.BytesOut)
+	}
+}
+
+// newSeries creates (or finds, when two requests race) the series of k;
+// only here is the Set's own lock taken.
+func (m *Metrics) newSeries(k seriesKey) *series {
+	labels := fmt.Sprintf(`{route=%q,method=%q,status="%d"}`, k.route, k.method, k.status)
+	byRoute := fmt.Sprintf(`{route=%q}`, k.route)
+	return &series{
+		requests: m.set.GetOrCreateCounter("mcr_http_requests_total" + labels),
+		latency:  m.set.GetOrCreatePrometheusHistogramExt("mcr_http_request_duration_seconds"+labels, latencyBuckets),
+		in:       m.set.GetOrCreateCounter("mcr_http_request_bytes_total" + byRoute),
+		out:      m.set.GetOrCreateCounter("mcr_http_response_bytes_total" + byRoute),
+	}
+}
+
+// method bounds the method label to the ones mcr serves.
+func method(m string) string {
+	switch m {
+	case "GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS":
+		return m
+	}
+	return "other"
+}
+
+// Serve answers GET /metrics in the Prometheus text format (version 0.0.4).
+func (m *Metrics) Serve(ctx *fasthttp.RequestCtx) {
+	var b bytes.Buffer
+	m.Write(&b)
+	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+	ctx.SetBody(b.Bytes())
+}
+
+// Write writes every metric to w: the request series, the gauges read now
+// from the sources, and the Go runtime and process metrics.
+func (m *Metrics) Write(w io.Writer) {
+	m.set.WritePrometheus(w)
+	m.writeSources(w)
+	vm.WriteProcessMetrics(w)
+}
+
+func (m *Metrics) writeSources(w io.Writer) {
+	if f := m.src.Uploads; f != nil {
+		st := f()
+		vm.WriteGaugeUint64(w, "mcr_uploads_active", uint64(max(st.Running, 0)))
+		vm.WriteGaugeUint64(w, "mcr_uploads_queued", uint64(max(st.Queued, 0)))
+	}
+	if f := m.src.Actors; f != nil {
+		n, q := f()
+		vm.WriteGaugeUint64(w, "mcr_actors", uint64(max(n, 0)))
+		vm.WriteGaugeUint64(w, "mcr_actor_mailbox_depth", uint64(max(q, 0)))
+	}
+	if f := m.src.Store; f != nil {
+		lsm, vlog := f()
+		vm.WriteGaugeUint64(w, "mcr_badger_lsm_bytes", uint64(max(lsm, 0)))
+		vm.WriteGaugeUint64(w, "mcr_badger_vlog_bytes", uint64(max(vlog, 0)))
+	}
+	if f := m.src.Jobs; f != nil {
+		for _, st := range f() {
+			writeJob(w, st)
+		}
+	}
+}
+
+// writeJob writes one job kind's series. A job whose last result reports
+// reclaimed_bytes (garbage collection, upload expiry) also gets
+// mcr_job_last_reclaimed_bytes.
+func writeJob(w io.Writer, st jobs.Status) {
+	l := "{job=" + strconv.Quote(st.Kind) + "}"
+	vm.WriteCounterUint64(w, "mcr_job_runs_total"+l, uint64(max(st.Runs, 0)))
+	vm.WriteGaugeUint64(w, "mcr_job_running"+l, b2u(st.Active()))
+	vm.WriteGaugeUint64(w, "mcr_job_last_failed"+l, b2u(st.Runs > 0 && st.LastError != ""))
+	if !st.Started.IsZero() && !st.Finished.IsZero() && !st.Finished.Before(st.Started) {
+		vm.WriteGaugeFloat64(w, "mcr_job_last_duration_seconds"+l, st.Finished.Sub(st.Started).Seconds())
+	}
+	if st.LastResult != "" {
+		var r struct {
+			Reclaimed *int64 `json:"reclaimed_bytes"`
+		}
+		if json.Unmarshal([]byte(st.LastResult), &r) == nil && r.Reclaimed != nil {
+			vm.WriteGaugeUint64(w, "mcr_job_last_reclaimed_bytes"+l, uint64(max(*r.Reclaimed, 0)))
+		}
+	}
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}

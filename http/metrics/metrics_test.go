@@ -1,0 +1,55 @@
+package metrics
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"git.wntrmute.dev/kyle/mcr/jobs"
+)
+
+func TestLabelsBounded(t *testing.T) {
+	m := New(Sources{})
+	for _, meth := range []string{"GET", "BREW", "get", strings.Repeat("X", 100)} {
+		m.Observe(Request{Route: "blob", Method: meth, Status: 200, BytesIn: 3, BytesOut: 5, Duration: time.Millisecond})
+	}
+	var b bytes.Buffer
+	m.Write(&b)
+	out := b.String()
+	for _, want := range []string{
+		`mcr_http_requests_total{route="blob",method="GET",status="200"} 1`,
+		`mcr_http_requests_total{route="blob",method="other",status="200"} 3`,
+		`mcr_http_request_bytes_total{route="blob"} 12`,
+		`mcr_http_response_bytes_total{route="blob"} 20`,
+		`mcr_http_request_duration_seconds_bucket{route="blob",method="other",status="200",le="0.005"} 3`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("missing %s in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "BREW") || strings.Contains(out, `"get"`) {
+		t.Error("an unbounded method reached a label")
+	}
+}
+
+func TestJobSeries(t *testing.T) {
+	var b bytes.Buffer
+	writeJob(&b, jobs.Status{Kind: "never"})
+	writeJob(&b, jobs.Status{Kind: "broken", Runs: 2, LastError: "boom", LastResult: "not json", Started: time.Unix(5, 0)})
+	writeJob(&b, jobs.Status{Kind: "gc", State: jobs.Running, Runs: 1, Started: time.Unix(10, 0), Finished: time.Unix(4, 0), LastResult: `{"reclaimed_bytes":7}`})
+	out := b.String()
+	for _, want := range []string{
+		`mcr_job_runs_total{job="never"} 0`, `mcr_job_last_failed{job="never"} 0`,
+		`mcr_job_last_failed{job="broken"} 1`, `mcr_job_runs_total{job="broken"} 2`,
+		`mcr_job_running{job="gc"} 1`, `mcr_job_last_reclaimed_bytes{job="gc"} 7`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("missing %s in\n%s", want, out)
+		}
+	}
+	// A run in progress (Finished before Started) has no last duration yet.
+	if strings.Contains(out, "mcr_job_last_duration_seconds") || strings.Contains(out, `reclaimed_bytes{job="broken"}`) {
+		t.Errorf("unexpected series in\n%s", out)
+	}
+}
