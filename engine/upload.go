@@ -81,8 +81,8 @@ type session struct {
 }
 
 // open claims upload id for this request and positions its staging file
-// at the recorded offset.
-func (r *Registry) open(ctx context.Context, repo, id string) (*session, error) {
+// at the recorded offset; keep is passed to blobstore.OpenStaging.
+func (r *Registry) open(ctx context.Context, repo, id string, keep bool) (*session, error) {
 	if !blobstore.ValidUploadID(id) {
 		return nil, uploadUnknown(id)
 	}
@@ -96,7 +96,7 @@ func (r *Registry) open(ctx context.Context, repo, id string) (*session, error) 
 		err = s.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(s.rec.HashState)
 	}
 	if err == nil {
-		s.file, err = r.blobs.OpenStaging(id, s.rec.Offset)
+		s.file, err = r.blobs.OpenStaging(id, s.rec.Offset, keep)
 	}
 	if err != nil {
 		r.uploads.release(id)
@@ -148,7 +148,7 @@ func (s *session) persist(ctx context.Context, n int64) error {
 // says the chunk begins at (from Content-Range), or -1 for a streamed PATCH;
 // length is the chunk's size when known, or -1. It returns the new offset.
 func (r *Registry) AppendUpload(ctx context.Context, repo, id string, start int64, body io.Reader, length int64) (Upload, error) {
-	s, err := r.open(ctx, repo, id)
+	s, err := r.open(ctx, repo, id, true)
 	if err != nil {
 		return Upload{}, err
 	}
@@ -168,7 +168,7 @@ func (r *Registry) AppendUpload(ctx context.Context, repo, id string, start int6
 // against d and commits the blob into repo. On a digest mismatch nothing is
 // stored and the session stays as it was before this request.
 func (r *Registry) FinishUpload(ctx context.Context, repo, id string, d digest.Digest, start int64, body io.Reader, length int64) error {
-	s, err := r.open(ctx, repo, id)
+	s, err := r.open(ctx, repo, id, false)
 	if err != nil {
 		return err
 	}

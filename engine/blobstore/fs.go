@@ -113,8 +113,11 @@ func (s *FS) Open(d digest.Digest) (*os.File, error) {
 // OpenStaging opens the staging file of upload id for writing at offset,
 // creating it when absent. Bytes past offset (left by a request that failed
 // before its offset was recorded) are cut off, so a retried chunk is
-// written exactly once.
-func (s *FS) OpenStaging(id string, offset int64) (*os.File, error) {
+// written exactly once. keep says the caller will record the file's new
+// length (a PATCH): a file created then must have a durable directory
+// entry. A request that finishes the upload renames the file or leaves the
+// recorded offset at zero, so it passes false and saves that fsync.
+func (s *FS) OpenStaging(id string, offset int64, keep bool) (*os.File, error) {
 	p := s.stagingPath(id)
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	created := err == nil
@@ -124,7 +127,7 @@ func (s *FS) OpenStaging(id string, offset int64) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blobstore: open staging: %w", err)
 	}
-	if created {
+	if created && keep {
 		// The staging file's directory entry must survive a crash once the
 		// upload's offset is recorded as non-zero.
 		if err := syncDir(s.uploads); err != nil {

@@ -14,7 +14,7 @@ const id1 = "0123456789abcdef0123456789abcdef"
 
 func stage(t *testing.T, s *FS, id string, offset int64, data string) {
 	t.Helper()
-	f, err := s.OpenStaging(id, offset)
+	f, err := s.OpenStaging(id, offset, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestOpenStagingTruncatesUnrecordedTail(t *testing.T) {
 	if string(b) != "abcdef" {
 		t.Fatalf("staging = %q, want abcdef", b)
 	}
-	if _, err := s.OpenStaging(id1, 100); err == nil {
+	if _, err := s.OpenStaging(id1, 100, true); err == nil {
 		t.Fatal("resuming past the end of the staging file must fail, bytes were lost")
 	}
 }
