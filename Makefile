@@ -2,7 +2,7 @@
 #
 #   make build        bin/mcrsrv (and bin/mcrctl once cmd/mcrctl exists)
 #   make tools        pinned test tools into .tools/bin (idempotent)
-#   make test         vet + every test with -race, including the e2e suites
+#   make test         vet, staticcheck, every test with -race, including the e2e suites
 #   make lint         go vet + staticcheck
 #   make bench        the load harness (bench/) against a fresh bin/mcrsrv
 #   make bench-go     go test benchmarks
@@ -78,6 +78,7 @@ tools:
 
 test: tools build k6-check
 	$(GO) vet ./...
+	$(TOOLS_BIN)/staticcheck ./...
 	$(E2E_ENV) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 lint: tools

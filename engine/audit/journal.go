@@ -202,8 +202,6 @@ type head struct {
 	LastHash string `json:"last_hash"` // hex SHA-256 of the newest event's bytes
 }
 
-func (h head) count() uint64 { return h.Last + 1 - h.First }
-
 var errCorrupt = errors.New("audit: corrupt chain head")
 
 func readHead(t kv.Reader) (head, error) {

@@ -76,8 +76,11 @@ func validCases() []parseCase {
 			t.Errorf("child platform = %+v", c.Platform)
 		}
 	}
-	ndLayer := desc(v1.MediaTypeImageLayerNonDistributableGzip, foreignBody, obj{"urls": []string{"https://example.com/layer"}})
-	ndNoURL := desc(v1.MediaTypeImageLayerNonDistributable, "nd without urls")
+	// Non-distributable layers are deprecated (image-spec #965) but still
+	// pushed by clients, and the conformance suite sends them: the literal
+	// media types keep the test off the deprecated constants.
+	ndLayer := desc("application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", foreignBody, obj{"urls": []string{"https://example.com/layer"}})
+	ndNoURL := desc("application/vnd.oci.image.layer.nondistributable.v1.tar", "nd without urls")
 	dockerForeign := desc(DockerForeignLayer, foreignBody+"2", obj{"urls": []string{"https://example.com/win"}})
 	sha512Config := descAlg(digest.SHA512, v1.MediaTypeImageConfig, configBody)
 	sha512Layer := descAlg(digest.SHA512, v1.MediaTypeImageLayer, "layer", obj{"data": b64("layer")})
