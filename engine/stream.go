@@ -5,8 +5,10 @@ import (
 	"errors"
 	"hash"
 	"io"
+	"os"
 	"sync"
 
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 )
@@ -26,6 +28,10 @@ var errStreamerBusy = errcode.New(errcode.Busy, "too many uploads in progress, r
 // pipelineMin is the declared body size from which an upload is pipelined:
 // below it the handoff between goroutines costs more than it overlaps.
 const pipelineMin = 4 << 20
+
+// writebackEvery is how much a pipelined upload writes between requests
+// to start writing back to disk (see blobstore.StartWriteback).
+const writebackEvery = 2 << 20
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
@@ -107,6 +113,13 @@ func (r *Registry) pipeline(ctx context.Context, w io.Writer, src io.Reader, hs 
 	var werr error
 	done := make(chan error, 1)
 	go func() {
+		// Writeback ranges are file offsets: a session's chunk starts where
+		// the staging file's recorded bytes end.
+		file, _ := w.(*os.File)
+		var base, flushed int64
+		if file != nil {
+			base, _ = file.Seek(0, io.SeekCurrent)
+		}
 		done <- r.opts.Streamer.Do(ctx, func(context.Context) {
 			for b := range full {
 				if werr == nil {
@@ -117,6 +130,10 @@ func (r *Registry) pipeline(ctx context.Context, w io.Writer, src io.Reader, hs 
 						werr = err
 					}
 					written += int64(len(b))
+					if file != nil && written-flushed >= writebackEvery {
+						blobstore.StartWriteback(file, base+flushed, written-flushed)
+						flushed = written
+					}
 				}
 				bp := b[:cap(b)]
 				free <- &bp
