@@ -112,7 +112,12 @@ bench-compare: build
 # The k6 scripts are not run in CI (no k6 here); node parses them as the
 # ES modules k6 reads.
 k6-check:
-	@command -v node >/dev/null || { echo "k6-check: node is required (apt-get install nodejs)"; exit 1; }
+	@if ! command -v node >/dev/null; then \
+	  echo "k6-check: installing nodejs with apt-get"; \
+	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
+	  $$sudo apt-get update -qq >/dev/null; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs >/dev/null; \
+	fi
 	@for f in bench/k6/*.js bench/k6/lib/*.js; do node --check "$$f" || exit 1; done
 	@echo "k6 scripts: syntax ok"
 
