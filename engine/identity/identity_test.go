@@ -31,7 +31,7 @@ func (c *clock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newStore(t *testing.T) kv.Store {
+func newStore(t testing.TB) kv.Store {
 	t.Helper()
 	store, err := kv.Open(kv.Options{InMemory: true})
 	if err != nil {
@@ -41,7 +41,7 @@ func newStore(t *testing.T) kv.Store {
 	return store
 }
 
-func newService(t *testing.T, store kv.Store, c *clock, o Options) *Service {
+func newService(t testing.TB, store kv.Store, c *clock, o Options) *Service {
 	t.Helper()
 	o.Hash = cheap
 	if c != nil {

@@ -69,7 +69,9 @@ type Service struct {
 	keys    *keyring
 	hashers chan struct{}
 	logins  loginCache
-	dummy   func() string // a hash spent on logins of unknown accounts, made on first use
+	// verified caches access tokens whose signature was checked.
+	verified tokenCache
+	dummy    func() string // a hash spent on logins of unknown accounts, made on first use
 }
 
 // New opens the identity service on store, creating the token signing key

@@ -149,7 +149,7 @@ func (s *Service) parse(tok, use string) (*Claims, error) {
 		jwt.WithAudience(s.opts.Service),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-		jwt.WithLeeway(5*time.Second),
+		jwt.WithLeeway(tokenLeeway),
 		jwt.WithTimeFunc(s.now),
 	)
 	if err != nil {
@@ -163,8 +163,22 @@ func (s *Service) parse(tok, use string) (*Claims, error) {
 	return &c, nil
 }
 
-// VerifyToken checks an access token locally: no store round trip.
-func (s *Service) VerifyToken(tok string) (*Claims, error) { return s.parse(tok, useAccess) }
+// tokenLeeway is the clock skew tolerated on a token's times.
+const tokenLeeway = 5 * time.Second
+
+// VerifyToken checks an access token locally: no store round trip, and no
+// signature check either for a token verified before that has not expired
+// (tokenCache). The returned claims must not be modified.
+func (s *Service) VerifyToken(tok string) (*Claims, error) {
+	if cl, ok := s.verified.get(tok, s.now()); ok {
+		return cl, nil
+	}
+	cl, err := s.parse(tok, useAccess)
+	if err == nil {
+		s.verified.put(tok, cl)
+	}
+	return cl, err
+}
 
 // VerifyRefresh checks a refresh token's signature and times. The caller
 // re-checks the account (Principal) before issuing anything for it.
