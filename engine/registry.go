@@ -46,6 +46,7 @@ type Registry struct {
 	opts    Options
 	now     func() time.Time
 	uploads inUse
+	pending pendingSessions
 	writers blobWriters
 }
 

@@ -29,7 +29,10 @@ type Upload struct {
 	Offset int64
 }
 
-// StartUpload opens an upload session in repo.
+// StartUpload opens an upload session in repo. The session lives in
+// memory until a PATCH writes bytes to it (see pendingSessions): the 202 of
+// a POST acknowledges no bytes, so it costs no synced commit, and the
+// common POST-then-PUT push commits once, at the PUT.
 func (r *Registry) StartUpload(ctx context.Context, repo string) (Upload, error) {
 	id := newID()
 	state, err := sha256.New().(encoding.BinaryMarshaler).MarshalBinary()
@@ -37,28 +40,38 @@ func (r *Registry) StartUpload(ctx context.Context, repo string) (Upload, error)
 		return Upload{}, err
 	}
 	rec := kv.UploadRecord{Repo: repo, Started: r.now().UnixNano(), HashState: state}
+	if r.pending.add(id, rec, r.now()) {
+		return Upload{ID: id}, nil
+	}
 	err = r.kv.Update(ctx, func(t kv.Txn) error { return t.Set(kv.UploadKey(id), rec.Encode()) })
 	return Upload{ID: id}, err
 }
 
-// loadUpload reads session id and checks it belongs to repo.
-func (r *Registry) loadUpload(ctx context.Context, repo, id string) (kv.UploadRecord, error) {
-	var rec kv.UploadRecord
+// loadUpload reads session id and checks it belongs to repo. pending says
+// the session has no record yet.
+func (r *Registry) loadUpload(ctx context.Context, repo, id string) (rec kv.UploadRecord, pending bool, err error) {
 	if !blobstore.ValidUploadID(id) {
-		return rec, uploadUnknown(id)
+		return rec, false, uploadUnknown(id)
 	}
-	err := r.kv.View(ctx, func(t kv.Reader) error {
+	err = r.kv.View(ctx, func(t kv.Reader) error {
 		v, err := t.Get(kv.UploadKey(id))
 		if err != nil {
-			return notFound(err, uploadUnknown(id))
+			return err
 		}
 		rec, err = kv.DecodeUpload(v)
 		return err
 	})
+	if errors.Is(err, kv.ErrNotFound) {
+		rec, pending = r.pending.get(id)
+		if !pending {
+			return rec, false, uploadUnknown(id)
+		}
+		err = nil
+	}
 	if err == nil && rec.Repo != repo {
 		err = uploadUnknown(id)
 	}
-	return rec, err
+	return rec, pending, err
 }
 
 func uploadUnknown(id string) *errcode.Error {
@@ -67,7 +80,7 @@ func uploadUnknown(id string) *errcode.Error {
 
 // UploadStatus returns the session's progress.
 func (r *Registry) UploadStatus(ctx context.Context, repo, id string) (Upload, error) {
-	rec, err := r.loadUpload(ctx, repo, id)
+	rec, _, err := r.loadUpload(ctx, repo, id)
 	return Upload{ID: id, Offset: rec.Offset}, err
 }
 
@@ -91,9 +104,19 @@ func (r *Registry) open(ctx context.Context, repo, id string, keep bool) (*sessi
 	}
 	s := &session{r: r, id: id}
 	var err error
-	if s.rec, err = r.loadUpload(ctx, repo, id); err == nil {
+	var pending bool
+	if s.rec, pending, err = r.loadUpload(ctx, repo, id); err == nil {
 		s.h = sha256.New()
 		err = s.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(s.rec.HashState)
+	}
+	if err == nil && pending && keep {
+		// A PATCH will record bytes: the session gets its record before
+		// its staging file exists, so that no staging file of an open
+		// session is ever without one (GC removes those as orphans).
+		err = r.kv.Update(ctx, func(t kv.Txn) error { return t.Set(kv.UploadKey(id), s.rec.Encode()) })
+		if err == nil {
+			r.pending.remove(id)
+		}
 	}
 	if err == nil {
 		s.file, err = r.blobs.OpenStaging(id, s.rec.Offset, keep)
@@ -197,12 +220,16 @@ func (r *Registry) FinishUpload(ctx context.Context, repo, id string, d digest.D
 		return err
 	}
 	defer r.writers.lock(d)()
-	return r.kv.Update(ctx, func(t kv.Txn) error {
+	err = r.kv.Update(ctx, func(t kv.Txn) error {
 		if err := t.Delete(kv.UploadKey(id)); err != nil {
 			return err
 		}
 		return r.link(t, repo, d, size)
 	})
+	if err == nil {
+		r.pending.remove(id)
+	}
+	return err
 }
 
 // rehash digests a staging file with an algorithm other than the session's
@@ -223,7 +250,7 @@ func digestMismatch(want, got digest.Digest) *errcode.Error {
 
 // CancelUpload ends session id and drops its staging file.
 func (r *Registry) CancelUpload(ctx context.Context, repo, id string) error {
-	if _, err := r.loadUpload(ctx, repo, id); err != nil {
+	if _, _, err := r.loadUpload(ctx, repo, id); err != nil {
 		return err
 	}
 	if !r.uploads.acquire(id) {
@@ -233,6 +260,7 @@ func (r *Registry) CancelUpload(ctx context.Context, repo, id string) error {
 	if err := r.kv.Update(ctx, func(t kv.Txn) error { return t.Delete(kv.UploadKey(id)) }); err != nil {
 		return err
 	}
+	r.pending.remove(id)
 	return r.blobs.RemoveStaging(id)
 }
 
