@@ -96,7 +96,7 @@ func newAuthRegistry(t *testing.T, s authSetup) *authRegistry {
 	}
 	events := &recorder{}
 	a := auth.New(auth.Options{Mode: s.mode, Identity: ids, MCIAS: s.mcias, Policy: pol, Audit: events, Limits: s.limits, Now: clk.now})
-	tr := serveTestRegistry(t, dir, store, blobs, engine.Options{}, a)
+	tr := serveTestRegistry(t, dir, store, blobs, engine.Options{}, func(_ *engine.Registry, o *Options) { o.Auth = a })
 	return &authRegistry{testRegistry: tr, ids: ids, pol: pol, events: events, clock: clk, store: store}
 }
 

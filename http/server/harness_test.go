@@ -21,7 +21,6 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
-	"git.wntrmute.dev/kyle/mcr/http/auth"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
@@ -60,9 +59,10 @@ func openTestStores(t *testing.T) (string, *kv.Badger, *blobstore.FS) {
 }
 
 // serveTestRegistry serves a registry over the stores on an in-memory
-// listener, with authn (nil: anonymous), and shuts everything down, in
-// order, when the test ends.
-func serveTestRegistry(t *testing.T, dir string, store *kv.Badger, blobs *blobstore.FS, o engine.Options, authn *auth.Auth) *testRegistry {
+// listener and shuts everything down, in order, when the test ends.
+// configure, when not nil, sets the server's Options (auth, metrics,
+// readiness); without it the registry is anonymous.
+func serveTestRegistry(t *testing.T, dir string, store *kv.Badger, blobs *blobstore.FS, o engine.Options, configure func(*engine.Registry, *Options)) *testRegistry {
 	t.Helper()
 	if o.Streamer == nil {
 		// Uploads stream through a pool as in mcrsrv serve, with few
@@ -72,7 +72,11 @@ func serveTestRegistry(t *testing.T, dir string, store *kv.Badger, blobs *blobst
 		o.Streamer = pool
 	}
 	reg := engine.New(store, blobs, o)
-	srv := New(reg, zerolog.Nop(), Options{ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: time.Minute, Concurrency: 1024, Auth: authn})
+	so := Options{ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: time.Minute, Concurrency: 1024}
+	if configure != nil {
+		configure(reg, &so)
+	}
+	srv := New(reg, zerolog.Nop(), so)
 	ln := fasthttputil.NewInmemoryListener()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()

@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-	"github.com/valyala/fasthttp/fasthttputil"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
@@ -33,30 +29,9 @@ func serveWithOptions(t *testing.T, opts func(dir string, store *kv.Badger, reg 
 	dir, store, blobs := openTestStores(t)
 	pool := jobs.NewPool(4, 64)
 	t.Cleanup(pool.Close)
-	reg := engine.New(store, blobs, engine.Options{Streamer: pool})
-	o := Options{ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: time.Minute, Concurrency: 1024}
-	opts(dir, store, reg, pool, &o)
-	srv := New(reg, zerolog.Nop(), o)
-	ln := fasthttputil.NewInmemoryListener()
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	tr := &testRegistry{t: t, srv: srv, reg: reg, dir: dir, client: &http.Client{
-		Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) { return ln.Dial() }},
-	}}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		tr.client.CloseIdleConnections()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		<-done
-		if err := reg.Close(ctx); err != nil {
-			t.Errorf("close registry: %v", err)
-		}
-		_ = store.Close()
+	return serveTestRegistry(t, dir, store, blobs, engine.Options{Streamer: pool}, func(reg *engine.Registry, o *Options) {
+		opts(dir, store, reg, pool, o)
 	})
-	return tr
 }
 
 // scrape fetches /metrics and parses the text format: one sample per
