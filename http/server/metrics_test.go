@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
