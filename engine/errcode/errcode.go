@@ -37,6 +37,8 @@ const (
 	TooManyRequests                 // TOOMANYREQUESTS
 	EndpointUnknown                 // a path that is no endpoint of the API
 	Invalid                         // a malformed request outside the OCI codes: a bad policy rule, token request (400)
+	NotFound                        // an operator resource that does not exist: a rule, a job (404)
+	Conflict                        // the resource exists already or is in a state that forbids the change (409)
 	kindCount
 )
 

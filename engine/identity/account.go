@@ -112,7 +112,7 @@ func (s *Service) CreateAccount(ctx context.Context, n NewAccount) (Account, err
 			return err
 		}
 		if taken {
-			return errcode.New(errcode.Invalid, "account %q already exists", n.Name)
+			return errcode.New(errcode.Conflict, "account %q already exists", n.Name)
 		}
 		if err := t.Set(kv.AccountNameKey(n.Name), []byte(rec.ID)); err != nil {
 			return err

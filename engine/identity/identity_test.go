@@ -90,7 +90,7 @@ func TestAccountsAndLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateAccount(ctx, NewAccount{Name: "alice", Type: Human, Password: "another-one"}); errcode.KindOf(err) != errcode.Invalid {
+	if _, err := s.CreateAccount(ctx, NewAccount{Name: "alice", Type: Human, Password: "another-one"}); errcode.KindOf(err) != errcode.Conflict {
 		t.Errorf("duplicate name: %v", err)
 	}
 	for _, bad := range []NewAccount{

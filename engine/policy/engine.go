@@ -109,14 +109,30 @@ func (e *Engine) Rule(id string) (Rule, bool) {
 
 // errBuiltIn refuses a change to a built-in rule.
 func errBuiltIn(id string) error {
-	return errcode.New(errcode.Denied, "rule %s is built in and cannot be changed", id)
+	return errcode.New(errcode.Conflict, "rule %s is built in and cannot be changed", id)
 }
 
 // ErrNoStore is returned by changes to an engine without a store.
 var ErrNoStore = errors.New("policy: engine has no store")
 
 // Put creates or replaces a stored rule.
-func (e *Engine) Put(ctx context.Context, r Rule) error {
+func (e *Engine) Put(ctx context.Context, r Rule) error { return e.put(ctx, r, putAny) }
+
+// Create stores a new rule; an existing id is a Conflict.
+func (e *Engine) Create(ctx context.Context, r Rule) error { return e.put(ctx, r, putCreate) }
+
+// Replace replaces an existing rule; an unknown id is NotFound.
+func (e *Engine) Replace(ctx context.Context, r Rule) error { return e.put(ctx, r, putReplace) }
+
+type putMode int
+
+const (
+	putAny putMode = iota
+	putCreate
+	putReplace
+)
+
+func (e *Engine) put(ctx context.Context, r Rule, mode putMode) error {
 	if strings.HasPrefix(r.ID, BuiltInPrefix) {
 		return errBuiltIn(r.ID)
 	}
@@ -133,12 +149,18 @@ func (e *Engine) Put(ctx context.Context, r Rule) error {
 	err := e.store.Update(ctx, func(t kv.Txn) error {
 		rec := toRecord(r)
 		rec.Created, rec.Updated = now, now
-		if v, err := t.Get(kv.PolicyKey(r.ID)); err == nil {
+		v, err := t.Get(kv.PolicyKey(r.ID))
+		switch {
+		case err == nil && mode == putCreate:
+			return errcode.New(errcode.Conflict, "rule %s exists already", r.ID)
+		case err == nil:
 			if old, err := kv.DecodePolicy(v); err == nil {
 				rec.Created = old.Created
 			}
-		} else if !errors.Is(err, kv.ErrNotFound) {
+		case !errors.Is(err, kv.ErrNotFound):
 			return err
+		case mode == putReplace:
+			return errcode.New(errcode.NotFound, "no rule %s", r.ID)
 		}
 		return t.Set(kv.PolicyKey(r.ID), rec.Encode())
 	})

@@ -79,10 +79,10 @@ func TestEngineBuiltInsFixed(t *testing.T) {
 	e, _ := newEngine(t)
 	r := BuiltIns()[0]
 	r.Effect = Deny
-	if err := e.Put(ctx, r); errcode.KindOf(err) != errcode.Denied {
+	if err := e.Put(ctx, r); errcode.KindOf(err) != errcode.Conflict {
 		t.Errorf("Put built-in: %v", err)
 	}
-	if _, err := e.Delete(ctx, "builtin:admin"); errcode.KindOf(err) != errcode.Denied {
+	if _, err := e.Delete(ctx, "builtin:admin"); errcode.KindOf(err) != errcode.Conflict {
 		t.Errorf("Delete built-in: %v", err)
 	}
 	if err := e.Put(ctx, Rule{ID: "bad", Effect: Allow}); errcode.KindOf(err) != errcode.Invalid {
@@ -120,4 +120,28 @@ func TestEngineConcurrent(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// Create refuses an existing id and Replace an unknown one, so the admin
+// API's POST and PUT cannot silently do the other's job.
+func TestEngineCreateReplace(t *testing.T) {
+	ctx := context.Background()
+	e, _ := newEngine(t)
+	r := allow("r1", 10, Subject{AccountType: "system"}, []Action{Pull}, "ci/**")
+	if err := e.Replace(ctx, r); errcode.KindOf(err) != errcode.NotFound {
+		t.Fatalf("Replace of an unknown rule: %v", err)
+	}
+	if err := e.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Create(ctx, r); errcode.KindOf(err) != errcode.Conflict {
+		t.Fatalf("Create twice: %v", err)
+	}
+	r.Actions = []Action{Pull, Push}
+	if err := e.Replace(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.Rule("r1"); len(got.Actions) != 2 {
+		t.Errorf("replaced rule %+v", got)
+	}
 }

@@ -40,6 +40,8 @@ var wire = map[errcode.Kind]wireError{
 	errcode.TooManyRequests:     {"TOOMANYREQUESTS", fasthttp.StatusTooManyRequests},
 	errcode.EndpointUnknown:     {"NOT_FOUND", fasthttp.StatusNotFound},
 	errcode.Invalid:             {"UNSUPPORTED", fasthttp.StatusBadRequest},
+	errcode.NotFound:            {"NOT_FOUND", fasthttp.StatusNotFound},
+	errcode.Conflict:            {"UNSUPPORTED", fasthttp.StatusConflict},
 }
 
 type errorBody struct {
