@@ -48,6 +48,11 @@ type Journal struct {
 	q      chan Event
 	done   chan struct{}
 
+	// woken is closed (and replaced) after each committed batch: Follow
+	// waits on it.
+	wmu   sync.Mutex
+	woken chan struct{}
+
 	shed    atomic.Uint64 // dropped since the last audit_shed event
 	dropped atomic.Uint64
 	written atomic.Uint64
@@ -68,7 +73,7 @@ func Open(store kv.Store, o Options) *Journal {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	j := &Journal{store: store, o: o, q: make(chan Event, o.Queue), done: make(chan struct{})}
+	j := &Journal{store: store, o: o, q: make(chan Event, o.Queue), done: make(chan struct{}), woken: make(chan struct{})}
 	go j.run()
 	return j
 }
@@ -167,6 +172,18 @@ func (j *Journal) write(batch []Event) {
 		return
 	}
 	j.written.Add(uint64(len(batch)))
+	j.wmu.Lock()
+	close(j.woken)
+	j.woken = make(chan struct{})
+	j.wmu.Unlock()
+}
+
+// Written returns a channel closed when the next batch of events is
+// committed.
+func (j *Journal) Written() <-chan struct{} {
+	j.wmu.Lock()
+	defer j.wmu.Unlock()
+	return j.woken
 }
 
 // record is the stored form of an event. Its exact bytes are what the

@@ -332,3 +332,59 @@ func TestPrune(t *testing.T) {
 		t.Errorf("deleting the anchor: %+v %+v", rep, rep.Broken)
 	}
 }
+
+// Follow waits for a matching event, skips the ones that do not match
+// without reading them twice, and returns empty with a cursor when the
+// wait runs out.
+func TestFollow(t *testing.T) {
+	s := openStore(t)
+	j := Open(s, Options{})
+	defer j.Close(context.Background())
+	ctx := context.Background()
+	f := Filter{Kinds: []Kind{Delete}}
+
+	p, err := j.Follow(ctx, f, "", 10, 50*time.Millisecond)
+	if err != nil || len(p.Events) != 0 || p.Next != "" {
+		t.Fatalf("empty log: %+v %v", p, err)
+	}
+	type result struct {
+		p   Page
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		p, err := j.Follow(ctx, f, "", 10, 10*time.Second)
+		got <- result{p, err}
+	}()
+	time.Sleep(20 * time.Millisecond)
+	j.Record(ctx, event(1)) // a push: does not match, the follower keeps waiting
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case r := <-got:
+		t.Fatalf("woke for a non-matching event: %+v", r.p)
+	default:
+	}
+	del := event(2)
+	del.Kind = Delete
+	j.Record(ctx, del)
+	var r result
+	select {
+	case r = <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("follower not woken by a matching event")
+	}
+	if r.err != nil || len(r.p.Events) != 1 || r.p.Events[0].Kind != Delete || r.p.Next != r.p.Events[0].Cursor {
+		t.Fatalf("follow page %+v %v", r.p, r.err)
+	}
+	// Continuing from Next with nothing new: empty, same cursor.
+	p, err = j.Follow(ctx, f, r.p.Next, 10, 30*time.Millisecond)
+	if err != nil || len(p.Events) != 0 || p.Next != r.p.Next {
+		t.Fatalf("after the last event: %+v %v", p, err)
+	}
+	// A non-matching event moves the cursor past it.
+	j.Record(ctx, event(3))
+	p, err = j.Follow(ctx, f, r.p.Next, 10, 200*time.Millisecond)
+	if err != nil || len(p.Events) != 0 || p.Next <= r.p.Next {
+		t.Fatalf("cursor did not move past a non-matching event: %+v (was %s)", p, r.p.Next)
+	}
+}

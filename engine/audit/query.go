@@ -47,6 +47,10 @@ type Entry struct {
 type Page struct {
 	Events []Entry `json:"events"`
 	Next   string  `json:"next,omitempty"`
+	// End is the cursor of the last event the query read, matching or
+	// not ("" when it read none): where a follower waiting for new events
+	// continues, without reading again what did not match.
+	End string `json:"-"`
 }
 
 // Query limits.
@@ -86,8 +90,8 @@ func Query(ctx context.Context, store kv.Store, f Filter, after string, limit in
 		}
 	}
 	var p Page
+	scanned, last := 0, ""
 	err := store.View(ctx, func(t kv.Reader) error {
-		scanned, last := 0, ""
 		return t.Scan(kv.AuditPrefix(), start, func(key, val []byte) error {
 			cursor := cursorOf(key)
 			kt, _, ok := kv.ParseAuditKey(key)
@@ -115,10 +119,47 @@ func Query(ctx context.Context, store kv.Store, f Filter, after string, limit in
 			return nil
 		})
 	})
+	p.End = last
 	return p, err
 }
 
 // Query runs Query on j's store.
 func (j *Journal) Query(ctx context.Context, f Filter, after string, limit int) (Page, error) {
 	return Query(ctx, j.store, f, after, limit)
+}
+
+// MaxWait bounds how long Follow waits.
+const MaxWait = time.Minute
+
+// Follow is Query for a follower: when nothing after the cursor matches
+// yet, it waits (at most wait, capped at MaxWait) for new events to be
+// committed and asks again. The page's Next is always where to continue:
+// a follower never reads the same events twice.
+func (j *Journal) Follow(ctx context.Context, f Filter, after string, limit int, wait time.Duration) (Page, error) {
+	timer := time.NewTimer(min(wait, MaxWait))
+	defer timer.Stop()
+	for {
+		woken := j.Written() // before the query: a commit after it still wakes us
+		p, err := j.Query(ctx, f, after, limit)
+		if err != nil {
+			return p, err
+		}
+		if p.Next == "" && p.End != "" {
+			p.Next = p.End
+		}
+		if p.Next == "" {
+			p.Next = after
+		}
+		if len(p.Events) > 0 {
+			return p, nil
+		}
+		after = p.Next
+		select {
+		case <-woken:
+		case <-timer.C:
+			return p, nil
+		case <-ctx.Done():
+			return p, nil
+		}
+	}
 }

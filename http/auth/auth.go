@@ -51,6 +51,16 @@ type Auth struct {
 	audit   audit.Recorder
 	limiter *Limiter
 	service string
+	// Requests under apiPrefix get their authentication errors written by
+	// apiErrors (the admin API's JSON) instead of as OCI errors.
+	apiPrefix []byte
+	apiErrors func(*fasthttp.RequestCtx, error)
+}
+
+// WithAPIErrors makes the authentication errors of requests under prefix
+// be written by w.
+func (a *Auth) WithAPIErrors(prefix string, w func(*fasthttp.RequestCtx, error)) {
+	a.apiPrefix, a.apiErrors = []byte(prefix), w
 }
 
 // New builds Auth. Options.Identity and Options.Policy are required.
@@ -105,6 +115,10 @@ func (a *Auth) Middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler 
 		}
 		c, err := a.authenticate(ctx)
 		if err != nil {
+			if a.apiErrors != nil && bytes.HasPrefix(ctx.Path(), a.apiPrefix) {
+				a.apiErrors(ctx, err)
+				return
+			}
 			distapi.WriteError(ctx, err)
 			return
 		}

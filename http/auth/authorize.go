@@ -58,6 +58,43 @@ func (a *Auth) Authorize(ctx *fasthttp.RequestCtx, act policy.Action, repo strin
 	if c.p.Anonymous() {
 		return a.challenge(ctx, scopeFor(act, repo), "", nil)
 	}
+	return a.deny(ctx, c, act, repo, d)
+}
+
+// APIScope is the token scope of the admin API. Any authenticated account
+// is granted it; the policy then decides each route's action, so a token
+// without it (a pull token handed to a CI job, say) cannot reach the
+// admin API even for an account that may.
+const APIScope = "registry:api:*"
+
+// AuthorizeAPI decides whether the caller may do act on repo through the
+// admin API: credentials are required, a bearer token must carry
+// APIScope, and the policy decides as for Authorize.
+func (a *Auth) AuthorizeAPI(ctx *fasthttp.RequestCtx, act policy.Action, repo string) error {
+	c := callerOf(ctx)
+	if !c.presented || c.p.Anonymous() {
+		return a.challenge(ctx, APIScope, "", nil)
+	}
+	if c.claims != nil && !c.claims.Grants("registry", "api", "*") {
+		return a.challenge(ctx, APIScope, "insufficient_scope",
+			errcode.New(errcode.Unauthorized, "token does not grant the admin API (scope %s)", APIScope))
+	}
+	d := a.o.Policy.Evaluate(request(c.p, act, repo))
+	if d.Allowed {
+		return nil
+	}
+	return a.deny(ctx, c, act, repo, d)
+}
+
+// Actor is the caller as the audit log names who made a change.
+func (a *Auth) Actor(ctx *fasthttp.RequestCtx) audit.Actor {
+	c := callerOf(ctx)
+	return audit.Actor{ID: c.p.ID, Name: c.p.Name, Remote: ctx.RemoteIP().String()}
+}
+
+// deny records a policy refusal and returns the DENIED error naming the
+// rule that decided.
+func (a *Auth) deny(ctx *fasthttp.RequestCtx, c *caller, act policy.Action, repo string, d policy.Decision) error {
 	a.audit.Record(ctx, audit.Event{
 		Time: a.now(), Kind: audit.Denied, AccountID: c.p.ID, AccountName: c.p.Name, AccountType: c.p.Type, Remote: ctx.RemoteIP().String(),
 		Action: string(act), Repository: repo, Outcome: "denied", Detail: d.Reason(),
