@@ -6,6 +6,7 @@
 #   make lint         go vet + staticcheck
 #   make bench        the load harness (bench/) against a fresh bin/mcrsrv
 #   make bench-go     go test benchmarks
+#   make bench-micro  hot-path microbenchmarks, -count=6, benchstat-ready file
 #   make bench-compare  mcr vs distribution v3.1.2, all scenarios, 3 rounds
 #   make k6-check     syntax check of the k6 scripts (part of test)
 #   make conformance  only the OCI conformance runs, verbose
@@ -101,6 +102,20 @@ bench: build
 bench-go:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
+# The hot-path microbenchmarks (manifest GET and tag list handlers
+# in-process, kv tag lookup and scans, actor round trip, digest
+# verification, in-process push, upload pool), BENCH_MICRO_COUNT runs each,
+# in benchstat's input format: `benchstat old.txt new.txt`.
+BENCH_MICRO_PKGS  ?= ./actors ./kv ./engine ./jobs ./http/server
+BENCH_MICRO_COUNT ?= 6
+BENCH_MICRO_OUT   ?= bench/results/micro.txt
+BENCH_MICRO_FLAGS ?=
+
+bench-micro:
+	@mkdir -p $(dir $(BENCH_MICRO_OUT))
+	$(GO) test -run='^$$' -bench=. -benchmem -count=$(BENCH_MICRO_COUNT) $(BENCH_MICRO_FLAGS) $(BENCH_MICRO_PKGS) | tee $(BENCH_MICRO_OUT)
+	@echo "bench-micro: wrote $(BENCH_MICRO_OUT)"
+
 # mcr against the pinned reference registry on loopback: every scenario,
 # three rounds, medians, ratios, peak RSS and machine limits; writes
 # bench/results/ and docs/benchmarks-throughput.svg. BENCH_QUICK=1: < 1 min.
@@ -121,7 +136,7 @@ k6-check:
 	@for f in bench/k6/*.js bench/k6/lib/*.js; do node --check "$$f" || exit 1; done
 	@echo "k6 scripts: syntax ok"
 
-.PHONY: bench-go bench-compare k6-check
+.PHONY: bench-go bench-micro bench-compare k6-check
 
 conformance: tools build
 	$(E2E_ENV) $(GO) test -count=1 -v -timeout $(TEST_TIMEOUT) -run '^TestConformance$$' $(E2E_PKG)

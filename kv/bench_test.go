@@ -1,0 +1,79 @@
+package kv
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// benchStore opens an on-disk Badger store (synced commits, as served) and
+// writes n tags of one repository plus the repository record.
+func benchStore(b *testing.B, repo string, n int) *Badger {
+	b.Helper()
+	s, err := Open(Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	const batch = 5000
+	for lo := 0; lo < n; lo += batch {
+		err := s.Update(context.Background(), func(t Txn) error {
+			for i := lo; i < min(lo+batch, n); i++ {
+				if err := t.Set(TagKey(repo, fmt.Sprintf("t%06d", i)), []byte("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")); err != nil {
+					return err
+				}
+			}
+			return t.Set(RepoKey(repo), RepoRecord{Created: 1}.Encode())
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s
+}
+
+// BenchmarkTagLookup is the point read behind a manifest GET by tag: one
+// read-only snapshot, one Get of t/<repo>@<tag>.
+func BenchmarkTagLookup(b *testing.B) {
+	s := benchStore(b, "bench/lookup", 1000)
+	ctx := context.Background()
+	key := TagKey("bench/lookup", "t000500")
+	b.ReportAllocs()
+	for b.Loop() {
+		err := s.View(ctx, func(t Reader) error {
+			_, err := t.Get(key)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkScanKeys walks the keys of a 10 000-tag repository, whole and a
+// page of 100 after a seek: the storage cost of a tag listing.
+func BenchmarkScanKeys(b *testing.B) {
+	const n = 10000
+	s := benchStore(b, "bench/scan", n)
+	ctx := context.Background()
+	prefix := TagPrefix("bench/scan")
+	walk := func(b *testing.B, after []byte, limit int) {
+		b.ReportAllocs()
+		for b.Loop() {
+			got := 0
+			err := s.View(ctx, func(t Reader) error {
+				return t.ScanKeys(prefix, after, func([]byte) error {
+					if got++; got == limit {
+						return ErrStop
+					}
+					return nil
+				})
+			})
+			if err != nil || got != limit {
+				b.Fatalf("%d keys, %v", got, err)
+			}
+		}
+	}
+	b.Run("full", func(b *testing.B) { walk(b, nil, n) })
+	b.Run("page100", func(b *testing.B) { walk(b, []byte("t005000"), 100) })
+}
