@@ -11,7 +11,11 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
+	"git.wntrmute.dev/kyle/mcr/engine/audit"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
+	"git.wntrmute.dev/kyle/mcr/http/adminapi"
+	"git.wntrmute.dev/kyle/mcr/http/auth"
 	"git.wntrmute.dev/kyle/mcr/http/server"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 	"git.wntrmute.dev/kyle/mcr/kv"
@@ -95,6 +99,7 @@ func serve(ctx context.Context, c Config) error {
 		Metrics:            newMetrics(store, reg, uploads, bg),
 		MetricsRequireAuth: c.Metrics.RequireAuth,
 		Ready:              readiness(store, c.Data),
+		Admin:              adminAPI(c, store, blobs, reg, bg, authn, journal, rec, log),
 	})
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -120,4 +125,29 @@ func serve(ctx context.Context, c Config) error {
 	actx, acancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer acancel()
 	return reg.Close(actx)
+}
+
+// adminAPI assembles the admin API over the running components. Accounts
+// are managed through it only when they are mcr's own (builtin mode).
+func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Registry, bg *background,
+	authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *adminapi.API {
+	d := adminapi.Deps{
+		Registry: reg, Jobs: bg.Runner, GC: bg.Collector, Journal: journal, Audit: rec,
+		Snapshot: func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
+			return snapshot.Create(ctx, store, blobs, dir)
+		},
+		SnapshotDir: filepath.Join(c.Data, "snapshots"),
+		MetadataBytes: func() int64 {
+			lsm, vlog := store.DB().Size()
+			return lsm + vlog
+		},
+		Version: version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
+	}
+	if authn != nil {
+		d.Authorizer, d.Policy = authn, authn.Policy()
+		if authn.Mode() == auth.ModeBuiltin {
+			d.Identity = authn.Identity()
+		}
+	}
+	return adminapi.New(d)
 }

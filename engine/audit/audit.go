@@ -18,10 +18,11 @@ const (
 	Denied        Kind = "denied"         // the policy refused an action
 	PolicyChanged Kind = "policy_changed" // a rule was created, replaced or deleted
 	AccountChange Kind = "account_changed"
-	Push          Kind = "push"   // a manifest or blob was stored (201)
-	Pull          Kind = "pull"   // content was read (only when pull auditing is on)
-	Delete        Kind = "delete" // a manifest, tag or blob was deleted
-	GCRun         Kind = "gc_run" // a garbage collection (or upload expiry) finished
+	Push          Kind = "push"     // a manifest or blob was stored (201)
+	Pull          Kind = "pull"     // content was read (only when pull auditing is on)
+	Delete        Kind = "delete"   // a manifest, tag or blob was deleted
+	GCRun         Kind = "gc_run"   // a garbage collection (or upload expiry) finished
+	Snapshot      Kind = "snapshot" // a snapshot was written (admin API)
 	// Written by the Badger journal about itself.
 	Shed   Kind = "audit_shed"   // events were dropped because the queue was full
 	Pruned Kind = "audit_pruned" // retention deleted the oldest events

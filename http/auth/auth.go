@@ -240,3 +240,12 @@ func reason(err error) string {
 	}
 	return ""
 }
+
+// Identity is the identity service (accounts, keys, tokens).
+func (a *Auth) Identity() *identity.Service { return a.o.Identity }
+
+// Policy is the policy engine.
+func (a *Auth) Policy() *policy.Engine { return a.o.Policy }
+
+// Mode is where identities come from.
+func (a *Auth) Mode() Mode { return a.o.Mode }

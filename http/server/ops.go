@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
 
@@ -68,6 +70,9 @@ func routeName(path []byte) string {
 		return "token"
 	case HealthzPath, ReadyzPath, MetricsPath:
 		return "ops"
+	}
+	if bytes.HasPrefix(path, []byte(adminPrefix)) {
+		return "admin"
 	}
 	if r := distapi.RouteName(string(path)); r != "" {
 		return r

@@ -5,6 +5,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -17,6 +18,8 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
+	"git.wntrmute.dev/kyle/mcr/http/adminapi"
+	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
 	"git.wntrmute.dev/kyle/mcr/http/distapi"
 	"git.wntrmute.dev/kyle/mcr/http/metrics"
@@ -44,7 +47,12 @@ type Options struct {
 	MetricsRequireAuth bool
 	// Ready is the readiness check of /readyz; nil is always ready.
 	Ready func() error
+	// Admin is the admin API served under /api/v1; nil serves none.
+	Admin *adminapi.API
 }
+
+// adminPrefix is where the admin API's paths start.
+const adminPrefix = apiv1.Prefix + "/"
 
 // Server is the HTTP front end.
 type Server struct {
@@ -72,14 +80,28 @@ func New(reg *engine.Registry, log zerolog.Logger, o Options) *Server {
 		handler = o.Auth.Middleware(r.Handler)
 	}
 	api.Register(r)
+	if o.Admin != nil {
+		o.Admin.Register(r)
+		if o.Auth != nil {
+			o.Auth.WithAPIErrors(adminPrefix, adminapi.WriteError)
+		}
+	}
 	if o.Metrics != nil && o.MetricsRequireAuth && o.Auth != nil {
 		registerMetrics(r, o.Auth, o.Metrics)
 	}
 	handler = ops(handler, o)
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
+		if o.Admin != nil && bytes.HasPrefix(ctx.Path(), []byte(adminPrefix)) {
+			adminapi.NotFound(ctx)
+			return
+		}
 		distapi.WriteError(ctx, errcode.New(errcode.EndpointUnknown, "no such endpoint"))
 	}
 	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
+		if o.Admin != nil && bytes.HasPrefix(ctx.Path(), []byte(adminPrefix)) {
+			adminapi.MethodNotAllowed(ctx)
+			return
+		}
 		distapi.WriteError(ctx, errcode.New(errcode.Unsupported, "method not allowed"))
 	}
 	r.HandleMethodNotAllowed = true

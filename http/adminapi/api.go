@@ -1,0 +1,178 @@
+// Package adminapi serves the operator's REST API under /api/v1 (docs/api.md):
+// status, repositories, jobs and garbage collection, policy, accounts, the
+// audit log, snapshots and the profiler. It is a thin layer: every route
+// parses its input, asks the policy for the one action it declares, calls
+// the engine component that does the work, and writes JSON (apiv1 types).
+package adminapi
+
+import (
+	"context"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
+
+	"git.wntrmute.dev/kyle/mcr/engine"
+	"git.wntrmute.dev/kyle/mcr/engine/audit"
+	"git.wntrmute.dev/kyle/mcr/engine/gc"
+	"git.wntrmute.dev/kyle/mcr/engine/identity"
+	"git.wntrmute.dev/kyle/mcr/engine/policy"
+	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
+	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+	"git.wntrmute.dev/kyle/mcr/jobs"
+)
+
+// Authorizer authenticates nothing itself (the auth middleware ran
+// already) but decides whether the caller may do a route's action.
+// http/auth implements it; without one (auth mode "none") every request is
+// allowed.
+type Authorizer interface {
+	// AuthorizeAPI returns nil or the error to answer with (401 with a
+	// challenge, 403 DENIED).
+	AuthorizeAPI(ctx *fasthttp.RequestCtx, act policy.Action, repo string) error
+	// Allowed answers without side effects, for filtering listings.
+	Allowed(ctx *fasthttp.RequestCtx, act policy.Action, repo string) bool
+	// Actor names the caller in the audit events of the changes it makes.
+	Actor(ctx *fasthttp.RequestCtx) audit.Actor
+}
+
+// Deps are the components the API drives. Registry, Jobs and GC are
+// required; a nil Identity, Policy or Journal makes the routes over it
+// answer 409 (that part is not managed by this registry in its mode).
+type Deps struct {
+	Registry *engine.Registry
+	Jobs     *jobs.Runner
+	GC       *gc.Collector
+	// Identity is nil unless accounts are mcr's own (auth mode builtin).
+	Identity *identity.Service
+	Policy   *policy.Engine
+	Journal  *audit.Journal
+	// Audit receives the account changes and deletions made through the
+	// API (nil: not recorded).
+	Audit audit.Recorder
+	// Snapshot writes a snapshot into an absolute directory.
+	Snapshot func(ctx context.Context, dir string) (*snapshot.Manifest, error)
+	// SnapshotDir is where a snapshot named by a relative path goes.
+	SnapshotDir string
+	// MetadataBytes reports the metadata store's size on disk.
+	MetadataBytes func() int64
+	Version       string
+	Started       time.Time
+	Log           zerolog.Logger
+	Authorizer    Authorizer
+}
+
+// API is the admin API.
+type API struct {
+	d Deps
+}
+
+// New returns the API over d.
+func New(d Deps) *API {
+	if d.Audit == nil {
+		d.Audit = audit.Nop{}
+	}
+	return &API{d: d}
+}
+
+// handler is a route's body: it writes its answer, or returns the error to
+// answer with.
+type handler func(ctx *fasthttp.RequestCtx) error
+
+// Register adds the routes to r.
+func (a *API) Register(r *router.Router) {
+	p := apiv1.Prefix
+	r.GET(p+"/status", a.global(policy.Admin, a.status))
+
+	r.GET(p+"/repositories", a.serve(a.listRepositories)) // authorizes itself: catalog, filtered by pull
+	for _, m := range []string{fasthttp.MethodGet, fasthttp.MethodDelete} {
+		r.Handle(m, p+"/repositories/{path:*}", a.serve(a.repository))
+	}
+
+	r.GET(p+"/jobs", a.global(policy.Admin, a.listJobs))
+	r.GET(p+"/jobs/{kind:*}", a.global(policy.Admin, a.job))
+	r.GET(p+"/gc", a.global(policy.Admin, a.gcStatus))
+	r.POST(p+"/gc", a.global(policy.Admin, a.gcRun))
+	r.GET(p+"/gc/history", a.global(policy.Admin, a.gcHistory))
+
+	r.GET(p+"/policy/rules", a.global(policy.PolicyManage, a.listRules))
+	r.POST(p+"/policy/rules", a.global(policy.PolicyManage, a.createRule))
+	r.GET(p+"/policy/rules/{id}", a.global(policy.PolicyManage, a.getRule))
+	r.PUT(p+"/policy/rules/{id}", a.global(policy.PolicyManage, a.replaceRule))
+	r.DELETE(p+"/policy/rules/{id}", a.global(policy.PolicyManage, a.deleteRule))
+	r.POST(p+"/policy/rules/{id}/enable", a.global(policy.PolicyManage, a.enableRule(true)))
+	r.POST(p+"/policy/rules/{id}/disable", a.global(policy.PolicyManage, a.enableRule(false)))
+	r.POST(p+"/policy/evaluate", a.global(policy.PolicyManage, a.evaluate))
+
+	r.GET(p+"/accounts", a.global(policy.Admin, a.listAccounts))
+	r.POST(p+"/accounts", a.global(policy.Admin, a.createAccount))
+	r.GET(p+"/accounts/{id}", a.global(policy.Admin, a.getAccount))
+	r.DELETE(p+"/accounts/{id}", a.global(policy.Admin, a.deleteAccount))
+	r.POST(p+"/accounts/{id}/enable", a.global(policy.Admin, a.enableAccount(true)))
+	r.POST(p+"/accounts/{id}/disable", a.global(policy.Admin, a.enableAccount(false)))
+	r.PUT(p+"/accounts/{id}/password", a.global(policy.Admin, a.setPassword))
+	r.GET(p+"/accounts/{id}/keys", a.global(policy.Admin, a.listKeys))
+	r.POST(p+"/accounts/{id}/keys", a.global(policy.Admin, a.createKey))
+	r.DELETE(p+"/accounts/{id}/keys/{key}", a.global(policy.Admin, a.revokeKey))
+
+	r.GET(p+"/audit", a.global(policy.Admin, a.queryAudit))
+	r.GET(p+"/audit/verify", a.global(policy.Admin, a.verifyAudit))
+
+	r.POST(p+"/snapshots", a.global(policy.Admin, a.createSnapshot))
+
+	r.GET(p+"/debug/pprof/{name:*}", a.global(policy.Admin, a.pprof))
+}
+
+// serve runs h and writes its error, if any.
+func (a *API) serve(h handler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		if err := h(ctx); err != nil {
+			a.writeError(ctx, err)
+		}
+	}
+}
+
+// global serves a route whose action is registry-wide.
+func (a *API) global(act policy.Action, h handler) fasthttp.RequestHandler {
+	return a.serve(func(ctx *fasthttp.RequestCtx) error {
+		if err := a.authorize(ctx, act, ""); err != nil {
+			return err
+		}
+		return h(ctx)
+	})
+}
+
+func (a *API) authorize(ctx *fasthttp.RequestCtx, act policy.Action, repo string) error {
+	if a.d.Authorizer == nil {
+		return nil
+	}
+	return a.d.Authorizer.AuthorizeAPI(ctx, act, repo)
+}
+
+func (a *API) allowed(ctx *fasthttp.RequestCtx, act policy.Action, repo string) bool {
+	return a.d.Authorizer == nil || a.d.Authorizer.Allowed(ctx, act, repo)
+}
+
+// actor is who the audit log says made a change.
+func (a *API) actor(ctx *fasthttp.RequestCtx) audit.Actor {
+	if a.d.Authorizer == nil {
+		return audit.Actor{Remote: ctx.RemoteIP().String()}
+	}
+	return a.d.Authorizer.Actor(ctx)
+}
+
+// changeContext carries the caller to the components that audit their own
+// changes (the policy engine).
+func (a *API) changeContext(ctx *fasthttp.RequestCtx) context.Context {
+	return audit.WithActor(ctx, a.actor(ctx))
+}
+
+// record writes an audit event for a change made through the API.
+func (a *API) record(ctx *fasthttp.RequestCtx, kind audit.Kind, action, repo, dgst, detail string) {
+	who := a.actor(ctx)
+	a.d.Audit.Record(ctx, audit.Event{
+		Time: time.Now(), Kind: kind, AccountID: who.ID, AccountName: who.Name, Remote: who.Remote,
+		Action: action, Repository: repo, Digest: dgst, Outcome: "success", Detail: detail,
+	})
+}

@@ -1,0 +1,92 @@
+package adminapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
+)
+
+// maxBody bounds a request body: the API's documents are small.
+const maxBody = 1 << 20
+
+// readJSON decodes the request body into v, refusing unknown fields and
+// trailing data. An empty body leaves v as it is when emptyOK.
+func readJSON(ctx *fasthttp.RequestCtx, v any, emptyOK bool) error {
+	body, err := readBody(ctx)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		if emptyOK {
+			return nil
+		}
+		return errBadRequest("a JSON body is required")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errBadRequest("malformed JSON body: %v", err)
+	}
+	if dec.More() {
+		return errBadRequest("malformed JSON body: data after the document")
+	}
+	return nil
+}
+
+// readBody reads the (streamed) request body, at most maxBody bytes.
+func readBody(ctx *fasthttp.RequestCtx) ([]byte, error) {
+	var r io.Reader = bytes.NewReader(ctx.Request.Body())
+	if s := ctx.RequestBodyStream(); s != nil {
+		r = s
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxBody+1))
+	if err != nil {
+		return nil, errBadRequest("reading the body: %v", err)
+	}
+	if len(b) > maxBody {
+		return nil, errcode.New(errcode.TooLarge, "request body over %d bytes", maxBody)
+	}
+	return b, nil
+}
+
+// writeJSON answers v with status.
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+	return nil
+}
+
+// Page sizes.
+const (
+	defaultPage = 100
+	maxPage     = 1000
+)
+
+// page reads the n and cursor query parameters.
+func page(ctx *fasthttp.RequestCtx) (n int, cursor string, err error) {
+	args := ctx.QueryArgs()
+	n = defaultPage
+	if v := args.Peek("n"); len(v) > 0 {
+		n, err = strconv.Atoi(string(v))
+		if err != nil || n < 1 || n > maxPage {
+			return 0, "", errBadRequest("n must be an integer from 1 to %d", maxPage)
+		}
+	}
+	return n, string(args.Peek("cursor")), nil
+}
+
+// noContent answers 204.
+func noContent(ctx *fasthttp.RequestCtx) error {
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}
