@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+
+	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+)
+
+func accountPath(idOrName string, sub ...string) string {
+	p := apiv1.Prefix + "/accounts/" + escapeSegments(idOrName)
+	for _, s := range sub {
+		p += "/" + escapeSegments(s)
+	}
+	return p
+}
+
+// readStdinSecret reads a secret from all of standard input, less a final
+// newline.
+func readStdinSecret(s *streams) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(s.In, 64<<10))
+	if err != nil {
+		return "", err
+	}
+	pw := strings.TrimRight(string(b), "\r\n")
+	if pw == "" {
+		return "", usagef("no password on standard input")
+	}
+	return pw, nil
+}
+
+func accountCommand(s *streams) *cli.Command {
+	// one runs an action that takes one account argument and a client.
+	one := func(usage string, fn func(ctx context.Context, cmd *cli.Command, c *client, acct string) error) cli.ActionFunc {
+		return func(ctx context.Context, cmd *cli.Command) error {
+			if err := wantArgs(cmd, 1, usage); err != nil {
+				return err
+			}
+			c, err := newClient(cmd, s)
+			if err != nil {
+				return err
+			}
+			return fn(ctx, cmd, c, cmd.Args().First())
+		}
+	}
+	// toggle enables or disables an account.
+	toggle := func(verb string) cli.ActionFunc {
+		return one("ACCOUNT", func(ctx context.Context, cmd *cli.Command, c *client, acct string) error {
+			var a apiv1.Account
+			if err := c.do(ctx, "POST", accountPath(acct, verb), nil, nil, &a); err != nil {
+				return err
+			}
+			return printAccount(cmd, s, a)
+		})
+	}
+	return &cli.Command{
+		Name:  "account",
+		Usage: "manage accounts and access keys (builtin auth mode)",
+		Commands: []*cli.Command{
+			{
+				Name:  "ls",
+				Usage: "list the accounts",
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := wantArgs(cmd, 0, ""); err != nil {
+						return err
+					}
+					c, err := newClient(cmd, s)
+					if err != nil {
+						return err
+					}
+					var l apiv1.AccountList
+					if err := c.do(ctx, "GET", apiv1.Prefix+"/accounts", nil, nil, &l); err != nil {
+						return err
+					}
+					if jsonOutput(cmd) {
+						l.Accounts = nonNil(l.Accounts)
+						return printJSON(s.Out, l)
+					}
+					tw := table(s.Out, "NAME", "ID", "TYPE", "ROLES", "ENABLED", "CREATED")
+					for _, a := range l.Accounts {
+						row(tw, a.Name, a.ID, a.Type, orDash(strings.Join(a.Roles, ",")), a.Enabled, fmtTime(a.Created))
+					}
+					return tw.Flush()
+				},
+			},
+			{
+				Name:      "show",
+				Usage:     "show one account",
+				ArgsUsage: "ACCOUNT",
+				Action: one("ACCOUNT", func(ctx context.Context, cmd *cli.Command, c *client, acct string) error {
+					var a apiv1.Account
+					if err := c.do(ctx, "GET", accountPath(acct), nil, nil, &a); err != nil {
+						return err
+					}
+					return printAccount(cmd, s, a)
+				}),
+			},
+			{
+				Name:      "add",
+				Usage:     "create an account; a human account without --password-stdin gets a generated password, printed once",
+				ArgsUsage: "NAME",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "type", Value: "human", Usage: "human (a person) or system (a CI robot or service)"},
+					&cli.StringSliceFlag{Name: "role", Usage: "roles, comma separated or repeated (admin: everything, by the built-in policy)"},
+					&cli.BoolFlag{Name: "password-stdin", Usage: "read the password from standard input"},
+				},
+				Action: one("NAME", func(ctx context.Context, cmd *cli.Command, c *client, name string) error {
+					n := apiv1.NewAccount{Name: name, Type: cmd.String("type"), Roles: cmd.StringSlice("role")}
+					if cmd.Bool("password-stdin") {
+						pw, err := readStdinSecret(s)
+						if err != nil {
+							return err
+						}
+						n.Password = pw
+					}
+					var out apiv1.CreatedAccount
+					if err := c.do(ctx, "POST", apiv1.Prefix+"/accounts", nil, n, &out); err != nil {
+						return err
+					}
+					if jsonOutput(cmd) {
+						return printJSON(s.Out, out)
+					}
+					fmt.Fprintf(s.Out, "created %s account %q (id %s)\n", out.Account.Type, out.Account.Name, out.Account.ID)
+					if out.Password != "" {
+						fmt.Fprintf(s.Out, "its generated password, shown once:\n%s\n", out.Password)
+					}
+					return nil
+				}),
+			},
+			{
+				Name:      "enable",
+				Usage:     "enable an account",
+				ArgsUsage: "ACCOUNT",
+				Action:    toggle("enable"),
+			},
+			{
+				Name:      "disable",
+				Usage:     "disable an account: it can no longer log in, and its refresh tokens stop working",
+				ArgsUsage: "ACCOUNT",
+				Action:    toggle("disable"),
+			},
+			{
+				Name:      "rm",
+				Usage:     "delete an account",
+				ArgsUsage: "ACCOUNT",
+				Action: one("ACCOUNT", func(ctx context.Context, cmd *cli.Command, c *client, acct string) error {
+					if err := c.do(ctx, "DELETE", accountPath(acct), nil, nil, nil); err != nil {
+						return err
+					}
+					if jsonOutput(cmd) {
+						return printJSON(s.Out, map[string]string{"deleted": acct})
+					}
+					fmt.Fprintf(s.Out, "deleted account %s\n", acct)
+					return nil
+				}),
+			},
+			{
+				Name:      "passwd",
+				Usage:     "set an account's password (asked for, or read with --password-stdin)",
+				ArgsUsage: "ACCOUNT",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "password-stdin", Usage: "read the password from standard input"},
+				},
+				Action: one("ACCOUNT", func(ctx context.Context, cmd *cli.Command, c *client, acct string) error {
+					var pw string
+					var err error
+					if cmd.Bool("password-stdin") {
+						pw, err = readStdinSecret(s)
+					} else {
+						fmt.Fprintf(s.Err, "New password for %s: ", acct)
+						pw, err = readPassword(s.In, bufio.NewReader(s.In))
+						fmt.Fprintln(s.Err)
+					}
+					if err != nil {
+						return err
+					}
+					if pw == "" {
+						return usagef("empty password")
+					}
+					if err := c.do(ctx, "PUT", accountPath(acct, "password"), nil, apiv1.Password{Password: pw}, nil); err != nil {
+						return err
+					}
+					if jsonOutput(cmd) {
+						return printJSON(s.Out, map[string]string{"password_changed": acct})
+					}
+					fmt.Fprintf(s.Out, "password of %s changed\n", acct)
+					return nil
+				}),
+			},
+			keyCommand(s),
+		},
+	}
+}
+
+func keyCommand(s *streams) *cli.Command {
+	return &cli.Command{
+		Name:  "key",
+		Usage: "manage a system account's access keys",
+		Commands: []*cli.Command{
+			{
+				Name:      "ls",
+				Usage:     "list an account's access keys",
+				ArgsUsage: "ACCOUNT",
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := wantArgs(cmd, 1, "ACCOUNT"); err != nil {
+						return err
+					}
+					c, err := newClient(cmd, s)
+					if err != nil {
+						return err
+					}
+					var l apiv1.AccessKeyList
+					if err := c.do(ctx, "GET", accountPath(cmd.Args().First(), "keys"), nil, nil, &l); err != nil {
+						return err
+					}
+					if jsonOutput(cmd) {
+						l.Keys = nonNil(l.Keys)
+						return printJSON(s.Out, l)
+					}
+					tw := table(s.Out, "ID", "DESCRIPTION", "CREATED", "REVOKED")
+					for _, k := range l.Keys {
+						row(tw, k.ID, orDash(k.Description), fmtTime(k.Created), fmtTimePtr(k.Revoked))
+					}
+					return tw.Flush()
+				},
+			},
+			{
+				Name:      "add",
+				Usage:     "create an access key; its secret is printed once",
+				ArgsUsage: "ACCOUNT",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "description", Usage: "what the key is for"},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := wantArgs(cmd, 1, "ACCOUNT"); err != nil {
+						return err
+					}
+					c, err := newClient(cmd, s)
+					if err != nil {
+						return err
+					}
+					acct := cmd.Args().First()
+					var out apiv1.CreatedAccessKey
+					if err := c.do(ctx, "POST", accountPath(acct, "keys"), nil, apiv1.NewAccessKey{Description: cmd.String("description")}, &out); err != nil {
+						return err
+					}
+					if jsonOutput(cmd) {
+						return printJSON(s.Out, out)
+					}
+					fmt.Fprintf(s.Out, "created access key %s for %s; use it as the password. Shown once:\n%s\n", out.Key.ID, acct, out.Secret)
+					return nil
+				},
+			},
+			{
+				Name:      "rm",
+				Usage:     "revoke an access key",
+				ArgsUsage: "ACCOUNT KEY-ID",
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := wantArgs(cmd, 2, "ACCOUNT KEY-ID"); err != nil {
+						return err
+					}
+					c, err := newClient(cmd, s)
+					if err != nil {
+						return err
+					}
+					acct, id := cmd.Args().Get(0), cmd.Args().Get(1)
+					if err := c.do(ctx, "DELETE", accountPath(acct, "keys", id), nil, nil, nil); err != nil {
+						return err
+					}
+					if jsonOutput(cmd) {
+						return printJSON(s.Out, map[string]string{"revoked": id})
+					}
+					fmt.Fprintf(s.Out, "revoked access key %s of %s\n", id, acct)
+					return nil
+				},
+			},
+		},
+	}
+}
+
+func printAccount(cmd *cli.Command, s *streams, a apiv1.Account) error {
+	if jsonOutput(cmd) {
+		return printJSON(s.Out, a)
+	}
+	tw := table(s.Out, "FIELD", "VALUE")
+	row(tw, "name", a.Name)
+	row(tw, "id", a.ID)
+	row(tw, "type", a.Type)
+	row(tw, "roles", orDash(strings.Join(a.Roles, ",")))
+	row(tw, "enabled", a.Enabled)
+	row(tw, "created", fmtTime(a.Created))
+	return tw.Flush()
+}

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+)
+
+// pollInterval is how often a waiting command asks for a job's status.
+const pollInterval = 250 * time.Millisecond
+
+func statusCommand(s *streams) *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "show the server's version, uptime, counts, storage and jobs",
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := wantArgs(cmd, 0, ""); err != nil {
+				return err
+			}
+			c, err := newClient(cmd, s)
+			if err != nil {
+				return err
+			}
+			var st apiv1.Status
+			if err := c.do(ctx, "GET", apiv1.Prefix+"/status", nil, nil, &st); err != nil {
+				return err
+			}
+			if jsonOutput(cmd) {
+				return printJSON(s.Out, st)
+			}
+			tw := table(s.Out, "FIELD", "VALUE")
+			row(tw, "server", c.base)
+			row(tw, "version", st.Version)
+			row(tw, "started", fmtTime(st.Started))
+			row(tw, "uptime", (time.Duration(st.UptimeSeconds) * time.Second).String())
+			row(tw, "repositories", st.Repositories)
+			row(tw, "manifests", st.Manifests)
+			row(tw, "tags", st.Tags)
+			row(tw, "blobs", st.Blobs)
+			row(tw, "blob storage", humanBytes(st.Storage.BlobBytes))
+			row(tw, "metadata storage", humanBytes(st.Storage.MetadataBytes))
+			row(tw, "active uploads", st.UploadsActive)
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if len(st.Jobs) > 0 {
+				fmt.Fprintln(s.Out)
+				return jobTable(s, st.Jobs)
+			}
+			return nil
+		},
+	}
+}
+
+func gcCommand(s *streams) *cli.Command {
+	return &cli.Command{
+		Name:  "gc",
+		Usage: "run garbage collection and see its state",
+		Commands: []*cli.Command{
+			{
+				Name:  "run",
+				Usage: "start a collection (409, exit 5, when one is already running)",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "dry-run", Usage: "report what would be swept, sweep nothing"},
+					&cli.BoolFlag{Name: "wait", Usage: "show progress on stderr until the run ends, then its result; exit 1 if it failed"},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := wantArgs(cmd, 0, ""); err != nil {
+						return err
+					}
+					c, err := newClient(cmd, s)
+					if err != nil {
+						return err
+					}
+					dry := cmd.Bool("dry-run")
+					var job apiv1.Job
+					if err := c.do(ctx, "POST", apiv1.Prefix+"/gc", nil, apiv1.GCRequest{DryRun: dry}, &job); err != nil {
+						return err
+					}
+					if cmd.Bool("wait") {
+						if job, err = waitJob(ctx, s, func(ctx context.Context) (apiv1.Job, error) {
+							var st apiv1.GCStatus
+							if err := c.do(ctx, "GET", apiv1.Prefix+"/gc", nil, nil, &st); err != nil {
+								return apiv1.Job{}, err
+							}
+							if dry {
+								return st.DryRun, nil
+							}
+							return st.GC, nil
+						}); err != nil {
+							return err
+						}
+					}
+					if err := printJob(cmd, s, job); err != nil {
+						return err
+					}
+					return jobFailure(job)
+				},
+			},
+			{
+				Name:  "status",
+				Usage: "show the GC, dry-run GC and upload-expiry jobs",
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := wantArgs(cmd, 0, ""); err != nil {
+						return err
+					}
+					c, err := newClient(cmd, s)
+					if err != nil {
+						return err
+					}
+					var st apiv1.GCStatus
+					if err := c.do(ctx, "GET", apiv1.Prefix+"/gc", nil, nil, &st); err != nil {
+						return err
+					}
+					if jsonOutput(cmd) {
+						return printJSON(s.Out, st)
+					}
+					return jobTable(s, []apiv1.Job{st.GC, st.DryRun, st.Uploads})
+				},
+			},
+		},
+	}
+}
+
+// waitJob polls get until the job is neither queued nor running, printing
+// its progress on stderr whenever it changes.
+func waitJob(ctx context.Context, s *streams, get func(context.Context) (apiv1.Job, error)) (apiv1.Job, error) {
+	last := ""
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	for {
+		j, err := get(ctx)
+		if err != nil {
+			return j, err
+		}
+		if !j.Active() {
+			return j, nil
+		}
+		p := fmt.Sprintf("%s: %s", j.Kind, j.State)
+		if j.Total > 0 {
+			p += fmt.Sprintf(" %d/%d", j.Done, j.Total)
+		} else if j.Done > 0 {
+			p += fmt.Sprintf(" %d", j.Done)
+		}
+		if j.Note != "" {
+			p += " (" + j.Note + ")"
+		}
+		if p != last {
+			fmt.Fprintln(s.Err, p)
+			last = p
+		}
+		select {
+		case <-ctx.Done():
+			return j, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// jobFailure is the error of a job that ended badly: exit code 1.
+func jobFailure(j apiv1.Job) error {
+	switch j.State {
+	case "failed", "cancelled", "interrupted":
+		msg := fmt.Sprintf("job %s %s", j.Kind, j.State)
+		if j.Error != "" {
+			msg += ": " + j.Error
+		}
+		return &codeError{code: exitError, msg: msg}
+	}
+	return nil
+}
+
+// printJob prints one job: its JSON, or its fields and its result's.
+func printJob(cmd *cli.Command, s *streams, j apiv1.Job) error {
+	if jsonOutput(cmd) {
+		return printJSON(s.Out, j)
+	}
+	tw := table(s.Out, "FIELD", "VALUE")
+	row(tw, "kind", j.Kind)
+	row(tw, "state", j.State)
+	row(tw, "started", fmtTimePtr(j.Started))
+	row(tw, "finished", fmtTimePtr(j.Finished))
+	if j.Total > 0 || j.Done > 0 {
+		row(tw, "progress", fmt.Sprintf("%d/%d", j.Done, j.Total))
+	}
+	if j.Note != "" {
+		row(tw, "note", j.Note)
+	}
+	if j.Error != "" {
+		row(tw, "error", j.Error)
+	}
+	for _, kv := range resultFields(j.Result) {
+		row(tw, "result."+kv[0], kv[1])
+	}
+	return tw.Flush()
+}
+
+// resultFields flattens a job result for a table: the fields of a JSON
+// object, sorted, or the whole value as "value".
+func resultFields(raw json.RawMessage) [][2]string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		var str string
+		if json.Unmarshal(raw, &str) == nil {
+			return [][2]string{{"value", str}}
+		}
+		return [][2]string{{"value", string(raw)}}
+	}
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([][2]string, 0, len(keys))
+	for _, k := range keys {
+		v := string(obj[k])
+		var str string
+		if json.Unmarshal(obj[k], &str) == nil {
+			v = str
+		}
+		out = append(out, [2]string{k, v})
+	}
+	return out
+}
+
+func jobTable(s *streams, jobs []apiv1.Job) error {
+	tw := table(s.Out, "JOB", "STATE", "STARTED", "FINISHED", "PROGRESS", "RUNS", "NEXT", "ERROR")
+	for _, j := range jobs {
+		prog := "-"
+		if j.Total > 0 || j.Done > 0 {
+			prog = fmt.Sprintf("%d/%d", j.Done, j.Total)
+		}
+		row(tw, orDash(j.Kind), orDash(j.State), fmtTimePtr(j.Started), fmtTimePtr(j.Finished), prog, j.Runs, fmtTimePtr(j.Next), orDash(j.Error))
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,357 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+
+	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+)
+
+func rulePath(id string) string { return apiv1.Prefix + "/policy/rules/" + escapeSegments(id) }
+
+// ruleFlags are the flags that make a rule on add and update.
+func ruleFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "the rule as JSON (docs/security.md); - for standard input; excludes the other rule flags"},
+		&cli.StringFlag{Name: "id", Usage: "rule id"},
+		&cli.IntFlag{Name: "priority", Value: 100, Usage: "evaluation order, lower first"},
+		&cli.StringFlag{Name: "effect", Usage: "allow or deny"},
+		&cli.StringSliceFlag{Name: "actions", Usage: "actions, comma separated or repeated: pull, push, delete, catalog, admin, policy:manage, ..."},
+		&cli.StringSliceFlag{Name: "repositories", Usage: "repository globs, comma separated or repeated: prod/* (one level), prod/** (any depth)"},
+		&cli.StringFlag{Name: "account-type", Usage: "subject: accounts of this type (human, system, anonymous)"},
+		&cli.StringFlag{Name: "role", Usage: "subject: accounts with this role"},
+		&cli.StringFlag{Name: "account-id", Usage: "subject: the account of this id"},
+		&cli.StringFlag{Name: "description", Usage: "free text"},
+		&cli.BoolFlag{Name: "disabled", Usage: "store the rule disabled"},
+	}
+}
+
+// ruleFlagNames are the flags that --file excludes.
+var ruleFlagNames = []string{"id", "priority", "effect", "actions", "repositories", "account-type", "role", "account-id", "description", "disabled"}
+
+// applyRuleFlags sets on r the rule flags given on cmd.
+func applyRuleFlags(cmd *cli.Command, r *apiv1.Rule) {
+	if cmd.IsSet("id") {
+		r.ID = cmd.String("id")
+	}
+	if cmd.IsSet("priority") {
+		r.Priority = cmd.Int("priority")
+	}
+	if cmd.IsSet("effect") {
+		r.Effect = cmd.String("effect")
+	}
+	if cmd.IsSet("actions") {
+		r.Actions = cmd.StringSlice("actions")
+	}
+	if cmd.IsSet("repositories") {
+		r.Repositories = cmd.StringSlice("repositories")
+	}
+	if cmd.IsSet("account-type") {
+		r.Subject.AccountType = cmd.String("account-type")
+	}
+	if cmd.IsSet("role") {
+		r.Subject.Role = cmd.String("role")
+	}
+	if cmd.IsSet("account-id") {
+		r.Subject.AccountID = cmd.String("account-id")
+	}
+	if cmd.IsSet("description") {
+		r.Description = cmd.String("description")
+	}
+	if cmd.IsSet("disabled") {
+		r.Enabled = !cmd.Bool("disabled")
+	}
+}
+
+// ruleFromFile reads a rule document: unknown fields are refused here, as
+// the server would, with the file's name in the message. A document
+// without "enabled" is an enabled rule.
+func ruleFromFile(cmd *cli.Command, s *streams) (apiv1.Rule, error) {
+	for _, f := range ruleFlagNames {
+		if cmd.IsSet(f) {
+			return apiv1.Rule{}, usagef("--file excludes --%s", f)
+		}
+	}
+	name := cmd.String("file")
+	var b []byte
+	var err error
+	if name == "-" {
+		b, err = io.ReadAll(io.LimitReader(s.In, 1<<20))
+	} else {
+		b, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return apiv1.Rule{}, err
+	}
+	r := apiv1.Rule{Enabled: true}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return apiv1.Rule{}, usagef("%s: not a rule: %v", name, err)
+	}
+	return r, nil
+}
+
+func policyCommand(s *streams) *cli.Command {
+	return &cli.Command{
+		Name:  "policy",
+		Usage: "manage policy rules and ask who decides a request",
+		Commands: []*cli.Command{
+			{
+				Name:  "ls",
+				Usage: "list the rules, built-ins included",
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := wantArgs(cmd, 0, ""); err != nil {
+						return err
+					}
+					c, err := newClient(cmd, s)
+					if err != nil {
+						return err
+					}
+					var l apiv1.RuleList
+					if err := c.do(ctx, "GET", apiv1.Prefix+"/policy/rules", nil, nil, &l); err != nil {
+						return err
+					}
+					if jsonOutput(cmd) {
+						l.Rules = nonNil(l.Rules)
+						return printJSON(s.Out, l)
+					}
+					tw := table(s.Out, "ID", "PRIORITY", "EFFECT", "SUBJECT", "ACTIONS", "REPOSITORIES", "ENABLED", "DESCRIPTION")
+					for _, r := range l.Rules {
+						row(tw, r.ID, r.Priority, r.Effect, subjectString(r.Subject), strings.Join(r.Actions, ","),
+							orDash(strings.Join(r.Repositories, ",")), r.Enabled, orDash(r.Description))
+					}
+					return tw.Flush()
+				},
+			},
+			{
+				Name:      "show",
+				Usage:     "show one rule",
+				ArgsUsage: "ID",
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					return ruleCall(ctx, cmd, s, "GET", "")
+				},
+			},
+			{
+				Name:  "add",
+				Usage: "create a rule (409, exit 5, when the id exists)",
+				Flags: ruleFlags(),
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := wantArgs(cmd, 0, ""); err != nil {
+						return err
+					}
+					var r apiv1.Rule
+					if cmd.IsSet("file") {
+						var err error
+						if r, err = ruleFromFile(cmd, s); err != nil {
+							return err
+						}
+					} else {
+						r = apiv1.Rule{Priority: cmd.Int("priority"), Enabled: true}
+						applyRuleFlags(cmd, &r)
+						if r.ID == "" || r.Effect == "" || len(r.Actions) == 0 {
+							return usagef("policy add needs --id, --effect and --actions (or --file)")
+						}
+					}
+					c, err := newClient(cmd, s)
+					if err != nil {
+						return err
+					}
+					var out apiv1.Rule
+					if err := c.do(ctx, "POST", apiv1.Prefix+"/policy/rules", nil, r, &out); err != nil {
+						return err
+					}
+					return printRule(cmd, s, out)
+				},
+			},
+			{
+				Name:      "update",
+				Usage:     "change a rule: the flags given replace those fields, --file replaces the whole rule",
+				ArgsUsage: "ID",
+				Flags:     ruleFlags(),
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := wantArgs(cmd, 1, "ID"); err != nil {
+						return err
+					}
+					id := cmd.Args().First()
+					c, err := newClient(cmd, s)
+					if err != nil {
+						return err
+					}
+					var r apiv1.Rule
+					if cmd.IsSet("file") {
+						if r, err = ruleFromFile(cmd, s); err != nil {
+							return err
+						}
+					} else {
+						if err := c.do(ctx, "GET", rulePath(id), nil, nil, &r); err != nil {
+							return err
+						}
+						applyRuleFlags(cmd, &r)
+					}
+					if r.ID == "" {
+						r.ID = id
+					}
+					r.BuiltIn = false
+					var out apiv1.Rule
+					if err := c.do(ctx, "PUT", rulePath(id), nil, r, &out); err != nil {
+						return err
+					}
+					return printRule(cmd, s, out)
+				},
+			},
+			{
+				Name:      "rm",
+				Usage:     "delete a rule",
+				ArgsUsage: "ID",
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := wantArgs(cmd, 1, "ID"); err != nil {
+						return err
+					}
+					c, err := newClient(cmd, s)
+					if err != nil {
+						return err
+					}
+					id := cmd.Args().First()
+					if err := c.do(ctx, "DELETE", rulePath(id), nil, nil, nil); err != nil {
+						return err
+					}
+					if jsonOutput(cmd) {
+						return printJSON(s.Out, map[string]string{"deleted": id})
+					}
+					fmt.Fprintf(s.Out, "deleted rule %s\n", id)
+					return nil
+				},
+			},
+			{
+				Name:      "enable",
+				Usage:     "enable a rule",
+				ArgsUsage: "ID",
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					return ruleCall(ctx, cmd, s, "POST", "/enable")
+				},
+			},
+			{
+				Name:      "disable",
+				Usage:     "disable a rule",
+				ArgsUsage: "ID",
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					return ruleCall(ctx, cmd, s, "POST", "/disable")
+				},
+			},
+			{
+				Name:  "test",
+				Usage: "ask which rule decides a request; exit 0 when allowed, 1 when denied",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "account", Usage: "account name or id (none of --account, --account-type, --role: an anonymous caller)"},
+					&cli.StringFlag{Name: "account-type", Usage: "a hypothetical caller of this type (human, system)"},
+					&cli.StringSliceFlag{Name: "role", Usage: "a hypothetical caller's roles, comma separated or repeated"},
+					&cli.StringFlag{Name: "action", Required: true, Usage: "the action: pull, push, delete, catalog, admin, policy:manage, ..."},
+					&cli.StringFlag{Name: "repository", Usage: "the repository, for repository actions"},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := wantArgs(cmd, 0, ""); err != nil {
+						return err
+					}
+					req := apiv1.EvaluateRequest{
+						Account: cmd.String("account"), AccountType: cmd.String("account-type"), Roles: cmd.StringSlice("role"),
+						Action: cmd.String("action"), Repository: cmd.String("repository"),
+					}
+					if req.Account != "" && (req.AccountType != "" || len(req.Roles) > 0) {
+						return usagef("--account excludes --account-type and --role")
+					}
+					c, err := newClient(cmd, s)
+					if err != nil {
+						return err
+					}
+					var d apiv1.Decision
+					if err := c.do(ctx, "POST", apiv1.Prefix+"/policy/evaluate", nil, req, &d); err != nil {
+						return err
+					}
+					if jsonOutput(cmd) {
+						if err := printJSON(s.Out, d); err != nil {
+							return err
+						}
+					} else {
+						tw := table(s.Out, "FIELD", "VALUE")
+						verdict := "denied"
+						if d.Allowed {
+							verdict = "allowed"
+						}
+						row(tw, "decision", verdict)
+						row(tw, "reason", d.Reason)
+						if d.Rule != nil {
+							row(tw, "rule", fmt.Sprintf("%s (%s, priority %d)", d.Rule.ID, d.Rule.Effect, d.Rule.Priority))
+						} else {
+							row(tw, "rule", "- (no rule matched: denied by default)")
+						}
+						if err := tw.Flush(); err != nil {
+							return err
+						}
+					}
+					if !d.Allowed {
+						return &codeError{code: exitError, msg: "denied: " + d.Reason}
+					}
+					return nil
+				},
+			},
+		},
+	}
+}
+
+// ruleCall is a call on one rule by id that answers the rule.
+func ruleCall(ctx context.Context, cmd *cli.Command, s *streams, method, suffix string) error {
+	if err := wantArgs(cmd, 1, "ID"); err != nil {
+		return err
+	}
+	c, err := newClient(cmd, s)
+	if err != nil {
+		return err
+	}
+	var r apiv1.Rule
+	if err := c.do(ctx, method, rulePath(cmd.Args().First())+suffix, nil, nil, &r); err != nil {
+		return err
+	}
+	return printRule(cmd, s, r)
+}
+
+func printRule(cmd *cli.Command, s *streams, r apiv1.Rule) error {
+	if jsonOutput(cmd) {
+		return printJSON(s.Out, r)
+	}
+	tw := table(s.Out, "FIELD", "VALUE")
+	row(tw, "id", r.ID)
+	row(tw, "priority", r.Priority)
+	row(tw, "effect", r.Effect)
+	row(tw, "subject", subjectString(r.Subject))
+	row(tw, "actions", strings.Join(r.Actions, ","))
+	row(tw, "repositories", orDash(strings.Join(r.Repositories, ",")))
+	row(tw, "enabled", r.Enabled)
+	row(tw, "builtin", r.BuiltIn)
+	row(tw, "description", orDash(r.Description))
+	return tw.Flush()
+}
+
+func subjectString(s apiv1.Subject) string {
+	var parts []string
+	if s.AccountID != "" {
+		parts = append(parts, "account="+s.AccountID)
+	}
+	if s.AccountType != "" {
+		parts = append(parts, "type="+s.AccountType)
+	}
+	if s.Role != "" {
+		parts = append(parts, "role="+s.Role)
+	}
+	if len(parts) == 0 {
+		return "anyone"
+	}
+	return strings.Join(parts, ",")
+}

@@ -1,0 +1,320 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+
+	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+)
+
+func repoCommand(s *streams) *cli.Command {
+	return &cli.Command{
+		Name:  "repo",
+		Usage: "list, inspect and delete repositories",
+		Commands: []*cli.Command{
+			{
+				Name:  "ls",
+				Usage: "list the repositories you may pull",
+				Flags: listFlags(),
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := wantArgs(cmd, 0, ""); err != nil {
+						return err
+					}
+					c, err := newClient(cmd, s)
+					if err != nil {
+						return err
+					}
+					repos, next, err := fetchAll(ctx, cmd, c, apiv1.Prefix+"/repositories", nil, listing[apiv1.RepositoryPage, apiv1.Repository]{
+						items: func(p *apiv1.RepositoryPage) []apiv1.Repository { return p.Repositories },
+						next:  func(p *apiv1.RepositoryPage) string { return p.Next },
+					})
+					if err != nil {
+						return err
+					}
+					if jsonOutput(cmd) {
+						return printJSON(s.Out, apiv1.RepositoryPage{Repositories: nonNil(repos), Next: next})
+					}
+					tw := table(s.Out, "NAME", "TAGS", "MANIFESTS", "SIZE", "LAST PUSH")
+					for _, r := range repos {
+						row(tw, r.Name, r.Tags, r.Manifests, humanBytes(r.SizeBytes), fmtTimePtr(r.LastPush))
+					}
+					return tw.Flush()
+				},
+			},
+			{
+				Name:      "show",
+				Usage:     "show one repository",
+				ArgsUsage: "REPO",
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := wantArgs(cmd, 1, "REPO"); err != nil {
+						return err
+					}
+					c, err := newClient(cmd, s)
+					if err != nil {
+						return err
+					}
+					var r apiv1.Repository
+					if err := c.do(ctx, "GET", repoPath(cmd.Args().First()), nil, nil, &r); err != nil {
+						return err
+					}
+					if jsonOutput(cmd) {
+						return printJSON(s.Out, r)
+					}
+					tw := table(s.Out, "FIELD", "VALUE")
+					row(tw, "name", r.Name)
+					row(tw, "created", fmtTime(r.Created))
+					row(tw, "tags", r.Tags)
+					row(tw, "manifests", r.Manifests)
+					row(tw, "size", fmt.Sprintf("%s (%d bytes)", humanBytes(r.SizeBytes), r.SizeBytes))
+					row(tw, "last push", fmtTimePtr(r.LastPush))
+					return tw.Flush()
+				},
+			},
+			{
+				Name:      "rm",
+				Usage:     "delete a repository: every tag, manifest and link (blobs go at the next GC)",
+				ArgsUsage: "REPO",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "wait", Usage: "wait until the deletion job ends"},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := wantArgs(cmd, 1, "REPO"); err != nil {
+						return err
+					}
+					c, err := newClient(cmd, s)
+					if err != nil {
+						return err
+					}
+					name := cmd.Args().First()
+					var job apiv1.Job
+					if err := c.do(ctx, "DELETE", repoPath(name), nil, nil, &job); err != nil {
+						return err
+					}
+					if cmd.Bool("wait") {
+						kind := job.Kind
+						if kind == "" {
+							kind = "repo-delete:" + name
+						}
+						if job, err = waitJob(ctx, s, func(ctx context.Context) (apiv1.Job, error) {
+							var j apiv1.Job
+							err := c.do(ctx, "GET", apiv1.Prefix+"/jobs/"+escapeSegments(kind), nil, nil, &j)
+							return j, err
+						}); err != nil {
+							return err
+						}
+					}
+					if err := printJob(cmd, s, job); err != nil {
+						return err
+					}
+					return jobFailure(job)
+				},
+			},
+		},
+	}
+}
+
+func tagCommand(s *streams) *cli.Command {
+	return &cli.Command{
+		Name:  "tag",
+		Usage: "list and delete tags",
+		Commands: []*cli.Command{
+			{
+				Name:      "ls",
+				Usage:     "list a repository's tags",
+				ArgsUsage: "REPO",
+				Flags:     listFlags(),
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := wantArgs(cmd, 1, "REPO"); err != nil {
+						return err
+					}
+					c, err := newClient(cmd, s)
+					if err != nil {
+						return err
+					}
+					tags, next, err := fetchAll(ctx, cmd, c, repoPath(cmd.Args().First(), "tags"), nil, listing[apiv1.TagPage, apiv1.Tag]{
+						items: func(p *apiv1.TagPage) []apiv1.Tag { return p.Tags },
+						next:  func(p *apiv1.TagPage) string { return p.Next },
+					})
+					if err != nil {
+						return err
+					}
+					if jsonOutput(cmd) {
+						return printJSON(s.Out, apiv1.TagPage{Tags: nonNil(tags), Next: next})
+					}
+					tw := table(s.Out, "TAG", "DIGEST")
+					for _, t := range tags {
+						row(tw, t.Name, t.Digest)
+					}
+					return tw.Flush()
+				},
+			},
+			{
+				Name:      "rm",
+				Usage:     "delete a tag (the manifest stays)",
+				ArgsUsage: "REPO TAG | REPO:TAG",
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					var repo, tag string
+					switch cmd.NArg() {
+					case 1:
+						var ok bool
+						if repo, tag, ok = splitRepoTag(cmd.Args().First()); !ok {
+							return usagef("%q is not REPO:TAG", cmd.Args().First())
+						}
+					case 2:
+						repo, tag = cmd.Args().Get(0), cmd.Args().Get(1)
+					default:
+						return usagef("tag rm takes REPO TAG or REPO:TAG")
+					}
+					c, err := newClient(cmd, s)
+					if err != nil {
+						return err
+					}
+					if err := c.do(ctx, "DELETE", repoPath(repo, "tags", tag), nil, nil, nil); err != nil {
+						return err
+					}
+					if jsonOutput(cmd) {
+						return printJSON(s.Out, apiv1.Tag{Name: tag})
+					}
+					fmt.Fprintf(s.Out, "deleted tag %s:%s\n", repo, tag)
+					return nil
+				},
+			},
+		},
+	}
+}
+
+// splitRepoTag splits REPO:TAG at the colon after the last slash.
+func splitRepoTag(s string) (string, string, bool) {
+	i := strings.LastIndexByte(s, ':')
+	if i <= 0 || i < strings.LastIndexByte(s, '/') || i == len(s)-1 {
+		return "", "", false
+	}
+	return s[:i], s[i+1:], true
+}
+
+func manifestCommand(s *streams) *cli.Command {
+	return &cli.Command{
+		Name:  "manifest",
+		Usage: "list and inspect manifests",
+		Commands: []*cli.Command{
+			{
+				Name:      "ls",
+				Usage:     "list a repository's manifests",
+				ArgsUsage: "REPO",
+				Flags:     listFlags(),
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := wantArgs(cmd, 1, "REPO"); err != nil {
+						return err
+					}
+					c, err := newClient(cmd, s)
+					if err != nil {
+						return err
+					}
+					ms, next, err := fetchAll(ctx, cmd, c, repoPath(cmd.Args().First(), "manifests"), nil, listing[apiv1.ManifestPage, apiv1.Manifest]{
+						items: func(p *apiv1.ManifestPage) []apiv1.Manifest { return p.Manifests },
+						next:  func(p *apiv1.ManifestPage) string { return p.Next },
+					})
+					if err != nil {
+						return err
+					}
+					if jsonOutput(cmd) {
+						return printJSON(s.Out, apiv1.ManifestPage{Manifests: nonNil(ms), Next: next})
+					}
+					tw := table(s.Out, "DIGEST", "MEDIA TYPE", "SIZE", "CREATED", "TAGS")
+					for _, m := range ms {
+						row(tw, m.Digest, m.MediaType, m.Size, fmtTime(m.Created), orDash(strings.Join(m.Tags, ",")))
+					}
+					return tw.Flush()
+				},
+			},
+			{
+				Name:      "show",
+				Usage:     "show a manifest by tag or digest",
+				ArgsUsage: "REPO REF",
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := wantArgs(cmd, 2, "REPO REF"); err != nil {
+						return err
+					}
+					c, err := newClient(cmd, s)
+					if err != nil {
+						return err
+					}
+					repo, ref := cmd.Args().Get(0), cmd.Args().Get(1)
+					digest := ref
+					if !strings.Contains(ref, ":") { // a tag: digests are algorithm:hex
+						var t apiv1.Tag
+						if err := c.do(ctx, "GET", repoPath(repo, "tags", ref), nil, nil, &t); err != nil {
+							return err
+						}
+						digest = t.Digest
+					}
+					var m apiv1.Manifest
+					if err := c.do(ctx, "GET", repoPath(repo, "manifests", digest), nil, nil, &m); err != nil {
+						return err
+					}
+					if jsonOutput(cmd) {
+						return printJSON(s.Out, m)
+					}
+					return printManifest(s, m)
+				},
+			},
+		},
+	}
+}
+
+func printManifest(s *streams, m apiv1.Manifest) error {
+	tw := table(s.Out, "FIELD", "VALUE")
+	row(tw, "digest", m.Digest)
+	row(tw, "media type", m.MediaType)
+	if m.ArtifactType != "" {
+		row(tw, "artifact type", m.ArtifactType)
+	}
+	row(tw, "size", m.Size)
+	row(tw, "created", fmtTime(m.Created))
+	row(tw, "tags", orDash(strings.Join(m.Tags, ",")))
+	if m.Subject != "" {
+		row(tw, "subject", m.Subject)
+	}
+	if m.Config != nil {
+		row(tw, "config", fmt.Sprintf("%s %s (%d bytes)", m.Config.MediaType, m.Config.Digest, m.Config.Size))
+	}
+	for i, l := range m.Layers {
+		row(tw, fmt.Sprintf("layer %d", i), fmt.Sprintf("%s %s (%s)", l.MediaType, l.Digest, humanBytes(l.Size)))
+	}
+	for _, p := range m.Platforms {
+		plat := "-"
+		if p.Platform != nil {
+			plat = p.Platform.OS + "/" + p.Platform.Architecture
+			if p.Platform.Variant != "" {
+				plat += "/" + p.Platform.Variant
+			}
+		}
+		row(tw, "platform "+plat, p.Digest)
+	}
+	for _, r := range m.Referrers {
+		row(tw, "referrer", fmt.Sprintf("%s %s", orDash(r.ArtifactType), r.Digest))
+	}
+	return tw.Flush()
+}
+
+// wantArgs checks cmd has exactly n arguments, named by usage.
+func wantArgs(cmd *cli.Command, n int, usage string) error {
+	if cmd.NArg() == n {
+		return nil
+	}
+	if n == 0 {
+		return usagef("%s takes no arguments", cmd.FullName())
+	}
+	return usagef("usage: %s %s", cmd.FullName(), usage)
+}
+
+// nonNil makes an empty listing print as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
