@@ -40,6 +40,17 @@ func BenchmarkTags(b *testing.B) {
 			}
 		}
 	})
+	b.Run("full-uncached", func(b *testing.B) {
+		// The first listing after a mutation: the scan and the encoding.
+		b.ReportAllocs()
+		for b.Loop() {
+			r.tags.invalidate("bench/tags")
+			tl, err := r.TagList(ctx, "bench/tags")
+			if err != nil || len(tl.Tags) != n {
+				b.Fatalf("%v", err)
+			}
+		}
+	})
 	b.Run("page100", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

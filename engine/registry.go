@@ -33,6 +33,9 @@ type Options struct {
 	Streamer Streamer
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// TagCacheBytes bounds the memory of the cached whole tag lists
+	// (TagList); 0 is DefaultTagCacheBytes, < 0 turns the cache off.
+	TagCacheBytes int64
 }
 
 // Registry is the transport-free registry service. Reads go straight to a
@@ -48,6 +51,7 @@ type Registry struct {
 	uploads inUse
 	pending pendingSessions
 	writers blobWriters
+	tags    *tagLists
 }
 
 // New builds a Registry over an open metadata store and blob store. The
@@ -69,6 +73,7 @@ func New(store kv.Store, blobs *blobstore.FS, o Options) *Registry {
 		actors: actors.New[string](actors.Options{MailboxSize: o.MailboxSize, IdleTimeout: o.ActorIdle}),
 		opts:   o,
 		now:    now,
+		tags:   &tagLists{limit: o.TagCacheBytes},
 	}
 }
 
@@ -82,9 +87,12 @@ func (r *Registry) ActorStats() actors.Stats { return r.actors.Stats() }
 // that repository's manifests and tags. blobs are the blob records fn
 // rewrites; their writers' stripes are held around the transaction (see
 // blobWriters), taken on the actor so that a request waiting in the
-// mailbox never holds one.
+// mailbox never holds one. The repository's cached tag list is
+// invalidated on the actor, after the transaction and before the answer,
+// even when the caller stopped waiting (see tagLists).
 func (r *Registry) mutate(ctx context.Context, repo string, blobs []digest.Digest, fn func(kv.Txn) error) error {
 	err := r.actors.Ask(ctx, repo, func(ctx context.Context) error {
+		defer r.tags.invalidate(repo)
 		defer r.writers.lock(blobs...)()
 		return r.kv.Update(ctx, fn)
 	})
@@ -98,9 +106,13 @@ func (r *Registry) mutate(ctx context.Context, repo string, blobs []digest.Diges
 // mutation of repo queued before it and before any queued after it. It is
 // how maintenance jobs (engine/gc: untagged manifests, unused links, empty
 // repositories) change a repository's metadata while keeping the rule that
-// only its actor does. fn does its own kv transactions.
+// only its actor does. fn does its own kv transactions; the repository's
+// cached tag list is invalidated when fn returns.
 func (r *Registry) Exclusive(ctx context.Context, repo string, fn func(context.Context) error) error {
-	err := r.actors.Ask(ctx, repo, fn)
+	err := r.actors.Ask(ctx, repo, func(ctx context.Context) error {
+		defer r.tags.invalidate(repo)
+		return fn(ctx)
+	})
 	if errors.Is(err, actors.ErrBusy) {
 		return errcode.New(errcode.Busy, "repository %s is busy, retry later", repo)
 	}

@@ -59,6 +59,17 @@ func (a *API) tags(ctx *fasthttp.RequestCtx, rt route) error {
 	if err != nil {
 		return err
 	}
+	if n < 0 && last == "" {
+		// The whole list: served from the repository's cached, already
+		// encoded list (engine.TagList), shared and never modified.
+		tl, err := a.reg.TagList(ctx, rt.repo)
+		if err != nil {
+			return err
+		}
+		ctx.SetContentType("application/json")
+		ctx.Response.SetBodyRaw(tl.JSON)
+		return nil
+	}
 	p, err := a.reg.Tags(ctx, rt.repo, last, n)
 	if err != nil {
 		return err
