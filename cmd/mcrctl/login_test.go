@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+)
+
+// login writes a 0600 config holding a refresh token and never the
+// password; later commands exchange the token; logout removes the file.
+func TestLoginRefreshLogout(t *testing.T) {
+	cfgPath := filepath.Join(t.TempDir(), "sub", "mcrctl.json")
+	env := map[string]string{"MCR_CONFIG": cfgPath}
+	r := ctl(t, env, adminPW+"\n", "login", "-u", "admin", "--password-stdin", srv.base+"/").ok(t)
+	if !strings.Contains(r.stdout, "logged in") {
+		t.Errorf("login said %q", r.stdout)
+	}
+	fi, err := os.Stat(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("config mode %04o, want 0600", fi.Mode().Perm())
+	}
+	raw, _ := os.ReadFile(cfgPath)
+	if strings.Contains(string(raw), adminPW) {
+		t.Fatalf("the config file holds the password:\n%s", raw)
+	}
+	var cfg fileConfig
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server != srv.base || cfg.Username != "admin" || cfg.RefreshToken == "" || cfg.Realm != srv.base+"/v2/token" || cfg.Service == "" {
+		t.Errorf("config %+v", cfg)
+	}
+
+	// A command with the refresh token only (no --server: the config's).
+	var st apiv1.Status
+	ctl(t, env, "", "-o", "json", "status").ok(t).decode(t, &st)
+	if st.Version == "" || st.Started.IsZero() {
+		t.Errorf("status %+v", st)
+	}
+	// Table output names the fields.
+	if r := ctl(t, env, "", "status").ok(t); !strings.Contains(r.stdout, "repositories") || !strings.Contains(r.stdout, srv.base) {
+		t.Errorf("status table:\n%s", r.stdout)
+	}
+	// --server naming another registry does not get this registry's token.
+	ctl(t, env, "", "--server", "http://127.0.0.1:1", "--timeout", "2s", "status").want(t, exitError, "connection refused")
+
+	ctl(t, env, "", "logout").ok(t)
+	if _, err := os.Stat(cfgPath); !os.IsNotExist(err) {
+		t.Errorf("config still there after logout: %v", err)
+	}
+	ctl(t, env, "", "status").want(t, exitUsage, "no server")
+	// Logged out, naming the server: a 401.
+	ctl(t, env, "", "--server", srv.base, "status").want(t, exitUnauthorized, "UNAUTHORIZED")
+}
+
+func TestLoginWrongPassword(t *testing.T) {
+	cfgPath := filepath.Join(t.TempDir(), "mcrctl.json")
+	ctl(t, map[string]string{"MCR_CONFIG": cfgPath}, "not-the-password", "login", "--username", "bob", "--password-stdin", srv.base).
+		want(t, exitUnauthorized, "UNAUTHORIZED")
+	if _, err := os.Stat(cfgPath); !os.IsNotExist(err) {
+		t.Errorf("a failed login wrote the config: %v", err)
+	}
+	// The prompt path: username and password read from standard input.
+	r := ctl(t, map[string]string{"MCR_CONFIG": cfgPath}, "bob\n"+bobPW+"\n", "login", srv.base).ok(t)
+	if !strings.Contains(r.stderr, "Username:") || !strings.Contains(r.stderr, "Password:") {
+		t.Errorf("prompts: %q", r.stderr)
+	}
+}
+
+// MCR_TOKEN is a bearer access token used as is; --token wins over it.
+func TestTokenFromEnv(t *testing.T) {
+	form := url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {adminPW}, "service": {"mcr"},
+		"client_id": {"test"}, "scope": {apiScope}}
+	resp, err := http.PostForm(srv.base+"/v2/token", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var tr tokenReply
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &tr) != nil || tr.token() == "" {
+		t.Fatalf("token: %s %s", resp.Status, body)
+	}
+	env := map[string]string{"MCR_SERVER": srv.base, "MCR_TOKEN": tr.token(), "MCR_CONFIG": filepath.Join(t.TempDir(), "none.json")}
+	var st apiv1.Status
+	ctl(t, env, "", "-o", "json", "status").ok(t).decode(t, &st)
+	if st.Version == "" {
+		t.Errorf("status %+v", st)
+	}
+	ctl(t, env, "", "--token", "garbage", "status").want(t, exitUnauthorized, "UNAUTHORIZED")
+}
+
+// A non-admin account is refused the admin routes: exit 4 with DENIED.
+func TestDenied(t *testing.T) {
+	cfgPath := filepath.Join(t.TempDir(), "bob.json")
+	env := map[string]string{"MCR_CONFIG": cfgPath}
+	ctl(t, env, bobPW, "login", "--username", "bob", "--password-stdin", srv.base).ok(t)
+	ctl(t, env, "", "status").want(t, exitUnauthorized, "DENIED")
+	ctl(t, env, "", "gc", "run").want(t, exitUnauthorized, "DENIED")
+	ctl(t, env, "", "account", "ls").want(t, exitUnauthorized, "DENIED")
+}
+
+func TestNotFoundAndUsage(t *testing.T) {
+	admin(t, "repo", "show", "no/such/repo").want(t, exitNotFound, "NOT_FOUND")
+	admin(t, "tag", "ls", "no/such/repo").want(t, exitNotFound, "NOT_FOUND")
+	admin(t, "policy", "show", "no-such-rule").want(t, exitNotFound, "NOT_FOUND")
+	admin(t, "account", "disable", "no-such-account").want(t, exitNotFound, "NOT_FOUND")
+	admin(t, "repo", "show").want(t, exitUsage, "usage")
+	admin(t, "repo", "ls", "--no-such-flag").want(t, exitUsage, "no-such-flag")
+	admin(t, "-o", "yaml", "status").want(t, exitUsage, "--output")
+	admin(t, "tag", "rm", "justarepo").want(t, exitUsage, "REPO:TAG")
+	admin(t, "policy", "test").want(t, exitUsage, "action")
+}
