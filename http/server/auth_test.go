@@ -19,6 +19,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/identity/mcias"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
+	"git.wntrmute.dev/kyle/mcr/jobs"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
@@ -33,6 +34,10 @@ type authRegistry struct {
 	events *recorder
 	clock  *testClock
 	store  kv.Store
+	// With authSetup.admin:
+	journal *audit.Journal
+	runner  *jobs.Runner
+	dataDir string
 }
 
 type testClock struct {
@@ -74,6 +79,9 @@ type authSetup struct {
 	mode   auth.Mode
 	mcias  *mcias.Client
 	limits auth.Limits
+	// admin serves the admin API too, with a real audit journal, job
+	// runner and collector.
+	admin bool
 }
 
 func newAuthRegistry(t *testing.T, s authSetup) *authRegistry {
@@ -95,9 +103,35 @@ func newAuthRegistry(t *testing.T, s authSetup) *authRegistry {
 		t.Fatal(err)
 	}
 	events := &recorder{}
-	a := auth.New(auth.Options{Mode: s.mode, Identity: ids, MCIAS: s.mcias, Policy: pol, Audit: events, Limits: s.limits, Now: clk.now})
-	tr := serveTestRegistry(t, dir, store, blobs, engine.Options{}, func(_ *engine.Registry, o *Options) { o.Auth = a })
-	return &authRegistry{testRegistry: tr, ids: ids, pol: pol, events: events, clock: clk, store: store}
+	ar := &authRegistry{ids: ids, pol: pol, events: events, clock: clk, store: store, dataDir: dir}
+	var rec audit.Recorder = events
+	if s.admin {
+		ar.journal = audit.Open(store, audit.Options{})
+		rec = audit.Tee{ar.journal, events}
+	}
+	pol.WithAudit(rec)
+	a := auth.New(auth.Options{Mode: s.mode, Identity: ids, MCIAS: s.mcias, Policy: pol, Audit: rec, Limits: s.limits, Now: clk.now})
+	ar.testRegistry = serveTestRegistry(t, dir, store, blobs, engine.Options{}, func(reg *engine.Registry, o *Options) {
+		o.Auth = a
+		if s.admin {
+			o.Admin = ar.adminAPI(t, reg, blobs, a, rec)
+		}
+	})
+	if s.admin {
+		// Registered after the server's cleanup, so run before it: the
+		// jobs and the journal stop while the store is still open.
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := ar.runner.Stop(ctx); err != nil {
+				t.Error(err)
+			}
+			if err := ar.journal.Close(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	return ar
 }
 
 func basic(user, pass string) string {
