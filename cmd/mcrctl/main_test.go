@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -204,9 +205,11 @@ func (r result) want(t *testing.T, code int, errCode string) {
 	}
 }
 
-// decode parses r's stdout as JSON into v.
+// decode parses r's stdout as JSON into v, zeroed first: a field the
+// answer lacks must not keep an earlier value.
 func (r result) decode(t *testing.T, v any) {
 	t.Helper()
+	reflect.ValueOf(v).Elem().SetZero()
 	dec := json.NewDecoder(strings.NewReader(r.stdout))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
