@@ -37,6 +37,9 @@ func TestImportDirection(t *testing.T) {
 			if msg := violation(top, imp); msg != "" {
 				t.Errorf("%s imports %s: %s", p.ImportPath, imp, msg)
 			}
+			if msg := clientViolation(p.ImportPath, imp); msg != "" {
+				t.Errorf("%s imports %s: %s", p.ImportPath, imp, msg)
+			}
 		}
 		for _, dep := range p.Deps {
 			if msg := depViolation(top, dep); msg != "" {
@@ -71,6 +74,19 @@ func violation(top, imp string) string {
 		return top + " is a leaf"
 	case top == "http" && own && target == "kv":
 		return "http reaches kv only through engine"
+	}
+	return ""
+}
+
+// clientViolation keeps mcrctl a client of the admin API: it shares the
+// wire types (apiv1, standard library only) and nothing of the server.
+func clientViolation(pkg, imp string) string {
+	const apiv1 = module + "/http/adminapi/apiv1"
+	switch {
+	case pkg == module+"/cmd/mcrctl" && strings.HasPrefix(imp, module+"/") && imp != apiv1:
+		return "mcrctl talks to the server over HTTP and imports only its wire types (apiv1)"
+	case pkg == apiv1 && !isStd(imp):
+		return "the wire types are standard library only"
 	}
 	return ""
 }
