@@ -26,6 +26,8 @@ type AuditConfig struct {
 	// RetentionInterval is how often the audit-retention job runs; 0 runs
 	// it on demand only.
 	RetentionInterval Duration `toml:"retention_interval"`
+	// Pulls records manifest pulls (GET) as well as pushes and deletes.
+	Pulls bool `toml:"pulls"`
 }
 
 func defaultAudit() AuditConfig {

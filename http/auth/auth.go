@@ -42,6 +42,9 @@ type Options struct {
 	Realm  string
 	Limits Limits
 	Now    func() time.Time
+	// AuditPulls records manifest pulls in the audit log too (busy
+	// registries pull far more than they push).
+	AuditPulls bool
 }
 
 // Auth authenticates requests and authorizes them against the policy.

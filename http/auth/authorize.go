@@ -127,12 +127,19 @@ func grants(cl *identity.Claims, act policy.Action, repo string) bool {
 	return cl.Grants("repository", repo, string(act))
 }
 
-// AuditMutation records a successful push or delete (distapi.Auditor).
+// AuditMutation records a successful push, delete or, with
+// Options.AuditPulls, manifest pull (distapi.Auditor).
 func (a *Auth) AuditMutation(ctx *fasthttp.RequestCtx, act policy.Action, repo, ref, digest string) {
 	c := callerOf(ctx)
 	kind := audit.Push
-	if act == policy.Delete {
+	switch act {
+	case policy.Delete:
 		kind = audit.Delete
+	case policy.Pull:
+		if !a.o.AuditPulls {
+			return
+		}
+		kind = audit.Pull
 	}
 	detail := ""
 	if ref != "" && ref != digest {

@@ -18,15 +18,18 @@ type Auditor interface {
 }
 
 // audit reports a successful push (201: a manifest stored, a blob upload
-// finished or mounted; not the 202s of an upload in progress) or delete
-// (202) to the Authorizer, if it audits.
+// finished or mounted; not the 202s of an upload in progress), delete
+// (202) or manifest pull (a GET's 200: an image pull starts there, and
+// blob GETs would multiply the events by the layers) to the Authorizer, if
+// it audits. The Authorizer decides whether pulls are recorded.
 func (a *API) audit(ctx *fasthttp.RequestCtx, act policy.Action, rt route) {
 	au, ok := a.authz.(Auditor)
 	if !ok {
 		return
 	}
 	status := ctx.Response.StatusCode()
-	if !(act == policy.Push && status == fasthttp.StatusCreated) && !(act == policy.Delete && status == fasthttp.StatusAccepted) {
+	pull := act == policy.Pull && status == fasthttp.StatusOK && rt.kind == kindManifest && ctx.IsGet()
+	if !pull && !(act == policy.Push && status == fasthttp.StatusCreated) && !(act == policy.Delete && status == fasthttp.StatusAccepted) {
 		return
 	}
 	ref := ""

@@ -81,7 +81,8 @@ type authSetup struct {
 	limits auth.Limits
 	// admin serves the admin API too, with a real audit journal, job
 	// runner and collector.
-	admin bool
+	admin      bool
+	auditPulls bool
 }
 
 func newAuthRegistry(t *testing.T, s authSetup) *authRegistry {
@@ -110,7 +111,7 @@ func newAuthRegistry(t *testing.T, s authSetup) *authRegistry {
 		rec = audit.Tee{ar.journal, events}
 	}
 	pol.WithAudit(rec)
-	a := auth.New(auth.Options{Mode: s.mode, Identity: ids, MCIAS: s.mcias, Policy: pol, Audit: rec, Limits: s.limits, Now: clk.now})
+	a := auth.New(auth.Options{Mode: s.mode, Identity: ids, MCIAS: s.mcias, Policy: pol, Audit: rec, Limits: s.limits, Now: clk.now, AuditPulls: s.auditPulls})
 	ar.testRegistry = serveTestRegistry(t, dir, store, blobs, engine.Options{}, func(reg *engine.Registry, o *Options) {
 		o.Auth = a
 		if s.admin {
@@ -515,3 +516,24 @@ func TestAuthRateLimit(t *testing.T) {
 func digestOf(b []byte) string { return digest.FromBytes(b).String() }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// With pull auditing on, a manifest GET is an audit event; a HEAD and blob
+// reads are not, and with it off (the default, every other test) no pull
+// is recorded.
+func TestAuditPulls(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		ar := newAuthRegistry(t, authSetup{auditPulls: on})
+		ar.account("root", identity.Human, identity.RoleAdmin)
+		root := basic("root", "root-password")
+		ar.expect(ar.pushImage(root, "a", "v1"), 201, "", "push")
+		ar.expect(ar.do("GET", "/v2/a/manifests/v1", nil, "Authorization", root, "Accept", ociManifest), 200, "", "GET manifest")
+		ar.expect(ar.do("HEAD", "/v2/a/manifests/v1", nil, "Authorization", root, "Accept", ociManifest), 200, "", "HEAD manifest")
+		want := 0
+		if on {
+			want = 1
+		}
+		if n := ar.events.count(audit.Pull, "success"); n != want {
+			t.Errorf("pull auditing %v: %d pull events, want %d", on, n, want)
+		}
+	}
+}
