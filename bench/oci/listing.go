@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -25,18 +26,14 @@ func (c *Client) Tags(ctx context.Context, repo string, n int, last string) (Pag
 
 // TagsAt fetches a tag page at ref, a path and query such as Page.Next.
 func (c *Client) TagsAt(ctx context.Context, ref, repo string) (Page, error) {
-	var body struct {
-		Name string   `json:"name"`
-		Tags []string `json:"tags"`
-	}
-	next, err := c.getJSON(ctx, ref, &body)
+	name, tags, next, err := c.getList(ctx, ref, "tags")
 	if err != nil {
 		return Page{}, err
 	}
-	if body.Name != repo {
-		return Page{}, fmt.Errorf("GET %s: name %q, want %q", ref, body.Name, repo)
+	if name != repo {
+		return Page{}, fmt.Errorf("GET %s: name %q, want %q", ref, name, repo)
 	}
-	return Page{Items: body.Tags, Next: next}, nil
+	return Page{Items: tags, Next: next}, nil
 }
 
 // Catalog is GET /v2/_catalog with n and last as for Tags.
@@ -46,14 +43,11 @@ func (c *Client) Catalog(ctx context.Context, n int, last string) (Page, error) 
 
 // CatalogAt fetches a catalog page at ref, a path and query such as Page.Next.
 func (c *Client) CatalogAt(ctx context.Context, ref string) (Page, error) {
-	var body struct {
-		Repositories []string `json:"repositories"`
-	}
-	next, err := c.getJSON(ctx, ref, &body)
+	_, repos, next, err := c.getList(ctx, ref, "repositories")
 	if err != nil {
 		return Page{}, err
 	}
-	return Page{Items: body.Repositories, Next: next}, nil
+	return Page{Items: repos, Next: next}, nil
 }
 
 func pageQuery(n int, last string) string {
@@ -70,20 +64,151 @@ func pageQuery(n int, last string) string {
 	return "?" + q.Encode()
 }
 
-func (c *Client) getJSON(ctx context.Context, ref string, v any) (next string, err error) {
+// getList GETs a listing at ref and returns its "name" (if any), the
+// strings under key, and the Link rel="next" target.
+func (c *Client) getList(ctx context.Context, ref, key string) (name string, items []string, next string, err error) {
 	resp, err := c.do(ctx, http.MethodGet, ref, nil, nil, 0, http.StatusOK)
 	if err != nil {
-		return "", err
+		return "", nil, "", err
 	}
 	defer drain(resp)
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		return "", fmt.Errorf("GET %s: decoding body: %w", ref, err)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", nil, "", fmt.Errorf("GET %s: reading body: %w", ref, err)
+	}
+	if name, items, err = DecodeList(body, key); err != nil {
+		return "", nil, "", fmt.Errorf("GET %s: decoding body: %w", ref, err)
 	}
 	next, err = NextLink(resp.Header.Get("Link"))
 	if err != nil {
-		return "", fmt.Errorf("GET %s: %w", ref, err)
+		return "", nil, "", fmt.Errorf("GET %s: %w", ref, err)
 	}
-	return next, nil
+	return name, items, next, nil
+}
+
+// DecodeList decodes a listing body, {"name":"…","<key>":["…",…]}: the
+// name (empty when absent) and the strings under key. A listing of
+// 100 000 tags is over a megabyte, and encoding/json spends about 0.25 µs
+// a tag on it, which at mcr's latencies would be most of what the
+// harness measures; so the common shape (strings without escapes) is
+// scanned directly, into substrings of one copy of the body, and
+// anything else (escapes, other keys, odd values) goes through
+// encoding/json. Both paths give the same result on every valid body;
+// listing_test.go checks it.
+func DecodeList(body []byte, key string) (name string, items []string, err error) {
+	if name, items, ok := scanList(body, key); ok {
+		return name, items, nil
+	}
+	var v map[string]json.RawMessage
+	if err := json.Unmarshal(body, &v); err != nil {
+		return "", nil, err
+	}
+	if raw, ok := v["name"]; ok {
+		if err := json.Unmarshal(raw, &name); err != nil {
+			return "", nil, fmt.Errorf("name: %w", err)
+		}
+	}
+	if raw, ok := v[key]; ok {
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return "", nil, fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	return name, items, nil
+}
+
+// scanList is DecodeList's fast path; ok is false for any body it does not
+// fully understand.
+func scanList(body []byte, key string) (name string, items []string, ok bool) {
+	s := string(body)
+	i := 0
+	ws := func() {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+			i++
+		}
+	}
+	// str reads a string of printable ASCII without escapes.
+	str := func() (string, bool) {
+		if i >= len(s) || s[i] != '"' {
+			return "", false
+		}
+		start := i + 1
+		for j := start; j < len(s); j++ {
+			switch c := s[j]; {
+			case c == '"':
+				i = j + 1
+				return s[start:j], true
+			case c == '\\' || c < 0x20 || c >= 0x80:
+				return "", false
+			}
+		}
+		return "", false
+	}
+	expect := func(c byte) bool {
+		ws()
+		if i < len(s) && s[i] == c {
+			i++
+			return true
+		}
+		return false
+	}
+	if !expect('{') {
+		return "", nil, false
+	}
+	seenName, seenKey := false, false
+	if expect('}') {
+		ws()
+		return "", nil, i == len(s)
+	}
+	for {
+		ws()
+		k, ok := str()
+		if !ok || !expect(':') {
+			return "", nil, false
+		}
+		ws()
+		switch {
+		case k == "name" && !seenName:
+			if name, ok = str(); !ok {
+				return "", nil, false
+			}
+			seenName = true
+		case k == key && !seenKey:
+			seenKey = true
+			if strings.HasPrefix(s[i:], "null") {
+				i += 4
+				break
+			}
+			if !expect('[') {
+				return "", nil, false
+			}
+			items = []string{}
+			if !expect(']') {
+				for {
+					ws()
+					item, ok := str()
+					if !ok {
+						return "", nil, false
+					}
+					items = append(items, item)
+					if expect(']') {
+						break
+					}
+					if !expect(',') {
+						return "", nil, false
+					}
+				}
+			}
+		default:
+			return "", nil, false
+		}
+		if expect('}') {
+			ws()
+			return name, items, i == len(s)
+		}
+		if !expect(',') {
+			return "", nil, false
+		}
+	}
 }
 
 // NextLink extracts the target of a Link header's rel="next" entry
