@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 )
@@ -120,4 +123,63 @@ func TestNotFoundAndUsage(t *testing.T) {
 	admin(t, "-o", "yaml", "status").want(t, exitUsage, "--output")
 	admin(t, "tag", "rm", "justarepo").want(t, exitUsage, "REPO:TAG")
 	admin(t, "policy", "test").want(t, exitUsage, "action")
+}
+
+// Against a server that answers without credentials (auth mode none),
+// login saves only the server and later commands send no Authorization.
+func TestLoginAuthNone(t *testing.T) {
+	var sawAuth atomic.Bool
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			sawAuth.Store(true)
+		}
+		if r.URL.Path != "/api/v1/status" {
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"error":{"code":"NOT_FOUND","message":"nope","detail":{"path":"` + r.URL.Path + `"}}}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"version":"test","repositories":3}`))
+	}))
+	defer ts.Close()
+	cfgPath := filepath.Join(t.TempDir(), "mcrctl.json")
+	env := map[string]string{"MCR_CONFIG": cfgPath}
+	ctl(t, env, "", "login", ts.URL).ok(t)
+	raw, _ := os.ReadFile(cfgPath)
+	var cfg fileConfig
+	if err := json.Unmarshal(raw, &cfg); err != nil || cfg.Server != ts.URL || cfg.RefreshToken != "" || cfg.Username != "" {
+		t.Errorf("config %s: %v", raw, err)
+	}
+	var st apiv1.Status
+	ctl(t, env, "", "-o", "json", "status").ok(t).decode(t, &st)
+	if st.Version != "test" || st.Repositories != 3 {
+		t.Errorf("status %+v", st)
+	}
+	r := ctl(t, env, "", "repo", "show", "a/b")
+	r.want(t, exitNotFound, "NOT_FOUND")
+	if !strings.Contains(r.stderr, "path: /api/v1/repositories/a/b") {
+		t.Errorf("the error detail is not printed: %q", r.stderr)
+	}
+	if sawAuth.Load() {
+		t.Error("credentials sent to a server in auth mode none")
+	}
+}
+
+// --timeout bounds each call: a server that never answers is an error,
+// not a hang.
+func TestTimeout(t *testing.T) {
+	release := make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer ts.Close()
+	defer close(release)
+	start := time.Now()
+	ctl(t, map[string]string{"MCR_CONFIG": filepath.Join(t.TempDir(), "c.json")}, "", "--server", ts.URL, "--timeout", "200ms", "status").
+		want(t, exitError, "deadline exceeded")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s", d)
+	}
 }
