@@ -176,7 +176,7 @@ func tagCommand(s *streams) *cli.Command {
 						return err
 					}
 					if jsonOutput(cmd) {
-						return printJSON(s.Out, apiv1.Tag{Name: tag})
+						return printJSON(s.Out, map[string]string{"deleted": repo + ":" + tag})
 					}
 					fmt.Fprintf(s.Out, "deleted tag %s:%s\n", repo, tag)
 					return nil
