@@ -97,5 +97,9 @@ func report(w io.Writer, err error) {
 		}
 		return
 	}
-	fmt.Fprintln(w, "mcrctl:", err)
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "No help topic for "); ok {
+		msg = "unknown command " + rest + " (mcrctl --help lists the commands)"
+	}
+	fmt.Fprintln(w, "mcrctl:", msg)
 }

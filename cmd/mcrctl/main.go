@@ -61,7 +61,6 @@ func app(s *streams) *cli.Command {
 		ExitErrHandler:  func(context.Context, *cli.Command, error) {},
 		OnUsageError:    onUsageError,
 		HideHelpCommand: true,
-		Suggest:         true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "server", Aliases: []string{"s"}, Usage: "registry base URL, e.g. https://registry.example.com (env MCR_SERVER)"},
 			&cli.StringFlag{Name: "token", Usage: "bearer access token, used as is (env MCR_TOKEN)"},
