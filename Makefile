@@ -119,6 +119,8 @@ bench-micro:
 # mcr against the pinned reference registry on loopback: every scenario,
 # three rounds, medians, ratios, peak RSS and machine limits; writes
 # bench/results/ and docs/benchmarks-throughput.svg. BENCH_QUICK=1: < 1 min.
+# mixed's with-GC case POSTs mcr's /api/v1/gc in a loop (the harness's
+# -gc-url default for mcr; BENCH_GC_URL=none turns it off).
 bench-compare: build
 	@mkdir -p $(TOOLS_BIN)
 	$(call go_tool,registry,$(REFERENCE_MOD),$(REFERENCE_VER),$(REFERENCE_MOD)/cmd/registry)

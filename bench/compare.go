@@ -123,7 +123,11 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		defer client.Close()
-		env := scenario.NewEnv(client, cfg, k.seedValue())
+		ecfg := cfg
+		if kind == server.MCR {
+			ecfg = k.withGC(cfg, true) // the reference has no online GC
+		}
+		env := scenario.NewEnv(client, ecfg, k.seedValue())
 		env.Logf = logf
 		env.Mem = proc
 		regs[kind] = &registryRun{proc: proc, env: env, rounds: make([][]*scenario.Result, *rounds)}

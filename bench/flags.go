@@ -22,6 +22,7 @@ type knobs struct {
 	tags         string
 	catalogRepos int
 	gcCmd        string
+	gcURL        string
 	setupConc    int
 	tmp          string
 	seed         uint64
@@ -41,6 +42,7 @@ func (k *knobs) register(fs *flag.FlagSet, defaultScenarios string) {
 	fs.StringVar(&k.tags, "tags", "", "tag-list repository sizes, comma-separated (default 10000,100000)")
 	fs.IntVar(&k.catalogRepos, "catalog-repos", 0, "catalog: repositories to create (0: 10000)")
 	fs.StringVar(&k.gcCmd, "gc-cmd", os.Getenv("BENCH_GC_CMD"), "mixed: shell command to run in a loop during a second, with-GC case (empty: skip it)")
+	fs.StringVar(&k.gcURL, "gc-url", os.Getenv("BENCH_GC_URL"), "mixed: path POSTed on the registry in a loop during a second, with-GC case; 202 and 409 are success (default for a started mcr: "+mcrGCPath+", skipped if absent; 'none': never; in compare mode it applies to mcr only)")
 	fs.IntVar(&k.setupConc, "setup-conc", 0, "concurrency of set-up PUTs (0: 32)")
 	fs.StringVar(&k.tmp, "tmp", os.Getenv("BENCH_TMP"), "parent of the started registries' data directories (default: the system temp dir)")
 	fs.Uint64Var(&k.seed, "seed", 0, "seed of the pushed content (0: from the clock, so reruns push new content)")
@@ -97,6 +99,24 @@ func (k *knobs) config() (scenario.Config, error) {
 	}
 	c.GCCmd = k.gcCmd
 	return c, c.Validate()
+}
+
+// mcrGCPath is mcr's admin endpoint that starts a collection (docs/api.md).
+const mcrGCPath = "/api/v1/gc"
+
+// withGC sets the GC trigger of a configuration for one registry: -gc-url
+// if given, else mcr's admin endpoint when the registry is an mcr the
+// harness started and no -gc-cmd was given (optional: an mcr without the
+// endpoint skips the with-GC case).
+func (k *knobs) withGC(c scenario.Config, startedMCR bool) scenario.Config {
+	switch {
+	case k.gcURL == "none":
+	case k.gcURL != "":
+		c.GCURL = k.gcURL
+	case startedMCR && k.gcCmd == "":
+		c.GCURL, c.GCOptional = mcrGCPath, true
+	}
+	return c
 }
 
 // clientOptions are the oci client's options for the flags.

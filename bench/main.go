@@ -123,7 +123,7 @@ func singleMain(ctx context.Context, args []string, out io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	env := scenario.NewEnv(client, cfg, k.seedValue())
+	env := scenario.NewEnv(client, k.withGC(cfg, *mcrBin != ""), k.seedValue())
 	env.Logf = logf
 	if proc != nil {
 		env.Mem = proc

@@ -39,7 +39,15 @@ type Config struct {
 	MixedPull     float64 // mixed: fraction of operations that are pulls
 	MixedDuration time.Duration
 	GCCmd         string // mixed: shell command run in a loop during a second mixed case
-	GCInterval    time.Duration
+	// GCURL is a path on the registry (mcr: /api/v1/gc) POSTed in a loop
+	// during a second mixed case, instead of GCCmd; 202 and 409 both
+	// count as success.
+	GCURL string
+	// GCOptional skips the with-GC case, with a note, when GCURL answers
+	// 404 or 405 (the harness's default for a started mcr, which may
+	// predate the admin API); otherwise that is an error.
+	GCOptional bool
+	GCInterval time.Duration
 }
 
 // Full is the configuration of the published comparison.

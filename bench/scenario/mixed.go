@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
@@ -14,9 +15,10 @@ import (
 
 // Mixed runs MixedPull image pulls (manifest by tag, config and every
 // layer, all verified) and the rest image pushes (a new image and tag) over
-// MixedRepos repositories at MixedConc for MixedDuration. With GCCmd set it
-// runs a second time with that shell command looping (one run every
-// GCInterval) and reports the throughput ratio.
+// MixedRepos repositories at MixedConc for MixedDuration. With GCURL (a
+// POST to the registry's GC endpoint) or GCCmd (a shell command) set it
+// runs a second time with that trigger looping (one every GCInterval) and
+// reports the throughput ratio.
 func Mixed(ctx context.Context, e *Env) *Result {
 	r, start := begin(e, "mixed")
 	n := e.Cfg.MixedRepos
@@ -44,19 +46,58 @@ func Mixed(ctx context.Context, e *Env) *Result {
 		r.fail("set-up", err)
 		return end(r, start)
 	}
-	noGC := mixedCase(ctx, e, r, "no GC", base, name, "")
-	if e.Cfg.GCCmd == "" {
-		r.note("GC: no -gc-cmd given, so the with-GC case did not run")
+	noGC := mixedCase(ctx, e, r, "no GC", base, name, nil)
+	gc, err := gcTrigger(ctx, e)
+	if err != nil {
+		r.fail("GC trigger", err)
 		return end(r, start)
 	}
-	withGC := mixedCase(ctx, e, r, "with GC", base, name, e.Cfg.GCCmd)
+	if gc == nil {
+		r.note("GC: no -gc-url or -gc-cmd (or the registry has no GC endpoint), so the with-GC case did not run")
+		return end(r, start)
+	}
+	withGC := mixedCase(ctx, e, r, "with GC", base, name, gc)
 	if noGC > 0 {
 		r.add("with GC / no GC", "throughput", "%", 100*withGC/noGC, true)
 	}
 	return end(r, start)
 }
 
-func mixedCase(ctx context.Context, e *Env, r *Result, label string, base oci.Image, name func(int) string, gcCmd string) float64 {
+// gcTrigger returns the function that starts one garbage collection on
+// the registry, from -gc-url (a POST, built in) or -gc-cmd (a shell
+// command), or nil when there is none. With GCOptional, a registry that
+// answers 404 or 405 on GCURL has none.
+func gcTrigger(ctx context.Context, e *Env) (func(ctx context.Context) error, error) {
+	switch {
+	case e.Cfg.GCURL != "":
+		trigger := func(ctx context.Context) error {
+			_, err := e.C.TriggerGC(ctx, e.Cfg.GCURL)
+			return err
+		}
+		// Probe once: the first collection also starts here, before the
+		// with-GC case, as a looping operator's would.
+		err := trigger(ctx)
+		if errors.Is(err, oci.ErrNoGCEndpoint) && e.Cfg.GCOptional {
+			e.Logf("%s: mixed: %v; skipping the with-GC case", e.C.Host(), err)
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return trigger, nil
+	case e.Cfg.GCCmd != "":
+		return func(ctx context.Context) error {
+			out, err := exec.CommandContext(ctx, "sh", "-c", e.Cfg.GCCmd).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("gc command: %v: %s", err, out)
+			}
+			return nil
+		}, nil
+	}
+	return nil, nil
+}
+
+func mixedCase(ctx context.Context, e *Env, r *Result, label string, base oci.Image, name func(int) string, gc func(context.Context) error) float64 {
 	c := fmt.Sprintf("%s c=%d", label, e.Cfg.MixedConc)
 	var pulls, pushes atomic.Int64
 	opts := oci.PushOptions{HeadFirst: e.Cfg.HeadFirst}
@@ -64,17 +105,17 @@ func mixedCase(ctx context.Context, e *Env, r *Result, label string, base oci.Im
 	var gcRuns, gcErrs atomic.Int64
 	var gcErr atomic.Value
 	var wg sync.WaitGroup
-	if gcCmd != "" {
+	if gc != nil {
 		wg.Go(func() {
 			for gctx.Err() == nil {
-				out, err := exec.CommandContext(gctx, "sh", "-c", gcCmd).CombinedOutput()
+				err := gc(gctx)
 				if gctx.Err() != nil {
 					return
 				}
 				gcRuns.Add(1)
 				if err != nil {
 					gcErrs.Add(1)
-					gcErr.Store(fmt.Sprintf("gc command: %v: %s", err, out))
+					gcErr.Store(err.Error())
 				}
 				select {
 				case <-gctx.Done():
@@ -116,7 +157,7 @@ func mixedCase(ctx context.Context, e *Env, r *Result, label string, base oci.Im
 	r.add(c, "pushes", "images/s", float64(pushes.Load())/secs, true)
 	r.add(c, "p99", "ms", ms(o.Pct(0.99)), false)
 	r.add(c, "errors", "count", float64(o.Errors+gcErrs.Load()), false)
-	if gcCmd != "" {
+	if gc != nil {
 		r.add(c, "GC runs", "count", float64(gcRuns.Load()), true)
 	}
 	return o.Rate()
