@@ -90,24 +90,43 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 	return c.doWithin(ctx, c.timeout, method, path, query, in, out)
 }
 
-// doWithin is do bounded by timeout.
+// doWithin is do bounded by timeout. A 401 to a token got with the
+// refresh token (it expired: a tail -f outlives it) fetches a new one and
+// tries once more.
 func (c *client) doWithin(ctx context.Context, timeout time.Duration, method, path string, query url.Values, in, out any) error {
-	if err := c.authorize(ctx); err != nil {
-		return err
-	}
-	var body io.Reader
+	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
+		body = b
 	}
+	for attempt := 0; ; attempt++ {
+		if err := c.authorize(ctx); err != nil {
+			return err
+		}
+		err := c.once(ctx, timeout, method, path, query, body, out)
+		var ae *apiError
+		if attempt == 0 && c.refresh != nil && errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
+			c.token = ""
+			continue
+		}
+		return err
+	}
+}
+
+// once sends one request.
+func (c *client) once(ctx context.Context, timeout time.Duration, method, path string, query url.Values, in []byte, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	u := c.base + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
+	}
+	var body io.Reader
+	if in != nil {
+		body = bytes.NewReader(in)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -182,4 +183,43 @@ func TestTimeout(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("took %s", d)
 	}
+}
+
+// An access token that expires during a long run (tail -f) is replaced
+// with the refresh token and the call tried once more.
+func TestExpiredTokenIsRefreshed(t *testing.T) {
+	var issued atomic.Int32
+	var mux http.ServeMux
+	ts := httptest.NewServer(&mux)
+	defer ts.Close()
+	mux.HandleFunc("/v2/token", func(w http.ResponseWriter, r *http.Request) {
+		if r.PostFormValue("grant_type") != "refresh_token" || r.PostFormValue("refresh_token") != "rt" ||
+			r.PostFormValue("scope") != apiScope || r.PostFormValue("client_id") != clientID || r.PostFormValue("service") != "svc" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		n := issued.Add(1)
+		_, _ = w.Write([]byte(`{"token":"t` + strconv.Itoa(int(n)) + `","access_token":"t` + strconv.Itoa(int(n)) + `"}`))
+	})
+	mux.HandleFunc("/api/v1/status", func(w http.ResponseWriter, r *http.Request) {
+		// Only the second token is still good.
+		if r.Header.Get("Authorization") != "Bearer t2" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="`+ts.URL+`/v2/token",service="svc"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":{"code":"UNAUTHORIZED","message":"token expired"}}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"version":"refreshed"}`))
+	})
+	cfgPath := filepath.Join(t.TempDir(), "c.json")
+	if err := saveConfig(cfgPath, fileConfig{Server: ts.URL, Username: "u", RefreshToken: "rt", Realm: ts.URL + "/v2/token", Service: "svc"}); err != nil {
+		t.Fatal(err)
+	}
+	var st apiv1.Status
+	ctl(t, map[string]string{"MCR_CONFIG": cfgPath}, "", "-o", "json", "status").ok(t).decode(t, &st)
+	if st.Version != "refreshed" || issued.Load() != 2 {
+		t.Errorf("status %+v after %d tokens", st, issued.Load())
+	}
+	// A token given with --token is never replaced: the 401 stands.
+	ctl(t, map[string]string{"MCR_CONFIG": cfgPath}, "", "--token", "t1", "status").want(t, exitUnauthorized, "token expired")
 }
