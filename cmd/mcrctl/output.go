@@ -83,6 +83,10 @@ func shortDigest(d string) string {
 	return d
 }
 
+// maxPageSize is the largest page the API serves (docs/api.md); a larger n
+// is a 400, so mcrctl asks for at most this.
+const maxPageSize = 1000
+
 // listFlags are the flags of every listing that follows cursors.
 func listFlags(extra ...cli.Flag) []cli.Flag {
 	return append([]cli.Flag{
@@ -101,7 +105,7 @@ type listing[P, T any] struct {
 // next cursors, until the end or cmd's --limit. It returns the items and,
 // when --limit stopped it first, the cursor to continue from.
 func fetchAll[P, T any](ctx context.Context, cmd *cli.Command, c *client, path string, q url.Values, l listing[P, T]) ([]T, string, error) {
-	limit, size := cmd.Int("limit"), cmd.Int("page-size")
+	limit, size := cmd.Int("limit"), min(cmd.Int("page-size"), maxPageSize)
 	if limit < 0 || size <= 0 {
 		return nil, "", usagef("--limit must be >= 0 and --page-size > 0")
 	}
