@@ -136,7 +136,7 @@ func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Regis
 		Snapshot: func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
 			return snapshot.Create(ctx, store, blobs, dir)
 		},
-		SnapshotDir: filepath.Join(c.Data, "snapshots"),
+		SnapshotDir: snapshotDir(c.Data),
 		MetadataBytes: func() int64 {
 			lsm, vlog := store.DB().Size()
 			return lsm + vlog
@@ -150,4 +150,15 @@ func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Regis
 		}
 	}
 	return adminapi.New(d)
+}
+
+// snapshotDir is where snapshots named by a relative path go: absolute, so
+// the API's answer names the directory whatever the server's working
+// directory.
+func snapshotDir(data string) string {
+	dir := filepath.Join(data, "snapshots")
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
 }
