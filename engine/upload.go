@@ -91,6 +91,8 @@ type session struct {
 	rec  kv.UploadRecord
 	h    hash.Hash
 	file *os.File
+	// recorded says the session has a u/ record (it is not pending).
+	recorded bool
 }
 
 // open claims upload id for this request and positions its staging file
@@ -109,6 +111,7 @@ func (r *Registry) open(ctx context.Context, repo, id string, keep bool) (*sessi
 		s.h = sha256.New()
 		err = s.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(s.rec.HashState)
 	}
+	s.recorded = !pending
 	if err == nil && pending && keep {
 		// A PATCH will record bytes: the session gets its record before
 		// its staging file exists, so that no staging file of an open
@@ -116,6 +119,7 @@ func (r *Registry) open(ctx context.Context, repo, id string, keep bool) (*sessi
 		err = r.kv.Update(ctx, func(t kv.Txn) error { return t.Set(kv.UploadKey(id), s.rec.Encode()) })
 		if err == nil {
 			r.pending.remove(id)
+			s.recorded = true
 		}
 	}
 	if err == nil {
@@ -221,8 +225,13 @@ func (r *Registry) FinishUpload(ctx context.Context, repo, id string, d digest.D
 	}
 	defer r.writers.lock(d)()
 	err = r.kv.Update(ctx, func(t kv.Txn) error {
-		if err := t.Delete(kv.UploadKey(id)); err != nil {
-			return err
+		// A pending session (POST then PUT, the common push) has no
+		// record: deleting one would only write a tombstone. This request
+		// holds the session (r.uploads), so nothing records it meanwhile.
+		if s.recorded {
+			if err := t.Delete(kv.UploadKey(id)); err != nil {
+				return err
+			}
 		}
 		return r.link(t, repo, d, size)
 	})

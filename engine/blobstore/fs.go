@@ -135,6 +135,9 @@ func (s *FS) OpenStaging(id string, offset int64, keep bool) (*os.File, error) {
 			return nil, err
 		}
 	}
+	if created && offset == 0 {
+		return f, nil // empty and positioned at 0
+	}
 	fi, err := f.Stat()
 	if err == nil && fi.Size() < offset {
 		err = fmt.Errorf("blobstore: staging file of %s has %d bytes, expected %d", id, fi.Size(), offset)
