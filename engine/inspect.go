@@ -144,22 +144,12 @@ func (r *Registry) TagInfos(ctx context.Context, repo, after string, n int) ([]T
 	var tags []TagInfo
 	var more bool
 	err := r.kv.View(ctx, func(t kv.Reader) error {
-		ok, err := repoExists(t, repo)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return nameUnknown(repo)
-		}
 		prefix := kv.TagPrefix(repo)
-		return t.Scan(prefix, []byte(after), func(k, v []byte) error {
-			if len(tags) == n {
-				more = true
-				return kv.ErrStop
-			}
-			tags = append(tags, TagInfo{Name: kv.Suffix(k, prefix), Digest: string(v)})
-			return nil
+		var err error
+		tags, more, err = scanPage(t, repo, prefix, after, n, func(k, v []byte) (TagInfo, error) {
+			return TagInfo{Name: kv.Suffix(k, prefix), Digest: string(v)}, nil
 		})
+		return err
 	})
 	return tags, more, err
 }
@@ -170,22 +160,10 @@ func (r *Registry) ManifestInfos(ctx context.Context, repo, after string, n int)
 	var ms []ManifestInfo
 	var more bool
 	err := r.kv.View(ctx, func(t kv.Reader) error {
-		ok, err := repoExists(t, repo)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return nameUnknown(repo)
-		}
 		prefix := kv.ManifestPrefix(repo)
-		err = t.Scan(prefix, []byte(after), func(k, v []byte) error {
-			if len(ms) == n {
-				more = true
-				return kv.ErrStop
-			}
-			m, err := manifestInfo(kv.Suffix(k, prefix), v)
-			ms = append(ms, m)
-			return err
+		var err error
+		ms, more, err = scanPage(t, repo, prefix, after, n, func(k, v []byte) (ManifestInfo, error) {
+			return manifestInfo(kv.Suffix(k, prefix), v)
 		})
 		if err != nil || len(ms) == 0 {
 			return err
@@ -193,6 +171,31 @@ func (r *Registry) ManifestInfos(ctx context.Context, repo, after string, n int)
 		return addTags(t, repo, ms)
 	})
 	return ms, more, err
+}
+
+// scanPage reads up to n entries of repo under prefix after the key
+// suffix after, and whether more follow; NAME_UNKNOWN when repo does not
+// exist.
+func scanPage[T any](t kv.Reader, repo string, prefix []byte, after string, n int, item func(k, v []byte) (T, error)) ([]T, bool, error) {
+	ok, err := repoExists(t, repo)
+	if err != nil {
+		return nil, false, err
+	}
+	if !ok {
+		return nil, false, nameUnknown(repo)
+	}
+	var out []T
+	more := false
+	err = t.Scan(prefix, []byte(after), func(k, v []byte) error {
+		if len(out) == n {
+			more = true
+			return kv.ErrStop
+		}
+		x, err := item(k, v)
+		out = append(out, x)
+		return err
+	})
+	return out, more, err
 }
 
 // ManifestInfo resolves ref (a tag or a digest) in repo.
