@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/valyala/fasthttp"
@@ -15,11 +16,40 @@ import (
 
 // bodyStream returns the request body as a stream. fasthttp hands small
 // bodies over already read and streams the rest (Server.StreamRequestBody).
+// What is read is counted for the access log and metrics (BytesRead): a
+// chunked upload declares no length.
 func bodyStream(ctx *fasthttp.RequestCtx) io.Reader {
+	var r io.Reader = bytes.NewReader(ctx.Request.Body())
 	if s := ctx.RequestBodyStream(); s != nil {
-		return s
+		r = s
 	}
-	return bytes.NewReader(ctx.Request.Body())
+	c := &countingReader{r: r}
+	ctx.SetUserValue(bytesReadKey, c)
+	return c
+}
+
+const bytesReadKey = "mcr.bytes_read"
+
+// countingReader counts the bytes read through it. The count is atomic:
+// an upload is read by a pool worker while the request's goroutine waits.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// BytesRead is how much of the request body a handler read, and whether
+// one was read at all.
+func BytesRead(ctx *fasthttp.RequestCtx) (int64, bool) {
+	if c, ok := ctx.UserValue(bytesReadKey).(*countingReader); ok {
+		return c.n.Load(), true
+	}
+	return 0, false
 }
 
 // bodyLength is the declared body size, or -1 when chunked or absent.

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -127,6 +129,24 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	}
 	if got := delta(`mcr_http_request_bytes_total{route="upload"}`); got < 1000 {
 		t.Errorf("upload bytes in moved by %v, want >= 1000", got)
+	}
+	// A chunked PATCH declares no length: what was read is counted.
+	before = after
+	loc := tr.do("POST", "/v2/team/app/blobs/uploads/", nil).header.Get("Location")
+	req, err := http.NewRequest("PATCH", "http://registry.test"+loc, io.MultiReader(bytes.NewReader(randomBytes(3000)), bytes.NewReader(randomBytes(2000))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = -1 // chunked
+	req.Header.Set("Content-Type", "application/octet-stream")
+	res, err := tr.client.Do(req)
+	if err != nil || res.StatusCode != 202 {
+		t.Fatalf("chunked PATCH: %v %v", res, err)
+	}
+	res.Body.Close()
+	after = tr.scrape()
+	if got := delta(`mcr_http_request_bytes_total{route="upload"}`); got != 5000 {
+		t.Errorf("chunked upload bytes in moved by %v, want 5000", got)
 	}
 	for k := range after {
 		if strings.Contains(k, "team") || strings.Contains(k, "sha256") || strings.Contains(k, "nowhere") {

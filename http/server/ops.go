@@ -80,9 +80,12 @@ func routeName(path []byte) string {
 	return "other"
 }
 
-// bytesIn is the request body's size as declared: a streamed body of
-// unknown length (chunked) counts 0.
+// bytesIn is what the handler read of the request body (a chunked upload
+// declares no length), else the declared size.
 func bytesIn(ctx *fasthttp.RequestCtx) int64 {
+	if n, ok := distapi.BytesRead(ctx); ok {
+		return n
+	}
 	return int64(max(ctx.Request.Header.ContentLength(), 0))
 }
 
