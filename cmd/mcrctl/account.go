@@ -35,24 +35,11 @@ func readStdinSecret(s *streams) (string, error) {
 }
 
 func accountCommand(s *streams) *cli.Command {
-	// one runs an action that takes one account argument and a client.
-	one := func(usage string, fn func(ctx context.Context, cmd *cli.Command, c *client, acct string) error) cli.ActionFunc {
-		return func(ctx context.Context, cmd *cli.Command) error {
-			if err := wantArgs(cmd, 1, usage); err != nil {
-				return err
-			}
-			c, err := newClient(cmd, s)
-			if err != nil {
-				return err
-			}
-			return fn(ctx, cmd, c, cmd.Args().First())
-		}
-	}
 	// toggle enables or disables an account.
 	toggle := func(verb string) cli.ActionFunc {
-		return one("ACCOUNT", func(ctx context.Context, cmd *cli.Command, c *client, acct string) error {
+		return withClient(s, 1, "ACCOUNT", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
 			var a apiv1.Account
-			if err := c.do(ctx, "POST", accountPath(acct, verb), nil, nil, &a); err != nil {
+			if err := c.do(ctx, "POST", accountPath(args[0], verb), nil, nil, &a); err != nil {
 				return err
 			}
 			return printAccount(cmd, s, a)
@@ -65,36 +52,26 @@ func accountCommand(s *streams) *cli.Command {
 			{
 				Name:  "ls",
 				Usage: "list the accounts",
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 0, ""); err != nil {
-						return err
-					}
-					c, err := newClient(cmd, s)
-					if err != nil {
-						return err
-					}
+				Action: withClient(s, 0, "", func(ctx context.Context, cmd *cli.Command, c *client, _ []string) error {
 					var l apiv1.AccountList
 					if err := c.do(ctx, "GET", apiv1.Prefix+"/accounts", nil, nil, &l); err != nil {
 						return err
 					}
-					if jsonOutput(cmd) {
-						l.Accounts = nonNil(l.Accounts)
-						return printJSON(s.Out, l)
-					}
-					tw := table(s.Out, "NAME", "ID", "TYPE", "ROLES", "ENABLED", "CREATED")
-					for _, a := range l.Accounts {
-						row(tw, a.Name, a.ID, a.Type, orDash(strings.Join(a.Roles, ",")), a.Enabled, fmtTime(a.Created))
-					}
-					return tw.Flush()
-				},
+					l.Accounts = nonNil(l.Accounts)
+					return printList(cmd, s, l, l.Accounts,
+						[]string{"NAME", "ID", "TYPE", "ROLES", "ENABLED", "CREATED"},
+						func(a apiv1.Account) []any {
+							return []any{a.Name, a.ID, a.Type, orDash(strings.Join(a.Roles, ",")), a.Enabled, fmtTime(a.Created)}
+						})
+				}),
 			},
 			{
 				Name:      "show",
 				Usage:     "show one account",
 				ArgsUsage: "ACCOUNT",
-				Action: one("ACCOUNT", func(ctx context.Context, cmd *cli.Command, c *client, acct string) error {
+				Action: withClient(s, 1, "ACCOUNT", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
 					var a apiv1.Account
-					if err := c.do(ctx, "GET", accountPath(acct), nil, nil, &a); err != nil {
+					if err := c.do(ctx, "GET", accountPath(args[0]), nil, nil, &a); err != nil {
 						return err
 					}
 					return printAccount(cmd, s, a)
@@ -109,8 +86,8 @@ func accountCommand(s *streams) *cli.Command {
 					&cli.StringSliceFlag{Name: "role", Usage: "roles, comma separated or repeated (admin: everything, by the built-in policy)"},
 					&cli.BoolFlag{Name: "password-stdin", Usage: "read the password from standard input"},
 				},
-				Action: one("NAME", func(ctx context.Context, cmd *cli.Command, c *client, name string) error {
-					n := apiv1.NewAccount{Name: name, Type: cmd.String("type"), Roles: cmd.StringSlice("role")}
+				Action: withClient(s, 1, "NAME", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
+					n := apiv1.NewAccount{Name: args[0], Type: cmd.String("type"), Roles: cmd.StringSlice("role")}
 					if cmd.Bool("password-stdin") {
 						pw, err := readStdinSecret(s)
 						if err != nil {
@@ -148,15 +125,12 @@ func accountCommand(s *streams) *cli.Command {
 				Name:      "rm",
 				Usage:     "delete an account",
 				ArgsUsage: "ACCOUNT",
-				Action: one("ACCOUNT", func(ctx context.Context, cmd *cli.Command, c *client, acct string) error {
+				Action: withClient(s, 1, "ACCOUNT", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
+					acct := args[0]
 					if err := c.do(ctx, "DELETE", accountPath(acct), nil, nil, nil); err != nil {
 						return err
 					}
-					if jsonOutput(cmd) {
-						return printJSON(s.Out, map[string]string{"deleted": acct})
-					}
-					fmt.Fprintf(s.Out, "deleted account %s\n", acct)
-					return nil
+					return printDone(cmd, s, map[string]string{"deleted": acct}, "deleted account %s\n", acct)
 				}),
 			},
 			{
@@ -166,7 +140,8 @@ func accountCommand(s *streams) *cli.Command {
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "password-stdin", Usage: "read the password from standard input"},
 				},
-				Action: one("ACCOUNT", func(ctx context.Context, cmd *cli.Command, c *client, acct string) error {
+				Action: withClient(s, 1, "ACCOUNT", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
+					acct := args[0]
 					var pw string
 					var err error
 					if cmd.Bool("password-stdin") {
@@ -185,11 +160,7 @@ func accountCommand(s *streams) *cli.Command {
 					if err := c.do(ctx, "PUT", accountPath(acct, "password"), nil, apiv1.Password{Password: pw}, nil); err != nil {
 						return err
 					}
-					if jsonOutput(cmd) {
-						return printJSON(s.Out, map[string]string{"password_changed": acct})
-					}
-					fmt.Fprintf(s.Out, "password of %s changed\n", acct)
-					return nil
+					return printDone(cmd, s, map[string]string{"password_changed": acct}, "password of %s changed\n", acct)
 				}),
 			},
 			keyCommand(s),
@@ -206,28 +177,18 @@ func keyCommand(s *streams) *cli.Command {
 				Name:      "ls",
 				Usage:     "list an account's access keys",
 				ArgsUsage: "ACCOUNT",
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 1, "ACCOUNT"); err != nil {
-						return err
-					}
-					c, err := newClient(cmd, s)
-					if err != nil {
-						return err
-					}
+				Action: withClient(s, 1, "ACCOUNT", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
 					var l apiv1.AccessKeyList
-					if err := c.do(ctx, "GET", accountPath(cmd.Args().First(), "keys"), nil, nil, &l); err != nil {
+					if err := c.do(ctx, "GET", accountPath(args[0], "keys"), nil, nil, &l); err != nil {
 						return err
 					}
-					if jsonOutput(cmd) {
-						l.Keys = nonNil(l.Keys)
-						return printJSON(s.Out, l)
-					}
-					tw := table(s.Out, "ID", "DESCRIPTION", "CREATED", "REVOKED")
-					for _, k := range l.Keys {
-						row(tw, k.ID, orDash(k.Description), fmtTime(k.Created), fmtTimePtr(k.Revoked))
-					}
-					return tw.Flush()
-				},
+					l.Keys = nonNil(l.Keys)
+					return printList(cmd, s, l, l.Keys,
+						[]string{"ID", "DESCRIPTION", "CREATED", "REVOKED"},
+						func(k apiv1.AccessKey) []any {
+							return []any{k.ID, orDash(k.Description), fmtTime(k.Created), fmtTimePtr(k.Revoked)}
+						})
+				}),
 			},
 			{
 				Name:      "add",
@@ -236,48 +197,26 @@ func keyCommand(s *streams) *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "description", Usage: "what the key is for"},
 				},
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 1, "ACCOUNT"); err != nil {
-						return err
-					}
-					c, err := newClient(cmd, s)
-					if err != nil {
-						return err
-					}
-					acct := cmd.Args().First()
+				Action: withClient(s, 1, "ACCOUNT", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
+					acct := args[0]
 					var out apiv1.CreatedAccessKey
 					if err := c.do(ctx, "POST", accountPath(acct, "keys"), nil, apiv1.NewAccessKey{Description: cmd.String("description")}, &out); err != nil {
 						return err
 					}
-					if jsonOutput(cmd) {
-						return printJSON(s.Out, out)
-					}
-					fmt.Fprintf(s.Out, "created access key %s for %s; use it as the password. Shown once:\n%s\n", out.Key.ID, acct, out.Secret)
-					return nil
-				},
+					return printDone(cmd, s, out, "created access key %s for %s; use it as the password. Shown once:\n%s\n", out.Key.ID, acct, out.Secret)
+				}),
 			},
 			{
 				Name:      "rm",
 				Usage:     "revoke an access key",
 				ArgsUsage: "ACCOUNT KEY-ID",
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 2, "ACCOUNT KEY-ID"); err != nil {
-						return err
-					}
-					c, err := newClient(cmd, s)
-					if err != nil {
-						return err
-					}
-					acct, id := cmd.Args().Get(0), cmd.Args().Get(1)
+				Action: withClient(s, 2, "ACCOUNT KEY-ID", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
+					acct, id := args[0], args[1]
 					if err := c.do(ctx, "DELETE", accountPath(acct, "keys", id), nil, nil, nil); err != nil {
 						return err
 					}
-					if jsonOutput(cmd) {
-						return printJSON(s.Out, map[string]string{"revoked": id})
-					}
-					fmt.Fprintf(s.Out, "revoked access key %s of %s\n", id, acct)
-					return nil
-				},
+					return printDone(cmd, s, map[string]string{"revoked": id}, "revoked access key %s of %s\n", id, acct)
+				}),
 			},
 		},
 	}

@@ -82,10 +82,9 @@ func auditCommand(s *streams) *cli.Command {
 				Name:  "ls",
 				Usage: "list events, oldest first",
 				Flags: listFlags(auditFilterFlags()...),
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 0, ""); err != nil {
-						return err
-					}
+				// withArgs, not withClient: the filters are checked before
+				// the client is made.
+				Action: withArgs(0, "", func(ctx context.Context, cmd *cli.Command, _ []string) error {
 					q, err := auditQuery(cmd, time.Now())
 					if err != nil {
 						return err
@@ -101,16 +100,13 @@ func auditCommand(s *streams) *cli.Command {
 					if err != nil {
 						return err
 					}
-					if jsonOutput(cmd) {
-						return printJSON(s.Out, apiv1.EventPage{Events: nonNil(evs), Next: next})
-					}
-					tw := table(s.Out, "SEQ", "TIME", "TYPE", "OUTCOME", "ACTOR", "REMOTE", "ACTION", "REPOSITORY", "DIGEST", "DETAIL")
-					for _, e := range evs {
-						row(tw, e.Seq, fmtTime(e.Time), e.Type, orDash(e.Outcome), actor(e), orDash(e.Remote), orDash(e.Action),
-							orDash(e.Repository), orDash(shortDigest(e.Digest)), orDash(e.Detail))
-					}
-					return tw.Flush()
-				},
+					return printList(cmd, s, apiv1.EventPage{Events: nonNil(evs), Next: next}, evs,
+						[]string{"SEQ", "TIME", "TYPE", "OUTCOME", "ACTOR", "REMOTE", "ACTION", "REPOSITORY", "DIGEST", "DETAIL"},
+						func(e apiv1.Event) []any {
+							return []any{e.Seq, fmtTime(e.Time), e.Type, orDash(e.Outcome), actor(e), orDash(e.Remote), orDash(e.Action),
+								orDash(e.Repository), orDash(shortDigest(e.Digest)), orDash(e.Detail)}
+						})
+				}),
 			},
 			{
 				Name:  "tail",
@@ -119,10 +115,8 @@ func auditCommand(s *streams) *cli.Command {
 					&cli.IntFlag{Name: "lines", Aliases: []string{"n"}, Value: 10, Usage: "how many of the newest events to print first"},
 					&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new events (long poll) until interrupted"},
 				),
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 0, ""); err != nil {
-						return err
-					}
+				// withArgs, not withClient, as in ls.
+				Action: withArgs(0, "", func(ctx context.Context, cmd *cli.Command, _ []string) error {
 					if cmd.Int("lines") < 0 {
 						return usagef("--lines must be >= 0")
 					}
@@ -135,19 +129,12 @@ func auditCommand(s *streams) *cli.Command {
 						return err
 					}
 					return tail(ctx, cmd, s, c, q)
-				},
+				}),
 			},
 			{
 				Name:  "verify",
 				Usage: "walk the audit hash chain; exit 1 when it is broken",
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 0, ""); err != nil {
-						return err
-					}
-					c, err := newClient(cmd, s)
-					if err != nil {
-						return err
-					}
+				Action: withClient(s, 0, "", func(ctx context.Context, cmd *cli.Command, c *client, _ []string) error {
 					var v apiv1.Verification
 					if err := c.do(ctx, "GET", apiv1.Prefix+"/audit/verify", nil, nil, &v); err != nil {
 						return err
@@ -181,7 +168,7 @@ func auditCommand(s *streams) *cli.Command {
 						return &codeError{code: exitError, msg: msg}
 					}
 					return nil
-				},
+				}),
 			},
 		},
 	}

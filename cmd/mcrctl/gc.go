@@ -19,14 +19,7 @@ func statusCommand(s *streams) *cli.Command {
 	return &cli.Command{
 		Name:  "status",
 		Usage: "show the server's version, uptime, counts, storage and jobs",
-		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := wantArgs(cmd, 0, ""); err != nil {
-				return err
-			}
-			c, err := newClient(cmd, s)
-			if err != nil {
-				return err
-			}
+		Action: withClient(s, 0, "", func(ctx context.Context, cmd *cli.Command, c *client, _ []string) error {
 			var st apiv1.Status
 			if err := c.do(ctx, "GET", apiv1.Prefix+"/status", nil, nil, &st); err != nil {
 				return err
@@ -54,7 +47,7 @@ func statusCommand(s *streams) *cli.Command {
 				return jobTable(s, st.Jobs)
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -70,50 +63,28 @@ func gcCommand(s *streams) *cli.Command {
 					&cli.BoolFlag{Name: "dry-run", Usage: "report what would be swept, sweep nothing"},
 					&cli.BoolFlag{Name: "wait", Usage: "show progress on stderr until the run ends, then its result; exit 1 if it failed"},
 				},
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 0, ""); err != nil {
-						return err
-					}
-					c, err := newClient(cmd, s)
-					if err != nil {
-						return err
-					}
+				Action: withClient(s, 0, "", func(ctx context.Context, cmd *cli.Command, c *client, _ []string) error {
 					dry := cmd.Bool("dry-run")
 					var job apiv1.Job
 					if err := c.do(ctx, "POST", apiv1.Prefix+"/gc", nil, apiv1.GCRequest{DryRun: dry}, &job); err != nil {
 						return err
 					}
-					if cmd.Bool("wait") {
-						if job, err = waitJob(ctx, s, func(ctx context.Context) (apiv1.Job, error) {
-							var st apiv1.GCStatus
-							if err := c.do(ctx, "GET", apiv1.Prefix+"/gc", nil, nil, &st); err != nil {
-								return apiv1.Job{}, err
-							}
-							if dry {
-								return st.DryRun, nil
-							}
-							return st.GC, nil
-						}); err != nil {
-							return err
+					return finishJob(ctx, cmd, s, job, func(ctx context.Context) (apiv1.Job, error) {
+						var st apiv1.GCStatus
+						if err := c.do(ctx, "GET", apiv1.Prefix+"/gc", nil, nil, &st); err != nil {
+							return apiv1.Job{}, err
 						}
-					}
-					if err := printJob(cmd, s, job); err != nil {
-						return err
-					}
-					return jobFailure(job)
-				},
+						if dry {
+							return st.DryRun, nil
+						}
+						return st.GC, nil
+					})
+				}),
 			},
 			{
 				Name:  "status",
 				Usage: "show the GC, dry-run GC and upload-expiry jobs",
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 0, ""); err != nil {
-						return err
-					}
-					c, err := newClient(cmd, s)
-					if err != nil {
-						return err
-					}
+				Action: withClient(s, 0, "", func(ctx context.Context, cmd *cli.Command, c *client, _ []string) error {
 					var st apiv1.GCStatus
 					if err := c.do(ctx, "GET", apiv1.Prefix+"/gc", nil, nil, &st); err != nil {
 						return err
@@ -122,7 +93,7 @@ func gcCommand(s *streams) *cli.Command {
 						return printJSON(s.Out, st)
 					}
 					return jobTable(s, []apiv1.Job{st.GC, st.DryRun, st.Uploads})
-				},
+				}),
 			},
 		},
 	}

@@ -213,13 +213,9 @@ func credentials(cmd *cli.Command, s *streams) (string, string, error) {
 		if user == "" {
 			return "", "", usagef("--password-stdin needs --username")
 		}
-		b, err := io.ReadAll(io.LimitReader(in, 64<<10))
+		pw, err := readStdinSecret(s)
 		if err != nil {
 			return "", "", err
-		}
-		pw := strings.TrimRight(string(b), "\r\n")
-		if pw == "" {
-			return "", "", usagef("no password on standard input")
 		}
 		return user, pw, nil
 	}

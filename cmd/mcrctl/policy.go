@@ -107,46 +107,34 @@ func policyCommand(s *streams) *cli.Command {
 			{
 				Name:  "ls",
 				Usage: "list the rules, built-ins included",
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 0, ""); err != nil {
-						return err
-					}
-					c, err := newClient(cmd, s)
-					if err != nil {
-						return err
-					}
+				Action: withClient(s, 0, "", func(ctx context.Context, cmd *cli.Command, c *client, _ []string) error {
 					var l apiv1.RuleList
 					if err := c.do(ctx, "GET", apiv1.Prefix+"/policy/rules", nil, nil, &l); err != nil {
 						return err
 					}
-					if jsonOutput(cmd) {
-						l.Rules = nonNil(l.Rules)
-						return printJSON(s.Out, l)
-					}
-					tw := table(s.Out, "ID", "PRIORITY", "EFFECT", "SUBJECT", "ACTIONS", "REPOSITORIES", "ENABLED", "DESCRIPTION")
-					for _, r := range l.Rules {
-						row(tw, r.ID, r.Priority, r.Effect, subjectString(r.Subject), strings.Join(r.Actions, ","),
-							orDash(strings.Join(r.Repositories, ",")), r.Enabled, orDash(r.Description))
-					}
-					return tw.Flush()
-				},
+					l.Rules = nonNil(l.Rules)
+					return printList(cmd, s, l, l.Rules,
+						[]string{"ID", "PRIORITY", "EFFECT", "SUBJECT", "ACTIONS", "REPOSITORIES", "ENABLED", "DESCRIPTION"},
+						func(r apiv1.Rule) []any {
+							return []any{r.ID, r.Priority, r.Effect, subjectString(r.Subject), strings.Join(r.Actions, ","),
+								orDash(strings.Join(r.Repositories, ",")), r.Enabled, orDash(r.Description)}
+						})
+				}),
 			},
 			{
 				Name:      "show",
 				Usage:     "show one rule",
 				ArgsUsage: "ID",
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					return ruleCall(ctx, cmd, s, "GET", "")
-				},
+				Action:    ruleAction(s, "GET", ""),
 			},
 			{
 				Name:  "add",
 				Usage: "create a rule (409, exit 5, when the id exists)",
 				Flags: ruleFlags(),
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 0, ""); err != nil {
-						return err
-					}
+				// withArgs, not withClient: the rule is checked before the
+				// client is made, so that a bad one is reported as such even
+				// where no server is configured.
+				Action: withArgs(0, "", func(ctx context.Context, cmd *cli.Command, _ []string) error {
 					var r apiv1.Rule
 					if cmd.IsSet("file") {
 						var err error
@@ -169,24 +157,18 @@ func policyCommand(s *streams) *cli.Command {
 						return err
 					}
 					return printRule(cmd, s, out)
-				},
+				}),
 			},
 			{
 				Name:      "update",
 				Usage:     "change a rule: the flags given replace those fields, --file replaces the whole rule",
 				ArgsUsage: "ID",
 				Flags:     ruleFlags(),
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 1, "ID"); err != nil {
-						return err
-					}
-					id := cmd.Args().First()
-					c, err := newClient(cmd, s)
-					if err != nil {
-						return err
-					}
+				Action: withClient(s, 1, "ID", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
+					id := args[0]
 					var r apiv1.Rule
 					if cmd.IsSet("file") {
+						var err error
 						if r, err = ruleFromFile(cmd, s); err != nil {
 							return err
 						}
@@ -205,46 +187,31 @@ func policyCommand(s *streams) *cli.Command {
 						return err
 					}
 					return printRule(cmd, s, out)
-				},
+				}),
 			},
 			{
 				Name:      "rm",
 				Usage:     "delete a rule",
 				ArgsUsage: "ID",
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 1, "ID"); err != nil {
-						return err
-					}
-					c, err := newClient(cmd, s)
-					if err != nil {
-						return err
-					}
-					id := cmd.Args().First()
+				Action: withClient(s, 1, "ID", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
+					id := args[0]
 					if err := c.do(ctx, "DELETE", rulePath(id), nil, nil, nil); err != nil {
 						return err
 					}
-					if jsonOutput(cmd) {
-						return printJSON(s.Out, map[string]string{"deleted": id})
-					}
-					fmt.Fprintf(s.Out, "deleted rule %s\n", id)
-					return nil
-				},
+					return printDone(cmd, s, map[string]string{"deleted": id}, "deleted rule %s\n", id)
+				}),
 			},
 			{
 				Name:      "enable",
 				Usage:     "enable a rule",
 				ArgsUsage: "ID",
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					return ruleCall(ctx, cmd, s, "POST", "/enable")
-				},
+				Action:    ruleAction(s, "POST", "/enable"),
 			},
 			{
 				Name:      "disable",
 				Usage:     "disable a rule",
 				ArgsUsage: "ID",
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					return ruleCall(ctx, cmd, s, "POST", "/disable")
-				},
+				Action:    ruleAction(s, "POST", "/disable"),
 			},
 			{
 				Name:  "test",
@@ -256,10 +223,9 @@ func policyCommand(s *streams) *cli.Command {
 					&cli.StringFlag{Name: "action", Required: true, Usage: "the action: pull, push, delete, catalog, admin, policy:manage, ..."},
 					&cli.StringFlag{Name: "repository", Usage: "the repository, for repository actions"},
 				},
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 0, ""); err != nil {
-						return err
-					}
+				// withArgs, not withClient: the flags are checked before the
+				// client is made, as in add.
+				Action: withArgs(0, "", func(ctx context.Context, cmd *cli.Command, _ []string) error {
 					req := apiv1.EvaluateRequest{
 						Account: cmd.String("account"), AccountType: cmd.String("account-type"), Roles: cmd.StringSlice("role"),
 						Action: cmd.String("action"), Repository: cmd.String("repository"),
@@ -300,26 +266,22 @@ func policyCommand(s *streams) *cli.Command {
 						return &codeError{code: exitError, msg: "denied: " + d.Reason}
 					}
 					return nil
-				},
+				}),
 			},
 		},
 	}
 }
 
-// ruleCall is a call on one rule by id that answers the rule.
-func ruleCall(ctx context.Context, cmd *cli.Command, s *streams, method, suffix string) error {
-	if err := wantArgs(cmd, 1, "ID"); err != nil {
-		return err
-	}
-	c, err := newClient(cmd, s)
-	if err != nil {
-		return err
-	}
-	var r apiv1.Rule
-	if err := c.do(ctx, method, rulePath(cmd.Args().First())+suffix, nil, nil, &r); err != nil {
-		return err
-	}
-	return printRule(cmd, s, r)
+// ruleAction is the Action of a call on one rule by id (method on the
+// rule's path plus suffix) that answers the rule.
+func ruleAction(s *streams, method, suffix string) cli.ActionFunc {
+	return withClient(s, 1, "ID", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
+		var r apiv1.Rule
+		if err := c.do(ctx, method, rulePath(args[0])+suffix, nil, nil, &r); err != nil {
+			return err
+		}
+		return printRule(cmd, s, r)
+	})
 }
 
 func printRule(cmd *cli.Command, s *streams, r apiv1.Rule) error {

@@ -19,14 +19,7 @@ func repoCommand(s *streams) *cli.Command {
 				Name:  "ls",
 				Usage: "list the repositories you may pull",
 				Flags: listFlags(),
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 0, ""); err != nil {
-						return err
-					}
-					c, err := newClient(cmd, s)
-					if err != nil {
-						return err
-					}
+				Action: withClient(s, 0, "", func(ctx context.Context, cmd *cli.Command, c *client, _ []string) error {
 					repos, next, err := fetchAll(ctx, cmd, c, apiv1.Prefix+"/repositories", nil, listing[apiv1.RepositoryPage, apiv1.Repository]{
 						items: func(p *apiv1.RepositoryPage) []apiv1.Repository { return p.Repositories },
 						next:  func(p *apiv1.RepositoryPage) string { return p.Next },
@@ -34,30 +27,20 @@ func repoCommand(s *streams) *cli.Command {
 					if err != nil {
 						return err
 					}
-					if jsonOutput(cmd) {
-						return printJSON(s.Out, apiv1.RepositoryPage{Repositories: nonNil(repos), Next: next})
-					}
-					tw := table(s.Out, "NAME", "TAGS", "MANIFESTS", "SIZE", "LAST PUSH")
-					for _, r := range repos {
-						row(tw, r.Name, r.Tags, r.Manifests, humanBytes(r.SizeBytes), fmtTimePtr(r.LastPush))
-					}
-					return tw.Flush()
-				},
+					return printList(cmd, s, apiv1.RepositoryPage{Repositories: nonNil(repos), Next: next}, repos,
+						[]string{"NAME", "TAGS", "MANIFESTS", "SIZE", "LAST PUSH"},
+						func(r apiv1.Repository) []any {
+							return []any{r.Name, r.Tags, r.Manifests, humanBytes(r.SizeBytes), fmtTimePtr(r.LastPush)}
+						})
+				}),
 			},
 			{
 				Name:      "show",
 				Usage:     "show one repository",
 				ArgsUsage: "REPO",
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 1, "REPO"); err != nil {
-						return err
-					}
-					c, err := newClient(cmd, s)
-					if err != nil {
-						return err
-					}
+				Action: withClient(s, 1, "REPO", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
 					var r apiv1.Repository
-					if err := c.do(ctx, "GET", repoPath(cmd.Args().First()), nil, nil, &r); err != nil {
+					if err := c.do(ctx, "GET", repoPath(args[0]), nil, nil, &r); err != nil {
 						return err
 					}
 					if jsonOutput(cmd) {
@@ -71,7 +54,7 @@ func repoCommand(s *streams) *cli.Command {
 					row(tw, "size", fmt.Sprintf("%s (%d bytes)", humanBytes(r.SizeBytes), r.SizeBytes))
 					row(tw, "last push", fmtTimePtr(r.LastPush))
 					return tw.Flush()
-				},
+				}),
 			},
 			{
 				Name:      "rm",
@@ -80,37 +63,22 @@ func repoCommand(s *streams) *cli.Command {
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "wait", Usage: "wait until the deletion job ends"},
 				},
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 1, "REPO"); err != nil {
-						return err
-					}
-					c, err := newClient(cmd, s)
-					if err != nil {
-						return err
-					}
-					name := cmd.Args().First()
+				Action: withClient(s, 1, "REPO", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
+					name := args[0]
 					var job apiv1.Job
 					if err := c.do(ctx, "DELETE", repoPath(name), nil, nil, &job); err != nil {
 						return err
 					}
-					if cmd.Bool("wait") {
-						kind := job.Kind
-						if kind == "" {
-							kind = "repo-delete:" + name
-						}
-						if job, err = waitJob(ctx, s, func(ctx context.Context) (apiv1.Job, error) {
-							var j apiv1.Job
-							err := c.do(ctx, "GET", apiv1.Prefix+"/jobs/"+escapeSegments(kind), nil, nil, &j)
-							return j, err
-						}); err != nil {
-							return err
-						}
+					kind := job.Kind
+					if kind == "" {
+						kind = "repo-delete:" + name
 					}
-					if err := printJob(cmd, s, job); err != nil {
-						return err
-					}
-					return jobFailure(job)
-				},
+					return finishJob(ctx, cmd, s, job, func(ctx context.Context) (apiv1.Job, error) {
+						var j apiv1.Job
+						err := c.do(ctx, "GET", apiv1.Prefix+"/jobs/"+escapeSegments(kind), nil, nil, &j)
+						return j, err
+					})
+				}),
 			},
 		},
 	}
@@ -126,35 +94,24 @@ func tagCommand(s *streams) *cli.Command {
 				Usage:     "list a repository's tags",
 				ArgsUsage: "REPO",
 				Flags:     listFlags(),
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 1, "REPO"); err != nil {
-						return err
-					}
-					c, err := newClient(cmd, s)
-					if err != nil {
-						return err
-					}
-					tags, next, err := fetchAll(ctx, cmd, c, repoPath(cmd.Args().First(), "tags"), nil, listing[apiv1.TagPage, apiv1.Tag]{
+				Action: withClient(s, 1, "REPO", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
+					tags, next, err := fetchAll(ctx, cmd, c, repoPath(args[0], "tags"), nil, listing[apiv1.TagPage, apiv1.Tag]{
 						items: func(p *apiv1.TagPage) []apiv1.Tag { return p.Tags },
 						next:  func(p *apiv1.TagPage) string { return p.Next },
 					})
 					if err != nil {
 						return err
 					}
-					if jsonOutput(cmd) {
-						return printJSON(s.Out, apiv1.TagPage{Tags: nonNil(tags), Next: next})
-					}
-					tw := table(s.Out, "TAG", "DIGEST")
-					for _, t := range tags {
-						row(tw, t.Name, t.Digest)
-					}
-					return tw.Flush()
-				},
+					return printList(cmd, s, apiv1.TagPage{Tags: nonNil(tags), Next: next}, tags,
+						[]string{"TAG", "DIGEST"},
+						func(t apiv1.Tag) []any { return []any{t.Name, t.Digest} })
+				}),
 			},
 			{
 				Name:      "rm",
 				Usage:     "delete a tag (the manifest stays)",
 				ArgsUsage: "REPO TAG | REPO:TAG",
+				// Not withClient: it takes one argument or two.
 				Action: func(ctx context.Context, cmd *cli.Command) error {
 					var repo, tag string
 					switch cmd.NArg() {
@@ -175,11 +132,7 @@ func tagCommand(s *streams) *cli.Command {
 					if err := c.do(ctx, "DELETE", repoPath(repo, "tags", tag), nil, nil, nil); err != nil {
 						return err
 					}
-					if jsonOutput(cmd) {
-						return printJSON(s.Out, map[string]string{"deleted": repo + ":" + tag})
-					}
-					fmt.Fprintf(s.Out, "deleted tag %s:%s\n", repo, tag)
-					return nil
+					return printDone(cmd, s, map[string]string{"deleted": repo + ":" + tag}, "deleted tag %s:%s\n", repo, tag)
 				},
 			},
 		},
@@ -205,44 +158,27 @@ func manifestCommand(s *streams) *cli.Command {
 				Usage:     "list a repository's manifests",
 				ArgsUsage: "REPO",
 				Flags:     listFlags(),
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 1, "REPO"); err != nil {
-						return err
-					}
-					c, err := newClient(cmd, s)
-					if err != nil {
-						return err
-					}
-					ms, next, err := fetchAll(ctx, cmd, c, repoPath(cmd.Args().First(), "manifests"), nil, listing[apiv1.ManifestPage, apiv1.Manifest]{
+				Action: withClient(s, 1, "REPO", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
+					ms, next, err := fetchAll(ctx, cmd, c, repoPath(args[0], "manifests"), nil, listing[apiv1.ManifestPage, apiv1.Manifest]{
 						items: func(p *apiv1.ManifestPage) []apiv1.Manifest { return p.Manifests },
 						next:  func(p *apiv1.ManifestPage) string { return p.Next },
 					})
 					if err != nil {
 						return err
 					}
-					if jsonOutput(cmd) {
-						return printJSON(s.Out, apiv1.ManifestPage{Manifests: nonNil(ms), Next: next})
-					}
-					tw := table(s.Out, "DIGEST", "MEDIA TYPE", "SIZE", "CREATED", "TAGS")
-					for _, m := range ms {
-						row(tw, m.Digest, m.MediaType, m.Size, fmtTime(m.Created), orDash(strings.Join(m.Tags, ",")))
-					}
-					return tw.Flush()
-				},
+					return printList(cmd, s, apiv1.ManifestPage{Manifests: nonNil(ms), Next: next}, ms,
+						[]string{"DIGEST", "MEDIA TYPE", "SIZE", "CREATED", "TAGS"},
+						func(m apiv1.Manifest) []any {
+							return []any{m.Digest, m.MediaType, m.Size, fmtTime(m.Created), orDash(strings.Join(m.Tags, ","))}
+						})
+				}),
 			},
 			{
 				Name:      "show",
 				Usage:     "show a manifest by tag or digest",
 				ArgsUsage: "REPO REF",
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 2, "REPO REF"); err != nil {
-						return err
-					}
-					c, err := newClient(cmd, s)
-					if err != nil {
-						return err
-					}
-					repo, ref := cmd.Args().Get(0), cmd.Args().Get(1)
+				Action: withClient(s, 2, "REPO REF", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
+					repo, ref := args[0], args[1]
 					digest := ref
 					if !strings.Contains(ref, ":") { // a tag: digests are algorithm:hex
 						var t apiv1.Tag
@@ -259,7 +195,7 @@ func manifestCommand(s *streams) *cli.Command {
 						return printJSON(s.Out, m)
 					}
 					return printManifest(s, m)
-				},
+				}),
 			},
 		},
 	}
@@ -298,23 +234,4 @@ func printManifest(s *streams, m apiv1.Manifest) error {
 		row(tw, "referrer", fmt.Sprintf("%s %s", orDash(r.ArtifactType), r.Digest))
 	}
 	return tw.Flush()
-}
-
-// wantArgs checks cmd has exactly n arguments, named by usage.
-func wantArgs(cmd *cli.Command, n int, usage string) error {
-	if cmd.NArg() == n {
-		return nil
-	}
-	if n == 0 {
-		return usagef("%s takes no arguments", cmd.FullName())
-	}
-	return usagef("usage: %s %s", cmd.FullName(), usage)
-}
-
-// nonNil makes an empty listing print as [] rather than null.
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
 }

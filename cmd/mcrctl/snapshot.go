@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -24,24 +23,13 @@ func snapshotCommand(s *streams) *cli.Command {
 				Name:      "create",
 				Usage:     "write a snapshot into DIR on the server: relative to <data>/snapshots/, or absolute",
 				ArgsUsage: "DIR",
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := wantArgs(cmd, 1, "DIR"); err != nil {
-						return err
-					}
-					c, err := newClient(cmd, s)
-					if err != nil {
-						return err
-					}
+				Action: withClient(s, 1, "DIR", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
 					var snap apiv1.Snapshot
-					if err := c.doWithin(ctx, max(c.timeout, snapshotTimeout), "POST", apiv1.Prefix+"/snapshots", nil, apiv1.SnapshotRequest{Dir: cmd.Args().First()}, &snap); err != nil {
+					if err := c.doWithin(ctx, max(c.timeout, snapshotTimeout), "POST", apiv1.Prefix+"/snapshots", nil, apiv1.SnapshotRequest{Dir: args[0]}, &snap); err != nil {
 						return err
 					}
-					if jsonOutput(cmd) {
-						return printJSON(s.Out, snap)
-					}
-					fmt.Fprintf(s.Out, "snapshot %s: %d blobs, %s, at %s\n", snap.Dir, snap.Blobs, humanBytes(snap.BlobBytes), fmtTime(snap.Created))
-					return nil
-				},
+					return printDone(cmd, s, snap, "snapshot %s: %d blobs, %s, at %s\n", snap.Dir, snap.Blobs, humanBytes(snap.BlobBytes), fmtTime(snap.Created))
+				}),
 			},
 		},
 	}

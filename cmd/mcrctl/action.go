@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/urfave/cli/v3"
+
+	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+)
+
+// The helpers here hold what the subcommands' actions have in common, so
+// that each action states only its call and its output.
+
+// withArgs is the Action of a subcommand that takes exactly n arguments,
+// named by usage in the error when the count is off.
+func withArgs(n int, usage string, fn func(ctx context.Context, cmd *cli.Command, args []string) error) cli.ActionFunc {
+	return func(ctx context.Context, cmd *cli.Command) error {
+		if err := wantArgs(cmd, n, usage); err != nil {
+			return err
+		}
+		return fn(ctx, cmd, cmd.Args().Slice())
+	}
+}
+
+// withClient is withArgs for a subcommand that calls the server: the
+// client is made after the arguments are checked, so that a wrong command
+// line is reported as such even where no server is configured.
+func withClient(s *streams, n int, usage string, fn func(ctx context.Context, cmd *cli.Command, c *client, args []string) error) cli.ActionFunc {
+	return withArgs(n, usage, func(ctx context.Context, cmd *cli.Command, args []string) error {
+		c, err := newClient(cmd, s)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, cmd, c, args)
+	})
+}
+
+// wantArgs checks cmd has exactly n arguments, named by usage.
+func wantArgs(cmd *cli.Command, n int, usage string) error {
+	if cmd.NArg() == n {
+		return nil
+	}
+	if n == 0 {
+		return usagef("%s takes no arguments", cmd.FullName())
+	}
+	return usagef("usage: %s %s", cmd.FullName(), usage)
+}
+
+// printList prints a listing: doc (the answer, with its items) as JSON
+// with -o json, else a table of items under header, cells giving the
+// columns of one item. The caller passes its items through nonNil in doc,
+// so that an empty listing prints as [] rather than null.
+func printList[T any](cmd *cli.Command, s *streams, doc any, items []T, header []string, cells func(T) []any) error {
+	if jsonOutput(cmd) {
+		return printJSON(s.Out, doc)
+	}
+	tw := table(s.Out, header...)
+	for _, it := range items {
+		row(tw, cells(it)...)
+	}
+	return tw.Flush()
+}
+
+// printDone reports a call whose answer is no more than a line: doc as
+// JSON with -o json, else the line format(args...).
+func printDone(cmd *cli.Command, s *streams, doc any, format string, args ...any) error {
+	if jsonOutput(cmd) {
+		return printJSON(s.Out, doc)
+	}
+	fmt.Fprintf(s.Out, format, args...)
+	return nil
+}
+
+// nonNil makes an empty listing print as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// finishJob ends a command that started job: with --wait it waits for the
+// job to end (get reads its state), then prints it and fails (exit 1) when
+// the job did.
+func finishJob(ctx context.Context, cmd *cli.Command, s *streams, job apiv1.Job, get func(context.Context) (apiv1.Job, error)) error {
+	if cmd.Bool("wait") {
+		var err error
+		if job, err = waitJob(ctx, s, get); err != nil {
+			return err
+		}
+	}
+	if err := printJob(cmd, s, job); err != nil {
+		return err
+	}
+	return jobFailure(job)
+}
