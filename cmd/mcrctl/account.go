@@ -223,15 +223,12 @@ func keyCommand(s *streams) *cli.Command {
 }
 
 func printAccount(cmd *cli.Command, s *streams, a apiv1.Account) error {
-	if jsonOutput(cmd) {
-		return printJSON(s.Out, a)
-	}
-	tw := table(s.Out, "FIELD", "VALUE")
-	row(tw, "name", a.Name)
-	row(tw, "id", a.ID)
-	row(tw, "type", a.Type)
-	row(tw, "roles", orDash(strings.Join(a.Roles, ",")))
-	row(tw, "enabled", a.Enabled)
-	row(tw, "created", fmtTime(a.Created))
-	return tw.Flush()
+	return printFields(cmd, s, a, func(tw io.Writer) {
+		row(tw, "name", a.Name)
+		row(tw, "id", a.ID)
+		row(tw, "type", a.Type)
+		row(tw, "roles", orDash(strings.Join(a.Roles, ",")))
+		row(tw, "enabled", a.Enabled)
+		row(tw, "created", fmtTime(a.Created))
+	})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/urfave/cli/v3"
 
@@ -59,6 +60,17 @@ func printList[T any](cmd *cli.Command, s *streams, doc any, items []T, header [
 	for _, it := range items {
 		row(tw, cells(it)...)
 	}
+	return tw.Flush()
+}
+
+// printFields prints one document: v as JSON with -o json, else a
+// FIELD/VALUE table whose rows fields writes.
+func printFields(cmd *cli.Command, s *streams, v any, fields func(tw io.Writer)) error {
+	if jsonOutput(cmd) {
+		return printJSON(s.Out, v)
+	}
+	tw := table(s.Out, "FIELD", "VALUE")
+	fields(tw)
 	return tw.Flush()
 }
 

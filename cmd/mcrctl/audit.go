@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -139,12 +140,7 @@ func auditCommand(s *streams) *cli.Command {
 					if err := c.do(ctx, "GET", apiv1.Prefix+"/audit/verify", nil, nil, &v); err != nil {
 						return err
 					}
-					if jsonOutput(cmd) {
-						if err := printJSON(s.Out, v); err != nil {
-							return err
-						}
-					} else {
-						tw := table(s.Out, "FIELD", "VALUE")
+					err := printFields(cmd, s, v, func(tw io.Writer) {
 						row(tw, "ok", v.OK)
 						row(tw, "events", v.Events)
 						row(tw, "first", v.First)
@@ -156,9 +152,9 @@ func auditCommand(s *streams) *cli.Command {
 							row(tw, "broken at", v.Broken.Seq)
 							row(tw, "reason", v.Broken.Reason)
 						}
-						if err := tw.Flush(); err != nil {
-							return err
-						}
+					})
+					if err != nil {
+						return err
 					}
 					if !v.OK {
 						msg := "the audit chain is broken"

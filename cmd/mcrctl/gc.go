@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"time"
 
@@ -149,27 +150,24 @@ func jobFailure(j apiv1.Job) error {
 
 // printJob prints one job: its JSON, or its fields and its result's.
 func printJob(cmd *cli.Command, s *streams, j apiv1.Job) error {
-	if jsonOutput(cmd) {
-		return printJSON(s.Out, j)
-	}
-	tw := table(s.Out, "FIELD", "VALUE")
-	row(tw, "kind", j.Kind)
-	row(tw, "state", j.State)
-	row(tw, "started", fmtTimePtr(j.Started))
-	row(tw, "finished", fmtTimePtr(j.Finished))
-	if j.Total > 0 || j.Done > 0 {
-		row(tw, "progress", fmt.Sprintf("%d/%d", j.Done, j.Total))
-	}
-	if j.Note != "" {
-		row(tw, "note", j.Note)
-	}
-	if j.Error != "" {
-		row(tw, "error", j.Error)
-	}
-	for _, kv := range resultFields(j.Result) {
-		row(tw, "result."+kv[0], kv[1])
-	}
-	return tw.Flush()
+	return printFields(cmd, s, j, func(tw io.Writer) {
+		row(tw, "kind", j.Kind)
+		row(tw, "state", j.State)
+		row(tw, "started", fmtTimePtr(j.Started))
+		row(tw, "finished", fmtTimePtr(j.Finished))
+		if j.Total > 0 || j.Done > 0 {
+			row(tw, "progress", fmt.Sprintf("%d/%d", j.Done, j.Total))
+		}
+		if j.Note != "" {
+			row(tw, "note", j.Note)
+		}
+		if j.Error != "" {
+			row(tw, "error", j.Error)
+		}
+		for _, kv := range resultFields(j.Result) {
+			row(tw, "result."+kv[0], kv[1])
+		}
+	})
 }
 
 // resultFields flattens a job result for a table: the fields of a JSON

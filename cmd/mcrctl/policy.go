@@ -241,12 +241,7 @@ func policyCommand(s *streams) *cli.Command {
 					if err := c.do(ctx, "POST", apiv1.Prefix+"/policy/evaluate", nil, req, &d); err != nil {
 						return err
 					}
-					if jsonOutput(cmd) {
-						if err := printJSON(s.Out, d); err != nil {
-							return err
-						}
-					} else {
-						tw := table(s.Out, "FIELD", "VALUE")
+					err = printFields(cmd, s, d, func(tw io.Writer) {
 						verdict := "denied"
 						if d.Allowed {
 							verdict = "allowed"
@@ -258,9 +253,9 @@ func policyCommand(s *streams) *cli.Command {
 						} else {
 							row(tw, "rule", "- (no rule matched: denied by default)")
 						}
-						if err := tw.Flush(); err != nil {
-							return err
-						}
+					})
+					if err != nil {
+						return err
 					}
 					if !d.Allowed {
 						return &codeError{code: exitError, msg: "denied: " + d.Reason}
@@ -285,20 +280,17 @@ func ruleAction(s *streams, method, suffix string) cli.ActionFunc {
 }
 
 func printRule(cmd *cli.Command, s *streams, r apiv1.Rule) error {
-	if jsonOutput(cmd) {
-		return printJSON(s.Out, r)
-	}
-	tw := table(s.Out, "FIELD", "VALUE")
-	row(tw, "id", r.ID)
-	row(tw, "priority", r.Priority)
-	row(tw, "effect", r.Effect)
-	row(tw, "subject", subjectString(r.Subject))
-	row(tw, "actions", strings.Join(r.Actions, ","))
-	row(tw, "repositories", orDash(strings.Join(r.Repositories, ",")))
-	row(tw, "enabled", r.Enabled)
-	row(tw, "builtin", r.BuiltIn)
-	row(tw, "description", orDash(r.Description))
-	return tw.Flush()
+	return printFields(cmd, s, r, func(tw io.Writer) {
+		row(tw, "id", r.ID)
+		row(tw, "priority", r.Priority)
+		row(tw, "effect", r.Effect)
+		row(tw, "subject", subjectString(r.Subject))
+		row(tw, "actions", strings.Join(r.Actions, ","))
+		row(tw, "repositories", orDash(strings.Join(r.Repositories, ",")))
+		row(tw, "enabled", r.Enabled)
+		row(tw, "builtin", r.BuiltIn)
+		row(tw, "description", orDash(r.Description))
+	})
 }
 
 func subjectString(s apiv1.Subject) string {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/urfave/cli/v3"
@@ -43,17 +44,14 @@ func repoCommand(s *streams) *cli.Command {
 					if err := c.do(ctx, "GET", repoPath(args[0]), nil, nil, &r); err != nil {
 						return err
 					}
-					if jsonOutput(cmd) {
-						return printJSON(s.Out, r)
-					}
-					tw := table(s.Out, "FIELD", "VALUE")
-					row(tw, "name", r.Name)
-					row(tw, "created", fmtTime(r.Created))
-					row(tw, "tags", r.Tags)
-					row(tw, "manifests", r.Manifests)
-					row(tw, "size", fmt.Sprintf("%s (%d bytes)", humanBytes(r.SizeBytes), r.SizeBytes))
-					row(tw, "last push", fmtTimePtr(r.LastPush))
-					return tw.Flush()
+					return printFields(cmd, s, r, func(tw io.Writer) {
+						row(tw, "name", r.Name)
+						row(tw, "created", fmtTime(r.Created))
+						row(tw, "tags", r.Tags)
+						row(tw, "manifests", r.Manifests)
+						row(tw, "size", fmt.Sprintf("%s (%d bytes)", humanBytes(r.SizeBytes), r.SizeBytes))
+						row(tw, "last push", fmtTimePtr(r.LastPush))
+					})
 				}),
 			},
 			{
@@ -191,47 +189,46 @@ func manifestCommand(s *streams) *cli.Command {
 					if err := c.do(ctx, "GET", repoPath(repo, "manifests", digest), nil, nil, &m); err != nil {
 						return err
 					}
-					if jsonOutput(cmd) {
-						return printJSON(s.Out, m)
-					}
-					return printManifest(s, m)
+					return printManifest(cmd, s, m)
 				}),
 			},
 		},
 	}
 }
 
-func printManifest(s *streams, m apiv1.Manifest) error {
-	tw := table(s.Out, "FIELD", "VALUE")
-	row(tw, "digest", m.Digest)
-	row(tw, "media type", m.MediaType)
-	if m.ArtifactType != "" {
-		row(tw, "artifact type", m.ArtifactType)
-	}
-	row(tw, "size", m.Size)
-	row(tw, "created", fmtTime(m.Created))
-	row(tw, "tags", orDash(strings.Join(m.Tags, ",")))
-	if m.Subject != "" {
-		row(tw, "subject", m.Subject)
-	}
-	if m.Config != nil {
-		row(tw, "config", fmt.Sprintf("%s %s (%d bytes)", m.Config.MediaType, m.Config.Digest, m.Config.Size))
-	}
-	for i, l := range m.Layers {
-		row(tw, fmt.Sprintf("layer %d", i), fmt.Sprintf("%s %s (%s)", l.MediaType, l.Digest, humanBytes(l.Size)))
-	}
-	for _, p := range m.Platforms {
-		plat := "-"
-		if p.Platform != nil {
-			plat = p.Platform.OS + "/" + p.Platform.Architecture
-			if p.Platform.Variant != "" {
-				plat += "/" + p.Platform.Variant
-			}
+// printManifest prints one manifest: its JSON, or its fields, layers,
+// platforms and referrers.
+func printManifest(cmd *cli.Command, s *streams, m apiv1.Manifest) error {
+	return printFields(cmd, s, m, func(tw io.Writer) {
+		row(tw, "digest", m.Digest)
+		row(tw, "media type", m.MediaType)
+		if m.ArtifactType != "" {
+			row(tw, "artifact type", m.ArtifactType)
 		}
-		row(tw, "platform "+plat, p.Digest)
-	}
-	for _, r := range m.Referrers {
-		row(tw, "referrer", fmt.Sprintf("%s %s", orDash(r.ArtifactType), r.Digest))
-	}
-	return tw.Flush()
+		row(tw, "size", m.Size)
+		row(tw, "created", fmtTime(m.Created))
+		row(tw, "tags", orDash(strings.Join(m.Tags, ",")))
+		if m.Subject != "" {
+			row(tw, "subject", m.Subject)
+		}
+		if m.Config != nil {
+			row(tw, "config", fmt.Sprintf("%s %s (%d bytes)", m.Config.MediaType, m.Config.Digest, m.Config.Size))
+		}
+		for i, l := range m.Layers {
+			row(tw, fmt.Sprintf("layer %d", i), fmt.Sprintf("%s %s (%s)", l.MediaType, l.Digest, humanBytes(l.Size)))
+		}
+		for _, p := range m.Platforms {
+			plat := "-"
+			if p.Platform != nil {
+				plat = p.Platform.OS + "/" + p.Platform.Architecture
+				if p.Platform.Variant != "" {
+					plat += "/" + p.Platform.Variant
+				}
+			}
+			row(tw, "platform "+plat, p.Digest)
+		}
+		for _, r := range m.Referrers {
+			row(tw, "referrer", fmt.Sprintf("%s %s", orDash(r.ArtifactType), r.Digest))
+		}
+	})
 }
