@@ -62,6 +62,21 @@ func auditQuery(cmd *cli.Command, now time.Time) (url.Values, error) {
 	return q, nil
 }
 
+// auditClient reads the query of cmd's filters, then makes the client: in
+// that order, so that a bad filter is reported as such even where no
+// server is configured.
+func auditClient(cmd *cli.Command, s *streams) (*client, url.Values, error) {
+	q, err := auditQuery(cmd, time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := newClient(cmd, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, q, nil
+}
+
 // parseTimeArg reads RFC 3339, or a duration before now.
 func parseTimeArg(v string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
@@ -83,14 +98,10 @@ func auditCommand(s *streams) *cli.Command {
 				Name:  "ls",
 				Usage: "list events, oldest first",
 				Flags: listFlags(auditFilterFlags()...),
-				// withArgs, not withClient: the filters are checked before
-				// the client is made.
+				// withArgs, not withClient: auditClient checks the filters
+				// before it makes the client.
 				Action: withArgs(0, "", func(ctx context.Context, cmd *cli.Command, _ []string) error {
-					q, err := auditQuery(cmd, time.Now())
-					if err != nil {
-						return err
-					}
-					c, err := newClient(cmd, s)
+					c, q, err := auditClient(cmd, s)
 					if err != nil {
 						return err
 					}
@@ -121,11 +132,7 @@ func auditCommand(s *streams) *cli.Command {
 					if cmd.Int("lines") < 0 {
 						return usagef("--lines must be >= 0")
 					}
-					q, err := auditQuery(cmd, time.Now())
-					if err != nil {
-						return err
-					}
-					c, err := newClient(cmd, s)
+					c, q, err := auditClient(cmd, s)
 					if err != nil {
 						return err
 					}
