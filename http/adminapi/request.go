@@ -40,9 +40,11 @@ func readJSON(ctx *fasthttp.RequestCtx, v any, emptyOK bool) error {
 
 // readBody reads the (streamed) request body, at most maxBody bytes.
 func readBody(ctx *fasthttp.RequestCtx) ([]byte, error) {
-	var r io.Reader = bytes.NewReader(ctx.Request.Body())
-	if s := ctx.RequestBodyStream(); s != nil {
-		r = s
+	// The stream first: Request.Body() would read a streamed body whole
+	// into memory before the limit could refuse it.
+	r := ctx.RequestBodyStream()
+	if r == nil {
+		r = bytes.NewReader(ctx.Request.Body())
 	}
 	b, err := io.ReadAll(io.LimitReader(r, maxBody+1))
 	if err != nil {

@@ -19,9 +19,11 @@ import (
 // What is read is counted for the access log and metrics (BytesRead): a
 // chunked upload declares no length.
 func bodyStream(ctx *fasthttp.RequestCtx) io.Reader {
-	var r io.Reader = bytes.NewReader(ctx.Request.Body())
-	if s := ctx.RequestBodyStream(); s != nil {
-		r = s
+	// The stream first: Request.Body() would read a streamed body whole
+	// into memory.
+	r := ctx.RequestBodyStream()
+	if r == nil {
+		r = bytes.NewReader(ctx.Request.Body())
 	}
 	c := &countingReader{r: r}
 	ctx.SetUserValue(bytesReadKey, c)

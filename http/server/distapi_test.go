@@ -2,9 +2,13 @@ package server
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -411,4 +415,76 @@ func TestRepeatedAcceptHeaders(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Errorf("repeated Accept headers: %d", res.StatusCode)
 	}
+}
+
+// An upload is streamed to disk, never held whole in memory: pushing a
+// 64 MiB blob, monolithic and as one chunked PATCH, allocates a small
+// fraction of it in the whole process (client included). Reading the body
+// with Request.Body() instead of its stream allocates all of it.
+func TestUploadNotBuffered(t *testing.T) {
+	tr := newTestRegistry(t, engine.Options{})
+	const size = 64 << 20
+	h := sha256.New()
+	if _, err := io.Copy(h, zeroes(size)); err != nil {
+		t.Fatal(err)
+	}
+	d := "sha256:" + hex.EncodeToString(h.Sum(nil))
+	allocated := func(push func()) uint64 {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		push()
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	send := func(method, path string, chunked bool) int {
+		req, err := http.NewRequest(method, "http://registry.test"+path, zeroes(size))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = size
+		if chunked {
+			req.ContentLength = -1
+		}
+		req.Header.Set("Content-Type", "application/octet-stream")
+		res, err := tr.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for _, chunked := range []bool{false, true} {
+		n := allocated(func() {
+			loc := tr.do("POST", "/v2/big/blobs/uploads/", nil).header.Get("Location")
+			if strings.Contains(loc, "?") {
+				loc += "&"
+			} else {
+				loc += "?"
+			}
+			if chunked {
+				if s := send("PATCH", strings.TrimRight(loc, "?&"), true); s != 202 {
+					t.Fatalf("PATCH: %d", s)
+				}
+				tr.expect(tr.do("PUT", loc+"digest="+d, nil), 201, "", "close upload")
+				return
+			}
+			if s := send("PUT", loc+"digest="+d, false); s != 201 {
+				t.Fatalf("PUT: %d", s)
+			}
+		})
+		if n > size/4 {
+			t.Errorf("chunked=%v: a %d MiB upload allocated %d MiB", chunked, size>>20, n>>20)
+		}
+	}
+}
+
+// zeroes is a reader of n zero bytes that allocates nothing per read.
+func zeroes(n int64) io.Reader { return io.LimitReader(zeroReader{}, n) }
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
