@@ -418,8 +418,8 @@ func TestRepeatedAcceptHeaders(t *testing.T) {
 }
 
 // An upload is streamed to disk, never held whole in memory: pushing a
-// 64 MiB blob, monolithic and as one chunked PATCH, allocates a small
-// fraction of it in the whole process (client included). Reading the body
+// 64 MiB blob, monolithic and as one chunked PATCH, allocates less than
+// its size in the whole process (client included; 20-30 MiB under -race). Reading the body
 // with Request.Body() instead of its stream allocates all of it.
 func TestUploadNotBuffered(t *testing.T) {
 	tr := newTestRegistry(t, engine.Options{})
@@ -473,7 +473,10 @@ func TestUploadNotBuffered(t *testing.T) {
 				t.Fatalf("PUT: %d", s)
 			}
 		})
-		if n > size/4 {
+		// Streaming allocates buffers (more under -race, which defeats
+		// sync.Pool at random); buffering allocates the body at least
+		// once, and twice over as the buffer grows.
+		if n > size {
 			t.Errorf("chunked=%v: a %d MiB upload allocated %d MiB", chunked, size>>20, n>>20)
 		}
 	}
