@@ -40,6 +40,10 @@ type GCConfig struct {
 	Workers int `toml:"workers"`
 	// Timeout bounds one collection; 0 is none.
 	Timeout Duration `toml:"timeout"`
+	// OrphanInterval is how often a collection also walks the blob files
+	// for orphans (the first collection of a process always does); 0
+	// walks every time.
+	OrphanInterval Duration `toml:"orphan_interval"`
 }
 
 // JobsConfig sets the background jobs runtime.
@@ -57,10 +61,11 @@ type JobsConfig struct {
 func defaultGC() GCConfig {
 	o := gc.DefaultOptions()
 	return GCConfig{
-		Interval:     Duration{24 * time.Hour},
-		Grace:        Duration{o.Grace},
-		UploadExpiry: Duration{o.UploadExpiry},
-		Workers:      o.Workers,
+		Interval:       Duration{24 * time.Hour},
+		Grace:          Duration{o.Grace},
+		UploadExpiry:   Duration{o.UploadExpiry},
+		Workers:        o.Workers,
+		OrphanInterval: Duration{o.OrphanInterval},
 	}
 }
 
@@ -70,7 +75,7 @@ func defaultJobs() JobsConfig {
 
 func (g GCConfig) validate() []error {
 	var errs []error
-	for name, d := range map[string]Duration{"gc.interval": g.Interval, "gc.grace": g.Grace, "gc.timeout": g.Timeout} {
+	for name, d := range map[string]Duration{"gc.interval": g.Interval, "gc.grace": g.Grace, "gc.timeout": g.Timeout, "gc.orphan_interval": g.OrphanInterval} {
 		if d.Duration < 0 {
 			errs = append(errs, fmt.Errorf("%s: must not be negative", name))
 		}
@@ -98,7 +103,8 @@ func (j JobsConfig) validate() []error {
 }
 
 func (g GCConfig) options() gc.Options {
-	return gc.Options{Grace: g.Grace.Duration, DeleteUntagged: g.DeleteUntagged, UploadExpiry: g.UploadExpiry.Duration, Workers: g.Workers}
+	return gc.Options{Grace: g.Grace.Duration, DeleteUntagged: g.DeleteUntagged, UploadExpiry: g.UploadExpiry.Duration, Workers: g.Workers,
+		OrphanInterval: g.OrphanInterval.Duration}
 }
 
 // background is the jobs runtime of a serving registry.

@@ -210,8 +210,11 @@ func (s *FS) Delete(d digest.Digest) error {
 	return err
 }
 
-// Walk calls fn for every committed blob.
-func (s *FS) Walk(fn func(d digest.Digest, size int64) error) error {
+// Walk calls fn for every committed blob file. It reads directories only
+// (no stat per file): a walk over a large store is one getdents per
+// directory, and callers that need a file's size or age ask for the few
+// files they care about.
+func (s *FS) Walk(fn func(d digest.Digest) error) error {
 	for _, alg := range algorithms {
 		base := filepath.Join(s.root, "blobs", alg.String())
 		err := filepath.WalkDir(base, func(p string, e fs.DirEntry, err error) error {
@@ -222,11 +225,7 @@ func (s *FS) Walk(fn func(d digest.Digest, size int64) error) error {
 			if d.Validate() != nil {
 				return nil // not ours (editor swap file, lost+found ...)
 			}
-			fi, err := e.Info()
-			if err != nil {
-				return err
-			}
-			return fn(d, fi.Size())
+			return fn(d)
 		})
 		if err != nil {
 			return err

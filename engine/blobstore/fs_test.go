@@ -54,7 +54,7 @@ func TestStageCommitRead(t *testing.T) {
 		t.Error("staging file left behind after commit")
 	}
 	var walked []digest.Digest
-	if err := s.Walk(func(d digest.Digest, _ int64) error { walked = append(walked, d); return nil }); err != nil {
+	if err := s.Walk(func(d digest.Digest) error { walked = append(walked, d); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(walked) != 1 || walked[0] != d {

@@ -47,13 +47,20 @@ type Options struct {
 	// Workers bounds the concurrent sweep transactions. Default 4: the
 	// store batches their fsyncs.
 	Workers int
+	// OrphanInterval is how often a run also walks the blob files for
+	// orphans (files without a record). Orphans are left only by a crash
+	// or a failed commit between a file's rename and its record, not by
+	// normal operation, while the walk reads every blob directory: the
+	// first run of a process always walks, later ones only once this
+	// long has passed since the last walk. 0 walks on every run.
+	OrphanInterval time.Duration
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }
 
 // DefaultOptions are the settings of a registry with no configuration.
 func DefaultOptions() Options {
-	return Options{Grace: time.Hour, UploadExpiry: 24 * time.Hour, Workers: 4}
+	return Options{Grace: time.Hour, UploadExpiry: 24 * time.Hour, Workers: 4, OrphanInterval: time.Hour}
 }
 
 // Collector garbage-collects one registry's metadata store and blob store.
@@ -63,6 +70,9 @@ type Collector struct {
 	repos   Repos
 	o       Options
 	running atomic.Bool
+	// lastOrphanWalk is when a run last walked the blob files; only the
+	// one running run reads and writes it.
+	lastOrphanWalk time.Time
 	// hook, set only by tests, is called at points of a sweep: "sweep"
 	// before a blob's transaction, "unrecorded" after it committed and
 	// before the file is deleted.
@@ -119,6 +129,7 @@ type Report struct {
 	RestoredRepos     int `json:"restored_repositories"`
 	BusyRepositories  int `json:"busy_repositories"` // skipped this run: their actor's queue stayed full
 
+	OrphanWalk     bool  `json:"orphan_walk"`  // this run walked the blob files (Options.OrphanInterval)
 	Orphans        int   `json:"orphans"`      // files without a record, removed
 	OrphanBytes    int64 `json:"orphan_bytes"` //
 	Recovered      int   `json:"recovered"`    // file deletions finished for an interrupted run

@@ -263,6 +263,18 @@ func TestOrphanFiles(t *testing.T) {
 	for _, b := range blobs {
 		e.mustStay("a", b.Digest)
 	}
+
+	// Later runs walk the files once per OrphanInterval (1h by default).
+	late := writeOrphan(randBytes(55))
+	e.clock.Advance(30 * time.Minute)
+	if rep := e.run(false); rep.OrphanWalk || rep.Orphans != 0 {
+		t.Fatalf("walked again within the interval: %+v", rep)
+	}
+	e.clock.Advance(2 * hour)
+	if rep := e.run(false); !rep.OrphanWalk || rep.Orphans != 1 {
+		t.Fatalf("no walk once the interval passed: %+v", rep)
+	}
+	e.mustGone(late)
 }
 
 func TestUploadExpiry(t *testing.T) {

@@ -153,7 +153,7 @@ func consistent(t *testing.T, dir string, live map[string][]digest.Digest, colle
 			}
 		}
 	}
-	if err := blobs.Walk(func(d digest.Digest, _ int64) error {
+	if err := blobs.Walk(func(d digest.Digest) error {
 		if !records[d.String()] {
 			orphans++
 		}

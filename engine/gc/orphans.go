@@ -19,22 +19,18 @@ import (
 // file present and is about to record it is refused rather than left with
 // a record of a deleted file.
 func (r *run) orphans() error {
-	type file struct {
-		d    digest.Digest
-		size int64
-	}
-	batch := make([]file, 0, 512)
+	batch := make([]digest.Digest, 0, 512)
 	seen := int64(0)
 	flush := func() error {
-		var lost []file
+		var lost []digest.Digest
 		err := r.c.kv.View(r.ctx, func(t kv.Reader) error {
-			for _, f := range batch {
-				known, err := t.Has(kv.BlobKey(f.d.String()))
+			for _, d := range batch {
+				known, err := t.Has(kv.BlobKey(d.String()))
 				if err != nil {
 					return err
 				}
 				if !known {
-					lost = append(lost, f)
+					lost = append(lost, d)
 				}
 			}
 			return nil
@@ -43,17 +39,17 @@ func (r *run) orphans() error {
 		if err != nil {
 			return err
 		}
-		for _, f := range lost {
-			if err := r.orphan(f.d, f.size); err != nil {
+		for _, d := range lost {
+			if err := r.orphan(d); err != nil {
 				return err
 			}
 		}
 		r.report(seen, 0, "orphans")
 		return r.ctx.Err()
 	}
-	err := r.c.blobs.Walk(func(d digest.Digest, size int64) error {
+	err := r.c.blobs.Walk(func(d digest.Digest) error {
 		seen++
-		batch = append(batch, file{d, size})
+		batch = append(batch, d)
 		if len(batch) == cap(batch) {
 			return flush()
 		}
@@ -65,8 +61,23 @@ func (r *run) orphans() error {
 	return errors.Join(err, r.liftTombstones())
 }
 
+// orphansIfDue walks the blob files for orphans on the first run and then
+// once per Options.OrphanInterval.
+func (r *run) orphansIfDue() error {
+	now := r.c.o.Now()
+	if last := r.c.lastOrphanWalk; !last.IsZero() && now.Sub(last) < r.c.o.OrphanInterval {
+		return nil
+	}
+	if err := r.orphans(); err != nil {
+		return err
+	}
+	r.c.lastOrphanWalk = now
+	r.count(func(rep *Report) { rep.OrphanWalk = true })
+	return nil
+}
+
 // orphan removes file d if it is old and still has no record.
-func (r *run) orphan(d digest.Digest, size int64) error {
+func (r *run) orphan(d digest.Digest) error {
 	f, err := r.c.blobs.Open(d)
 	if errors.Is(err, blobstore.ErrNotFound) {
 		return nil
@@ -82,6 +93,7 @@ func (r *run) orphan(d digest.Digest, size int64) error {
 	if fi.ModTime().UnixNano() >= r.cutoff {
 		return nil
 	}
+	size := fi.Size()
 	if r.dry {
 		r.count(func(rep *Report) { rep.Orphans++; rep.OrphanBytes += size })
 		return nil

@@ -56,7 +56,7 @@ func (r *run) do() (err error) {
 		{"recover", r.recoverTombstones},
 		{"untagged", r.deleteUntagged},
 		{"mark", r.markAndSweep},
-		{"orphans", r.orphans},
+		{"orphans", r.orphansIfDue},
 		{"repositories", r.repositories},
 		{"uploads", r.uploads},
 	}

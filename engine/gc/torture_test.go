@@ -373,7 +373,7 @@ func (tt *torture) checkClean() {
 			tt.t.Errorf("referenced blob %s has no record", d)
 		}
 	}
-	err = e.blobs.Walk(func(d digest.Digest, _ int64) error {
+	err = e.blobs.Walk(func(d digest.Digest) error {
 		if !records[d.String()] {
 			tt.t.Errorf("file %s has no record", d)
 		}
