@@ -73,6 +73,8 @@ type Collector struct {
 	// lastOrphanWalk is when a run last walked the blob files; only the
 	// one running run reads and writes it.
 	lastOrphanWalk time.Time
+	// used remembers what each manifest references, across runs.
+	used usedCache
 	// hook, set only by tests, is called at points of a sweep: "sweep"
 	// before a blob's transaction, "unrecorded" after it committed and
 	// before the file is deleted.

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
+
+	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
 // refs is what garbage collection reads of a stored manifest: the digests
@@ -149,3 +152,46 @@ func markKey(d string) string {
 
 func (m markSet) add(d string)      { m[markKey(d)] = struct{}{} }
 func (m markSet) has(d string) bool { _, ok := m[markKey(d)]; return ok }
+
+// usedCache remembers, across runs, the mark keys of the blobs each
+// manifest uses, by manifest digest: a manifest's bytes never change under
+// its digest, and decoding every manifest's JSON on every run was most of
+// the mark phase. It is bounded by a count and starts over when full.
+type usedCache struct {
+	mu sync.Mutex
+	m  map[string][]string
+}
+
+// usedCacheMax bounds the manifests remembered: about 64 MiB for images
+// of a handful of blobs.
+const usedCacheMax = 1 << 18
+
+// keys returns the mark keys of the blobs manifest d uses (payload is
+// its stored record, decoded only on a miss), its own key included: the
+// manifest's bytes may also have been pushed as a blob (some clients do),
+// and that blob is kept while the manifest lives.
+func (c *usedCache) keys(d string, record []byte) ([]string, error) {
+	c.mu.Lock()
+	ks, ok := c.m[d]
+	c.mu.Unlock()
+	if ok {
+		return ks, nil
+	}
+	rec, err := kv.DecodeManifest(record)
+	if err != nil {
+		return nil, err
+	}
+	refs, err := parseRefs(rec.Payload)
+	if err != nil {
+		return nil, err
+	}
+	refs.blobs(func(b string) { ks = append(ks, markKey(b)) })
+	ks = append(ks, markKey(d))
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= usedCacheMax {
+		c.m = make(map[string][]string)
+	}
+	c.m[d] = ks
+	c.mu.Unlock()
+	return ks, nil
+}

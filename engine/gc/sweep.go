@@ -87,19 +87,14 @@ func (r *run) markRepo(t kv.Reader, repo string, marks markSet) error {
 		if _, ok := dead[d]; ok {
 			return nil
 		}
-		rec, err := kv.DecodeManifest(v)
-		if err != nil {
-			return err
-		}
-		refs, err := parseRefs(rec.Payload)
+		keys, err := r.c.used.keys(d, v)
 		if err != nil {
 			return err
 		}
 		manifests++
-		refs.blobs(func(b string) { used[markKey(b)] = struct{}{} })
-		// The manifest's own bytes may also have been pushed as a blob
-		// (some clients do): keep that blob while the manifest lives.
-		used[markKey(d)] = struct{}{}
+		for _, k := range keys {
+			used[k] = struct{}{}
+		}
 		return nil
 	})
 	if err != nil {
