@@ -73,25 +73,61 @@ type PushOptions struct {
 	// HeadFirst makes a HEAD for each blob before uploading it, as docker
 	// and crane do, and skips the upload when the blob exists.
 	HeadFirst bool
+	// Jobs is how many of the image's blobs are uploaded at once (crane
+	// uploads 4 at a time, docker 5); 0 or 1 uploads them one by one.
+	Jobs int
 }
 
-// PushImage uploads the layers and the config (POST then PUT each), then
-// PUTs the manifest under tag.
+// PushImage uploads the layers and the config (POST then PUT each, Jobs at
+// a time), then, once all are stored, PUTs the manifest under tag.
 func (c *Client) PushImage(ctx context.Context, repo, tag string, img Image, o PushOptions) error {
+	pushes := make([]func() error, 0, len(img.Layers)+1)
 	for _, l := range img.Layers {
-		if err := c.pushOne(ctx, repo, l.Digest, l.Size, o, func() error {
-			return c.PushBlob(ctx, repo, l.Digest, l.Size, payload.New(l.Seed, l.Size))
-		}); err != nil {
-			return err
-		}
+		pushes = append(pushes, func() error {
+			return c.pushOne(ctx, repo, l.Digest, l.Size, o, func() error {
+				return c.PushBlob(ctx, repo, l.Digest, l.Size, payload.New(l.Seed, l.Size))
+			})
+		})
 	}
-	if err := c.pushOne(ctx, repo, img.ConfigDigest, int64(len(img.Config)), o, func() error {
-		return c.PushBlob(ctx, repo, img.ConfigDigest, int64(len(img.Config)), bytesReader(img.Config))
-	}); err != nil {
+	pushes = append(pushes, func() error {
+		return c.pushOne(ctx, repo, img.ConfigDigest, int64(len(img.Config)), o, func() error {
+			return c.PushBlob(ctx, repo, img.ConfigDigest, int64(len(img.Config)), bytesReader(img.Config))
+		})
+	})
+	if err := runJobs(max(o.Jobs, 1), pushes); err != nil {
 		return err
 	}
 	_, err := c.PutManifest(ctx, repo, tag, MediaManifest, img.Manifest)
 	return err
+}
+
+// runJobs runs fns, at most jobs at a time, and returns the first error
+// (after all have finished: no upload is left running behind the caller).
+func runJobs(jobs int, fns []func() error) error {
+	if jobs == 1 {
+		for _, fn := range fns {
+			if err := fn(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	sem := make(chan struct{}, jobs)
+	errs := make(chan error, len(fns))
+	for _, fn := range fns {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			errs <- fn()
+		}()
+	}
+	var first error
+	for range fns {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 func (c *Client) pushOne(ctx context.Context, repo, digest string, size int64, o PushOptions, push func() error) error {

@@ -23,6 +23,8 @@ type Config struct {
 	LayerMin      int64 // smallest layer
 	LayerMax      int64 // largest layer
 	HeadFirst     bool  // HEAD each blob before uploading it, as clients do
+	ImageJobs     int   // blobs of one image uploaded at once, as clients do (crane 4, docker 5)
+	ImagePool     int   // images built (layer digests computed) before each push-image case
 	ManifestConc  []int // pull-manifest GET concurrency levels
 	ManifestHeadC int   // concurrency of the HEAD case
 	SmallBlobSize int64 // pull-blob-small blob size
@@ -55,7 +57,7 @@ func Full() Config {
 	return Config{
 		Prefix: "bench", Duration: 8 * time.Second, Warmup: time.Second, SetupConc: 32,
 		LargeSize: 256 << 20, LargeChunk: 8 << 20, LargeReps: 2,
-		ImageRepos: 8, ImageConc: []int{1, 4, 16, 64}, ImageLayers: 4, LayerMin: 16 << 10, LayerMax: 512 << 10, HeadFirst: true,
+		ImageRepos: 8, ImageConc: []int{1, 4, 16, 64}, ImageLayers: 4, LayerMin: 16 << 10, LayerMax: 512 << 10, HeadFirst: true, ImageJobs: 4, ImagePool: 3000,
 		ManifestConc: []int{1, 4, 16, 64, 256}, ManifestHeadC: 64,
 		SmallBlobSize: 64 << 10, SmallBlobs: 64, SmallConc: 64,
 		TagCounts: []int{10_000, 100_000}, TagPage: 100, ListMaxOps: 200, ListDuration: 6 * time.Second,
@@ -70,6 +72,7 @@ func Quick() Config {
 	c.Duration, c.Warmup = time.Second, 200*time.Millisecond
 	c.LargeSize, c.LargeChunk, c.LargeReps = 32<<20, 4<<20, 1
 	c.ImageConc = []int{4, 16}
+	c.ImagePool = 600
 	c.ManifestConc = []int{4, 64}
 	c.TagCounts = []int{1_000, 2_000}
 	c.ListMaxOps, c.ListDuration = 20, 500*time.Millisecond
@@ -84,6 +87,7 @@ func Tiny() Config {
 	c.Duration, c.Warmup = 300*time.Millisecond, 0
 	c.LargeSize, c.LargeChunk = 3<<20+123, 1<<20
 	c.ImageRepos, c.ImageConc, c.ImageLayers = 2, []int{1, 4}, 2
+	c.ImagePool = 5 // fewer than a case pushes: the inline path runs too
 	c.ManifestConc, c.ManifestHeadC = []int{4}, 4
 	c.SmallBlobs, c.SmallConc = 4, 4
 	c.TagCounts, c.TagPage = []int{150, 250}, 20

@@ -100,7 +100,7 @@ func gcTrigger(ctx context.Context, e *Env) (func(ctx context.Context) error, er
 func mixedCase(ctx context.Context, e *Env, r *Result, label string, base oci.Image, name func(int) string, gc func(context.Context) error) float64 {
 	c := fmt.Sprintf("%s c=%d", label, e.Cfg.MixedConc)
 	var pulls, pushes atomic.Int64
-	opts := oci.PushOptions{HeadFirst: e.Cfg.HeadFirst}
+	opts := oci.PushOptions{HeadFirst: e.Cfg.HeadFirst, Jobs: e.Cfg.ImageJobs}
 	gctx, stopGC := context.WithCancel(ctx)
 	var gcRuns, gcErrs atomic.Int64
 	var gcErr atomic.Value
