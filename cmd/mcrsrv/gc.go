@@ -44,6 +44,10 @@ type GCConfig struct {
 	// for orphans (the first collection of a process always does); 0
 	// walks every time.
 	OrphanInterval Duration `toml:"orphan_interval"`
+	// Duty is the share of the time an online collection works; it
+	// sleeps the rest, so that pushes and pulls keep the CPU (1 runs
+	// flat out). The offline `mcrsrv gc` always runs flat out.
+	Duty float64 `toml:"duty"`
 }
 
 // JobsConfig sets the background jobs runtime.
@@ -66,6 +70,7 @@ func defaultGC() GCConfig {
 		UploadExpiry:   Duration{o.UploadExpiry},
 		Workers:        o.Workers,
 		OrphanInterval: Duration{o.OrphanInterval},
+		Duty:           o.Duty,
 	}
 }
 
@@ -86,6 +91,9 @@ func (g GCConfig) validate() []error {
 	if g.Workers <= 0 {
 		errs = append(errs, errors.New("gc.workers: must be positive"))
 	}
+	if g.Duty <= 0 || g.Duty > 1 {
+		errs = append(errs, fmt.Errorf("gc.duty %v: want a share of the time in (0, 1]", g.Duty))
+	}
 	return errs
 }
 
@@ -104,7 +112,7 @@ func (j JobsConfig) validate() []error {
 
 func (g GCConfig) options() gc.Options {
 	return gc.Options{Grace: g.Grace.Duration, DeleteUntagged: g.DeleteUntagged, UploadExpiry: g.UploadExpiry.Duration, Workers: g.Workers,
-		OrphanInterval: g.OrphanInterval.Duration}
+		OrphanInterval: g.OrphanInterval.Duration, Duty: g.Duty}
 }
 
 // background is the jobs runtime of a serving registry.
@@ -246,7 +254,9 @@ func offlineGC(ctx context.Context, c Config, dry, asJSON bool, w io.Writer) err
 	if err != nil {
 		return err
 	}
-	rep, err := gc.New(store, blobs, gc.Offline{}, c.GC.options()).Run(ctx, gc.RunOptions{DryRun: dry})
+	o := c.GC.options()
+	o.Duty = 1 // nothing else runs: no reason to pace
+	rep, err := gc.New(store, blobs, gc.Offline{}, o).Run(ctx, gc.RunOptions{DryRun: dry})
 	if rep != nil {
 		if asJSON {
 			fmt.Fprintln(w, rep.JSON())

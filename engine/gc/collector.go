@@ -54,13 +54,18 @@ type Options struct {
 	// first run of a process always walks, later ones only once this
 	// long has passed since the last walk. 0 walks on every run.
 	OrphanInterval time.Duration
+	// Duty is the share of wall time a run works; it sleeps the rest
+	// (pacer), so that a collection on a busy registry slows down instead
+	// of taking the CPU from pushes and pulls. 0 (or 1 and above) does not
+	// pace: offline collections and tests.
+	Duty float64
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }
 
 // DefaultOptions are the settings of a registry with no configuration.
 func DefaultOptions() Options {
-	return Options{Grace: time.Hour, UploadExpiry: 24 * time.Hour, Workers: 4, OrphanInterval: time.Hour}
+	return Options{Grace: time.Hour, UploadExpiry: 24 * time.Hour, Workers: 4, OrphanInterval: time.Hour, Duty: 0.1}
 }
 
 // Collector garbage-collects one registry's metadata store and blob store.

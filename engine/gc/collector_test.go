@@ -22,7 +22,13 @@ import (
 
 const hour = time.Hour
 
-func defaults() envOptions { return envOptions{gc: DefaultOptions()} }
+// defaults are the shipped options without pacing (pace_test.go covers
+// it), so that the many runs of these tests take milliseconds each.
+func defaults() envOptions {
+	o := DefaultOptions()
+	o.Duty = 0
+	return envOptions{gc: o}
+}
 
 // mustGone and mustStay check a blob's record and file.
 func (e *env) mustGone(d digest.Digest) {

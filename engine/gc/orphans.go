@@ -45,7 +45,7 @@ func (r *run) orphans() error {
 			}
 		}
 		r.report(seen, 0, "orphans")
-		return r.ctx.Err()
+		return r.pace.step(r.ctx)
 	}
 	err := r.c.blobs.Walk(func(d digest.Digest) error {
 		seen++
@@ -146,6 +146,9 @@ func (r *run) repositories() error {
 				todo = append(todo, verdict{repo, false})
 			case !known && !empty:
 				todo = append(todo, verdict{repo, true})
+			}
+			if err := r.pace.step(r.ctx); err != nil {
+				return err
 			}
 		}
 		return nil

@@ -19,6 +19,10 @@ type run struct {
 	report func(done, total int64, phase string)
 	cutoff int64 // T0 - grace, unix ns: only what is older may go
 
+	// pace is stepped by the run's own goroutine between units of work
+	// (never by the sweep workers, whose pace the scan sets).
+	pace *pacer
+
 	mu   sync.Mutex // guards rep and lift against the sweep workers
 	rep  *Report
 	lift []string // tombstones whose files are gone, to lift in one transaction
@@ -33,6 +37,7 @@ func newRun(ctx context.Context, c *Collector, o RunOptions) *run {
 		report: o.Progress,
 		cutoff: now.Add(-c.o.Grace).UnixNano(),
 		rep:    &Report{DryRun: o.DryRun, Started: now},
+		pace:   newPacer(c.o.Duty),
 	}
 	if r.report == nil {
 		r.report = func(int64, int64, string) {}

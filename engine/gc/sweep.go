@@ -28,7 +28,7 @@ func (r *run) markAndSweep() error {
 			if err := r.markRepo(t, repo, marks); err != nil {
 				return err
 			}
-			if err := r.ctx.Err(); err != nil {
+			if err := r.pace.step(r.ctx); err != nil {
 				return err
 			}
 		}
@@ -59,6 +59,9 @@ func (r *run) markAndSweep() error {
 				// Blocks while every sweeper is busy: the scan goes no
 				// faster than the deletes.
 				sweepers.Go(func() error { return r.sweepBlob(d, rec) })
+			}
+			if n%64 == 0 {
+				return r.pace.step(r.ctx)
 			}
 			return r.ctx.Err()
 		})
@@ -225,6 +228,7 @@ func (r *run) danglingInverseLinks(t kv.Reader) error {
 	type inv struct{ d, repo string }
 	var cands []inv
 	ns := kv.InverseLinkNamespace()
+	seen := 0
 	err := t.ScanKeys(ns, nil, func(k []byte) error {
 		d, repo, ok := kv.SplitAt(k, ns)
 		if !ok {
@@ -233,6 +237,9 @@ func (r *run) danglingInverseLinks(t kv.Reader) error {
 		has, err := t.Has(kv.LinkKey(repo, d))
 		if err == nil && !has {
 			cands = append(cands, inv{d, repo})
+		}
+		if seen++; err == nil && seen%64 == 0 {
+			err = r.pace.step(r.ctx)
 		}
 		return err
 	})

@@ -90,6 +90,9 @@ func (r *run) deleteUntagged() error {
 					r.rep.UntaggedManifests += len(dead)
 				}
 			}
+			if err := r.pace.step(r.ctx); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
