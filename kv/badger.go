@@ -45,7 +45,15 @@ func Open(o Options) (*Badger, error) {
 		// tree makes a manifest GET one lookup without a value-log read for
 		// the common case, while large manifests go to the value log.
 		WithValueThreshold(64 << 10).
-		WithNumVersionsToKeep(1)
+		WithNumVersionsToKeep(1).
+		// Registry metadata is small and written in small transactions:
+		// Badger's defaults (five 64 MiB memtables) are sized for bulk
+		// loads and kept an idle registry's heap, and with the Go
+		// collector's headroom its resident set, hundreds of MiB above
+		// what the data needs. 32 MiB still allows transactions of about
+		// 4.8 MiB (15 % of a memtable), several times a 4 MiB manifest.
+		WithMemTableSize(32 << 20).
+		WithNumMemtables(3)
 	if o.InMemory {
 		opts = opts.WithInMemory(true).WithDir("").WithValueDir("")
 	}
