@@ -14,6 +14,9 @@ import (
 // maxBody bounds a request body: the API's documents are small.
 const maxBody = 1 << 20
 
+// drainMax is how much of an oversized body is read before answering.
+const drainMax = 4 << 20
+
 // readJSON decodes the request body into v, refusing unknown fields and
 // trailing data. An empty body leaves v as it is when emptyOK.
 func readJSON(ctx *fasthttp.RequestCtx, v any, emptyOK bool) error {
@@ -51,6 +54,10 @@ func readBody(ctx *fasthttp.RequestCtx) ([]byte, error) {
 		return nil, errBadRequest("reading the body: %v", err)
 	}
 	if len(b) > maxBody {
+		// Read (and drop) a few more MiB, so that a client that is still
+		// sending gets the 413 rather than a reset connection; past that
+		// the connection is closed under it.
+		_, _ = io.Copy(io.Discard, io.LimitReader(r, drainMax))
 		return nil, errcode.New(errcode.TooLarge, "request body over %d bytes", maxBody)
 	}
 	return b, nil
