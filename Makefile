@@ -49,9 +49,7 @@ all: build
 
 build:
 	$(GO) build -o $(BIN)/mcrsrv ./cmd/mcrsrv
-ifneq ($(wildcard cmd/mcrctl/*.go),)
 	$(GO) build -o $(BIN)/mcrctl ./cmd/mcrctl
-endif
 
 # go_tool installs $(4)@$(3) into .tools/bin unless the binary there was
 # already built from module $(2) at version $(3) (read back with go version -m).
