@@ -177,16 +177,12 @@ func (r *Registry) ManifestInfos(ctx context.Context, repo, after string, n int)
 // suffix after, and whether more follow; NAME_UNKNOWN when repo does not
 // exist.
 func scanPage[T any](t kv.Reader, repo string, prefix []byte, after string, n int, item func(k, v []byte) (T, error)) ([]T, bool, error) {
-	ok, err := repoExists(t, repo)
-	if err != nil {
+	if err := mustExist(t, repo); err != nil {
 		return nil, false, err
-	}
-	if !ok {
-		return nil, false, nameUnknown(repo)
 	}
 	var out []T
 	more := false
-	err = t.Scan(prefix, []byte(after), func(k, v []byte) error {
+	err := t.Scan(prefix, []byte(after), func(k, v []byte) error {
 		if len(out) == n {
 			more = true
 			return kv.ErrStop

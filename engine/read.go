@@ -159,14 +159,10 @@ func (r *Registry) Tags(ctx context.Context, repo, after string, n int) (Page, e
 	}
 	var p Page
 	err := r.kv.View(ctx, func(t kv.Reader) error {
-		ok, err := repoExists(t, repo)
-		if err != nil {
-			return err
+		err := mustExist(t, repo)
+		if err == nil {
+			p, err = list(t, kv.TagPrefix(repo), after, n)
 		}
-		if !ok {
-			return nameUnknown(repo)
-		}
-		p, err = list(t, kv.TagPrefix(repo), after, n)
 		return err
 	})
 	return p, err
@@ -188,12 +184,8 @@ func (r *Registry) TagList(ctx context.Context, repo string) (*TagList, error) {
 	gen := r.tags.generation(repo)
 	var tags []string
 	err := r.kv.View(ctx, func(t kv.Reader) error {
-		ok, err := repoExists(t, repo)
-		if err != nil {
+		if err := mustExist(t, repo); err != nil {
 			return err
-		}
-		if !ok {
-			return nameUnknown(repo)
 		}
 		p, err := list(t, kv.TagPrefix(repo), "", -1)
 		tags = p.Items

@@ -156,6 +156,15 @@ func repoExists(t kv.Reader, repo string) (bool, error) {
 	return t.Has(kv.RepoKey(repo))
 }
 
+// mustExist is NAME_UNKNOWN unless repo exists.
+func mustExist(t kv.Reader, repo string) error {
+	ok, err := repoExists(t, repo)
+	if err == nil && !ok {
+		err = nameUnknown(repo)
+	}
+	return err
+}
+
 // ensureRepo creates repo's record if it is missing.
 func ensureRepo(t kv.Txn, repo string, now time.Time) error {
 	ok, err := repoExists(t, repo)

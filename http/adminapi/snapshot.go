@@ -48,7 +48,11 @@ func (a *API) createSnapshot(ctx *fasthttp.RequestCtx) error {
 // pprof serves the Go profiler under /api/v1/debug/pprof/, behind the
 // admin action like every route here.
 func (a *API) pprof(ctx *fasthttp.RequestCtx) error {
-	ctx.Request.URI().SetPath(strings.TrimPrefix(string(ctx.Path()), apiv1.Prefix))
+	// The handler matches /debug/pprof/...; the path is put back after it
+	// so that the access log and metrics still see an admin route.
+	path := string(ctx.Path())
+	ctx.Request.URI().SetPath(strings.TrimPrefix(path, apiv1.Prefix))
 	pprofhandler.PprofHandler(ctx)
+	ctx.Request.URI().SetPath(path)
 	return nil
 }
