@@ -197,9 +197,16 @@ func writeBackup(ctx context.Context, store kv.Store, path string) (string, int6
 }
 
 // backupBlobs lists the blob records inside a backup by loading it into a
-// throwaway in-memory store: exactly what the backup holds.
+// throwaway store beside it: exactly what the backup holds. The store is
+// on disk, not in memory: an in-memory Badger keeps every value in its
+// skiplist and cannot hold a manifest over 64 KiB.
 func backupBlobs(ctx context.Context, path string) ([]Blob, error) {
-	mem, err := kv.Open(kv.Options{InMemory: true})
+	tmp, err := os.MkdirTemp(filepath.Dir(path), ".readback-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	mem, err := kv.Open(kv.Options{Dir: tmp})
 	if err != nil {
 		return nil, err
 	}
