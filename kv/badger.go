@@ -22,7 +22,9 @@ const maxRetries = 64
 type Options struct {
 	// Dir holds Badger's files. Ignored when InMemory is set.
 	Dir string
-	// InMemory keeps everything in memory: for tests only, nothing is durable.
+	// InMemory keeps everything in memory: for tests only, nothing is
+	// durable, and values over the 64 KiB value threshold are refused
+	// (there is no value log to hold them).
 	InMemory bool
 	// Logger receives Badger's own log lines; nil silences them.
 	Logger badger.Logger
@@ -48,11 +50,13 @@ func Open(o Options) (*Badger, error) {
 		WithNumVersionsToKeep(1).
 		// Registry metadata is small and written in small transactions:
 		// Badger's defaults (five 64 MiB memtables) are sized for bulk
-		// loads and kept an idle registry's heap, and with the Go
-		// collector's headroom its resident set, hundreds of MiB above
-		// what the data needs. 32 MiB still allows transactions of about
-		// 4.8 MiB (15 % of a memtable), several times a 4 MiB manifest.
-		WithMemTableSize(32 << 20).
+		// loads. Each memtable is a Go-heap arena plus a memory-mapped
+		// write-ahead log of its size, both resident once written, and
+		// the Go collector's headroom doubles the arenas. 16 MiB still
+		// allows transactions of 2.4 MiB (15 % of a memtable) of keys and
+		// small values; values over the threshold (large manifests) count
+		// only their pointer into the value log (TestLargestTransaction).
+		WithMemTableSize(16 << 20).
 		WithNumMemtables(3)
 	if o.InMemory {
 		opts = opts.WithInMemory(true).WithDir("").WithValueDir("")

@@ -294,3 +294,32 @@ func TestSchemaVersionMismatch(t *testing.T) {
 		t.Fatal("opened data of an unknown schema version")
 	}
 }
+
+// TestLargestTransaction commits what the engine's largest transaction
+// holds: a manifest at the 4 MiB limit, and more small keys than a GC
+// chunk. It guards the memtable size (Badger refuses a transaction over
+// 15 % of a memtable) on the on-disk store, where values over the
+// threshold go to the value log; the in-memory store (tests only) refuses
+// values over 64 KiB.
+func TestLargestTransaction(t *testing.T) {
+	s := openers["badger-disk"](t)
+	manifest := bytes.Repeat([]byte("m"), 4<<20)
+	err := s.Update(context.Background(), func(tx Txn) error {
+		if err := tx.Set([]byte("m/big"), manifest); err != nil {
+			return err
+		}
+		for i := range 512 {
+			if err := tx.Set(fmt.Appendf(nil, "k/%04d", i), bytes.Repeat([]byte("v"), 128)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("a 4 MiB manifest and 512 keys in one transaction: %v", err)
+	}
+	var got []byte
+	if err := s.View(context.Background(), func(r Reader) (err error) { got, err = r.Get([]byte("m/big")); return err }); err != nil || !bytes.Equal(got, manifest) {
+		t.Fatalf("read back %d bytes, %v", len(got), err)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"net"
@@ -31,6 +32,7 @@ type Config struct {
 	Jobs     JobsConfig     `toml:"jobs"`
 	Audit    AuditConfig    `toml:"audit"`
 	Metrics  MetricsConfig  `toml:"metrics"`
+	Memory   MemoryConfig   `toml:"memory"`
 }
 
 // MetricsConfig sets the Prometheus endpoint (docs/operations.md).
@@ -136,6 +138,7 @@ func Defaults() Config {
 		GC:      defaultGC(),
 		Jobs:    defaultJobs(),
 		Audit:   defaultAudit(),
+		Memory:  MemoryConfig{Limit: Size{defaultMemoryLimit}},
 	}
 }
 
@@ -176,7 +179,7 @@ func applyEnv(v reflect.Value, prefix string, env map[string]string) error {
 		f := t.Field(i)
 		name := prefix + "_" + strings.ToUpper(f.Tag.Get("toml"))
 		fv := v.Field(i)
-		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[Duration]() {
+		if f.Type.Kind() == reflect.Struct && !reflect.PointerTo(f.Type).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) {
 			if err := applyEnv(fv, name, env); err != nil {
 				return err
 			}
@@ -209,7 +212,7 @@ func setField(fv reflect.Value, s string) error {
 			return err
 		}
 		*p = n
-	case *Duration:
+	case encoding.TextUnmarshaler: // Duration, Size
 		return p.UnmarshalText([]byte(s))
 	default:
 		return fmt.Errorf("unsupported config field type %s", fv.Type())
@@ -250,6 +253,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.GC.validate()...)
 	errs = append(errs, c.Jobs.validate()...)
 	errs = append(errs, c.Audit.validate()...)
+	errs = append(errs, c.Memory.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -3,9 +3,12 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 func TestConfigLayers(t *testing.T) {
@@ -45,5 +48,48 @@ func TestConfigErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want a complaint about %s", err, want)
 		}
+	}
+}
+
+func TestConfigMemoryLimit(t *testing.T) {
+	if got := Defaults().Memory.Limit.Bytes; got != defaultMemoryLimit {
+		t.Errorf("default memory.limit %d", got)
+	}
+	path := filepath.Join(t.TempDir(), "mcr.toml")
+	if err := os.WriteFile(path, []byte("[memory]\nlimit = \"256MiB\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, nil)
+	if err != nil || c.Memory.Limit.Bytes != 256<<20 {
+		t.Fatalf("file: %d %v", c.Memory.Limit.Bytes, err)
+	}
+	c, err = Load(path, []string{"MCR_MEMORY_LIMIT=1GiB"})
+	if err != nil || c.Memory.Limit.Bytes != 1<<30 {
+		t.Fatalf("env over file: %d %v", c.Memory.Limit.Bytes, err)
+	}
+	if _, err := Load("", []string{"MCR_MEMORY_LIMIT=lots"}); err == nil {
+		t.Error("unparsable size accepted")
+	}
+	c = Defaults()
+	c.Memory.Limit.Bytes = 1 << 20
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "memory.limit") {
+		t.Errorf("1 MiB limit: %v", err)
+	}
+	c.Memory.Limit.Bytes = 0
+	if err := c.Validate(); err != nil {
+		t.Errorf("limit off: %v", err)
+	}
+
+	// apply sets the runtime's limit, unless GOMEMLIMIT is set.
+	prev := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
+	MemoryConfig{Limit: Size{300 << 20}}.apply(zerolog.Nop())
+	if got := debug.SetMemoryLimit(-1); got != 300<<20 {
+		t.Errorf("limit after apply: %d", got)
+	}
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	MemoryConfig{Limit: Size{200 << 20}}.apply(zerolog.Nop())
+	if got := debug.SetMemoryLimit(-1); got != 300<<20 {
+		t.Errorf("memory.limit overrode GOMEMLIMIT: %d", got)
 	}
 }

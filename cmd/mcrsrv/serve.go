@@ -61,6 +61,7 @@ func (b badgerLogger) Debugf(string, ...any)       {}
 // the actors, close Badger.
 func serve(ctx context.Context, c Config) error {
 	log := c.logger()
+	c.Memory.apply(log)
 	store, err := kv.Open(kv.Options{Dir: filepath.Join(c.Data, "meta"), Logger: badgerLogger{log.With().Str("component", "badger").Logger()}})
 	if err != nil {
 		return err

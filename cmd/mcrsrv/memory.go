@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+
+	"github.com/dustin/go-humanize"
+	"github.com/rs/zerolog"
+)
+
+// MemoryConfig bounds the process's memory (docs/operations.md).
+type MemoryConfig struct {
+	// Limit is a soft limit on the memory the Go runtime manages (heap,
+	// stacks, its own structures; not the page cache, not Badger's
+	// memory-mapped tables): near it the collector runs more often and
+	// returns freed memory to the OS at once instead of keeping it for
+	// later growth. Without it a burst (a 100 000-tag listing, ten
+	// thousand repositories being created) leaves the process at twice
+	// its live heap for minutes. It never fails an allocation: past the
+	// limit the collector is capped at about half the CPU. 0 turns it
+	// off; GOMEMLIMIT in the environment takes precedence.
+	Limit Size `toml:"limit"`
+}
+
+// defaultMemoryLimit leaves a registry's live heap (under 100 MiB in the
+// benchmark scenarios: Badger's memtables, connection buffers, actors)
+// twice its size before the limit matters.
+const defaultMemoryLimit = 192 << 20
+
+// Size is a byte count written as "192MiB", "1GB" or "1048576".
+type Size struct{ Bytes uint64 }
+
+// UnmarshalText parses a size with an optional SI or IEC unit.
+func (s *Size) UnmarshalText(b []byte) error {
+	n, err := humanize.ParseBytes(string(b))
+	s.Bytes = n
+	return err
+}
+
+func (m MemoryConfig) validate() []error {
+	if m.Limit.Bytes != 0 && m.Limit.Bytes < 32<<20 {
+		return []error{fmt.Errorf("memory.limit %d bytes: want 0 (off) or at least 32MiB", m.Limit.Bytes)}
+	}
+	return nil
+}
+
+// apply sets the runtime's soft memory limit unless GOMEMLIMIT already
+// did, and logs the limit in force.
+func (m MemoryConfig) apply(log zerolog.Logger) {
+	if v, ok := os.LookupEnv("GOMEMLIMIT"); ok {
+		log.Info().Str("GOMEMLIMIT", v).Msg("memory limit from the environment; memory.limit ignored")
+		return
+	}
+	if m.Limit.Bytes == 0 {
+		return
+	}
+	debug.SetMemoryLimit(int64(min(m.Limit.Bytes, 1<<62)))
+	log.Debug().Str("limit", humanize.IBytes(m.Limit.Bytes)).Msg("soft memory limit")
+}
