@@ -5,8 +5,8 @@ import (
 	"errors"
 	"hash"
 	"io"
-	"os"
 	"sync"
+	"sync/atomic"
 
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
@@ -29,11 +29,9 @@ var errStreamerBusy = errcode.New(errcode.Busy, "too many uploads in progress, r
 // below it the handoff between goroutines costs more than it overlaps.
 const pipelineMin = 4 << 20
 
-// writebackEvery is how much a pipelined upload writes between requests
-// to start writing back to disk (see blobstore.StartWriteback).
-const writebackEvery = 2 << 20
-
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+// copyBufs are the upload buffers, aligned so that blobstore.File can
+// write them with direct I/O.
+var copyBufs = sync.Pool{New: func() any { b := blobstore.AlignedBuffer(1 << 20); return &b }}
 
 // stream copies src into w and every hasher and returns the bytes copied.
 // length is the declared size, or -1. Bytes are never held beyond a few
@@ -100,74 +98,87 @@ func readError(err error) error {
 	return errcode.Wrap(errcode.BlobUploadInvalid, err, "reading the request body failed")
 }
 
-// pipeline reads src on the calling goroutine and hashes and writes on a
-// pool worker, handing full buffers over a short channel. The caller's
-// goroutine owns the request body and reads it to the end (or to the first
-// error) before returning.
+// pipeline reads src on the calling goroutine and hands each full buffer
+// to two stages that run side by side on a pool worker: one feeds the
+// hashes, the other writes the file. SHA-256 and the write (with direct
+// I/O, mostly a wait on the disk) then overlap instead of taking turns,
+// and reading the socket overlaps with both. The caller's goroutine owns
+// the request body and reads it to the end (or to the first error) before
+// returning.
 func (r *Registry) pipeline(ctx context.Context, w io.Writer, src io.Reader, hs ...hash.Hash) (int64, error) {
 	const depth = 3
-	full := make(chan []byte, depth)
-	free := make(chan *[]byte, depth+1)
+	toWrite := make(chan *slot, depth)
+	toHash := make(chan *slot, depth)
+	free := make(chan *slot, depth+1)
 	for range depth + 1 {
-		free <- copyBufs.Get().(*[]byte)
+		free <- &slot{buf: copyBufs.Get().(*[]byte), free: free}
 	}
 	defer func() {
 		for range depth + 1 {
-			copyBufs.Put(<-free)
+			copyBufs.Put((<-free).buf)
 		}
 	}()
 	var written int64
 	var werr error
 	done := make(chan error, 1)
 	go func() {
-		// Writeback ranges are file offsets: a session's chunk starts where
-		// the staging file's recorded bytes end.
-		file, _ := w.(*os.File)
-		var base, flushed int64
-		if file != nil {
-			base, _ = file.Seek(0, io.SeekCurrent)
-		}
 		done <- r.opts.Streamer.Do(ctx, func(context.Context) {
-			for b := range full {
-				if werr == nil {
+			var hashing sync.WaitGroup
+			hashing.Go(func() {
+				for s := range toHash {
 					for _, h := range hs {
-						h.Write(b)
+						h.Write(s.data)
 					}
-					if _, err := w.Write(b); err != nil {
+					s.release()
+				}
+			})
+			for s := range toWrite {
+				if werr == nil {
+					if _, err := w.Write(s.data); err != nil {
 						werr = err
 					}
-					written += int64(len(b))
-					if file != nil && written-flushed >= writebackEvery {
-						blobstore.StartWriteback(file, base+flushed, written-flushed)
-						flushed = written
-					}
+					written += int64(len(s.data))
 				}
-				bp := b[:cap(b)]
-				free <- &bp
+				s.release()
 			}
+			hashing.Wait()
 		})
 	}()
 	var rerr error
 	var doErr error
 	doReturned := false
+	// send queues s on ch unless the worker is gone.
+	send := func(ch chan<- *slot, s *slot) bool {
+		select {
+		case ch <- s:
+			return true
+		case doErr = <-done:
+			doReturned = true
+			return false
+		}
+	}
 read:
 	for {
-		var bp *[]byte
+		var s *slot
 		select {
-		case bp = <-free:
+		case s = <-free:
 		case doErr = <-done: // the worker never started (pool full) or failed
 			doReturned = true
 			break read
 		}
-		k, err := io.ReadFull(src, *bp)
+		k, err := io.ReadFull(src, *s.buf)
 		if k == 0 {
-			free <- bp
+			free <- s
 		} else {
-			select {
-			case full <- (*bp)[:k]:
-			case doErr = <-done:
-				doReturned = true
-				free <- bp
+			s.data = (*s.buf)[:k]
+			s.refs.Store(2)
+			if !send(toWrite, s) {
+				s.release()
+				s.release()
+				break read
+			}
+			if !send(toHash, s) {
+				s.release()
 				break read
 			}
 		}
@@ -179,19 +190,37 @@ read:
 			break
 		}
 	}
-	close(full)
+	close(toWrite)
+	close(toHash)
 	if !doReturned {
 		doErr = <-done
 	}
 	if doReturned {
 		// Nothing consumed what was queued: hand the buffers back.
-		for b := range full {
-			bp := b[:cap(b)]
-			free <- &bp
+		for s := range toWrite {
+			s.release()
+		}
+		for s := range toHash {
+			s.release()
 		}
 	}
 	if err := streamErr(doErr, werr); err != nil {
 		return written, err
 	}
 	return written, rerr
+}
+
+// slot is one buffer of a pipelined upload, shared by the hashing and the
+// writing stage; the last to finish with it returns it to free.
+type slot struct {
+	buf  *[]byte
+	data []byte
+	refs atomic.Int32
+	free chan<- *slot
+}
+
+func (s *slot) release() {
+	if s.refs.Add(-1) == 0 {
+		s.free <- s
+	}
 }

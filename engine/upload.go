@@ -7,7 +7,6 @@ import (
 	"errors"
 	"hash"
 	"io"
-	"os"
 
 	"github.com/opencontainers/go-digest"
 
@@ -90,7 +89,7 @@ type session struct {
 	id   string
 	rec  kv.UploadRecord
 	h    hash.Hash
-	file *os.File
+	file *blobstore.File
 	// recorded says the session has a u/ record (it is not pending).
 	recorded bool
 }

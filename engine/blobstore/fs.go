@@ -117,12 +117,12 @@ func (s *FS) Open(d digest.Digest) (*os.File, error) {
 // length (a PATCH): a file created then must have a durable directory
 // entry. A request that finishes the upload renames the file or leaves the
 // recorded offset at zero, so it passes false and saves that fsync.
-func (s *FS) OpenStaging(id string, offset int64, keep bool) (*os.File, error) {
+func (s *FS) OpenStaging(id string, offset int64, keep bool) (*File, error) {
 	p := s.stagingPath(id)
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := openStaging(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 	created := err == nil
 	if errors.Is(err, fs.ErrExist) {
-		f, err = os.OpenFile(p, os.O_WRONLY, 0)
+		f, err = openStaging(p, os.O_WRONLY)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("blobstore: open staging: %w", err)
@@ -138,15 +138,15 @@ func (s *FS) OpenStaging(id string, offset int64, keep bool) (*os.File, error) {
 	if created && offset == 0 {
 		return f, nil // empty and positioned at 0
 	}
-	fi, err := f.Stat()
+	fi, err := f.f.Stat()
 	if err == nil && fi.Size() < offset {
 		err = fmt.Errorf("blobstore: staging file of %s has %d bytes, expected %d", id, fi.Size(), offset)
 	}
 	if err == nil && fi.Size() > offset {
-		err = f.Truncate(offset)
+		err = f.f.Truncate(offset)
 	}
 	if err == nil {
-		_, err = f.Seek(offset, 0)
+		err = f.seek(offset)
 	}
 	if err != nil {
 		_ = f.Close()
@@ -159,8 +159,8 @@ func (s *FS) OpenStaging(id string, offset int64, keep bool) (*os.File, error) {
 // Unlike OpenStaging it does not sync the uploads directory: the file is
 // either renamed into place (and the destination synced) or removed within
 // the same request, so its own directory entry never needs to survive.
-func (s *FS) CreateStaging(id string) (*os.File, error) {
-	f, err := os.OpenFile(s.stagingPath(id), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+func (s *FS) CreateStaging(id string) (*File, error) {
+	f, err := openStaging(s.stagingPath(id), os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 	if err != nil {
 		return nil, fmt.Errorf("blobstore: create staging: %w", err)
 	}

@@ -1,0 +1,128 @@
+package blobstore
+
+import (
+	"errors"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// DirectAlign is the alignment direct I/O needs of a buffer's address, a
+// write's length and the file offset: 4096 covers disks with 512-byte and
+// 4 KiB logical blocks. Callers that want their writes to bypass the page
+// cache hand File buffers aligned to it (AlignedBuffer).
+const DirectAlign = 4096
+
+// writebackEvery is how many bytes written through the page cache File
+// lets accumulate before asking the kernel to start writing them back.
+const writebackEvery = 2 << 20
+
+// File is a staging file open for writing: the body of an upload goes
+// through its Write, then Sync, then the store's Commit.
+//
+// Where the filesystem allows it (ext4, xfs, btrfs; not tmpfs) the file is
+// opened with O_DIRECT and every block-aligned run of bytes is written
+// straight from the caller's buffer to the disk. A staging file is
+// written once, fsynced, and read back only by clients pulling the blob,
+// so copying it into the page cache first is pure cost: on the 2-core
+// benchmark machine that copy was a third of the registry's CPU per
+// pushed image, and write+fsync of a 256 KiB file took twice as long.
+// What is not aligned (the tail of a blob, a chunk that starts mid-block,
+// a buffer at an odd address) is written through the page cache, which
+// the fsync before Commit flushes like the rest. Bytes written through the
+// page cache start their writeback every 2 MiB so that the fsync finds
+// little left to do.
+type File struct {
+	f         *os.File
+	off       int64 // file offset of the next write
+	canDirect bool  // the filesystem accepted O_DIRECT
+	direct    bool  // O_DIRECT is set on f now
+	flushed   int64 // offset up to which buffered writeback was started
+}
+
+// openStaging opens path with flag (plus O_DIRECT where the filesystem
+// supports it) and returns it positioned at offset 0.
+func openStaging(path string, flag int) (*File, error) {
+	f, direct, err := openDirect(path, flag, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &File{f: f, canDirect: direct, direct: direct}, nil
+}
+
+// Write writes p at the file's offset: its aligned part with direct I/O
+// when possible, the rest through the page cache.
+func (f *File) Write(p []byte) (int, error) {
+	done := 0
+	for len(p) > 0 {
+		n := len(p)
+		useDirect := f.canDirect && f.off%DirectAlign == 0 && n >= DirectAlign && aligned(p)
+		if useDirect {
+			n &^= DirectAlign - 1
+		}
+		if useDirect != f.direct {
+			if err := setDirect(f.f, useDirect); err != nil {
+				if useDirect {
+					// Refused: write through the page cache from now on.
+					f.canDirect = false
+					continue
+				}
+				return done, err
+			}
+			f.direct = useDirect
+		}
+		k, err := f.f.Write(p[:n])
+		f.off += int64(k)
+		done += k
+		p = p[k:]
+		if err != nil {
+			if useDirect && k == 0 && errors.Is(err, syscall.EINVAL) {
+				// The filesystem took the flag but not this write (an
+				// alignment stricter than DirectAlign): fall back.
+				f.canDirect = false
+				continue
+			}
+			return done, err
+		}
+		if !useDirect {
+			f.startWriteback()
+		}
+	}
+	return done, nil
+}
+
+// startWriteback asks the kernel to begin writing back the bytes written
+// through the page cache since the last call, once there are enough.
+// Advice only: the fsync still guarantees durability.
+func (f *File) startWriteback() {
+	if f.off-f.flushed >= writebackEvery {
+		startWriteback(f.f, f.flushed, f.off-f.flushed)
+		f.flushed = f.off
+	}
+}
+
+// Sync makes everything written durable (fsync).
+func (f *File) Sync() error { return f.f.Sync() }
+
+// Close closes the file.
+func (f *File) Close() error { return f.f.Close() }
+
+// seek positions the file at offset, which must be its length: writes
+// only ever append.
+func (f *File) seek(offset int64) error {
+	if _, err := f.f.Seek(offset, 0); err != nil {
+		return err
+	}
+	f.off, f.flushed = offset, offset
+	return nil
+}
+
+func aligned(p []byte) bool { return uintptr(unsafe.Pointer(&p[0]))%DirectAlign == 0 }
+
+// AlignedBuffer returns a buffer of n bytes (a multiple of DirectAlign)
+// whose address is aligned for direct I/O.
+func AlignedBuffer(n int) []byte {
+	b := make([]byte, n+DirectAlign)
+	skip := (DirectAlign - int(uintptr(unsafe.Pointer(&b[0]))%DirectAlign)) % DirectAlign
+	return b[skip : skip+n : skip+n]
+}
