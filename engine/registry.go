@@ -52,6 +52,7 @@ type Registry struct {
 	pending pendingSessions
 	writers blobWriters
 	tags    *tagLists
+	big     bigSlots
 }
 
 // New builds a Registry over an open metadata store and blob store. The
@@ -74,6 +75,7 @@ func New(store kv.Store, blobs *blobstore.FS, o Options) *Registry {
 		opts:   o,
 		now:    now,
 		tags:   &tagLists{limit: o.TagCacheBytes},
+		big:    make(bigSlots, bigPipelines),
 	}
 }
 

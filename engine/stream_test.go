@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"io"
+	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -67,5 +68,43 @@ func TestStreamBusy(t *testing.T) {
 		if errcode.KindOf(err) != errcode.Busy {
 			t.Errorf("length %d: %v, want Busy (429)", length, err)
 		}
+	}
+	if n := len(r.big); n != 0 {
+		t.Errorf("%d big buffer sets held after refused uploads", n)
+	}
+}
+
+// TestStreamConcurrentPipelines pushes more large blobs at once than there
+// are 4 MiB buffer sets: some pipelines run on the 1 MiB buffers, every
+// blob arrives intact, and every big set is given back.
+func TestStreamConcurrentPipelines(t *testing.T) {
+	pool := jobs.NewPool(2*bigPipelines, 0)
+	defer pool.Close()
+	r := newTestEngine(t, Options{Streamer: pool})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 2 * bigPipelines {
+		data := make([]byte, 2*pipelineMin+i*4097)
+		_, _ = rand.Read(data)
+		d := digest.FromBytes(data)
+		wg.Go(func() {
+			if err := r.PutBlob(ctx, "s", d, onlyReader{bytes.NewReader(data)}, int64(len(data))); err != nil {
+				t.Errorf("blob %d: %v", i, err)
+				return
+			}
+			f, _, err := r.OpenBlob(ctx, "s", d)
+			if err != nil {
+				t.Errorf("blob %d: %v", i, err)
+				return
+			}
+			defer f.Close()
+			if got, _ := io.ReadAll(f); !bytes.Equal(got, data) {
+				t.Errorf("blob %d: content differs", i)
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(r.big); n != 0 {
+		t.Fatalf("%d big buffer sets still held", n)
 	}
 }
