@@ -107,8 +107,15 @@ func (r *Registry) OpenBlob(ctx context.Context, repo string, d digest.Digest) (
 		// our snapshot and the open (records go first, files after).
 		return nil, 0, blobUnknown(d)
 	}
+	if err == nil && size >= prefetchMin {
+		blobstore.Prefetch(f, size)
+	}
 	return f, size, err
 }
+
+// prefetchMin is the blob size from which OpenBlob has the kernel read
+// the whole file ahead; smaller blobs fit in the default readahead.
+const prefetchMin = 4 << 20
 
 func blobUnknown(d digest.Digest) *errcode.Error {
 	return errcode.New(errcode.BlobUnknown, "blob unknown to registry").WithDetail(map[string]string{"digest": d.String()})

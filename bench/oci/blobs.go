@@ -154,9 +154,14 @@ func (c *Client) GetBlob(ctx context.Context, repo, digest string, size int64) (
 	h := hashes.Get().(hash.Hash)
 	defer hashes.Put(h)
 	h.Reset()
-	bp := copyBufs.Get().(*[]byte)
-	n, err := io.CopyBuffer(h, resp.Body, *bp)
-	copyBufs.Put(bp)
+	var n int64
+	if size >= 0 && size < pipelineMin {
+		bp := copyBufs.Get().(*[]byte)
+		n, err = io.CopyBuffer(h, resp.Body, *bp)
+		copyBufs.Put(bp)
+	} else {
+		n, err = hashStream(h, resp.Body)
+	}
 	if err != nil {
 		return n, fmt.Errorf("GET blob %s: after %d bytes: %w", digest, n, err)
 	}
@@ -171,6 +176,47 @@ func (c *Client) GetBlob(ctx context.Context, repo, digest string, size int64) (
 		return n, fmt.Errorf("GET blob %s: body hashes to %s", digest, got)
 	}
 	return n, nil
+}
+
+// pipelineMin is the body size from which GetBlob reads and hashes on two
+// goroutines.
+const pipelineMin = 16 << 20
+
+// hashStream feeds r through h, reading on one goroutine and hashing on
+// the caller's, with up to 8 MiB read ahead. Hashing and reading in turns
+// on one goroutine made the load generator the limit of pull-large: the
+// socket stalled while it hashed, and a registry reading from disk
+// stalled while the socket was full, so the two never overlapped.
+func hashStream(h hash.Hash, r io.Reader) (int64, error) {
+	const depth = 8
+	free := make(chan []byte, depth)
+	full := make(chan []byte, depth)
+	for range depth {
+		free <- make([]byte, 1<<20)
+	}
+	var rerr error
+	go func() {
+		defer close(full)
+		for b := range free {
+			k, err := io.ReadFull(r, b)
+			if k > 0 {
+				full <- b[:k]
+			}
+			if err != nil {
+				if err != io.EOF && err != io.ErrUnexpectedEOF {
+					rerr = err
+				}
+				return
+			}
+		}
+	}()
+	var n int64
+	for b := range full {
+		h.Write(b)
+		n += int64(len(b))
+		free <- b[:cap(b)]
+	}
+	return n, rerr
 }
 
 // parseSize reads a decimal header value.

@@ -106,3 +106,24 @@ func TestVerificationCatchesBadAnswers(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestGetBlobLargeVerified checks the pipelined read-and-hash path of
+// GetBlob: a good large body passes, a corrupted one does not.
+func TestGetBlobLargeVerified(t *testing.T) {
+	b := NewBlob(9, pipelineMin+12345)
+	f := &fakeRegistry{blob: b, manifest: []byte("{}")}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	c, err := New(strings.TrimPrefix(srv.URL, "http://"), Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if n, err := c.GetBlob(context.Background(), "r", b.Digest, b.Size); err != nil || n != b.Size {
+		t.Fatalf("good body: %d bytes, %v", n, err)
+	}
+	f.flipByte = true
+	if _, err := c.GetBlob(context.Background(), "r", b.Digest, b.Size); err == nil {
+		t.Fatal("corrupted large body accepted")
+	}
+}

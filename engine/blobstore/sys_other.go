@@ -18,3 +18,6 @@ func setDirect(*os.File, bool) error { return errors.New("blobstore: no direct I
 // startWriteback is a no-op where the kernel offers no sync_file_range;
 // the fsync before the commit does all the flushing.
 func startWriteback(*os.File, int64, int64) {}
+
+// Prefetch is a no-op where the kernel offers no fadvise.
+func Prefetch(*os.File, int64) {}
