@@ -44,12 +44,43 @@ func startWriteback(f *os.File, off, n int64) {
 	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
 }
 
-// Prefetch asks the kernel to start reading the first n bytes of f into
-// the page cache now. A blob written with direct I/O is not in the cache
-// when it is first pulled; without the advice sendfile reads it in
-// readahead-sized steps only as fast as the socket drains, so disk and
-// network take turns (a cold 256 MiB pull ran at 70 % of a warm one).
-// Advice only: errors are ignored.
-func Prefetch(f *os.File, n int64) {
-	_ = unix.Fadvise(int(f.Fd()), 0, n, unix.FADV_WILLNEED)
+// readAheadStep is how much one WILLNEED advice reads; maxReadAheads
+// bounds the goroutines advising large files.
+const (
+	readAheadStep = 8 << 20
+	maxReadAheads = 4
+)
+
+var readAheads = make(chan struct{}, maxReadAheads)
+
+// readAhead has the kernel read the n bytes of f at off into the page
+// cache. One WILLNEED covers about 8 MiB (the kernel caps each call), so
+// a longer range is advised in steps on a goroutine of its own, on a
+// duplicate of the descriptor that the caller may close meanwhile; at
+// most maxReadAheads run at once, and a range that finds them all busy is
+// left to the kernel's ordinary readahead. Advice only: errors are
+// ignored.
+func readAhead(f *os.File, off, n int64) {
+	fd := int(f.Fd())
+	if n <= readAheadStep {
+		_ = unix.Fadvise(fd, off, n, unix.FADV_WILLNEED)
+		return
+	}
+	select {
+	case readAheads <- struct{}{}:
+	default:
+		return
+	}
+	dup, err := unix.Dup(fd)
+	if err != nil {
+		<-readAheads
+		return
+	}
+	go func() {
+		defer func() { <-readAheads }()
+		defer unix.Close(dup)
+		for end := off + n; off < end; off += readAheadStep {
+			_ = unix.Fadvise(dup, off, min(readAheadStep, end-off), unix.FADV_WILLNEED)
+		}
+	}()
 }

@@ -19,5 +19,5 @@ func setDirect(*os.File, bool) error { return errors.New("blobstore: no direct I
 // the fsync before the commit does all the flushing.
 func startWriteback(*os.File, int64, int64) {}
 
-// Prefetch is a no-op where the kernel offers no fadvise.
-func Prefetch(*os.File, int64) {}
+// readAhead is a no-op where the kernel offers no fadvise.
+func readAhead(*os.File, int64, int64) {}

@@ -1,0 +1,34 @@
+package blobstore
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestReadAheadReleases checks that a long read-ahead runs on its own
+// descriptor (the caller closes its file at once) and gives its slot back,
+// and that past maxReadAheads concurrent ones the rest are skipped rather
+// than queued.
+func TestReadAheadReleases(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "blob")
+	if err := os.WriteFile(path, make([]byte, 3*readAheadStep), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 * maxReadAheads {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAhead(f, 0, 3*readAheadStep)
+		_ = f.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(readAheads) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d read-aheads still running", len(readAheads))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
