@@ -123,7 +123,7 @@ func readError(err error) error {
 
 // pipeline reads src on the calling goroutine and hands each full buffer
 // to two stages that run side by side on a pool worker: one feeds the
-// hashes, the other writes the file. SHA-256 and the write (with direct
+// hashes, the other writes the file, with direct I/O where it can. SHA-256 and the write (with direct
 // I/O, mostly a wait on the disk) then overlap instead of taking turns,
 // and reading the socket overlaps with both. The caller's goroutine owns
 // the request body and reads it to the end (or to the first error) before
@@ -143,6 +143,9 @@ func (r *Registry) pipeline(ctx context.Context, w io.Writer, src io.Reader, hs 
 			bufs.Put((<-free).buf)
 		}
 	}()
+	if d, ok := w.(directWriter); ok {
+		d.AllowDirect()
+	}
 	var written int64
 	var werr error
 	done := make(chan error, 1)
@@ -234,6 +237,10 @@ read:
 	}
 	return written, rerr
 }
+
+// directWriter is a staging file that can write a large body past the
+// page cache (blobstore.File).
+type directWriter interface{ AllowDirect() }
 
 // slot is one buffer of a pipelined upload, shared by the hashing and the
 // writing stage; the last to finish with it returns it to free.

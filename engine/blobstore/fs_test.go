@@ -140,6 +140,7 @@ func TestStagingWritePatterns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.AllowDirect()
 	pos := 0
 	next := func(n int) []byte { p := src[pos : pos+n]; pos += n; return p }
 	write(f, append(buf[:0], next(1<<20)...))         // aligned, whole blocks
@@ -156,6 +157,7 @@ func TestStagingWritePatterns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	g.AllowDirect()
 	write(g, append(buf[:0], next(777)...))
 	write(g, append(buf[:0], next(1<<20)...))
 	if err := g.Sync(); err != nil {

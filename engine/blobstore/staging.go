@@ -20,38 +20,46 @@ const writebackEvery = 2 << 20
 // File is a staging file open for writing: the body of an upload goes
 // through its Write, then Sync, then the store's Commit.
 //
-// Where the filesystem allows it (ext4, xfs, btrfs; not tmpfs) the file is
-// opened with O_DIRECT and every block-aligned run of bytes is written
-// straight from the caller's buffer to the disk. A staging file is
-// written once, fsynced, and read back only by clients pulling the blob,
-// so copying it into the page cache first is pure cost: on the 2-core
-// benchmark machine that copy was a third of the registry's CPU per
-// pushed image, and write+fsync of a 256 KiB file took twice as long.
-// What is not aligned (the tail of a blob, a chunk that starts mid-block,
-// a buffer at an odd address) is written through the page cache, which
-// the fsync before Commit flushes like the rest. Bytes written through the
-// page cache start their writeback every 2 MiB so that the fsync finds
-// little left to do.
+// Writes go through the page cache unless the writer calls AllowDirect, as
+// the engine does for a large body (engine/stream.go): then, where the
+// filesystem supports O_DIRECT (ext4, xfs, btrfs; not tmpfs), every
+// block-aligned run of a buffer at an aligned address and file offset goes
+// straight from the buffer to the disk. For a large blob the copy into the
+// page cache costs as much CPU as its SHA-256 (about 900 MB/s per core on
+// the benchmark machine) and contends with it, and one 4 MiB direct write
+// keeps the disk busier than the writeback of the same bytes. Small blobs
+// stay in the page cache, where their first pulls find them; measured on
+// push-image, sending them direct and reading them back saved mcr CPU but
+// no throughput, and advising the read-back inline cost latency. What is
+// not aligned (the tail of a blob, a chunk that starts mid-block, a buffer
+// at an odd address) is written through the page cache, which the fsync
+// before Commit flushes like the rest. Bytes written through the page
+// cache start their writeback every 2 MiB so that the fsync finds little
+// left to do.
 type File struct {
 	f         *os.File
 	off       int64 // file offset of the next write
 	start     int64 // file offset where this File's writes began
-	canDirect bool  // the filesystem accepted O_DIRECT
+	canDirect bool  // AllowDirect was called and O_DIRECT not refused yet
 	direct    bool  // O_DIRECT is set on f now
 	flushed   int64 // offset up to which buffered writeback was started
 	// wroteDirect says some bytes bypassed the page cache.
 	wroteDirect bool
 }
 
-// openStaging opens path with flag (plus O_DIRECT where the filesystem
-// supports it) and returns it positioned at offset 0.
+// openStaging opens path with flag and returns it positioned at offset 0.
 func openStaging(path string, flag int) (*File, error) {
-	f, direct, err := openDirect(path, flag, 0o644)
+	f, err := os.OpenFile(path, flag, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	return &File{f: f, canDirect: direct, direct: direct}, nil
+	return &File{f: f}, nil
 }
+
+// AllowDirect lets later writes bypass the page cache where they can. A
+// filesystem that refuses O_DIRECT is found out at the first such write,
+// which then goes through the page cache like every write after it.
+func (f *File) AllowDirect() { f.canDirect = true }
 
 // Write writes p at the file's offset: its aligned part with direct I/O
 // when possible, the rest through the page cache.
@@ -106,10 +114,10 @@ func (f *File) startWriteback() {
 }
 
 // Sync makes everything written durable (fsync). When some of it was
-// written with direct I/O, the kernel then reads the file back into the
-// page cache in the background: a blob just pushed is the one most likely
-// to be pulled next (by the other jobs of the same CI pipeline), and the
-// read back costs the disk a read but the CPU no copy.
+// written with direct I/O, the kernel then reads those bytes back into
+// the page cache in the background: a blob just pushed is the one most
+// likely to be pulled next (by the other jobs of the same CI pipeline),
+// and the read-back costs the disk a read but the CPU no copy.
 func (f *File) Sync() error {
 	if err := f.f.Sync(); err != nil {
 		return err

@@ -7,12 +7,7 @@ import (
 	"os"
 )
 
-// openDirect opens path without direct I/O: it is only used on Linux.
-func openDirect(path string, flag int, perm os.FileMode) (*os.File, bool, error) {
-	f, err := os.OpenFile(path, flag, perm)
-	return f, false, err
-}
-
+// setDirect fails: direct I/O is only used on Linux.
 func setDirect(*os.File, bool) error { return errors.New("blobstore: no direct I/O here") }
 
 // startWriteback is a no-op where the kernel offers no sync_file_range;
