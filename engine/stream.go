@@ -123,11 +123,11 @@ func readError(err error) error {
 
 // pipeline reads src on the calling goroutine and hands each full buffer
 // to two stages that run side by side on a pool worker: one feeds the
-// hashes, the other writes the file, with direct I/O where it can. SHA-256 and the write (with direct
-// I/O, mostly a wait on the disk) then overlap instead of taking turns,
-// and reading the socket overlaps with both. The caller's goroutine owns
-// the request body and reads it to the end (or to the first error) before
-// returning.
+// hashes, the other writes the file (with direct I/O where it can, so
+// mostly a wait on the disk). SHA-256 and the write overlap instead of
+// taking turns, and reading the socket overlaps with both. The caller's
+// goroutine owns the request body and reads it to the end (or to the
+// first error) before returning.
 func (r *Registry) pipeline(ctx context.Context, w io.Writer, src io.Reader, hs ...hash.Hash) (int64, error) {
 	const depth = 3
 	toWrite := make(chan *slot, depth)
