@@ -22,11 +22,18 @@ import (
 func newTestEngine(t testing.TB, o Options) *Registry {
 	t.Helper()
 	dir := t.TempDir()
-	store, err := kv.Open(kv.Options{Dir: dir + "/meta"})
+	ko := kv.Options{Dir: dir + "/meta"}
+	// Group commit where the platform has it, as mcrsrv serve does.
+	barrier, err := blobstore.NewBarrier(dir)
+	if err == nil {
+		ko.Barrier = barrier
+		t.Cleanup(func() { _ = barrier.Close() })
+	}
+	store, err := kv.Open(ko)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := blobstore.Open(dir)
+	blobs, err := blobstore.Open(dir, barrier)
 	if err != nil {
 		t.Fatal(err)
 	}

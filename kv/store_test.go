@@ -28,6 +28,14 @@ var openers = map[string]func(t *testing.T) Store{
 		t.Cleanup(func() { _ = s.Close() })
 		return s
 	},
+	"badger-disk-barrier": func(t *testing.T) Store {
+		s, err := Open(Options{Dir: t.TempDir(), Barrier: &testBarrier{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	},
 }
 
 func TestStoreSuite(t *testing.T) {
@@ -321,5 +329,57 @@ func TestLargestTransaction(t *testing.T) {
 	var got []byte
 	if err := s.View(context.Background(), func(r Reader) (err error) { got, err = r.Get([]byte("m/big")); return err }); err != nil || !bytes.Equal(got, manifest) {
 		t.Fatalf("read back %d bytes, %v", len(got), err)
+	}
+}
+
+// testBarrier counts Waits and runs check, if set, inside each.
+type testBarrier struct {
+	mu    sync.Mutex
+	waits int
+	check func() error
+}
+
+func (b *testBarrier) Wait() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.waits++
+	if b.check != nil {
+		return b.check()
+	}
+	return nil
+}
+
+// TestUpdateWaitsOnBarrier checks that with a barrier Update returns only
+// after a Wait that began once the commit was applied, that a failed
+// transaction does not wait, and that the barrier's error is Update's.
+func TestUpdateWaitsOnBarrier(t *testing.T) {
+	b := &testBarrier{}
+	s, err := Open(Options{Dir: t.TempDir(), Barrier: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	b.check = func() error {
+		return s.View(ctx, func(r Reader) error {
+			_, err := r.Get([]byte("k"))
+			return err
+		})
+	}
+	base := b.waits // the schema record's commit at Open
+	if err := s.Update(ctx, func(tx Txn) error { return tx.Set([]byte("k"), []byte("v")) }); err != nil {
+		t.Fatalf("Update: %v (the barrier ran before the commit was visible?)", err)
+	}
+	if b.waits != base+1 {
+		t.Fatalf("%d waits for one commit", b.waits-base)
+	}
+	failed := errors.New("no")
+	if err := s.Update(ctx, func(Txn) error { return failed }); !errors.Is(err, failed) || b.waits != base+1 {
+		t.Fatalf("failed transaction: err %v, %d waits", err, b.waits-base)
+	}
+	eio := errors.New("disk gone")
+	b.check = func() error { return eio }
+	if err := s.Update(ctx, func(tx Txn) error { return tx.Set([]byte("k2"), nil) }); !errors.Is(err, eio) {
+		t.Fatalf("Update with a failing barrier = %v", err)
 	}
 }

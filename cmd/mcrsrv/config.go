@@ -33,6 +33,7 @@ type Config struct {
 	Audit    AuditConfig    `toml:"audit"`
 	Metrics  MetricsConfig  `toml:"metrics"`
 	Memory   MemoryConfig   `toml:"memory"`
+	Storage  StorageConfig  `toml:"storage"`
 }
 
 // MetricsConfig sets the Prometheus endpoint (docs/operations.md).
@@ -139,6 +140,7 @@ func Defaults() Config {
 		Jobs:    defaultJobs(),
 		Audit:   defaultAudit(),
 		Memory:  MemoryConfig{Limit: Size{defaultMemoryLimit}},
+		Storage: StorageConfig{Sync: syncGroup},
 	}
 }
 
@@ -254,6 +256,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Jobs.validate()...)
 	errs = append(errs, c.Audit.validate()...)
 	errs = append(errs, c.Memory.validate()...)
+	errs = append(errs, c.Storage.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -42,9 +43,9 @@ func TestConfigErrors(t *testing.T) {
 		t.Error("bad bool accepted")
 	}
 	c := Defaults()
-	c.Addr, c.Log.Level, c.HTTP.IdleTimeout.Duration = "nope", "loud", 0
+	c.Addr, c.Log.Level, c.HTTP.IdleTimeout.Duration, c.Storage.Sync = "nope", "loud", 0, "sometimes"
 	err := c.Validate()
-	for _, want := range []string{"addr", "log.level", "http.idle_timeout"} {
+	for _, want := range []string{"addr", "log.level", "http.idle_timeout", "storage.sync"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want a complaint about %s", err, want)
 		}
@@ -91,5 +92,33 @@ func TestConfigMemoryLimit(t *testing.T) {
 	MemoryConfig{Limit: Size{200 << 20}}.apply(zerolog.Nop())
 	if got := debug.SetMemoryLimit(-1); got != 300<<20 {
 		t.Errorf("memory.limit overrode GOMEMLIMIT: %d", got)
+	}
+}
+
+// TestStorageSync checks the storage.sync modes: file opens no barrier,
+// group opens one over the data directory (on Linux) that the metadata
+// store and the blob store then share.
+func TestStorageSync(t *testing.T) {
+	c, err := Load("", []string{"MCR_STORAGE_SYNC=file"})
+	if err != nil || c.Storage.Sync != syncFile || Defaults().Storage.Sync != syncGroup {
+		t.Fatalf("storage.sync from env = %q, %v; default %q", c.Storage.Sync, err, Defaults().Storage.Sync)
+	}
+	dir := t.TempDir()
+	log := zerolog.Nop()
+	if b, err := c.Storage.barrier(dir, filepath.Join(dir, "meta"), log); err != nil || b != nil {
+		t.Fatalf("file mode: barrier %v, %v", b, err)
+	}
+	b, err := Defaults().Storage.barrier(dir, filepath.Join(dir, "meta"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS == "linux" && b == nil {
+		t.Fatal("group mode on Linux opened no barrier")
+	}
+	if b != nil {
+		defer b.Close()
+		if err := b.Wait(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -250,7 +250,7 @@ func offlineGC(ctx context.Context, c Config, dry, asJSON bool, w io.Writer) err
 		return err
 	}
 	defer store.Close()
-	blobs, err := blobstore.Open(c.Data)
+	blobs, err := blobstore.Open(c.Data, nil)
 	if err != nil {
 		return err
 	}

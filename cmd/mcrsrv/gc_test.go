@@ -51,7 +51,7 @@ func TestOfflineGC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := blobstore.Open(dir)
+	blobs, err := blobstore.Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

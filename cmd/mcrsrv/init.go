@@ -56,7 +56,7 @@ func initData(ctx context.Context, c Config, password string, out interface{ Wri
 		return err
 	}
 	defer store.Close()
-	if _, err := blobstore.Open(c.Data); err != nil {
+	if _, err := blobstore.Open(c.Data, nil); err != nil {
 		return err
 	}
 	ids, err := identity.New(ctx, store, identity.Options{Service: c.Auth.Service})

@@ -62,7 +62,15 @@ func (b badgerLogger) Debugf(string, ...any)       {}
 func serve(ctx context.Context, c Config) error {
 	log := c.logger()
 	c.Memory.apply(log)
-	store, err := kv.Open(kv.Options{Dir: filepath.Join(c.Data, "meta"), Logger: badgerLogger{log.With().Str("component", "badger").Logger()}})
+	meta := filepath.Join(c.Data, "meta")
+	barrier, err := c.Storage.barrier(c.Data, meta, log)
+	if err != nil {
+		return err
+	}
+	if barrier != nil {
+		defer barrier.Close() // after the store: closing Badger writes through it
+	}
+	store, err := kv.Open(kv.Options{Dir: meta, Logger: badgerLogger{log.With().Str("component", "badger").Logger()}, Barrier: kvBarrier(barrier)})
 	if err != nil {
 		return err
 	}
@@ -71,7 +79,7 @@ func serve(ctx context.Context, c Config) error {
 			log.Error().Err(err).Msg("closing metadata store")
 		}
 	}()
-	blobs, err := blobstore.Open(c.Data)
+	blobs, err := blobstore.Open(c.Data, barrier)
 	if err != nil {
 		return err
 	}

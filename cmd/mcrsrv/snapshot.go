@@ -70,7 +70,7 @@ func offlineSnapshot(ctx context.Context, data, to string, w io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	blobs, err := blobstore.Open(data)
+	blobs, err := blobstore.Open(data, nil)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func restoreSnapshot(ctx context.Context, from, data string, w io.Writer) (err e
 			_ = store.Close()
 		}
 	}()
-	blobs, err := blobstore.Open(data)
+	blobs, err := blobstore.Open(data, nil)
 	if err != nil {
 		return err
 	}

@@ -10,10 +10,12 @@
 // Staging and committed files share one filesystem so that committing is a
 // rename: a reader sees either no file or the whole file, never a prefix.
 // Durability is the caller's contract with this package: a staging file is
-// fsynced by its writer (Sync) before Commit, and Commit fsyncs the
+// synced by its writer (Sync) before Commit, and Commit syncs the
 // directory that gained the entry, so after Commit returns the blob survives
 // a crash. The fan-out directories are created (and fsynced) once, at Open,
-// so a commit has exactly one directory to sync.
+// so a commit has exactly one directory to sync. With a Barrier each of
+// those syncs is a filesystem sync shared by concurrent writers instead of
+// an fsync of one file (barrier.go).
 package blobstore
 
 import (
@@ -34,14 +36,16 @@ var ErrNotFound = errors.New("blobstore: not found")
 type FS struct {
 	root    string
 	uploads string
+	barrier *Barrier // nil: fsync each file and directory
 }
 
 var algorithms = []digest.Algorithm{digest.SHA256, digest.SHA512}
 
 // Open prepares root (creating the layout above if needed) and returns the
-// store.
-func Open(root string) (*FS, error) {
-	s := &FS{root: root, uploads: filepath.Join(root, "uploads")}
+// store. A non-nil barrier, which must cover root's filesystem, makes
+// every later sync of the store a wait on it.
+func Open(root string, barrier *Barrier) (*FS, error) {
+	s := &FS{root: root, uploads: filepath.Join(root, "uploads"), barrier: barrier}
 	dirs := []string{root, filepath.Join(root, "blobs"), s.uploads}
 	for _, alg := range algorithms {
 		dirs = append(dirs, filepath.Join(root, "blobs", alg.String()))
@@ -119,17 +123,18 @@ func (s *FS) Open(d digest.Digest) (*os.File, error) {
 // recorded offset at zero, so it passes false and saves that fsync.
 func (s *FS) OpenStaging(id string, offset int64, keep bool) (*File, error) {
 	p := s.stagingPath(id)
-	f, err := openStaging(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	f, err := s.openStaging(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 	created := err == nil
 	if errors.Is(err, fs.ErrExist) {
-		f, err = openStaging(p, os.O_WRONLY)
+		f, err = s.openStaging(p, os.O_WRONLY)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("blobstore: open staging: %w", err)
 	}
-	if created && keep {
+	if created && keep && s.barrier == nil {
 		// The staging file's directory entry must survive a crash once the
-		// upload's offset is recorded as non-zero.
+		// upload's offset is recorded as non-zero. (With a barrier, the
+		// file's Sync before that record covers the entry too.)
 		if err := syncDir(s.uploads); err != nil {
 			_ = f.Close()
 			return nil, err
@@ -160,7 +165,7 @@ func (s *FS) OpenStaging(id string, offset int64, keep bool) (*File, error) {
 // either renamed into place (and the destination synced) or removed within
 // the same request, so its own directory entry never needs to survive.
 func (s *FS) CreateStaging(id string) (*File, error) {
-	f, err := openStaging(s.stagingPath(id), os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	f, err := s.openStaging(s.stagingPath(id), os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 	if err != nil {
 		return nil, fmt.Errorf("blobstore: create staging: %w", err)
 	}
@@ -187,6 +192,9 @@ func (s *FS) Commit(id string, d digest.Digest) error {
 	}
 	if err := os.Rename(s.stagingPath(id), dst); err != nil {
 		return fmt.Errorf("blobstore: commit %s: %w", d, err)
+	}
+	if s.barrier != nil {
+		return s.barrier.Wait()
 	}
 	return syncDir(filepath.Dir(dst))
 }

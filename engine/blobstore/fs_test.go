@@ -29,7 +29,7 @@ func stage(t *testing.T, s *FS, id string, offset int64, data string) {
 }
 
 func TestStageCommitRead(t *testing.T) {
-	s, err := Open(t.TempDir())
+	s, err := Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestStageCommitRead(t *testing.T) {
 // Bytes past the recorded offset (a request that died before its offset
 // was recorded) are cut off when the session resumes.
 func TestOpenStagingTruncatesUnrecordedTail(t *testing.T) {
-	s, _ := Open(t.TempDir())
+	s, _ := Open(t.TempDir(), nil)
 	stage(t, s, id1, 0, "abcGARBAGE")
 	stage(t, s, id1, 3, "def")
 	f, _ := s.ReadStaging(id1)
@@ -87,7 +87,7 @@ func TestOpenStagingTruncatesUnrecordedTail(t *testing.T) {
 }
 
 func TestCommitExistingDropsStaging(t *testing.T) {
-	s, _ := Open(t.TempDir())
+	s, _ := Open(t.TempDir(), nil)
 	d := digest.FromString("x")
 	stage(t, s, id1, 0, "x")
 	if err := s.Commit(id1, d); err != nil {
@@ -119,7 +119,7 @@ func TestValidUploadID(t *testing.T) {
 // start mid-block, a reopened session) and reads back exactly the bytes
 // written: direct and page-cache writes interleave in one file.
 func TestStagingWritePatterns(t *testing.T) {
-	s, err := Open(t.TempDir())
+	s, err := Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

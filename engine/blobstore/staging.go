@@ -45,15 +45,17 @@ type File struct {
 	flushed   int64 // offset up to which buffered writeback was started
 	// wroteDirect says some bytes bypassed the page cache.
 	wroteDirect bool
+	// barrier, when set, stands in for fsync (FS.barrier).
+	barrier *Barrier
 }
 
 // openStaging opens path with flag and returns it positioned at offset 0.
-func openStaging(path string, flag int) (*File, error) {
+func (s *FS) openStaging(path string, flag int) (*File, error) {
 	f, err := os.OpenFile(path, flag, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	return &File{f: f}, nil
+	return &File{f: f, barrier: s.barrier}, nil
 }
 
 // AllowDirect lets later writes bypass the page cache where they can. A
@@ -113,13 +115,18 @@ func (f *File) startWriteback() {
 	}
 }
 
-// Sync makes everything written durable (fsync). When some of it was
-// written with direct I/O, the kernel then reads those bytes back into
-// the page cache in the background: a blob just pushed is the one most
-// likely to be pulled next (by the other jobs of the same CI pipeline),
-// and the read-back costs the disk a read but the CPU no copy.
+// Sync makes everything written durable: an fsync, or with a Barrier a
+// filesystem sync shared with other writers. When some of it was written
+// with direct I/O, the kernel then reads those bytes back into the page
+// cache in the background: a blob just pushed is the one most likely to
+// be pulled next (by the other jobs of the same CI pipeline), and the
+// read-back costs the disk a read but the CPU no copy.
 func (f *File) Sync() error {
-	if err := f.f.Sync(); err != nil {
+	sync := f.f.Sync
+	if f.barrier != nil {
+		sync = f.barrier.Wait
+	}
+	if err := sync(); err != nil {
 		return err
 	}
 	if f.wroteDirect {

@@ -64,3 +64,20 @@ func readAhead(f *os.File, off, n int64) {
 		}
 	}()
 }
+
+// canSyncFS says syncFS is available (Barrier).
+const canSyncFS = true
+
+// syncFS writes out every dirty page and inode of the filesystem holding
+// f and flushes the disk's cache; since Linux 5.8 it reports writeback
+// errors of that filesystem.
+func syncFS(f *os.File) error { return unix.Syncfs(int(f.Fd())) }
+
+// deviceOf is the device number of the filesystem holding path.
+func deviceOf(path string) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, err
+	}
+	return st.Dev, nil
+}

@@ -16,3 +16,11 @@ func startWriteback(*os.File, int64, int64) {}
 
 // readAhead is a no-op where the kernel offers no fadvise.
 func readAhead(*os.File, int64, int64) {}
+
+// canSyncFS is false: there is no syncfs(2) here, so NewBarrier refuses
+// and every write is fsynced on its own.
+const canSyncFS = false
+
+func syncFS(*os.File) error { return errors.ErrUnsupported }
+
+func deviceOf(string) (uint64, error) { return 0, errors.ErrUnsupported }

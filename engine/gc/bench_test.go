@@ -40,7 +40,7 @@ func openBench(b *testing.B) *benchRegistry {
 	if r.store, err = kv.Open(kv.Options{Dir: r.dir + "/meta"}); err != nil {
 		b.Fatal(err)
 	}
-	if r.blobs, err = blobstore.Open(r.dir); err != nil {
+	if r.blobs, err = blobstore.Open(r.dir, nil); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = r.store.Close() })

@@ -41,7 +41,7 @@ func crashChild(dir, at string) error {
 	if err != nil {
 		return err
 	}
-	blobs, err := blobstore.Open(dir)
+	blobs, err := blobstore.Open(dir, nil)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func crashSetup(t *testing.T, dir string) map[string][]digest.Digest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := blobstore.Open(dir)
+	blobs, err := blobstore.Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func consistent(t *testing.T, dir string, live map[string][]digest.Digest, colle
 		t.Fatalf("reopen after the kill: %v", err)
 	}
 	defer store.Close()
-	blobs, err := blobstore.Open(dir)
+	blobs, err := blobstore.Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,7 +65,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if e.store, err = kv.Open(kvo); err != nil {
 		t.Fatal(err)
 	}
-	if e.blobs, err = blobstore.Open(e.dir); err != nil {
+	if e.blobs, err = blobstore.Open(e.dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now

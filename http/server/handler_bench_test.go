@@ -32,7 +32,7 @@ func benchRegistry(b *testing.B) (fasthttp.RequestHandler, *engine.Registry) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	blobs, err := blobstore.Open(dir)
+	blobs, err := blobstore.Open(dir, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

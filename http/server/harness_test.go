@@ -47,11 +47,18 @@ func newTestRegistry(t *testing.T, o engine.Options) *testRegistry {
 func openTestStores(t *testing.T) (string, *kv.Badger, *blobstore.FS) {
 	t.Helper()
 	dir := t.TempDir()
-	store, err := kv.Open(kv.Options{Dir: dir + "/meta"})
+	ko := kv.Options{Dir: dir + "/meta"}
+	// Group commit where the platform has it, as mcrsrv serve does.
+	barrier, err := blobstore.NewBarrier(dir)
+	if err == nil {
+		ko.Barrier = barrier
+		t.Cleanup(func() { _ = barrier.Close() })
+	}
+	store, err := kv.Open(ko)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := blobstore.Open(dir)
+	blobs, err := blobstore.Open(dir, barrier)
 	if err != nil {
 		t.Fatal(err)
 	}
