@@ -52,20 +52,21 @@ func (r *Registry) loadUpload(ctx context.Context, repo, id string) (rec kv.Uplo
 	if !blobstore.ValidUploadID(id) {
 		return rec, false, uploadUnknown(id)
 	}
-	err = r.kv.View(ctx, func(t kv.Reader) error {
-		v, err := t.Get(kv.UploadKey(id))
-		if err != nil {
+	// Memory first: the common push (POST then PUT) never has a record,
+	// and a session leaves the pending set only once its record is
+	// committed (or it is finished), so a miss here finds it in the store.
+	if rec, pending = r.pending.get(id); !pending {
+		err = r.kv.View(ctx, func(t kv.Reader) error {
+			v, err := t.Get(kv.UploadKey(id))
+			if err != nil {
+				return err
+			}
+			rec, err = kv.DecodeUpload(v)
 			return err
-		}
-		rec, err = kv.DecodeUpload(v)
-		return err
-	})
+		})
+	}
 	if errors.Is(err, kv.ErrNotFound) {
-		rec, pending = r.pending.get(id)
-		if !pending {
-			return rec, false, uploadUnknown(id)
-		}
-		err = nil
+		return rec, false, uploadUnknown(id)
 	}
 	if err == nil && rec.Repo != repo {
 		err = uploadUnknown(id)
