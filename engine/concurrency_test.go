@@ -15,6 +15,7 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore/blobstoretest"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
@@ -22,14 +23,8 @@ import (
 func newTestEngine(t testing.TB, o Options) *Registry {
 	t.Helper()
 	dir := t.TempDir()
-	ko := kv.Options{Dir: dir + "/meta"}
-	// Group commit where the platform has it, as mcrsrv serve does.
-	barrier, err := blobstore.NewBarrier(dir)
-	if err == nil {
-		ko.Barrier = barrier
-		t.Cleanup(func() { _ = barrier.Close() })
-	}
-	store, err := kv.Open(ko)
+	barrier := blobstoretest.Barrier(t, dir)
+	store, err := kv.Open(kv.Options{Dir: dir + "/meta", Barrier: barrier.Waiter()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func serve(ctx context.Context, c Config) error {
 	if barrier != nil {
 		defer barrier.Close() // after the store: closing Badger writes through it
 	}
-	store, err := kv.Open(kv.Options{Dir: meta, Logger: badgerLogger{log.With().Str("component", "badger").Logger()}, Barrier: kvBarrier(barrier)})
+	store, err := kv.Open(kv.Options{Dir: meta, Logger: badgerLogger{log.With().Str("component", "badger").Logger()}, Barrier: barrier.Waiter()})
 	if err != nil {
 		return err
 	}

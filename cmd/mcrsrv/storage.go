@@ -8,7 +8,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
-	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
 // StorageConfig says how the data directory is written
@@ -54,13 +53,4 @@ func (s StorageConfig) barrier(data, meta string, log zerolog.Logger) (*blobstor
 		return nil, nil
 	}
 	return b, err
-}
-
-// kvBarrier hands b to kv.Options: a nil *Barrier must become a nil
-// interface, or the store would call through it.
-func kvBarrier(b *blobstore.Barrier) kv.Barrier {
-	if b == nil {
-		return nil
-	}
-	return b
 }

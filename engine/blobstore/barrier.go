@@ -104,6 +104,15 @@ func (b *Barrier) syncAll() error {
 	return nil
 }
 
+// Waiter is b for a consumer that takes an optional barrier as an
+// interface (kv.Options): nil, not a nil *Barrier, when b is nil.
+func (b *Barrier) Waiter() interface{ Wait() error } {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
 // Close releases the directories' descriptors.
 func (b *Barrier) Close() error {
 	var errs []error

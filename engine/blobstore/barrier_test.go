@@ -43,6 +43,10 @@ func TestBarrierSyncsOncePerFilesystem(t *testing.T) {
 	if _, err := NewBarrier(filepath.Join(dir, "missing")); err == nil {
 		t.Fatal("a barrier over a missing directory opened")
 	}
+	var none *Barrier
+	if none.Waiter() != nil || b.Waiter() == nil {
+		t.Fatal("Waiter must be nil exactly for a nil barrier")
+	}
 }
 
 // TestBarrierGroupsWaiters checks the group commit: a Wait that arrives

@@ -21,6 +21,7 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore/blobstoretest"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
@@ -47,14 +48,8 @@ func newTestRegistry(t *testing.T, o engine.Options) *testRegistry {
 func openTestStores(t *testing.T) (string, *kv.Badger, *blobstore.FS) {
 	t.Helper()
 	dir := t.TempDir()
-	ko := kv.Options{Dir: dir + "/meta"}
-	// Group commit where the platform has it, as mcrsrv serve does.
-	barrier, err := blobstore.NewBarrier(dir)
-	if err == nil {
-		ko.Barrier = barrier
-		t.Cleanup(func() { _ = barrier.Close() })
-	}
-	store, err := kv.Open(ko)
+	barrier := blobstoretest.Barrier(t, dir)
+	store, err := kv.Open(kv.Options{Dir: dir + "/meta", Barrier: barrier.Waiter()})
 	if err != nil {
 		t.Fatal(err)
 	}
