@@ -25,14 +25,13 @@ import (
 // An error is sticky: once a sync fails, bytes written before it may be
 // lost, so no later Wait may claim durability (PostgreSQL's fsync lesson).
 type Barrier struct {
-	files []*os.File // one per filesystem
-	sync  func(*os.File) error
+	files []*os.File           // one per filesystem
+	sync  func(*os.File) error // syncFS; tests count or fail syncs here
 
 	mu      sync.Mutex
 	cond    sync.Cond
-	started uint64 // syncs begun
+	started uint64 // syncs begun; one is running while started > done
 	done    uint64 // syncs finished
-	running bool
 	err     error
 }
 
@@ -75,17 +74,15 @@ func (b *Barrier) Wait() error {
 	// only the next one counts.
 	target := b.started + 1
 	for b.done < target && b.err == nil {
-		if b.running {
+		if b.started > b.done {
 			b.cond.Wait()
 			continue
 		}
-		b.running = true
 		b.started++
 		n := b.started
 		b.mu.Unlock()
 		err := b.syncAll()
 		b.mu.Lock()
-		b.running = false
 		b.done = n
 		if err != nil {
 			b.err = err

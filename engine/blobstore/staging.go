@@ -122,11 +122,13 @@ func (f *File) startWriteback() {
 // be pulled next (by the other jobs of the same CI pipeline), and the
 // read-back costs the disk a read but the CPU no copy.
 func (f *File) Sync() error {
-	sync := f.f.Sync
+	var err error
 	if f.barrier != nil {
-		sync = f.barrier.Wait
+		err = f.barrier.Wait()
+	} else {
+		err = f.f.Sync()
 	}
-	if err := sync(); err != nil {
+	if err != nil {
 		return err
 	}
 	if f.wroteDirect {
