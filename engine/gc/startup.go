@@ -88,9 +88,11 @@ func (r *run) sessions(out *AfterCrash) error {
 	for id, offset := range recs {
 		size, err := r.c.blobs.StagingSize(id)
 		missing := errors.Is(err, blobstore.ErrNotFound)
-		switch {
-		case err != nil && !missing:
+		if err != nil && !missing {
 			return err
+		}
+		err = nil
+		switch {
 		case missing && offset == 0:
 		case missing || size < offset:
 			err = r.c.kv.Update(r.ctx, func(t kv.Txn) error { return t.Delete(kv.UploadKey(id)) })
