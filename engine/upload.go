@@ -35,7 +35,12 @@ type Upload struct {
 
 // StartUpload opens an upload session in repo. Its record is written
 // before the 202, so the session is there after a restart even if no
-// byte was sent to it yet.
+// byte was sent to it yet. The 202 acknowledges no bytes, so where the
+// store can (unsyncedStore) the record is not waited onto the disk: it
+// survives the process being killed, and only a power cut in the moment
+// before the next sync loses it, after which the client's next request
+// is BLOB_UPLOAD_UNKNOWN and it starts again, having lost nothing. The
+// common POST-then-PUT push so pays one synced commit, at the PUT.
 func (r *Registry) StartUpload(ctx context.Context, repo string) (Upload, error) {
 	id := newID()
 	state, err := sha256.New().(encoding.BinaryMarshaler).MarshalBinary()
@@ -43,8 +48,18 @@ func (r *Registry) StartUpload(ctx context.Context, repo string) (Upload, error)
 		return Upload{}, err
 	}
 	rec := kv.UploadRecord{Repo: repo, Started: r.now().UnixNano(), HashState: state}
-	err = r.kv.Update(ctx, func(t kv.Txn) error { return t.Set(kv.UploadKey(id), rec.Encode()) })
+	update := r.kv.Update
+	if u, ok := r.kv.(unsyncedStore); ok {
+		update = u.UpdateUnsynced
+	}
+	err = update(ctx, func(t kv.Txn) error { return t.Set(kv.UploadKey(id), rec.Encode()) })
 	return Upload{ID: id}, err
+}
+
+// unsyncedStore is a metadata store that can commit without waiting for
+// the commit to be durable (kv.Badger.UpdateUnsynced).
+type unsyncedStore interface {
+	UpdateUnsynced(ctx context.Context, fn func(kv.Txn) error) error
 }
 
 // loadUpload reads session id and checks it belongs to repo.
