@@ -23,7 +23,9 @@ func newMetrics(store *kv.Badger, reg *engine.Registry, uploads *jobs.Pool, bg *
 		Store: store.DB().Size,
 		Staging: func() metrics.Staging {
 			// A scrape has no deadline of its own; the totals are one
-			// snapshot scan and one directory read.
+			// snapshot scan and one directory read. On an error (a
+			// store closing under the scrape) the gauges show what was
+			// counted before it: a scrape never fails for them.
 			t, _ := reg.UploadTotals(context.Background())
 			return metrics.Staging{Sessions: t.Sessions, Files: t.StagingFiles, Bytes: t.StagingBytes}
 		},
