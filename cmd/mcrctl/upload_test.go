@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -14,17 +13,8 @@ import (
 // it returns the session's absolute URL.
 func startUpload(t *testing.T, repo string, data []byte) string {
 	t.Helper()
-	resp := basic(t, "admin", adminPW, http.MethodPost, srv.base+"/v2/"+repo+"/blobs/uploads/", "", nil)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("POST upload: %s", resp.Status)
-	}
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := (&url.URL{Scheme: "http", Host: strings.TrimPrefix(srv.base, "http://")}).ResolveReference(loc).String()
-	resp = basic(t, "admin", adminPW, http.MethodPatch, u, "application/octet-stream", data)
+	u := openSession(t, repo).String()
+	resp := basic(t, "admin", adminPW, http.MethodPatch, u, "application/octet-stream", data)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("PATCH upload: %s", resp.Status)
