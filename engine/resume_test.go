@@ -251,6 +251,11 @@ func TestUploadAdmin(t *testing.T) {
 		t.Fatalf("totals %+v %v", tot, err)
 	}
 
+	// A session a request is writing is not removed under it.
+	r.uploads.acquire(written)
+	_, err = r.RemoveUpload(ctx, written)
+	r.uploads.release(written)
+	wantKind(t, err, errcode.Conflict, "removal of a session being written")
 	if _, err := r.RemoveUpload(ctx, written); err != nil {
 		t.Fatal(err)
 	}
