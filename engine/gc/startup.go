@@ -50,6 +50,9 @@ func (c *Collector) Startup(ctx context.Context) (AfterCrash, error) {
 	defer c.running.Store(false)
 	r := newRun(ctx, c, RunOptions{})
 	r.cutoff = math.MaxInt64 // everything is old enough
+	// Nothing is served yet, so there is nothing to leave the CPU to:
+	// pacing (Options.Duty) would only delay the start.
+	r.pace = newPacer(0)
 	err := r.recoverTombstones()
 	if err == nil {
 		err = r.sessions(&out)
