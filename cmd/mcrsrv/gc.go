@@ -132,11 +132,12 @@ type background struct {
 func startJobs(ctx context.Context, c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Registry, journal *audit.Journal, log zerolog.Logger) (*background, error) {
 	log = log.With().Str("component", "jobs").Logger()
 	col := gc.New(store, blobs, reg, c.GC.options())
+	began := time.Now()
 	cleaned, err := col.Startup(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("gc: cleaning up after a crash: %w", err)
 	}
-	logStartup(log, cleaned)
+	logStartup(log, cleaned, time.Since(began))
 	r := jobs.NewRunner(jobs.Options{
 		Workers: c.Jobs.Workers,
 		Store:   gc.NewStatusStore(store),
@@ -173,7 +174,7 @@ func startJobs(ctx context.Context, c Config, store *kv.Badger, blobs *blobstore
 
 // logStartup reports in one line what start-up cleaned, when it cleaned
 // anything: after a clean shutdown nothing is left to clean.
-func logStartup(log zerolog.Logger, a gc.AfterCrash) {
+func logStartup(log zerolog.Logger, a gc.AfterCrash, took time.Duration) {
 	if a == (gc.AfterCrash{}) {
 		return
 	}
@@ -181,7 +182,7 @@ func logStartup(log zerolog.Logger, a gc.AfterCrash) {
 		Int("staging_files", a.Staging).Int64("staging_bytes", a.StagingBytes).
 		Int("orphans", a.Orphans).Int64("orphan_bytes", a.OrphanBytes).
 		Int("sessions_dropped", a.SessionsDropped).Int("sessions_truncated", a.SessionsTruncated).Int64("truncated_bytes", a.TruncatedBytes).
-		Msg("cleaned up after a crash")
+		Dur("took", took).Msg("cleaned up after a crash")
 }
 
 // stop cancels running jobs and waits for them, bounded.
