@@ -68,7 +68,9 @@ func (b badgerLogger) Debugf(string, ...any)       {}
 // the actors, close Badger.
 func serve(ctx context.Context, c Config) error {
 	log := c.logger()
-	ln, err := listen(ctx, c, log)
+	lctx, stopReload := context.WithCancel(ctx) // the certificate watcher ends with serve, on every return
+	defer stopReload()
+	ln, err := listen(lctx, c, log)
 	if err != nil {
 		return err
 	}

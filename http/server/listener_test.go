@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/tls"
 	"io"
 	"net"
@@ -20,43 +19,6 @@ import (
 	"git.wntrmute.dev/kyle/mcr/http/tlsconf"
 	"git.wntrmute.dev/kyle/mcr/http/tlsconf/tlstest"
 )
-
-// logSink collects log lines written by serving goroutines.
-type logSink struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *logSink) lines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Split(strings.TrimSpace(s.b.String()), "\n")
-}
-
-// waitLine polls the log until a line contains want, and returns every
-// line then.
-func (s *logSink) waitLine(t *testing.T, want string) []string {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		lines := s.lines()
-		for _, l := range lines {
-			if strings.Contains(l, want) {
-				return lines
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no log line contains %q; log:\n%s", want, strings.Join(lines, "\n"))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // serveListener serves a handler that reports ctx.IsTLS() through
 // Listener, with the production fasthttp logger, on loopback. stop shuts
@@ -126,7 +88,7 @@ func TestTLSListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sink logSink
+	var sink tlstest.Log
 	addr, stop := serveListener(t, r.Config(), zerolog.New(&sink).Level(zerolog.DebugLevel))
 
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
@@ -153,11 +115,11 @@ func TestTLSListener(t *testing.T) {
 	if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "HTTP request to an HTTPS server") {
 		t.Fatalf("plain HTTP on the TLS port: %d %q; want 400 and the reason", res.StatusCode, body)
 	}
-	sink.waitLine(t, "plain HTTP request on the TLS port")
+	sink.Wait(t, "plain HTTP request on the TLS port")
 	conn.Close()
 	c.CloseIdleConnections()
 	stop()
-	lines := sink.lines()
+	lines := sink.Lines()
 	if len(lines) != 1 {
 		t.Fatalf("want exactly one log line, got %d:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
@@ -165,7 +127,7 @@ func TestTLSListener(t *testing.T) {
 }
 
 func TestPlainListenerClientHello(t *testing.T) {
-	var sink logSink
+	var sink tlstest.Log
 	addr, stop := serveListener(t, nil, zerolog.New(&sink).Level(zerolog.DebugLevel))
 	c := &http.Client{Transport: &http.Transport{}}
 	defer c.CloseIdleConnections()
@@ -179,10 +141,10 @@ func TestPlainListenerClientHello(t *testing.T) {
 		conn.Close()
 		t.Fatal("a TLS handshake with the plain port succeeded")
 	}
-	sink.waitLine(t, "TLS handshake on the plain-HTTP port")
+	sink.Wait(t, "TLS handshake on the plain-HTTP port")
 	c.CloseIdleConnections()
 	stop()
-	lines := sink.lines()
+	lines := sink.Lines()
 	if len(lines) != 1 {
 		t.Fatalf("want exactly one log line, got %d:\n%s", len(lines), strings.Join(lines, "\n"))
 	}

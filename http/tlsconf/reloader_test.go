@@ -1,14 +1,12 @@
 package tlsconf_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -53,29 +51,11 @@ func clientConfig(ca *tlstest.CA) *tls.Config {
 	return &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"}
 }
 
-// syncBuffer is a log sink the watcher goroutine writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestReloadOnCallAndOnFileChange(t *testing.T) {
 	dir := t.TempDir()
 	ca := tlstest.NewCA(t, dir, "test")
 	certFile, keyFile := ca.Server(t, 1).Write(t, dir, "server")
-	var logs syncBuffer
+	var logs tlstest.Log
 	r, err := tlsconf.New(tlsconf.Options{CertFile: certFile, KeyFile: keyFile}, zerolog.New(&logs))
 	if err != nil {
 		t.Fatal(err)
@@ -110,13 +90,7 @@ func TestReloadOnCallAndOnFileChange(t *testing.T) {
 	other := ca.Server(t, 5)
 	writeFile(t, keyFile, other.KeyPEM)
 	writeFile(t, certFile, bad.CertPEM)
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(logs.String(), "do not load") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the watcher never logged the bad pair; log:\n%s", logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	logs.Wait(t, "do not load")
 	if err := r.Reload(); err == nil || !strings.Contains(err.Error(), "does not match") {
 		t.Fatalf("Reload of a mismatched pair: %v; want a key mismatch error", err)
 	}

@@ -300,14 +300,24 @@ func freeAddr(t *testing.T) string {
 
 // ping is the status of GET /v2/ on a connection of its own.
 func (r *registry) ping() (int, error) {
-	c := r.client(2 * time.Second)
-	defer c.CloseIdleConnections()
-	resp, err := c.Get(r.base + "/v2/")
+	resp, err := r.getV2(2 * time.Second)
 	if err != nil {
 		return 0, err
 	}
-	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// getV2 answers GET /v2/ on a new connection, closed again; the body is
+// closed too, the status and TLS state remain.
+func (r *registry) getV2(timeout time.Duration) (*http.Response, error) {
+	c := r.client(timeout)
+	defer c.CloseIdleConnections()
+	resp, err := c.Get(r.base + "/v2/")
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	return resp, nil
 }
 
 func describeExit(err error) string {

@@ -101,13 +101,10 @@ func TestTLSConformance(t *testing.T) {
 
 // servedSerial is the serial of the certificate a new connection sees.
 func servedSerial(reg *registry) (int64, error) {
-	c := reg.client(5 * time.Second)
-	defer c.CloseIdleConnections()
-	res, err := c.Get(reg.base + "/v2/")
+	res, err := reg.getV2(5 * time.Second)
 	if err != nil {
 		return 0, err
 	}
-	res.Body.Close()
 	return res.TLS.PeerCertificates[0].SerialNumber.Int64(), nil
 }
 

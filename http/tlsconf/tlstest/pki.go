@@ -1,6 +1,7 @@
 package tlstest
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,6 +13,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -148,4 +151,43 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 
 func pemBlock(typ string, der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}
+
+// Log is a log sink that serving goroutines write while the test reads:
+// the TLS components report reloads and refused handshakes only there.
+type Log struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *Log) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// Lines is what was written so far, one entry a line.
+func (l *Log) Lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Split(strings.TrimSpace(l.b.String()), "\n")
+}
+
+// Wait polls until a line contains want, and fails the test after ten
+// seconds without one.
+func (l *Log) Wait(t testing.TB, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		lines := l.Lines()
+		for _, s := range lines {
+			if strings.Contains(s, want) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line contains %q; log:\n%s", want, strings.Join(lines, "\n"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
