@@ -153,3 +153,34 @@ func TestPlainListenerClientHello(t *testing.T) {
 	}
 	requireShortPrintable(t, lines)
 }
+
+// TestPlainListenerKeepsSendfile: the wrapped plain connection still
+// offers the TCP connection's ReadFrom, through which blob GETs reach
+// sendfile.
+func TestPlainListenerKeepsSendfile(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped := Listener(ln, nil, zerolog.Nop())
+	defer wrapped.Close()
+	dialed := make(chan net.Conn, 1)
+	go func() {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Error(err)
+		}
+		dialed <- c
+	}()
+	c, err := wrapped.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if client := <-dialed; client != nil {
+		defer client.Close()
+	}
+	if _, ok := c.(io.ReaderFrom); !ok {
+		t.Fatalf("%T hides the TCP connection's ReadFrom", c)
+	}
+}
