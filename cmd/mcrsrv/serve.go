@@ -63,8 +63,9 @@ func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn().Msgf(f, a...) }
 func (b badgerLogger) Infof(string, ...any)        {}
 func (b badgerLogger) Debugf(string, ...any)       {}
 
-// serve opens the stores, serves until ctx ends (SIGINT/SIGTERM), then
-// shuts down in order: stop accepting and drain requests (bounded), stop
+// serve binds the listener (with TLS loaded, when configured) before it
+// creates anything, opens the stores, serves until ctx ends
+// (SIGINT/SIGTERM), then shuts down in order: stop accepting and drain requests (bounded), stop
 // the actors, close Badger.
 func serve(ctx context.Context, c Config) error {
 	log := c.logger()

@@ -184,3 +184,15 @@ func TestPlainListenerKeepsSendfile(t *testing.T) {
 		t.Fatalf("%T hides the TCP connection's ReadFrom", c)
 	}
 }
+
+// TestFasthttpLoggerCapsMessages: whatever fasthttp quotes from a client
+// (a garbage request line) stays a short line.
+func TestFasthttpLoggerCapsMessages(t *testing.T) {
+	var sink tlstest.Log
+	fasthttpLogger{zerolog.New(&sink)}.Printf("error when reading request headers: %q", strings.Repeat("\x16\x03\x01", 2000))
+	lines := sink.Lines()
+	if len(lines) != 1 || !strings.Contains(lines[0], "(truncated)") {
+		t.Fatalf("want one truncated line, got %q", lines)
+	}
+	requireShortPrintable(t, lines)
+}
