@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
+	"io/fs"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -82,5 +85,27 @@ func TestListenTLS(t *testing.T) {
 	res.Body.Close()
 	if res.TLS == nil || res.TLS.PeerCertificates[0].SerialNumber.Int64() != 1 {
 		t.Fatalf("response over %+v; want TLS with serial 1", res.TLS)
+	}
+}
+
+// TestServeTLSFlags: --tls-cert and --tls-key reach the listener, and a
+// pair that does not load stops serve before the data directory exists.
+func TestServeTLSFlags(t *testing.T) {
+	dir := t.TempDir()
+	ca := tlstest.NewCA(t, dir, "test")
+	certFile, _ := ca.Server(t, 1).Write(t, dir, "server")
+	_, otherKey := ca.Server(t, 2).Write(t, dir, "other")
+	data := filepath.Join(dir, "data")
+	err := app().Run(context.Background(), []string{"mcrsrv", "serve", "--data", data, "--addr", "127.0.0.1:0", "--auth", "none",
+		"--tls-cert", certFile, "--tls-key", otherKey})
+	if err == nil || !strings.Contains(err.Error(), "does not match") {
+		t.Fatalf("serve with a mismatched pair: %v", err)
+	}
+	if _, err := os.Stat(data); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the data directory exists after a failed start: %v", err)
+	}
+	err = app().Run(context.Background(), []string{"mcrsrv", "serve", "--data", data, "--tls-cert", certFile})
+	if err == nil || !strings.Contains(err.Error(), "set both") {
+		t.Fatalf("serve with --tls-cert alone: %v", err)
 	}
 }
