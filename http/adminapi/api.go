@@ -2,7 +2,8 @@
 // status, repositories, upload sessions, jobs and garbage collection,
 // policy, accounts, the audit log, snapshots and the profiler. It is a thin layer: every route
 // parses its input, asks the policy for the one action it declares, calls
-// the engine component that does the work, and writes JSON (apiv1 types).
+// the service layer (http/adminsvc, shared with the gRPC API) that does the
+// work, and writes JSON (apiv1 types).
 package adminapi
 
 import (
@@ -20,6 +21,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+	"git.wntrmute.dev/kyle/mcr/http/adminsvc"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 )
 
@@ -65,16 +67,22 @@ type Deps struct {
 
 // API is the admin API.
 type API struct {
-	d Deps
+	d   Deps
+	svc *adminsvc.Service
 }
 
 // New returns the API over d.
 func New(d Deps) *API {
-	if d.Audit == nil {
-		d.Audit = audit.Nop{}
-	}
-	return &API{d: d}
+	return &API{d: d, svc: adminsvc.New(adminsvc.Deps{
+		Registry: d.Registry, Jobs: d.Jobs, GC: d.GC, Identity: d.Identity, Policy: d.Policy, Journal: d.Journal,
+		Audit: d.Audit, Snapshot: d.Snapshot, SnapshotDir: d.SnapshotDir, MetadataBytes: d.MetadataBytes,
+		Version: d.Version, Started: d.Started,
+	})}
 }
+
+// Service is the service layer the API calls: the gRPC API is served over
+// the same one.
+func (a *API) Service() *adminsvc.Service { return a.svc }
 
 // handler is a route's body: it writes its answer, or returns the error to
 // answer with.
@@ -165,17 +173,8 @@ func (a *API) actor(ctx *fasthttp.RequestCtx) audit.Actor {
 	return a.d.Authorizer.Actor(ctx)
 }
 
-// changeContext carries the caller to the components that audit their own
-// changes (the policy engine).
+// changeContext carries the caller to the service, which audits the
+// changes it makes in the caller's name.
 func (a *API) changeContext(ctx *fasthttp.RequestCtx) context.Context {
 	return audit.WithActor(ctx, a.actor(ctx))
-}
-
-// record writes an audit event for a change made through the API.
-func (a *API) record(ctx *fasthttp.RequestCtx, kind audit.Kind, action, repo, dgst, detail string) {
-	who := a.actor(ctx)
-	a.d.Audit.Record(ctx, audit.Event{
-		Time: time.Now(), Kind: kind, AccountID: who.ID, AccountName: who.Name, Remote: who.Remote,
-		Action: action, Repository: repo, Digest: dgst, Outcome: "success", Detail: detail,
-	})
 }
