@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"time"
 
@@ -157,16 +158,25 @@ func (a *Auth) authenticate(ctx *fasthttp.RequestCtx) (*caller, error) {
 
 // bearer verifies a token: mcr's own locally, an MCIAS token with MCIAS.
 func (a *Auth) bearer(ctx *fasthttp.RequestCtx, tok string) (*caller, error) {
+	c, err := a.verifyBearer(ctx, tok)
+	if err != nil {
+		return nil, a.tokenError(ctx, err)
+	}
+	return c, nil
+}
+
+// verifyBearer is bearer without the challenge: for every transport.
+func (a *Auth) verifyBearer(ctx context.Context, tok string) (*caller, error) {
 	if a.o.Mode == ModeMCIAS && !a.o.Identity.LooksLikeToken(tok) {
 		p, err := a.o.MCIAS.Validate(ctx, tok)
 		if err != nil {
-			return nil, a.tokenError(ctx, err)
+			return nil, err
 		}
 		return &caller{p: p, presented: true}, nil
 	}
 	cl, err := a.o.Identity.VerifyToken(tok)
 	if err != nil {
-		return nil, a.tokenError(ctx, err)
+		return nil, err
 	}
 	return &caller{p: cl.Principal(), claims: cl, presented: true}, nil
 }
@@ -196,7 +206,16 @@ func parseBasic(cred []byte) (user, pass string, ok bool) {
 // ordinary requests are not audited (they happen on every request); the
 // token endpoint audits them (auditSuccess).
 func (a *Auth) login(ctx *fasthttp.RequestCtx, user, pass, via string, auditSuccess bool) (identity.Principal, error) {
-	addr := ctx.RemoteIP().String()
+	p, err := a.checkLogin(ctx, ctx.RemoteIP().String(), user, pass, via, auditSuccess)
+	if errcode.KindOf(err) == errcode.Unauthorized {
+		return p, a.challenge(ctx, "", "", err)
+	}
+	return p, err
+}
+
+// checkLogin is login without the challenge, for a caller at addr: for
+// every transport.
+func (a *Auth) checkLogin(ctx context.Context, addr, user, pass, via string, auditSuccess bool) (identity.Principal, error) {
 	now := a.now()
 	ev := audit.Event{Time: now, AccountName: user, Remote: addr, Action: via}
 	if wait, blocked := a.limiter.Blocked(user, addr, now); blocked {
@@ -218,7 +237,7 @@ func (a *Auth) login(ctx *fasthttp.RequestCtx, user, pass, via string, auditSucc
 		a.limiter.Fail(user, addr, now)
 		ev.Kind, ev.Outcome, ev.Detail = audit.LoginFailed, "failure", reason(err)
 		a.audit.Record(ctx, ev)
-		return identity.Principal{}, a.challenge(ctx, "", "", err)
+		return identity.Principal{}, err
 	}
 	a.limiter.Succeed(user)
 	if auditSuccess {
