@@ -26,6 +26,7 @@ type Config struct {
 	Log      LogConfig      `toml:"log"`
 	HTTP     HTTPConfig     `toml:"http"`
 	TLS      TLSConfig      `toml:"tls"`
+	GRPC     GRPCConfig     `toml:"grpc"`
 	Manifest ManifestConfig `toml:"manifest"`
 	Uploads  UploadsConfig  `toml:"uploads"`
 	Auth     AuthConfig     `toml:"auth"`
@@ -254,6 +255,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("http.concurrency: must be positive"))
 	}
 	errs = append(errs, c.TLS.validate()...)
+	errs = append(errs, c.GRPC.validate()...)
 	errs = append(errs, c.Auth.validate()...)
 	errs = append(errs, c.GC.validate()...)
 	errs = append(errs, c.Jobs.validate()...)

@@ -71,7 +71,7 @@ func serve(ctx context.Context, c Config) error {
 	log := c.logger()
 	lctx, stopReload := context.WithCancel(ctx) // the certificate watcher ends with serve, on every return
 	defer stopReload()
-	ln, err := listen(lctx, c, log)
+	ln, tlsCfg, err := listenTLS(lctx, c, log)
 	if err != nil {
 		return err
 	}
@@ -113,6 +113,7 @@ func serve(ctx context.Context, c Config) error {
 		return err
 	}
 	defer bg.stop(log) // idempotent: also runs on the early returns below
+	admin := adminAPI(c, store, blobs, reg, bg, authn, journal, rec, log)
 	srv := server.New(reg, log, server.Options{
 		ReadTimeout:  c.HTTP.ReadTimeout.Duration,
 		WriteTimeout: c.HTTP.WriteTimeout.Duration,
@@ -123,20 +124,36 @@ func serve(ctx context.Context, c Config) error {
 		Metrics:            newMetrics(store, reg, uploads, bg),
 		MetricsRequireAuth: c.Metrics.RequireAuth,
 		Ready:              readiness(store, c.Data),
-		Admin:              adminAPI(c, store, blobs, reg, bg, authn, journal, rec, log),
+		Admin:              admin,
 	})
+	gsrv, gln, err := grpcAPI(c, tlsCfg, admin.Service(), authn, log)
+	if err != nil {
+		return err
+	}
 	log.Info().Str("addr", ln.Addr().String()).Bool("tls", c.TLS.enabled()).Str("data", c.Data).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
 		Str("version", version()).Msg("mcrsrv serving")
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if gsrv != nil {
+		log.Info().Str("grpc_addr", gln.Addr().String()).Bool("tls", tlsCfg != nil).Msg("gRPC admin API serving")
+		go func() { errc <- gsrv.Serve(gln) }()
+		gsrv.SetServing(true)
+	}
 	select {
 	case err := <-errc:
+		if gsrv != nil {
+			gsrv.Stop()
+		}
 		return err
 	case <-ctx.Done():
 	}
 	log.Info().Msg("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), c.HTTP.ShutdownTimeout.Duration)
 	defer cancel()
+	if gsrv != nil {
+		gsrv.Drain(sctx) // NOT_SERVING, followers ended, running calls finished (bounded)
+		<-errc
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn().Err(err).Msg("in-flight requests did not finish in time")
 	}
