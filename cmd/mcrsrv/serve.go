@@ -14,6 +14,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi"
+	"git.wntrmute.dev/kyle/mcr/http/adminsvc"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
 	"git.wntrmute.dev/kyle/mcr/http/server"
 	"git.wntrmute.dev/kyle/mcr/jobs"
@@ -168,7 +169,7 @@ func serve(ctx context.Context, c Config) error {
 // are managed through it only when they are mcr's own (builtin mode).
 func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Registry, bg *background,
 	authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *adminapi.API {
-	d := adminapi.Deps{
+	d := adminapi.Deps{Deps: adminsvc.Deps{
 		Registry: reg, Jobs: bg.Runner, GC: bg.Collector, Journal: journal, Audit: rec,
 		Snapshot: func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
 			return snapshot.Create(ctx, store, blobs, dir)
@@ -178,8 +179,8 @@ func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Regis
 			lsm, vlog := store.DB().Size()
 			return lsm + vlog
 		},
-		Version: version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
-	}
+		Version: version(), Started: time.Now(),
+	}, Log: log.With().Str("component", "adminapi").Logger()}
 	if authn != nil {
 		d.Authorizer, d.Policy = authn, authn.Policy()
 		if authn.Mode() == auth.ModeBuiltin {

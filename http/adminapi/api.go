@@ -8,21 +8,15 @@ package adminapi
 
 import (
 	"context"
-	"time"
 
 	"github.com/fasthttp/router"
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 
-	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
-	"git.wntrmute.dev/kyle/mcr/engine/gc"
-	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
-	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 	"git.wntrmute.dev/kyle/mcr/http/adminsvc"
-	"git.wntrmute.dev/kyle/mcr/jobs"
 )
 
 // Authorizer authenticates nothing itself (the auth middleware ran
@@ -39,30 +33,12 @@ type Authorizer interface {
 	Actor(ctx *fasthttp.RequestCtx) audit.Actor
 }
 
-// Deps are the components the API drives. Registry, Jobs and GC are
-// required; a nil Identity, Policy or Journal makes the routes over it
-// answer 409 (that part is not managed by this registry in its mode).
+// Deps are the components the API drives: the service layer's (shared
+// with the gRPC API), and how a caller is authorized and errors logged.
 type Deps struct {
-	Registry *engine.Registry
-	Jobs     *jobs.Runner
-	GC       *gc.Collector
-	// Identity is nil unless accounts are mcr's own (auth mode builtin).
-	Identity *identity.Service
-	Policy   *policy.Engine
-	Journal  *audit.Journal
-	// Audit receives the account changes and deletions made through the
-	// API (nil: not recorded).
-	Audit audit.Recorder
-	// Snapshot writes a snapshot into an absolute directory.
-	Snapshot func(ctx context.Context, dir string) (*snapshot.Manifest, error)
-	// SnapshotDir is where a snapshot named by a relative path goes.
-	SnapshotDir string
-	// MetadataBytes reports the metadata store's size on disk.
-	MetadataBytes func() int64
-	Version       string
-	Started       time.Time
-	Log           zerolog.Logger
-	Authorizer    Authorizer
+	adminsvc.Deps
+	Log        zerolog.Logger
+	Authorizer Authorizer
 }
 
 // API is the admin API.
@@ -73,11 +49,7 @@ type API struct {
 
 // New returns the API over d.
 func New(d Deps) *API {
-	return &API{d: d, svc: adminsvc.New(adminsvc.Deps{
-		Registry: d.Registry, Jobs: d.Jobs, GC: d.GC, Identity: d.Identity, Policy: d.Policy, Journal: d.Journal,
-		Audit: d.Audit, Snapshot: d.Snapshot, SnapshotDir: d.SnapshotDir, MetadataBytes: d.MetadataBytes,
-		Version: d.Version, Started: d.Started,
-	})}
+	return &API{d: d, svc: adminsvc.New(d.Deps)}
 }
 
 // Service is the service layer the API calls: the gRPC API is served over
