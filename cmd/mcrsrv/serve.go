@@ -146,10 +146,7 @@ func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Regis
 			return snapshot.Create(ctx, store, blobs, dir)
 		},
 		SnapshotDir: snapshotDir(c.Data),
-		MetadataBytes: func() int64 {
-			lsm, vlog := store.DB().Size()
-			return lsm + vlog
-		},
+		MetadataBytes: func() int64 { return metadataUsage(store).Total() },
 		Version: version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
 	}
 	if authn != nil {
