@@ -1,6 +1,7 @@
 # mcr build, test and tooling.
 #
 #   make build        bin/mcrsrv (and bin/mcrctl once cmd/mcrctl exists)
+#   make image        multi-platform OCI image layout in bin/image (no container engine)
 #   make tools        pinned test tools into .tools/bin (idempotent)
 #   make test         vet, staticcheck, every test with -race, including the e2e suites
 #   make lint         go vet + staticcheck
@@ -26,6 +27,16 @@ GO        ?= go
 BIN       := $(CURDIR)/bin
 TOOLS_BIN := $(CURDIR)/.tools/bin
 
+# What a build says it is: the image's annotations (and version stamping).
+# SOURCE_DATE_EPOCH (the commit's time unless set) is the image's creation
+# time and its files' mtime, so one commit always gives the same digests.
+VERSION           ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION          ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+IMAGE_SOURCE      := https://git.wntrmute.dev/kyle/mcr
+IMAGE_DIR         := $(BIN)/image
+IMAGE_ARCHS       := amd64 arm64
+
 # Pinned tools: <binary> <module> <version> <package>.
 CRANE_MOD        := github.com/google/go-containerregistry
 CRANE_VER        := v0.22.1
@@ -39,17 +50,32 @@ STATICCHECK_MOD  := honnef.co/go/tools
 STATICCHECK_VER  := v0.8.2
 
 # The e2e suites start bin/mcrsrv and find the clients in .tools/bin.
-E2E_ENV := MCR_E2E=1 MCR_TOOLS_BIN=$(TOOLS_BIN) MCR_BIN=$(BIN)/mcrsrv
+E2E_ENV := MCR_E2E=1 MCR_TOOLS_BIN=$(TOOLS_BIN) MCR_BIN=$(BIN)/mcrsrv MCR_IMAGE=$(IMAGE_DIR)
 E2E_PKG := ./cmd/mcrsrv/e2e
 TEST_TIMEOUT := 15m
 
-.PHONY: all build tools test lint bench conformance clients clean
+.PHONY: all build image tools test lint bench conformance clients clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/mcrsrv ./cmd/mcrsrv
 	$(GO) build -o $(BIN)/mcrctl ./cmd/mcrctl
+
+# The container image (docs/operations.md, "Container image"): static
+# binaries cross-compiled per architecture, assembled by deploy/image into
+# an OCI layout; push it with `crane push bin/image host/repo:tag`.
+image:
+	@for arch in $(IMAGE_ARCHS); do \
+	  echo "image: building linux/$$arch"; \
+	  for cmd in mcrsrv mcrctl; do \
+	    CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w' \
+	      -o $(BIN)/linux-$$arch/$$cmd ./cmd/$$cmd; \
+	  done; \
+	done
+	$(GO) run ./deploy/image -out $(IMAGE_DIR) -version $(VERSION) -revision $(REVISION) \
+	  -source $(IMAGE_SOURCE) -created $(SOURCE_DATE_EPOCH) \
+	  $(foreach a,$(IMAGE_ARCHS),-platform linux/$(a)=$(BIN)/linux-$(a))
 
 # go_tool installs $(4)@$(3) into .tools/bin unless the binary there was
 # already built from module $(2) at version $(3) (read back with go version -m).
@@ -75,7 +101,7 @@ tools:
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends skopeo >/dev/null; \
 	fi
 
-test: tools build k6-check
+test: tools build image k6-check
 	$(GO) vet ./...
 	$(TOOLS_BIN)/staticcheck ./...
 	$(E2E_ENV) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
