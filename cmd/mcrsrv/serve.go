@@ -145,9 +145,9 @@ func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Regis
 		Snapshot: func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
 			return snapshot.Create(ctx, store, blobs, dir)
 		},
-		SnapshotDir: snapshotDir(c.Data),
+		SnapshotDir:   snapshotDir(c.Data),
 		MetadataBytes: func() int64 { return metadataUsage(store).Total() },
-		Version: version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
+		Version:       version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
 	}
 	if authn != nil {
 		d.Authorizer, d.Policy = authn, authn.Policy()
