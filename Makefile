@@ -14,7 +14,8 @@
 #   make clients      only the crane/oras/regctl/skopeo runs, verbose
 #
 # Everything a fresh Debian machine with Go needs is installed by `make tools`:
-# Go tools from the module proxy at pinned versions, skopeo from apt.
+# Go tools at pinned versions, skopeo and nginx (and node for k6-check)
+# from Debian's packages.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -87,6 +88,17 @@ define go_tool
 	fi
 endef
 
+# apt_tool installs Debian package $(2) unless command $(1) exists (the
+# e2e tests run skopeo and nginx from PATH).
+define apt_tool
+	@if ! command -v $(1) >/dev/null; then \
+	  echo "tools: installing $(2) with apt-get"; \
+	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
+	  $$sudo apt-get update -qq >/dev/null; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(2) >/dev/null; \
+	fi
+endef
+
 tools:
 	@mkdir -p $(TOOLS_BIN)
 	$(call go_tool,crane,$(CRANE_MOD),$(CRANE_VER),$(CRANE_MOD)/cmd/crane)
@@ -94,12 +106,8 @@ tools:
 	$(call go_tool,regctl,$(REGCTL_MOD),$(REGCTL_VER),$(REGCTL_MOD)/cmd/regctl)
 	$(call go_tool,conformance,$(CONFORMANCE_MOD),$(CONFORMANCE_VER),$(CONFORMANCE_MOD))
 	$(call go_tool,staticcheck,$(STATICCHECK_MOD),$(STATICCHECK_VER),$(STATICCHECK_MOD)/cmd/staticcheck)
-	@if ! command -v skopeo >/dev/null; then \
-	  echo "tools: installing skopeo with apt-get"; \
-	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
-	  $$sudo apt-get update -qq >/dev/null; \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends skopeo >/dev/null; \
-	fi
+	$(call apt_tool,skopeo,skopeo)
+	$(call apt_tool,nginx,nginx)
 
 test: tools build image k6-check
 	$(GO) vet ./...
@@ -153,12 +161,7 @@ bench-compare: build
 # The k6 scripts are not run in CI (no k6 here); node parses them as the
 # ES modules k6 reads.
 k6-check:
-	@if ! command -v node >/dev/null; then \
-	  echo "k6-check: installing nodejs with apt-get"; \
-	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
-	  $$sudo apt-get update -qq >/dev/null; \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs >/dev/null; \
-	fi
+	$(call apt_tool,node,nodejs)
 	@for f in bench/k6/*.js bench/k6/lib/*.js; do node --check "$$f" || exit 1; done
 	@echo "k6 scripts: syntax ok"
 
