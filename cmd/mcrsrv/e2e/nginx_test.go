@@ -107,10 +107,10 @@ func startNginx(t *testing.T, nginx, dir, upstream, certFile, keyFile, caFile st
 	front := freeAddr(t)
 	conf := string(raw)
 	for old, new := range map[string]string{
-		"server 127.0.0.1:5000;":                         "server " + upstream + ";",
-		"listen 443 ssl;":                                "listen " + front + " ssl;",
+		"server 127.0.0.1:5000;":                          "server " + upstream + ";",
+		"listen 443 ssl;":                                 "listen " + front + " ssl;",
 		"ssl_certificate     /etc/ssl/mcr/fullchain.pem;": "ssl_certificate " + certFile + ";",
-		"ssl_certificate_key /etc/ssl/mcr/privkey.pem;":  "ssl_certificate_key " + keyFile + ";",
+		"ssl_certificate_key /etc/ssl/mcr/privkey.pem;":   "ssl_certificate_key " + keyFile + ";",
 	} {
 		if !strings.Contains(conf, old) {
 			t.Fatalf("%s no longer contains %q: update the test's placeholders", nginxConf, old)
