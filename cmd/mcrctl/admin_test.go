@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -40,6 +41,11 @@ func TestGC(t *testing.T) {
 	}
 	if r := admin(t, "gc", "status").ok(t); !strings.Contains(r.stdout, "succeeded") {
 		t.Errorf("gc status table:\n%s", r.stdout)
+	}
+	// --wait without -o json: the one-line summary.
+	r := admin(t, "gc", "run", "--wait").ok(t)
+	if !regexp.MustCompile(`^swept \d+ blobs?, [0-9.]+ [KMG]?i?B reclaimed; \d+ kept`).MatchString(r.stdout) || strings.Count(r.stdout, "\n") != 1 {
+		t.Errorf("gc run --wait summary: %q", r.stdout)
 	}
 	// Without --wait: the queued (or already finished) job.
 	var j apiv1.Job
