@@ -136,6 +136,24 @@ func TestPolicy(t *testing.T) {
 	if r.Priority != 51 || len(r.Actions) != 2 || r.Enabled {
 		t.Errorf("policy update --file: %+v", r)
 	}
+	// A document without "priority" gets the default, as --priority does;
+	// "priority": 0 is kept.
+	for _, c := range []struct {
+		doc  string
+		want int
+	}{
+		{`{"id": "no-prio", "effect": "allow", "actions": ["pull"], "repositories": ["x/**"]}`, apiv1.DefaultPriority},
+		{`{"id": "zero-prio", "priority": 0, "effect": "allow", "actions": ["pull"], "repositories": ["x/**"]}`, 0},
+	} {
+		if err := os.WriteFile(f, []byte(c.doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		admin(t, "-o", "json", "policy", "add", "--file", f).ok(t).decode(t, &r)
+		if r.Priority != c.want {
+			t.Errorf("policy add --file %s: priority %d, want %d", c.doc, r.Priority, c.want)
+		}
+		admin(t, "policy", "rm", r.ID).ok(t)
+	}
 	if out := admin(t, "policy", "ls").ok(t).stdout; !strings.Contains(out, "ci-pull") || !strings.Contains(out, "freeze") {
 		t.Errorf("policy ls table:\n%s", out)
 	}

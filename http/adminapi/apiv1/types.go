@@ -175,6 +175,14 @@ type Subject struct {
 	Role        string `json:"role,omitempty"`
 }
 
+// DefaultPriority is the priority of a rule that names none: in a request
+// body, a rule file and the CLIs' --priority flags alike.
+const DefaultPriority = 100
+
+// NewRule is a rule as a request body without those fields means it:
+// enabled, at DefaultPriority. Decode a body into it.
+func NewRule() Rule { return Rule{Enabled: true, Priority: DefaultPriority} }
+
 // Rule is a policy rule.
 type Rule struct {
 	ID           string   `json:"id"`
