@@ -239,8 +239,14 @@ func TestSnapshot(t *testing.T) {
 	pushImage(t, "snap/app", "v1", "snapshot content")
 	var s apiv1.Snapshot
 	admin(t, "-o", "json", "snapshot", "create", "nightly").ok(t).decode(t, &s)
-	if s.Dir != filepath.Join(srv.data, "snapshots", "nightly") || s.Blobs < 2 || s.BlobBytes <= 0 || s.Created.IsZero() {
+	// Under the data directory: every blob is hard-linked.
+	if s.Dir != filepath.Join(srv.data, "snapshots", "nightly") || s.Blobs < 2 || s.BlobBytes <= 0 || s.Created.IsZero() ||
+		s.Linked != s.Blobs || s.Copied != 0 || s.MetadataBytes <= 0 {
 		t.Errorf("snapshot: %+v", s)
+	}
+	out := admin(t, "snapshot", "create", "weekly").ok(t).stdout
+	if !regexp.MustCompile(`^snapshot \S+weekly: \d+ blobs \([0-9.]+ [KMG]?i?B; \d+ linked, 0 copied\), metadata [0-9.]+ [KMG]?i?B, at `).MatchString(out) {
+		t.Errorf("snapshot line: %q", out)
 	}
 	if ents, err := os.ReadDir(s.Dir); err != nil || len(ents) == 0 {
 		t.Errorf("snapshot dir %s: %v %v", s.Dir, ents, err)

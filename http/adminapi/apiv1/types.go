@@ -332,6 +332,12 @@ type Snapshot struct {
 	Created   time.Time `json:"created"`
 	Blobs     int       `json:"blobs"`
 	BlobBytes int64     `json:"blob_bytes"`
+	// Linked and Copied count how the blob files got there: hard links on
+	// the data directory's filesystem, copies elsewhere.
+	Linked int `json:"linked"`
+	Copied int `json:"copied"`
+	// MetadataBytes is the size of the metadata backup stream.
+	MetadataBytes int64 `json:"metadata_bytes"`
 }
 
 // JobList is GET /jobs.
