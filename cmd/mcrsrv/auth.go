@@ -15,7 +15,6 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/identity/mcias"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
-	"git.wntrmute.dev/kyle/mcr/http/forwarded"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
@@ -48,12 +47,8 @@ func setupAuthWith(ctx context.Context, c Config, store kv.Store, rec audit.Reco
 		return nil, nil, err
 	}
 	pol.WithAudit(rec)
-	proxies, err := forwarded.Parse(c.HTTP.TrustedProxies) // checked by Validate
-	if err != nil {
-		return nil, nil, err
-	}
 	o := auth.Options{
-		Mode: auth.Mode(c.Auth.Mode), Identity: ids, Policy: pol, Realm: c.Auth.Realm, Proxies: proxies,
+		Mode: auth.Mode(c.Auth.Mode), Identity: ids, Policy: pol, Realm: c.Auth.Realm, Proxies: c.proxies(),
 		Audit: rec, AuditPulls: c.Audit.Pulls,
 	}
 	closeFn := func() {}

@@ -235,6 +235,13 @@ func setField(fv reflect.Value, s string) error {
 	return nil
 }
 
+// proxies is http.trusted_proxies parsed; Validate has reported any entry
+// it cannot read, so a validated configuration never loses one here.
+func (c Config) proxies() forwarded.Trust {
+	t, _ := forwarded.Parse(c.HTTP.TrustedProxies)
+	return t
+}
+
 // Validate reports every problem in c at once.
 func (c Config) Validate() error {
 	var errs []error

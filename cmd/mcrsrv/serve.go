@@ -109,6 +109,7 @@ func serve(ctx context.Context, c Config) error {
 		MetricsRequireAuth: c.Metrics.RequireAuth,
 		Ready:              readiness(store, c.Data),
 		Admin:              adminAPI(c, store, blobs, reg, bg, authn, journal, rec, log),
+		Proxies:            c.proxies(),
 	})
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
