@@ -27,6 +27,7 @@ type Config struct {
 	Data     string         `toml:"data"`
 	Log      LogConfig      `toml:"log"`
 	HTTP     HTTPConfig     `toml:"http"`
+	TLS      TLSConfig      `toml:"tls"`
 	Manifest ManifestConfig `toml:"manifest"`
 	Uploads  UploadsConfig  `toml:"uploads"`
 	Auth     AuthConfig     `toml:"auth"`
@@ -133,6 +134,7 @@ func Defaults() Config {
 			ShutdownTimeout: Duration{30 * time.Second},
 			Concurrency:     16384,
 		},
+		TLS: defaultTLS(),
 		Auth: AuthConfig{
 			Mode:       "builtin",
 			Service:    "mcr",
@@ -274,6 +276,7 @@ func (c Config) Validate() error {
 	if _, err := forwarded.Parse(c.HTTP.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("http.trusted_proxies: %w", err))
 	}
+	errs = append(errs, c.TLS.validate()...)
 	errs = append(errs, c.Auth.validate()...)
 	errs = append(errs, c.GC.validate()...)
 	errs = append(errs, c.Jobs.validate()...)
