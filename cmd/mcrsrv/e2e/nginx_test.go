@@ -1,15 +1,8 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"git.wntrmute.dev/kyle/mcr/http/tlsconf/tlstest"
 )
 
 // nginxConf is the committed example, relative to this package.
@@ -24,7 +19,7 @@ const nginxConf = "../../../deploy/nginx/mcr.conf"
 
 // TestNginx puts nginx, configured with deploy/nginx/mcr.conf, in front
 // of a server with builtin auth, nginx terminating TLS with a certificate
-// the test makes: the OCI conformance suite (1.1, logged in) and crane
+// of a test CA: the OCI conformance suite (1.1, logged in) and crane
 // push and pull through it, trusting that certificate (no --insecure).
 // mcr trusts the proxy (http.trusted_proxies), so its challenges must
 // announce the https realm on nginx's address, or every client fails.
@@ -40,10 +35,12 @@ func TestNginx(t *testing.T) {
 	pw := adminPassword(t, reg)
 
 	dir := workDir(t, "nginx")
-	caFile, certFile, keyFile := selfSignedCert(t, dir)
-	front := startNginx(t, nginx, dir, reg.host, certFile, keyFile, caFile)
+	ca := tlstest.NewCA(t, dir, "mcr-e2e-nginx")
+	caFile := ca.File
+	certFile, keyFile := ca.Server(t, 2).Write(t, dir, "nginx")
+	front := startNginx(t, nginx, dir, reg.host, certFile, keyFile, ca)
 
-	resp, err := httpsClient(t, caFile).Get("https://" + front + "/v2/")
+	resp, err := httpsClient(ca).Get("https://" + front + "/v2/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +95,7 @@ func TestNginx(t *testing.T) {
 // startNginx runs nginx in the foreground with the committed server block,
 // its placeholders replaced, on a free loopback port; it returns
 // host:port and stops nginx when the test ends.
-func startNginx(t *testing.T, nginx, dir, upstream, certFile, keyFile, caFile string) string {
+func startNginx(t *testing.T, nginx, dir, upstream, certFile, keyFile string, ca *tlstest.CA) string {
 	t.Helper()
 	raw, err := os.ReadFile(nginxConf)
 	if err != nil {
@@ -163,7 +160,7 @@ func startNginx(t *testing.T, nginx, dir, upstream, certFile, keyFile, caFile st
 		}
 	})
 
-	client := httpsClient(t, caFile)
+	client := httpsClient(ca)
 	deadline := time.Now().Add(readyTimeout)
 	for {
 		resp, err := client.Get("https://" + front + "/v2/")
@@ -184,51 +181,6 @@ func startNginx(t *testing.T, nginx, dir, upstream, certFile, keyFile, caFile st
 	}
 }
 
-func httpsClient(t *testing.T, caFile string) *http.Client {
-	t.Helper()
-	pemBytes, err := os.ReadFile(caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pemBytes) {
-		t.Fatal("no certificate in " + caFile)
-	}
-	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-}
-
-// selfSignedCert makes a certificate for 127.0.0.1 that is its own CA:
-// the clients trust it through SSL_CERT_FILE.
-func selfSignedCert(t *testing.T, dir string) (caFile, certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "mcr e2e nginx"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	for p, b := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
-		if err := os.WriteFile(p, pem.EncodeToMemory(b), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return certFile, certFile, keyFile
+func httpsClient(ca *tlstest.CA) *http.Client {
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
 }
