@@ -27,6 +27,21 @@ type Sources struct {
 	// Store reports the metadata store's disk usage in allocated bytes:
 	// LSM tables, value log, and the rest (memtable logs, manifest).
 	Store func() (lsm, vlog, other int64)
+	// Staging reports the open upload sessions and the uploads directory.
+	Staging func() Staging
+	// Cleaned reports what start-up removed after a crash.
+	Cleaned func() Cleaned
+}
+
+// Staging is the upload sessions and what their files hold on disk.
+type Staging struct {
+	Sessions, Files, Bytes int64
+}
+
+// Cleaned is what start-up removed: staging files of no session and blob
+// files of no record (orphans).
+type Cleaned struct {
+	StagingFiles, StagingBytes, OrphanFiles, OrphanBytes int64
 }
 
 // latencyBuckets are the upper bounds, in seconds, of the request latency
@@ -142,6 +157,20 @@ func (m *Metrics) writeSources(w io.Writer) {
 		vm.WriteGaugeUint64(w, "mcr_badger_lsm_bytes", uint64(max(lsm, 0)))
 		vm.WriteGaugeUint64(w, "mcr_badger_vlog_bytes", uint64(max(vlog, 0)))
 		vm.WriteGaugeUint64(w, "mcr_badger_other_bytes", uint64(max(other, 0)))
+	}
+	if f := m.src.Staging; f != nil {
+		st := f()
+		vm.WriteGaugeUint64(w, "mcr_upload_sessions", uint64(max(st.Sessions, 0)))
+		vm.WriteGaugeUint64(w, "mcr_upload_staging_files", uint64(max(st.Files, 0)))
+		vm.WriteGaugeUint64(w, "mcr_upload_staging_bytes", uint64(max(st.Bytes, 0)))
+	}
+	if f := m.src.Cleaned; f != nil {
+		c := f()
+		// Family by family: the text format wants a family's samples together.
+		vm.WriteCounterUint64(w, `mcr_startup_cleanup_files_total{kind="staging"}`, uint64(max(c.StagingFiles, 0)))
+		vm.WriteCounterUint64(w, `mcr_startup_cleanup_files_total{kind="orphan"}`, uint64(max(c.OrphanFiles, 0)))
+		vm.WriteCounterUint64(w, `mcr_startup_cleanup_bytes_total{kind="staging"}`, uint64(max(c.StagingBytes, 0)))
+		vm.WriteCounterUint64(w, `mcr_startup_cleanup_bytes_total{kind="orphan"}`, uint64(max(c.OrphanBytes, 0)))
 	}
 	if f := m.src.Jobs; f != nil {
 		writeJobs(w, f())

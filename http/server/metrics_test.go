@@ -105,6 +105,9 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 				return []jobs.Status{{Kind: "gc", Runs: 3, Started: time.Unix(100, 0), Finished: time.Unix(102, 0), LastResult: `{"reclaimed_bytes":4096}`}}
 			},
 			Store: func() (int64, int64, int64) { return 10, 20, 30 },
+			// Every source set, so that checkExposition sees every family.
+			Staging: func() metrics.Staging { return metrics.Staging{Sessions: 1, Files: 1, Bytes: 9} },
+			Cleaned: func() metrics.Cleaned { return metrics.Cleaned{StagingFiles: 1, StagingBytes: 2} },
 		})
 	})
 	before := tr.scrape()
