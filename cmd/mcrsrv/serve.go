@@ -126,6 +126,7 @@ func serve(ctx context.Context, c Config) error {
 		MetricsRequireAuth: c.Metrics.RequireAuth,
 		Ready:              readiness(store, c.Data),
 		Admin:              admin,
+		Proxies:            c.proxies(),
 	})
 	gsrv, gln, err := grpcAPI(c, tlsCfg, admin.Service(), authn, log)
 	if err != nil {
@@ -174,12 +175,9 @@ func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Regis
 		Snapshot: func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
 			return snapshot.Create(ctx, store, blobs, dir)
 		},
-		SnapshotDir: snapshotDir(c.Data),
-		MetadataBytes: func() int64 {
-			lsm, vlog := store.DB().Size()
-			return lsm + vlog
-		},
-		Version: version(), Started: time.Now(),
+		SnapshotDir:   snapshotDir(c.Data),
+		MetadataBytes: func() int64 { return metadataUsage(store).Total() },
+		Version:       version(), Started: time.Now(),
 	}, Log: log.With().Str("component", "adminapi").Logger()}
 	if authn != nil {
 		d.Authorizer, d.Policy = authn, authn.Policy()

@@ -17,7 +17,7 @@ func (a *API) getRule(ctx *fasthttp.RequestCtx) error {
 }
 
 func (a *API) createRule(ctx *fasthttp.RequestCtx) error {
-	in := apiv1.Rule{Enabled: true} // a rule is on unless the body says "enabled": false
+	in := apiv1.NewRule() // enabled and at the default priority unless the body says otherwise
 	if err := readJSON(ctx, &in, false); err != nil {
 		return err
 	}
@@ -29,7 +29,7 @@ func (a *API) createRule(ctx *fasthttp.RequestCtx) error {
 }
 
 func (a *API) replaceRule(ctx *fasthttp.RequestCtx) error {
-	in := apiv1.Rule{Enabled: true} // a rule is on unless the body says "enabled": false
+	in := apiv1.NewRule() // enabled and at the default priority unless the body says otherwise
 	if err := readJSON(ctx, &in, false); err != nil {
 		return err
 	}

@@ -34,5 +34,8 @@ func (s *Service) CreateSnapshot(ctx context.Context, dir string) (apiv1.Snapsho
 		return apiv1.Snapshot{}, err
 	}
 	s.record(ctx, audit.Snapshot, "snapshot", "", "", "snapshot to "+dir)
-	return apiv1.Snapshot{Dir: dir, Created: m.Created.UTC(), Blobs: len(m.Blobs), BlobBytes: m.Bytes()}, nil
+	return apiv1.Snapshot{
+		Dir: dir, Created: m.Created.UTC(), Blobs: len(m.Blobs), BlobBytes: m.Bytes(),
+		Linked: m.Linked, Copied: m.Copied, MetadataBytes: m.BackupSize,
+	}, nil
 }

@@ -60,7 +60,7 @@ func (a *Auth) Authorize(ctx *fasthttp.RequestCtx, act policy.Action, repo strin
 	if c.p.Anonymous() {
 		return a.challenge(ctx, scopeFor(act, repo), "", nil)
 	}
-	return a.deny(ctx, ctx.RemoteIP().String(), c, act, repo, d)
+	return a.deny(ctx, a.remote(ctx), c, act, repo, d)
 }
 
 // APIScope is the token scope of the admin API. Any authenticated account
@@ -73,7 +73,7 @@ const APIScope = "registry:api:*"
 // admin API: credentials are required, a bearer token must carry
 // APIScope, and the policy decides as for Authorize.
 func (a *Auth) AuthorizeAPI(ctx *fasthttp.RequestCtx, act policy.Action, repo string) error {
-	code, err := a.apiCheck(ctx, callerOf(ctx), ctx.RemoteIP().String(), act, repo)
+	code, err := a.apiCheck(ctx, callerOf(ctx), a.remote(ctx), act, repo)
 	if errcode.KindOf(err) == errcode.Unauthorized {
 		return a.challenge(ctx, APIScope, code, err)
 	}
@@ -100,7 +100,7 @@ func (a *Auth) apiCheck(ctx context.Context, c *caller, remote string, act polic
 // Actor is the caller as the audit log names who made a change.
 func (a *Auth) Actor(ctx *fasthttp.RequestCtx) audit.Actor {
 	c := callerOf(ctx)
-	return audit.Actor{ID: c.p.ID, Name: c.p.Name, Remote: ctx.RemoteIP().String()}
+	return audit.Actor{ID: c.p.ID, Name: c.p.Name, Remote: a.remote(ctx)}
 }
 
 // deny records a policy refusal and returns the DENIED error naming the
@@ -158,6 +158,6 @@ func (a *Auth) AuditMutation(ctx *fasthttp.RequestCtx, act policy.Action, repo, 
 	}
 	a.audit.Record(ctx, audit.Event{
 		Time: a.now(), Kind: kind, AccountID: c.p.ID, AccountName: c.p.Name, AccountType: c.p.Type,
-		Remote: ctx.RemoteIP().String(), Action: string(act), Repository: repo, Digest: digest, Outcome: "success", Detail: detail,
+		Remote: a.remote(ctx), Action: string(act), Repository: repo, Digest: digest, Outcome: "success", Detail: detail,
 	})
 }

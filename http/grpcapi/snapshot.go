@@ -16,5 +16,8 @@ func (s snapshotService) CreateSnapshot(ctx context.Context, req *mcrv1.CreateSn
 	if err != nil {
 		return nil, err
 	}
-	return &mcrv1.CreateSnapshotResponse{Dir: sn.Dir, Created: ts(sn.Created), Blobs: int64(sn.Blobs), BlobBytes: sn.BlobBytes}, nil
+	return &mcrv1.CreateSnapshotResponse{
+		Dir: sn.Dir, Created: ts(sn.Created), Blobs: int64(sn.Blobs), BlobBytes: sn.BlobBytes,
+		Linked: int64(sn.Linked), Copied: int64(sn.Copied), MetadataBytes: sn.MetadataBytes,
+	}, nil
 }

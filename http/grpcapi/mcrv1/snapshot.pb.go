@@ -67,11 +67,17 @@ func (x *CreateSnapshotRequest) GetDir() string {
 }
 
 type CreateSnapshotResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Dir           string                 `protobuf:"bytes,1,opt,name=dir,proto3" json:"dir,omitempty"`
-	Created       *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=created,proto3" json:"created,omitempty"`
-	Blobs         int64                  `protobuf:"varint,3,opt,name=blobs,proto3" json:"blobs,omitempty"`
-	BlobBytes     int64                  `protobuf:"varint,4,opt,name=blob_bytes,json=blobBytes,proto3" json:"blob_bytes,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Dir       string                 `protobuf:"bytes,1,opt,name=dir,proto3" json:"dir,omitempty"`
+	Created   *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=created,proto3" json:"created,omitempty"`
+	Blobs     int64                  `protobuf:"varint,3,opt,name=blobs,proto3" json:"blobs,omitempty"`
+	BlobBytes int64                  `protobuf:"varint,4,opt,name=blob_bytes,json=blobBytes,proto3" json:"blob_bytes,omitempty"`
+	// How the blob files got there: hard links on the data directory's
+	// filesystem, copies elsewhere.
+	Linked int64 `protobuf:"varint,5,opt,name=linked,proto3" json:"linked,omitempty"`
+	Copied int64 `protobuf:"varint,6,opt,name=copied,proto3" json:"copied,omitempty"`
+	// The size of the metadata backup stream.
+	MetadataBytes int64 `protobuf:"varint,7,opt,name=metadata_bytes,json=metadataBytes,proto3" json:"metadata_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -134,19 +140,43 @@ func (x *CreateSnapshotResponse) GetBlobBytes() int64 {
 	return 0
 }
 
+func (x *CreateSnapshotResponse) GetLinked() int64 {
+	if x != nil {
+		return x.Linked
+	}
+	return 0
+}
+
+func (x *CreateSnapshotResponse) GetCopied() int64 {
+	if x != nil {
+		return x.Copied
+	}
+	return 0
+}
+
+func (x *CreateSnapshotResponse) GetMetadataBytes() int64 {
+	if x != nil {
+		return x.MetadataBytes
+	}
+	return 0
+}
+
 var File_mcr_v1_snapshot_proto protoreflect.FileDescriptor
 
 const file_mcr_v1_snapshot_proto_rawDesc = "" +
 	"\n" +
 	"\x15mcr/v1/snapshot.proto\x12\x06mcr.v1\x1a\x1fgoogle/protobuf/timestamp.proto\")\n" +
 	"\x15CreateSnapshotRequest\x12\x10\n" +
-	"\x03dir\x18\x01 \x01(\tR\x03dir\"\x95\x01\n" +
+	"\x03dir\x18\x01 \x01(\tR\x03dir\"\xec\x01\n" +
 	"\x16CreateSnapshotResponse\x12\x10\n" +
 	"\x03dir\x18\x01 \x01(\tR\x03dir\x124\n" +
 	"\acreated\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x12\x14\n" +
 	"\x05blobs\x18\x03 \x01(\x03R\x05blobs\x12\x1d\n" +
 	"\n" +
-	"blob_bytes\x18\x04 \x01(\x03R\tblobBytes2b\n" +
+	"blob_bytes\x18\x04 \x01(\x03R\tblobBytes\x12\x16\n" +
+	"\x06linked\x18\x05 \x01(\x03R\x06linked\x12\x16\n" +
+	"\x06copied\x18\x06 \x01(\x03R\x06copied\x12%\n" +
+	"\x0emetadata_bytes\x18\a \x01(\x03R\rmetadataBytes2b\n" +
 	"\x0fSnapshotService\x12O\n" +
 	"\x0eCreateSnapshot\x12\x1d.mcr.v1.CreateSnapshotRequest\x1a\x1e.mcr.v1.CreateSnapshotResponseB4Z2git.wntrmute.dev/kyle/mcr/http/grpcapi/mcrv1;mcrv1b\x06proto3"
 
