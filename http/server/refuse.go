@@ -1,0 +1,124 @@
+package server
+
+import (
+	"bytes"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
+	"git.wntrmute.dev/kyle/mcr/engine/manifest"
+	"git.wntrmute.dev/kyle/mcr/http/adminapi"
+	"git.wntrmute.dev/kyle/mcr/http/auth"
+	"git.wntrmute.dev/kyle/mcr/http/distapi"
+)
+
+// Refusing a body before reading it. fasthttp reads the first bytes of a
+// request body, and answers "Expect: 100-continue" with 100 Continue,
+// before any handler runs; a client that declared 10 GiB and stalls would
+// hold the connection until http.read_timeout. So the decision is taken in
+// Server.HeaderReceived, on the headers alone: a request whose declared
+// Content-Length is over its route's limit has its length set to 0 and its
+// Expect removed, so fasthttp reads nothing and sends no 100 Continue, and
+// is marked with refusedHeader; the middleware answers it 413 and closes
+// the connection.
+
+// refusedHeader carries the refused declared length from HeaderReceived to
+// the middleware. A client's own copy is removed first, so only the server
+// sets it.
+const refusedHeader = "X-Mcr-Refused-Length"
+
+// bodyLimit is the largest body the route of uri takes, or -1 for no
+// limit (blob uploads stream to disk).
+func bodyLimit(uri []byte) int {
+	u := fasthttp.AcquireURI()
+	defer fasthttp.ReleaseURI(u)
+	if err := u.Parse(nil, uri); err != nil {
+		return prefetchLimit
+	}
+	path := u.Path()
+	switch {
+	case string(path) == auth.TokenPath:
+		return auth.MaxTokenBody
+	case bytes.HasPrefix(path, []byte(adminPrefix)):
+		return adminapi.MaxBody
+	}
+	switch distapi.RouteName(string(path)) {
+	case "upload":
+		return -1
+	case "manifest":
+		return manifest.MaxSize
+	}
+	// No other endpoint reads a body.
+	return prefetchLimit
+}
+
+// headerReceived runs after a request's headers are read and before any
+// of its body is.
+func headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	if len(h.Peek(refusedHeader)) > 0 {
+		h.Del(refusedHeader)
+	}
+	n := h.ContentLength()
+	if n <= prefetchLimit {
+		return fasthttp.RequestConfig{} // within every limit: the fast path
+	}
+	if limit := bodyLimit(h.RequestURI()); limit >= 0 && n > limit {
+		h.Set(refusedHeader, strconv.Itoa(n))
+		h.SetContentLength(0)
+		h.Del(fasthttp.HeaderExpect)
+	}
+	return fasthttp.RequestConfig{}
+}
+
+// refused answers a request marked by headerReceived, if it is one: 413 in
+// the route's error format, then the connection is closed.
+func refused(ctx *fasthttp.RequestCtx) bool {
+	declared := ctx.Request.Header.Peek(refusedHeader)
+	if len(declared) == 0 {
+		return false
+	}
+	limit := bodyLimit(ctx.Request.Header.RequestURI())
+	err := errcode.New(errcode.TooLarge, "a body of %s bytes exceeds this endpoint's limit of %d bytes", declared, limit)
+	if bytes.HasPrefix(ctx.Path(), []byte(adminPrefix)) {
+		adminapi.WriteError(ctx, err)
+	} else {
+		distapi.WriteError(ctx, err)
+	}
+	ctx.SetConnectionClose()
+	ctx.Hijack(lingerClose)
+	return true
+}
+
+// lingerMax bounds how long, and how much of, a refused body is read and
+// dropped after the answer.
+const (
+	lingerMax   = time.Second
+	lingerBytes = 64 << 20
+)
+
+// lingerClose closes a connection whose client may still be sending a
+// body nobody reads: closing a socket with unread input resets it, and the
+// reset can destroy the answer before the client reads it. So the write
+// side is shut first, and what arrives is dropped for a short, bounded
+// while.
+func lingerClose(c net.Conn) {
+	raw := c
+	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok { // fasthttp's hijacked connection
+		raw = u.UnsafeConn()
+	}
+	if cw, ok := raw.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = c.SetReadDeadline(time.Now().Add(lingerMax))
+	buf := make([]byte, 32<<10)
+	for n := 0; n < lingerBytes; {
+		k, err := c.Read(buf)
+		n += k
+		if err != nil {
+			return
+		}
+	}
+}
