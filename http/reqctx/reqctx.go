@@ -112,7 +112,7 @@ func Body(ctx *fasthttp.RequestCtx) io.Reader {
 	if r == nil {
 		r = bytes.NewReader(ctx.Request.Body())
 	}
-	b := &body{r: r, st: st}
+	b := &body{r: r, st: st, declared: int64(ctx.Request.Header.ContentLength())}
 	if st == nil {
 		return b
 	}
@@ -148,17 +148,23 @@ func (st *state) watch() {
 // atomic: an upload is read by a pool worker while the request's goroutine
 // waits.
 type body struct {
-	r    io.Reader
-	st   *state
-	n    atomic.Int64
-	last atomic.Int64 // when the last byte arrived, as time since st.start
+	r        io.Reader
+	st       *state
+	declared int64 // Content-Length, or negative when chunked
+	n        atomic.Int64
+	last     atomic.Int64 // when the last byte arrived, as time since st.start
 }
 
 func (b *body) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
+	total := b.n.Add(int64(n))
 	if n > 0 && b.st != nil {
-		b.n.Add(int64(n))
 		b.last.Store(int64(time.Since(b.st.start)))
+	}
+	if err == io.EOF && b.declared >= 0 && total < b.declared {
+		// The connection ended before the declared length: the client
+		// left, it did not send a short body.
+		err = io.ErrUnexpectedEOF
 	}
 	if err != nil && err != io.EOF && b.st != nil {
 		b.st.cancel(fmt.Errorf("%w: %w", ErrClientGone, err))

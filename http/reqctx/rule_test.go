@@ -49,7 +49,6 @@ func TestNoRequestCtxAsContext(t *testing.T) {
 	}
 	fset := token.NewFileSet()
 	imp := importer.ForCompiler(fset, "gc", func(path string) (io.ReadCloser, error) { return os.Open(exports[path]) })
-	found := 0
 	for _, p := range ours {
 		var files []*ast.File
 		for _, f := range p.GoFiles {
@@ -59,18 +58,16 @@ func TestNoRequestCtxAsContext(t *testing.T) {
 			}
 			files = append(files, af)
 		}
-		info := &types.Info{Types: map[ast.Expr]types.TypeAndValue{}}
+		info := &types.Info{Types: map[ast.Expr]types.TypeAndValue{}, Defs: map[*ast.Ident]types.Object{}}
 		if _, err := (&types.Config{Importer: imp}).Check(p.ImportPath, fset, files, info); err != nil {
 			t.Fatalf("type-checking %s: %v", p.ImportPath, err)
 		}
 		for _, f := range files {
 			for _, pos := range requestCtxAsContext(f, info) {
 				t.Errorf("%s: *fasthttp.RequestCtx used as a context.Context; pass reqctx.Context(ctx)", fset.Position(pos))
-				found++
 			}
 		}
 	}
-	_ = found
 }
 
 func isRequestCtx(t types.Type) bool {
@@ -87,34 +84,75 @@ func isContext(t types.Type) bool {
 	return ok && n.Obj().Name() == "Context" && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "context"
 }
 
-// requestCtxAsContext finds the call arguments whose parameter is a
-// context.Context and whose value is a *fasthttp.RequestCtx.
+// requestCtxAsContext finds where a *fasthttp.RequestCtx becomes a
+// context.Context: call arguments, assignments and returns.
 func requestCtxAsContext(f *ast.File, info *types.Info) []token.Pos {
 	var bad []token.Pos
-	ast.Inspect(f, func(n ast.Node) bool {
-		call, ok := n.(*ast.CallExpr)
-		if !ok {
-			return true
+	check := func(want types.Type, e ast.Expr) {
+		if want != nil && isContext(want) && isRequestCtx(info.Types[e].Type) {
+			bad = append(bad, e.Pos())
 		}
-		sig, ok := info.Types[call.Fun].Type.(*types.Signature)
-		if !ok {
-			return true
-		}
-		for i, arg := range call.Args {
-			var pt types.Type
-			switch {
-			case sig.Variadic() && i >= sig.Params().Len()-1:
-				pt = sig.Params().At(sig.Params().Len() - 1).Type().(*types.Slice).Elem()
-			case i < sig.Params().Len():
-				pt = sig.Params().At(i).Type()
-			default:
-				continue
+	}
+	// results holds the result types of the functions being walked.
+	var results []*types.Tuple
+	var walk func(n ast.Node) bool
+	walk = func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncDecl:
+			if n.Body != nil {
+				results = append(results, info.Defs[n.Name].Type().(*types.Signature).Results())
+				ast.Inspect(n.Body, walk)
+				results = results[:len(results)-1]
 			}
-			if isContext(pt) && isRequestCtx(info.Types[arg].Type) {
-				bad = append(bad, arg.Pos())
+			return false
+		case *ast.FuncLit:
+			results = append(results, info.Types[n].Type.(*types.Signature).Results())
+			ast.Inspect(n.Body, walk)
+			results = results[:len(results)-1]
+			return false
+		case *ast.ReturnStmt:
+			if len(results) > 0 && results[len(results)-1].Len() == len(n.Results) {
+				for i, r := range n.Results {
+					check(results[len(results)-1].At(i).Type(), r)
+				}
 			}
+		case *ast.AssignStmt:
+			if len(n.Lhs) == len(n.Rhs) {
+				for i := range n.Lhs {
+					check(info.Types[n.Lhs[i]].Type, n.Rhs[i])
+				}
+			}
+		case *ast.ValueSpec:
+			if n.Type != nil {
+				for _, v := range n.Values {
+					check(info.Types[n.Type].Type, v)
+				}
+			}
+		case *ast.CallExpr:
+			checkCall(n, info, check)
 		}
 		return true
-	})
+	}
+	ast.Inspect(f, walk)
 	return bad
+}
+
+// checkCall checks each argument of call against its parameter.
+func checkCall(call *ast.CallExpr, info *types.Info, check func(types.Type, ast.Expr)) {
+	sig, ok := info.Types[call.Fun].Type.(*types.Signature)
+	if !ok {
+		return
+	}
+	for i, arg := range call.Args {
+		var pt types.Type
+		switch {
+		case sig.Variadic() && i >= sig.Params().Len()-1:
+			pt = sig.Params().At(sig.Params().Len() - 1).Type().(*types.Slice).Elem()
+		case i < sig.Params().Len():
+			pt = sig.Params().At(i).Type()
+		default:
+			continue
+		}
+		check(pt, arg)
+	}
 }

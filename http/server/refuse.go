@@ -56,21 +56,49 @@ func bodyLimit(uri []byte) int {
 }
 
 // headerReceived runs after a request's headers are read and before any
-// of its body is.
-func headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+// of its body is. Besides refusing, it bounds the wait for the body's
+// first bytes, which fasthttp reads before the handler runs, by the body
+// idle timeout; the middleware restores the request's read timeout once
+// the handler runs (Server.bodyDeadline).
+func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	if len(h.Peek(refusedHeader)) > 0 {
 		h.Del(refusedHeader)
 	}
 	n := h.ContentLength()
 	if n <= prefetchLimit {
-		return fasthttp.RequestConfig{} // within every limit: the fast path
+		return s.bodyWait(n) // within every limit: the fast path
 	}
 	if limit := bodyLimit(h.RequestURI()); limit >= 0 && n > limit {
 		h.Set(refusedHeader, strconv.Itoa(n))
 		h.SetContentLength(0)
 		h.Del(fasthttp.HeaderExpect)
+		return fasthttp.RequestConfig{}
+	}
+	return s.bodyWait(n)
+}
+
+// bodyWait bounds the wait for the first bytes of a body of declared
+// length n (-1: chunked) by the idle timeout.
+func (s *Server) bodyWait(n int) fasthttp.RequestConfig {
+	if s.idle > 0 && (n > 0 || n == -1) {
+		return fasthttp.RequestConfig{ReadTimeout: s.idle}
 	}
 	return fasthttp.RequestConfig{}
+}
+
+// bodyDeadline gives a request with a body its whole read timeout again,
+// after bodyWait shortened it for the first bytes; from here the body's
+// idle timeout is reqctx's watch.
+func (s *Server) bodyDeadline(ctx *fasthttp.RequestCtx) {
+	n := ctx.Request.Header.ContentLength()
+	if s.idle <= 0 || (n <= 0 && n != -1) {
+		return
+	}
+	var deadline time.Time // none
+	if s.srv.ReadTimeout > 0 {
+		deadline = time.Now().Add(s.srv.ReadTimeout)
+	}
+	_ = ctx.Conn().SetReadDeadline(deadline)
 }
 
 // refused answers a request marked by headerReceived, if it is one: 413 in

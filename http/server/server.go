@@ -130,7 +130,7 @@ func New(reg *engine.Registry, log zerolog.Logger, o Options) *Server {
 		ReadBufferSize:               16 << 10,
 		CloseOnShutdown:              true,
 		Logger:                       fasthttpLogger{log},
-		HeaderReceived:               headerReceived,
+		HeaderReceived:               s.headerReceived,
 		ConnState:                    s.conns.state,
 	}
 	return s
@@ -166,6 +166,7 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 		if refused(ctx) {
 			return
 		}
+		s.bodyDeadline(ctx)
 		next(ctx)
 	}
 }
