@@ -126,7 +126,9 @@ func Body(ctx *fasthttp.RequestCtx) io.Reader {
 }
 
 // watch runs when the body may have been idle for the timeout: it cuts the
-// request off if it was, or checks again when it would be.
+// request off if it was, or checks again when it would be. Only a read
+// waiting on the client counts: a body the server is not reading yet (an
+// upload queued for a worker) is not the client's stall.
 func (st *state) watch() {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -134,8 +136,8 @@ func (st *state) watch() {
 		return
 	}
 	quiet := time.Since(st.start) - time.Duration(st.body.last.Load())
-	if quiet < st.idle {
-		st.timer.Reset(st.idle - quiet)
+	if !st.body.reading.Load() || quiet < st.idle {
+		st.timer.Reset(max(st.idle-quiet, st.idle/4))
 		return
 	}
 	st.cancel(fmt.Errorf("%w for %s", ErrIdle, st.idle))
@@ -152,14 +154,24 @@ type body struct {
 	st       *state
 	declared int64 // Content-Length, or negative when chunked
 	n        atomic.Int64
-	last     atomic.Int64 // when the last byte arrived, as time since st.start
+	// last is when a read began or bytes last arrived, as time since
+	// st.start; reading says a read is under way.
+	last    atomic.Int64
+	reading atomic.Bool
 }
 
 func (b *body) Read(p []byte) (int, error) {
+	if b.st != nil {
+		b.last.Store(int64(time.Since(b.st.start)))
+		b.reading.Store(true)
+	}
 	n, err := b.r.Read(p)
 	total := b.n.Add(int64(n))
-	if n > 0 && b.st != nil {
-		b.last.Store(int64(time.Since(b.st.start)))
+	if b.st != nil {
+		if n > 0 {
+			b.last.Store(int64(time.Since(b.st.start)))
+		}
+		b.reading.Store(false)
 	}
 	if err == io.EOF && b.declared >= 0 && total < b.declared {
 		// The connection ended before the declared length: the client
