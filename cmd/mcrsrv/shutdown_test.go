@@ -142,7 +142,7 @@ func readyzStatus(base string) int {
 }
 
 // TestShutdownFinishesUploads streams a 300 MB upload at 40 MB/s and sends
-// SIGTERM in the middle of its body: /readyz turns 503 for the drain, the
+// SIGTERM in the middle of its body: /readyz turns 503 for the drain (2 s), the
 // upload still ends 201 with its digest, the process exits 0 within
 // http.shutdown_timeout + 2 s, and after a restart the blob is there.
 func TestShutdownFinishesUploads(t *testing.T) {
@@ -155,14 +155,21 @@ func TestShutdownFinishesUploads(t *testing.T) {
 		timeout = 15 * time.Second
 	)
 	data := t.TempDir()
-	srv := startServer(t, data, freePort(t), "MCR_HTTP_SHUTDOWN_TIMEOUT="+timeout.String(), "MCR_HTTP_DRAIN=1s")
+	srv := startServer(t, data, freePort(t), "MCR_HTTP_SHUTDOWN_TIMEOUT="+timeout.String(), "MCR_HTTP_DRAIN=2s")
 	base := "http://" + srv.addr
 	dgst := digestOfPaced(1, size)
 	up := startUpload(base, "shut/down", dgst, newPacedBody(1, size, rate), size)
 	up.waitSent(t, 40<<20)
 	took := stopAndTime(t, srv, timeout+2*time.Second, func() {
-		// The drain: the listener is open, readiness fails.
-		if st := readyzStatus(base); st != http.StatusServiceUnavailable {
+		// The drain: the listener is open, readiness fails as soon as
+		// the process has handled the signal.
+		deadline := time.Now().Add(1500 * time.Millisecond)
+		st := readyzStatus(base)
+		for st == http.StatusOK && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+			st = readyzStatus(base)
+		}
+		if st != http.StatusServiceUnavailable {
 			t.Errorf("/readyz during the drain: %d, want 503", st)
 		}
 		r := <-up.done
