@@ -82,7 +82,10 @@ func (a *API) queryAudit(ctx *fasthttp.RequestCtx) error {
 		if err != nil || wait < 0 || wait > audit.MaxWait {
 			return errBadRequest("wait: want a duration up to %s, like 30s", audit.MaxWait)
 		}
-		p, err = a.d.Journal.Follow(reqctx.Context(ctx), f, cursor, n, wait)
+		// A long poll: it ends, with what it found, when shutdown begins.
+		wctx, stop := reqctx.Waiting(ctx)
+		p, err = a.d.Journal.Follow(wctx, f, cursor, n, wait)
+		stop()
 		if err != nil {
 			return auditError(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // API serves the distribution API from a Registry.
@@ -240,9 +241,8 @@ func (a *API) dispatch(ctx *fasthttp.RequestCtx) {
 	if a.gate != nil && streamsUpload(rt.kind, string(ctx.Method())) {
 		leave, err := a.gate.Admit(ctx)
 		if err != nil {
-			// The body is not read: close rather than drain it.
-			ctx.SetConnectionClose()
 			WriteError(ctx, err)
+			reqctx.CloseUnread(ctx) // the body is not read
 			return
 		}
 		defer leave()

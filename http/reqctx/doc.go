@@ -19,6 +19,12 @@
 // are written by fasthttp after the handler returned, when no engine call is
 // in flight, so a failed write has nothing left to cancel.
 //
+// A wait that is no work of its own, a long poll, uses Waiting instead: it
+// also ends when shutdown begins, so that it answers at once rather than
+// holding the shutdown until its timeout. A request refused without reading
+// its body (413, 429) has its connection closed after the answer with
+// CloseUnread.
+//
 // A request that was cut off (Cut) gets no response: the server closes its
 // connection, since the client has gone, stalled, or is being shut out.
 // TestNoRequestCtxAsContext enforces the rule over every package under

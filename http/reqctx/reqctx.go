@@ -31,12 +31,13 @@ const key = "mcr.request"
 
 // state is one request's context and body watch.
 type state struct {
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	rc     *fasthttp.RequestCtx
-	idle   time.Duration
-	start  time.Time
-	body   *body
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	stopping context.Context
+	rc       *fasthttp.RequestCtx
+	idle     time.Duration
+	start    time.Time
+	body     *body
 
 	// mu orders the watchdog against the end of the request: once done,
 	// the connection may already serve the next request and must not be
@@ -47,11 +48,12 @@ type state struct {
 }
 
 // Begin gives ctx its context, derived from base (cancelled at the hard end
-// of shutdown), and the idle timeout of its body (0: none). The caller
-// calls end once the handler has returned.
-func Begin(ctx *fasthttp.RequestCtx, base context.Context, idle time.Duration) (end func()) {
+// of shutdown), and the idle timeout of its body (0: none); stopping ends
+// when the server begins to shut down (see Waiting). The caller calls end
+// once the handler has returned.
+func Begin(ctx *fasthttp.RequestCtx, base, stopping context.Context, idle time.Duration) (end func()) {
 	c, cancel := context.WithCancelCause(base)
-	st := &state{ctx: c, cancel: cancel, rc: ctx, idle: idle, start: time.Now()}
+	st := &state{ctx: c, cancel: cancel, stopping: stopping, rc: ctx, idle: idle, start: time.Now()}
 	ctx.SetUserValue(key, st)
 	return st.end
 }
@@ -78,6 +80,20 @@ func Context(ctx *fasthttp.RequestCtx) context.Context {
 		return st.ctx
 	}
 	return context.Background()
+}
+
+// Waiting is the context of a wait that is no work of its own, a long
+// poll: the request's context, also ended when the server begins to shut
+// down, so that the wait answers at once (with what it has) instead of
+// holding the shutdown until its timeout. stop releases it.
+func Waiting(ctx *fasthttp.RequestCtx) (c context.Context, stop func()) {
+	st := stateOf(ctx)
+	if st == nil {
+		return context.Background(), func() {}
+	}
+	c, cancel := context.WithCancel(st.ctx)
+	unhook := context.AfterFunc(st.stopping, cancel)
+	return c, func() { unhook(); cancel() }
 }
 
 // Cut reports why the request was cut off (ErrClientGone, ErrIdle or

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
+	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 )
@@ -299,5 +301,48 @@ func TestUploadsPerCaller(t *testing.T) {
 		if r.status != 429 || time.Now().After(deadline) {
 			t.Fatalf("after one upload ended: %d %s", r.status, r.body)
 		}
+	}
+}
+
+// TestShutdownAnswersLongPolls: a long poll of the audit log in flight
+// answers (200, no event) as soon as shutdown begins, so it does not hold
+// the shutdown until its timeout.
+func TestShutdownAnswersLongPolls(t *testing.T) {
+	ar, root := newAdminRegistry(t)
+	ar.api(root, "POST", "/accounts", `{"name":"ci","type":"system"}`, 201, nil)
+	var p apiv1.EventPage
+	waitFor(t, func() bool { // the journal writes behind a queue
+		ar.api(root, "GET", "/audit?n=1000", "", 200, &p)
+		return len(p.Events) > 0
+	})
+	cursor := p.Events[len(p.Events)-1].Cursor
+	ar.client.CloseIdleConnections()
+	waitFor(t, func() bool { return ar.srv.conns.count() == 0 })
+	got := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", "http://registry.test"+apiv1.Prefix+"/audit?wait=1m&cursor="+url.QueryEscape(cursor), nil)
+		req.Header.Set("Authorization", root)
+		res, err := ar.client.Do(req)
+		if err != nil {
+			got <- 0
+			return
+		}
+		_ = res.Body.Close()
+		got <- res.StatusCode
+	}()
+	// Once the poll's connection is open, fasthttp serves its request
+	// even if shutdown has begun; either way it must answer at once.
+	waitFor(t, func() bool { return ar.srv.conns.count() == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := ar.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with a long poll in flight: %v", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("shutdown took %s with a long poll in flight", took)
+	}
+	if st := <-got; st != 200 {
+		t.Errorf("the long poll answered %d", st)
 	}
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"net"
 	"strconv"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/http/adminapi"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
 	"git.wntrmute.dev/kyle/mcr/http/distapi"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // Refusing a body before reading it. fasthttp reads the first bytes of a
@@ -115,38 +115,6 @@ func refused(ctx *fasthttp.RequestCtx) bool {
 	} else {
 		distapi.WriteError(ctx, err)
 	}
-	ctx.SetConnectionClose()
-	ctx.Hijack(lingerClose)
+	reqctx.CloseUnread(ctx)
 	return true
-}
-
-// lingerMax bounds how long, and how much of, a refused body is read and
-// dropped after the answer.
-const (
-	lingerMax   = time.Second
-	lingerBytes = 64 << 20
-)
-
-// lingerClose closes a connection whose client may still be sending a
-// body nobody reads: closing a socket with unread input resets it, and the
-// reset can destroy the answer before the client reads it. So the write
-// side is shut first, and what arrives is dropped for a short, bounded
-// while.
-func lingerClose(c net.Conn) {
-	raw := c
-	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok { // fasthttp's hijacked connection
-		raw = u.UnsafeConn()
-	}
-	if cw, ok := raw.(interface{ CloseWrite() error }); ok {
-		_ = cw.CloseWrite()
-	}
-	_ = c.SetReadDeadline(time.Now().Add(lingerMax))
-	buf := make([]byte, 32<<10)
-	for n := 0; n < lingerBytes; {
-		k, err := c.Read(buf)
-		n += k
-		if err != nil {
-			return
-		}
-	}
 }

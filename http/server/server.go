@@ -148,7 +148,7 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 		id := requestID(ctx)
 		ctx.Response.Header.Set("X-Request-Id", id)
 		ctx.Response.Header.Set("Docker-Distribution-API-Version", "registry/2.0")
-		end := reqctx.Begin(ctx, s.life.base(ctx.ConnID()), s.idle)
+		end := reqctx.Begin(ctx, s.life.base(ctx.ConnID()), s.life.stopping, s.idle)
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error().Str("request_id", id).Interface("panic", p).Bytes("path", ctx.Path()).Msg("handler panic")

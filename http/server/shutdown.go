@@ -28,16 +28,20 @@ const cutGrace = time.Second
 // one parent would be a lock every request takes.
 const baseShards = 32
 
-// lifetime is the server's side of its requests' contexts.
+// lifetime is the server's side of its requests' contexts: root ends at
+// the hard end of shutdown, stopping when shutdown begins.
 type lifetime struct {
-	root    context.Context
-	cancel  context.CancelCauseFunc
-	shards  [baseShards]context.Context
-	cancels [baseShards]context.CancelFunc // unused: the root's cancellation reaches the shards
+	stopping context.Context
+	stop     context.CancelFunc
+	root     context.Context
+	cancel   context.CancelCauseFunc
+	shards   [baseShards]context.Context
+	cancels  [baseShards]context.CancelFunc // unused: the root's cancellation reaches the shards
 }
 
 func newLifetime() *lifetime {
 	l := &lifetime{}
+	l.stopping, l.stop = context.WithCancel(context.Background())
 	l.root, l.cancel = context.WithCancelCause(context.Background())
 	for i := range l.shards {
 		l.shards[i], l.cancels[i] = context.WithCancel(l.root)
@@ -86,6 +90,13 @@ func (c *conns) signal() {
 	}
 }
 
+// count is how many connections are open.
+func (c *conns) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
+}
+
 // closeAll closes every open connection and returns a channel closed once
 // their goroutines have let go of them.
 func (c *conns) closeAll() <-chan struct{} {
@@ -110,12 +121,13 @@ func (c *conns) closeAll() <-chan struct{} {
 func (s *Server) Drain() { s.draining.Store(true) }
 
 // Shutdown stops accepting connections and waits for in-flight requests
-// until ctx ends. Then it cuts off the requests still running (their
-// contexts are cancelled, their connections closed) and waits up to
-// cutGrace for their handlers to return. It returns ctx's error if
-// requests had to be cut off.
+// until ctx ends; long polls (reqctx.Waiting) answer at once. Then it cuts
+// off the requests still running (their contexts are cancelled, their
+// connections closed) and waits up to cutGrace for their handlers to
+// return. It returns ctx's error if requests had to be cut off.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.Drain()
+	s.life.stop() // long polls answer now
 	err := s.srv.ShutdownWithContext(ctx)
 	if err == nil {
 		return nil
