@@ -194,8 +194,14 @@ func (b *body) Read(p []byte) (int, error) {
 		// left, it did not send a short body.
 		err = io.ErrUnexpectedEOF
 	}
-	if err != nil && err != io.EOF && b.st != nil {
-		b.st.cancel(fmt.Errorf("%w: %w", ErrClientGone, err))
+	if err != nil && err != io.EOF {
+		// A value of its own: a reader's bare io.ErrUnexpectedEOF would
+		// pass for io.ReadFull's "short last read", i.e. a body that
+		// ended, to a copy loop.
+		err = fmt.Errorf("%w: %w", ErrClientGone, err)
+		if b.st != nil {
+			b.st.cancel(err)
+		}
 	}
 	return n, err
 }
