@@ -9,6 +9,7 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
+	"git.wntrmute.dev/kyle/mcr/http/forwarded"
 )
 
 // uploadGate bounds the uploads one caller streams at once: an account,
@@ -17,9 +18,10 @@ import (
 // accounts' pushes queue behind them. Counts live in shards so that no
 // one lock is taken by every upload.
 type uploadGate struct {
-	per    int
-	seed   maphash.Seed
-	shards [gateShards]gateShard
+	per     int
+	proxies forwarded.Trust // whose X-Forwarded-For names an anonymous caller
+	seed    maphash.Seed
+	shards  [gateShards]gateShard
 }
 
 const gateShards = 32
@@ -33,26 +35,27 @@ type gateShard struct {
 // held by uploads in progress, which a short wait may see end.
 const retryAfterSecs = 5
 
-func newUploadGate(per int) *uploadGate {
-	g := &uploadGate{per: per, seed: maphash.MakeSeed()}
+func newUploadGate(per int, proxies forwarded.Trust) *uploadGate {
+	g := &uploadGate{per: per, proxies: proxies, seed: maphash.MakeSeed()}
 	for i := range g.shards {
 		g.shards[i].n = map[string]int{}
 	}
 	return g
 }
 
-// callerKey names who a request counts against.
-func callerKey(ctx *fasthttp.RequestCtx) string {
+// callerKey names who a request counts against: its account, or the
+// client's address (behind a trusted proxy, the one it forwards).
+func (g *uploadGate) callerKey(ctx *fasthttp.RequestCtx) string {
 	if s := auth.Subject(ctx); s != "" {
 		return "account:" + s
 	}
-	return "addr:" + ctx.RemoteIP().String()
+	return "addr:" + g.proxies.ClientIP(ctx).String()
 }
 
 // Admit counts an upload against its caller, or refuses it with 429 past
 // the bound. leave ends the upload's count.
 func (g *uploadGate) Admit(ctx *fasthttp.RequestCtx) (leave func(), err error) {
-	key := callerKey(ctx)
+	key := g.callerKey(ctx)
 	sh := &g.shards[maphash.String(g.seed, key)%gateShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()

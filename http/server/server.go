@@ -19,6 +19,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
 	"git.wntrmute.dev/kyle/mcr/http/distapi"
+	"git.wntrmute.dev/kyle/mcr/http/forwarded"
 	"git.wntrmute.dev/kyle/mcr/http/metrics"
 	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
@@ -53,6 +54,9 @@ type Options struct {
 	// UploadsPerCaller bounds the uploads one account (or, anonymous, one
 	// address) streams at once (uploads.per_account); 0 is no bound.
 	UploadsPerCaller int
+	// Proxies are the reverse proxies whose X-Forwarded-For names the
+	// client in the access log (the remote field).
+	Proxies forwarded.Trust
 }
 
 // adminPrefix is where the admin API's paths start.
@@ -67,6 +71,7 @@ type Server struct {
 	life     *lifetime
 	conns    *conns
 	draining atomic.Bool
+	proxies  forwarded.Trust
 }
 
 // prefetchLimit is how much of a request body fasthttp reads before the
@@ -82,9 +87,9 @@ func New(reg *engine.Registry, log zerolog.Logger, o Options) *Server {
 	r.RedirectFixedPath = false
 	api := distapi.New(reg, log)
 	if o.UploadsPerCaller > 0 {
-		api.WithUploadGate(newUploadGate(o.UploadsPerCaller))
+		api.WithUploadGate(newUploadGate(o.UploadsPerCaller, o.Proxies))
 	}
-	s := &Server{log: log, metrics: o.Metrics, idle: o.BodyIdleTimeout, life: newLifetime(), conns: newConns()}
+	s := &Server{log: log, metrics: o.Metrics, proxies: o.Proxies, idle: o.BodyIdleTimeout, life: newLifetime(), conns: newConns()}
 	handler := r.Handler
 	if o.Auth != nil {
 		api.WithAuthorizer(o.Auth)
@@ -215,7 +220,7 @@ func (s *Server) access(ctx *fasthttp.RequestCtx, id string, start time.Time) {
 		Int64("bytes_out", out).
 		Dur("duration", took).
 		Str("subject", auth.Subject(ctx)).
-		Str("remote", ctx.RemoteIP().String()).
+		Str("remote", s.proxies.ClientIP(ctx).String()).
 		Msg("request")
 }
 
