@@ -66,8 +66,9 @@ func (b badgerLogger) Debugf(string, ...any)       {}
 
 // serve binds the listener (with TLS loaded, when configured) before it
 // creates anything, opens the stores, serves until ctx ends
-// (SIGINT/SIGTERM), then shuts down in order: stop accepting and drain requests (bounded), stop
-// the actors, close Badger.
+// (SIGINT/SIGTERM), then shuts down in order (drainAndStop): drain, stop
+// accepting, let requests finish (bounded), stop the jobs and the actors,
+// close Badger.
 func serve(ctx context.Context, c Config) error {
 	log := c.logger()
 	lctx, stopReload := context.WithCancel(ctx) // the certificate watcher ends with serve, on every return
@@ -126,6 +127,8 @@ func serve(ctx context.Context, c Config) error {
 		MetricsRequireAuth: c.Metrics.RequireAuth,
 		Ready:              readiness(store, c.Data),
 		Admin:              admin,
+		BodyIdleTimeout:    c.Uploads.IdleTimeout.Duration,
+		UploadsPerCaller:   c.Uploads.PerAccount,
 		Proxies:            c.proxies(),
 	})
 	gsrv, gln, err := grpcAPI(c, tlsCfg, admin.Service(), authn, log)
@@ -134,36 +137,26 @@ func serve(ctx context.Context, c Config) error {
 	}
 	log.Info().Str("addr", ln.Addr().String()).Bool("tls", c.TLS.enabled()).Str("data", c.Data).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
 		Str("version", version()).Msg("mcrsrv serving")
-	errc := make(chan error, 2)
+	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	gerrc := make(chan error, 1)
 	if gsrv != nil {
 		log.Info().Str("grpc_addr", gln.Addr().String()).Bool("tls", tlsCfg != nil).Msg("gRPC admin API serving")
-		go func() { errc <- gsrv.Serve(gln) }()
+		go func() { gerrc <- gsrv.Serve(gln) }()
 		gsrv.SetServing(true)
 	}
+	sdNotify("READY=1", log)
 	select {
 	case err := <-errc:
 		if gsrv != nil {
 			gsrv.Stop()
 		}
 		return err
+	case err := <-gerrc:
+		return fmt.Errorf("grpc: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info().Msg("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), c.HTTP.ShutdownTimeout.Duration)
-	defer cancel()
-	if gsrv != nil {
-		gsrv.Drain(sctx) // NOT_SERVING, followers ended, running calls finished (bounded)
-		<-errc
-	}
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn().Err(err).Msg("in-flight requests did not finish in time")
-	}
-	<-errc
-	bg.stop(log) // before the actors stop: a collection uses them
-	actx, acancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer acancel()
-	return reg.Close(actx)
+	return drainAndStop(c, srv, gsrv, reg, bg, errc, log)
 }
 
 // adminAPI assembles the admin API over the running components. Accounts

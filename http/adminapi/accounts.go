@@ -4,10 +4,11 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 func (a *API) listAccounts(ctx *fasthttp.RequestCtx) error {
-	return answer(ctx)(a.svc.Accounts(ctx))
+	return answer(ctx)(a.svc.Accounts(reqctx.Context(ctx)))
 }
 
 // createAccount creates an account; a human account without a password
@@ -25,7 +26,7 @@ func (a *API) createAccount(ctx *fasthttp.RequestCtx) error {
 }
 
 func (a *API) getAccount(ctx *fasthttp.RequestCtx) error {
-	return answer(ctx)(a.svc.Account(ctx, pathID(ctx)))
+	return answer(ctx)(a.svc.Account(reqctx.Context(ctx), pathID(ctx)))
 }
 
 func (a *API) deleteAccount(ctx *fasthttp.RequestCtx) error {
@@ -53,7 +54,7 @@ func (a *API) setPassword(ctx *fasthttp.RequestCtx) error {
 }
 
 func (a *API) listKeys(ctx *fasthttp.RequestCtx) error {
-	return answer(ctx)(a.svc.AccessKeys(ctx, pathID(ctx)))
+	return answer(ctx)(a.svc.AccessKeys(reqctx.Context(ctx), pathID(ctx)))
 }
 
 func (a *API) createKey(ctx *fasthttp.RequestCtx) error {

@@ -17,6 +17,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 	"git.wntrmute.dev/kyle/mcr/http/adminsvc"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // Authorizer authenticates nothing itself (the auth middleware ran
@@ -148,5 +149,5 @@ func (a *API) actor(ctx *fasthttp.RequestCtx) audit.Actor {
 // changeContext carries the caller to the service, which audits the
 // changes it makes in the caller's name.
 func (a *API) changeContext(ctx *fasthttp.RequestCtx) context.Context {
-	return audit.WithActor(ctx, a.actor(ctx))
+	return audit.WithActor(reqctx.Context(ctx), a.actor(ctx))
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // auditFilter reads the query's filters.
@@ -52,13 +53,16 @@ func (a *API) queryAudit(ctx *fasthttp.RequestCtx) error {
 		if err != nil {
 			return errBadRequest("wait: want a duration up to %s, like 30s", audit.MaxWait)
 		}
-		return answer(ctx)(a.svc.FollowAudit(ctx, f, cursor, n, wait))
+		// A long poll: it ends, with what it found, when shutdown begins.
+		wctx, stop := reqctx.Waiting(ctx)
+		defer stop()
+		return answer(ctx)(a.svc.FollowAudit(wctx, f, cursor, n, wait))
 	}
-	return answer(ctx)(a.svc.QueryAudit(ctx, f, cursor, n))
+	return answer(ctx)(a.svc.QueryAudit(reqctx.Context(ctx), f, cursor, n))
 }
 
 // verifyAudit walks the hash chain. A broken chain is a finding, not a
 // failure of the request: 200 with ok false.
 func (a *API) verifyAudit(ctx *fasthttp.RequestCtx) error {
-	return answer(ctx)(a.svc.VerifyAudit(ctx))
+	return answer(ctx)(a.svc.VerifyAudit(reqctx.Context(ctx)))
 }

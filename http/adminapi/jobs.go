@@ -4,6 +4,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 func (a *API) listJobs(ctx *fasthttp.RequestCtx) error {
@@ -39,5 +40,5 @@ func (a *API) gcHistory(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	return answer(ctx)(a.svc.GCHistory(ctx, cursor, n))
+	return answer(ctx)(a.svc.GCHistory(reqctx.Context(ctx), cursor, n))
 }

@@ -4,6 +4,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 func (a *API) listRules(ctx *fasthttp.RequestCtx) error {
@@ -56,5 +57,5 @@ func (a *API) evaluate(ctx *fasthttp.RequestCtx) error {
 	if err := readJSON(ctx, &in, false); err != nil {
 		return err
 	}
-	return answer(ctx)(a.svc.Evaluate(ctx, in))
+	return answer(ctx)(a.svc.Evaluate(reqctx.Context(ctx), in))
 }

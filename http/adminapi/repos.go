@@ -10,10 +10,11 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 	"git.wntrmute.dev/kyle/mcr/http/adminsvc"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 func (a *API) status(ctx *fasthttp.RequestCtx) error {
-	st, err := a.svc.Status(ctx)
+	st, err := a.svc.Status(reqctx.Context(ctx))
 	if err != nil {
 		return err
 	}
@@ -30,7 +31,7 @@ func (a *API) listRepositories(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	out, err := a.svc.Repositories(ctx, cursor, n, func(repo string) bool { return a.allowed(ctx, policy.Pull, repo) })
+	out, err := a.svc.Repositories(reqctx.Context(ctx), cursor, n, func(repo string) bool { return a.allowed(ctx, policy.Pull, repo) })
 	if err != nil {
 		return err
 	}
@@ -75,7 +76,7 @@ func (a *API) repository(ctx *fasthttp.RequestCtx) error {
 		}
 	case what == "":
 		act, h = policy.Pull, func(ctx *fasthttp.RequestCtx) error {
-			return answer(ctx)(a.svc.Repository(ctx, rt.repo))
+			return answer(ctx)(a.svc.Repository(reqctx.Context(ctx), rt.repo))
 		}
 	case what == "tags" && ref == "" && !del:
 		act, h = policy.Pull, func(ctx *fasthttp.RequestCtx) error {
@@ -83,10 +84,10 @@ func (a *API) repository(ctx *fasthttp.RequestCtx) error {
 			if err != nil {
 				return err
 			}
-			return answer(ctx)(a.svc.Tags(ctx, rt.repo, cursor, n))
+			return answer(ctx)(a.svc.Tags(reqctx.Context(ctx), rt.repo, cursor, n))
 		}
 	case what == "tags" && ref != "":
-		act, h = policy.Pull, func(ctx *fasthttp.RequestCtx) error { return answer(ctx)(a.svc.Tag(ctx, rt.repo, ref)) }
+		act, h = policy.Pull, func(ctx *fasthttp.RequestCtx) error { return answer(ctx)(a.svc.Tag(reqctx.Context(ctx), rt.repo, ref)) }
 		if del {
 			act, h = policy.Delete, func(ctx *fasthttp.RequestCtx) error { return a.deleteRef(ctx, rt.repo, ref, false) }
 		}
@@ -96,10 +97,12 @@ func (a *API) repository(ctx *fasthttp.RequestCtx) error {
 			if err != nil {
 				return err
 			}
-			return answer(ctx)(a.svc.Manifests(ctx, rt.repo, cursor, n))
+			return answer(ctx)(a.svc.Manifests(reqctx.Context(ctx), rt.repo, cursor, n))
 		}
 	case what == "manifests" && ref != "":
-		act, h = policy.Pull, func(ctx *fasthttp.RequestCtx) error { return answer(ctx)(a.svc.Manifest(ctx, rt.repo, ref)) }
+		act, h = policy.Pull, func(ctx *fasthttp.RequestCtx) error {
+			return answer(ctx)(a.svc.Manifest(reqctx.Context(ctx), rt.repo, ref))
+		}
 		if del {
 			act, h = policy.Delete, func(ctx *fasthttp.RequestCtx) error { return a.deleteRef(ctx, rt.repo, ref, true) }
 		}

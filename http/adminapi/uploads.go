@@ -2,6 +2,8 @@ package adminapi
 
 import (
 	"github.com/valyala/fasthttp"
+
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // listUploads pages through the open upload sessions in id order,
@@ -11,7 +13,7 @@ func (a *API) listUploads(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	return answer(ctx)(a.svc.Uploads(ctx, string(ctx.QueryArgs().Peek("repository")), cursor, n))
+	return answer(ctx)(a.svc.Uploads(reqctx.Context(ctx), string(ctx.QueryArgs().Peek("repository")), cursor, n))
 }
 
 // deleteUpload ends a session and removes its staging file; its client's

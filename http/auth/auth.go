@@ -15,6 +15,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/http/distapi"
 	"git.wntrmute.dev/kyle/mcr/http/forwarded"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // Mode says where identities come from.
@@ -168,7 +169,7 @@ func (a *Auth) authenticate(ctx *fasthttp.RequestCtx) (*caller, error) {
 
 // bearer verifies a token: mcr's own locally, an MCIAS token with MCIAS.
 func (a *Auth) bearer(ctx *fasthttp.RequestCtx, tok string) (*caller, error) {
-	c, err := a.verifyBearer(ctx, tok)
+	c, err := a.verifyBearer(reqctx.Context(ctx), tok)
 	if err != nil {
 		return nil, a.tokenError(ctx, err)
 	}
@@ -216,7 +217,7 @@ func parseBasic(cred []byte) (user, pass string, ok bool) {
 // ordinary requests are not audited (they happen on every request); the
 // token endpoint audits them (auditSuccess).
 func (a *Auth) login(ctx *fasthttp.RequestCtx, user, pass, via string, auditSuccess bool) (identity.Principal, error) {
-	p, err := a.checkLogin(ctx, a.remote(ctx), user, pass, via, auditSuccess)
+	p, err := a.checkLogin(reqctx.Context(ctx), a.remote(ctx), user, pass, via, auditSuccess)
 	if errcode.KindOf(err) == errcode.Unauthorized {
 		return p, a.challenge(ctx, "", "", err)
 	}

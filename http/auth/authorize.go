@@ -9,6 +9,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // request turns a principal and an operation into a policy question.
@@ -60,7 +61,7 @@ func (a *Auth) Authorize(ctx *fasthttp.RequestCtx, act policy.Action, repo strin
 	if c.p.Anonymous() {
 		return a.challenge(ctx, scopeFor(act, repo), "", nil)
 	}
-	return a.deny(ctx, a.remote(ctx), c, act, repo, d)
+	return a.deny(reqctx.Context(ctx), a.remote(ctx), c, act, repo, d)
 }
 
 // APIScope is the token scope of the admin API. Any authenticated account
@@ -73,7 +74,7 @@ const APIScope = "registry:api:*"
 // admin API: credentials are required, a bearer token must carry
 // APIScope, and the policy decides as for Authorize.
 func (a *Auth) AuthorizeAPI(ctx *fasthttp.RequestCtx, act policy.Action, repo string) error {
-	code, err := a.apiCheck(ctx, callerOf(ctx), a.remote(ctx), act, repo)
+	code, err := a.apiCheck(reqctx.Context(ctx), callerOf(ctx), a.remote(ctx), act, repo)
 	if errcode.KindOf(err) == errcode.Unauthorized {
 		return a.challenge(ctx, APIScope, code, err)
 	}
@@ -156,7 +157,7 @@ func (a *Auth) AuditMutation(ctx *fasthttp.RequestCtx, act policy.Action, repo, 
 	if ref != "" && ref != digest {
 		detail = "reference " + ref
 	}
-	a.audit.Record(ctx, audit.Event{
+	a.audit.Record(reqctx.Context(ctx), audit.Event{
 		Time: a.now(), Kind: kind, AccountID: c.p.ID, AccountName: c.p.Name, AccountType: c.p.Type,
 		Remote: a.remote(ctx), Action: string(act), Repository: repo, Digest: digest, Outcome: "success", Detail: detail,
 	})
