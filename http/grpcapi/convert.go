@@ -41,13 +41,16 @@ func pbJob(j apiv1.Job) *mcrv1.Job {
 	}
 }
 
-func pbJobs(js []apiv1.Job) []*mcrv1.Job {
-	out := make([]*mcrv1.Job, len(js))
-	for i, j := range js {
-		out[i] = pbJob(j)
+// each converts every element of xs with f.
+func each[T, U any](xs []T, f func(T) U) []U {
+	out := make([]U, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
 	}
 	return out
 }
+
+func pbJobs(js []apiv1.Job) []*mcrv1.Job { return each(js, pbJob) }
 
 func pbRepository(r apiv1.Repository) *mcrv1.Repository {
 	return &mcrv1.Repository{Name: r.Name, Created: ts(r.Created), Tags: r.Tags, Manifests: r.Manifests, SizeBytes: r.SizeBytes, LastPush: tsp(r.LastPush)}
@@ -57,13 +60,7 @@ func pbDescriptor(d apiv1.Descriptor) *mcrv1.Descriptor {
 	return &mcrv1.Descriptor{MediaType: d.MediaType, ArtifactType: d.ArtifactType, Digest: d.Digest, Size: d.Size, Annotations: d.Annotations}
 }
 
-func pbDescriptors(ds []apiv1.Descriptor) []*mcrv1.Descriptor {
-	out := make([]*mcrv1.Descriptor, len(ds))
-	for i, d := range ds {
-		out[i] = pbDescriptor(d)
-	}
-	return out
-}
+func pbDescriptors(ds []apiv1.Descriptor) []*mcrv1.Descriptor { return each(ds, pbDescriptor) }
 
 func pbManifest(m apiv1.Manifest) *mcrv1.Manifest {
 	out := &mcrv1.Manifest{
@@ -124,13 +121,7 @@ func pbEvent(e apiv1.Event) *mcrv1.Event {
 	}
 }
 
-func pbEvents(es []apiv1.Event) []*mcrv1.Event {
-	out := make([]*mcrv1.Event, len(es))
-	for i, e := range es {
-		out[i] = pbEvent(e)
-	}
-	return out
-}
+func pbEvents(es []apiv1.Event) []*mcrv1.Event { return each(es, pbEvent) }
 
 // filterOf is a request's audit filter.
 func filterOf(f *mcrv1.AuditFilter) audit.Filter {
