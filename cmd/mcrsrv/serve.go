@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v3"
 
+	"git.wntrmute.dev/kyle/mcr/cmd/internal/buildinfo"
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
@@ -61,7 +63,16 @@ func (b badgerLogger) Debugf(string, ...any)       {}
 // the actors, close Badger.
 func serve(ctx context.Context, c Config) error {
 	log := c.logger()
+	// Bind first: a start that fails because the port is taken must leave
+	// nothing behind, no data directory and no admin password file.
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // Shutdown closes it once serving; this covers the early returns
 	c.Memory.apply(log)
+	warnLooseDirs(c.Data, log)
+	warnUnknownEnv(os.Environ(), log)
 	meta := filepath.Join(c.Data, "meta")
 	barrier, err := c.Storage.barrier(c.Data, meta, log)
 	if err != nil {
@@ -110,12 +121,8 @@ func serve(ctx context.Context, c Config) error {
 		Ready:              readiness(store, c.Data),
 		Admin:              adminAPI(c, store, blobs, reg, bg, authn, journal, rec, log),
 	})
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return err
-	}
 	log.Info().Str("addr", ln.Addr().String()).Str("data", c.Data).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
-		Str("version", version()).Msg("mcrsrv serving")
+		Str("version", buildinfo.String()).Msg("mcrsrv serving")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -150,7 +157,7 @@ func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Regis
 			lsm, vlog := store.DB().Size()
 			return lsm + vlog
 		},
-		Version: version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
+		Version: buildinfo.String(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
 	}
 	if authn != nil {
 		d.Authorizer, d.Policy = authn, authn.Policy()
