@@ -1,6 +1,8 @@
 # mcr build, test and tooling.
 #
-#   make build        bin/mcrsrv (and bin/mcrctl once cmd/mcrctl exists)
+#   make build        bin/mcrsrv and bin/mcrctl, stamped with version and commit
+#   make run          build, then run bin/mcrsrv serve in the foreground (RUN_FLAGS=... adds flags)
+#   make deploy-config  regenerate deploy/mcr.toml and the key table of docs/operations.md
 #   make tools        pinned test tools into .tools/bin (idempotent)
 #   make test         vet, staticcheck, every test with -race, including the e2e suites
 #   make lint         go vet + staticcheck
@@ -13,7 +15,7 @@
 #   make clients      only the crane/oras/regctl/skopeo runs, verbose
 #
 # Everything a fresh Debian machine with Go needs is installed by `make tools`:
-# Go tools from the module proxy at pinned versions, skopeo from apt.
+# Go tools at pinned versions, skopeo and systemd (systemd-analyze) from apt.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -43,13 +45,33 @@ E2E_ENV := MCR_E2E=1 MCR_TOOLS_BIN=$(TOOLS_BIN) MCR_BIN=$(BIN)/mcrsrv
 E2E_PKG := ./cmd/mcrsrv/e2e
 TEST_TIMEOUT := 15m
 
-.PHONY: all build tools test lint bench conformance clients clean
+.PHONY: all build run deploy-config tools test lint bench conformance clients clean
 
 all: build
 
+# The build stamp (cmd/internal/buildinfo): without git both are empty and
+# the binaries fall back on what the Go toolchain recorded.
+BUILDINFO := git.wntrmute.dev/kyle/mcr/cmd/internal/buildinfo
+VERSION   := $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT    := $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS   := -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT)
+
 build:
-	$(GO) build -o $(BIN)/mcrsrv ./cmd/mcrsrv
-	$(GO) build -o $(BIN)/mcrctl ./cmd/mcrctl
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/mcrsrv ./cmd/mcrsrv
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/mcrctl ./cmd/mcrctl
+
+# exec: the shell make starts becomes the server, so make's own signal
+# handling (it passes SIGTERM on to its child; Ctrl-C reaches the whole
+# process group) stops the server with it, and no child is left behind.
+RUN_FLAGS ?=
+run: build
+	exec $(BIN)/mcrsrv serve $(RUN_FLAGS)
+
+# deploy/mcr.toml is `mcrsrv config default`; the key table of
+# docs/operations.md comes from the same source (cmd/mcrsrv/configkeys.go).
+# TestConfigFiles fails until this is run after a key changes.
+deploy-config:
+	$(GO) test -count=1 -run '^TestConfigFiles$$' ./cmd/mcrsrv -update
 
 # go_tool installs $(4)@$(3) into .tools/bin unless the binary there was
 # already built from module $(2) at version $(3) (read back with go version -m).
@@ -61,6 +83,16 @@ define go_tool
 	fi
 endef
 
+# apt_tool installs Debian package $(2) unless command $(1) is there.
+define apt_tool
+	@if ! command -v $(1) >/dev/null; then \
+	  echo "tools: installing $(2) with apt-get"; \
+	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
+	  $$sudo apt-get update -qq >/dev/null; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(2) >/dev/null; \
+	fi
+endef
+
 tools:
 	@mkdir -p $(TOOLS_BIN)
 	$(call go_tool,crane,$(CRANE_MOD),$(CRANE_VER),$(CRANE_MOD)/cmd/crane)
@@ -68,12 +100,8 @@ tools:
 	$(call go_tool,regctl,$(REGCTL_MOD),$(REGCTL_VER),$(REGCTL_MOD)/cmd/regctl)
 	$(call go_tool,conformance,$(CONFORMANCE_MOD),$(CONFORMANCE_VER),$(CONFORMANCE_MOD))
 	$(call go_tool,staticcheck,$(STATICCHECK_MOD),$(STATICCHECK_VER),$(STATICCHECK_MOD)/cmd/staticcheck)
-	@if ! command -v skopeo >/dev/null; then \
-	  echo "tools: installing skopeo with apt-get"; \
-	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
-	  $$sudo apt-get update -qq >/dev/null; \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends skopeo >/dev/null; \
-	fi
+	$(call apt_tool,skopeo,skopeo)
+	$(call apt_tool,systemd-analyze,systemd)
 
 test: tools build k6-check
 	$(GO) vet ./...
@@ -127,12 +155,7 @@ bench-compare: build
 # The k6 scripts are not run in CI (no k6 here); node parses them as the
 # ES modules k6 reads.
 k6-check:
-	@if ! command -v node >/dev/null; then \
-	  echo "k6-check: installing nodejs with apt-get"; \
-	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
-	  $$sudo apt-get update -qq >/dev/null; \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs >/dev/null; \
-	fi
+	$(call apt_tool,node,nodejs)
 	@for f in bench/k6/*.js bench/k6/lib/*.js; do node --check "$$f" || exit 1; done
 	@echo "k6 scripts: syntax ok"
 

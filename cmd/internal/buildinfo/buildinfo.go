@@ -1,9 +1,6 @@
 package buildinfo
 
-import (
-	"runtime/debug"
-	"strings"
-)
+import "runtime/debug"
 
 // Set by `make build`: -ldflags "-X <this package>.version=... -X <this
 // package>.commit=...". Empty when built otherwise.
@@ -39,10 +36,8 @@ func describe(v, c string, read func() (*debug.BuildInfo, bool)) string {
 	if v == "" {
 		v = "unknown"
 	}
-	c = c[:min(len(c), shortCommit)]
-	// git describe without tags prints the short commit alone: say it once.
-	if c == "" || strings.HasPrefix(c, strings.TrimSuffix(v, "-dirty")) {
+	if c == "" {
 		return v
 	}
-	return v + " " + c
+	return v + " " + c[:min(len(c), shortCommit)]
 }

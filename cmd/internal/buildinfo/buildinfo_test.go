@@ -17,8 +17,7 @@ func TestDescribe(t *testing.T) {
 		want       string
 	}{
 		{"stamped", "v1.2.0-3-gfedcba9", "fedcba9876543210", toolchain, "v1.2.0-3-gfedcba9 fedcba987654"},
-		{"stamped, untagged repository", "fedcba9", "fedcba9876543210", toolchain, "fedcba9"},
-		{"stamped, untagged and dirty", "fedcba9-dirty", "fedcba9876543210", toolchain, "fedcba9-dirty"},
+		{"stamped, untagged and dirty", "fedcba9-dirty", "fedcba9876543210", toolchain, "fedcba9-dirty fedcba987654"},
 		{"not stamped", "", "", toolchain, "(devel) 0123456789ab"},
 		{"commit only from the toolchain", "v1.0.0", "", toolchain, "v1.0.0 0123456789ab"},
 		{"nothing at all", "", "", none, "unknown"},
