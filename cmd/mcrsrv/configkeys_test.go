@@ -157,7 +157,9 @@ timeout = "1s"
 	cmd := app()
 	out.Reset()
 	cmd.Writer = &out
-	if err := cmd.Run(context.Background(), []string{"mcrsrv", "config", "check"}); err != nil || out.String() != good+": ok\n" {
+	// Ends with ok, after warnings about whatever MCR_* variables this
+	// test process has (make test exports its MCR_E2E knobs).
+	if err := cmd.Run(context.Background(), []string{"mcrsrv", "config", "check"}); err != nil || !strings.HasSuffix(out.String(), "\n"+good+": ok\n") && out.String() != good+": ok\n" {
 		t.Errorf("config check with MCR_CONFIG: %v %q", err, out.String())
 	}
 	if err := checkConfig("", nil, &out); err == nil {
