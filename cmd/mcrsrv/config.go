@@ -224,9 +224,14 @@ func applyEnv(c *Config, env map[string]string) []error {
 		if !ok {
 			continue
 		}
-		if err := setField(k.Value, s); err != nil {
+		// Into a fresh value: a value that fails leaves the file's or
+		// the default.
+		v := reflect.New(k.Value.Type()).Elem()
+		if err := setField(v, s); err != nil {
 			errs = append(errs, fmt.Errorf("%s=%q: %w", k.Env(), s, err))
+			continue
 		}
+		k.Value.Set(v)
 	}
 	return errs
 }
@@ -272,6 +277,12 @@ func setField(fv reflect.Value, s string) error {
 			return err
 		}
 		*p = n
+	case *float64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return err
+		}
+		*p = f
 	case encoding.TextUnmarshaler: // Duration, Size
 		return p.UnmarshalText([]byte(s))
 	default:

@@ -167,6 +167,27 @@ timeout = "1s"
 	}
 }
 
+// Every key can be set by its variable: each variable set to the key's
+// default as written in the file gives back the defaults (a key of a type
+// setField cannot parse fails here).
+func TestEnvSetsEveryKey(t *testing.T) {
+	var environ []string
+	for _, k := range configKeys(reflect.ValueOf(Defaults())) {
+		v, err := tomlValue(k.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		environ = append(environ, k.Env()+"="+strings.Trim(v, `"`))
+	}
+	zero := Config{}
+	if errs := applyEnv(&zero, envMap(environ)); len(errs) > 0 {
+		t.Fatalf("applyEnv: %v", errs)
+	}
+	if !reflect.DeepEqual(zero, Defaults()) {
+		t.Errorf("every MCR_* variable set to its default gives\n%+v\nnot\n%+v", zero, Defaults())
+	}
+}
+
 func TestUnknownEnv(t *testing.T) {
 	got := unknownEnv([]string{"MCR_ADDR=x", "MCR_LOG_FORMAT=json", "MCR_CONFIG=f", "MCR_TOKEN=t", "MCR_DATADIR=/x", "MCR_GC_DUTY=1", "MCR_AUTH_MCIAS_URLS=u", "PATH=/bin"})
 	if want := []string{"MCR_AUTH_MCIAS_URLS", "MCR_DATADIR"}; !reflect.DeepEqual(got, want) {
