@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -77,10 +78,10 @@ func TestConfigFiles(t *testing.T) {
 		}
 	}
 	if got, err := os.ReadFile(deployConfig); err != nil || string(got) != toml.String() {
-		t.Errorf("%s is not the output of `mcrsrv config default` (%v): run `make deploy-config`", deployConfig, err)
+		t.Errorf("%s is not the output of `mcrsrv config default` (%v; %s): run `make deploy-config`", deployConfig, err, firstDiff(string(got), toml.String()))
 	}
 	if string(doc) != wantDoc && !*update {
-		t.Errorf("the key table of %s is not generated from the code: run `make deploy-config`", operationsDoc)
+		t.Errorf("the key table of %s is not generated from the code (%s): run `make deploy-config`", operationsDoc, firstDiff(string(doc), wantDoc))
 	}
 
 	// The file reads back into the defaults and passes the checker.
@@ -95,6 +96,24 @@ func TestConfigFiles(t *testing.T) {
 	if err := checkConfig(deployConfig, nil, &out); err != nil || !strings.HasSuffix(out.String(), ": ok\n") {
 		t.Errorf("config check %s: %v\n%s", deployConfig, err, out.String())
 	}
+}
+
+// firstDiff describes the first line where got and want differ.
+func firstDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := range max(len(g), len(w)) {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl {
+			return fmt.Sprintf("line %d is %q, want %q", i+1, gl, wl)
+		}
+	}
+	return "equal"
 }
 
 // config check reports every problem of a file at once: unknown keys (with
