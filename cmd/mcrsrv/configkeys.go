@@ -27,6 +27,11 @@ var keyDocs = map[string]string{
 	"http.shutdown_timeout": "how long in-flight requests get to finish on SIGTERM",
 	"http.concurrency":      "connections served at once",
 
+	"tls.cert_file":       "PEM certificate chain, leaf first; with tls.key_file, addr serves HTTPS; empty: plain HTTP",
+	"tls.key_file":        "PEM private key of the certificate (PKCS#8, PKCS#1 or SEC 1)",
+	"tls.client_ca_file":  "PEM CA bundle: when set, every client must present a certificate signed by one of them (mutual TLS)",
+	"tls.reload_interval": "how often the three TLS files are checked for a change; SIGHUP reloads at once",
+
 	"manifest.allow_sparse": "accept manifests that name blobs or child manifests the repository lacks",
 
 	"uploads.workers": "uploads written to disk at once",
