@@ -2,6 +2,7 @@
 #
 #   make build        bin/mcrsrv and bin/mcrctl, stamped with version and commit
 #   make run          build, then run bin/mcrsrv serve in the foreground (RUN_FLAGS=... adds flags)
+#   make image        multi-platform OCI image layout in bin/image (no container engine)
 #   make deploy-config  regenerate deploy/mcr.toml and the key table of docs/operations.md
 #   make tools        pinned test tools into .tools/bin (idempotent)
 #   make test         vet, staticcheck, every test with -race, including the e2e suites
@@ -15,7 +16,8 @@
 #   make clients      only the crane/oras/regctl/skopeo runs, verbose
 #
 # Everything a fresh Debian machine with Go needs is installed by `make tools`:
-# Go tools at pinned versions, skopeo and systemd (systemd-analyze) from apt.
+# Go tools at pinned versions, skopeo, nginx and systemd (systemd-analyze)
+# (and node for k6-check) from Debian's packages.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -27,6 +29,16 @@ export PATH := $(PATH):/usr/local/go/bin
 GO        ?= go
 BIN       := $(CURDIR)/bin
 TOOLS_BIN := $(CURDIR)/.tools/bin
+
+# What a build says it is: the image's annotations (and version stamping).
+# SOURCE_DATE_EPOCH (the commit's time unless set) is the image's creation
+# time and its files' mtime, so one commit always gives the same digests.
+VERSION           ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION          ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+IMAGE_SOURCE      := https://git.wntrmute.dev/kyle/mcr
+IMAGE_DIR         := $(BIN)/image
+IMAGE_ARCHS       := amd64 arm64
 
 # Pinned tools: <binary> <module> <version> <package>.
 CRANE_MOD        := github.com/google/go-containerregistry
@@ -41,20 +53,18 @@ STATICCHECK_MOD  := honnef.co/go/tools
 STATICCHECK_VER  := v0.8.2
 
 # The e2e suites start bin/mcrsrv and find the clients in .tools/bin.
-E2E_ENV := MCR_E2E=1 MCR_TOOLS_BIN=$(TOOLS_BIN) MCR_BIN=$(BIN)/mcrsrv
+E2E_ENV := MCR_E2E=1 MCR_TOOLS_BIN=$(TOOLS_BIN) MCR_BIN=$(BIN)/mcrsrv MCR_IMAGE=$(IMAGE_DIR)
 E2E_PKG := ./cmd/mcrsrv/e2e
 TEST_TIMEOUT := 15m
 
-.PHONY: all build run deploy-config tools test lint bench conformance clients clean
+.PHONY: all build run image deploy-config tools test lint bench conformance clients clean
 
 all: build
 
-# The build stamp (cmd/internal/buildinfo): without git both are empty and
-# the binaries fall back on what the Go toolchain recorded.
+# The build stamp of both binaries, here and in the image
+# (cmd/internal/buildinfo): VERSION and REVISION above.
 BUILDINFO := git.wntrmute.dev/kyle/mcr/cmd/internal/buildinfo
-VERSION   := $(shell git describe --tags --always --dirty 2>/dev/null)
-COMMIT    := $(shell git rev-parse HEAD 2>/dev/null)
-LDFLAGS   := -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT)
+LDFLAGS   := -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(REVISION)
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/mcrsrv ./cmd/mcrsrv
@@ -73,6 +83,21 @@ run: build
 deploy-config:
 	$(GO) test -count=1 -run '^TestConfigFiles$$' ./cmd/mcrsrv -update
 
+# The container image (docs/operations.md, "Container image"): static
+# binaries cross-compiled per architecture, assembled by deploy/image into
+# an OCI layout; push it with `crane push bin/image host/repo:tag`.
+image:
+	@for arch in $(IMAGE_ARCHS); do \
+	  echo "image: building linux/$$arch"; \
+	  for cmd in mcrsrv mcrctl; do \
+	    CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS)' \
+	      -o $(BIN)/linux-$$arch/$$cmd ./cmd/$$cmd; \
+	  done; \
+	done
+	$(GO) run ./deploy/image -out $(IMAGE_DIR) -version $(VERSION) -revision $(REVISION) \
+	  -source $(IMAGE_SOURCE) -created $(SOURCE_DATE_EPOCH) \
+	  $(foreach a,$(IMAGE_ARCHS),-platform linux/$(a)=$(BIN)/linux-$(a))
+
 # go_tool installs $(4)@$(3) into .tools/bin unless the binary there was
 # already built from module $(2) at version $(3) (read back with go version -m).
 define go_tool
@@ -83,7 +108,8 @@ define go_tool
 	fi
 endef
 
-# apt_tool installs Debian package $(2) unless command $(1) is there.
+# apt_tool installs Debian package $(2) unless command $(1) exists (the
+# e2e tests run skopeo and nginx from PATH).
 define apt_tool
 	@if ! command -v $(1) >/dev/null; then \
 	  echo "tools: installing $(2) with apt-get"; \
@@ -102,8 +128,9 @@ tools:
 	$(call go_tool,staticcheck,$(STATICCHECK_MOD),$(STATICCHECK_VER),$(STATICCHECK_MOD)/cmd/staticcheck)
 	$(call apt_tool,skopeo,skopeo)
 	$(call apt_tool,systemd-analyze,systemd)
+	$(call apt_tool,nginx,nginx)
 
-test: tools build k6-check
+test: tools build image k6-check
 	$(GO) vet ./...
 	$(TOOLS_BIN)/staticcheck ./...
 	$(E2E_ENV) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...

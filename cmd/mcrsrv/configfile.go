@@ -48,6 +48,9 @@ func decodeFile(path string, c *Config) error {
 				errs = append(errs, fmt.Errorf("%s: %w", p, err))
 				continue
 			}
+			if v.Elem().Kind() == reflect.Slice && v.Elem().Len() == 0 {
+				v.Elem().SetZero() // [] is the default, no list
+			}
 			keys[p].Value.Set(v.Elem())
 		case tables[p]:
 			if typ := md.Type(key...); typ != "Hash" {

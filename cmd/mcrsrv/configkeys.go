@@ -26,6 +26,7 @@ var keyDocs = map[string]string{
 	"http.idle_timeout":     "how long an idle keep-alive connection is kept",
 	"http.shutdown_timeout": "how long in-flight requests get to finish on SIGTERM",
 	"http.concurrency":      "connections served at once",
+	"http.trusted_proxies":  "reverse proxies (CIDRs or addresses) whose X-Forwarded-Proto, -Host and -For are believed; MCR_HTTP_TRUSTED_PROXIES takes a comma-separated list",
 
 	"tls.cert_file":       "PEM certificate chain, leaf first; with tls.key_file, addr serves HTTPS; empty: plain HTTP",
 	"tls.key_file":        "PEM private key of the certificate (PKCS#8, PKCS#1 or SEC 1)",
@@ -39,7 +40,7 @@ var keyDocs = map[string]string{
 
 	"auth.mode":          "builtin (mcr's accounts), mcias (external identity service) or none (no authentication: development only)",
 	"auth.service":       "this registry's name in challenges; the audience of its tokens",
-	"auth.realm":         "token endpoint URL announced in challenges, e.g. https://registry.example.com/v2/token; empty: from each request's scheme and Host",
+	"auth.realm":         "token endpoint URL announced in challenges, e.g. https://registry.example.com/v2/token; empty: from each request (behind a proxy, set it or list the proxy in http.trusted_proxies)",
 	"auth.token_ttl":     "life of an access token",
 	"auth.refresh_ttl":   "life of a refresh token (docker login keeps one)",
 	"auth.admin_user":    "name of the first admin, created on a data directory without accounts",

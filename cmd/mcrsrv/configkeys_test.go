@@ -196,6 +196,9 @@ func TestEnvSetsEveryKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if k.Value.Kind() == reflect.Slice { // a comma-separated list
+			v = strings.NewReplacer("[", "", "]", "", `"`, "", " ", "").Replace(v)
+		}
 		environ = append(environ, k.Env()+"="+strings.Trim(v, `"`))
 	}
 	zero := Config{}
