@@ -24,7 +24,8 @@ var keyDocs = map[string]string{
 	"http.read_timeout":     "longest time to read one request, body included",
 	"http.write_timeout":    "longest time to write one response",
 	"http.idle_timeout":     "how long an idle keep-alive connection is kept",
-	"http.shutdown_timeout": "how long in-flight requests get to finish on SIGTERM",
+	"http.shutdown_timeout": "how long after SIGTERM in-flight requests may run (the drain included)",
+	"http.drain":            "how long after SIGTERM /readyz answers 503 while everything is still served; the load balancer's health-check period",
 	"http.concurrency":      "connections served at once",
 	"http.trusted_proxies":  "reverse proxies (CIDRs or addresses) whose X-Forwarded-Proto, -Host and -For are believed; MCR_HTTP_TRUSTED_PROXIES takes a comma-separated list",
 
@@ -35,8 +36,10 @@ var keyDocs = map[string]string{
 
 	"manifest.allow_sparse": "accept manifests that name blobs or child manifests the repository lacks",
 
-	"uploads.workers": "uploads written to disk at once",
-	"uploads.queue":   "uploads that may wait for a worker before the registry answers 429",
+	"uploads.workers":      "uploads written to disk at once",
+	"uploads.queue":        "uploads that may wait for a worker before the registry answers 429",
+	"uploads.idle_timeout": "a request whose body makes no progress this long is cut off (connection closed)",
+	"uploads.per_account":  "uploads one account (one address, for anonymous pushes) streams at once; past it, 429 with Retry-After; 0: no bound",
 
 	"auth.mode":          "builtin (mcr's accounts), mcias (external identity service) or none (no authentication: development only)",
 	"auth.service":       "this registry's name in challenges; the audience of its tokens",
