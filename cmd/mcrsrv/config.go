@@ -34,6 +34,7 @@ type Config struct {
 	Metrics  MetricsConfig  `toml:"metrics"`
 	Memory   MemoryConfig   `toml:"memory"`
 	Storage  StorageConfig  `toml:"storage"`
+	Metadata MetadataConfig `toml:"metadata"`
 }
 
 // MetricsConfig sets the Prometheus endpoint (docs/operations.md).
@@ -140,7 +141,8 @@ func Defaults() Config {
 		Jobs:    defaultJobs(),
 		Audit:   defaultAudit(),
 		Memory:  MemoryConfig{Limit: Size{defaultMemoryLimit}},
-		Storage: StorageConfig{Sync: syncGroup},
+		Storage:  StorageConfig{Sync: syncGroup},
+		Metadata: MetadataConfig{Backend: backendBadger},
 	}
 }
 
@@ -257,6 +259,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Audit.validate()...)
 	errs = append(errs, c.Memory.validate()...)
 	errs = append(errs, c.Storage.validate()...)
+	errs = append(errs, c.Metadata.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -1,7 +1,9 @@
 package main
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"time"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/http/metrics"
@@ -11,24 +13,47 @@ import (
 
 // newMetrics wires the gauges of /metrics to the running registry; each
 // callback runs at scrape time.
-func newMetrics(store *kv.Badger, reg *engine.Registry, uploads *jobs.Pool, bg *background) *metrics.Metrics {
-	return metrics.New(metrics.Sources{
+func newMetrics(store kv.Store, reg *engine.Registry, uploads *jobs.Pool, bg *background) *metrics.Metrics {
+	src := metrics.Sources{
 		Uploads: uploads.Stats,
 		Actors: func() (int, int) {
 			st := reg.ActorStats()
 			return st.Actors, st.Queued
 		},
-		Jobs:  bg.Runner.Statuses,
-		Store: store.DB().Size,
-	})
+		Jobs: bg.Runner.Statuses,
+	}
+	if sz, ok := store.(kv.Sizer); ok {
+		src.Store = func() (int64, int64) { return storeSize(sz) }
+	}
+	return metrics.New(src)
 }
 
-// readiness is /readyz's check: the metadata store is open and the data
-// directory takes a synced write.
-func readiness(store *kv.Badger, data string) func() error {
+// probeTimeout bounds a scrape's or a readiness check's question to the
+// metadata store: a server store that does not answer in time is reported,
+// not waited for.
+const probeTimeout = 2 * time.Second
+
+// storeSize is the store's size, or zeros when it cannot say in time.
+func storeSize(sz kv.Sizer) (lsm, vlog int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	lsm, vlog, err := sz.Size(ctx)
+	if err != nil {
+		return 0, 0
+	}
+	return lsm, vlog
+}
+
+// readiness is /readyz's check: the metadata store is open and, for a
+// server store, answers; and the data directory takes a synced write.
+func readiness(store kv.Store, data string) func() error {
 	return func() error {
-		if store.DB().IsClosed() {
-			return errors.New("metadata store closed")
+		if p, ok := store.(kv.Pinger); ok {
+			ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+			defer cancel()
+			if err := p.Ping(ctx); err != nil {
+				return fmt.Errorf("metadata store: %w", err)
+			}
 		}
 		return metrics.DirWritable(data)
 	}

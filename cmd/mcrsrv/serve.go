@@ -62,15 +62,14 @@ func (b badgerLogger) Debugf(string, ...any)       {}
 func serve(ctx context.Context, c Config) error {
 	log := c.logger()
 	c.Memory.apply(log)
-	meta := filepath.Join(c.Data, "meta")
-	barrier, err := c.Storage.barrier(c.Data, meta, log)
+	barrier, err := c.Storage.barrier(c.Data, metaDir(c.Data), log)
 	if err != nil {
 		return err
 	}
 	if barrier != nil {
 		defer barrier.Close() // after the store: closing Badger writes through it
 	}
-	store, err := kv.Open(kv.Options{Dir: meta, Logger: badgerLogger{log.With().Str("component", "badger").Logger()}, Barrier: barrier.Waiter()})
+	store, err := awaitMetadata(ctx, c, barrier.Waiter(), log)
 	if err != nil {
 		return err
 	}
@@ -114,7 +113,7 @@ func serve(ctx context.Context, c Config) error {
 	if err != nil {
 		return err
 	}
-	log.Info().Str("addr", ln.Addr().String()).Str("data", c.Data).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
+	log.Info().Str("addr", ln.Addr().String()).Str("data", c.Data).Str("metadata", c.Metadata.Backend).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
 		Str("version", version()).Msg("mcrsrv serving")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -138,19 +137,23 @@ func serve(ctx context.Context, c Config) error {
 
 // adminAPI assembles the admin API over the running components. Accounts
 // are managed through it only when they are mcr's own (builtin mode).
-func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Registry, bg *background,
+func adminAPI(c Config, store kv.Store, blobs *blobstore.FS, reg *engine.Registry, bg *background,
 	authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *adminapi.API {
 	d := adminapi.Deps{
 		Registry: reg, Jobs: bg.Runner, GC: bg.Collector, Journal: journal, Audit: rec,
-		Snapshot: func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
-			return snapshot.Create(ctx, store, blobs, dir)
-		},
 		SnapshotDir: snapshotDir(c.Data),
-		MetadataBytes: func() int64 {
-			lsm, vlog := store.DB().Size()
-			return lsm + vlog
-		},
 		Version: version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
+	}
+	if b, ok := store.(kv.Backuper); ok {
+		d.Snapshot = func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
+			return snapshot.Create(ctx, b, blobs, dir)
+		}
+	}
+	if sz, ok := store.(kv.Sizer); ok {
+		d.MetadataBytes = func() int64 {
+			lsm, vlog := storeSize(sz)
+			return lsm + vlog
+		}
 	}
 	if authn != nil {
 		d.Authorizer, d.Policy = authn, authn.Policy()

@@ -31,6 +31,9 @@ func snapshotCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if err := requireBadger(c); err != nil {
+				return err
+			}
 			return offlineSnapshot(ctx, c.Data, cmd.String("to"), cmd.Root().Writer)
 		},
 	}
@@ -48,6 +51,9 @@ func restoreCommand() *cli.Command {
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			c, err := commandConfig(cmd)
 			if err != nil {
+				return err
+			}
+			if err := requireBadger(c); err != nil {
 				return err
 			}
 			return restoreSnapshot(ctx, cmd.String("from"), c.Data, cmd.Root().Writer)

@@ -64,7 +64,10 @@ var ErrNotEmpty = errors.New("snapshot: target directory is not empty")
 // empty or absent. It is safe while the registry serves: the backup is one
 // read snapshot, and blobs are immutable. A blob that garbage collection
 // removes between the backup and its copy fails the snapshot (retry it).
-func Create(ctx context.Context, store kv.Store, blobs *blobstore.FS, dir string) (*Manifest, error) {
+//
+// Only a store with its own backup stream (kv.Backuper: Badger) can be
+// snapshotted; PostgreSQL is backed up with its own tools.
+func Create(ctx context.Context, store kv.Backuper, blobs *blobstore.FS, dir string) (*Manifest, error) {
 	if err := emptyDir(dir); err != nil {
 		return nil, err
 	}
@@ -175,7 +178,7 @@ func Restore(ctx context.Context, dir string, store *kv.Badger, blobs *blobstore
 }
 
 // writeBackup streams store's backup to path, returning its hash and size.
-func writeBackup(ctx context.Context, store kv.Store, path string) (string, int64, error) {
+func writeBackup(ctx context.Context, store kv.Backuper, path string) (string, int64, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
 		return "", 0, err
