@@ -142,7 +142,7 @@ func adminAPI(c Config, store kv.Store, blobs *blobstore.FS, reg *engine.Registr
 	d := adminapi.Deps{
 		Registry: reg, Jobs: bg.Runner, GC: bg.Collector, Journal: journal, Audit: rec,
 		SnapshotDir: snapshotDir(c.Data),
-		Version: version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
+		Version:     version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
 	}
 	if b, ok := store.(kv.Backuper); ok {
 		d.Snapshot = func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
