@@ -136,12 +136,13 @@ func Defaults() Config {
 			AdminUser:  "admin",
 			MCIAS:      MCIASConfig{Timeout: Duration{10 * time.Second}},
 		},
-		Uploads:  UploadsConfig{Workers: 128, Queue: 4096},
-		GC:       defaultGC(),
-		Jobs:     defaultJobs(),
-		Audit:    defaultAudit(),
-		Memory:   MemoryConfig{Limit: Size{defaultMemoryLimit}},
-		Storage:  StorageConfig{Sync: syncGroup},
+		Uploads: UploadsConfig{Workers: 128, Queue: 4096},
+		GC:      defaultGC(),
+		Jobs:    defaultJobs(),
+		Audit:   defaultAudit(),
+		Memory:  MemoryConfig{Limit: Size{defaultMemoryLimit}},
+		Storage: StorageConfig{Sync: syncGroup},
+
 		Metadata: MetadataConfig{Backend: backendBadger},
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
@@ -142,12 +143,15 @@ func adminAPI(c Config, store kv.Store, blobs *blobstore.FS, reg *engine.Registr
 	d := adminapi.Deps{
 		Registry: reg, Jobs: bg.Runner, GC: bg.Collector, Journal: journal, Audit: rec,
 		SnapshotDir: snapshotDir(c.Data),
-		Version:     version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
+
+		Version: version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
 	}
-	if b, ok := store.(kv.Backuper); ok {
-		d.Snapshot = func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
-			return snapshot.Create(ctx, b, blobs, dir)
+	d.Snapshot = func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
+		b, ok := store.(kv.Backuper)
+		if !ok {
+			return nil, errcode.Wrap(errcode.Conflict, errSnapshotPostgres, "%v", errSnapshotPostgres)
 		}
+		return snapshot.Create(ctx, b, blobs, dir)
 	}
 	if sz, ok := store.(kv.Sizer); ok {
 		d.MetadataBytes = func() int64 {
