@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
 )
 
 // TestMain lets the test binary act as mcrsrv: the crash test starts it as
@@ -27,7 +29,7 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m)) // stops the PostgreSQL server of the postgres tests
 }
 
 type child struct {
