@@ -13,7 +13,8 @@
 #   make clients      only the crane/oras/regctl/skopeo runs, verbose
 #
 # Everything a fresh Debian machine with Go needs is installed by `make tools`:
-# Go tools from the module proxy at pinned versions, skopeo from apt.
+# Go tools from the module proxy at pinned versions, skopeo and PostgreSQL
+# from apt.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -38,8 +39,15 @@ CONFORMANCE_VER  := v0.0.0-20260831232431-97274622c111
 STATICCHECK_MOD  := honnef.co/go/tools
 STATICCHECK_VER  := v0.8.2
 
+# PostgreSQL for the metadata tests (kv/pgtest runs throwaway servers from
+# its initdb and postgres): Debian's package of the release's supported
+# major version (15 on Debian 12), the version apt pins for the release.
+PG_PACKAGE := postgresql
+
 # The e2e suites start bin/mcrsrv and find the clients in .tools/bin.
-E2E_ENV := MCR_E2E=1 MCR_TOOLS_BIN=$(TOOLS_BIN) MCR_BIN=$(BIN)/mcrsrv
+# MCR_PG_REQUIRED=1: tests needing PostgreSQL fail instead of skipping,
+# since `make tools` installed it.
+E2E_ENV := MCR_E2E=1 MCR_TOOLS_BIN=$(TOOLS_BIN) MCR_BIN=$(BIN)/mcrsrv MCR_PG_REQUIRED=1
 E2E_PKG := ./cmd/mcrsrv/e2e
 TEST_TIMEOUT := 15m
 
@@ -73,6 +81,12 @@ tools:
 	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
 	  $$sudo apt-get update -qq >/dev/null; \
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends skopeo >/dev/null; \
+	fi
+	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "tools: installing $(PG_PACKAGE) with apt-get"; \
+	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
+	  $$sudo apt-get update -qq >/dev/null; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PG_PACKAGE) >/dev/null; \
 	fi
 
 test: tools build k6-check
