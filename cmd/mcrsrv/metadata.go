@@ -69,6 +69,16 @@ func (m MetadataConfig) validate() []error {
 // metaDir is Badger's directory inside the data directory.
 func metaDir(data string) string { return filepath.Join(data, "meta") }
 
+// barrierMetaDir is the metadata directory the group-commit barrier syncs
+// besides the data directory: Badger's, or with PostgreSQL (which syncs
+// its own log) the data directory again, so that no empty meta/ appears.
+func (c Config) barrierMetaDir() string {
+	if c.Metadata.Backend == backendPostgres {
+		return c.Data
+	}
+	return metaDir(c.Data)
+}
+
 // openMetadata opens the configured metadata store, in one attempt (the
 // offline commands). barrier is Badger's group commit, nil for per-commit
 // fsync.

@@ -63,7 +63,7 @@ func (b badgerLogger) Debugf(string, ...any)       {}
 func serve(ctx context.Context, c Config) error {
 	log := c.logger()
 	c.Memory.apply(log)
-	barrier, err := c.Storage.barrier(c.Data, metaDir(c.Data), log)
+	barrier, err := c.Storage.barrier(c.Data, c.barrierMetaDir(), log)
 	if err != nil {
 		return err
 	}
