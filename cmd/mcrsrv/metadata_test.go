@@ -157,3 +157,37 @@ func waitLog(t *testing.T, logs logSignal, want string) {
 		}
 	}
 }
+
+// TestOfflineCommandsOnPostgres runs the offline commands with the metadata
+// in PostgreSQL: init, account and gc work on the database (nothing appears
+// under <data>/meta); snapshot and restore, which are Badger's, refuse with
+// the one message that says what to do instead.
+func TestOfflineCommandsOnPostgres(t *testing.T) {
+	t.Setenv("MCR_LOG_LEVEL", "error")
+	t.Setenv("MCR_METADATA_BACKEND", "postgres")
+	t.Setenv("MCR_METADATA_POSTGRES_DSN", pgtest.Database(t))
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	mustRun(t, "init", "--data", data)
+	if _, err := os.Stat(metaDir(data)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("init on postgres made %s: %v", metaDir(data), err)
+	}
+	if out, err := runMcrsrv(t, "init", "--data", data); err == nil || !strings.Contains(err.Error(), "already initialized") {
+		t.Fatalf("a second init on the same database: %v\n%s", err, out)
+	}
+	mustRun(t, "account", "add", "--data", data, "--name", "ci", "--type", "system")
+	if out := mustRun(t, "account", "ls", "--data", data); !strings.Contains(out, "ci") || !strings.Contains(out, "admin") {
+		t.Fatalf("account ls: %s", out)
+	}
+	if out := mustRun(t, "gc", "--data", data, "--dry-run"); !strings.Contains(out, "dry run") {
+		t.Fatalf("gc --dry-run: %s", out)
+	}
+	for _, args := range [][]string{
+		{"snapshot", "--data", data, "--to", filepath.Join(dir, "snap")},
+		{"restore", "--from", filepath.Join(dir, "snap"), "--data", filepath.Join(dir, "restored")},
+	} {
+		if out, err := runMcrsrv(t, args...); !errors.Is(err, errSnapshotPostgres) {
+			t.Errorf("mcrsrv %s on postgres: %v\n%s", args[0], err, out)
+		}
+	}
+}
