@@ -166,7 +166,8 @@ func pushLoop(ctx context.Context, base string, w int, a *acked) {
 // checks that every acknowledged blob and tag is there with the right
 // bytes. Three rounds, each on the data the previous round left; in both
 // storage.sync modes, since with group commit a commit is visible before
-// it is acknowledged.
+// it is acknowledged; and with the metadata in PostgreSQL, where an
+// acknowledged commit is the database's.
 func TestKillLosesNothingAcknowledged(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills server processes")
@@ -174,13 +175,16 @@ func TestKillLosesNothingAcknowledged(t *testing.T) {
 	for _, mode := range []string{syncGroup, syncFile} {
 		t.Run(mode, func(t *testing.T) { killAndVerify(t, "MCR_STORAGE_SYNC="+mode) })
 	}
+	t.Run("postgres", func(t *testing.T) {
+		killAndVerify(t, "MCR_METADATA_BACKEND=postgres", "MCR_METADATA_POSTGRES_DSN="+pgtest.Database(t))
+	})
 }
 
-func killAndVerify(t *testing.T, env string) {
+func killAndVerify(t *testing.T, env ...string) {
 	data := t.TempDir()
 	a := &acked{blobs: map[string][]byte{}, manifests: map[string]string{}}
 	for round := range 3 {
-		srv := startServer(t, data, freePort(t), env)
+		srv := startServer(t, data, freePort(t), env...)
 		base := "http://" + srv.addr
 		verify(t, base, a, round)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -201,7 +205,7 @@ func killAndVerify(t *testing.T, env string) {
 		wg.Wait()
 		t.Logf("round %d: %d blobs and %d tags acknowledged so far", round, len(a.blobs), len(a.manifests))
 	}
-	srv := startServer(t, data, freePort(t), env)
+	srv := startServer(t, data, freePort(t), env...)
 	verify(t, "http://"+srv.addr, a, 3)
 	if len(a.manifests) == 0 {
 		t.Fatal("no push was acknowledged before the kills: the test proved nothing")
