@@ -7,14 +7,17 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Scan pages. A scan reads at most this many rows per query and hands them
-// to the callback after the query is done, so that the callback may itself
-// read through the same transaction (one connection runs one query at a
-// time) and a 100 000-key scan holds one page in memory, not all of it.
-// Pages of values are smaller: a value may be a 4 MiB manifest.
+// Scan pages. A scan reads a page of rows per query and hands them to the
+// callback after the query is done, so that the callback may itself read
+// through the same transaction (one connection runs one query at a time)
+// and a 100 000-key scan holds one page in memory, not all of it. The
+// first page is small, because most scans stop early (a listing page of
+// 100, a point check); each next page doubles, up to the cap. Pages of
+// values are capped lower: a value may be a 4 MiB manifest.
 const (
-	keyPage   = 1024
-	valuePage = 128
+	firstPage    = 128
+	keyPageCap   = 2048
+	valuePageCap = 128
 )
 
 // pgTxn is a Txn on one PostgreSQL transaction.
@@ -85,9 +88,9 @@ func (t *pgTxn) ScanKeys(prefix, after []byte, fn func(key []byte) error) error 
 // prefix+after; end is the first key past every key with the prefix. Each
 // page resumes strictly after the last key of the one before.
 func (t *pgTxn) scan(prefix, after []byte, values bool, fn func(key, val []byte) error) error {
-	cols, page := "k, NULL::bytea", keyPage
+	cols, page, pageCap := "k, NULL::bytea", firstPage, keyPageCap
 	if values {
-		cols, page = "k, v", valuePage
+		cols, pageCap = "k, v", valuePageCap
 	}
 	start, op := prefix, ">="
 	if len(after) > 0 {
@@ -101,7 +104,7 @@ func (t *pgTxn) scan(prefix, after []byte, values bool, fn func(key, val []byte)
 		args, bound = append(args, end), ` AND k < $3`
 	}
 	for {
-		args[0] = start
+		args[0], args[1] = start, page
 		q := `SELECT ` + cols + ` FROM kv WHERE k ` + op + ` $1` + bound + ` ORDER BY k LIMIT $2`
 		rows, err := t.tx.Query(t.ctx, q, args...)
 		if err != nil {
@@ -131,6 +134,7 @@ func (t *pgTxn) scan(prefix, after []byte, values bool, fn func(key, val []byte)
 			return nil
 		}
 		start, op = ks[len(ks)-1], ">"
+		page = min(page*2, pageCap)
 	}
 }
 
