@@ -40,7 +40,7 @@ type Badger struct {
 
 var (
 	_ Store    = (*Badger)(nil)
-	_ Backuper = (*Badger)(nil)
+	_ Restorer = (*Badger)(nil)
 )
 
 // Open opens (creating if needed) the store and checks its schema version.
@@ -157,9 +157,14 @@ func (s *Badger) Backup(ctx context.Context, w io.Writer) error {
 	return err
 }
 
-// Restore loads a Backup dump into the store. It must run before the store
-// serves traffic (Badger's Load is not safe alongside other writers).
-func (s *Badger) Restore(r io.Reader) error { return s.db.Load(r, 256) }
+// Restore implements Restorer. It must run before the store serves
+// traffic (Badger's Load is not safe alongside other writers).
+func (s *Badger) Restore(ctx context.Context, r io.Reader) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Load(r, 256)
+}
 
 // Close implements Store.
 func (s *Badger) Close() error { return s.db.Close() }

@@ -58,7 +58,7 @@ func TestBackupRestore(t *testing.T) {
 	}
 	dst, _ := Open(Options{Dir: t.TempDir()})
 	defer dst.Close()
-	if err := dst.Restore(&buf); err != nil {
+	if err := dst.Restore(ctx, &buf); err != nil {
 		t.Fatal(err)
 	}
 	n := 0

@@ -92,7 +92,9 @@ func (t *pgTxn) scan(prefix, after []byte, values bool, fn func(key, val []byte)
 	if values {
 		cols, pageCap = "k, v", valuePageCap
 	}
-	start, op := prefix, ">="
+	// An empty prefix is every key: start at the empty key (a nil one
+	// would be SQL NULL, which nothing compares greater than).
+	start, op := append([]byte{}, prefix...), ">="
 	if len(after) > 0 {
 		start, op = append(append(make([]byte, 0, len(prefix)+len(after)), prefix...), after...), ">"
 	}

@@ -73,6 +73,12 @@ type Backuper interface {
 	Backup(ctx context.Context, w io.Writer) error
 }
 
+// Restorer loads a Backuper's stream (from either implementation: both
+// write Badger's backup format) into an empty store, before it serves.
+type Restorer interface {
+	Restore(ctx context.Context, r io.Reader) error
+}
+
 // ValueLogCompactor reclaims space an append-only value log holds for
 // overwritten values (Badger); a store without one has nothing to compact.
 type ValueLogCompactor interface {

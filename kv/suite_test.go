@@ -56,3 +56,17 @@ func TestPostgres(t *testing.T) {
 		return closing(t, s, err)
 	}, kvtest.Options{})
 }
+
+// A backup of either store restores into the other: one format.
+func TestBackupAcrossStores(t *testing.T) {
+	badger := func(t *testing.T) kv.Store {
+		s, err := kv.Open(kv.Options{Dir: t.TempDir()})
+		return closing(t, s, err)
+	}
+	postgres := func(t *testing.T) kv.Store {
+		s, err := kv.OpenPostgres(context.Background(), kv.PostgresOptions{DSN: pgtest.Database(t)})
+		return closing(t, s, err)
+	}
+	t.Run("badger-to-postgres", func(t *testing.T) { kvtest.BackupRestore(t, badger, postgres, kvtest.Options{}) })
+	t.Run("postgres-to-badger", func(t *testing.T) { kvtest.BackupRestore(t, postgres, badger, kvtest.Options{}) })
+}

@@ -52,10 +52,95 @@ func Run(t *testing.T, open Opener, o Options) {
 		{"ErrorRollsBack", testErrorRollsBack},
 		{"CancelledContext", testCancelledContext},
 		{"LargeValues", func(t *testing.T, s kv.Store) { testLargeValues(t, s, o.MaxValue) }},
+		{"EmptyPrefix", testEmptyPrefix},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+	t.Run("BackupRestore", func(t *testing.T) { BackupRestore(t, open, open, o) })
+}
+
+// An empty prefix scans every key.
+func testEmptyPrefix(t *testing.T, s kv.Store) {
+	update(t, s, func(tx kv.Txn) error {
+		for _, k := range []string{"\x00", "a", "\xff\xff"} {
+			if err := tx.Set([]byte(k), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	view(t, s, func(r kv.Reader) error {
+		got := keys(t, r, nil, nil)
+		// The store's own schema key ("v") is there too.
+		if !equal(got, []string{"\x00", "a", string(kv.SchemaKey()), "\xff\xff"}) {
+			t.Errorf("scan of the empty prefix: %q", got)
+		}
+		return nil
+	})
+}
+
+// BackupRestore checks the optional Backuper and Restorer: a backup of a
+// store from src, restored into an empty store from dst, holds exactly the
+// same keys and values (deleted keys absent, large and empty values and
+// binary keys intact). It is skipped for stores without the capability.
+// src and dst may open different implementations: the format is shared.
+func BackupRestore(t *testing.T, src, dst Opener, o Options) {
+	if o.MaxValue == 0 {
+		o.MaxValue = ManifestLimit
+	}
+	s := src(t)
+	b, ok := s.(kv.Backuper)
+	if !ok {
+		t.Skip("the store has no backup")
+	}
+	want := map[string][]byte{
+		"\x00bin\xff": {0, 1, 2},
+		"e/empty":      {},
+		"m/big":        bytes.Repeat([]byte{7}, o.MaxValue),
+	}
+	for i := range 3000 {
+		want[fmt.Sprintf("k/%05d", i)] = fmt.Appendf(nil, "v%d", i)
+	}
+	update(t, s, func(tx kv.Txn) error {
+		for k, v := range want {
+			if err := tx.Set([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		return tx.Set([]byte("gone"), []byte("x"))
+	})
+	update(t, s, func(tx kv.Txn) error { return tx.Delete([]byte("gone")) })
+	var buf bytes.Buffer
+	if err := b.Backup(context.Background(), &buf); err != nil {
+		t.Fatalf("Backup: %v", err)
+	}
+	d := dst(t)
+	r, ok := d.(kv.Restorer)
+	if !ok {
+		t.Skip("the target store has no restore")
+	}
+	if err := r.Restore(context.Background(), &buf); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	want[string(kv.SchemaKey())] = nil // compared by presence only
+	n := 0
+	view(t, d, func(rd kv.Reader) error {
+		return rd.Scan(nil, nil, func(k, v []byte) error {
+			n++
+			w, ok := want[string(k)]
+			switch {
+			case !ok:
+				t.Errorf("restored key %q was not backed up", k)
+			case w != nil && !bytes.Equal(v, w):
+				t.Errorf("restored %q: %d bytes, want %d", k, len(v), len(w))
+			}
+			return nil
+		})
+	})
+	if n != len(want) {
+		t.Errorf("restored %d keys, want %d", n, len(want))
 	}
 }
 
