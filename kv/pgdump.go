@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4/pb"
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -78,9 +79,9 @@ func writeKVList(w io.Writer, list *pb.KVList) error {
 var ErrNotEmpty = errors.New("kv: restore needs an empty store")
 
 // Restore loads a backup stream (from either store) into this database,
-// which must hold nothing but the schema version that opening it wrote.
-// It commits in batches: a failed restore leaves a partial database, to be
-// dropped and created again before a retry.
+// which must hold nothing but the schema version that opening it wrote. The
+// whole load is one transaction (COPY into the kv table): a failed restore
+// leaves the database as it was.
 func (s *Postgres) Restore(ctx context.Context, r io.Reader) error {
 	err := s.View(ctx, func(rd Reader) error {
 		return rd.ScanKeys(nil, nil, func(k []byte) error {
@@ -93,61 +94,66 @@ func (s *Postgres) Restore(ctx context.Context, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	br := bufio.NewReaderSize(r, 1<<20)
-	var last []byte
-	var batch []*pb.KV
-	size := 0
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+	src := &streamRows{r: bufio.NewReaderSize(r, 1<<20), now: uint64(time.Now().Unix())}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The stream carries its own schema version record.
+		if _, err := tx.Exec(ctx, `DELETE FROM kv`); err != nil {
+			return err
 		}
-		err := s.Update(ctx, func(t Txn) error {
-			for _, kv := range batch {
-				if err := t.Set(kv.Key, kv.Value); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		batch, size = batch[:0], 0
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"kv"}, []string{"k", "v"}, pgx.CopyFromFunc(src.next))
 		return err
+	})
+	if err != nil {
+		return fmt.Errorf("kv: restore: %w", err)
 	}
-	now := uint64(time.Now().Unix())
+	return nil
+}
+
+// streamRows reads a backup stream as (k, v) rows: a key's versions come
+// together, newest first, so the first decides, and a deleted or expired
+// one leaves the key absent.
+type streamRows struct {
+	r    *bufio.Reader
+	now  uint64
+	list []*pb.KV
+	last []byte
+}
+
+func (s *streamRows) next() ([]any, error) {
 	for {
+		for len(s.list) > 0 {
+			kv := s.list[0]
+			s.list = s.list[1:]
+			if s.last != nil && bytes.Equal(kv.Key, s.last) {
+				continue
+			}
+			s.last = kv.Key
+			if len(kv.Meta) > 0 && kv.Meta[0]&badgerBitDelete != 0 || kv.ExpiresAt != 0 && kv.ExpiresAt <= s.now {
+				continue
+			}
+			v := kv.Value
+			if v == nil {
+				v = []byte{}
+			}
+			return []any{kv.Key, v}, nil
+		}
 		var n uint64
-		if err := binary.Read(br, binary.LittleEndian, &n); errors.Is(err, io.EOF) {
-			break
+		if err := binary.Read(s.r, binary.LittleEndian, &n); errors.Is(err, io.EOF) {
+			return nil, nil
 		} else if err != nil {
-			return fmt.Errorf("kv: restore: %w", err)
+			return nil, err
 		}
 		if n > 1<<30 {
-			return fmt.Errorf("kv: restore: a list of %d bytes: %w", n, ErrCorrupt)
+			return nil, fmt.Errorf("a list of %d bytes: %w", n, ErrCorrupt)
 		}
 		buf := make([]byte, n)
-		if _, err := io.ReadFull(br, buf); err != nil {
-			return fmt.Errorf("kv: restore: %w", err)
+		if _, err := io.ReadFull(s.r, buf); err != nil {
+			return nil, err
 		}
 		list := &pb.KVList{}
 		if err := proto.Unmarshal(buf, list); err != nil {
-			return fmt.Errorf("kv: restore: %w: %w", ErrCorrupt, err)
+			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
-		for _, kv := range list.Kv {
-			// A key's versions come together, newest first: the first
-			// decides, and a deleted or expired one leaves it absent.
-			if last != nil && bytes.Equal(kv.Key, last) {
-				continue
-			}
-			last = kv.Key
-			if len(kv.Meta) > 0 && kv.Meta[0]&badgerBitDelete != 0 || kv.ExpiresAt != 0 && kv.ExpiresAt <= now {
-				continue
-			}
-			batch = append(batch, kv)
-			if size += len(kv.Key) + len(kv.Value); size >= dumpBatch || len(batch) >= 1000 {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-		}
+		s.list = list.Kv
 	}
-	return flush()
 }

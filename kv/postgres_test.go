@@ -1,7 +1,9 @@
 package kv_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -87,5 +89,44 @@ func TestPostgresBadDSN(t *testing.T) {
 	_, err := kv.OpenPostgres(context.Background(), kv.PostgresOptions{DSN: "postgres://mcr:s3cret@db:port/x"})
 	if err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("bad DSN: %v", err)
+	}
+}
+
+// Restore refuses a database that holds data, and a stream that breaks off
+// leaves the database as it was (one transaction).
+func TestPostgresRestoreRefuses(t *testing.T) {
+	ctx := context.Background()
+	s, err := kv.OpenPostgres(ctx, kv.PostgresOptions{DSN: pgtest.Database(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Update(ctx, func(tx kv.Txn) error { return tx.Set([]byte("k"), []byte("v")) }); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := s.Backup(ctx, &buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Restore(ctx, bytes.NewReader(buf.Bytes())); !errors.Is(err, kv.ErrNotEmpty) {
+		t.Fatalf("restore into a database with data: %v", err)
+	}
+
+	fresh, err := kv.OpenPostgres(ctx, kv.PostgresOptions{DSN: pgtest.Database(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	if err := fresh.Restore(ctx, bytes.NewReader(buf.Bytes()[:buf.Len()-3])); err == nil {
+		t.Fatal("a truncated backup restored")
+	}
+	n := 0
+	if err := fresh.View(ctx, func(r kv.Reader) error {
+		return r.ScanKeys(nil, nil, func(k []byte) error { n++; return nil })
+	}); err != nil || n != 1 {
+		t.Fatalf("after a failed restore: %d keys (want the schema key alone), %v", n, err)
+	}
+	if err := fresh.Restore(ctx, bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatalf("restore after a failed one: %v", err)
 	}
 }

@@ -97,8 +97,8 @@ func BackupRestore(t *testing.T, src, dst Opener, o Options) {
 	}
 	want := map[string][]byte{
 		"\x00bin\xff": {0, 1, 2},
-		"e/empty":      {},
-		"m/big":        bytes.Repeat([]byte{7}, o.MaxValue),
+		"e/empty":     {},
+		"m/big":       bytes.Repeat([]byte{7}, o.MaxValue),
 	}
 	for i := range 3000 {
 		want[fmt.Sprintf("k/%05d", i)] = fmt.Appendf(nil, "v%d", i)
