@@ -116,17 +116,9 @@ func awaitMetadata(ctx context.Context, c Config, barrier kv.Barrier, log zerolo
 	}
 }
 
-// errSnapshotPostgres is the answer of the snapshot and restore commands
-// and API on the postgres backend, which has no backup stream of its own.
-var errSnapshotPostgres = errors.New("snapshots cover the badger metadata backend only: with metadata.backend postgres, back up the database with pg_dump and the data directory's blobs with your file backups (docs/operations.md)")
-
-// requireBadger refuses commands that work on Badger's files directly.
-func requireBadger(c Config) error {
-	if c.Metadata.Backend == backendPostgres {
-		return errSnapshotPostgres
-	}
-	return nil
-}
+// errNoBackup answers a snapshot or restore on a metadata store without a
+// backup stream (both of today's stores have one).
+var errNoBackup = errors.New("this metadata store cannot be snapshotted: back it up with its own tools (docs/operations.md)")
 
 // requireMetadata checks that there is registry data to open: Badger's
 // directory (a database is checked by connecting to it).

@@ -160,8 +160,8 @@ func waitLog(t *testing.T, logs logSignal, want string) {
 
 // TestOfflineCommandsOnPostgres runs the offline commands with the metadata
 // in PostgreSQL: init, account and gc work on the database (nothing appears
-// under <data>/meta); snapshot and restore, which are Badger's, refuse with
-// the one message that says what to do instead.
+// under <data>/meta); a snapshot restores into a new, empty database, and
+// only into one.
 func TestOfflineCommandsOnPostgres(t *testing.T) {
 	t.Setenv("MCR_LOG_LEVEL", "error")
 	t.Setenv("MCR_METADATA_BACKEND", "postgres")
@@ -182,12 +182,17 @@ func TestOfflineCommandsOnPostgres(t *testing.T) {
 	if out := mustRun(t, "gc", "--data", data, "--dry-run"); !strings.Contains(out, "dry run") {
 		t.Fatalf("gc --dry-run: %s", out)
 	}
-	for _, args := range [][]string{
-		{"snapshot", "--data", data, "--to", filepath.Join(dir, "snap")},
-		{"restore", "--from", filepath.Join(dir, "snap"), "--data", filepath.Join(dir, "restored")},
-	} {
-		if out, err := runMcrsrv(t, args...); !errors.Is(err, errSnapshotPostgres) {
-			t.Errorf("mcrsrv %s on postgres: %v\n%s", args[0], err, out)
-		}
+	snap := filepath.Join(dir, "snap")
+	mustRun(t, "snapshot", "--data", data, "--to", snap)
+	if out, err := runMcrsrv(t, "restore", "--from", snap, "--data", filepath.Join(dir, "again")); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("restore into the database it came from: %v\n%s", err, out)
+	}
+	restored := filepath.Join(dir, "restored")
+	t.Setenv("MCR_METADATA_POSTGRES_DSN", pgtest.Database(t))
+	if out := mustRun(t, "restore", "--from", snap, "--data", restored); !strings.Contains(out, "hash chain intact") {
+		t.Fatalf("restore: %s", out)
+	}
+	if out := mustRun(t, "account", "ls", "--data", restored); !strings.Contains(out, "ci") {
+		t.Fatalf("account ls after the restore: %s", out)
 	}
 }

@@ -149,7 +149,7 @@ func adminAPI(c Config, store kv.Store, blobs *blobstore.FS, reg *engine.Registr
 	d.Snapshot = func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
 		b, ok := store.(kv.Backuper)
 		if !ok {
-			return nil, errcode.Wrap(errcode.Conflict, errSnapshotPostgres, "%v", errSnapshotPostgres)
+			return nil, errcode.Wrap(errcode.Conflict, errNoBackup, "%v", errNoBackup)
 		}
 		return snapshot.Create(ctx, b, blobs, dir)
 	}
