@@ -10,8 +10,10 @@
 // update and a write skew between two concurrent transactions are both
 // impossible: one commit fails and its closure is retried); read-only
 // snapshots that see nothing committed after them; a failed or cancelled
-// Update writes nothing; values up to the 4 MiB manifest limit; ErrClosed
-// after Close.
+// Update writes nothing; values up to the 4 MiB manifest limit; an empty
+// prefix scans everything; ErrClosed after Close; and, for stores with the
+// optional Backuper and Restorer, a backup restored into an empty store
+// (BackupRestore also runs across implementations: the format is shared).
 //
 // Usage, from an implementation's tests:
 //
