@@ -21,6 +21,18 @@ func newMetrics(store kv.Store, reg *engine.Registry, uploads *jobs.Pool, bg *ba
 			return st.Actors, st.Queued
 		},
 		Jobs: bg.Runner.Statuses,
+		Staging: func() metrics.Staging {
+			// A scrape has no deadline of its own; the totals are one
+			// snapshot scan and one directory read. On an error (a
+			// store closing under the scrape) the gauges show what was
+			// counted before it: a scrape never fails for them.
+			t, _ := reg.UploadTotals(context.Background())
+			return metrics.Staging{Sessions: t.Sessions, Files: t.StagingFiles, Bytes: t.StagingBytes}
+		},
+		Cleaned: func() metrics.Cleaned {
+			a := bg.Cleaned
+			return metrics.Cleaned{StagingFiles: int64(a.Staging), StagingBytes: a.StagingBytes, OrphanFiles: int64(a.Orphans), OrphanBytes: a.OrphanBytes}
+		},
 	}
 	if sz, ok := store.(kv.Sizer); ok {
 		src.Store = func() (int64, int64) { return storeSize(sz) }
