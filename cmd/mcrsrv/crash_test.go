@@ -83,6 +83,22 @@ type acked struct {
 }
 
 func (a *acked) blob(d string, b []byte) { a.mu.Lock(); a.blobs[d] = b; a.mu.Unlock() }
+
+func (a *acked) tags() int { a.mu.Lock(); defer a.mu.Unlock(); return len(a.manifests) }
+
+// waitTag waits, bounded, until more than n tags are acknowledged: the
+// random kill then falls in a round that did acknowledge something, even
+// on a loaded machine where the first push is slow.
+func (a *acked) waitTag(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for a.tags() <= n {
+		if time.Now().After(deadline) {
+			t.Fatalf("no tag acknowledged in 60s (%d so far)", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
 func (a *acked) tag(ref, d string)       { a.mu.Lock(); a.manifests[ref] = d; a.mu.Unlock() }
 
 func digestOf(b []byte) string { return fmt.Sprintf("sha256:%x", sha256.Sum256(b)) }
@@ -192,9 +208,11 @@ func killAndVerify(t *testing.T, env ...string) {
 		logged := left != nil && checkStartupCleanup(t, data, *left, srv)
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
+		tags := a.tags()
 		for w := range 6 {
 			wg.Go(func() { pushLoop(ctx, base, w+10*round, a) })
 		}
+		a.waitTag(t, tags)
 		time.Sleep(time.Duration(300+rand.IntN(700)) * time.Millisecond)
 		if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -209,7 +227,7 @@ func killAndVerify(t *testing.T, env ...string) {
 		if logged {
 			checkCleanupLogged(t, srv)
 		}
-		st := readCrashState(t, data)
+		st := readCrashState(t, data, env...)
 		left = &st
 		t.Logf("round %d: %d blobs and %d tags acknowledged so far; the kill left %d staging files for %d sessions and %d blob files for %d records",
 			round, len(a.blobs), len(a.manifests), len(st.staging), len(st.sessions), len(st.files), len(st.records))
