@@ -101,12 +101,6 @@ func (s *Badger) CompactValueLog(ctx context.Context) (int, error) {
 	return n, ctx.Err()
 }
 
-// Size implements Sizer: the LSM tree's and the value log's bytes on disk.
-func (s *Badger) Size(context.Context) (lsm, vlog int64, err error) {
-	lsm, vlog = s.db.Size()
-	return lsm, vlog, nil
-}
-
 // Ping implements Pinger: Badger is embedded, so it is up until closed.
 func (s *Badger) Ping(context.Context) error {
 	if s.db.IsClosed() {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -144,12 +145,19 @@ func (s *Postgres) Ping(ctx context.Context) error {
 	return s.pool.Ping(ctx)
 }
 
-// Size implements Sizer: the table with its indexes, and its TOAST table,
-// where PostgreSQL keeps large values (manifests) out of line.
-func (s *Postgres) Size(ctx context.Context) (table, toast int64, err error) {
-	err = s.pool.QueryRow(ctx, `SELECT pg_total_relation_size('kv') - COALESCE(pg_total_relation_size(NULLIF(reltoastrelid, 0)), 0),
-		COALESCE(pg_total_relation_size(NULLIF(reltoastrelid, 0)), 0) FROM pg_class WHERE oid = 'kv'::regclass`).Scan(&table, &toast)
-	return table, toast, err
+// sizeTimeout bounds DiskUsage: a scrape must not hang on a database that
+// does not answer.
+const sizeTimeout = 2 * time.Second
+
+// DiskUsage implements Sizer: the table with its indexes, and its TOAST
+// table, where PostgreSQL keeps large values (manifests) out of line.
+func (s *Postgres) DiskUsage() (DiskUsage, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), sizeTimeout)
+	defer cancel()
+	var u DiskUsage
+	err := s.pool.QueryRow(ctx, `SELECT pg_total_relation_size('kv') - COALESCE(pg_total_relation_size(NULLIF(reltoastrelid, 0)), 0),
+		COALESCE(pg_total_relation_size(NULLIF(reltoastrelid, 0)), 0) FROM pg_class WHERE oid = 'kv'::regclass`).Scan(&u.LSM, &u.ValueLog)
+	return u, err
 }
 
 // isSerializationFailure reports the errors PostgreSQL asks a client to

@@ -85,11 +85,11 @@ type ValueLogCompactor interface {
 	CompactValueLog(ctx context.Context) (rewritten int, err error)
 }
 
-// Sizer reports the store's size in bytes: for Badger its LSM tree and
-// value log, for PostgreSQL the kv table and its indexes (as lsm) and its
-// out-of-line values (as vlog).
+// Sizer reports the store's footprint: for Badger its files, for
+// PostgreSQL the kv table with its indexes (as LSM) and its out-of-line
+// values, the TOAST table (as ValueLog).
 type Sizer interface {
-	Size(ctx context.Context) (lsm, vlog int64, err error)
+	DiskUsage() (DiskUsage, error)
 }
 
 // Pinger reports whether the store can serve: open, and for a server

@@ -99,6 +99,7 @@ func (a *acked) waitTag(t *testing.T, n int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
 func (a *acked) tag(ref, d string) { a.mu.Lock(); a.manifests[ref] = d; a.mu.Unlock() }
 
 func digestOf(b []byte) string { return fmt.Sprintf("sha256:%x", sha256.Sum256(b)) }

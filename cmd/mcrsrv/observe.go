@@ -21,6 +21,10 @@ func newMetrics(store kv.Store, reg *engine.Registry, uploads *jobs.Pool, bg *ba
 			return st.Actors, st.Queued
 		},
 		Jobs: bg.Runner.Statuses,
+		Store: func() (lsm, vlog, other int64) {
+			u := metadataUsage(store)
+			return u.LSM, u.ValueLog, u.Other
+		},
 		Staging: func() metrics.Staging {
 			// A scrape has no deadline of its own; the totals are one
 			// snapshot scan and one directory read. On an error (a
@@ -34,27 +38,25 @@ func newMetrics(store kv.Store, reg *engine.Registry, uploads *jobs.Pool, bg *ba
 			return metrics.Cleaned{StagingFiles: int64(a.Staging), StagingBytes: a.StagingBytes, OrphanFiles: int64(a.Orphans), OrphanBytes: a.OrphanBytes}
 		},
 	}
-	if sz, ok := store.(kv.Sizer); ok {
-		src.Store = func() (int64, int64) { return storeSize(sz) }
-	}
 	return metrics.New(src)
 }
 
-// probeTimeout bounds a scrape's or a readiness check's question to the
-// metadata store: a server store that does not answer in time is reported,
-// not waited for.
-const probeTimeout = 2 * time.Second
-
-// storeSize is the store's size, or zeros when it cannot say in time.
-func storeSize(sz kv.Sizer) (lsm, vlog int64) {
-	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
-	defer cancel()
-	lsm, vlog, err := sz.Size(ctx)
-	if err != nil {
-		return 0, 0
+// metadataUsage is the metadata store's disk usage, for /metrics and the
+// admin API's status alike. A walk that fails part-way (a file that cannot
+// be read) still reports what it summed: a gauge slightly low beats none;
+// a store that cannot say (a database that does not answer) reports zeros.
+func metadataUsage(store kv.Store) kv.DiskUsage {
+	sz, ok := store.(kv.Sizer)
+	if !ok {
+		return kv.DiskUsage{}
 	}
-	return lsm, vlog
+	u, _ := sz.DiskUsage()
+	return u
 }
+
+// probeTimeout bounds a readiness check's question to the metadata store:
+// a server store that does not answer in time is reported, not waited for.
+const probeTimeout = 2 * time.Second
 
 // readiness is /readyz's check: the metadata store is open and, for a
 // server store, answers; and the data directory takes a synced write.

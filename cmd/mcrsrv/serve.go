@@ -124,6 +124,7 @@ func serve(ctx context.Context, c Config) error {
 		MetricsRequireAuth: c.Metrics.RequireAuth,
 		Ready:              readiness(store, c.Data),
 		Admin:              adminAPI(c, store, blobs, reg, bg, authn, journal, rec, log),
+		Proxies:            c.proxies(),
 	})
 	log.Info().Str("addr", ln.Addr().String()).Bool("tls", c.TLS.enabled()).Str("data", c.Data).Str("metadata", c.Metadata.Backend).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
 		Str("version", version()).Msg("mcrsrv serving")
@@ -153,9 +154,9 @@ func adminAPI(c Config, store kv.Store, blobs *blobstore.FS, reg *engine.Registr
 	authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *adminapi.API {
 	d := adminapi.Deps{
 		Registry: reg, Jobs: bg.Runner, GC: bg.Collector, Journal: journal, Audit: rec,
-		SnapshotDir: snapshotDir(c.Data),
-
-		Version: version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
+		SnapshotDir:   snapshotDir(c.Data),
+		MetadataBytes: func() int64 { return metadataUsage(store).Total() },
+		Version:       version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
 	}
 	d.Snapshot = func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
 		b, ok := store.(kv.Backuper)
@@ -163,12 +164,6 @@ func adminAPI(c Config, store kv.Store, blobs *blobstore.FS, reg *engine.Registr
 			return nil, errcode.Wrap(errcode.Conflict, errNoBackup, "%v", errNoBackup)
 		}
 		return snapshot.Create(ctx, b, blobs, dir)
-	}
-	if sz, ok := store.(kv.Sizer); ok {
-		d.MetadataBytes = func() int64 {
-			lsm, vlog := storeSize(sz)
-			return lsm + vlog
-		}
 	}
 	if authn != nil {
 		d.Authorizer, d.Policy = authn, authn.Policy()
