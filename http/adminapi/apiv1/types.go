@@ -40,6 +40,8 @@ const (
 	CodeInvalid          = "INVALID"
 	CodeTooManyRequests  = "TOO_MANY_REQUESTS"
 	CodeInternal         = "INTERNAL"
+	// CodeInsufficientStorage: the registry's disk is below its floor.
+	CodeInsufficientStorage = "INSUFFICIENT_STORAGE"
 )
 
 // Status is GET /status.

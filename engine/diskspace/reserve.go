@@ -1,0 +1,90 @@
+package diskspace
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"sync"
+	"sync/atomic"
+)
+
+// ReserveFile is the reserve's name in the metadata directory. Badger
+// ignores files it does not know.
+const ReserveFile = "space-reserve"
+
+// reserve is a preallocated file that holds space for the metadata store
+// (see doc.go). held is what it holds now: its size or 0.
+type reserve struct {
+	path string
+	size int64
+	mu   sync.Mutex // serializes create and release
+	held atomic.Int64
+}
+
+// adopt takes over a reserve left by an earlier run if it is whole
+// (all its blocks allocated), else removes what is there.
+func (r *reserve) adopt() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fi, err := os.Stat(r.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Size() == r.size && allocatedBytes(fi) >= r.size {
+		r.held.Store(r.size)
+		return nil
+	}
+	return removeMissingOK(r.path)
+}
+
+// create allocates the reserve unless it is held. On failure (the space
+// went meanwhile) nothing is left behind.
+func (r *reserve) create() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.held.Load() == r.size {
+		return nil
+	}
+	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	err = allocate(f, r.size)
+	if err == nil {
+		// The blocks are taken once fallocate returns; the sync makes the
+		// reserve survive a crash, so a restart on a disk filled meanwhile
+		// still finds it to release before opening the store.
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = removeMissingOK(r.path)
+		return err
+	}
+	r.held.Store(r.size)
+	return nil
+}
+
+// release removes the reserve, handing its space to the metadata store.
+// It reports whether there was anything to release.
+func (r *reserve) release() (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.held.Load() == 0 {
+		return false, nil
+	}
+	r.held.Store(0)
+	return true, removeMissingOK(r.path)
+}
+
+func removeMissingOK(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
