@@ -140,7 +140,12 @@ func Defaults() Config {
 		Jobs:    defaultJobs(),
 		Audit:   defaultAudit(),
 		Memory:  MemoryConfig{Limit: Size{defaultMemoryLimit}},
-		Storage: StorageConfig{Sync: syncGroup},
+		Storage: StorageConfig{
+			Sync:          syncGroup,
+			MinFree:       ByteFloor{defaultMinFree},
+			MinFreeInodes: InodeFloor{defaultMinFreeInodes},
+			Reserve:       Size{defaultReserve},
+		},
 	}
 }
 
@@ -214,7 +219,7 @@ func setField(fv reflect.Value, s string) error {
 			return err
 		}
 		*p = n
-	case encoding.TextUnmarshaler: // Duration, Size
+	case encoding.TextUnmarshaler: // Duration, Size, ByteFloor, InodeFloor
 		return p.UnmarshalText([]byte(s))
 	default:
 		return fmt.Errorf("unsupported config field type %s", fv.Type())

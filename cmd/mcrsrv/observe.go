@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
+	"git.wntrmute.dev/kyle/mcr/engine/diskspace"
 	"git.wntrmute.dev/kyle/mcr/http/metrics"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 	"git.wntrmute.dev/kyle/mcr/kv"
@@ -11,8 +12,8 @@ import (
 
 // newMetrics wires the gauges of /metrics to the running registry; each
 // callback runs at scrape time.
-func newMetrics(store *kv.Badger, reg *engine.Registry, uploads *jobs.Pool, bg *background) *metrics.Metrics {
-	return metrics.New(metrics.Sources{
+func newMetrics(store *kv.Badger, reg *engine.Registry, uploads *jobs.Pool, bg *background, space *diskspace.Monitor) *metrics.Metrics {
+	src := metrics.Sources{
 		Uploads: uploads.Stats,
 		Actors: func() (int, int) {
 			st := reg.ActorStats()
@@ -20,15 +21,31 @@ func newMetrics(store *kv.Badger, reg *engine.Registry, uploads *jobs.Pool, bg *
 		},
 		Jobs:  bg.Runner.Statuses,
 		Store: store.DB().Size,
-	})
+	}
+	if space != nil {
+		src.Disk = space.Statuses
+	}
+	return metrics.New(src)
 }
 
 // readiness is /readyz's check: the metadata store is open and the data
-// directory takes a synced write.
-func readiness(store *kv.Badger, data string) func() error {
+// directory takes a synced write. A disk below its floor is degraded, not
+// down: pulls, deletes and GC still work there, and a single registry
+// taken out of rotation would stop serving pulls too; the probe write is
+// skipped then, since it would only fail for the reason already known.
+func readiness(store *kv.Badger, data string, space *diskspace.Monitor) func() error {
 	return func() error {
 		if store.DB().IsClosed() {
 			return errors.New("metadata store closed")
+		}
+		if space != nil {
+			st, below, err := space.Below()
+			if err != nil {
+				return err
+			}
+			if below {
+				return &metrics.Degraded{Reason: "storage below its floor, writes refused: " + st.Reason()}
+			}
 		}
 		return metrics.DirWritable(data)
 	}

@@ -13,6 +13,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/diskspace"
 	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
@@ -63,6 +64,10 @@ func serve(ctx context.Context, c Config) error {
 	log := c.logger()
 	c.Memory.apply(log)
 	meta := filepath.Join(c.Data, "meta")
+	space, err := c.Storage.monitor(c.Data, meta, log)
+	if err != nil {
+		return err
+	}
 	barrier, err := c.Storage.barrier(c.Data, meta, log)
 	if err != nil {
 		return err
@@ -75,6 +80,9 @@ func serve(ctx context.Context, c Config) error {
 		return err
 	}
 	defer func() {
+		if !canClose(space, log) {
+			return
+		}
 		if err := store.Close(); err != nil {
 			log.Error().Err(err).Msg("closing metadata store")
 		}
@@ -92,7 +100,15 @@ func serve(ctx context.Context, c Config) error {
 	defer closeAuth()
 	uploads := jobs.NewPool(c.Uploads.Workers, c.Uploads.Queue)
 	defer uploads.Close() // after the listener is drained: no upload is in flight
-	reg := engine.New(store, blobs, engine.Options{AllowSparse: c.Manifest.AllowSparse, Streamer: uploads})
+	eopts := engine.Options{AllowSparse: c.Manifest.AllowSparse, Streamer: uploads}
+	if space != nil {
+		eopts.Space = space
+		sctx, stopSpace := context.WithCancel(ctx)
+		spaceDone := make(chan struct{})
+		go func() { defer close(spaceDone); space.Run(sctx) }()
+		defer func() { stopSpace(); <-spaceDone }()
+	}
+	reg := engine.New(store, blobs, eopts)
 	bg, err := startJobs(ctx, c, store, blobs, reg, journal, log)
 	if err != nil {
 		return err
@@ -105,10 +121,10 @@ func serve(ctx context.Context, c Config) error {
 		Concurrency:  c.HTTP.Concurrency,
 		Auth:         authn,
 
-		Metrics:            newMetrics(store, reg, uploads, bg),
+		Metrics:            newMetrics(store, reg, uploads, bg, space),
 		MetricsRequireAuth: c.Metrics.RequireAuth,
-		Ready:              readiness(store, c.Data),
-		Admin:              adminAPI(c, store, blobs, reg, bg, authn, journal, rec, log),
+		Ready:              readiness(store, c.Data, space),
+		Admin:              adminAPI(c, store, blobs, reg, bg, space, authn, journal, rec, log),
 	})
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -139,7 +155,7 @@ func serve(ctx context.Context, c Config) error {
 // adminAPI assembles the admin API over the running components. Accounts
 // are managed through it only when they are mcr's own (builtin mode).
 func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Registry, bg *background,
-	authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *adminapi.API {
+	space *diskspace.Monitor, authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *adminapi.API {
 	d := adminapi.Deps{
 		Registry: reg, Jobs: bg.Runner, GC: bg.Collector, Journal: journal, Audit: rec,
 		Snapshot: func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
@@ -151,6 +167,9 @@ func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Regis
 			return lsm + vlog
 		},
 		Version: version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
+	}
+	if space != nil {
+		d.Disk = space.Statuses
 	}
 	if authn != nil {
 		d.Authorizer, d.Policy = authn, authn.Policy()

@@ -29,8 +29,9 @@ type Options struct {
 	// MinFree and MinFreeInodes are the floors below which writes that
 	// add data are refused.
 	MinFree, MinFreeInodes Floor
-	// ReserveDir holds the reserve (the metadata directory); Reserve is
-	// its size in bytes, 0 for none. ReserveDir must be one of Dirs.
+	// ReserveDir is the metadata store's directory, which holds the
+	// reserve; Reserve is its size in bytes, 0 for none. ReserveDir must
+	// be one of Dirs.
 	ReserveDir string
 	Reserve    int64
 	// Interval is how often Run samples the filesystems to release or
@@ -86,6 +87,7 @@ type filesystem struct {
 type Monitor struct {
 	o      Options
 	fss    []*filesystem
+	store  *filesystem // ReserveDir's
 	statfs func(dir string) (usage, error) // statfs(2); tests count their own
 }
 
@@ -111,8 +113,12 @@ func New(o Options) (*Monitor, error) {
 			byDev[dev] = fs
 			m.fss = append(m.fss, fs)
 		}
-		if o.Reserve > 0 && filepath.Clean(d.Path) == filepath.Clean(o.ReserveDir) {
-			fs := byDev[dev]
+		if filepath.Clean(d.Path) != filepath.Clean(o.ReserveDir) {
+			continue
+		}
+		m.store = byDev[dev]
+		if o.Reserve > 0 {
+			fs := m.store
 			fs.reserve = &reserve{path: filepath.Join(o.ReserveDir, ReserveFile), size: o.Reserve}
 			if err := fs.reserve.adopt(); err != nil {
 				return nil, fmt.Errorf("diskspace: reserve: %w", err)
@@ -220,19 +226,15 @@ func (m *Monitor) Below() (Status, bool, error) {
 	return Status{}, false, nil
 }
 
-// ReserveFree is the space statfs reports available on the reserve's
-// filesystem (the reserve itself not counted, held or not): what the
-// metadata store has to write into right now. ok is false when there is
-// no reserve.
-func (m *Monitor) ReserveFree() (free uint64, ok bool, err error) {
-	for _, fs := range m.fss {
-		if fs.reserve == nil {
-			continue
-		}
-		u, err := m.statfs(fs.path)
-		return u.freeBytes, true, err
+// StoreFree is the space statfs reports available on the metadata
+// store's filesystem (a held reserve not counted): what the store has to
+// write into right now. ok is false when ReserveDir is not watched.
+func (m *Monitor) StoreFree() (free uint64, ok bool, err error) {
+	if m.store == nil {
+		return 0, false, nil
 	}
-	return 0, false, nil
+	u, err := m.statfs(m.store.path)
+	return u.freeBytes, true, err
 }
 
 func (m *Monitor) sample(fs *filesystem) (Status, error) {

@@ -94,7 +94,7 @@ func TestMonitorFloorsAndReserve(t *testing.T) {
 	if sts[0].ReserveBytes != 0 || sts[0].FreeBytes != 15*mib {
 		t.Fatalf("after release %+v", sts[0])
 	}
-	if free, ok, _ := m.ReserveFree(); !ok || free != 79*mib {
+	if free, ok, _ := m.StoreFree(); !ok || free != 79*mib {
 		t.Fatalf("metadata store has %d bytes to write into, want the released 64 MiB + 15", free)
 	}
 	if err := m.Admit(0); errcode.KindOf(err) != errcode.InsufficientStorage {

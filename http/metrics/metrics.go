@@ -12,6 +12,7 @@ import (
 	vm "github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
+	"git.wntrmute.dev/kyle/mcr/engine/diskspace"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 )
 
@@ -26,6 +27,9 @@ type Sources struct {
 	Jobs func() []jobs.Status
 	// Store reports the metadata store's LSM and value-log sizes in bytes.
 	Store func() (lsm, vlog int64)
+	// Disk reports the filesystems the registry writes: free space and
+	// inodes against their floors, and the reserve (disk.go).
+	Disk func() ([]diskspace.Status, error)
 }
 
 // latencyBuckets are the upper bounds, in seconds, of the request latency
@@ -142,6 +146,9 @@ func (m *Metrics) writeSources(w io.Writer) {
 		for _, st := range f() {
 			writeJob(w, st)
 		}
+	}
+	if f := m.src.Disk; f != nil {
+		writeDisk(w, f)
 	}
 }
 
