@@ -219,6 +219,12 @@ func setField(fv reflect.Value, s string) error {
 			return err
 		}
 		*p = n
+	case *float64: // gc.duty
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return err
+		}
+		*p = f
 	case encoding.TextUnmarshaler: // Duration, Size, ByteFloor, InodeFloor
 		return p.UnmarshalText([]byte(s))
 	default:

@@ -71,6 +71,9 @@ func (s StorageConfig) monitor(data, meta string, log zerolog.Logger) (*diskspac
 		Dirs:    []diskspace.Dir{{Name: "data", Path: data}, {Name: "meta", Path: meta}},
 		MinFree: s.MinFree.Floor, MinFreeInodes: s.MinFreeInodes.Floor,
 		ReserveDir: meta, Reserve: int64(min(s.Reserve.Bytes, 1<<62)),
+		// A memtable's log is the largest amount Badger gives back at
+		// once (it is deleted after the flush).
+		Hysteresis: kv.MemTableSize,
 		Log: log,
 	})
 	if errors.Is(err, errors.ErrUnsupported) {

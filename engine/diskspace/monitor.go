@@ -29,6 +29,12 @@ type Options struct {
 	// MinFree and MinFreeInodes are the floors below which writes that
 	// add data are refused.
 	MinFree, MinFreeInodes Floor
+	// Hysteresis raises the byte floor of a filesystem while it is below
+	// it: writes are taken again only once this much more is free. The
+	// metadata store frees and takes megabytes at a time (a memtable's
+	// log is deleted when it is flushed), and without it a disk at the
+	// floor flips between refusing and accepting many times a second.
+	Hysteresis uint64
 	// ReserveDir is the metadata store's directory, which holds the
 	// reserve; Reserve is its size in bytes, 0 for none. ReserveDir must
 	// be one of Dirs.
@@ -49,7 +55,8 @@ type Status struct {
 	Path  string
 	// FreeBytes is the space usable for data: statfs's available bytes,
 	// less what the reserve would hold if it were released. FloorBytes
-	// is its floor on this filesystem.
+	// is its floor on this filesystem, raised by Options.Hysteresis while
+	// the filesystem is below it.
 	TotalBytes, FreeBytes, FloorBytes    uint64
 	TotalInodes, FreeInodes, FloorInodes uint64
 	// ReserveBytes is what the reserve holds now (0 when released or
@@ -87,7 +94,7 @@ type filesystem struct {
 type Monitor struct {
 	o      Options
 	fss    []*filesystem
-	store  *filesystem // ReserveDir's
+	store  *filesystem                     // ReserveDir's
 	statfs func(dir string) (usage, error) // statfs(2); tests count their own
 }
 
@@ -203,9 +210,12 @@ func (m *Monitor) Admit(need int64) error {
 		if err != nil {
 			return err
 		}
-		if st.Below(uint64(max(need, 0))) {
+		if st.Below(0) {
 			m.crossed(fs, st)
 			return insufficient(st)
+		}
+		if st.Below(uint64(max(need, 0))) {
+			return insufficient(st) // this write does not fit; smaller ones may
 		}
 	}
 	return nil
@@ -246,6 +256,9 @@ func (m *Monitor) sample(fs *filesystem) (Status, error) {
 		Names: fs.names, Path: fs.path,
 		TotalBytes: u.totalBytes, FreeBytes: u.freeBytes, FloorBytes: m.o.MinFree.Of(u.totalBytes),
 		TotalInodes: u.totalInodes, FreeInodes: u.freeInodes, FloorInodes: m.o.MinFreeInodes.Of(u.totalInodes),
+	}
+	if fs.below.Load() {
+		st.FloorBytes += m.o.Hysteresis
 	}
 	if r := fs.reserve; r != nil {
 		held := r.held.Load()

@@ -42,7 +42,7 @@ func newTestMonitor(t *testing.T, reserve int64) (*Monitor, *fakeDisk) {
 	m, err := New(Options{
 		Dirs:    []Dir{{Name: "data", Path: dir}, {Name: "meta", Path: dir}},
 		MinFree: Floor{Percent: 2, Amount: 1 << 30}, MinFreeInodes: Floor{Percent: 1, Amount: 10000},
-		ReserveDir: dir, Reserve: reserve, Log: zerolog.Nop(),
+		ReserveDir: dir, Reserve: reserve, Hysteresis: 8 * mib, Log: zerolog.Nop(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +91,7 @@ func TestMonitorFloorsAndReserve(t *testing.T) {
 		t.Fatalf("reserve still there: %v", err)
 	}
 	sts, _ = m.Statuses()
-	if sts[0].ReserveBytes != 0 || sts[0].FreeBytes != 15*mib {
+	if sts[0].ReserveBytes != 0 || sts[0].FreeBytes != 15*mib || sts[0].FloorBytes != 28*mib {
 		t.Fatalf("after release %+v", sts[0])
 	}
 	if free, ok, _ := m.StoreFree(); !ok || free != 79*mib {
@@ -112,6 +112,16 @@ func TestMonitorFloorsAndReserve(t *testing.T) {
 		t.Fatal("reserve re-created below the floor")
 	}
 
+	// Space comes back, but not past the floor raised by the hysteresis:
+	// writes stay refused and the reserve released.
+	d.used.Store(1000*mib - 64*mib - 25*mib)
+	if err := m.Admit(0); errcode.KindOf(err) != errcode.InsufficientStorage {
+		t.Fatalf("5 MiB over the floor, under the hysteresis: %v", err)
+	}
+	if sts, err := m.check(); err != nil || sts[0].ReserveBytes != 0 {
+		t.Fatalf("reserve re-created within the hysteresis: %+v %v", sts, err)
+	}
+
 	// Space comes back: the next check re-creates the reserve, and
 	// usable space is what it was.
 	d.used.Store(100 * mib)
@@ -122,8 +132,8 @@ func TestMonitorFloorsAndReserve(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(d.dir, ReserveFile)); err != nil || fi.Size() != 64*mib {
 		t.Fatalf("reserve file %v %v", fi, err)
 	}
-	if err := m.Admit(0); err != nil {
-		t.Fatalf("after recovery: %v", err)
+	if err := m.Admit(0); err != nil || sts[0].FloorBytes != 20*mib {
+		t.Fatalf("after recovery: %v, floor %d", err, sts[0].FloorBytes)
 	}
 
 	// Inodes have their own floor.

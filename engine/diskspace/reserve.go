@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 )
@@ -79,7 +80,13 @@ func (r *reserve) release() (bool, error) {
 		return false, nil
 	}
 	r.held.Store(0)
-	return true, removeMissingOK(r.path)
+	if err := removeMissingOK(r.path); err != nil {
+		return true, err
+	}
+	// ext4 counts a deleted file's blocks as free only once the journal
+	// commits the deletion (up to its 5 s commit interval): until then
+	// the released space is not there for the metadata store to use.
+	return true, syncFS(filepath.Dir(r.path))
 }
 
 func removeMissingOK(path string) error {

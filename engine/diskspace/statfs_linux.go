@@ -61,3 +61,14 @@ func allocatedBytes(fi fs.FileInfo) int64 {
 	}
 	return 0
 }
+
+// syncFS commits the filesystem holding dir (syncfs(2)), and with it the
+// journal transaction that frees a deleted file's blocks.
+func syncFS(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.Syncfs(int(f.Fd()))
+}

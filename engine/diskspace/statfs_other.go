@@ -19,3 +19,4 @@ func statfs(string) (usage, error)     { return usage{}, errors.ErrUnsupported }
 func deviceOf(string) (uint64, error)  { return 0, errors.ErrUnsupported }
 func allocate(*os.File, int64) error   { return errors.ErrUnsupported }
 func allocatedBytes(fs.FileInfo) int64 { return 0 }
+func syncFS(string) error              { return nil }
