@@ -74,7 +74,7 @@ func (s StorageConfig) monitor(data, meta string, log zerolog.Logger) (*diskspac
 		// A memtable's log is the largest amount Badger gives back at
 		// once (it is deleted after the flush).
 		Hysteresis: kv.MemTableSize,
-		Log: log,
+		Log:        log,
 	})
 	if errors.Is(err, errors.ErrUnsupported) {
 		log.Info().Err(err).Msg("storage: free space is not watched on this platform")

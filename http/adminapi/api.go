@@ -60,11 +60,11 @@ type Deps struct {
 	MetadataBytes func() int64
 	// Disk reports the filesystems the registry writes against their
 	// floors (nil: not watched).
-	Disk func() ([]diskspace.Status, error)
-	Version       string
-	Started       time.Time
-	Log           zerolog.Logger
-	Authorizer    Authorizer
+	Disk       func() ([]diskspace.Status, error)
+	Version    string
+	Started    time.Time
+	Log        zerolog.Logger
+	Authorizer Authorizer
 }
 
 // API is the admin API.
