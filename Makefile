@@ -13,7 +13,8 @@
 #   make clients      only the crane/oras/regctl/skopeo runs, verbose
 #
 # Everything a fresh Debian machine with Go needs is installed by `make tools`:
-# Go tools from the module proxy at pinned versions, skopeo from apt.
+# Go tools from the module proxy at pinned versions, skopeo and e2fsprogs
+# (mkfs.ext4, for the disk-full test) from apt.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -61,6 +62,16 @@ define go_tool
 	fi
 endef
 
+# apt_tool installs Debian package $(2) unless command $(1) exists.
+define apt_tool
+	@if ! command -v $(1) >/dev/null; then \
+	  echo "tools: installing $(2) with apt-get"; \
+	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
+	  $$sudo apt-get update -qq >/dev/null; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(2) >/dev/null; \
+	fi
+endef
+
 tools:
 	@mkdir -p $(TOOLS_BIN)
 	$(call go_tool,crane,$(CRANE_MOD),$(CRANE_VER),$(CRANE_MOD)/cmd/crane)
@@ -68,12 +79,9 @@ tools:
 	$(call go_tool,regctl,$(REGCTL_MOD),$(REGCTL_VER),$(REGCTL_MOD)/cmd/regctl)
 	$(call go_tool,conformance,$(CONFORMANCE_MOD),$(CONFORMANCE_VER),$(CONFORMANCE_MOD))
 	$(call go_tool,staticcheck,$(STATICCHECK_MOD),$(STATICCHECK_VER),$(STATICCHECK_MOD)/cmd/staticcheck)
-	@if ! command -v skopeo >/dev/null; then \
-	  echo "tools: installing skopeo with apt-get"; \
-	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
-	  $$sudo apt-get update -qq >/dev/null; \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends skopeo >/dev/null; \
-	fi
+	$(call apt_tool,skopeo,skopeo)
+	@# The disk-full test (cmd/mcrsrv/e2e) makes and loop-mounts an ext4 image.
+	$(call apt_tool,mkfs.ext4,e2fsprogs)
 
 test: tools build k6-check
 	$(GO) vet ./...
