@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 
 	"github.com/dustin/go-humanize"
@@ -73,8 +74,9 @@ func (s StorageConfig) monitor(data, meta string, log zerolog.Logger) (*diskspac
 		ReserveDir: meta, Reserve: int64(min(s.Reserve.Bytes, 1<<62)),
 		// A memtable's log is the largest amount Badger gives back at
 		// once (it is deleted after the flush).
-		Hysteresis: kv.MemTableSize,
-		Log:        log,
+		Hysteresis:   kv.MemTableSize,
+		FloorAtLeast: closeHeadroom,
+		Log:          log,
 	})
 	if errors.Is(err, errors.ErrUnsupported) {
 		log.Info().Err(err).Msg("storage: free space is not watched on this platform")
@@ -101,6 +103,26 @@ func (s StorageConfig) monitor(data, meta string, log zerolog.Logger) (*diskspac
 	return m, nil
 }
 
+// roomToOpen makes room for the metadata store to open (releasing the
+// reserve if it must) and refuses when even then the filesystem has less
+// than closeHeadroom free: Badger's Open
+// writes its new log files and flushes the replayed memtables through
+// memory maps, and on a full disk that is a SIGBUS, not an error. A
+// clear refusal lets the operator free space and start again; it only
+// happens when something other than mcr took the reserve.
+func roomToOpen(m *diskspace.Monitor) error {
+	if m == nil {
+		return nil
+	}
+	free, ok, err := m.MakeRoom(closeHeadroom)
+	if err != nil || !ok || free >= closeHeadroom {
+		return err
+	}
+	return fmt.Errorf("the metadata directory's filesystem has %s free; opening the metadata store needs %s "+
+		"(it writes through memory maps, where a full disk is a crash): free space on it and start again",
+		humanize.IBytes(free), humanize.IBytes(closeHeadroom))
+}
+
 // canClose says whether the metadata store has room for a clean close
 // (its memtable flush). On a disk another process filled past the
 // released reserve it has not: a memory-mapped write there is a SIGBUS,
@@ -110,7 +132,7 @@ func canClose(m *diskspace.Monitor, log zerolog.Logger) bool {
 	if m == nil {
 		return true
 	}
-	free, ok, err := m.StoreFree()
+	free, ok, err := m.MakeRoom(closeHeadroom)
 	if err != nil || !ok || free >= closeHeadroom {
 		return true
 	}

@@ -68,6 +68,9 @@ func serve(ctx context.Context, c Config) error {
 	if err != nil {
 		return err
 	}
+	if err := roomToOpen(space); err != nil {
+		return err
+	}
 	barrier, err := c.Storage.barrier(c.Data, meta, log)
 	if err != nil {
 		return err

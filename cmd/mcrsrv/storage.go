@@ -28,7 +28,8 @@ type StorageConfig struct {
 	// (the data directory's and the metadata directory's): below it,
 	// uploads, manifest pushes and mounts are refused with 507 while
 	// pulls, deletes and GC go on. A percentage of the filesystem, an
-	// amount, or both ("2%, 1GiB": whichever is smaller); "0" is none.
+	// amount, or both ("2%, 1GiB": whichever is smaller); never less
+	// than 32 MiB, what the metadata store may write at once.
 	MinFree ByteFloor `toml:"min_free"`
 	// MinFreeInodes is the floor of free inodes, written the same way
 	// with a count ("1%, 10000"). Every blob and staging file is one.

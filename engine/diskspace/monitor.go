@@ -29,6 +29,11 @@ type Options struct {
 	// MinFree and MinFreeInodes are the floors below which writes that
 	// add data are refused.
 	MinFree, MinFreeInodes Floor
+	// FloorAtLeast is the least byte floor whatever MinFree says of a
+	// small filesystem: what the metadata store may write at once (a
+	// memtable flush) before the reserve is released, since such a
+	// write through a memory map can fault before the next check.
+	FloorAtLeast uint64
 	// Hysteresis raises the byte floor of a filesystem while it is below
 	// it: writes are taken again only once this much more is free. The
 	// metadata store frees and takes megabytes at a time (a memtable's
@@ -64,19 +69,20 @@ type Status struct {
 	ReserveBytes, ReserveSize uint64
 }
 
-// Below reports whether the filesystem is under either floor, with need
-// more bytes to be written.
+// Below reports whether the filesystem is at or under either floor, or
+// would go under it with need more bytes written. At the floor exactly
+// counts as below: no write of even one byte fits there.
 func (s Status) Below(need uint64) bool {
-	return s.FreeBytes < s.FloorBytes+need || s.FreeInodes < s.FloorInodes
+	return s.FreeBytes <= s.FloorBytes || s.FreeBytes-s.FloorBytes < need || s.FreeInodes <= s.FloorInodes
 }
 
 // Reason says in words why s is below its floors ("" when it is not).
 func (s Status) Reason() string {
 	switch {
-	case s.FreeBytes < s.FloorBytes:
+	case s.FreeBytes <= s.FloorBytes:
 		return fmt.Sprintf("%s filesystem has %s free, below its floor of %s", s.Names,
 			humanize.IBytes(s.FreeBytes), humanize.IBytes(s.FloorBytes))
-	case s.FreeInodes < s.FloorInodes:
+	case s.FreeInodes <= s.FloorInodes:
 		return fmt.Sprintf("%s filesystem has %d free inodes, below its floor of %d", s.Names, s.FreeInodes, s.FloorInodes)
 	}
 	return ""
@@ -236,14 +242,29 @@ func (m *Monitor) Below() (Status, bool, error) {
 	return Status{}, false, nil
 }
 
-// StoreFree is the space statfs reports available on the metadata
-// store's filesystem (a held reserve not counted): what the store has to
-// write into right now. ok is false when ReserveDir is not watched.
-func (m *Monitor) StoreFree() (free uint64, ok bool, err error) {
-	if m.store == nil {
+// MakeRoom gives the metadata store need bytes to write into if it can:
+// when its filesystem has less available, the reserve is released (a
+// restart or shutdown on a nearly full disk: Open writes new log files and
+// Close flushes a memtable, both through memory maps). It returns the
+// space available now; ok is false when ReserveDir is not watched.
+func (m *Monitor) MakeRoom(need uint64) (free uint64, ok bool, err error) {
+	fs := m.store
+	if fs == nil {
 		return 0, false, nil
 	}
-	u, err := m.statfs(m.store.path)
+	u, err := m.statfs(fs.path)
+	if err != nil || u.freeBytes >= need || fs.reserve == nil {
+		return u.freeBytes, true, err
+	}
+	released, err := fs.reserve.release()
+	if err != nil {
+		return u.freeBytes, true, err
+	}
+	if released {
+		m.o.Log.Warn().Uint64("free_bytes", u.freeBytes).Uint64("needed_bytes", need).
+			Msg("disk space reserve released for the metadata store")
+	}
+	u, err = m.statfs(fs.path)
 	return u.freeBytes, true, err
 }
 
@@ -254,7 +275,7 @@ func (m *Monitor) sample(fs *filesystem) (Status, error) {
 	}
 	st := Status{
 		Names: fs.names, Path: fs.path,
-		TotalBytes: u.totalBytes, FreeBytes: u.freeBytes, FloorBytes: m.o.MinFree.Of(u.totalBytes),
+		TotalBytes: u.totalBytes, FreeBytes: u.freeBytes, FloorBytes: max(m.o.MinFree.Of(u.totalBytes), m.o.FloorAtLeast),
 		TotalInodes: u.totalInodes, FreeInodes: u.freeInodes, FloorInodes: m.o.MinFreeInodes.Of(u.totalInodes),
 	}
 	if fs.below.Load() {

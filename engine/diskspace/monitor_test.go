@@ -94,7 +94,7 @@ func TestMonitorFloorsAndReserve(t *testing.T) {
 	if sts[0].ReserveBytes != 0 || sts[0].FreeBytes != 15*mib || sts[0].FloorBytes != 28*mib {
 		t.Fatalf("after release %+v", sts[0])
 	}
-	if free, ok, _ := m.StoreFree(); !ok || free != 79*mib {
+	if free, ok, _ := m.MakeRoom(32 * mib); !ok || free != 79*mib {
 		t.Fatalf("metadata store has %d bytes to write into, want the released 64 MiB + 15", free)
 	}
 	if err := m.Admit(0); errcode.KindOf(err) != errcode.InsufficientStorage {
@@ -134,6 +134,20 @@ func TestMonitorFloorsAndReserve(t *testing.T) {
 	}
 	if err := m.Admit(0); err != nil || sts[0].FloorBytes != 20*mib {
 		t.Fatalf("after recovery: %v, floor %d", err, sts[0].FloorBytes)
+	}
+
+	// A restart or shutdown that needs more room than is free gets the
+	// reserve; one that has it leaves the reserve alone.
+	if free, _, err := m.MakeRoom(32 * mib); err != nil || free != 1000*mib-64*mib-100*mib || sts[0].ReserveBytes != 64*mib {
+		t.Fatalf("make room with room: %d %v", free, err)
+	}
+	d.used.Store(1000*mib - 64*mib - 10*mib)
+	if free, _, err := m.MakeRoom(32 * mib); err != nil || free != 74*mib {
+		t.Fatalf("make room without room: %d %v; want the reserve's 64 MiB + 10", free, err)
+	}
+	d.used.Store(100 * mib)
+	if _, err := m.check(); err != nil {
+		t.Fatal(err)
 	}
 
 	// Inodes have their own floor.

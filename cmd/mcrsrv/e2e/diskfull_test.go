@@ -46,7 +46,7 @@ func TestDiskFull(t *testing.T) {
 	led := &ledger{images: map[string]image{}}
 
 	var fillTime time.Duration
-	minFree := uint64(1 << 63)
+	var maxMeta int64
 	for cycle := 1; cycle <= diskFullCycles; cycle++ {
 		t0 := time.Now()
 		n := fill(t, srv, led, cycle)
@@ -54,11 +54,10 @@ func TestDiskFull(t *testing.T) {
 		if cycle == 1 {
 			fillTime = time.Since(t0)
 		}
-		minFree = min(minFree, bfree(t, mnt))
 		expectFull(t, srv, led)
+		maxMeta = max(maxMeta, metaBytes(t, data))
 		switch cycle % 4 {
 		case 1: // SIGTERM on the full disk, and a restart on it
-			du(t, mnt)
 			srv.stop(t)
 			srv = startProc(t, data, env)
 			// The clean close may have given back a few blocks (Badger's
@@ -80,7 +79,6 @@ func TestDiskFull(t *testing.T) {
 		if cycle%4 == 3 { // another process fills the disk
 			filler := filepath.Join(mnt, "filler")
 			ddFill(t, mnt, filler)
-			minFree = min(minFree, bfree(t, mnt))
 			expectFull(t, srv, led)
 			srv.stop(t)
 			srv = startProc(t, data, env)
@@ -94,8 +92,30 @@ func TestDiskFull(t *testing.T) {
 	}
 	led.verifyAll(t, srv.base)
 	srv.stop(t)
-	t.Logf("%d fill cycles in %.1fs, no crash; first fill %.1fs; fewest free blocks on the filesystem %d KiB",
-		diskFullCycles, time.Since(start).Seconds(), fillTime.Seconds(), minFree>>10)
+
+	// Something takes every block while mcr is stopped: the reserve it
+	// left is released before Badger opens, and it starts and serves.
+	fillAll(t, mnt, "filler")
+	srv = startProc(t, data, env)
+	expectFull(t, srv, led)
+	led.verifyAll(t, srv.base)
+	srv.stop(t)
+	// Then the reserve's space too: mcr refuses to start with a message
+	// instead of faulting in Badger's Open, and starts once space is
+	// freed.
+	fillAll(t, mnt, "filler2")
+	refuseToStart(t, data, env)
+	for _, f := range []string{"filler", "filler2"} {
+		if err := os.Remove(filepath.Join(mnt, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, "sync", "-f", mnt)
+	srv = startProc(t, data, env)
+	led.verifyAll(t, srv.base)
+	srv.stop(t)
+	t.Logf("%d fill cycles in %.1fs, no crash; first fill %.1fs; the metadata directory took at most %d KiB on disk besides the reserve",
+		diskFullCycles, time.Since(start).Seconds(), fillTime.Seconds(), maxMeta>>10)
 }
 
 // loopFS makes an ext4 filesystem of size bytes in a file and mounts it
@@ -139,19 +159,26 @@ func run(t *testing.T, name string, args ...string) {
 	}
 }
 
-// du logs where the filesystem's space is.
-func du(t *testing.T, mnt string) {
-	out, _ := exec.Command("sh", "-c", "du -sk "+mnt+"/data/* "+mnt+"/data/meta/* | tr '\\n' ' '").CombinedOutput()
-	t.Logf("du: %s", out)
-}
-
-// bfree is the filesystem's free space, root's reserved blocks included.
-func bfree(t *testing.T, dir string) uint64 {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
+// metaBytes is the space the metadata store's files take (allocated
+// blocks: its logs are sparse), the reserve left out.
+func metaBytes(t *testing.T, data string) int64 {
+	t.Helper()
+	var n int64
+	err := filepath.WalkDir(filepath.Join(data, "meta"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == "space-reserve" {
+			return err
+		}
+		var st syscall.Stat_t
+		if err := syscall.Stat(path, &st); err != nil {
+			return err
+		}
+		n += st.Blocks * 512
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return st.Bfree * uint64(st.Bsize)
+	return n
 }
 
 // ddFill has dd take every block an unprivileged process may use, as
@@ -164,6 +191,30 @@ func ddFill(t *testing.T, mnt, path string) {
 	}
 	mib := st.Bavail * uint64(st.Bsize) >> 20
 	run(t, "dd", "if=/dev/zero", "of="+path, "bs=1M", fmt.Sprintf("count=%d", mib), "conv=fsync", "status=none")
+}
+
+// refuseToStart runs mcrsrv on a disk with no room at all and requires a
+// clean refusal: exit status 1 with the reason, no fault.
+func refuseToStart(t *testing.T, data string, env []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, serverBinary(t), "serve", "--data", data, "--addr", freeAddr(t))
+	cmd.Env = append(append(serverEnviron(), "MCR_AUTH_MODE=none"), env...)
+	out, err := cmd.CombinedOutput()
+	if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 1 ||
+		!strings.Contains(string(out), "free space on it and start again") {
+		t.Fatalf("mcrsrv on a disk with no room: %v\n%s", describeExit(err), tail(string(out), 20))
+	}
+}
+
+// fillAll has dd write until the disk is full, root's blocks included.
+func fillAll(t *testing.T, mnt, name string) {
+	t.Helper()
+	if out, err := exec.Command("dd", "if=/dev/zero", "of="+filepath.Join(mnt, name), "bs=1M", "status=none").CombinedOutput(); err == nil {
+		t.Fatalf("dd did not fill the disk: %s", out)
+	}
+	run(t, "sync", "-f", mnt)
 }
 
 // proc is one mcrsrv process on the test's filesystem.
@@ -306,24 +357,15 @@ func fill(t *testing.T, p *proc, led *ledger, cycle int) int {
 		wg.Go(func() {
 			for i := 0; ctx.Err() == nil; i++ {
 				img, status, err := pushImage(p.base, fmt.Sprintf("fill/w%d", w), fmt.Sprintf("c%d-%d", cycle, i))
-				if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
-					// A body refused before it was read ends with the
-					// connection closed, which the client may see before
-					// the 507; nothing was acknowledged either way.
-					err, status = nil, http.StatusInsufficientStorage
-				}
 				switch {
 				case err != nil:
 					errs <- err
 					return
 				case status == http.StatusInsufficientStorage:
-					// Refused: this image did not fit. Done once the
-					// floor itself is crossed; until then smaller
-					// pushes may still fit.
-					if refusedNow(p.base) {
-						return
-					}
-					continue
+					// Refused: the floor is crossed, or this image
+					// would cross it (expectFull tops off with small
+					// blobs).
+					return
 				case status != http.StatusCreated:
 					errs <- fmt.Errorf("push answered %d", status)
 					return
@@ -346,20 +388,27 @@ func fill(t *testing.T, p *proc, led *ledger, cycle int) int {
 	return n
 }
 
-// topOff pushes small blobs until the floor itself refuses a push. At the
-// end of a fill the disk sits at the floor, and a refused upload removing
-// its staging file can lift it a little above.
+// topOff pushes ever smaller blobs until the floor itself refuses a
+// push: a fill ends when an image no longer fits, a little above the
+// floor.
 func topOff(t *testing.T, p *proc) {
 	t.Helper()
-	small := make([]byte, 64<<10)
+	size := 1 << 20
 	for i := 0; !refusedNow(p.base); i++ {
 		if i > 1000 {
 			t.Fatal("the disk never went below its floor")
 		}
-		_, _ = rand.Read(small)
-		code, body := call(t, "POST", p.base+"/v2/full/topoff/blobs/uploads/?digest="+digestOf(small), small)
-		if code != http.StatusCreated && code != http.StatusInsufficientStorage {
-			t.Fatalf("top-off push: %d %s", code, body)
+		blob := make([]byte, size)
+		_, _ = rand.Read(blob)
+		code, err := postBlob(p.base, "full/topoff", blob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case code == http.StatusInsufficientStorage:
+			size = max(size/2, 1)
+		case code != http.StatusCreated:
+			t.Fatalf("top-off push: %d", code)
 		}
 	}
 }
@@ -452,6 +501,23 @@ func waitReserve(t *testing.T, p *proc) {
 	}
 }
 
+// postBlob pushes b to repo as one monolithic upload. A body refused
+// before it was read ends with the connection closed, which the client
+// may see before the answer: that is a 507 too (nothing was acknowledged
+// either way).
+func postBlob(base, repo string, b []byte) (int, error) {
+	res, err := http.Post(base+"/v2/"+repo+"/blobs/uploads/?digest="+digestOf(b), "application/octet-stream", bytes.NewReader(b))
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return http.StatusInsufficientStorage, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	_ = res.Body.Close()
+	return res.StatusCode, nil
+}
+
 // image is one acknowledged push.
 type image struct {
 	repo, tag string
@@ -473,17 +539,11 @@ func pushImage(base, repo, tag string) (image, int, error) {
 	cfg := fmt.Appendf(nil, `{"architecture":"amd64","os":"linux","tag":%q}`, repo+":"+tag)
 	img := image{repo: repo, tag: tag}
 	for _, b := range [][]byte{cfg, layer} {
-		d := digestOf(b)
-		res, err := http.Post(base+"/v2/"+repo+"/blobs/uploads/?digest="+d, "application/octet-stream", bytes.NewReader(b))
-		if err != nil {
-			return img, 0, err
+		code, err := postBlob(base, repo, b)
+		if err != nil || code != http.StatusCreated {
+			return img, code, err
 		}
-		_, _ = io.Copy(io.Discard, res.Body)
-		_ = res.Body.Close()
-		if res.StatusCode != http.StatusCreated {
-			return img, res.StatusCode, nil
-		}
-		img.blobs = append(img.blobs, d)
+		img.blobs = append(img.blobs, digestOf(b))
 		img.size += int64(len(b))
 	}
 	m := fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",`+
