@@ -282,10 +282,10 @@ func (m *Monitor) sample(fs *filesystem) (Status, error) {
 		st.FloorBytes += m.o.Hysteresis
 	}
 	if r := fs.reserve; r != nil {
-		held := r.held.Load()
-		st.ReserveBytes, st.ReserveSize = uint64(held), uint64(r.size)
+		held, size := r.held.Load(), r.want()
+		st.ReserveBytes, st.ReserveSize = uint64(held), uint64(size)
 		// A released reserve's space is free for statfs but not for data.
-		st.FreeBytes -= min(st.FreeBytes, uint64(r.size-held))
+		st.FreeBytes -= min(st.FreeBytes, uint64(max(size-held, 0)))
 	}
 	return st, nil
 }

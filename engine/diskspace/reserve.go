@@ -20,6 +20,18 @@ type reserve struct {
 	size int64
 	mu   sync.Mutex // serializes create and release
 	held atomic.Int64
+	// unsupported is set when the filesystem cannot preallocate: there
+	// is no reserve then, and its size no longer counts against free
+	// space.
+	unsupported atomic.Bool
+}
+
+// want is the reserve's size while it can exist, else 0.
+func (r *reserve) want() int64 {
+	if r.unsupported.Load() {
+		return 0
+	}
+	return r.size
 }
 
 // adopt takes over a reserve left by an earlier run if it is whole
@@ -46,7 +58,7 @@ func (r *reserve) adopt() error {
 func (r *reserve) create() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.held.Load() == r.size {
+	if r.held.Load() == r.size || r.unsupported.Load() {
 		return nil
 	}
 	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -65,6 +77,9 @@ func (r *reserve) create() error {
 	}
 	if err != nil {
 		_ = removeMissingOK(r.path)
+		if errors.Is(err, errors.ErrUnsupported) {
+			r.unsupported.Store(true) // reported once, by this error
+		}
 		return err
 	}
 	r.held.Store(r.size)
