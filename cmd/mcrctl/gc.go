@@ -43,6 +43,7 @@ func statusCommand(s *streams) *cli.Command {
 				diskRows(tw, fs)
 			}
 			row(tw, "active uploads", st.UploadsActive)
+			row(tw, "staging", fmt.Sprintf("%s in %d files", humanBytes(st.Storage.StagingBytes), st.Storage.StagingFiles))
 			if err := tw.Flush(); err != nil {
 				return err
 			}

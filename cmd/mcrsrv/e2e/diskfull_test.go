@@ -257,7 +257,7 @@ func startProc(t *testing.T, data string, env []string) *proc {
 	})
 	deadline := time.Now().Add(readyTimeout)
 	for {
-		if code, err := pingStatus(p.base); err == nil && code == http.StatusOK {
+		if code, err := (&registry{base: p.base}).ping(); err == nil && code == http.StatusOK {
 			return p
 		}
 		select {

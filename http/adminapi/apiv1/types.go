@@ -61,9 +61,15 @@ type Status struct {
 // Storage is the space used, and what is left on each filesystem the
 // registry writes.
 type Storage struct {
-	BlobBytes     int64        `json:"blob_bytes"`
-	MetadataBytes int64        `json:"metadata_bytes"`
-	Filesystems   []Filesystem `json:"filesystems,omitempty"`
+	BlobBytes     int64 `json:"blob_bytes"`
+	MetadataBytes int64 `json:"metadata_bytes"`
+	// StagingFiles and StagingBytes are the uploads directory: the files
+	// of open sessions and of whole-blob uploads in flight.
+	StagingFiles int64 `json:"staging_files"`
+	StagingBytes int64 `json:"staging_bytes"`
+	// Filesystems are the filesystems the registry writes, against
+	// their floors.
+	Filesystems []Filesystem `json:"filesystems,omitempty"`
 }
 
 // Filesystem is one filesystem the registry writes, against its floors
@@ -83,6 +89,23 @@ type Filesystem struct {
 	ReserveSize  uint64 `json:"reserve_size"`
 	BelowFloor   bool   `json:"below_floor"`
 	Reason       string `json:"reason,omitempty"`
+}
+
+// Upload is an open blob upload session.
+type Upload struct {
+	ID         string `json:"id"`
+	Repository string `json:"repository"`
+	// Bytes are the bytes recorded: what GET on the session reports and
+	// a client resumes after.
+	Bytes     int64      `json:"bytes"`
+	Started   time.Time  `json:"started"`
+	LastWrite *time.Time `json:"last_write,omitempty"`
+}
+
+// UploadPage is a page of the upload session list.
+type UploadPage struct {
+	Uploads []Upload `json:"uploads"`
+	Next    string   `json:"next,omitempty"`
 }
 
 // Repository is one repository.
