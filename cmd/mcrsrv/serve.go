@@ -143,6 +143,7 @@ func serve(ctx context.Context, c Config) error {
 		MetricsRequireAuth: c.Metrics.RequireAuth,
 		Ready:              readiness(store, c.Data, space),
 		Admin:              adminAPI(c, store, blobs, reg, bg, space, authn, journal, rec, log),
+		Proxies:            c.proxies(),
 	})
 	log.Info().Str("addr", ln.Addr().String()).Bool("tls", c.TLS.enabled()).Str("data", c.Data).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
 		Str("version", version()).Msg("mcrsrv serving")
@@ -175,12 +176,9 @@ func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Regis
 		Snapshot: func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
 			return snapshot.Create(ctx, store, blobs, dir)
 		},
-		SnapshotDir: snapshotDir(c.Data),
-		MetadataBytes: func() int64 {
-			lsm, vlog := store.DB().Size()
-			return lsm + vlog
-		},
-		Version: version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
+		SnapshotDir:   snapshotDir(c.Data),
+		MetadataBytes: func() int64 { return metadataUsage(store).Total() },
+		Version:       version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
 	}
 	if space != nil {
 		d.Disk = space.Statuses
