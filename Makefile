@@ -17,7 +17,8 @@
 #
 # Everything a fresh Debian machine with Go needs is installed by `make tools`:
 # Go tools at pinned versions, skopeo, nginx, systemd (systemd-analyze) and
-# PostgreSQL (and node for k6-check) from Debian's packages.
+# PostgreSQL, e2fsprogs (mkfs.ext4, for the disk-full test) (and node for
+# k6-check) from Debian's packages.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -136,13 +137,8 @@ tools:
 	$(call apt_tool,skopeo,skopeo)
 	$(call apt_tool,systemd-analyze,systemd)
 	$(call apt_tool,nginx,nginx)
-	# initdb is not on PATH on Debian: look in its versioned directory too.
-	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-	  echo "tools: installing $(PG_PACKAGE) with apt-get"; \
-	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
-	  $$sudo apt-get update -qq >/dev/null; \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PG_PACKAGE) >/dev/null; \
-	fi
+# PostgreSQL, e2fsprogs (mkfs.ext4, for the disk-full test) (and node for
+# k6-check) from Debian's packages.
 
 test: tools build image k6-check
 	$(GO) vet ./...

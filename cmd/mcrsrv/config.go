@@ -187,7 +187,12 @@ func Defaults() Config {
 		Jobs:    defaultJobs(),
 		Audit:   defaultAudit(),
 		Memory:  MemoryConfig{Limit: Size{defaultMemoryLimit}},
-		Storage: StorageConfig{Sync: syncGroup},
+		Storage: StorageConfig{
+			Sync:          syncGroup,
+			MinFree:       ByteFloor{defaultMinFree},
+			MinFreeInodes: InodeFloor{defaultMinFreeInodes},
+			Reserve:       Size{defaultReserve},
+		},
 
 		Metadata: MetadataConfig{Backend: backendBadger},
 	}
@@ -307,13 +312,13 @@ func setField(fv reflect.Value, s string) error {
 			return err
 		}
 		*p = n
-	case *float64:
+	case *float64: // gc.duty
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil {
 			return err
 		}
 		*p = f
-	case encoding.TextUnmarshaler: // Duration, Size
+	case encoding.TextUnmarshaler: // Duration, Size, ByteFloor, InodeFloor
 		return p.UnmarshalText([]byte(s))
 	default:
 		return fmt.Errorf("unsupported config field type %s", fv.Type())

@@ -78,6 +78,9 @@ var keyDocs = map[string]string{
 	"metadata.postgres.dsn":       "PostgreSQL connection string or URL (backend postgres); keep the password in PGPASSWORD or ~/.pgpass",
 	"metadata.postgres.max_conns": "connection pool size; 0: the larger of 4 and the CPUs",
 	"storage.sync":                "how a write is made durable before it is acknowledged: group (one filesystem sync shared by concurrent writers) or file (fsync each file)",
+	"storage.min_free":            "floor of free space on each filesystem mcr writes: a percentage, an amount, or both (the smaller applies), never under 32 MiB; below it pushes get 507",
+	"storage.min_free_inodes":     "floor of free inodes, written the same way with a count",
+	"storage.reserve":             "space preallocated in <data>/meta/space-reserve and handed to the metadata store below the floor; 0 none, else at least 16 MiB",
 }
 
 // otherEnv are MCR_* variables that are not configuration keys but are

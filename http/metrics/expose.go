@@ -34,6 +34,14 @@ var help = map[string]string{
 	"mcr_job_last_failed":               "1 when the job's last run failed.",
 	"mcr_job_last_duration_seconds":     "Duration of the job's last finished run.",
 	"mcr_job_last_reclaimed_bytes":      "Disk space the last run of a collecting job freed (a dry run: would free).",
+	"mcr_storage_size_bytes":            "Size of a filesystem the registry writes, by the directories on it.",
+	"mcr_storage_free_bytes":            "Free space usable for data on a filesystem (the metadata store's reserve not counted).",
+	"mcr_storage_floor_bytes":           "Free-space floor in force: below it writes that add data are refused (507).",
+	"mcr_storage_inodes":                "Inodes of a filesystem the registry writes.",
+	"mcr_storage_free_inodes":           "Free inodes of a filesystem.",
+	"mcr_storage_floor_inodes":          "Free-inode floor in force.",
+	"mcr_storage_reserve_bytes":         "Space the metadata store's reserve holds now (0 while released below the floor).",
+	"mcr_storage_below_floor":           "1 while writes that add data are refused for lack of space or inodes.",
 }
 
 func init() {

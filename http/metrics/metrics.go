@@ -12,6 +12,7 @@ import (
 	vm "github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
+	"git.wntrmute.dev/kyle/mcr/engine/diskspace"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 )
 
@@ -27,6 +28,9 @@ type Sources struct {
 	// Store reports the metadata store's disk usage in allocated bytes:
 	// LSM tables, value log, and the rest (memtable logs, manifest).
 	Store func() (lsm, vlog, other int64)
+	// Disk reports the filesystems the registry writes: free space and
+	// inodes against their floors, and the reserve (disk.go).
+	Disk func() ([]diskspace.Status, error)
 	// Staging reports the open upload sessions and the uploads directory.
 	Staging func() Staging
 	// Cleaned reports what start-up removed after a crash.
@@ -174,6 +178,9 @@ func (m *Metrics) writeSources(w io.Writer) {
 	}
 	if f := m.src.Jobs; f != nil {
 		writeJobs(w, f())
+	}
+	if f := m.src.Disk; f != nil {
+		writeDisk(w, f)
 	}
 }
 
