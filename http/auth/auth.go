@@ -220,7 +220,7 @@ func (a *Auth) login(ctx *fasthttp.RequestCtx, user, pass, via string, auditSucc
 		a.audit.Record(ctx, ev)
 		return identity.Principal{}, a.challenge(ctx, "", "", err)
 	}
-	a.limiter.Succeed(user)
+	a.limiter.Succeed(user, addr)
 	if auditSuccess {
 		ev.Kind, ev.Outcome, ev.AccountID = audit.Login, "success", p.ID
 		a.audit.Record(ctx, ev)

@@ -6,18 +6,26 @@ import (
 	"time"
 )
 
-// Limits bounds failed logins. Each key (an account name, a client
-// address) has a leaky bucket: a failure adds one, the bucket drains
-// Burst per Window; a full bucket refuses logins until it drains.
+// Limits bounds failed logins. Every limit applies to one client address
+// only: failures from one address never slow or refuse a login from
+// another, so nobody can lock an account (the admin's included) out of
+// every address by failing to log in as it. Each key has a leaky bucket:
+// a failure adds one, the bucket drains Burst per Window; a full bucket
+// refuses logins (429) from that address until it drains.
 type Limits struct {
-	AccountBurst int           // failures per account name; default 10
-	AddrBurst    int           // failures per client address; default 30
-	Window       time.Duration // time to drain a full bucket; default 5 min
+	// PairBurst bounds the failures for one account name from one
+	// address (default 10): guessing one account's password.
+	PairBurst int
+	// AddrBurst bounds the failures from one address under any names
+	// (default 30): spraying guesses across accounts.
+	AddrBurst int
+	// Window is the time to drain a full bucket (default 5 min).
+	Window time.Duration
 }
 
 func (l *Limits) defaults() {
-	if l.AccountBurst <= 0 {
-		l.AccountBurst = 10
+	if l.PairBurst <= 0 {
+		l.PairBurst = 10
 	}
 	if l.AddrBurst <= 0 {
 		l.AddrBurst = 30
@@ -107,24 +115,29 @@ func (l *Limiter) prune(now time.Time) {
 	})
 }
 
+// pairKey is the bucket of account's failures from addr; NUL cannot
+// occur in an account name or an address.
+func pairKey(account, addr string) string { return "p:" + account + "\x00" + addr }
+
 // Blocked reports whether a login for account from addr must be refused,
 // and how long until it would not be.
 func (l *Limiter) Blocked(account, addr string, now time.Time) (time.Duration, bool) {
-	wa, ba := l.check("a:"+account, l.l.AccountBurst, now)
+	wp, bp := l.check(pairKey(account, addr), l.l.PairBurst, now)
 	wr, br := l.check("r:"+addr, l.l.AddrBurst, now)
-	return max(wa, wr), ba || br
+	return max(wp, wr), bp || br
 }
 
 // Fail counts a failed login.
 func (l *Limiter) Fail(account, addr string, now time.Time) {
-	l.add("a:"+account, l.l.AccountBurst, now)
+	l.add(pairKey(account, addr), l.l.PairBurst, now)
 	l.add("r:"+addr, l.l.AddrBurst, now)
 }
 
-// Succeed forgets an account's failures: its owner got in. The address's
-// failures stay, so one good account does not unlock spraying others.
-func (l *Limiter) Succeed(account string) {
-	if _, ok := l.buckets.LoadAndDelete("a:" + account); ok {
+// Succeed forgets account's failures from addr: its owner got in from
+// there. The address's failures stay, so one good account does not unlock
+// spraying others.
+func (l *Limiter) Succeed(account, addr string) {
+	if _, ok := l.buckets.LoadAndDelete(pairKey(account, addr)); ok {
 		l.n.Add(-1)
 	}
 }

@@ -1,12 +1,13 @@
 package auth
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
 
 func TestLimiter(t *testing.T) {
-	l := NewLimiter(Limits{AccountBurst: 3, AddrBurst: 5, Window: time.Minute})
+	l := NewLimiter(Limits{PairBurst: 3, AddrBurst: 5, Window: time.Minute})
 	now := time.Unix(1000, 0)
 	for i := range 3 {
 		if _, blocked := l.Blocked("alice", "10.0.0.1", now); blocked {
@@ -14,12 +15,20 @@ func TestLimiter(t *testing.T) {
 		}
 		l.Fail("alice", "10.0.0.1", now)
 	}
-	wait, blocked := l.Blocked("alice", "10.0.0.2", now)
+	wait, blocked := l.Blocked("alice", "10.0.0.1", now)
 	if !blocked || wait <= 0 || wait > 20*time.Second {
-		t.Errorf("account after 3 failures: blocked %v, wait %v", blocked, wait)
+		t.Errorf("account from the address after 3 failures: blocked %v, wait %v", blocked, wait)
+	}
+	// The owner logs in from elsewhere: failures from one address never
+	// refuse another.
+	if _, blocked := l.Blocked("alice", "10.0.0.2", now); blocked {
+		t.Error("alice locked out of another address")
+	}
+	if _, blocked := l.Blocked("bob", "10.0.0.1", now); blocked {
+		t.Error("bob blocked by alice's failures before the address limit")
 	}
 	// The bucket drains at 3 per minute: one failure's worth in 20 s.
-	if _, blocked := l.Blocked("alice", "10.0.0.2", now.Add(21*time.Second)); blocked {
+	if _, blocked := l.Blocked("alice", "10.0.0.1", now.Add(21*time.Second)); blocked {
 		t.Error("still blocked after draining one")
 	}
 	// The address limit counts failures across accounts.
@@ -32,10 +41,31 @@ func TestLimiter(t *testing.T) {
 	if _, blocked := l.Blocked("someone-else", "10.0.0.3", now); blocked {
 		t.Error("another address blocked")
 	}
-	// Success forgets the account's failures, not the address's.
-	l.Succeed("alice")
+	// Success forgets the pair's failures, not the address's.
+	l.Succeed("alice", "10.0.0.1")
 	if _, blocked := l.Blocked("alice", "10.0.0.9", now); blocked {
 		t.Error("account blocked after a success")
+	}
+	if _, blocked := l.Blocked("alice", "10.0.0.1", now); !blocked {
+		t.Error("a success unlocked the address")
+	}
+}
+
+// However many addresses fail as the admin, the admin from a clean
+// address is never refused.
+func TestLimiterNoGlobalLockout(t *testing.T) {
+	l := NewLimiter(Limits{})
+	now := time.Unix(1000, 0)
+	for i := range 5000 {
+		addr := fmt.Sprintf("10.1.%d.%d", i/250, i%250)
+		l.Fail("admin", addr, now)
+		l.Fail("admin", "10.9.9.9", now)
+	}
+	if _, blocked := l.Blocked("admin", "10.2.0.1", now); blocked {
+		t.Error("the admin is locked out of a clean address")
+	}
+	if _, blocked := l.Blocked("admin", "10.9.9.9", now); !blocked {
+		t.Error("the flooding address is not limited")
 	}
 }
 

@@ -347,8 +347,22 @@ func TestAuthBasicAndTokens(t *testing.T) {
 
 	// Wrong service: refused at the token endpoint; a token issued for
 	// another service (same keys) is refused here.
-	ar.expect(ar.do("GET", "/v2/token?service=elsewhere&scope=repository:team/app:pull", nil, "Authorization", basic("alice", "alice-password")),
-		400, "", "token for another service")
+	// The answer is OAuth2's invalid_request (RFC 6749 §5.2), which
+	// Docker's client shows, for GET and POST alike.
+	for _, r := range []resp{
+		ar.do("GET", "/v2/token?service=elsewhere&scope=repository:team/app:pull", nil, "Authorization", basic("alice", "alice-password")),
+		ar.do("POST", "/v2/token", []byte("grant_type=password&service=elsewhere&username=alice&password=alice-password"),
+			"Content-Type", "application/x-www-form-urlencoded"),
+	} {
+		var oe struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		if err := json.Unmarshal(r.body, &oe); r.status != 400 || err != nil || oe.Error != "invalid_request" ||
+			!strings.Contains(oe.Description, `unknown service "elsewhere"`) {
+			t.Errorf("token for another service: %d %s", r.status, r.body)
+		}
+	}
 	other, err := identity.New(context.Background(), ar.store, identity.Options{Service: "elsewhere", Now: ar.clock.now})
 	if err != nil {
 		t.Fatal(err)
@@ -491,7 +505,7 @@ func TestAuthAccessKeys(t *testing.T) {
 }
 
 func TestAuthRateLimit(t *testing.T) {
-	ar := newAuthRegistry(t, authSetup{limits: auth.Limits{AccountBurst: 3, AddrBurst: 100, Window: time.Minute}})
+	ar := newAuthRegistry(t, authSetup{limits: auth.Limits{PairBurst: 3, AddrBurst: 100, Window: time.Minute}})
 	ar.account("alice", identity.Human)
 	for i := range 3 {
 		ar.expect(ar.do("GET", "/v2/", nil, "Authorization", basic("alice", "guess")), 401, "UNAUTHORIZED", "guess "+itoa(i))
