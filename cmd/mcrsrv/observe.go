@@ -11,7 +11,7 @@ import (
 
 // newMetrics wires the gauges of /metrics to the running registry; each
 // callback runs at scrape time.
-func newMetrics(store *kv.Badger, reg *engine.Registry, uploads *jobs.Pool, bg *background) *metrics.Metrics {
+func newMetrics(store *kv.Badger, reg *engine.Registry, uploads *jobs.Pool, bg *background, auditStats func() metrics.AuditStats) *metrics.Metrics {
 	return metrics.New(metrics.Sources{
 		Uploads: uploads.Stats,
 		Actors: func() (int, int) {
@@ -20,6 +20,7 @@ func newMetrics(store *kv.Badger, reg *engine.Registry, uploads *jobs.Pool, bg *
 		},
 		Jobs:  bg.Runner.Statuses,
 		Store: store.DB().Size,
+		Audit: auditStats,
 	})
 }
 

@@ -30,7 +30,7 @@ type AggregatorOptions struct {
 	// Window is the span of one aggregate (default one minute): like
 	// events of one window become one event with a count.
 	Window time.Duration
-	// MaxOpen bounds the aggregates open at once (default 4096), so a
+	// MaxOpen bounds the aggregates open at once (default 1024), so a
 	// flood from many addresses or names costs bounded memory: past it,
 	// new sources are folded into one aggregate per kind and outcome
 	// that names no caller.
@@ -48,7 +48,7 @@ func (o *AggregatorOptions) defaults() {
 		o.Window = time.Minute
 	}
 	if o.MaxOpen <= 0 {
-		o.MaxOpen = 4096
+		o.MaxOpen = 1024
 	}
 	if o.Tick <= 0 {
 		o.Tick = o.Window / 6

@@ -26,6 +26,18 @@ type Sources struct {
 	Jobs func() []jobs.Status
 	// Store reports the metadata store's LSM and value-log sizes in bytes.
 	Store func() (lsm, vlog int64)
+	// Audit reports the audit log's counters.
+	Audit func() AuditStats
+}
+
+// AuditStats are the audit log's counters since the process started.
+type AuditStats struct {
+	Written    uint64 // events committed
+	Shed       uint64 // dropped: the queue was full
+	Failed     uint64 // lost to a failed write
+	Aggregated uint64 // counted into an aggregate event instead of written on their own
+	PrunedAge  uint64 // deleted by retention: older than audit.max_age
+	PrunedCap  uint64 // deleted by retention: beyond audit.max_count or audit.max_bytes
 }
 
 // latencyBuckets are the upper bounds, in seconds, of the request latency
@@ -138,10 +150,26 @@ func (m *Metrics) writeSources(w io.Writer) {
 		vm.WriteGaugeUint64(w, "mcr_badger_lsm_bytes", uint64(max(lsm, 0)))
 		vm.WriteGaugeUint64(w, "mcr_badger_vlog_bytes", uint64(max(vlog, 0)))
 	}
+	if f := m.src.Audit; f != nil {
+		writeAudit(w, f())
+	}
 	if f := m.src.Jobs; f != nil {
 		for _, st := range f() {
 			writeJob(w, st)
 		}
+	}
+}
+
+// writeAudit writes the audit counters: every event that did not make it
+// into the log, or left it, is in mcr_audit_events_dropped_total with why.
+func writeAudit(w io.Writer, st AuditStats) {
+	vm.WriteCounterUint64(w, "mcr_audit_events_written_total", st.Written)
+	vm.WriteCounterUint64(w, "mcr_audit_events_aggregated_total", st.Aggregated)
+	for _, d := range [...]struct {
+		reason string
+		n      uint64
+	}{{"queue_full", st.Shed}, {"write_failed", st.Failed}, {"age", st.PrunedAge}, {"cap", st.PrunedCap}} {
+		vm.WriteCounterUint64(w, `mcr_audit_events_dropped_total{reason="`+d.reason+`"}`, d.n)
 	}
 }
 
