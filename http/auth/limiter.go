@@ -21,6 +21,14 @@ type Limits struct {
 	AddrBurst int
 	// Window is the time to drain a full bucket (default 5 min).
 	Window time.Duration
+	// AddrChecks bounds the credential checks (an argon2id hash, a call
+	// to MCIAS) in flight for one address (default 1): a flood from one
+	// address holds at most that many of the hashers, the others stay
+	// free for everyone else's logins, and it cannot have more guesses in
+	// flight than the buckets allow. Logins found in the login cache, and
+	// concurrent logins with the same credentials (one check serves
+	// them all), are not counted.
+	AddrChecks int
 }
 
 func (l *Limits) defaults() {
@@ -32,6 +40,9 @@ func (l *Limits) defaults() {
 	}
 	if l.Window <= 0 {
 		l.Window = 5 * time.Minute
+	}
+	if l.AddrChecks <= 0 {
+		l.AddrChecks = 1
 	}
 }
 
@@ -47,9 +58,10 @@ type Limiter struct {
 const maxBuckets = 100_000
 
 type bucket struct {
-	mu    sync.Mutex
-	level float64
-	last  time.Time
+	mu       sync.Mutex
+	level    float64
+	last     time.Time
+	inflight int // credential checks running for the address (Enter)
 }
 
 // NewLimiter returns a limiter with l (zero values take the defaults).
@@ -86,12 +98,17 @@ func (l *Limiter) check(key string, burst int, now time.Time) (time.Duration, bo
 	return time.Duration((level + 1 - float64(burst)) / rate * float64(time.Second)), true
 }
 
-func (l *Limiter) add(key string, burst int, now time.Time) {
+// bucketOf returns key's bucket, creating it.
+func (l *Limiter) bucketOf(key string, now time.Time) *bucket {
 	v, loaded := l.buckets.LoadOrStore(key, &bucket{})
 	if !loaded && l.n.Add(1) > maxBuckets {
 		l.prune(now)
 	}
-	b := v.(*bucket)
+	return v.(*bucket)
+}
+
+func (l *Limiter) add(key string, burst int, now time.Time) {
+	b := l.bucketOf(key, now)
 	rate := float64(burst) / l.l.Window.Seconds()
 	b.mu.Lock()
 	b.drain(now, rate)
@@ -104,7 +121,7 @@ func (l *Limiter) prune(now time.Time) {
 	l.buckets.Range(func(k, v any) bool {
 		b := v.(*bucket)
 		b.mu.Lock()
-		empty := now.Sub(b.last) >= l.l.Window
+		empty := now.Sub(b.last) >= l.l.Window && b.inflight == 0
 		b.mu.Unlock()
 		if empty {
 			if _, ok := l.buckets.LoadAndDelete(k); ok {
@@ -131,6 +148,24 @@ func (l *Limiter) Blocked(account, addr string, now time.Time) (time.Duration, b
 func (l *Limiter) Fail(account, addr string, now time.Time) {
 	l.add(pairKey(account, addr), l.l.PairBurst, now)
 	l.add("r:"+addr, l.l.AddrBurst, now)
+}
+
+// Enter admits one credential check from addr, or refuses it when addr
+// has Limits.AddrChecks in flight. The caller calls leave when the check
+// is done.
+func (l *Limiter) Enter(addr string, now time.Time) (leave func(), ok bool) {
+	b := l.bucketOf("r:"+addr, now)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.inflight >= l.l.AddrChecks {
+		return nil, false
+	}
+	b.inflight++
+	return func() {
+		b.mu.Lock()
+		b.inflight--
+		b.mu.Unlock()
+	}, true
 }
 
 // Succeed forgets account's failures from addr: its owner got in from

@@ -82,3 +82,40 @@ func TestLimiterBounded(t *testing.T) {
 		t.Errorf("%d buckets, bound %d", n, maxBuckets)
 	}
 }
+
+// At most AddrChecks credential checks run for one address; another
+// address is never held back by them.
+func TestLimiterChecksInFlight(t *testing.T) {
+	l := NewLimiter(Limits{AddrChecks: 2})
+	now := time.Unix(1000, 0)
+	leave1, ok1 := l.Enter("10.0.0.1", now)
+	leave2, ok2 := l.Enter("10.0.0.1", now)
+	if !ok1 || !ok2 {
+		t.Fatal("the first two checks refused")
+	}
+	if _, ok := l.Enter("10.0.0.1", now); ok {
+		t.Error("a third check in flight admitted")
+	}
+	leave3, ok := l.Enter("10.0.0.2", now)
+	if !ok {
+		t.Fatal("another address held back")
+	}
+	leave3()
+	leave1()
+	leave4, ok := l.Enter("10.0.0.1", now)
+	if !ok {
+		t.Error("a check refused after one finished")
+	}
+	leave2()
+	leave4()
+	// A bucket with checks in flight survives pruning; idle ones go.
+	leave5, _ := l.Enter("10.0.0.3", now)
+	l.prune(now.Add(time.Hour))
+	if _, ok := l.buckets.Load("r:10.0.0.3"); !ok {
+		t.Error("a bucket with a check in flight was pruned")
+	}
+	if _, ok := l.buckets.Load("r:10.0.0.2"); ok {
+		t.Error("an idle bucket survived pruning")
+	}
+	leave5()
+}
