@@ -24,20 +24,26 @@ import (
 // measured, 32 anonymous token clients and 32 wrong-password clients, for
 // floodDuration, while the admin logs in from another address.
 const (
-	floodDuration     = 20 * time.Second
-	floodClients      = 32
-	floodWindow       = 5 * time.Second // audit.aggregate_window: aggregates are written during the run
-	adminLoginEvery   = 100 * time.Millisecond
+	floodDuration   = 20 * time.Second
+	floodClients    = 32
+	floodWindow     = 5 * time.Second // audit.aggregate_window: aggregates are written during the run
+	adminLoginEvery = 100 * time.Millisecond
 	// Every admin login under the flood takes at most adminSlowdown
 	// times the slowest of baselineLogins made before it, plus
 	// adminSlack: each is a real argon2id (login cache off), and the
 	// flood's address may hold one hasher while the admin's login takes
 	// another. A login queued behind the flood's hashes, or refused, fails.
-	baselineLogins = 3
-	adminSlowdown  = 4
-	adminSlack     = time.Second
-	maxMetaGrowth     = 8 << 20         // allocated bytes the flood may add to the metadata directory
-	maxFloodEvents    = 400             // events the flood's requests may write (aggregates)
+	baselineLogins    = 3
+	adminSlowdown     = 4
+	adminSlack        = time.Second
+	// Allocated bytes the flood may add to the metadata directory: one
+	// event per request grew it by about 1 MB/s, 20 MB in this run.
+	maxMetaGrowth = 2 << 20
+	// Events the flood's requests may write: one aggregate per source
+	// (anonymous tokens; each guessed name, failed or rate limited) and
+	// window, 33 sources x 5 windows = 165; 400 leaves room for windows
+	// split across the run's edges.
+	maxFloodEvents = 400
 	adminSourceIP     = "127.0.0.2"
 	wrongPasswordName = "admin" // the flood guesses the admin's own password, and other names
 )
