@@ -33,9 +33,9 @@ const (
 	// adminSlack: each is a real argon2id (login cache off), and the
 	// flood's address may hold one hasher while the admin's login takes
 	// another. A login queued behind the flood's hashes, or refused, fails.
-	baselineLogins    = 3
-	adminSlowdown     = 4
-	adminSlack        = time.Second
+	baselineLogins = 3
+	adminSlowdown  = 4
+	adminSlack     = time.Second
 	// Allocated bytes the flood may add to the metadata directory: one
 	// event per request grew it by about 1 MB/s, 20 MB in this run.
 	maxMetaGrowth = 2 << 20
@@ -43,7 +43,7 @@ const (
 	// (anonymous tokens; each guessed name, failed or rate limited) and
 	// window, 33 sources x 5 windows = 165; 400 leaves room for windows
 	// split across the run's edges.
-	maxFloodEvents = 400
+	maxFloodEvents    = 400
 	adminSourceIP     = "127.0.0.2"
 	wrongPasswordName = "admin" // the flood guesses the admin's own password, and other names
 )
