@@ -30,13 +30,28 @@ func headOf(t *testing.T, s kv.Store) head {
 	return h
 }
 
+// filled returns a store holding n events, one a second from base.
+func filled(t *testing.T, n int) (*kv.Badger, time.Time) {
+	t.Helper()
+	s := openStore(t)
+	base := time.Unix(1_700_000_000, 0)
+	fill(t, s, base, n, event)
+	return s, base
+}
+
+// verified fails the test unless the chain verifies with checked events.
+func verified(t *testing.T, s kv.Store, checked uint64) {
+	t.Helper()
+	if rep := verify(t, s); !rep.OK() || rep.Checked != checked {
+		t.Errorf("verify: %+v %+v, want %d events checked", rep, rep.Broken, checked)
+	}
+}
+
 // The size cap drops the oldest events until what is kept fits, the head
 // keeps an exact count of the bytes, and the chain still verifies.
 func TestPruneBytes(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t)
-	base := time.Unix(1_700_000_000, 0)
-	fill(t, s, base, 3000, event)
+	s, base := filled(t, 3000)
 	total := chainBytes(t, s)
 	if h := headOf(t, s); !h.Sized || h.Bytes != total {
 		t.Fatalf("head counts %d bytes (sized %v), the chain holds %d", h.Bytes, h.Sized, total)
@@ -51,9 +66,9 @@ func TestPruneBytes(t *testing.T) {
 	if kept > limit || h.Bytes != kept || limit-kept > 1000 {
 		t.Errorf("kept %d bytes (head says %d), cap %d", kept, h.Bytes, limit)
 	}
-	rep := verify(t, s)
-	if !rep.OK() || rep.Checked != 3000-n.Cap || rep.First != n.Cap+1 {
-		t.Errorf("after the size cap: %+v %+v", rep, rep.Broken)
+	verified(t, s, 3000-n.Cap)
+	if rep := verify(t, s); rep.First != n.Cap+1 {
+		t.Errorf("after the size cap, the anchor is %d, want %d", rep.First, n.Cap+1)
 	}
 }
 
@@ -61,9 +76,7 @@ func TestPruneBytes(t *testing.T) {
 // size cap, and the count is exact from then on.
 func TestPruneSizesLegacyHead(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t)
-	base := time.Unix(1_700_000_000, 0)
-	fill(t, s, base, 100, event)
+	s, base := filled(t, 100)
 	// The head as an older build wrote it: no bytes, not sized.
 	h := headOf(t, s)
 	legacy, _ := json.Marshal(map[string]any{"first": h.First, "last": h.Last, "last_time": h.LastTime, "last_hash": h.LastHash})
@@ -83,17 +96,13 @@ func TestPruneSizesLegacyHead(t *testing.T) {
 	if h := headOf(t, s); !h.Sized || h.Bytes != chainBytes(t, s) {
 		t.Errorf("head %+v, chain %d bytes", h, chainBytes(t, s))
 	}
-	if rep := verify(t, s); !rep.OK() || rep.Checked != 110 {
-		t.Errorf("%+v %+v", rep, rep.Broken)
-	}
+	verified(t, s, 110)
 }
 
 // The journal counts what retention deleted, by reason.
 func TestJournalPruneStats(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t)
-	base := time.Unix(1_700_000_000, 0)
-	fill(t, s, base, 50, event)
+	s, base := filled(t, 50)
 	j := Open(s, Options{Now: func() time.Time { return base.Add(49*time.Second + 10*time.Second) }})
 	n, err := j.Prune(ctx, Retention{MaxAge: 30 * time.Second, MaxCount: 10})
 	if err != nil || n.Age != 29 || n.Cap != 11 { // events 0-28 are older than 30 s; 10 of the 21 left are kept
@@ -105,7 +114,5 @@ func TestJournalPruneStats(t *testing.T) {
 	if st := j.Stats(); st.PrunedAge != 29 || st.PrunedCap != 11 {
 		t.Errorf("stats %+v", st)
 	}
-	if rep := verify(t, s); !rep.OK() || rep.Checked != 11 {
-		t.Errorf("%+v %+v", rep, rep.Broken)
-	}
+	verified(t, s, 11)
 }
