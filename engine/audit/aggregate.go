@@ -148,7 +148,8 @@ func (a *Aggregator) Record(ctx context.Context, e Event) {
 			return
 		}
 		g.mu.Unlock()
-		a.open.CompareAndDelete(k, g) // flushed under us: start afresh
+		// Flushed under us, and already out of the map (flush removes it
+		// holding g.mu): the next Load finds a fresh aggregate or none.
 	}
 }
 
@@ -171,10 +172,10 @@ func (a *Aggregator) flush(ctx context.Context, due func(aggKey) bool) {
 		g.closed = true
 		e := g.first
 		e.Count = g.count
-		g.mu.Unlock()
 		if a.open.CompareAndDelete(k, g) {
 			a.n.Add(-1)
 		}
+		g.mu.Unlock()
 		out = append(out, e)
 		return true
 	})

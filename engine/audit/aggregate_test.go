@@ -185,3 +185,49 @@ func TestAggregatorLoop(t *testing.T) {
 		t.Errorf("events %+v", p.Events)
 	}
 }
+
+// Records racing with flushes are each counted exactly once, and no
+// aggregate is left behind.
+func TestAggregateConcurrentFlush(t *testing.T) {
+	ctx := context.Background()
+	c := &collect{}
+	base := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	agg := NewAggregator(c, AggregatorOptions{Window: time.Millisecond})
+	const writers, each = 8, 2000
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				// Windows of 1 ms: the writers keep opening new ones while
+				// the flusher closes them.
+				agg.Record(ctx, failure(base.Add(time.Duration(i)*100*time.Microsecond), "a", fmt.Sprint(w%2)))
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				agg.Flush(ctx, base.Add(time.Duration(each)*100*time.Microsecond))
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	<-flushed
+	agg.Close(ctx)
+	var total uint64
+	for _, e := range c.all() {
+		total += max(e.Count, 1)
+	}
+	if total != writers*each || agg.n.Load() != 0 {
+		t.Errorf("counted %d of %d; %d aggregates left open", total, writers*each, agg.n.Load())
+	}
+}
