@@ -28,6 +28,9 @@
 //     address is 429 TOOMANYREQUESTS, even for the right password. No limit
 //     spans addresses: failures from one address never refuse a login from
 //     another (docs/security.md, "Login limiting").
+//   - A credential check that misses the login cache (an argon2id hash, a
+//     call to MCIAS) needs the address's one slot (Limits.AddrChecks);
+//     concurrent checks of the same credentials share one check.
 //   - The principal of a request lives in the RequestCtx only for the
 //     request; nothing from the RequestCtx is kept.
 package auth
