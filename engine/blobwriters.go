@@ -9,7 +9,7 @@ import (
 
 // blobWriters serializes, per blob, the transactions that rewrite a blob's
 // record: every link, mount and manifest commit bumps its LastLinked, which
-// is what makes a concurrent GC sweep conflict (DESIGN §5). Without this,
+// is what makes a concurrent GC sweep conflict (docs/design.md §5). Without this,
 // many pushes sharing one base layer rewrite that layer's record at the
 // same moment, and Badger's conflict detection makes all but one retry,
 // again and again, until some run out of retries. With it they queue for

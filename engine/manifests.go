@@ -93,7 +93,7 @@ func (r *Registry) PutManifest(ctx context.Context, repo string, ref names.Refer
 // be in repo (unless sparse manifests are allowed), and bumps each blob's
 // LastLinked inside the commit's transaction: a GC sweep that decided to
 // delete one of them conflicts with this transaction, so either the sweep
-// or the push retries against the other's result (DESIGN §5).
+// or the push retries against the other's result (docs/design.md §5).
 func (r *Registry) checkReferences(t kv.Txn, repo string, m *manifest.Manifest) error {
 	now := r.now().UnixNano()
 	for _, b := range m.Blobs() {

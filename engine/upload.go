@@ -313,7 +313,7 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 // link records that blob d (of size bytes, already committed to the blob
 // store) is in repo. It rewrites the blob record's LastLinked in the same
 // transaction, which is what makes a concurrent GC sweep of d conflict
-// with it (DESIGN §5).
+// with it (docs/design.md §5).
 func (r *Registry) link(t kv.Txn, repo string, d digest.Digest, size int64) error {
 	if err := r.checkSweep(t, d); err != nil {
 		return err

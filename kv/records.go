@@ -18,7 +18,7 @@ const recordVersion = 1
 type BlobRecord struct {
 	Size       int64
 	Created    int64 // unix nanoseconds
-	LastLinked int64 // unix nanoseconds; bumped by every link and manifest commit (GC, DESIGN §5)
+	LastLinked int64 // unix nanoseconds; bumped by every link and manifest commit (GC, docs/design.md §5)
 }
 
 // RepoRecord says a repository exists.

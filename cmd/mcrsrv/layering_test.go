@@ -9,7 +9,7 @@ import (
 
 const module = "git.wntrmute.dev/kyle/mcr"
 
-// TestImportDirection enforces DESIGN.md §2: dependencies point downward
+// TestImportDirection enforces docs/design.md §2: dependencies point downward
 // (cmd → http → engine → {actors, jobs, kv}), actors is stdlib only, kv
 // adds only Badger, jobs only conc, engine never sees fasthttp, nothing but
 // cmd imports http, and bench measures from outside.

@@ -32,6 +32,7 @@ type Barrier struct {
 	cond    sync.Cond
 	started uint64 // syncs begun; one is running while started > done
 	done    uint64 // syncs finished
+	parked  int    // Waits blocked behind a running sync (tests observe it)
 	err     error
 }
 
@@ -75,7 +76,9 @@ func (b *Barrier) Wait() error {
 	target := b.started + 1
 	for b.done < target && b.err == nil {
 		if b.started > b.done {
+			b.parked++
 			b.cond.Wait()
+			b.parked--
 			continue
 		}
 		b.started++

@@ -82,13 +82,16 @@ func TestBarrierGroupsWaiters(t *testing.T) {
 			errs <- err
 		})
 	}
-	time.Sleep(50 * time.Millisecond) // let the waiters queue behind sync 1
-	gate <- struct{}{}                // sync 1 ends
+	waitFor(t, func() bool { return b.parkedWaits() == waiters }) // all queued behind sync 1
+	gate <- struct{}{}                                            // sync 1 ends
 	if err := <-first; err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return started.Load() == 2 })
-	time.Sleep(20 * time.Millisecond)
+	// Sync 2 is running (held at the gate) and every other waiter has either
+	// parked again behind it or, wrongly, returned on sync 1.
+	waitFor(t, func() bool {
+		return started.Load() == 2 && b.parkedWaits()+int(returned.Load()) == waiters-1
+	})
 	if n := returned.Load(); n != 0 {
 		t.Fatalf("%d waiters returned on a sync that was running when they arrived", n)
 	}
@@ -171,4 +174,11 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// parkedWaits is how many Waits are blocked behind a running sync.
+func (b *Barrier) parkedWaits() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.parked
 }

@@ -1,4 +1,4 @@
-// Package gc is mcr's online garbage collector (DESIGN §5, docs/gc.md): a
+// Package gc is mcr's online garbage collector (docs/design.md §5, docs/gc.md): a
 // mark-and-sweep over the metadata store and the blob store that runs while
 // pushes and pulls continue, with no global lock.
 //

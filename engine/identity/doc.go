@@ -1,6 +1,6 @@
 // Package identity owns who a caller is: accounts (human and system),
 // their passwords (argon2id) and access keys, the token signing keys, and
-// the bearer tokens (JWT, EdDSA) that mcr issues and verifies (DESIGN.md
+// the bearer tokens (JWT, EdDSA) that mcr issues and verifies (docs/design.md
 // §6).
 //
 // Invariants:

@@ -6,7 +6,7 @@ import "math"
 // priority; with deny-wins the order only chooses which allow is reported.
 const builtInPriority = math.MaxInt32
 
-// BuiltIns returns the rules every registry has (DESIGN.md §6): admins may
+// BuiltIns returns the rules every registry has (docs/design.md §6): admins may
 // do everything; human users may pull, push and delete anywhere and list
 // the catalog; anyone may check the API version. Denying one of these to a
 // subject needs a deny rule: deny wins.

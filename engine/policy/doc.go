@@ -1,5 +1,5 @@
 // Package policy decides what a caller may do: rules, their evaluation and
-// the read-mostly rule cache (DESIGN.md §6).
+// the read-mostly rule cache (docs/design.md §6).
 //
 // A rule has an id, a priority, an effect (allow or deny), a subject match
 // (account id, account type, role; an empty field matches anyone), a list of

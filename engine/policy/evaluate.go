@@ -52,8 +52,8 @@ func sortRules(rules []Rule) []Rule {
 	return out
 }
 
-// Evaluate decides q against rules, which must be sorted by priority (as
-// Engine keeps them; Evaluate of a Set sorts once). Every matching rule is
+// evaluate decides q against rules, which must be sorted by priority (as
+// the Engine's rule cache keeps them). Every matching rule is
 // considered: the first matching deny decides; else the first matching
 // allow; else nothing matched and the answer is deny.
 func evaluate(sorted []Rule, q Request) Decision {

@@ -1,5 +1,5 @@
 // Package auth is mcr's authentication and authorization front end
-// (DESIGN.md §6): the middleware that reads Basic and Bearer credentials,
+// (docs/design.md §6): the middleware that reads Basic and Bearer credentials,
 // the Docker token endpoint (/v2/token: GET with Basic, POST with an OAuth2
 // password or refresh_token form), the WWW-Authenticate challenges, the
 // per-request policy check that the distribution API calls for the action
