@@ -13,7 +13,7 @@ package kv
 //	u/<upload-id>                  → UploadRecord: an open upload session
 //	a/i/<account-id>               → AccountRecord: a human or system account
 //	a/n/<account-name>             → account id (names are unique)
-//	a/f/<lower-case account-name>  → account id: names are unique ignoring case (engine/identity)
+//	a/f/<folded-account-name>      → account id: the name in lower case, so names are unique ignoring case
 //	k/a/<access-key-id>            → AccessKeyRecord: a system account's access key (hashed)
 //	k/s/<signing-key-id>           → SigningKeyRecord: a token signing key
 //	p/<rule-id>                    → PolicyRecord: a policy rule (built-ins are not stored)
@@ -22,7 +22,8 @@ package kv
 //	                                 is removing its file; linking the digest is refused meanwhile
 //	e/<time>/<seq>                 → audit event (engine/audit), hash-chained to the one before;
 //	                                 time and seq are 16 hex digits, so key order is append order
-//	g/a                            → audit chain head: first and last seq, hash of the last event
+//	g/a                            → audit chain head: first and last seq, hash of the last event,
+//	                                 size of the events kept
 //
 // '@' separates a repository from what follows it because neither the
 // repository grammar nor the tag grammar allows it, and a digest never
