@@ -209,9 +209,9 @@ func (a *Auth) login(ctx *fasthttp.RequestCtx, user, pass, via string, auditSucc
 	}
 	p, err := a.check(ctx, user, pass, addr, now)
 	if errors.Is(err, errChecksBusy) {
-		ev.Kind, ev.Outcome, ev.Detail = audit.LoginFailed, "rate_limited", "too many logins in flight from the address"
+		ev.Kind, ev.Outcome, ev.Detail = audit.LoginFailed, "rate_limited", "too many logins waiting from the address"
 		a.audit.Record(ctx, ev)
-		return identity.Principal{}, retryLater(time.Second, "too many logins in flight from this address")
+		return identity.Principal{}, retryLater(time.Second, "too many logins waiting from this address")
 	}
 	if err != nil {
 		if errcode.KindOf(err) != errcode.Unauthorized {
@@ -247,7 +247,7 @@ func (a *Auth) check(ctx *fasthttp.RequestCtx, user, pass, addr string, now time
 	}
 	k := identity.CredentialKey(user, pass)
 	v, err, _ := a.checks.Do(string(k[:]), func() (any, error) {
-		leave, ok := a.limiter.Enter(addr, now)
+		leave, ok := a.limiter.Enter(ctx, addr, now)
 		if !ok {
 			return identity.Principal{}, errChecksBusy
 		}

@@ -29,8 +29,9 @@
 //     spans addresses: failures from one address never refuse a login from
 //     another (docs/security.md, "Login limiting").
 //   - A credential check that misses the login cache (an argon2id hash, a
-//     call to MCIAS) needs the address's one slot (Limits.AddrChecks);
-//     concurrent checks of the same credentials share one check.
+//     call to MCIAS) needs one of the address's slots (Limits.AddrChecks,
+//     waiting at most Limits.CheckWait); concurrent checks of the same
+//     credentials share one check.
 //   - The principal of a request lives in the RequestCtx only for the
 //     request; nothing from the RequestCtx is kept.
 package auth

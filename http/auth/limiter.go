@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,13 +24,17 @@ type Limits struct {
 	// Window is the time to drain a full bucket (default 5 min).
 	Window time.Duration
 	// AddrChecks bounds the credential checks (an argon2id hash, a call
-	// to MCIAS) in flight for one address (default 1): a flood from one
-	// address holds at most that many of the hashers, the others stay
-	// free for everyone else's logins, and it cannot have more guesses in
-	// flight than the buckets allow. Logins found in the login cache, and
-	// concurrent logins with the same credentials (one check serves
-	// them all), are not counted.
+	// to MCIAS) in flight for one address (default half of GOMAXPROCS, at
+	// least 1): a flood from one address holds at most that many of the
+	// hashers, the others stay free for everyone else's logins, and it
+	// cannot have more guesses in flight than the buckets allow. Logins
+	// found in the login cache, and concurrent logins with the same
+	// credentials (one check serves them all), are not counted.
 	AddrChecks int
+	// CheckWait is how long a check waits for its address's slot before
+	// it is refused with 429 (default 5 s): a burst of different accounts
+	// behind one NAT address queues briefly instead of failing.
+	CheckWait time.Duration
 }
 
 func (l *Limits) defaults() {
@@ -42,7 +48,10 @@ func (l *Limits) defaults() {
 		l.Window = 5 * time.Minute
 	}
 	if l.AddrChecks <= 0 {
-		l.AddrChecks = 1
+		l.AddrChecks = max(1, runtime.GOMAXPROCS(0)/2)
+	}
+	if l.CheckWait <= 0 {
+		l.CheckWait = 5 * time.Second
 	}
 }
 
@@ -58,10 +67,10 @@ type Limiter struct {
 const maxBuckets = 100_000
 
 type bucket struct {
-	mu       sync.Mutex
-	level    float64
-	last     time.Time
-	inflight int // credential checks running for the address (Enter)
+	mu     sync.Mutex
+	level  float64
+	last   time.Time
+	checks chan struct{} // the address's check slots (Enter), made on first use
 }
 
 // NewLimiter returns a limiter with l (zero values take the defaults).
@@ -121,7 +130,7 @@ func (l *Limiter) prune(now time.Time) {
 	l.buckets.Range(func(k, v any) bool {
 		b := v.(*bucket)
 		b.mu.Lock()
-		empty := now.Sub(b.last) >= l.l.Window && b.inflight == 0
+		empty := now.Sub(b.last) >= l.l.Window && len(b.checks) == 0
 		b.mu.Unlock()
 		if empty {
 			if _, ok := l.buckets.LoadAndDelete(k); ok {
@@ -150,22 +159,33 @@ func (l *Limiter) Fail(account, addr string, now time.Time) {
 	l.add("r:"+addr, l.l.AddrBurst, now)
 }
 
-// Enter admits one credential check from addr, or refuses it when addr
-// has Limits.AddrChecks in flight. The caller calls leave when the check
-// is done.
-func (l *Limiter) Enter(addr string, now time.Time) (leave func(), ok bool) {
+// Enter admits one credential check from addr, waiting (at most
+// Limits.CheckWait, or until ctx ends) while addr has Limits.AddrChecks in
+// flight; it refuses when the wait runs out. The caller calls leave when
+// the check is done.
+func (l *Limiter) Enter(ctx context.Context, addr string, now time.Time) (leave func(), ok bool) {
 	b := l.bucketOf("r:"+addr, now)
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.inflight >= l.l.AddrChecks {
-		return nil, false
+	if b.checks == nil {
+		b.checks = make(chan struct{}, l.l.AddrChecks)
 	}
-	b.inflight++
-	return func() {
-		b.mu.Lock()
-		b.inflight--
-		b.mu.Unlock()
-	}, true
+	slots := b.checks
+	b.mu.Unlock()
+	leave = func() { <-slots }
+	select {
+	case slots <- struct{}{}:
+		return leave, true
+	default:
+	}
+	t := time.NewTimer(l.l.CheckWait)
+	defer t.Stop()
+	select {
+	case slots <- struct{}{}:
+		return leave, true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return nil, false
 }
 
 // Succeed forgets account's failures from addr: its owner got in from

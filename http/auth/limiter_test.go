@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -83,33 +84,52 @@ func TestLimiterBounded(t *testing.T) {
 	}
 }
 
-// At most AddrChecks credential checks run for one address; another
-// address is never held back by them.
+// At most AddrChecks credential checks run for one address; the next one
+// waits for a slot, up to CheckWait; another address is never held back.
 func TestLimiterChecksInFlight(t *testing.T) {
-	l := NewLimiter(Limits{AddrChecks: 2})
+	ctx := context.Background()
+	l := NewLimiter(Limits{AddrChecks: 2, CheckWait: 20 * time.Millisecond})
 	now := time.Unix(1000, 0)
-	leave1, ok1 := l.Enter("10.0.0.1", now)
-	leave2, ok2 := l.Enter("10.0.0.1", now)
+	leave1, ok1 := l.Enter(ctx, "10.0.0.1", now)
+	leave2, ok2 := l.Enter(ctx, "10.0.0.1", now)
 	if !ok1 || !ok2 {
 		t.Fatal("the first two checks refused")
 	}
-	if _, ok := l.Enter("10.0.0.1", now); ok {
+	if _, ok := l.Enter(ctx, "10.0.0.1", now); ok {
 		t.Error("a third check in flight admitted")
 	}
-	leave3, ok := l.Enter("10.0.0.2", now)
+	leave3, ok := l.Enter(ctx, "10.0.0.2", now)
 	if !ok {
 		t.Fatal("another address held back")
 	}
 	leave3()
-	leave1()
-	leave4, ok := l.Enter("10.0.0.1", now)
-	if !ok {
-		t.Error("a check refused after one finished")
+	// A waiting check gets the slot a finished one frees.
+	got := make(chan bool)
+	waiter := NewLimiter(Limits{AddrChecks: 1, CheckWait: time.Minute})
+	hold, _ := waiter.Enter(ctx, "10.0.0.1", now)
+	go func() {
+		leave, ok := waiter.Enter(ctx, "10.0.0.1", now)
+		if ok {
+			leave()
+		}
+		got <- ok
+	}()
+	hold()
+	if !<-got {
+		t.Error("the waiting check was refused after a slot freed")
 	}
+	// A waiter whose request ends gives up at once.
+	hold, _ = waiter.Enter(ctx, "10.0.0.1", now)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, ok := waiter.Enter(cctx, "10.0.0.1", now); ok {
+		t.Error("a cancelled check admitted")
+	}
+	hold()
+	leave1()
 	leave2()
-	leave4()
-	// A bucket with checks in flight survives pruning; idle ones go.
-	leave5, _ := l.Enter("10.0.0.3", now)
+	// A bucket with a check in flight survives pruning; idle ones go.
+	leave5, _ := l.Enter(ctx, "10.0.0.3", now)
 	l.prune(now.Add(time.Hour))
 	if _, ok := l.buckets.Load("r:10.0.0.3"); !ok {
 		t.Error("a bucket with a check in flight was pruned")
