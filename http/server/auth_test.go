@@ -527,6 +527,35 @@ func TestAuthRateLimit(t *testing.T) {
 	ar.expect(ar.do("GET", "/v2/", nil, "Authorization", basic("bob", "bob-password")), 200, "", "other account")
 }
 
+// A burst of logins from one address (a CI fleet behind NAT) queues for
+// the address's check slot instead of being refused: different accounts
+// wait their turn, and identical credentials share one check.
+func TestAuthLoginBurstOneAddress(t *testing.T) {
+	ar := newAuthRegistry(t, authSetup{limits: auth.Limits{AddrChecks: 1}})
+	const n = 12
+	creds := make([]string, 0, 2*n)
+	for i := range n {
+		name := "robot" + itoa(i)
+		ar.account(name, identity.System)
+		creds = append(creds, basic(name, name+"-password"), basic("robot0", "robot0-password"))
+	}
+	codes := make([]int, len(creds))
+	var wg sync.WaitGroup
+	for i, c := range creds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = ar.do("GET", "/v2/token?scope=repository:a:pull", nil, "Authorization", c).status
+		}()
+	}
+	wg.Wait()
+	for i, code := range codes {
+		if code != 200 {
+			t.Errorf("login %d of the burst: %d", i, code)
+		}
+	}
+}
+
 func digestOf(b []byte) string { return digest.FromBytes(b).String() }
 
 func itoa(n int) string { return strconv.Itoa(n) }
