@@ -48,7 +48,7 @@ type ManifestInfo struct {
 type Counts struct {
 	Repositories, Manifests, Tags, Blobs int64
 	BlobBytes                            int64
-	// Uploads are the open upload sessions, stored and pending.
+	// Uploads are the open upload sessions.
 	Uploads int64
 }
 
@@ -271,6 +271,5 @@ func (r *Registry) Counts(ctx context.Context) (Counts, error) {
 			return err
 		})
 	})
-	c.Uploads += r.pending.n.Load()
 	return c, err
 }

@@ -40,6 +40,7 @@ func statusCommand(s *streams) *cli.Command {
 			row(tw, "blob storage", humanBytes(st.Storage.BlobBytes))
 			row(tw, "metadata storage", humanBytes(st.Storage.MetadataBytes))
 			row(tw, "active uploads", st.UploadsActive)
+			row(tw, "staging", fmt.Sprintf("%s in %d files", humanBytes(st.Storage.StagingBytes), st.Storage.StagingFiles))
 			if err := tw.Flush(); err != nil {
 				return err
 			}

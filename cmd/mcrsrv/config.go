@@ -25,6 +25,7 @@ type Config struct {
 	Data     string         `toml:"data"`
 	Log      LogConfig      `toml:"log"`
 	HTTP     HTTPConfig     `toml:"http"`
+	TLS      TLSConfig      `toml:"tls"`
 	Manifest ManifestConfig `toml:"manifest"`
 	Uploads  UploadsConfig  `toml:"uploads"`
 	Auth     AuthConfig     `toml:"auth"`
@@ -132,6 +133,7 @@ func Defaults() Config {
 			ShutdownTimeout: Duration{30 * time.Second},
 			Concurrency:     16384,
 		},
+		TLS: defaultTLS(),
 		Auth: AuthConfig{
 			Mode:          "builtin",
 			Service:       "mcr",
@@ -257,6 +259,7 @@ func (c Config) Validate() error {
 	if c.HTTP.Concurrency <= 0 {
 		errs = append(errs, errors.New("http.concurrency: must be positive"))
 	}
+	errs = append(errs, c.TLS.validate()...)
 	errs = append(errs, c.Auth.validate()...)
 	errs = append(errs, c.GC.validate()...)
 	errs = append(errs, c.Jobs.validate()...)

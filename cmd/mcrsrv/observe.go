@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
@@ -21,6 +22,18 @@ func newMetrics(store *kv.Badger, reg *engine.Registry, uploads *jobs.Pool, bg *
 		Jobs:  bg.Runner.Statuses,
 		Store: store.DB().Size,
 		Audit: auditStats,
+		Staging: func() metrics.Staging {
+			// A scrape has no deadline of its own; the totals are one
+			// snapshot scan and one directory read. On an error (a
+			// store closing under the scrape) the gauges show what was
+			// counted before it: a scrape never fails for them.
+			t, _ := reg.UploadTotals(context.Background())
+			return metrics.Staging{Sessions: t.Sessions, Files: t.StagingFiles, Bytes: t.StagingBytes}
+		},
+		Cleaned: func() metrics.Cleaned {
+			a := bg.Cleaned
+			return metrics.Cleaned{StagingFiles: int64(a.Staging), StagingBytes: a.StagingBytes, OrphanFiles: int64(a.Orphans), OrphanBytes: a.OrphanBytes}
+		},
 	})
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"time"
 
@@ -28,6 +27,8 @@ func serveCommand() *cli.Command {
 		Flags: configFlags("TOML configuration file",
 			&cli.StringFlag{Name: "addr", Usage: "listen address host:port (overrides config and MCR_ADDR)"},
 			&cli.StringFlag{Name: "auth", Usage: "authentication mode: builtin, mcias or none (overrides auth.mode and MCR_AUTH_MODE; none is for local development only)"},
+			&cli.StringFlag{Name: "tls-cert", Usage: "PEM certificate chain: serve HTTPS (overrides tls.cert_file and MCR_TLS_CERT_FILE)"},
+			&cli.StringFlag{Name: "tls-key", Usage: "PEM private key of --tls-cert (overrides tls.key_file and MCR_TLS_KEY_FILE)"},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			c, err := commandConfig(cmd)
@@ -39,6 +40,12 @@ func serveCommand() *cli.Command {
 			}
 			if cmd.IsSet("auth") {
 				c.Auth.Mode = cmd.String("auth")
+			}
+			if cmd.IsSet("tls-cert") {
+				c.TLS.CertFile = cmd.String("tls-cert")
+			}
+			if cmd.IsSet("tls-key") {
+				c.TLS.KeyFile = cmd.String("tls-key")
 			}
 			if err := c.Validate(); err != nil {
 				return fmt.Errorf("invalid configuration:\n%w", err)
@@ -56,11 +63,19 @@ func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn().Msgf(f, a...) }
 func (b badgerLogger) Infof(string, ...any)        {}
 func (b badgerLogger) Debugf(string, ...any)       {}
 
-// serve opens the stores, serves until ctx ends (SIGINT/SIGTERM), then
-// shuts down in order: stop accepting and drain requests (bounded), stop
+// serve binds the listener (with TLS loaded, when configured) before it
+// creates anything, opens the stores, serves until ctx ends
+// (SIGINT/SIGTERM), then shuts down in order: stop accepting and drain requests (bounded), stop
 // the actors, close Badger.
 func serve(ctx context.Context, c Config) error {
 	log := c.logger()
+	lctx, stopReload := context.WithCancel(ctx) // the certificate watcher ends with serve, on every return
+	defer stopReload()
+	ln, err := listen(lctx, c, log)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // on the early returns below; Serve closes it otherwise
 	c.Memory.apply(log)
 	meta := filepath.Join(c.Data, "meta")
 	barrier, err := c.Storage.barrier(c.Data, meta, log)
@@ -110,11 +125,7 @@ func serve(ctx context.Context, c Config) error {
 		Ready:              readiness(store, c.Data),
 		Admin:              adminAPI(c, store, blobs, reg, bg, authn, journal, rec, log),
 	})
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return err
-	}
-	log.Info().Str("addr", ln.Addr().String()).Str("data", c.Data).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
+	log.Info().Str("addr", ln.Addr().String()).Bool("tls", c.TLS.enabled()).Str("data", c.Data).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
 		Str("version", version()).Msg("mcrsrv serving")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -170,17 +170,3 @@ func (c *Collector) Run(ctx context.Context, o RunOptions) (*Report, error) {
 	r.rep.Duration = c.o.Now().Sub(r.rep.Started)
 	return r.rep, err
 }
-
-// Recover finishes the file deletions of a run the process did not live to
-// complete (sweep tombstones), and reports how many. Every run begins with
-// it; serve also calls it at start-up, because the engine refuses to link
-// a digest while its tombstone stands.
-func (c *Collector) Recover(ctx context.Context) (int, error) {
-	if !c.running.CompareAndSwap(false, true) {
-		return 0, ErrRunning
-	}
-	defer c.running.Store(false)
-	r := newRun(ctx, c, RunOptions{})
-	err := r.recoverTombstones()
-	return r.rep.Recovered, err
-}

@@ -28,6 +28,21 @@ type Sources struct {
 	Store func() (lsm, vlog int64)
 	// Audit reports the audit log's counters.
 	Audit func() AuditStats
+	// Staging reports the open upload sessions and the uploads directory.
+	Staging func() Staging
+	// Cleaned reports what start-up removed after a crash.
+	Cleaned func() Cleaned
+}
+
+// Staging is the upload sessions and what their files hold on disk.
+type Staging struct {
+	Sessions, Files, Bytes int64
+}
+
+// Cleaned is what start-up removed: staging files of no session and blob
+// files of no record (orphans).
+type Cleaned struct {
+	StagingFiles, StagingBytes, OrphanFiles, OrphanBytes int64
 }
 
 // AuditStats are the audit log's counters since the process started.
@@ -152,6 +167,23 @@ func (m *Metrics) writeSources(w io.Writer) {
 	}
 	if f := m.src.Audit; f != nil {
 		writeAudit(w, f())
+	}
+	if f := m.src.Staging; f != nil {
+		st := f()
+		vm.WriteGaugeUint64(w, "mcr_upload_sessions", uint64(max(st.Sessions, 0)))
+		vm.WriteGaugeUint64(w, "mcr_upload_staging_files", uint64(max(st.Files, 0)))
+		vm.WriteGaugeUint64(w, "mcr_upload_staging_bytes", uint64(max(st.Bytes, 0)))
+	}
+	if f := m.src.Cleaned; f != nil {
+		c := f()
+		for _, k := range []struct {
+			kind         string
+			files, bytes int64
+		}{{"staging", c.StagingFiles, c.StagingBytes}, {"orphan", c.OrphanFiles, c.OrphanBytes}} {
+			l := `{kind="` + k.kind + `"}`
+			vm.WriteCounterUint64(w, "mcr_startup_cleanup_files_total"+l, uint64(max(k.files, 0)))
+			vm.WriteCounterUint64(w, "mcr_startup_cleanup_bytes_total"+l, uint64(max(k.bytes, 0)))
+		}
 	}
 	if f := m.src.Jobs; f != nil {
 		for _, st := range f() {

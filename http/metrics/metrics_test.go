@@ -71,3 +71,22 @@ func TestAuditSeries(t *testing.T) {
 		}
 	}
 }
+
+// The upload and start-up clean-up series carry what their sources say.
+func TestUploadSeries(t *testing.T) {
+	m := New(Sources{
+		Staging: func() Staging { return Staging{Sessions: 3, Files: 2, Bytes: 4096} },
+		Cleaned: func() Cleaned { return Cleaned{StagingFiles: 5, StagingBytes: 500, OrphanFiles: 1, OrphanBytes: 77} },
+	})
+	var b bytes.Buffer
+	m.Write(&b)
+	for _, want := range []string{
+		"mcr_upload_sessions 3\n", "mcr_upload_staging_files 2\n", "mcr_upload_staging_bytes 4096\n",
+		`mcr_startup_cleanup_files_total{kind="staging"} 5` + "\n", `mcr_startup_cleanup_bytes_total{kind="staging"} 500` + "\n",
+		`mcr_startup_cleanup_files_total{kind="orphan"} 1` + "\n", `mcr_startup_cleanup_bytes_total{kind="orphan"} 77` + "\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}

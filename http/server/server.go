@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"time"
 
@@ -194,4 +195,14 @@ func (s *Server) access(ctx *fasthttp.RequestCtx, id string, start time.Time) {
 
 type fasthttpLogger struct{ log zerolog.Logger }
 
-func (l fasthttpLogger) Printf(format string, args ...any) { l.log.Warn().Msgf(format, args...) }
+// fasthttpLogMax caps a fasthttp message: its parse errors quote what the
+// client sent, and one garbage request must not put kilobytes in the log.
+const fasthttpLogMax = 300
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if len(msg) > fasthttpLogMax {
+		msg = msg[:fasthttpLogMax] + "... (truncated)"
+	}
+	l.log.Warn().Msg(msg)
+}

@@ -59,6 +59,9 @@ func (c *clientRun) ref(name, sep, ref string) string {
 // run runs the client and fails the test if it fails.
 func (c *clientRun) run(t *testing.T, dir string, args []string) result {
 	t.Helper()
+	if c.reg.tls != nil {
+		args = verifyingTLS(args)
+	}
 	r := command{t: t, bin: c.bin, env: c.env, dir: dir, timeout: clientTimeout}.run(args...)
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -90,6 +93,9 @@ func runClient(t *testing.T, reg *registry, spec clientSpec) {
 		env:  isolatedEnv(t, filepath.Join(dir, "config")),
 		ns:   fmt.Sprintf("e2e/%s/%s", runID, spec.name),
 		ok:   map[string]bool{},
+	}
+	if reg.caFile != "" {
+		c.env = append(c.env, "SSL_CERT_FILE="+reg.caFile) // Go's system roots: every client here is Go
 	}
 	if spec.setup != nil {
 		for _, args := range spec.setup(reg.host) {

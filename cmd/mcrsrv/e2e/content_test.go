@@ -304,15 +304,15 @@ func verifyLayout(dir, root string) (int, error) {
 	return 0, fmt.Errorf("pulled layout's index.json lists %v, not %s", listed, root)
 }
 
-// probe talks plain HTTP to the registry, independently of the client under
-// test, to confirm what the client reported.
+// probe talks HTTP (or HTTPS) to the registry, independently of the client
+// under test, to confirm what the client reported.
 type probe struct {
 	base   string
 	client *http.Client
 }
 
 func newProbe(reg *registry) *probe {
-	return &probe{base: reg.base, client: &http.Client{Timeout: time.Minute}}
+	return &probe{base: reg.base, client: reg.client(time.Minute)}
 }
 
 // response is a complete HTTP answer.
@@ -478,7 +478,7 @@ func (p *probe) pushBlob(repo string, b []byte) error {
 	q.Set("digest", sha256Digest(b))
 	loc.RawQuery = q.Encode()
 	target := loc.RequestURI()
-	if loc.IsAbs() && loc.Host != strings.TrimPrefix(p.base, "http://") {
+	if base, _ := url.Parse(p.base); loc.IsAbs() && loc.Host != base.Host {
 		return fmt.Errorf("upload Location %s points to another host", loc)
 	}
 	r, err = p.do(http.MethodPut, target, map[string]string{"Content-Type": "application/octet-stream"}, b)

@@ -26,6 +26,12 @@
 // auth tests log in as the first admin, whose password the server wrote to
 // DIR/initial-admin-password; a server that
 // does not exit cleanly fails the test, and its log is printed on failure.
+// The TLS tests (tls_test.go) generate a CA and a certificate for
+// 127.0.0.1 and localhost, start the server with MCR_TLS_*, and run the
+// same client sessions and the conformance suite over HTTPS, the clients
+// trusting the CA through SSL_CERT_FILE with every flag that allows plain
+// HTTP or skips verification removed; they need a server of their own
+// and skip under MCR_E2E_REGISTRY.
 // Repository names carry a per-run id, so runs against a shared registry
 // (MCR_E2E_REGISTRY) do not collide.
 //

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -96,11 +97,25 @@ func workDir(t *testing.T, name string) string {
 	return dir
 }
 
-// registry is a registry under test, reachable over plain HTTP.
+// registry is a registry under test, reachable over plain HTTP or, when
+// tls is set, over HTTPS.
 type registry struct {
 	host string // host:port, as clients spell it
-	base string // http://host:port
+	base string // http://host:port or https://host:port
 	data string // the server's data directory ("" for MCR_E2E_REGISTRY)
+	// tls is what a Go client needs to reach the server over HTTPS (the
+	// CA to trust, a client certificate for mutual TLS); nil: plain HTTP.
+	tls *tls.Config
+	// caFile is the CA bundle external clients trust (SSL_CERT_FILE).
+	caFile string
+	proc   *os.Process // the server ("" registry: nil)
+	log    string      // the server's log file
+}
+
+// client is an HTTP client for the registry, plain or TLS; each has its
+// own connections.
+func (r *registry) client(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: r.tls.Clone()}}
 }
 
 // startRegistry starts a fresh mcrsrv with extra environment (KEY=VALUE) and
@@ -115,9 +130,25 @@ func startRegistry(t *testing.T, serverEnv ...string) *registry {
 // with mcrsrv init and the offline account commands); "" is a fresh one.
 func startRegistryOn(t *testing.T, dataDir string, serverEnv ...string) *registry {
 	t.Helper()
+	return launch(t, dataDir, nil, "", serverEnv)
+}
+
+// startTLSRegistry starts a fresh mcrsrv whose serverEnv turns TLS on
+// (MCR_TLS_*); clientTLS and caFile are how clients trust it.
+func startTLSRegistry(t *testing.T, clientTLS *tls.Config, caFile string, serverEnv ...string) *registry {
+	t.Helper()
+	if os.Getenv(envRegistry) != "" {
+		t.Skipf("%s is set: this test needs a server of its own with TLS on", envRegistry)
+	}
+	return launch(t, "", clientTLS, caFile, serverEnv)
+}
+
+// launch is startRegistryOn, over TLS when clientTLS is set.
+func launch(t *testing.T, dataDir string, clientTLS *tls.Config, caFile string, serverEnv []string) *registry {
+	t.Helper()
 	if host := os.Getenv(envRegistry); host != "" {
 		reg := &registry{host: host, base: "http://" + host}
-		if code, err := pingStatus(reg.base); err != nil || code != http.StatusOK {
+		if code, err := reg.ping(); err != nil || code != http.StatusOK {
 			t.Fatalf("%s=%s: GET /v2/ answered %d, %v; want 200 (anonymous, plain HTTP)", envRegistry, host, code, err)
 		}
 		if len(serverEnv) > 0 {
@@ -183,10 +214,13 @@ func startRegistryOn(t *testing.T, dataDir string, serverEnv ...string) *registr
 		}
 	})
 
-	reg := &registry{host: addr, base: "http://" + addr, data: dataDir}
+	reg := &registry{host: addr, base: "http://" + addr, data: dataDir, tls: clientTLS, caFile: caFile, proc: cmd.Process, log: logPath}
+	if clientTLS != nil {
+		reg.base = "https://" + addr
+	}
 	deadline := time.Now().Add(readyTimeout)
 	for {
-		code, err := pingStatus(reg.base)
+		code, err := reg.ping()
 		if err == nil && (code == http.StatusOK || code == http.StatusUnauthorized) { // 401: up, with auth on
 			return reg
 		}
@@ -264,14 +298,26 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-func pingStatus(base string) (int, error) {
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get(base + "/v2/")
+// ping is the status of GET /v2/ on a connection of its own.
+func (r *registry) ping() (int, error) {
+	resp, err := r.getV2(2 * time.Second)
 	if err != nil {
 		return 0, err
 	}
-	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// getV2 answers GET /v2/ on a new connection, closed again; the body is
+// closed too, the status and TLS state remain.
+func (r *registry) getV2(timeout time.Duration) (*http.Response, error) {
+	c := r.client(timeout)
+	defer c.CloseIdleConnections()
+	resp, err := c.Get(r.base + "/v2/")
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	return resp, nil
 }
 
 func describeExit(err error) string {

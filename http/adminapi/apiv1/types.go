@@ -60,6 +60,27 @@ type Status struct {
 type Storage struct {
 	BlobBytes     int64 `json:"blob_bytes"`
 	MetadataBytes int64 `json:"metadata_bytes"`
+	// StagingFiles and StagingBytes are the uploads directory: the files
+	// of open sessions and of whole-blob uploads in flight.
+	StagingFiles int64 `json:"staging_files"`
+	StagingBytes int64 `json:"staging_bytes"`
+}
+
+// Upload is an open blob upload session.
+type Upload struct {
+	ID         string `json:"id"`
+	Repository string `json:"repository"`
+	// Bytes are the bytes recorded: what GET on the session reports and
+	// a client resumes after.
+	Bytes     int64      `json:"bytes"`
+	Started   time.Time  `json:"started"`
+	LastWrite *time.Time `json:"last_write,omitempty"`
+}
+
+// UploadPage is a page of the upload session list.
+type UploadPage struct {
+	Uploads []Upload `json:"uploads"`
+	Next    string   `json:"next,omitempty"`
 }
 
 // Repository is one repository.
