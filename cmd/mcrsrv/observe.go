@@ -19,8 +19,11 @@ func newMetrics(store *kv.Badger, reg *engine.Registry, uploads *jobs.Pool, bg *
 			st := reg.ActorStats()
 			return st.Actors, st.Queued
 		},
-		Jobs:  bg.Runner.Statuses,
-		Store: store.DB().Size,
+		Jobs: bg.Runner.Statuses,
+		Store: func() (lsm, vlog, other int64) {
+			u := metadataUsage(store)
+			return u.LSM, u.ValueLog, u.Other
+		},
 		Audit: auditStats,
 		Staging: func() metrics.Staging {
 			// A scrape has no deadline of its own; the totals are one
@@ -35,6 +38,14 @@ func newMetrics(store *kv.Badger, reg *engine.Registry, uploads *jobs.Pool, bg *
 			return metrics.Cleaned{StagingFiles: int64(a.Staging), StagingBytes: a.StagingBytes, OrphanFiles: int64(a.Orphans), OrphanBytes: a.OrphanBytes}
 		},
 	})
+}
+
+// metadataUsage is the metadata store's disk usage, for /metrics and the
+// admin API's status alike. A walk that fails part-way (a file that cannot
+// be read) still reports what it summed: a gauge slightly low beats none.
+func metadataUsage(store *kv.Badger) kv.DiskUsage {
+	u, _ := store.DiskUsage()
+	return u
 }
 
 // readiness is /readyz's check: the metadata store is open and the data

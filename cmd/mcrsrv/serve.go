@@ -124,6 +124,7 @@ func serve(ctx context.Context, c Config) error {
 		MetricsRequireAuth: c.Metrics.RequireAuth,
 		Ready:              readiness(store, c.Data),
 		Admin:              adminAPI(c, store, blobs, reg, bg, authn, journal, rec, log),
+		Proxies:            c.proxies(),
 	})
 	log.Info().Str("addr", ln.Addr().String()).Bool("tls", c.TLS.enabled()).Str("data", c.Data).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
 		Str("version", version()).Msg("mcrsrv serving")
@@ -156,12 +157,9 @@ func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Regis
 		Snapshot: func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
 			return snapshot.Create(ctx, store, blobs, dir)
 		},
-		SnapshotDir: snapshotDir(c.Data),
-		MetadataBytes: func() int64 {
-			lsm, vlog := store.DB().Size()
-			return lsm + vlog
-		},
-		Version: version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
+		SnapshotDir:   snapshotDir(c.Data),
+		MetadataBytes: func() int64 { return metadataUsage(store).Total() },
+		Version:       version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
 	}
 	if authn != nil {
 		d.Authorizer, d.Policy = authn, authn.Policy()

@@ -124,10 +124,11 @@ type Report struct {
 	Blobs        int `json:"blobs"`        // blob records in the mark snapshot
 	Marked       int `json:"marked"`       // of those, referenced by a manifest
 
-	Swept      int   `json:"swept"`       // blobs removed (record, links, file)
-	SweptBytes int64 `json:"swept_bytes"` // their size
-	Kept       int   `json:"kept"`        // unreferenced blobs kept: younger than the grace period
-	Raced      int   `json:"raced"`       // unreferenced blobs kept: linked by a push during the run
+	Swept      int           `json:"swept"`       // blobs removed (record, links, file)
+	SweptBytes int64         `json:"swept_bytes"` // their size
+	Kept       int           `json:"kept"`        // unreferenced blobs kept: younger than the grace period
+	Grace      time.Duration `json:"grace_ns"`    // that grace period (gc.grace)
+	Raced      int           `json:"raced"`       // unreferenced blobs kept: linked by a push during the run
 
 	UntaggedManifests int `json:"untagged_manifests"` // untagged manifests removed (delete_untagged)
 	UnusedLinks       int `json:"unused_links"`       // repository links no manifest of the repository uses
@@ -153,7 +154,8 @@ func (r *Report) JSON() string {
 		*Report
 		Reclaimed int64  `json:"reclaimed_bytes"`
 		Took      string `json:"duration"`
-	}{r, r.ReclaimedBytes(), r.Duration.String()})
+		Grace     string `json:"grace"`
+	}{r, r.ReclaimedBytes(), r.Duration.String(), r.Grace.String()})
 	return string(b)
 }
 

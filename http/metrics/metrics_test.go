@@ -35,9 +35,11 @@ func TestLabelsBounded(t *testing.T) {
 
 func TestJobSeries(t *testing.T) {
 	var b bytes.Buffer
-	writeJob(&b, jobs.Status{Kind: "never"})
-	writeJob(&b, jobs.Status{Kind: "broken", Runs: 2, LastError: "boom", LastResult: "not json", Started: time.Unix(5, 0)})
-	writeJob(&b, jobs.Status{Kind: "gc", State: jobs.Running, Runs: 1, Started: time.Unix(10, 0), Finished: time.Unix(4, 0), LastResult: `{"reclaimed_bytes":7}`})
+	writeJobs(&b, []jobs.Status{
+		{Kind: "never"},
+		{Kind: "broken", Runs: 2, LastError: "boom", LastResult: "not json", Started: time.Unix(5, 0)},
+		{Kind: "gc", State: jobs.Running, Runs: 1, Started: time.Unix(10, 0), Finished: time.Unix(4, 0), LastResult: `{"reclaimed_bytes":7}`},
+	})
 	out := b.String()
 	for _, want := range []string{
 		`mcr_job_runs_total{job="never"} 0`, `mcr_job_last_failed{job="never"} 0`,

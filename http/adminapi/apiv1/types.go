@@ -196,6 +196,14 @@ type Subject struct {
 	Role        string `json:"role,omitempty"`
 }
 
+// DefaultPriority is the priority of a rule that names none: in a request
+// body, a rule file and the CLIs' --priority flags alike.
+const DefaultPriority = 100
+
+// NewRule is a rule as a request body without those fields means it:
+// enabled, at DefaultPriority. Decode a body into it.
+func NewRule() Rule { return Rule{Enabled: true, Priority: DefaultPriority} }
+
 // Rule is a policy rule.
 type Rule struct {
 	ID           string   `json:"id"`
@@ -349,6 +357,12 @@ type Snapshot struct {
 	Created   time.Time `json:"created"`
 	Blobs     int       `json:"blobs"`
 	BlobBytes int64     `json:"blob_bytes"`
+	// Linked and Copied count how the blob files got there: hard links on
+	// the data directory's filesystem, copies elsewhere.
+	Linked int `json:"linked"`
+	Copied int `json:"copied"`
+	// MetadataBytes is the size of the metadata backup stream.
+	MetadataBytes int64 `json:"metadata_bytes"`
 }
 
 // JobList is GET /jobs.
