@@ -16,6 +16,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/http/distapi"
 	"git.wntrmute.dev/kyle/mcr/http/forwarded"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // Mode says where identities come from.
@@ -171,7 +172,7 @@ func (a *Auth) authenticate(ctx *fasthttp.RequestCtx) (*caller, error) {
 // bearer verifies a token: mcr's own locally, an MCIAS token with MCIAS.
 func (a *Auth) bearer(ctx *fasthttp.RequestCtx, tok string) (*caller, error) {
 	if a.o.Mode == ModeMCIAS && !a.o.Identity.LooksLikeToken(tok) {
-		p, err := a.o.MCIAS.Validate(ctx, tok)
+		p, err := a.o.MCIAS.Validate(reqctx.Context(ctx), tok)
 		if err != nil {
 			return nil, a.tokenError(ctx, err)
 		}
@@ -214,13 +215,13 @@ func (a *Auth) login(ctx *fasthttp.RequestCtx, user, pass, via string, auditSucc
 	ev := audit.Event{Time: now, AccountName: user, Remote: addr, Action: via}
 	if wait, blocked := a.limiter.Blocked(user, addr, now); blocked {
 		ev.Kind, ev.Outcome, ev.Detail = audit.LoginFailed, "rate_limited", "too many failed logins"
-		a.audit.Record(ctx, ev)
+		a.audit.Record(reqctx.Context(ctx), ev)
 		return identity.Principal{}, tooMany(wait)
 	}
 	p, err := a.check(ctx, user, pass, addr, now)
 	if errors.Is(err, errChecksBusy) {
 		ev.Kind, ev.Outcome, ev.Detail = audit.LoginFailed, "rate_limited", "too many logins waiting from the address"
-		a.audit.Record(ctx, ev)
+		a.audit.Record(reqctx.Context(ctx), ev)
 		return identity.Principal{}, retryLater(time.Second, "too many logins waiting from this address")
 	}
 	if err != nil {
@@ -229,13 +230,13 @@ func (a *Auth) login(ctx *fasthttp.RequestCtx, user, pass, via string, auditSucc
 		}
 		a.limiter.Fail(user, addr, now)
 		ev.Kind, ev.Outcome, ev.Detail = audit.LoginFailed, "failure", reason(err)
-		a.audit.Record(ctx, ev)
+		a.audit.Record(reqctx.Context(ctx), ev)
 		return identity.Principal{}, a.challenge(ctx, "", "", err)
 	}
 	a.limiter.Succeed(user, addr)
 	if auditSuccess {
 		ev.Kind, ev.Outcome, ev.AccountID = audit.Login, "success", p.ID
-		a.audit.Record(ctx, ev)
+		a.audit.Record(reqctx.Context(ctx), ev)
 	}
 	return p, nil
 }
@@ -250,22 +251,23 @@ var errChecksBusy = errors.New("auth: the address has its share of credential ch
 // fleet of CI jobs behind one address logging in at once with one robot's
 // credentials costs one hash, not one refusal per job.
 func (a *Auth) check(ctx *fasthttp.RequestCtx, user, pass, addr string, now time.Time) (identity.Principal, error) {
+	rctx := reqctx.Context(ctx)
 	if a.o.Mode != ModeMCIAS {
-		if p, ok := a.o.Identity.CachedLogin(ctx, user, pass); ok {
+		if p, ok := a.o.Identity.CachedLogin(rctx, user, pass); ok {
 			return p, nil
 		}
 	}
 	k := identity.CredentialKey(user, pass)
 	v, err, _ := a.checks.Do(string(k[:]), func() (any, error) {
-		leave, ok := a.limiter.Enter(ctx, addr, now)
+		leave, ok := a.limiter.Enter(rctx, addr, now)
 		if !ok {
 			return identity.Principal{}, errChecksBusy
 		}
 		defer leave()
 		if a.o.Mode == ModeMCIAS {
-			return a.o.MCIAS.Login(ctx, user, pass)
+			return a.o.MCIAS.Login(rctx, user, pass)
 		}
-		return a.o.Identity.Login(ctx, user, pass)
+		return a.o.Identity.Login(rctx, user, pass)
 	})
 	p, _ := v.(identity.Principal)
 	return p, err
