@@ -51,6 +51,7 @@ func initData(ctx context.Context, c Config, password string, out interface{ Wri
 		return err
 	}
 	log := c.logger()
+	warnLooseDirs(c.Data, log)
 	store, err := kv.Open(kv.Options{Dir: filepath.Join(c.Data, "meta"), Logger: badgerLogger{log.With().Str("component", "badger").Logger()}})
 	if err != nil {
 		return err

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v3"
 
+	"git.wntrmute.dev/kyle/mcr/cmd/internal/buildinfo"
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
@@ -78,6 +80,8 @@ func serve(ctx context.Context, c Config) error {
 	}
 	defer ln.Close() // on the early returns below; Serve closes it otherwise
 	c.Memory.apply(log)
+	warnLooseDirs(c.Data, log)
+	warnUnknownEnv(os.Environ(), log)
 	meta := filepath.Join(c.Data, "meta")
 	barrier, err := c.Storage.barrier(c.Data, meta, log)
 	if err != nil {
@@ -130,7 +134,7 @@ func serve(ctx context.Context, c Config) error {
 		Proxies:            c.proxies(),
 	})
 	log.Info().Str("addr", ln.Addr().String()).Bool("tls", c.TLS.enabled()).Str("data", c.Data).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
-		Str("version", version()).Msg("mcrsrv serving")
+		Str("version", buildinfo.String()).Msg("mcrsrv serving")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	sdNotify("READY=1", log)
@@ -153,7 +157,7 @@ func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Regis
 		},
 		SnapshotDir:   snapshotDir(c.Data),
 		MetadataBytes: func() int64 { return metadataUsage(store).Total() },
-		Version:       version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
+		Version:       buildinfo.String(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
 	}
 	if authn != nil {
 		d.Authorizer, d.Policy = authn, authn.Policy()

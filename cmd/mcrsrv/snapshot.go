@@ -92,7 +92,7 @@ func restoreSnapshot(ctx context.Context, from, data string, w io.Writer) (err e
 	if _, err := snapshot.ReadManifest(from); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(data, 0o750); err != nil {
+	if err := os.MkdirAll(data, 0o700); err != nil {
 		return err
 	}
 	defer func() {

@@ -68,7 +68,7 @@ func Create(ctx context.Context, store kv.Store, blobs *blobstore.FS, dir string
 	if err := emptyDir(dir); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	m := &Manifest{Format: Format, Created: time.Now().UTC(), SchemaVersion: kv.SchemaVersion}
@@ -176,7 +176,7 @@ func Restore(ctx context.Context, dir string, store *kv.Badger, blobs *blobstore
 
 // writeBackup streams store's backup to path, returning its hash and size.
 func writeBackup(ctx context.Context, store kv.Store, path string) (string, int64, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return "", 0, err
 	}
@@ -280,13 +280,13 @@ func place(blobs *blobstore.FS, b Blob, dir string) (bool, error) {
 		return false, fmt.Errorf("snapshot: blob %s has %d bytes, its record says %d", b.Digest, fi.Size(), b.Size)
 	}
 	dst := filepath.Join(dir, blobPath(b.Digest))
-	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return false, err
 	}
 	if os.Link(src.Name(), dst) == nil {
 		return true, nil
 	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return false, err
 	}
@@ -384,7 +384,7 @@ func hashFile(path string) (string, int64, error) {
 }
 
 func writeFile(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
