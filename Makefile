@@ -16,8 +16,8 @@
 #   make clients      only the crane/oras/regctl/skopeo runs, verbose
 #
 # Everything a fresh Debian machine with Go needs is installed by `make tools`:
-# Go tools at pinned versions, skopeo, nginx and systemd (systemd-analyze)
-# (and node for k6-check) from Debian's packages.
+# Go tools at pinned versions, skopeo, nginx, systemd (systemd-analyze) and
+# PostgreSQL (and node for k6-check) from Debian's packages.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -52,8 +52,15 @@ CONFORMANCE_VER  := v0.0.0-20260831232431-97274622c111
 STATICCHECK_MOD  := honnef.co/go/tools
 STATICCHECK_VER  := v0.8.2
 
+# PostgreSQL for the metadata tests (kv/pgtest runs throwaway servers from
+# its initdb and postgres): Debian's package of the release's supported
+# major version (15 on Debian 12), the version apt pins for the release.
+PG_PACKAGE := postgresql
+
 # The e2e suites start bin/mcrsrv and find the clients in .tools/bin.
-E2E_ENV := MCR_E2E=1 MCR_TOOLS_BIN=$(TOOLS_BIN) MCR_BIN=$(BIN)/mcrsrv MCR_IMAGE=$(IMAGE_DIR)
+# MCR_PG_REQUIRED=1: tests needing PostgreSQL fail instead of skipping,
+# since `make tools` installed it.
+E2E_ENV := MCR_E2E=1 MCR_TOOLS_BIN=$(TOOLS_BIN) MCR_BIN=$(BIN)/mcrsrv MCR_IMAGE=$(IMAGE_DIR) MCR_PG_REQUIRED=1
 E2E_PKG := ./cmd/mcrsrv/e2e
 TEST_TIMEOUT := 15m
 
@@ -129,6 +136,13 @@ tools:
 	$(call apt_tool,skopeo,skopeo)
 	$(call apt_tool,systemd-analyze,systemd)
 	$(call apt_tool,nginx,nginx)
+	# initdb is not on PATH on Debian: look in its versioned directory too.
+	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "tools: installing $(PG_PACKAGE) with apt-get"; \
+	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
+	  $$sudo apt-get update -qq >/dev/null; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PG_PACKAGE) >/dev/null; \
+	fi
 
 test: tools build image k6-check
 	$(GO) vet ./...

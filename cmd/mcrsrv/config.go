@@ -39,6 +39,7 @@ type Config struct {
 	Metrics  MetricsConfig  `toml:"metrics"`
 	Memory   MemoryConfig   `toml:"memory"`
 	Storage  StorageConfig  `toml:"storage"`
+	Metadata MetadataConfig `toml:"metadata"`
 }
 
 // MetricsConfig sets the Prometheus endpoint (docs/operations.md).
@@ -193,6 +194,8 @@ func Defaults() Config {
 		Audit:   defaultAudit(),
 		Memory:  MemoryConfig{Limit: Size{defaultMemoryLimit}},
 		Storage: StorageConfig{Sync: syncGroup},
+
+		Metadata: MetadataConfig{Backend: backendBadger},
 	}
 }
 
@@ -374,6 +377,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Audit.validate()...)
 	errs = append(errs, c.Memory.validate()...)
 	errs = append(errs, c.Storage.validate()...)
+	errs = append(errs, c.Metadata.validate()...)
 	return errors.Join(errs...)
 }
 

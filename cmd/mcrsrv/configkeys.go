@@ -77,7 +77,10 @@ var keyDocs = map[string]string{
 
 	"memory.limit": "soft limit on the Go runtime's memory (256MiB, 1GB, bytes); 0: off; GOMEMLIMIT takes precedence",
 
-	"storage.sync": "how a write is made durable before it is acknowledged: group (one filesystem sync shared by concurrent writers) or file (fsync each file)",
+	"metadata.backend":            "where the metadata lives: badger (embedded, <data>/meta) or postgres (docs/operations.md, Metadata on PostgreSQL)",
+	"metadata.postgres.dsn":       "PostgreSQL connection string or URL (backend postgres); keep the password in PGPASSWORD or ~/.pgpass",
+	"metadata.postgres.max_conns": "connection pool size; 0: the larger of 4 and the CPUs",
+	"storage.sync":                "how a write is made durable before it is acknowledged: group (one filesystem sync shared by concurrent writers) or file (fsync each file)",
 }
 
 // otherEnv are MCR_* variables that are not configuration keys but are

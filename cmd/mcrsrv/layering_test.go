@@ -11,7 +11,7 @@ const module = "git.wntrmute.dev/kyle/mcr"
 
 // TestImportDirection enforces docs/design.md §2: dependencies point downward
 // (cmd → http → engine → {actors, jobs, kv}), actors is stdlib only, kv
-// adds only Badger, jobs only conc, engine never sees fasthttp, nothing but
+// adds only Badger and pgx, jobs only conc, engine never sees fasthttp, nothing but
 // cmd imports http, and bench measures from outside.
 func TestImportDirection(t *testing.T) {
 	out, err := exec.Command("go", "list", "-json=ImportPath,Imports,Deps,Standard", module+"/...").Output()
@@ -102,8 +102,8 @@ func depViolation(top, dep string) string {
 	case "actors":
 		return "actors is stdlib only"
 	case "kv":
-		if !strings.HasPrefix(dep, "github.com/dgraph-io/") && !allowedBadgerDep(dep) {
-			return "kv may only add Badger"
+		if !strings.HasPrefix(dep, "github.com/dgraph-io/") && !allowedBadgerDep(dep) && !strings.HasPrefix(dep, "github.com/jackc/") {
+			return "kv may only add Badger and pgx"
 		}
 	case "jobs":
 		if !strings.HasPrefix(dep, "github.com/sourcegraph/conc") {

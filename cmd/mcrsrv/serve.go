@@ -14,6 +14,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
@@ -82,15 +83,14 @@ func serve(ctx context.Context, c Config) error {
 	c.Memory.apply(log)
 	warnLooseDirs(c.Data, log)
 	warnUnknownEnv(os.Environ(), log)
-	meta := filepath.Join(c.Data, "meta")
-	barrier, err := c.Storage.barrier(c.Data, meta, log)
+	barrier, err := c.Storage.barrier(c.Data, c.barrierMetaDir(), log)
 	if err != nil {
 		return err
 	}
 	if barrier != nil {
 		defer barrier.Close() // after the store: closing Badger writes through it
 	}
-	store, err := kv.Open(kv.Options{Dir: meta, Logger: badgerLogger{log.With().Str("component", "badger").Logger()}, Barrier: barrier.Waiter()})
+	store, err := awaitMetadata(ctx, c, barrier.Waiter(), log)
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func serve(ctx context.Context, c Config) error {
 		UploadsPerCaller:   c.Uploads.PerAccount,
 		Proxies:            c.proxies(),
 	})
-	log.Info().Str("addr", ln.Addr().String()).Bool("tls", c.TLS.enabled()).Str("data", c.Data).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
+	log.Info().Str("addr", ln.Addr().String()).Bool("tls", c.TLS.enabled()).Str("data", c.Data).Str("metadata", c.Metadata.Backend).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
 		Str("version", buildinfo.String()).Msg("mcrsrv serving")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -148,16 +148,20 @@ func serve(ctx context.Context, c Config) error {
 
 // adminAPI assembles the admin API over the running components. Accounts
 // are managed through it only when they are mcr's own (builtin mode).
-func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Registry, bg *background,
+func adminAPI(c Config, store kv.Store, blobs *blobstore.FS, reg *engine.Registry, bg *background,
 	authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *adminapi.API {
 	d := adminapi.Deps{
 		Registry: reg, Jobs: bg.Runner, GC: bg.Collector, Journal: journal, Audit: rec,
-		Snapshot: func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
-			return snapshot.Create(ctx, store, blobs, dir)
-		},
 		SnapshotDir:   snapshotDir(c.Data),
 		MetadataBytes: func() int64 { return metadataUsage(store).Total() },
 		Version:       buildinfo.String(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
+	}
+	d.Snapshot = func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
+		b, ok := store.(kv.Backuper)
+		if !ok {
+			return nil, errcode.Wrap(errcode.Conflict, errNoBackup, "%v", errNoBackup)
+		}
+		return snapshot.Create(ctx, b, blobs, dir)
 	}
 	if authn != nil {
 		d.Authorizer, d.Policy = authn, authn.Policy()

@@ -34,7 +34,7 @@ type authRegistry struct {
 	pol    *policy.Engine
 	events *recorder
 	clock  *testClock
-	store  kv.Store
+	store  *kv.Badger
 	// With authSetup.admin:
 	journal *audit.Journal
 	runner  *jobs.Runner
