@@ -65,6 +65,11 @@ type AuthConfig struct {
 	TokenTTL Duration `toml:"token_ttl"`
 	// RefreshTTL is the life of a refresh token (docker login keeps one).
 	RefreshTTL Duration `toml:"refresh_ttl"`
+	// LoginCacheTTL is how long a successful login is remembered (by a
+	// SHA-256 of the credentials), so that clients sending Basic
+	// credentials on every request cost a few reads, not an argon2id
+	// each; 0 turns the cache off.
+	LoginCacheTTL Duration `toml:"login_cache_ttl"`
 	// AdminUser names the first admin, created on a data directory with
 	// no account.
 	AdminUser string      `toml:"admin_user"`
@@ -175,12 +180,13 @@ func Defaults() Config {
 		},
 		TLS: defaultTLS(),
 		Auth: AuthConfig{
-			Mode:       "builtin",
-			Service:    "mcr",
-			TokenTTL:   Duration{5 * time.Minute},
-			RefreshTTL: Duration{7 * 24 * time.Hour},
-			AdminUser:  "admin",
-			MCIAS:      MCIASConfig{Timeout: Duration{10 * time.Second}},
+			Mode:          "builtin",
+			Service:       "mcr",
+			TokenTTL:      Duration{5 * time.Minute},
+			RefreshTTL:    Duration{7 * 24 * time.Hour},
+			LoginCacheTTL: Duration{30 * time.Second},
+			AdminUser:     "admin",
+			MCIAS:         MCIASConfig{Timeout: Duration{10 * time.Second}},
 		},
 		Uploads: UploadsConfig{Workers: 128, Queue: 4096, IdleTimeout: Duration{time.Minute}, PerAccount: 16},
 		GC:      defaultGC(),

@@ -33,6 +33,20 @@ func TestConfigLayers(t *testing.T) {
 	if c.HTTP.WriteTimeout != Defaults().HTTP.WriteTimeout {
 		t.Error("a key absent from the file lost its default")
 	}
+	// The audit caps have defaults and environment variables.
+	if d := Defaults().Audit; d.MaxCount <= 0 || d.MaxBytes.Bytes == 0 {
+		t.Errorf("audit caps without defaults: %+v", d)
+	}
+	if Defaults().Auth.loginCacheTTL() != 30*time.Second {
+		t.Error("login cache TTL default")
+	}
+	if c, err := Load("", []string{"MCR_AUTH_LOGIN_CACHE_TTL=0s"}); err != nil || c.Auth.loginCacheTTL() >= 0 {
+		t.Errorf("auth.login_cache_ttl 0 does not turn the cache off: %v", err)
+	}
+	c, err = Load("", []string{"MCR_AUDIT_MAX_BYTES=64MiB", "MCR_AUDIT_MAX_COUNT=1000"})
+	if err != nil || c.Audit.MaxBytes.Bytes != 64<<20 || c.Audit.MaxCount != 1000 || c.Audit.retention().MaxBytes != 64<<20 {
+		t.Errorf("audit caps from the environment: %+v %v", c.Audit, err)
+	}
 }
 
 func TestConfigErrors(t *testing.T) {

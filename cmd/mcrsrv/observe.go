@@ -14,7 +14,8 @@ import (
 
 // newMetrics wires the gauges of /metrics to the running registry; each
 // callback runs at scrape time.
-func newMetrics(store kv.Store, reg *engine.Registry, uploads *jobs.Pool, bg *background, space *diskspace.Monitor) *metrics.Metrics {
+func newMetrics(store kv.Store, reg *engine.Registry, uploads *jobs.Pool, bg *background, space *diskspace.Monitor,
+	auditStats func() metrics.AuditStats) *metrics.Metrics {
 	src := metrics.Sources{
 		Uploads: uploads.Stats,
 		Actors: func() (int, int) {
@@ -26,6 +27,7 @@ func newMetrics(store kv.Store, reg *engine.Registry, uploads *jobs.Pool, bg *ba
 			u := metadataUsage(store)
 			return u.LSM, u.ValueLog, u.Other
 		},
+		Audit: auditStats,
 		Staging: func() metrics.Staging {
 			// A scrape has no deadline of its own; the totals are one
 			// snapshot scan and one directory read. On an error (a

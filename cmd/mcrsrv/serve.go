@@ -116,7 +116,7 @@ func serve(ctx context.Context, c Config) error {
 		return err
 	}
 	journal, rec := openJournal(c, store, log)
-	defer closeJournal(journal, log) // after the listener and jobs stop, before the store closes
+	defer closeJournal(journal, rec, log) // after the listener and jobs stop, before the store closes
 	authn, closeAuth, err := setupAuthWith(ctx, c, store, rec, log)
 	if err != nil {
 		return err
@@ -145,7 +145,7 @@ func serve(ctx context.Context, c Config) error {
 		Concurrency:  c.HTTP.Concurrency,
 		Auth:         authn,
 
-		Metrics:            newMetrics(store, reg, uploads, bg, space),
+		Metrics:            newMetrics(store, reg, uploads, bg, space, auditStats(journal, rec)),
 		MetricsRequireAuth: c.Metrics.RequireAuth,
 		Ready:              readiness(store, c.Data, space),
 		Admin:              adminAPI(c, store, blobs, reg, bg, space, authn, journal, rec, log),

@@ -340,9 +340,13 @@ type Event struct {
 	Digest      string    `json:"digest,omitempty"`
 	Outcome     string    `json:"outcome,omitempty"`
 	Detail      string    `json:"detail,omitempty"`
-	Cursor      string    `json:"cursor"`
-	Hash        string    `json:"hash"`
-	Prev        string    `json:"prev"`
+	// Count is how many occurrences an aggregated event stands for
+	// (failed logins, anonymous tokens and denials: one event per source
+	// and minute); absent for a single one.
+	Count  uint64 `json:"count,omitempty"`
+	Cursor string `json:"cursor"`
+	Hash   string `json:"hash"`
+	Prev   string `json:"prev"`
 }
 
 // EventPage is a page of the audit log, oldest first.
