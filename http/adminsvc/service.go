@@ -7,6 +7,7 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
+	"git.wntrmute.dev/kyle/mcr/engine/diskspace"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/gc"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
@@ -37,8 +38,11 @@ type Deps struct {
 	SnapshotDir string
 	// MetadataBytes reports the metadata store's size on disk.
 	MetadataBytes func() int64
-	Version       string
-	Started       time.Time
+	// Disk reports the filesystems the registry writes against their
+	// floors (nil: not watched).
+	Disk    func() ([]diskspace.Status, error)
+	Version string
+	Started time.Time
 }
 
 // Service implements the admin operations.
@@ -121,5 +125,20 @@ func (s *Service) Status(ctx context.Context) (apiv1.Status, error) {
 		return apiv1.Status{}, err
 	}
 	st.Storage.StagingFiles, st.Storage.StagingBytes = up.StagingFiles, up.StagingBytes
+	if s.d.Disk != nil {
+		fss, err := s.d.Disk()
+		if err != nil {
+			return apiv1.Status{}, err
+		}
+		for _, fs := range fss {
+			st.Storage.Filesystems = append(st.Storage.Filesystems, apiv1.Filesystem{
+				Names: fs.Names, Path: fs.Path,
+				SizeBytes: fs.TotalBytes, FreeBytes: fs.FreeBytes, FloorBytes: fs.FloorBytes,
+				Inodes: fs.TotalInodes, FreeInodes: fs.FreeInodes, FloorInodes: fs.FloorInodes,
+				ReserveBytes: fs.ReserveBytes, ReserveSize: fs.ReserveSize,
+				BelowFloor: fs.Below(0), Reason: fs.Reason(),
+			})
+		}
+	}
 	return st, nil
 }

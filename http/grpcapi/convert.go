@@ -117,7 +117,15 @@ func pbEvent(e apiv1.Event) *mcrv1.Event {
 	return &mcrv1.Event{
 		Seq: e.Seq, Time: ts(e.Time), Type: e.Type, AccountId: e.AccountID, AccountName: e.AccountName, AccountType: e.AccountType,
 		Remote: e.Remote, Action: e.Action, Repository: e.Repository, Digest: e.Digest, Outcome: e.Outcome, Detail: e.Detail,
-		Cursor: e.Cursor, Hash: e.Hash, Prev: e.Prev,
+		Cursor: e.Cursor, Hash: e.Hash, Prev: e.Prev, Count: e.Count,
+	}
+}
+
+func pbFilesystem(f apiv1.Filesystem) *mcrv1.Filesystem {
+	return &mcrv1.Filesystem{
+		Names: f.Names, Path: f.Path, SizeBytes: f.SizeBytes, FreeBytes: f.FreeBytes, FloorBytes: f.FloorBytes,
+		Inodes: f.Inodes, FreeInodes: f.FreeInodes, FloorInodes: f.FloorInodes,
+		ReserveBytes: f.ReserveBytes, ReserveSize: f.ReserveSize, BelowFloor: f.BelowFloor, Reason: f.Reason,
 	}
 }
 

@@ -40,6 +40,8 @@ var codeOf = map[errcode.Kind]codes.Code{
 	// Conflicts are states that refuse the call: a rule or account that
 	// exists, a job already running, a part not managed in this mode.
 	errcode.Conflict: codes.FailedPrecondition,
+	// The disk is below its floor: out of a resource, retry once freed.
+	errcode.InsufficientStorage: codes.ResourceExhausted,
 }
 
 // statusOf is err as a gRPC status. Errors that are not engine errors are

@@ -23,6 +23,7 @@ func (s registryService) GetStatus(ctx context.Context, _ *mcrv1.GetStatusReques
 		Storage: &mcrv1.Storage{
 			BlobBytes: st.Storage.BlobBytes, MetadataBytes: st.Storage.MetadataBytes,
 			StagingFiles: st.Storage.StagingFiles, StagingBytes: st.Storage.StagingBytes,
+			Filesystems: each(st.Storage.Filesystems, pbFilesystem),
 		},
 		Repositories: st.Repositories, Manifests: st.Manifests, Tags: st.Tags, Blobs: st.Blobs, UploadsActive: st.UploadsActive,
 		Jobs: pbJobs(st.Jobs),

@@ -156,6 +156,8 @@ type Storage struct {
 	MetadataBytes int64                  `protobuf:"varint,2,opt,name=metadata_bytes,json=metadataBytes,proto3" json:"metadata_bytes,omitempty"`
 	StagingFiles  int64                  `protobuf:"varint,3,opt,name=staging_files,json=stagingFiles,proto3" json:"staging_files,omitempty"`
 	StagingBytes  int64                  `protobuf:"varint,4,opt,name=staging_bytes,json=stagingBytes,proto3" json:"staging_bytes,omitempty"`
+	// The filesystems the registry writes, against their floors.
+	Filesystems   []*Filesystem `protobuf:"bytes,5,rep,name=filesystems,proto3" json:"filesystems,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -218,6 +220,150 @@ func (x *Storage) GetStagingBytes() int64 {
 	return 0
 }
 
+func (x *Storage) GetFilesystems() []*Filesystem {
+	if x != nil {
+		return x.Filesystems
+	}
+	return nil
+}
+
+// Filesystem is one filesystem the registry writes, against its floors
+// (docs/operations.md, "Disk space").
+type Filesystem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The directories on it: "data, meta".
+	Names     string `protobuf:"bytes,1,opt,name=names,proto3" json:"names,omitempty"`
+	Path      string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	SizeBytes uint64 `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	// Usable for data: the metadata store's reserve is not counted.
+	FreeBytes   uint64 `protobuf:"varint,4,opt,name=free_bytes,json=freeBytes,proto3" json:"free_bytes,omitempty"`
+	FloorBytes  uint64 `protobuf:"varint,5,opt,name=floor_bytes,json=floorBytes,proto3" json:"floor_bytes,omitempty"`
+	Inodes      uint64 `protobuf:"varint,6,opt,name=inodes,proto3" json:"inodes,omitempty"`
+	FreeInodes  uint64 `protobuf:"varint,7,opt,name=free_inodes,json=freeInodes,proto3" json:"free_inodes,omitempty"`
+	FloorInodes uint64 `protobuf:"varint,8,opt,name=floor_inodes,json=floorInodes,proto3" json:"floor_inodes,omitempty"`
+	// Held now: 0 when released.
+	ReserveBytes  uint64 `protobuf:"varint,9,opt,name=reserve_bytes,json=reserveBytes,proto3" json:"reserve_bytes,omitempty"`
+	ReserveSize   uint64 `protobuf:"varint,10,opt,name=reserve_size,json=reserveSize,proto3" json:"reserve_size,omitempty"`
+	BelowFloor    bool   `protobuf:"varint,11,opt,name=below_floor,json=belowFloor,proto3" json:"below_floor,omitempty"`
+	Reason        string `protobuf:"bytes,12,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Filesystem) Reset() {
+	*x = Filesystem{}
+	mi := &file_mcr_v1_types_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Filesystem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Filesystem) ProtoMessage() {}
+
+func (x *Filesystem) ProtoReflect() protoreflect.Message {
+	mi := &file_mcr_v1_types_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Filesystem.ProtoReflect.Descriptor instead.
+func (*Filesystem) Descriptor() ([]byte, []int) {
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Filesystem) GetNames() string {
+	if x != nil {
+		return x.Names
+	}
+	return ""
+}
+
+func (x *Filesystem) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *Filesystem) GetSizeBytes() uint64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *Filesystem) GetFreeBytes() uint64 {
+	if x != nil {
+		return x.FreeBytes
+	}
+	return 0
+}
+
+func (x *Filesystem) GetFloorBytes() uint64 {
+	if x != nil {
+		return x.FloorBytes
+	}
+	return 0
+}
+
+func (x *Filesystem) GetInodes() uint64 {
+	if x != nil {
+		return x.Inodes
+	}
+	return 0
+}
+
+func (x *Filesystem) GetFreeInodes() uint64 {
+	if x != nil {
+		return x.FreeInodes
+	}
+	return 0
+}
+
+func (x *Filesystem) GetFloorInodes() uint64 {
+	if x != nil {
+		return x.FloorInodes
+	}
+	return 0
+}
+
+func (x *Filesystem) GetReserveBytes() uint64 {
+	if x != nil {
+		return x.ReserveBytes
+	}
+	return 0
+}
+
+func (x *Filesystem) GetReserveSize() uint64 {
+	if x != nil {
+		return x.ReserveSize
+	}
+	return 0
+}
+
+func (x *Filesystem) GetBelowFloor() bool {
+	if x != nil {
+		return x.BelowFloor
+	}
+	return false
+}
+
+func (x *Filesystem) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // Repository is one repository's summary.
 type Repository struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -233,7 +379,7 @@ type Repository struct {
 
 func (x *Repository) Reset() {
 	*x = Repository{}
-	mi := &file_mcr_v1_types_proto_msgTypes[2]
+	mi := &file_mcr_v1_types_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -245,7 +391,7 @@ func (x *Repository) String() string {
 func (*Repository) ProtoMessage() {}
 
 func (x *Repository) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[2]
+	mi := &file_mcr_v1_types_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -258,7 +404,7 @@ func (x *Repository) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Repository.ProtoReflect.Descriptor instead.
 func (*Repository) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{2}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Repository) GetName() string {
@@ -317,7 +463,7 @@ type Descriptor struct {
 
 func (x *Descriptor) Reset() {
 	*x = Descriptor{}
-	mi := &file_mcr_v1_types_proto_msgTypes[3]
+	mi := &file_mcr_v1_types_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -329,7 +475,7 @@ func (x *Descriptor) String() string {
 func (*Descriptor) ProtoMessage() {}
 
 func (x *Descriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[3]
+	mi := &file_mcr_v1_types_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -342,7 +488,7 @@ func (x *Descriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Descriptor.ProtoReflect.Descriptor instead.
 func (*Descriptor) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{3}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Descriptor) GetMediaType() string {
@@ -393,7 +539,7 @@ type Platform struct {
 
 func (x *Platform) Reset() {
 	*x = Platform{}
-	mi := &file_mcr_v1_types_proto_msgTypes[4]
+	mi := &file_mcr_v1_types_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -405,7 +551,7 @@ func (x *Platform) String() string {
 func (*Platform) ProtoMessage() {}
 
 func (x *Platform) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[4]
+	mi := &file_mcr_v1_types_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -418,7 +564,7 @@ func (x *Platform) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Platform.ProtoReflect.Descriptor instead.
 func (*Platform) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{4}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Platform) GetArchitecture() string {
@@ -460,7 +606,7 @@ type PlatformManifest struct {
 
 func (x *PlatformManifest) Reset() {
 	*x = PlatformManifest{}
-	mi := &file_mcr_v1_types_proto_msgTypes[5]
+	mi := &file_mcr_v1_types_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -472,7 +618,7 @@ func (x *PlatformManifest) String() string {
 func (*PlatformManifest) ProtoMessage() {}
 
 func (x *PlatformManifest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[5]
+	mi := &file_mcr_v1_types_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -485,7 +631,7 @@ func (x *PlatformManifest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlatformManifest.ProtoReflect.Descriptor instead.
 func (*PlatformManifest) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{5}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PlatformManifest) GetDigest() string {
@@ -525,7 +671,7 @@ type Manifest struct {
 
 func (x *Manifest) Reset() {
 	*x = Manifest{}
-	mi := &file_mcr_v1_types_proto_msgTypes[6]
+	mi := &file_mcr_v1_types_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -537,7 +683,7 @@ func (x *Manifest) String() string {
 func (*Manifest) ProtoMessage() {}
 
 func (x *Manifest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[6]
+	mi := &file_mcr_v1_types_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -550,7 +696,7 @@ func (x *Manifest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Manifest.ProtoReflect.Descriptor instead.
 func (*Manifest) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{6}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Manifest) GetDigest() string {
@@ -648,7 +794,7 @@ type Tag struct {
 
 func (x *Tag) Reset() {
 	*x = Tag{}
-	mi := &file_mcr_v1_types_proto_msgTypes[7]
+	mi := &file_mcr_v1_types_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -660,7 +806,7 @@ func (x *Tag) String() string {
 func (*Tag) ProtoMessage() {}
 
 func (x *Tag) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[7]
+	mi := &file_mcr_v1_types_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -673,7 +819,7 @@ func (x *Tag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tag.ProtoReflect.Descriptor instead.
 func (*Tag) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{7}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Tag) GetName() string {
@@ -704,7 +850,7 @@ type Upload struct {
 
 func (x *Upload) Reset() {
 	*x = Upload{}
-	mi := &file_mcr_v1_types_proto_msgTypes[8]
+	mi := &file_mcr_v1_types_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -716,7 +862,7 @@ func (x *Upload) String() string {
 func (*Upload) ProtoMessage() {}
 
 func (x *Upload) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[8]
+	mi := &file_mcr_v1_types_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -729,7 +875,7 @@ func (x *Upload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Upload.ProtoReflect.Descriptor instead.
 func (*Upload) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{8}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Upload) GetId() string {
@@ -779,7 +925,7 @@ type Subject struct {
 
 func (x *Subject) Reset() {
 	*x = Subject{}
-	mi := &file_mcr_v1_types_proto_msgTypes[9]
+	mi := &file_mcr_v1_types_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -791,7 +937,7 @@ func (x *Subject) String() string {
 func (*Subject) ProtoMessage() {}
 
 func (x *Subject) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[9]
+	mi := &file_mcr_v1_types_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -804,7 +950,7 @@ func (x *Subject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subject.ProtoReflect.Descriptor instead.
 func (*Subject) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{9}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Subject) GetAccountId() string {
@@ -847,7 +993,7 @@ type Rule struct {
 
 func (x *Rule) Reset() {
 	*x = Rule{}
-	mi := &file_mcr_v1_types_proto_msgTypes[10]
+	mi := &file_mcr_v1_types_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +1005,7 @@ func (x *Rule) String() string {
 func (*Rule) ProtoMessage() {}
 
 func (x *Rule) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[10]
+	mi := &file_mcr_v1_types_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +1018,7 @@ func (x *Rule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rule.ProtoReflect.Descriptor instead.
 func (*Rule) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{10}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Rule) GetId() string {
@@ -954,7 +1100,7 @@ type Account struct {
 
 func (x *Account) Reset() {
 	*x = Account{}
-	mi := &file_mcr_v1_types_proto_msgTypes[11]
+	mi := &file_mcr_v1_types_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +1112,7 @@ func (x *Account) String() string {
 func (*Account) ProtoMessage() {}
 
 func (x *Account) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[11]
+	mi := &file_mcr_v1_types_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +1125,7 @@ func (x *Account) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Account.ProtoReflect.Descriptor instead.
 func (*Account) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{11}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Account) GetId() string {
@@ -1039,7 +1185,7 @@ type AccessKey struct {
 
 func (x *AccessKey) Reset() {
 	*x = AccessKey{}
-	mi := &file_mcr_v1_types_proto_msgTypes[12]
+	mi := &file_mcr_v1_types_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1051,7 +1197,7 @@ func (x *AccessKey) String() string {
 func (*AccessKey) ProtoMessage() {}
 
 func (x *AccessKey) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[12]
+	mi := &file_mcr_v1_types_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1064,7 +1210,7 @@ func (x *AccessKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccessKey.ProtoReflect.Descriptor instead.
 func (*AccessKey) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{12}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AccessKey) GetId() string {
@@ -1118,16 +1264,18 @@ type Event struct {
 	Outcome     string                 `protobuf:"bytes,11,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	Detail      string                 `protobuf:"bytes,12,opt,name=detail,proto3" json:"detail,omitempty"`
 	// Where a query continues after this event.
-	Cursor        string `protobuf:"bytes,13,opt,name=cursor,proto3" json:"cursor,omitempty"`
-	Hash          string `protobuf:"bytes,14,opt,name=hash,proto3" json:"hash,omitempty"`
-	Prev          string `protobuf:"bytes,15,opt,name=prev,proto3" json:"prev,omitempty"`
+	Cursor string `protobuf:"bytes,13,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	Hash   string `protobuf:"bytes,14,opt,name=hash,proto3" json:"hash,omitempty"`
+	Prev   string `protobuf:"bytes,15,opt,name=prev,proto3" json:"prev,omitempty"`
+	// How many occurrences an aggregated event stands for (0: one).
+	Count         uint64 `protobuf:"varint,16,opt,name=count,proto3" json:"count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_mcr_v1_types_proto_msgTypes[13]
+	mi := &file_mcr_v1_types_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1139,7 +1287,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[13]
+	mi := &file_mcr_v1_types_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1152,7 +1300,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{13}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Event) GetSeq() uint64 {
@@ -1260,6 +1408,13 @@ func (x *Event) GetPrev() string {
 	return ""
 }
 
+func (x *Event) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 // AuditFilter selects audit events; empty fields match every event.
 type AuditFilter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1277,7 +1432,7 @@ type AuditFilter struct {
 
 func (x *AuditFilter) Reset() {
 	*x = AuditFilter{}
-	mi := &file_mcr_v1_types_proto_msgTypes[14]
+	mi := &file_mcr_v1_types_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1289,7 +1444,7 @@ func (x *AuditFilter) String() string {
 func (*AuditFilter) ProtoMessage() {}
 
 func (x *AuditFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[14]
+	mi := &file_mcr_v1_types_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1302,7 +1457,7 @@ func (x *AuditFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditFilter.ProtoReflect.Descriptor instead.
 func (*AuditFilter) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{14}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AuditFilter) GetTypes() []string {
@@ -1372,13 +1527,34 @@ const file_mcr_v1_types_proto_rawDesc = "" +
 	"\vresult_json\x18\n" +
 	" \x01(\tR\n" +
 	"resultJson\x12\x14\n" +
-	"\x05error\x18\v \x01(\tR\x05error\"\x99\x01\n" +
+	"\x05error\x18\v \x01(\tR\x05error\"\xcf\x01\n" +
 	"\aStorage\x12\x1d\n" +
 	"\n" +
 	"blob_bytes\x18\x01 \x01(\x03R\tblobBytes\x12%\n" +
 	"\x0emetadata_bytes\x18\x02 \x01(\x03R\rmetadataBytes\x12#\n" +
 	"\rstaging_files\x18\x03 \x01(\x03R\fstagingFiles\x12#\n" +
-	"\rstaging_bytes\x18\x04 \x01(\x03R\fstagingBytes\"\xe0\x01\n" +
+	"\rstaging_bytes\x18\x04 \x01(\x03R\fstagingBytes\x124\n" +
+	"\vfilesystems\x18\x05 \x03(\v2\x12.mcr.v1.FilesystemR\vfilesystems\"\xf2\x02\n" +
+	"\n" +
+	"Filesystem\x12\x14\n" +
+	"\x05names\x18\x01 \x01(\tR\x05names\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x03 \x01(\x04R\tsizeBytes\x12\x1d\n" +
+	"\n" +
+	"free_bytes\x18\x04 \x01(\x04R\tfreeBytes\x12\x1f\n" +
+	"\vfloor_bytes\x18\x05 \x01(\x04R\n" +
+	"floorBytes\x12\x16\n" +
+	"\x06inodes\x18\x06 \x01(\x04R\x06inodes\x12\x1f\n" +
+	"\vfree_inodes\x18\a \x01(\x04R\n" +
+	"freeInodes\x12!\n" +
+	"\ffloor_inodes\x18\b \x01(\x04R\vfloorInodes\x12#\n" +
+	"\rreserve_bytes\x18\t \x01(\x04R\freserveBytes\x12!\n" +
+	"\freserve_size\x18\n" +
+	" \x01(\x04R\vreserveSize\x12\x1f\n" +
+	"\vbelow_floor\x18\v \x01(\bR\n" +
+	"belowFloor\x12\x16\n" +
+	"\x06reason\x18\f \x01(\tR\x06reason\"\xe0\x01\n" +
 	"\n" +
 	"Repository\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
@@ -1462,7 +1638,7 @@ const file_mcr_v1_types_proto_rawDesc = "" +
 	"\aaccount\x18\x02 \x01(\tR\aaccount\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x124\n" +
 	"\acreated\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x124\n" +
-	"\arevoked\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\arevoked\"\x9c\x03\n" +
+	"\arevoked\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\arevoked\"\xb2\x03\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
@@ -1482,7 +1658,8 @@ const file_mcr_v1_types_proto_rawDesc = "" +
 	"\x06detail\x18\f \x01(\tR\x06detail\x12\x16\n" +
 	"\x06cursor\x18\r \x01(\tR\x06cursor\x12\x12\n" +
 	"\x04hash\x18\x0e \x01(\tR\x04hash\x12\x12\n" +
-	"\x04prev\x18\x0f \x01(\tR\x04prev\"\xef\x01\n" +
+	"\x04prev\x18\x0f \x01(\tR\x04prev\x12\x14\n" +
+	"\x05count\x18\x10 \x01(\x04R\x05count\"\xef\x01\n" +
 	"\vAuditFilter\x12\x14\n" +
 	"\x05types\x18\x01 \x03(\tR\x05types\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x1e\n" +
@@ -1506,53 +1683,55 @@ func file_mcr_v1_types_proto_rawDescGZIP() []byte {
 	return file_mcr_v1_types_proto_rawDescData
 }
 
-var file_mcr_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_mcr_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_mcr_v1_types_proto_goTypes = []any{
 	(*Job)(nil),                   // 0: mcr.v1.Job
 	(*Storage)(nil),               // 1: mcr.v1.Storage
-	(*Repository)(nil),            // 2: mcr.v1.Repository
-	(*Descriptor)(nil),            // 3: mcr.v1.Descriptor
-	(*Platform)(nil),              // 4: mcr.v1.Platform
-	(*PlatformManifest)(nil),      // 5: mcr.v1.PlatformManifest
-	(*Manifest)(nil),              // 6: mcr.v1.Manifest
-	(*Tag)(nil),                   // 7: mcr.v1.Tag
-	(*Upload)(nil),                // 8: mcr.v1.Upload
-	(*Subject)(nil),               // 9: mcr.v1.Subject
-	(*Rule)(nil),                  // 10: mcr.v1.Rule
-	(*Account)(nil),               // 11: mcr.v1.Account
-	(*AccessKey)(nil),             // 12: mcr.v1.AccessKey
-	(*Event)(nil),                 // 13: mcr.v1.Event
-	(*AuditFilter)(nil),           // 14: mcr.v1.AuditFilter
-	nil,                           // 15: mcr.v1.Descriptor.AnnotationsEntry
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*Filesystem)(nil),            // 2: mcr.v1.Filesystem
+	(*Repository)(nil),            // 3: mcr.v1.Repository
+	(*Descriptor)(nil),            // 4: mcr.v1.Descriptor
+	(*Platform)(nil),              // 5: mcr.v1.Platform
+	(*PlatformManifest)(nil),      // 6: mcr.v1.PlatformManifest
+	(*Manifest)(nil),              // 7: mcr.v1.Manifest
+	(*Tag)(nil),                   // 8: mcr.v1.Tag
+	(*Upload)(nil),                // 9: mcr.v1.Upload
+	(*Subject)(nil),               // 10: mcr.v1.Subject
+	(*Rule)(nil),                  // 11: mcr.v1.Rule
+	(*Account)(nil),               // 12: mcr.v1.Account
+	(*AccessKey)(nil),             // 13: mcr.v1.AccessKey
+	(*Event)(nil),                 // 14: mcr.v1.Event
+	(*AuditFilter)(nil),           // 15: mcr.v1.AuditFilter
+	nil,                           // 16: mcr.v1.Descriptor.AnnotationsEntry
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
 }
 var file_mcr_v1_types_proto_depIdxs = []int32{
-	16, // 0: mcr.v1.Job.started:type_name -> google.protobuf.Timestamp
-	16, // 1: mcr.v1.Job.finished:type_name -> google.protobuf.Timestamp
-	16, // 2: mcr.v1.Job.next:type_name -> google.protobuf.Timestamp
-	16, // 3: mcr.v1.Repository.created:type_name -> google.protobuf.Timestamp
-	16, // 4: mcr.v1.Repository.last_push:type_name -> google.protobuf.Timestamp
-	15, // 5: mcr.v1.Descriptor.annotations:type_name -> mcr.v1.Descriptor.AnnotationsEntry
-	4,  // 6: mcr.v1.PlatformManifest.platform:type_name -> mcr.v1.Platform
-	16, // 7: mcr.v1.Manifest.created:type_name -> google.protobuf.Timestamp
-	3,  // 8: mcr.v1.Manifest.config:type_name -> mcr.v1.Descriptor
-	3,  // 9: mcr.v1.Manifest.layers:type_name -> mcr.v1.Descriptor
-	5,  // 10: mcr.v1.Manifest.platforms:type_name -> mcr.v1.PlatformManifest
-	3,  // 11: mcr.v1.Manifest.referrers:type_name -> mcr.v1.Descriptor
-	16, // 12: mcr.v1.Upload.started:type_name -> google.protobuf.Timestamp
-	16, // 13: mcr.v1.Upload.last_write:type_name -> google.protobuf.Timestamp
-	9,  // 14: mcr.v1.Rule.subject:type_name -> mcr.v1.Subject
-	16, // 15: mcr.v1.Account.created:type_name -> google.protobuf.Timestamp
-	16, // 16: mcr.v1.AccessKey.created:type_name -> google.protobuf.Timestamp
-	16, // 17: mcr.v1.AccessKey.revoked:type_name -> google.protobuf.Timestamp
-	16, // 18: mcr.v1.Event.time:type_name -> google.protobuf.Timestamp
-	16, // 19: mcr.v1.AuditFilter.since:type_name -> google.protobuf.Timestamp
-	16, // 20: mcr.v1.AuditFilter.until:type_name -> google.protobuf.Timestamp
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	17, // 0: mcr.v1.Job.started:type_name -> google.protobuf.Timestamp
+	17, // 1: mcr.v1.Job.finished:type_name -> google.protobuf.Timestamp
+	17, // 2: mcr.v1.Job.next:type_name -> google.protobuf.Timestamp
+	2,  // 3: mcr.v1.Storage.filesystems:type_name -> mcr.v1.Filesystem
+	17, // 4: mcr.v1.Repository.created:type_name -> google.protobuf.Timestamp
+	17, // 5: mcr.v1.Repository.last_push:type_name -> google.protobuf.Timestamp
+	16, // 6: mcr.v1.Descriptor.annotations:type_name -> mcr.v1.Descriptor.AnnotationsEntry
+	5,  // 7: mcr.v1.PlatformManifest.platform:type_name -> mcr.v1.Platform
+	17, // 8: mcr.v1.Manifest.created:type_name -> google.protobuf.Timestamp
+	4,  // 9: mcr.v1.Manifest.config:type_name -> mcr.v1.Descriptor
+	4,  // 10: mcr.v1.Manifest.layers:type_name -> mcr.v1.Descriptor
+	6,  // 11: mcr.v1.Manifest.platforms:type_name -> mcr.v1.PlatformManifest
+	4,  // 12: mcr.v1.Manifest.referrers:type_name -> mcr.v1.Descriptor
+	17, // 13: mcr.v1.Upload.started:type_name -> google.protobuf.Timestamp
+	17, // 14: mcr.v1.Upload.last_write:type_name -> google.protobuf.Timestamp
+	10, // 15: mcr.v1.Rule.subject:type_name -> mcr.v1.Subject
+	17, // 16: mcr.v1.Account.created:type_name -> google.protobuf.Timestamp
+	17, // 17: mcr.v1.AccessKey.created:type_name -> google.protobuf.Timestamp
+	17, // 18: mcr.v1.AccessKey.revoked:type_name -> google.protobuf.Timestamp
+	17, // 19: mcr.v1.Event.time:type_name -> google.protobuf.Timestamp
+	17, // 20: mcr.v1.AuditFilter.since:type_name -> google.protobuf.Timestamp
+	17, // 21: mcr.v1.AuditFilter.until:type_name -> google.protobuf.Timestamp
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_mcr_v1_types_proto_init() }
@@ -1566,7 +1745,7 @@ func file_mcr_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mcr_v1_types_proto_rawDesc), len(file_mcr_v1_types_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
