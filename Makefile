@@ -155,8 +155,15 @@ tools:
 	$(call apt_tool,skopeo,skopeo)
 	$(call apt_tool,systemd-analyze,systemd)
 	$(call apt_tool,nginx,nginx)
-# PostgreSQL, e2fsprogs (mkfs.ext4, for the disk-full test) (and node for
-# k6-check) from Debian's packages.
+	@# The disk-full test (cmd/mcrsrv/e2e) makes and loop-mounts an ext4 image.
+	$(call apt_tool,mkfs.ext4,e2fsprogs)
+	# initdb is not on PATH on Debian: look in its versioned directory too.
+	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "tools: installing $(PG_PACKAGE) with apt-get"; \
+	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
+	  $$sudo apt-get update -qq >/dev/null; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PG_PACKAGE) >/dev/null; \
+	fi
 
 test: tools build image k6-check proto-check
 	$(GO) vet ./...
