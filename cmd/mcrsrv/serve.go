@@ -16,6 +16,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/http/adminapi"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
 	"git.wntrmute.dev/kyle/mcr/http/server"
+	"git.wntrmute.dev/kyle/mcr/http/ui"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
@@ -124,6 +125,7 @@ func serve(ctx context.Context, c Config) error {
 		MetricsRequireAuth: c.Metrics.RequireAuth,
 		Ready:              readiness(store, c.Data),
 		Admin:              adminAPI(c, store, blobs, reg, bg, authn, journal, rec, log),
+		UI:                 webUI(c, store, blobs, reg, bg, authn, journal, rec, log),
 	})
 	log.Info().Str("addr", ln.Addr().String()).Bool("tls", c.TLS.enabled()).Str("data", c.Data).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
 		Str("version", version()).Msg("mcrsrv serving")
@@ -153,14 +155,8 @@ func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Regis
 	authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *adminapi.API {
 	d := adminapi.Deps{
 		Registry: reg, Jobs: bg.Runner, GC: bg.Collector, Journal: journal, Audit: rec,
-		Snapshot: func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
-			return snapshot.Create(ctx, store, blobs, dir)
-		},
-		SnapshotDir: snapshotDir(c.Data),
-		MetadataBytes: func() int64 {
-			lsm, vlog := store.DB().Size()
-			return lsm + vlog
-		},
+		Snapshot:    snapshotFunc(store, blobs),
+		SnapshotDir: snapshotDir(c.Data), MetadataBytes: metadataBytes(store),
 		Version: version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
 	}
 	if authn != nil {
@@ -170,6 +166,44 @@ func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Regis
 		}
 	}
 	return adminapi.New(d)
+}
+
+// webUI assembles the web UI over the same components as the admin API;
+// nil when ui.enabled is off.
+func webUI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Registry, bg *background,
+	authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *ui.UI {
+	if !c.UI.Enabled {
+		return nil
+	}
+	d := ui.Deps{
+		Registry: reg, Jobs: bg.Runner, Journal: journal, Audit: rec,
+		Snapshot:    snapshotFunc(store, blobs),
+		SnapshotDir: snapshotDir(c.Data), MetadataBytes: metadataBytes(store),
+		Version: version(), Started: time.Now(), SessionTTL: c.UI.SessionTTL.Duration, Secure: c.TLS.enabled(),
+		Log: log.With().Str("component", "ui").Logger(),
+	}
+	if authn != nil {
+		d.Auth, d.Sessions, d.Policy = authn, authn.Identity(), authn.Policy()
+		if authn.Mode() == auth.ModeBuiltin {
+			d.Accounts = authn.Identity()
+		}
+	}
+	return ui.New(d)
+}
+
+// snapshotFunc writes a snapshot of the running registry.
+func snapshotFunc(store *kv.Badger, blobs *blobstore.FS) func(context.Context, string) (*snapshot.Manifest, error) {
+	return func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
+		return snapshot.Create(ctx, store, blobs, dir)
+	}
+}
+
+// metadataBytes reports the metadata store's size on disk.
+func metadataBytes(store *kv.Badger) func() int64 {
+	return func() int64 {
+		lsm, vlog := store.DB().Size()
+		return lsm + vlog
+	}
 }
 
 // snapshotDir is where snapshots named by a relative path go: absolute, so
