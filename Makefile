@@ -13,7 +13,7 @@
 #   make clients      only the crane/oras/regctl/skopeo runs, verbose
 #
 # Everything a fresh Debian machine with Go needs is installed by `make tools`:
-# Go tools from the module proxy at pinned versions, skopeo from apt.
+# Go tools from the module proxy at pinned versions, skopeo and chromium from apt.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -73,6 +73,12 @@ tools:
 	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
 	  $$sudo apt-get update -qq >/dev/null; \
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends skopeo >/dev/null; \
+	fi
+	@if ! command -v chromium >/dev/null; then \
+	  echo "tools: installing chromium with apt-get (the web UI's browser test)"; \
+	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
+	  $$sudo apt-get update -qq >/dev/null; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
 	fi
 
 test: tools build k6-check

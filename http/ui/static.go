@@ -14,7 +14,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 )
 
-// static serves the embedded stylesheet and script.
+// static serves the embedded stylesheet, script and icon.
 func (u *UI) static(ctx *fasthttp.RequestCtx) {
 	secure(ctx)
 	name, _ := ctx.UserValue("file").(string)
@@ -28,6 +28,8 @@ func (u *UI) static(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("text/css; charset=utf-8")
 	case ".js":
 		ctx.SetContentType("text/javascript; charset=utf-8")
+	case ".svg":
+		ctx.SetContentType("image/svg+xml")
 	default:
 		ctx.SetContentType("application/octet-stream")
 	}

@@ -241,7 +241,7 @@ func serverEnviron() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		switch strings.SplitN(kv, "=", 2)[0] {
-		case envEnable, envToolsBin, envBin, envRegistry, envKeep:
+		case envEnable, envToolsBin, envBin, envRegistry, envKeep, envScreenshots:
 			continue
 		}
 		env = append(env, kv)
