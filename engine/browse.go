@@ -39,7 +39,9 @@ func (r *Registry) RepositorySearch(ctx context.Context, after string, n int, ke
 			return err
 		}
 		for _, name := range page {
-			info, err := repoInfo(t, name)
+			info, err := repoInfo(t, name, func(t kv.Reader, prefix []byte) (int64, error) {
+				return r.tagCount(ctx, t, name, prefix)
+			})
 			if err != nil {
 				return err
 			}
@@ -49,6 +51,41 @@ func (r *Registry) RepositorySearch(ctx context.Context, after string, n int, ke
 	})
 	return infos, more, err
 }
+
+// tagScanMax is how many tag keys a listing counts before it takes the
+// repository's cached tag list instead.
+const tagScanMax = 1024
+
+// tagCount counts repo's tags: a walk of the keys for a small repository;
+// for a large one the cached tag list (TagList), built once and kept
+// coherent with the repository's actor, so that a repository of 100 000
+// tags does not make every listing that shows it walk them all.
+func (r *Registry) tagCount(ctx context.Context, t kv.Reader, repo string, prefix []byte) (int64, error) {
+	if tl := r.tags.current(repo); tl != nil {
+		return int64(len(tl.Tags)), nil
+	}
+	var n int64
+	err := t.ScanKeys(prefix, nil, func([]byte) error {
+		if n == tagScanMax {
+			return kv.ErrStop
+		}
+		n++
+		return nil
+	})
+	if err != nil || n < tagScanMax {
+		return n, err
+	}
+	tl, err := r.TagList(ctx, repo)
+	if err != nil {
+		return 0, err
+	}
+	return int64(len(tl.Tags)), nil
+}
+
+// Storage is the part of Counts that stays cheap on a large registry
+// (the status page): repositories, blobs and their bytes, open uploads.
+// It does not walk the manifests and tags.
+func (r *Registry) Storage(ctx context.Context) (Counts, error) { return r.counts(ctx, false) }
 
 // TagsWithPrefix lists up to n tags of repo that start with prefix, after
 // the tag after: a seek, so filtering a repository of 100 000 tags costs

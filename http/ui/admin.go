@@ -55,7 +55,9 @@ type statusData struct {
 }
 
 func (u *UI) status(ctx *fasthttp.RequestCtx, v *viewer) error {
-	c, err := u.d.Registry.Counts(ctx)
+	// Storage, not Counts: totalling every manifest and tag would make
+	// the page as slow as the registry is large.
+	c, err := u.d.Registry.Storage(ctx)
 	if err != nil {
 		return err
 	}

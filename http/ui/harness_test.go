@@ -36,16 +36,17 @@ import (
 // env is a real registry with builtin auth and the UI, served through the
 // real server (middleware, router) over an in-memory listener.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	reg    *engine.Registry
 	ids    *identity.Service
 	policy *policy.Engine
+	srv    *server.Server
 	ln     *fasthttputil.InmemoryListener
 }
 
 const password = "correct-horse"
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -88,7 +89,7 @@ func newEnv(t *testing.T) *env {
 		_ = reg.Close(sctx)
 		_ = store.Close()
 	})
-	e := &env{t: t, reg: reg, ids: ids, policy: pe, ln: ln}
+	e := &env{t: t, reg: reg, ids: ids, policy: pe, srv: srv, ln: ln}
 	e.account("admin", identity.Human, identity.RoleAdmin)
 	return e
 }
@@ -164,7 +165,7 @@ type browser struct {
 
 func (e *env) browser() *browser {
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: e.t, c: &http.Client{
+	return &browser{t: e.t.(*testing.T), c: &http.Client{
 		Jar:           jar,
 		Transport:     &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) { return e.ln.Dial() }},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -241,4 +242,18 @@ func (p page) mustStatus(t *testing.T, want int) page {
 		t.Fatalf("status %d, want %d; body:\n%s", p.status, want, p.body)
 	}
 	return p
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func mustJSON(t testing.TB, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatal(err)
+	}
 }
