@@ -1,6 +1,7 @@
 # mcr build, test and tooling.
 #
 #   make build        bin/mcrsrv (and bin/mcrctl once cmd/mcrctl exists)
+#   make image        multi-platform OCI image layout in bin/image (no container engine)
 #   make tools        pinned test tools into .tools/bin (idempotent)
 #   make test         vet, staticcheck, every test with -race, including the e2e suites
 #   make lint         go vet + staticcheck
@@ -13,7 +14,8 @@
 #   make clients      only the crane/oras/regctl/skopeo runs, verbose
 #
 # Everything a fresh Debian machine with Go needs is installed by `make tools`:
-# Go tools from the module proxy at pinned versions, skopeo and chromium from apt.
+# Go tools at pinned versions, skopeo, nginx and chromium (and node for
+# k6-check) from Debian's packages.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -25,6 +27,16 @@ export PATH := $(PATH):/usr/local/go/bin
 GO        ?= go
 BIN       := $(CURDIR)/bin
 TOOLS_BIN := $(CURDIR)/.tools/bin
+
+# What a build says it is: the image's annotations (and version stamping).
+# SOURCE_DATE_EPOCH (the commit's time unless set) is the image's creation
+# time and its files' mtime, so one commit always gives the same digests.
+VERSION           ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION          ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+IMAGE_SOURCE      := https://git.wntrmute.dev/kyle/mcr
+IMAGE_DIR         := $(BIN)/image
+IMAGE_ARCHS       := amd64 arm64
 
 # Pinned tools: <binary> <module> <version> <package>.
 CRANE_MOD        := github.com/google/go-containerregistry
@@ -39,17 +51,32 @@ STATICCHECK_MOD  := honnef.co/go/tools
 STATICCHECK_VER  := v0.8.2
 
 # The e2e suites start bin/mcrsrv and find the clients in .tools/bin.
-E2E_ENV := MCR_E2E=1 MCR_TOOLS_BIN=$(TOOLS_BIN) MCR_BIN=$(BIN)/mcrsrv
+E2E_ENV := MCR_E2E=1 MCR_TOOLS_BIN=$(TOOLS_BIN) MCR_BIN=$(BIN)/mcrsrv MCR_IMAGE=$(IMAGE_DIR)
 E2E_PKG := ./cmd/mcrsrv/e2e
 TEST_TIMEOUT := 15m
 
-.PHONY: all build tools test lint bench conformance clients clean
+.PHONY: all build image tools test lint bench conformance clients clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/mcrsrv ./cmd/mcrsrv
 	$(GO) build -o $(BIN)/mcrctl ./cmd/mcrctl
+
+# The container image (docs/operations.md, "Container image"): static
+# binaries cross-compiled per architecture, assembled by deploy/image into
+# an OCI layout; push it with `crane push bin/image host/repo:tag`.
+image:
+	@for arch in $(IMAGE_ARCHS); do \
+	  echo "image: building linux/$$arch"; \
+	  for cmd in mcrsrv mcrctl; do \
+	    CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w' \
+	      -o $(BIN)/linux-$$arch/$$cmd ./cmd/$$cmd; \
+	  done; \
+	done
+	$(GO) run ./deploy/image -out $(IMAGE_DIR) -version $(VERSION) -revision $(REVISION) \
+	  -source $(IMAGE_SOURCE) -created $(SOURCE_DATE_EPOCH) \
+	  $(foreach a,$(IMAGE_ARCHS),-platform linux/$(a)=$(BIN)/linux-$(a))
 
 # go_tool installs $(4)@$(3) into .tools/bin unless the binary there was
 # already built from module $(2) at version $(3) (read back with go version -m).
@@ -61,6 +88,17 @@ define go_tool
 	fi
 endef
 
+# apt_tool installs Debian package $(2) unless command $(1) exists (the
+# e2e tests run skopeo and nginx from PATH).
+define apt_tool
+	@if ! command -v $(1) >/dev/null; then \
+	  echo "tools: installing $(2) with apt-get"; \
+	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
+	  $$sudo apt-get update -qq >/dev/null; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(2) >/dev/null; \
+	fi
+endef
+
 tools:
 	@mkdir -p $(TOOLS_BIN)
 	$(call go_tool,crane,$(CRANE_MOD),$(CRANE_VER),$(CRANE_MOD)/cmd/crane)
@@ -68,20 +106,11 @@ tools:
 	$(call go_tool,regctl,$(REGCTL_MOD),$(REGCTL_VER),$(REGCTL_MOD)/cmd/regctl)
 	$(call go_tool,conformance,$(CONFORMANCE_MOD),$(CONFORMANCE_VER),$(CONFORMANCE_MOD))
 	$(call go_tool,staticcheck,$(STATICCHECK_MOD),$(STATICCHECK_VER),$(STATICCHECK_MOD)/cmd/staticcheck)
-	@if ! command -v skopeo >/dev/null; then \
-	  echo "tools: installing skopeo with apt-get"; \
-	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
-	  $$sudo apt-get update -qq >/dev/null; \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends skopeo >/dev/null; \
-	fi
-	@if ! command -v chromium >/dev/null; then \
-	  echo "tools: installing chromium with apt-get (the web UI's browser test)"; \
-	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
-	  $$sudo apt-get update -qq >/dev/null; \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
-	fi
+	$(call apt_tool,skopeo,skopeo)
+	$(call apt_tool,nginx,nginx)
+	$(call apt_tool,chromium,chromium)
 
-test: tools build k6-check
+test: tools build image k6-check
 	$(GO) vet ./...
 	$(TOOLS_BIN)/staticcheck ./...
 	$(E2E_ENV) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
@@ -133,12 +162,7 @@ bench-compare: build
 # The k6 scripts are not run in CI (no k6 here); node parses them as the
 # ES modules k6 reads.
 k6-check:
-	@if ! command -v node >/dev/null; then \
-	  echo "k6-check: installing nodejs with apt-get"; \
-	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo="sudo -n"; fi; \
-	  $$sudo apt-get update -qq >/dev/null; \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs >/dev/null; \
-	fi
+	$(call apt_tool,node,nodejs)
 	@for f in bench/k6/*.js bench/k6/lib/*.js; do node --check "$$f" || exit 1; done
 	@echo "k6 scripts: syntax ok"
 

@@ -48,7 +48,7 @@ type ManifestInfo struct {
 type Counts struct {
 	Repositories, Manifests, Tags, Blobs int64
 	BlobBytes                            int64
-	// Uploads are the open upload sessions, stored and pending.
+	// Uploads are the open upload sessions.
 	Uploads int64
 }
 
@@ -281,6 +281,5 @@ func (r *Registry) counts(ctx context.Context, all bool) (Counts, error) {
 			return err
 		})
 	})
-	c.Uploads += r.pending.n.Load()
 	return c, err
 }

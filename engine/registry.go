@@ -49,7 +49,6 @@ type Registry struct {
 	opts    Options
 	now     func() time.Time
 	uploads inUse
-	pending pendingSessions
 	writers blobWriters
 	tags    *tagLists
 	big     bigSlots

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash"
 	"io"
 	"sync"
@@ -117,8 +118,13 @@ func copyHashed(w io.Writer, src io.Reader, hs ...hash.Hash) (int64, error) {
 	}
 }
 
+// errBodyRead marks a failure to read the request body (the client went
+// away or stalled): what was read before it was written and hashed in
+// full, which is what lets a PATCH record it (session.write).
+var errBodyRead = errors.New("reading the request body")
+
 func readError(err error) error {
-	return errcode.Wrap(errcode.BlobUploadInvalid, err, "reading the request body failed")
+	return errcode.Wrap(errcode.BlobUploadInvalid, fmt.Errorf("%w: %w", errBodyRead, err), "reading the request body failed")
 }
 
 // pipeline reads src on the calling goroutine and hands each full buffer

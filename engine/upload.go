@@ -17,10 +17,15 @@ import (
 
 // Upload sessions (spec "Pushing blobs"). A session's record holds the
 // number of bytes durably in its staging file and the sha256 state after
-// them, so each PATCH resumes hashing where the last stopped and finishing
-// an upload never re-reads the file. The record is only advanced after the
-// staging file is fsynced: a crash can leave extra bytes past the recorded
-// offset, never fewer, and the next write cuts them off.
+// them, so each PATCH resumes hashing where the last stopped, finishing an
+// upload never re-reads the file, and a session survives a restart of the
+// process (spec "Resuming an upload": GET answers the recorded offset and
+// the client goes on from there). Every piece of a session's state that a
+// later request depends on is in its record, none only in memory, so any
+// process sharing the store can serve the next request. The record is only
+// advanced after the staging file is synced: a crash can leave extra bytes
+// past the recorded offset, never fewer, and the next write (or start-up,
+// engine/gc) cuts them off.
 
 // Upload describes an open upload session.
 type Upload struct {
@@ -28,10 +33,14 @@ type Upload struct {
 	Offset int64
 }
 
-// StartUpload opens an upload session in repo. The session lives in
-// memory until a PATCH writes bytes to it (see pendingSessions): the 202 of
-// a POST acknowledges no bytes, so it costs no synced commit, and the
-// common POST-then-PUT push commits once, at the PUT.
+// StartUpload opens an upload session in repo. Its record is written
+// before the 202, so the session is there after a restart even if no
+// byte was sent to it yet. The 202 acknowledges no bytes, so where the
+// store can (unsyncedStore) the record is not waited onto the disk: it
+// survives the process being killed, and only a power cut in the moment
+// before the next sync loses it, after which the client's next request
+// is BLOB_UPLOAD_UNKNOWN and it starts again, having lost nothing. The
+// common POST-then-PUT push so pays one synced commit, at the PUT.
 func (r *Registry) StartUpload(ctx context.Context, repo string) (Upload, error) {
 	id := newID()
 	state, err := sha256.New().(encoding.BinaryMarshaler).MarshalBinary()
@@ -39,39 +48,44 @@ func (r *Registry) StartUpload(ctx context.Context, repo string) (Upload, error)
 		return Upload{}, err
 	}
 	rec := kv.UploadRecord{Repo: repo, Started: r.now().UnixNano(), HashState: state}
-	if r.pending.add(id, rec, r.now()) {
-		return Upload{ID: id}, nil
+	update := r.kv.Update
+	if u, ok := r.kv.(unsyncedStore); ok {
+		update = u.UpdateUnsynced
 	}
-	err = r.kv.Update(ctx, func(t kv.Txn) error { return t.Set(kv.UploadKey(id), rec.Encode()) })
+	err = update(ctx, func(t kv.Txn) error { return t.Set(kv.UploadKey(id), rec.Encode()) })
 	return Upload{ID: id}, err
 }
 
-// loadUpload reads session id and checks it belongs to repo. pending says
-// the session has no record yet.
-func (r *Registry) loadUpload(ctx context.Context, repo, id string) (rec kv.UploadRecord, pending bool, err error) {
-	if !blobstore.ValidUploadID(id) {
-		return rec, false, uploadUnknown(id)
-	}
-	// Memory first: the common push (POST then PUT) never has a record,
-	// and a session leaves the pending set only once its record is
-	// committed (or it is finished), so a miss here finds it in the store.
-	if rec, pending = r.pending.get(id); !pending {
-		err = r.kv.View(ctx, func(t kv.Reader) error {
-			v, err := t.Get(kv.UploadKey(id))
-			if err != nil {
-				return err
-			}
-			rec, err = kv.DecodeUpload(v)
-			return err
-		})
-	}
-	if errors.Is(err, kv.ErrNotFound) {
-		return rec, false, uploadUnknown(id)
-	}
+// unsyncedStore is a metadata store that can commit without waiting for
+// the commit to be durable (kv.Badger.UpdateUnsynced).
+type unsyncedStore interface {
+	UpdateUnsynced(ctx context.Context, fn func(kv.Txn) error) error
+}
+
+// loadUpload reads session id and checks it belongs to repo.
+func (r *Registry) loadUpload(ctx context.Context, repo, id string) (kv.UploadRecord, error) {
+	rec, err := r.readUpload(ctx, id)
 	if err == nil && rec.Repo != repo {
 		err = uploadUnknown(id)
 	}
-	return rec, pending, err
+	return rec, err
+}
+
+// readUpload reads session id, whatever its repository.
+func (r *Registry) readUpload(ctx context.Context, id string) (kv.UploadRecord, error) {
+	var rec kv.UploadRecord
+	if !blobstore.ValidUploadID(id) {
+		return rec, uploadUnknown(id)
+	}
+	err := r.kv.View(ctx, func(t kv.Reader) error {
+		v, err := t.Get(kv.UploadKey(id))
+		if err != nil {
+			return err
+		}
+		rec, err = kv.DecodeUpload(v)
+		return err
+	})
+	return rec, notFound(err, uploadUnknown(id))
 }
 
 func uploadUnknown(id string) *errcode.Error {
@@ -80,7 +94,7 @@ func uploadUnknown(id string) *errcode.Error {
 
 // UploadStatus returns the session's progress.
 func (r *Registry) UploadStatus(ctx context.Context, repo, id string) (Upload, error) {
-	rec, _, err := r.loadUpload(ctx, repo, id)
+	rec, err := r.loadUpload(ctx, repo, id)
 	return Upload{ID: id, Offset: rec.Offset}, err
 }
 
@@ -91,12 +105,16 @@ type session struct {
 	rec  kv.UploadRecord
 	h    hash.Hash
 	file *blobstore.File
-	// recorded says the session has a u/ record (it is not pending).
-	recorded bool
+	// salvage says the last write failed only because the request body
+	// ended early: every byte it wrote was also hashed, so they can be
+	// recorded (see AppendUpload).
+	salvage bool
 }
 
 // open claims upload id for this request and positions its staging file
-// at the recorded offset; keep is passed to blobstore.OpenStaging.
+// at the recorded offset; keep is passed to blobstore.OpenStaging. A
+// staging file shorter than the record ends the session: the bytes its
+// 202s promised are gone.
 func (r *Registry) open(ctx context.Context, repo, id string, keep bool) (*session, error) {
 	if !blobstore.ValidUploadID(id) {
 		return nil, uploadUnknown(id)
@@ -106,24 +124,15 @@ func (r *Registry) open(ctx context.Context, repo, id string, keep bool) (*sessi
 	}
 	s := &session{r: r, id: id}
 	var err error
-	var pending bool
-	if s.rec, pending, err = r.loadUpload(ctx, repo, id); err == nil {
+	if s.rec, err = r.loadUpload(ctx, repo, id); err == nil {
 		s.h = sha256.New()
 		err = s.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(s.rec.HashState)
 	}
-	s.recorded = !pending
-	if err == nil && pending && keep {
-		// A PATCH will record bytes: the session gets its record before
-		// its staging file exists, so that no staging file of an open
-		// session is ever without one (GC removes those as orphans).
-		err = r.kv.Update(ctx, func(t kv.Txn) error { return t.Set(kv.UploadKey(id), s.rec.Encode()) })
-		if err == nil {
-			r.pending.remove(id)
-			s.recorded = true
-		}
-	}
 	if err == nil {
 		s.file, err = r.blobs.OpenStaging(id, s.rec.Offset, keep)
+		if errors.Is(err, blobstore.ErrStagingShort) {
+			err = errors.Join(r.dropUpload(ctx, id), uploadUnknown(id))
+		}
 	}
 	if err != nil {
 		r.uploads.release(id)
@@ -145,9 +154,11 @@ func (s *session) write(ctx context.Context, body io.Reader, length int64) (int6
 		return 0, nil
 	}
 	n, err := s.r.stream(ctx, s.file, body, length, s.h)
+	short := err == nil && length >= 0 && n < length
 	if err == nil && length >= 0 && n != length {
 		err = errcode.New(errcode.SizeInvalid, "body has %d bytes, Content-Length or Content-Range said %d", n, length)
 	}
+	s.salvage = n > 0 && (short || errors.Is(err, errBodyRead))
 	return n, err
 }
 
@@ -161,19 +172,31 @@ func (s *session) persist(ctx context.Context, n int64) error {
 	if err != nil {
 		return err
 	}
-	s.rec.Offset += n
-	s.rec.HashState = state
-	return s.r.kv.Update(ctx, func(t kv.Txn) error {
+	rec := s.rec
+	rec.Offset += n
+	rec.HashState = state
+	rec.Updated = s.r.now().UnixNano()
+	err = s.r.kv.Update(ctx, func(t kv.Txn) error {
 		if ok, err := t.Has(kv.UploadKey(s.id)); err != nil || !ok {
 			return notFound(errors.Join(err, kv.ErrNotFound), uploadUnknown(s.id))
 		}
-		return t.Set(kv.UploadKey(s.id), s.rec.Encode())
+		return t.Set(kv.UploadKey(s.id), rec.Encode())
 	})
+	if err == nil {
+		s.rec = rec
+	}
+	return err
 }
 
 // AppendUpload writes a chunk to session id. start is the offset the client
 // says the chunk begins at (from Content-Range), or -1 for a streamed PATCH;
 // length is the chunk's size when known, or -1. It returns the new offset.
+//
+// A body that ends early (the client went away, the connection was cut
+// at shutdown) still gets what arrived recorded before the error is
+// answered: a client that resumes (GET, then PATCH from the offset) does
+// not send those bytes again, which for a large layer streamed in one
+// PATCH is most of it.
 func (r *Registry) AppendUpload(ctx context.Context, repo, id string, start int64, body io.Reader, length int64) (Upload, error) {
 	s, err := r.open(ctx, repo, id, true)
 	if err != nil {
@@ -185,8 +208,13 @@ func (r *Registry) AppendUpload(ctx context.Context, repo, id string, start int6
 			"chunk starts at %d but the upload has %d bytes", start, s.rec.Offset).WithDetail(map[string]int64{"offset": s.rec.Offset})
 	}
 	n, err := s.write(ctx, body, length)
-	if err == nil {
+	switch {
+	case err == nil:
 		err = s.persist(ctx, n)
+	case s.salvage:
+		// The request is failing, possibly because its context ended:
+		// the record is still written, on a context that outlives it.
+		_ = s.persist(context.WithoutCancel(ctx), n)
 	}
 	return Upload{ID: id, Offset: s.rec.Offset}, err
 }
@@ -224,21 +252,12 @@ func (r *Registry) FinishUpload(ctx context.Context, repo, id string, d digest.D
 		return err
 	}
 	defer r.writers.lock(d)()
-	err = r.kv.Update(ctx, func(t kv.Txn) error {
-		// A pending session (POST then PUT, the common push) has no
-		// record: deleting one would only write a tombstone. This request
-		// holds the session (r.uploads), so nothing records it meanwhile.
-		if s.recorded {
-			if err := t.Delete(kv.UploadKey(id)); err != nil {
-				return err
-			}
+	return r.kv.Update(ctx, func(t kv.Txn) error {
+		if err := t.Delete(kv.UploadKey(id)); err != nil {
+			return err
 		}
 		return r.link(t, repo, d, size)
 	})
-	if err == nil {
-		r.pending.remove(id)
-	}
-	return err
 }
 
 // rehash digests a staging file with an algorithm other than the session's
@@ -259,17 +278,23 @@ func digestMismatch(want, got digest.Digest) *errcode.Error {
 
 // CancelUpload ends session id and drops its staging file.
 func (r *Registry) CancelUpload(ctx context.Context, repo, id string) error {
-	if _, _, err := r.loadUpload(ctx, repo, id); err != nil {
+	if _, err := r.loadUpload(ctx, repo, id); err != nil {
 		return err
 	}
 	if !r.uploads.acquire(id) {
 		return errcode.New(errcode.BlobUploadInvalid, "another request is writing this upload")
 	}
 	defer r.uploads.release(id)
+	return r.dropUpload(ctx, id)
+}
+
+// dropUpload removes session id's record, then its staging file: a
+// staging file without a record is one GC and start-up remove, a record
+// without its file would be a session that lost its bytes.
+func (r *Registry) dropUpload(ctx context.Context, id string) error {
 	if err := r.kv.Update(ctx, func(t kv.Txn) error { return t.Delete(kv.UploadKey(id)) }); err != nil {
 		return err
 	}
-	r.pending.remove(id)
 	return r.blobs.RemoveStaging(id)
 }
 

@@ -123,17 +123,32 @@ func (s *Badger) View(ctx context.Context, fn func(Reader) error) error {
 
 // Update implements Store.
 func (s *Badger) Update(ctx context.Context, fn func(Txn) error) error {
+	return s.update(ctx, fn, s.barrier)
+}
+
+// UpdateUnsynced is Update without waiting for the commit to reach the
+// disk: it is applied and visible when this returns, survives the
+// process being killed (Badger's log is in the page cache) and is made
+// durable by the next sync of any writer; only a power cut before that
+// can lose it. It is for records whose loss loses nothing a client was
+// told is stored: an upload session that holds no bytes yet. Without a
+// barrier Badger syncs every commit itself and this is Update.
+func (s *Badger) UpdateUnsynced(ctx context.Context, fn func(Txn) error) error {
+	return s.update(ctx, fn, nil)
+}
+
+func (s *Badger) update(ctx context.Context, fn func(Txn) error, barrier Barrier) error {
 	backoff := 50 * time.Microsecond
 	for range maxRetries {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		err := s.db.Update(func(t *badger.Txn) error { return fn(txn{t}) })
-		if err == nil && s.barrier != nil {
+		if err == nil && barrier != nil {
 			// Committed and visible, not yet acknowledged. A reader that
 			// acts on it writes after it, so its own acknowledgement
 			// waits for a later barrier, which covers this commit too.
-			return s.barrier.Wait()
+			return barrier.Wait()
 		}
 		if !errors.Is(err, badger.ErrConflict) {
 			return err

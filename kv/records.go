@@ -41,6 +41,7 @@ type UploadRecord struct {
 	Offset    int64  // bytes durably in the staging file
 	Started   int64  // unix nanoseconds
 	HashState []byte // sha256 state after Offset bytes (encoding.BinaryMarshaler)
+	Updated   int64  // unix nanoseconds of the last recorded write; 0 before the first
 }
 
 type encoder struct{ b []byte }
@@ -156,13 +157,14 @@ func (r UploadRecord) Encode() []byte {
 	e.int(r.Offset)
 	e.int(r.Started)
 	e.bytes(r.HashState)
+	e.int(r.Updated)
 	return e.b
 }
 
 // DecodeUpload parses an UploadRecord.
 func DecodeUpload(b []byte) (UploadRecord, error) {
 	d := newDecoder(b)
-	r := UploadRecord{Repo: d.string(), Offset: d.int(), Started: d.int(), HashState: d.bytes()}
+	r := UploadRecord{Repo: d.string(), Offset: d.int(), Started: d.int(), HashState: d.bytes(), Updated: d.int()}
 	return r, d.err
 }
 

@@ -19,7 +19,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	if got, err := DecodeManifest(m.Encode()); err != nil || !reflect.DeepEqual(got, m) {
 		t.Errorf("manifest: %+v, %v", got, err)
 	}
-	u := UploadRecord{Repo: "x/y", Offset: 99, Started: 3, HashState: []byte("state")}
+	u := UploadRecord{Repo: "x/y", Offset: 99, Started: 3, HashState: []byte("state"), Updated: 4}
 	if got, err := DecodeUpload(u.Encode()); err != nil || !reflect.DeepEqual(got, u) {
 		t.Errorf("upload: %+v, %v", got, err)
 	}

@@ -383,3 +383,38 @@ func TestUpdateWaitsOnBarrier(t *testing.T) {
 		t.Fatalf("Update with a failing barrier = %v", err)
 	}
 }
+
+// TestUpdateUnsynced checks that UpdateUnsynced commits without a wait on
+// the barrier (even a failing one), that the commit is visible at once,
+// and that a clean close keeps it.
+func TestUpdateUnsynced(t *testing.T) {
+	dir := t.TempDir()
+	b := &testBarrier{}
+	s, err := Open(Options{Dir: dir, Barrier: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	b.check = func() error { return errors.New("must not be waited on") }
+	base := b.waits
+	if err := s.UpdateUnsynced(ctx, func(tx Txn) error { return tx.Set([]byte("u"), []byte("1")) }); err != nil {
+		t.Fatal(err)
+	}
+	if b.waits != base {
+		t.Fatalf("%d waits on the barrier", b.waits-base)
+	}
+	if err := s.View(ctx, func(r Reader) error { _, err := r.Get([]byte("u")); return err }); err != nil {
+		t.Fatalf("unsynced commit not visible: %v", err)
+	}
+	b.check = nil
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(Options{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.View(ctx, func(r Reader) error { _, err := r.Get([]byte("u")); return err }); err != nil {
+		t.Fatalf("unsynced commit lost by a clean close: %v", err)
+	}
+}

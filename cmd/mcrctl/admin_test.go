@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -40,6 +41,11 @@ func TestGC(t *testing.T) {
 	}
 	if r := admin(t, "gc", "status").ok(t); !strings.Contains(r.stdout, "succeeded") {
 		t.Errorf("gc status table:\n%s", r.stdout)
+	}
+	// --wait without -o json: the one-line summary.
+	r := admin(t, "gc", "run", "--wait").ok(t)
+	if !regexp.MustCompile(`^swept \d+ blobs?, [0-9.]+ [KMG]?i?B reclaimed; \d+ kept`).MatchString(r.stdout) || strings.Count(r.stdout, "\n") != 1 {
+		t.Errorf("gc run --wait summary: %q", r.stdout)
 	}
 	// Without --wait: the queued (or already finished) job.
 	var j apiv1.Job
@@ -130,6 +136,24 @@ func TestPolicy(t *testing.T) {
 	if r.Priority != 51 || len(r.Actions) != 2 || r.Enabled {
 		t.Errorf("policy update --file: %+v", r)
 	}
+	// A document without "priority" gets the default, as --priority does;
+	// "priority": 0 is kept.
+	for _, c := range []struct {
+		doc  string
+		want int
+	}{
+		{`{"id": "no-prio", "effect": "allow", "actions": ["pull"], "repositories": ["x/**"]}`, apiv1.DefaultPriority},
+		{`{"id": "zero-prio", "priority": 0, "effect": "allow", "actions": ["pull"], "repositories": ["x/**"]}`, 0},
+	} {
+		if err := os.WriteFile(f, []byte(c.doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		admin(t, "-o", "json", "policy", "add", "--file", f).ok(t).decode(t, &r)
+		if r.Priority != c.want {
+			t.Errorf("policy add --file %s: priority %d, want %d", c.doc, r.Priority, c.want)
+		}
+		admin(t, "policy", "rm", r.ID).ok(t)
+	}
 	if out := admin(t, "policy", "ls").ok(t).stdout; !strings.Contains(out, "ci-pull") || !strings.Contains(out, "freeze") {
 		t.Errorf("policy ls table:\n%s", out)
 	}
@@ -215,8 +239,14 @@ func TestSnapshot(t *testing.T) {
 	pushImage(t, "snap/app", "v1", "snapshot content")
 	var s apiv1.Snapshot
 	admin(t, "-o", "json", "snapshot", "create", "nightly").ok(t).decode(t, &s)
-	if s.Dir != filepath.Join(srv.data, "snapshots", "nightly") || s.Blobs < 2 || s.BlobBytes <= 0 || s.Created.IsZero() {
+	// Under the data directory: every blob is hard-linked.
+	if s.Dir != filepath.Join(srv.data, "snapshots", "nightly") || s.Blobs < 2 || s.BlobBytes <= 0 || s.Created.IsZero() ||
+		s.Linked != s.Blobs || s.Copied != 0 || s.MetadataBytes <= 0 {
 		t.Errorf("snapshot: %+v", s)
+	}
+	out := admin(t, "snapshot", "create", "weekly").ok(t).stdout
+	if !regexp.MustCompile(`^snapshot \S+weekly: \d+ blobs \([0-9.]+ [KMG]?i?B; \d+ linked, 0 copied\), metadata [0-9.]+ [KMG]?i?B, at `).MatchString(out) {
+		t.Errorf("snapshot line: %q", out)
 	}
 	if ents, err := os.ReadDir(s.Dir); err != nil || len(ents) == 0 {
 		t.Errorf("snapshot dir %s: %v %v", s.Dir, ents, err)

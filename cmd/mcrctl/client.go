@@ -63,7 +63,10 @@ func newClient(cmd *cli.Command, s *streams) (*client, error) {
 	if server == "" {
 		server = cfg.Server
 	}
-	server = normalizeServer(server)
+	server, err = normalizeServer(server)
+	if err != nil {
+		return nil, err
+	}
 	if server == "" {
 		return nil, usagef("no server: give --server, set MCR_SERVER or run `mcrctl login URL`")
 	}
@@ -78,7 +81,7 @@ func newClient(cmd *cli.Command, s *streams) (*client, error) {
 	switch {
 	case token != "":
 		c.token = token
-	case cfg.RefreshToken != "" && normalizeServer(cfg.Server) == server:
+	case cfg.RefreshToken != "" && strings.TrimRight(cfg.Server, "/") == server:
 		c.refresh = &refresher{realm: cfg.Realm, service: cfg.Service, refreshToken: cfg.RefreshToken}
 	}
 	return c, nil

@@ -100,15 +100,21 @@ func saveConfig(path string, c fileConfig) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// normalizeServer makes a base URL of what the user typed: https:// when no
-// scheme is given, no trailing slash.
-func normalizeServer(s string) string {
-	s = strings.TrimSpace(s)
+// normalizeServer makes a base URL of what the user typed: no trailing
+// slash, and a scheme that must be there. mcrctl does not guess one: a
+// registry on a private port is often plain HTTP, and https:// sent to it
+// fails with a TLS error that does not say what to type instead.
+func normalizeServer(s string) (string, error) {
+	s = strings.TrimRight(strings.TrimSpace(s), "/")
 	if s == "" {
-		return ""
+		return "", nil
 	}
-	if !strings.Contains(s, "://") {
-		s = "https://" + s
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return "", usagef("server %q has no scheme: write https://%s, or http://%s for a server without TLS", s, s, s)
 	}
-	return strings.TrimRight(s, "/")
+	if scheme != "http" && scheme != "https" || rest == "" {
+		return "", usagef("server %q: want http://HOST[:PORT] or https://HOST[:PORT]", s)
+	}
+	return s, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -40,6 +41,7 @@ func statusCommand(s *streams) *cli.Command {
 			row(tw, "blob storage", humanBytes(st.Storage.BlobBytes))
 			row(tw, "metadata storage", humanBytes(st.Storage.MetadataBytes))
 			row(tw, "active uploads", st.UploadsActive)
+			row(tw, "staging", fmt.Sprintf("%s in %d files", humanBytes(st.Storage.StagingBytes), st.Storage.StagingFiles))
 			if err := tw.Flush(); err != nil {
 				return err
 			}
@@ -62,7 +64,7 @@ func gcCommand(s *streams) *cli.Command {
 				Usage: "start a collection (409, exit 5, when one is already running)",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "dry-run", Usage: "report what would be swept, sweep nothing"},
-					&cli.BoolFlag{Name: "wait", Usage: "show progress on stderr until the run ends, then its result; exit 1 if it failed"},
+					&cli.BoolFlag{Name: "wait", Usage: "show progress on stderr until the run ends, then a summary (the whole job with -o json); exit 1 if it failed"},
 				},
 				Action: withClient(s, 0, "", func(ctx context.Context, cmd *cli.Command, c *client, _ []string) error {
 					dry := cmd.Bool("dry-run")
@@ -70,7 +72,7 @@ func gcCommand(s *streams) *cli.Command {
 					if err := c.do(ctx, "POST", apiv1.Prefix+"/gc", nil, apiv1.GCRequest{DryRun: dry}, &job); err != nil {
 						return err
 					}
-					return finishJob(ctx, cmd, s, job, func(ctx context.Context) (apiv1.Job, error) {
+					get := func(ctx context.Context) (apiv1.Job, error) {
 						var st apiv1.GCStatus
 						if err := c.do(ctx, "GET", apiv1.Prefix+"/gc", nil, nil, &st); err != nil {
 							return apiv1.Job{}, err
@@ -79,7 +81,19 @@ func gcCommand(s *streams) *cli.Command {
 							return st.DryRun, nil
 						}
 						return st.GC, nil
-					})
+					}
+					if !cmd.Bool("wait") || jsonOutput(cmd) {
+						return finishJob(ctx, cmd, s, job, get)
+					}
+					job, err := waitJob(ctx, s, get)
+					if err != nil {
+						return err
+					}
+					if err := jobFailure(job); err != nil {
+						return err
+					}
+					fmt.Fprintln(s.Out, gcSummary(job.Result))
+					return nil
 				}),
 			},
 			{
@@ -98,6 +112,63 @@ func gcCommand(s *streams) *cli.Command {
 			},
 		},
 	}
+}
+
+// gcReport is what the summary reads of a collection's report (the
+// server's gc.Report, reclaimed_bytes and grace added).
+type gcReport struct {
+	DryRun    bool   `json:"dry_run"`
+	Blobs     int    `json:"blobs"`
+	Swept     int    `json:"swept"`
+	Kept      int    `json:"kept"`
+	Raced     int    `json:"raced"`
+	Reclaimed int64  `json:"reclaimed_bytes"`
+	Grace     string `json:"grace"`
+}
+
+// gcSummary is one line on what a collection did: "swept 3 blobs, 12.4 MiB
+// reclaimed; 5 kept, 2 of them younger than gc.grace 1h". Kept counts
+// every blob not swept; those younger than the grace period are the
+// unreferenced ones the run spared.
+func gcSummary(raw json.RawMessage) string {
+	var r gcReport
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return "finished; the result is not a collection report: " + string(raw)
+	}
+	verb, reclaimed := "swept", "reclaimed"
+	if r.DryRun {
+		verb, reclaimed = "would sweep", "reclaimable"
+	}
+	line := fmt.Sprintf("%s %s, %s %s; %d kept", verb, plural(r.Swept, "blob"), humanBytes(r.Reclaimed), reclaimed, max(r.Blobs-r.Swept, 0))
+	if r.Kept > 0 {
+		line += fmt.Sprintf(", %d of them younger than gc.grace", r.Kept)
+		if d, err := time.ParseDuration(r.Grace); err == nil {
+			line += " " + shortDuration(d)
+		}
+	}
+	if r.Raced > 0 {
+		line += fmt.Sprintf(", %d linked by a push during the run", r.Raced)
+	}
+	return line
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// shortDuration drops a duration's zero tail: 1h, 1h30m, 45s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // waitJob polls get until the job is neither queued nor running, printing

@@ -158,7 +158,10 @@ func loginCommand(s *streams) *cli.Command {
 			if cmd.NArg() != 1 {
 				return usagef("login takes the registry URL")
 			}
-			server := normalizeServer(cmd.Args().First())
+			server, err := normalizeServer(cmd.Args().First())
+			if err != nil {
+				return err
+			}
 			path, err := configPath(cmd, s)
 			if err != nil {
 				return err

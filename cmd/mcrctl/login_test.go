@@ -124,6 +124,11 @@ func TestNotFoundAndUsage(t *testing.T) {
 	admin(t, "-o", "yaml", "status").want(t, exitUsage, "--output")
 	admin(t, "tag", "rm", "justarepo").want(t, exitUsage, "REPO:TAG")
 	admin(t, "policy", "test").want(t, exitUsage, "action")
+	// A server without a scheme: the error says what to write.
+	host := strings.TrimPrefix(srv.base, "http://")
+	ctl(t, nil, "", "login", "-u", "admin", host).want(t, exitUsage, "write https://"+host+", or http://"+host+" for a server without TLS")
+	ctl(t, nil, "", "login", "-u", "admin", "ftp://"+host).want(t, exitUsage, "want http://HOST[:PORT]")
+	admin(t, "--server", host, "status").want(t, exitUsage, "has no scheme")
 }
 
 // Against a server that answers without credentials (auth mode none),

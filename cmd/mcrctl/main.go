@@ -84,6 +84,7 @@ func app(s *streams) *cli.Command {
 			repoCommand(s),
 			tagCommand(s),
 			manifestCommand(s),
+			uploadCommand(s),
 			gcCommand(s),
 			policyCommand(s),
 			accountCommand(s),

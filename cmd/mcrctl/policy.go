@@ -21,7 +21,7 @@ func ruleFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "the rule as JSON (docs/security.md); - for standard input; excludes the other rule flags"},
 		&cli.StringFlag{Name: "id", Usage: "rule id"},
-		&cli.IntFlag{Name: "priority", Value: 100, Usage: "evaluation order, lower first"},
+		&cli.IntFlag{Name: "priority", Value: apiv1.DefaultPriority, Usage: "evaluation order, lower first"},
 		&cli.StringFlag{Name: "effect", Usage: "allow or deny"},
 		&cli.StringSliceFlag{Name: "actions", Usage: "actions, comma separated or repeated: pull, push, delete, catalog, admin, policy:manage, ..."},
 		&cli.StringSliceFlag{Name: "repositories", Usage: "repository globs, comma separated or repeated: prod/* (one level), prod/** (any depth)"},
@@ -72,7 +72,8 @@ func applyRuleFlags(cmd *cli.Command, r *apiv1.Rule) {
 
 // ruleFromFile reads a rule document: unknown fields are refused here, as
 // the server would, with the file's name in the message. A document
-// without "enabled" is an enabled rule.
+// without "enabled" is an enabled rule, one without "priority" has the
+// default priority (as the --priority flag).
 func ruleFromFile(cmd *cli.Command, s *streams) (apiv1.Rule, error) {
 	for _, f := range ruleFlagNames {
 		if cmd.IsSet(f) {
@@ -90,7 +91,7 @@ func ruleFromFile(cmd *cli.Command, s *streams) (apiv1.Rule, error) {
 	if err != nil {
 		return apiv1.Rule{}, err
 	}
-	r := apiv1.Rule{Enabled: true}
+	r := apiv1.NewRule()
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {

@@ -37,9 +37,9 @@ func basic(t *testing.T, user, pw, method, u, contentType string, body []byte) *
 	return resp
 }
 
-// pushBlob uploads b to repo (POST then PUT with the digest, OCI
-// distribution spec "Pushing a blob in chunks" with one chunk).
-func pushBlob(t *testing.T, repo string, b []byte) string {
+// openSession starts an upload session in repo as the admin and returns
+// its absolute URL.
+func openSession(t *testing.T, repo string) *url.URL {
 	t.Helper()
 	resp := basic(t, "admin", adminPW, http.MethodPost, srv.base+"/v2/"+repo+"/blobs/uploads/", "", nil)
 	resp.Body.Close()
@@ -50,12 +50,19 @@ func pushBlob(t *testing.T, repo string, b []byte) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loc = (&url.URL{Scheme: "http", Host: srv.base[len("http://"):]}).ResolveReference(loc)
+	return (&url.URL{Scheme: "http", Host: srv.base[len("http://"):]}).ResolveReference(loc)
+}
+
+// pushBlob uploads b to repo (POST then PUT with the digest, OCI
+// distribution spec "Pushing a blob in chunks" with one chunk).
+func pushBlob(t *testing.T, repo string, b []byte) string {
+	t.Helper()
+	loc := openSession(t, repo)
 	d := digestOf(b)
 	q := loc.Query()
 	q.Set("digest", d)
 	loc.RawQuery = q.Encode()
-	resp = basic(t, "admin", adminPW, http.MethodPut, loc.String(), "application/octet-stream", b)
+	resp := basic(t, "admin", adminPW, http.MethodPut, loc.String(), "application/octet-stream", b)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {

@@ -28,7 +28,8 @@ func snapshotCommand(s *streams) *cli.Command {
 					if err := c.doWithin(ctx, max(c.timeout, snapshotTimeout), "POST", apiv1.Prefix+"/snapshots", nil, apiv1.SnapshotRequest{Dir: args[0]}, &snap); err != nil {
 						return err
 					}
-					return printDone(cmd, s, snap, "snapshot %s: %d blobs, %s, at %s\n", snap.Dir, snap.Blobs, humanBytes(snap.BlobBytes), fmtTime(snap.Created))
+					return printDone(cmd, s, snap, "snapshot %s: %d blobs (%s; %d linked, %d copied), metadata %s, at %s\n",
+						snap.Dir, snap.Blobs, humanBytes(snap.BlobBytes), snap.Linked, snap.Copied, humanBytes(snap.MetadataBytes), fmtTime(snap.Created))
 				}),
 			},
 		},

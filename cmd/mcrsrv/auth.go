@@ -48,7 +48,8 @@ func setupAuthWith(ctx context.Context, c Config, store kv.Store, rec audit.Reco
 	}
 	pol.WithAudit(rec)
 	o := auth.Options{
-		Mode: auth.Mode(c.Auth.Mode), Identity: ids, Policy: pol, Realm: c.Auth.Realm, Audit: rec, AuditPulls: c.Audit.Pulls,
+		Mode: auth.Mode(c.Auth.Mode), Identity: ids, Policy: pol, Realm: c.Auth.Realm, Proxies: c.proxies(),
+		Audit: rec, AuditPulls: c.Audit.Pulls,
 	}
 	closeFn := func() {}
 	switch o.Mode {

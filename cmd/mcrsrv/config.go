@@ -14,6 +14,8 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v3"
+
+	"git.wntrmute.dev/kyle/mcr/http/forwarded"
 )
 
 // Config is mcrsrv's configuration: defaults, then the TOML file, then
@@ -96,6 +98,10 @@ type HTTPConfig struct {
 	IdleTimeout     Duration `toml:"idle_timeout"`
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 	Concurrency     int      `toml:"concurrency"`
+	// TrustedProxies are the reverse proxies (CIDRs or addresses) whose
+	// X-Forwarded-Proto, -Host and -For are believed; empty: nobody's.
+	// MCR_HTTP_TRUSTED_PROXIES takes a comma-separated list.
+	TrustedProxies []string `toml:"trusted_proxies"`
 }
 
 // UploadsConfig bounds the worker pool that streams blob uploads to disk.
@@ -221,6 +227,13 @@ func setField(fv reflect.Value, s string) error {
 			return err
 		}
 		*p = b
+	case *[]string: // comma-separated
+		*p = nil
+		for _, e := range strings.Split(s, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				*p = append(*p, e)
+			}
+		}
 	case *int:
 		n, err := strconv.Atoi(s)
 		if err != nil {
@@ -233,6 +246,13 @@ func setField(fv reflect.Value, s string) error {
 		return fmt.Errorf("unsupported config field type %s", fv.Type())
 	}
 	return nil
+}
+
+// proxies is http.trusted_proxies parsed; Validate has reported any entry
+// it cannot read, so a validated configuration never loses one here.
+func (c Config) proxies() forwarded.Trust {
+	t, _ := forwarded.Parse(c.HTTP.TrustedProxies)
+	return t
 }
 
 // Validate reports every problem in c at once.
@@ -264,6 +284,9 @@ func (c Config) Validate() error {
 	}
 	if c.HTTP.Concurrency <= 0 {
 		errs = append(errs, errors.New("http.concurrency: must be positive"))
+	}
+	if _, err := forwarded.Parse(c.HTTP.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("http.trusted_proxies: %w", err))
 	}
 	errs = append(errs, c.TLS.validate()...)
 	errs = append(errs, c.Auth.validate()...)

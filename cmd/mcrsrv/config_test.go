@@ -122,3 +122,25 @@ func TestStorageSync(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigTrustedProxies(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mcr.toml")
+	if err := os.WriteFile(path, []byte("[http]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, nil)
+	if err != nil || len(c.HTTP.TrustedProxies) != 2 || c.Validate() != nil {
+		t.Fatalf("file: %q %v %v", c.HTTP.TrustedProxies, err, c.Validate())
+	}
+	c, err = Load(path, []string{"MCR_HTTP_TRUSTED_PROXIES=127.0.0.1, 192.168.0.0/16,"})
+	if err != nil || strings.Join(c.HTTP.TrustedProxies, "|") != "127.0.0.1|192.168.0.0/16" {
+		t.Fatalf("env overrides the file: %q %v", c.HTTP.TrustedProxies, err)
+	}
+	if len(Defaults().HTTP.TrustedProxies) != 0 {
+		t.Error("proxies are trusted by default")
+	}
+	c.HTTP.TrustedProxies = []string{"10.0.0.0/33", "proxy.example.com"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "http.trusted_proxies") || !strings.Contains(err.Error(), "proxy.example.com") {
+		t.Errorf("bad entries: %v", err)
+	}
+}

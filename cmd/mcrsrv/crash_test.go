@@ -162,7 +162,8 @@ func pushLoop(ctx context.Context, base string, w int, a *acked) {
 // TestKillLosesNothingAcknowledged pushes from several clients, kills the
 // server with SIGKILL at a random moment, restarts it on the same data and
 // checks that every acknowledged blob and tag is there with the right
-// bytes. Three rounds, each on the data the previous round left; in both
+// bytes, and that start-up removed exactly the staging files and blob
+// files the kill left that belong to nothing. Three rounds, each on the data the previous round left; in both
 // storage.sync modes, since with group commit a commit is visible before
 // it is acknowledged.
 func TestKillLosesNothingAcknowledged(t *testing.T) {
@@ -177,10 +178,12 @@ func TestKillLosesNothingAcknowledged(t *testing.T) {
 func killAndVerify(t *testing.T, env string) {
 	data := t.TempDir()
 	a := &acked{blobs: map[string][]byte{}, manifests: map[string]string{}}
+	var left *crashState // what the last kill left on disk
 	for round := range 3 {
 		srv := startServer(t, data, freePort(t), env)
 		base := "http://" + srv.addr
 		verify(t, base, a, round)
+		logged := left != nil && checkStartupCleanup(t, data, *left, srv)
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		for w := range 6 {
@@ -197,16 +200,26 @@ func killAndVerify(t *testing.T, env string) {
 		}
 		cancel()
 		wg.Wait()
-		t.Logf("round %d: %d blobs and %d tags acknowledged so far", round, len(a.blobs), len(a.manifests))
+		if logged {
+			checkCleanupLogged(t, srv)
+		}
+		st := readCrashState(t, data)
+		left = &st
+		t.Logf("round %d: %d blobs and %d tags acknowledged so far; the kill left %d staging files for %d sessions and %d blob files for %d records",
+			round, len(a.blobs), len(a.manifests), len(st.staging), len(st.sessions), len(st.files), len(st.records))
 	}
 	srv := startServer(t, data, freePort(t), env)
 	verify(t, "http://"+srv.addr, a, 3)
+	logged := checkStartupCleanup(t, data, *left, srv)
 	if len(a.manifests) == 0 {
 		t.Fatal("no push was acknowledged before the kills: the test proved nothing")
 	}
 	_ = srv.cmd.Process.Signal(syscall.SIGTERM)
 	if err := srv.cmd.Wait(); err != nil {
 		t.Errorf("clean shutdown failed: %v\n%s", err, srv.log)
+	}
+	if logged {
+		checkCleanupLogged(t, srv)
 	}
 }
 

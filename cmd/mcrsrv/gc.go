@@ -119,20 +119,25 @@ func (g GCConfig) options() gc.Options {
 type background struct {
 	Runner    *jobs.Runner
 	Collector *gc.Collector
+	// Cleaned is what start-up removed after a crash (gc.Startup).
+	Cleaned gc.AfterCrash
 }
 
-// startJobs finishes any sweep a crash interrupted (the engine refuses to
-// link its digests until then), then starts the jobs runtime with
+// startJobs cleans up after a crash (gc.Startup: interrupted sweeps, whose
+// digests the engine refuses to link until then, staging files and blob
+// files that belong to nothing, sessions whose files do not match their
+// records), then starts the jobs runtime with
 // collection, upload expiry and value-log compaction on their schedules.
 // The admin API triggers and reads the same jobs through Runner.
 func startJobs(ctx context.Context, c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Registry, journal *audit.Journal, log zerolog.Logger) (*background, error) {
 	log = log.With().Str("component", "jobs").Logger()
 	col := gc.New(store, blobs, reg, c.GC.options())
-	if n, err := col.Recover(ctx); err != nil {
-		return nil, fmt.Errorf("gc: finishing an interrupted sweep: %w", err)
-	} else if n > 0 {
-		log.Warn().Int("blobs", n).Msg("finished the file deletions of an interrupted garbage collection")
+	began := time.Now()
+	cleaned, err := col.Startup(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("gc: cleaning up after a crash: %w", err)
 	}
+	logStartup(log, cleaned, time.Since(began))
 	r := jobs.NewRunner(jobs.Options{
 		Workers: c.Jobs.Workers,
 		Store:   gc.NewStatusStore(store),
@@ -164,7 +169,20 @@ func startJobs(ctx context.Context, c Config, store *kv.Badger, blobs *blobstore
 	if err := r.Start(ctx); err != nil {
 		return nil, err
 	}
-	return &background{Runner: r, Collector: col}, nil
+	return &background{Runner: r, Collector: col, Cleaned: cleaned}, nil
+}
+
+// logStartup reports in one line what start-up cleaned, when it cleaned
+// anything: after a clean shutdown nothing is left to clean.
+func logStartup(log zerolog.Logger, a gc.AfterCrash, took time.Duration) {
+	if a == (gc.AfterCrash{}) {
+		return
+	}
+	log.Warn().Int("sweeps_finished", a.Recovered).
+		Int("staging_files", a.Staging).Int64("staging_bytes", a.StagingBytes).
+		Int("orphans", a.Orphans).Int64("orphan_bytes", a.OrphanBytes).
+		Int("sessions_dropped", a.SessionsDropped).Int("sessions_truncated", a.SessionsTruncated).Int64("truncated_bytes", a.TruncatedBytes).
+		Dur("took", took).Msg("cleaned up after a crash")
 }
 
 // stop cancels running jobs and waits for them, bounded.

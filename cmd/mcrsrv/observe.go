@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
@@ -18,9 +19,32 @@ func newMetrics(store *kv.Badger, reg *engine.Registry, uploads *jobs.Pool, bg *
 			st := reg.ActorStats()
 			return st.Actors, st.Queued
 		},
-		Jobs:  bg.Runner.Statuses,
-		Store: store.DB().Size,
+		Jobs: bg.Runner.Statuses,
+		Store: func() (lsm, vlog, other int64) {
+			u := metadataUsage(store)
+			return u.LSM, u.ValueLog, u.Other
+		},
+		Staging: func() metrics.Staging {
+			// A scrape has no deadline of its own; the totals are one
+			// snapshot scan and one directory read. On an error (a
+			// store closing under the scrape) the gauges show what was
+			// counted before it: a scrape never fails for them.
+			t, _ := reg.UploadTotals(context.Background())
+			return metrics.Staging{Sessions: t.Sessions, Files: t.StagingFiles, Bytes: t.StagingBytes}
+		},
+		Cleaned: func() metrics.Cleaned {
+			a := bg.Cleaned
+			return metrics.Cleaned{StagingFiles: int64(a.Staging), StagingBytes: a.StagingBytes, OrphanFiles: int64(a.Orphans), OrphanBytes: a.OrphanBytes}
+		},
 	})
+}
+
+// metadataUsage is the metadata store's disk usage, for /metrics and the
+// admin API's status alike. A walk that fails part-way (a file that cannot
+// be read) still reports what it summed: a gauge slightly low beats none.
+func metadataUsage(store *kv.Badger) kv.DiskUsage {
+	u, _ := store.DiskUsage()
+	return u
 }
 
 // readiness is /readyz's check: the metadata store is open and the data

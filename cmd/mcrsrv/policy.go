@@ -11,6 +11,7 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
+	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 )
 
 func policyCommand() *cli.Command {
@@ -26,7 +27,7 @@ func policyCommand() *cli.Command {
 					"operations only (catalog, version_check, admin, policy:manage). Any deny wins.",
 				Flags: offlineFlags(
 					&cli.StringFlag{Name: "id", Required: true, Usage: "rule id (ids starting builtin: are reserved)"},
-					&cli.IntFlag{Name: "priority", Value: 100, Usage: "evaluation order, lower first"},
+					&cli.IntFlag{Name: "priority", Value: apiv1.DefaultPriority, Usage: "evaluation order, lower first"},
 					&cli.StringFlag{Name: "effect", Required: true, Usage: "allow or deny"},
 					&cli.StringFlag{Name: "subject-account", Usage: "the account of this name"},
 					&cli.StringFlag{Name: "subject-type", Usage: "accounts of this type: human, system or anonymous"},

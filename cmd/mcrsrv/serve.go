@@ -125,6 +125,7 @@ func serve(ctx context.Context, c Config) error {
 		MetricsRequireAuth: c.Metrics.RequireAuth,
 		Ready:              readiness(store, c.Data),
 		Admin:              adminAPI(c, store, blobs, reg, bg, authn, journal, rec, log),
+		Proxies:            c.proxies(),
 		UI:                 webUI(c, store, blobs, reg, bg, authn, journal, rec, log),
 	})
 	log.Info().Str("addr", ln.Addr().String()).Bool("tls", c.TLS.enabled()).Str("data", c.Data).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
@@ -200,10 +201,7 @@ func snapshotFunc(store *kv.Badger, blobs *blobstore.FS) func(context.Context, s
 
 // metadataBytes reports the metadata store's size on disk.
 func metadataBytes(store *kv.Badger) func() int64 {
-	return func() int64 {
-		lsm, vlog := store.DB().Size()
-		return lsm + vlog
-	}
+	return func() int64 { return metadataUsage(store).Total() }
 }
 
 // snapshotDir is where snapshots named by a relative path go: absolute, so

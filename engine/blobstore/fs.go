@@ -25,12 +25,18 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 )
 
 // ErrNotFound is returned for a digest or upload the store does not hold.
 var ErrNotFound = errors.New("blobstore: not found")
+
+// ErrStagingShort is returned by OpenStaging when a staging file holds
+// fewer bytes than its session recorded: the bytes the session promised
+// are gone (the file was removed or cut by hand), so it cannot go on.
+var ErrStagingShort = errors.New("blobstore: staging file shorter than its recorded offset")
 
 // FS is the filesystem blob store.
 type FS struct {
@@ -145,7 +151,7 @@ func (s *FS) OpenStaging(id string, offset int64, keep bool) (*File, error) {
 	}
 	fi, err := f.f.Stat()
 	if err == nil && fi.Size() < offset {
-		err = fmt.Errorf("blobstore: staging file of %s has %d bytes, expected %d", id, fi.Size(), offset)
+		err = fmt.Errorf("%w: %s has %d bytes, expected %d", ErrStagingShort, id, fi.Size(), offset)
 	}
 	if err == nil && fi.Size() > offset {
 		err = f.f.Truncate(offset)
@@ -197,6 +203,68 @@ func (s *FS) Commit(id string, d digest.Digest) error {
 		return s.barrier.Wait()
 	}
 	return syncDir(filepath.Dir(dst))
+}
+
+// StagingSize returns the length of upload id's staging file.
+func (s *FS) StagingSize(id string) (int64, error) {
+	fi, err := os.Stat(s.stagingPath(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// TruncateStaging cuts upload id's staging file to n bytes and makes that
+// durable: what a crash left past a session's recorded offset is given
+// back to the disk at start-up instead of at the session's next write.
+func (s *FS) TruncateStaging(id string, n int64) error {
+	f, err := os.OpenFile(s.stagingPath(id), os.O_WRONLY, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(n)
+	if err == nil {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
+}
+
+// StagingFile is one file in the uploads directory.
+type StagingFile struct {
+	ID       string
+	Size     int64
+	Modified time.Time
+}
+
+// WalkStaging calls fn for every staging file. A file removed while the
+// walk runs is skipped.
+func (s *FS) WalkStaging(fn func(StagingFile) error) error {
+	entries, err := os.ReadDir(s.uploads)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() || !ValidUploadID(e.Name()) {
+			continue // not ours
+		}
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(StagingFile{ID: e.Name(), Size: fi.Size(), Modified: fi.ModTime()}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RemoveStaging deletes the staging file of upload id, if any.

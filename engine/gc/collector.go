@@ -124,10 +124,11 @@ type Report struct {
 	Blobs        int `json:"blobs"`        // blob records in the mark snapshot
 	Marked       int `json:"marked"`       // of those, referenced by a manifest
 
-	Swept      int   `json:"swept"`       // blobs removed (record, links, file)
-	SweptBytes int64 `json:"swept_bytes"` // their size
-	Kept       int   `json:"kept"`        // unreferenced blobs kept: younger than the grace period
-	Raced      int   `json:"raced"`       // unreferenced blobs kept: linked by a push during the run
+	Swept      int           `json:"swept"`       // blobs removed (record, links, file)
+	SweptBytes int64         `json:"swept_bytes"` // their size
+	Kept       int           `json:"kept"`        // unreferenced blobs kept: younger than the grace period
+	Grace      time.Duration `json:"grace_ns"`    // that grace period (gc.grace)
+	Raced      int           `json:"raced"`       // unreferenced blobs kept: linked by a push during the run
 
 	UntaggedManifests int `json:"untagged_manifests"` // untagged manifests removed (delete_untagged)
 	UnusedLinks       int `json:"unused_links"`       // repository links no manifest of the repository uses
@@ -153,7 +154,8 @@ func (r *Report) JSON() string {
 		*Report
 		Reclaimed int64  `json:"reclaimed_bytes"`
 		Took      string `json:"duration"`
-	}{r, r.ReclaimedBytes(), r.Duration.String()})
+		Grace     string `json:"grace"`
+	}{r, r.ReclaimedBytes(), r.Duration.String(), r.Grace.String()})
 	return string(b)
 }
 
@@ -169,18 +171,4 @@ func (c *Collector) Run(ctx context.Context, o RunOptions) (*Report, error) {
 	err := r.do()
 	r.rep.Duration = c.o.Now().Sub(r.rep.Started)
 	return r.rep, err
-}
-
-// Recover finishes the file deletions of a run the process did not live to
-// complete (sweep tombstones), and reports how many. Every run begins with
-// it; serve also calls it at start-up, because the engine refuses to link
-// a digest while its tombstone stands.
-func (c *Collector) Recover(ctx context.Context) (int, error) {
-	if !c.running.CompareAndSwap(false, true) {
-		return 0, ErrRunning
-	}
-	defer c.running.Store(false)
-	r := newRun(ctx, c, RunOptions{})
-	err := r.recoverTombstones()
-	return r.rep.Recovered, err
 }

@@ -347,8 +347,8 @@ func TestRecoverInterruptedSweep(t *testing.T) {
 		t.Fatalf("upload under a tombstone: %v", err)
 	}
 	// ... until recovery (at start-up, or the next run) finishes the sweep.
-	if n, err := e.gc.Recover(e.ctx); err != nil || n != 1 {
-		t.Fatalf("Recover = %d, %v", n, err)
+	if a, err := e.gc.Startup(e.ctx); err != nil || a.Recovered != 1 {
+		t.Fatalf("Startup = %+v, %v", a, err)
 	}
 	if rep := e.run(false); rep.Recovered != 0 {
 		t.Fatalf("report %+v", rep)

@@ -3,8 +3,6 @@ package gc
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 
 	"github.com/opencontainers/go-digest"
 
@@ -324,45 +322,27 @@ func (r *run) staging(id string, cutoff int64) (int64, bool, error) {
 // session: a monolithic upload cut short by a crash, or a session whose
 // record went first.
 func (r *run) strayStaging(cutoff int64) error {
-	entries, err := os.ReadDir(filepath.Join(r.c.blobs.Root(), "uploads"))
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		id := e.Name()
-		if e.IsDir() || !blobstore.ValidUploadID(id) {
-			continue
-		}
-		fi, err := e.Info()
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if fi.ModTime().UnixNano() >= cutoff {
-			continue
+	return r.c.blobs.WalkStaging(func(f blobstore.StagingFile) error {
+		if f.Modified.UnixNano() >= cutoff {
+			return nil
 		}
 		var open bool
-		err = r.c.kv.View(r.ctx, func(t kv.Reader) error {
+		err := r.c.kv.View(r.ctx, func(t kv.Reader) error {
 			var err error
-			open, err = t.Has(kv.UploadKey(id))
+			open, err = t.Has(kv.UploadKey(f.ID))
 			return err
 		})
-		if err != nil {
+		if err != nil || open {
 			return err
 		}
-		if open {
-			continue
-		}
 		if !r.dry {
-			if err := r.c.blobs.RemoveStaging(id); err != nil {
+			if err := r.c.blobs.RemoveStaging(f.ID); err != nil {
 				return err
 			}
 		}
-		r.count(func(rep *Report) { rep.UploadsExpired++; rep.UploadBytes += fi.Size() })
-	}
-	return nil
+		r.count(func(rep *Report) { rep.UploadsExpired++; rep.UploadBytes += f.Size })
+		return nil
+	})
 }
 
 // ExpireUploads runs only the upload-expiry step: the job that runs more

@@ -36,7 +36,7 @@ func newRun(ctx context.Context, c *Collector, o RunOptions) *run {
 		dry:    o.DryRun,
 		report: o.Progress,
 		cutoff: now.Add(-c.o.Grace).UnixNano(),
-		rep:    &Report{DryRun: o.DryRun, Started: now},
+		rep:    &Report{DryRun: o.DryRun, Started: now, Grace: c.o.Grace},
 		pace:   newPacer(c.o.Duty),
 	}
 	if r.report == nil {

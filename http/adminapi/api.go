@@ -1,6 +1,6 @@
 // Package adminapi serves the operator's REST API under /api/v1 (docs/api.md):
-// status, repositories, jobs and garbage collection, policy, accounts, the
-// audit log, snapshots and the profiler. It is a thin layer: every route
+// status, repositories, upload sessions, jobs and garbage collection,
+// policy, accounts, the audit log, snapshots and the profiler. It is a thin layer: every route
 // parses its input, asks the policy for the one action it declares, calls
 // the engine component that does the work, and writes JSON (apiv1 types).
 package adminapi
@@ -89,6 +89,9 @@ func (a *API) Register(r *router.Router) {
 	for _, m := range []string{fasthttp.MethodGet, fasthttp.MethodDelete} {
 		r.Handle(m, p+"/repositories/{path:*}", a.serve(a.repository))
 	}
+
+	r.GET(p+"/uploads", a.global(policy.Admin, a.listUploads))
+	r.DELETE(p+"/uploads/{id}", a.global(policy.Admin, a.deleteUpload))
 
 	r.GET(p+"/jobs", a.global(policy.Admin, a.listJobs))
 	r.GET(p+"/jobs/{kind:*}", a.global(policy.Admin, a.job))

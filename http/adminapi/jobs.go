@@ -13,10 +13,21 @@ import (
 	"git.wntrmute.dev/kyle/mcr/jobs"
 )
 
+// job is the API's view of a job kind. While a run is queued or running,
+// the last run's end, result and error are left out (and, while queued,
+// its start and progress): they belong to an earlier run, and a client
+// following this one would take them for its outcome.
 func job(s jobs.Status) apiv1.Job {
 	j := apiv1.Job{
 		Kind: s.Kind, State: string(s.State), Done: s.Done, Total: s.Total, Note: s.Note, Runs: s.Runs, Error: s.LastError,
 		Started: timeOrNil(s.Started), Finished: timeOrNil(s.Finished), Next: timeOrNil(s.Next),
+	}
+	if s.Active() {
+		j.Error, j.Finished = "", nil
+		if s.State == jobs.Queued {
+			j.Started, j.Done, j.Total, j.Note = nil, 0, 0, ""
+		}
+		return j
 	}
 	switch {
 	case s.LastResult == "":

@@ -83,7 +83,7 @@ func (a *API) createRule(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	in := apiv1.Rule{Enabled: true} // a rule is on unless the body says "enabled": false
+	in := apiv1.NewRule() // enabled and at the default priority unless the body says otherwise
 	if err := readJSON(ctx, &in, false); err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func (a *API) replaceRule(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	id := ctx.UserValue("id").(string)
-	in := apiv1.Rule{Enabled: true} // a rule is on unless the body says "enabled": false
+	in := apiv1.NewRule() // enabled and at the default priority unless the body says otherwise
 	if err := readJSON(ctx, &in, false); err != nil {
 		return err
 	}

@@ -30,6 +30,11 @@ func (a *API) status(ctx *fasthttp.RequestCtx) error {
 	if a.d.MetadataBytes != nil {
 		st.Storage.MetadataBytes = a.d.MetadataBytes()
 	}
+	up, err := a.d.Registry.UploadTotals(ctx)
+	if err != nil {
+		return err
+	}
+	st.Storage.StagingFiles, st.Storage.StagingBytes = up.StagingFiles, up.StagingBytes
 	return writeJSON(ctx, fasthttp.StatusOK, st)
 }
 

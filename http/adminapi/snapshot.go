@@ -42,7 +42,10 @@ func (a *API) createSnapshot(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	a.record(ctx, audit.Snapshot, "snapshot", "", "", "snapshot to "+dir)
-	return writeJSON(ctx, fasthttp.StatusCreated, apiv1.Snapshot{Dir: dir, Created: m.Created.UTC(), Blobs: len(m.Blobs), BlobBytes: m.Bytes()})
+	return writeJSON(ctx, fasthttp.StatusCreated, apiv1.Snapshot{
+		Dir: dir, Created: m.Created.UTC(), Blobs: len(m.Blobs), BlobBytes: m.Bytes(),
+		Linked: m.Linked, Copied: m.Copied, MetadataBytes: m.BackupSize,
+	})
 }
 
 // pprof serves the Go profiler under /api/v1/debug/pprof/, behind the

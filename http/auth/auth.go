@@ -13,6 +13,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/identity/mcias"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/http/distapi"
+	"git.wntrmute.dev/kyle/mcr/http/forwarded"
 )
 
 // Mode says where identities come from.
@@ -39,9 +40,13 @@ type Options struct {
 	Audit    audit.Recorder // nil: audit.Nop
 	// Realm is the token endpoint's absolute URL announced in challenges;
 	// "" derives it from each request's scheme and Host.
-	Realm  string
-	Limits Limits
-	Now    func() time.Time
+	Realm string
+	// Proxies are the reverse proxies whose X-Forwarded-* headers are
+	// believed: for the realm's scheme and host, and for the client
+	// address the limiter and the audit log record.
+	Proxies forwarded.Trust
+	Limits  Limits
+	Now     func() time.Time
 	// AuditPulls records manifest pulls in the audit log too (busy
 	// registries pull far more than they push).
 	AuditPulls bool
@@ -75,6 +80,11 @@ func New(o Options) *Auth {
 		o.Now = time.Now
 	}
 	return &Auth{o: o, now: o.Now, audit: o.Audit, limiter: NewLimiter(o.Limits), service: o.Identity.ServiceName()}
+}
+
+// remote is the client's address, as the limiter and the audit log key it.
+func (a *Auth) remote(ctx *fasthttp.RequestCtx) string {
+	return a.o.Proxies.ClientIP(ctx).String()
 }
 
 // TokenPath is the token endpoint.
@@ -196,7 +206,7 @@ func parseBasic(cred []byte) (user, pass string, ok bool) {
 // ordinary requests are not audited (they happen on every request); the
 // token endpoint audits them (auditSuccess).
 func (a *Auth) login(ctx *fasthttp.RequestCtx, user, pass, via string, auditSuccess bool) (identity.Principal, error) {
-	addr := ctx.RemoteIP().String()
+	addr := a.remote(ctx)
 	now := a.now()
 	ev := audit.Event{Time: now, AccountName: user, Remote: addr, Action: via}
 	if wait, blocked := a.limiter.Blocked(user, addr, now); blocked {

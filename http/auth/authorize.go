@@ -89,14 +89,14 @@ func (a *Auth) AuthorizeAPI(ctx *fasthttp.RequestCtx, act policy.Action, repo st
 // Actor is the caller as the audit log names who made a change.
 func (a *Auth) Actor(ctx *fasthttp.RequestCtx) audit.Actor {
 	c := callerOf(ctx)
-	return audit.Actor{ID: c.p.ID, Name: c.p.Name, Remote: ctx.RemoteIP().String()}
+	return audit.Actor{ID: c.p.ID, Name: c.p.Name, Remote: a.remote(ctx)}
 }
 
 // deny records a policy refusal and returns the DENIED error naming the
 // rule that decided.
 func (a *Auth) deny(ctx *fasthttp.RequestCtx, c *caller, act policy.Action, repo string, d policy.Decision) error {
 	a.audit.Record(ctx, audit.Event{
-		Time: a.now(), Kind: audit.Denied, AccountID: c.p.ID, AccountName: c.p.Name, AccountType: c.p.Type, Remote: ctx.RemoteIP().String(),
+		Time: a.now(), Kind: audit.Denied, AccountID: c.p.ID, AccountName: c.p.Name, AccountType: c.p.Type, Remote: a.remote(ctx),
 		Action: string(act), Repository: repo, Outcome: "denied", Detail: d.Reason(),
 	})
 	detail := map[string]string{"action": string(act), "reason": d.Reason()}
@@ -147,6 +147,6 @@ func (a *Auth) AuditMutation(ctx *fasthttp.RequestCtx, act policy.Action, repo, 
 	}
 	a.audit.Record(ctx, audit.Event{
 		Time: a.now(), Kind: kind, AccountID: c.p.ID, AccountName: c.p.Name, AccountType: c.p.Type,
-		Remote: ctx.RemoteIP().String(), Action: string(act), Repository: repo, Digest: digest, Outcome: "success", Detail: detail,
+		Remote: a.remote(ctx), Action: string(act), Repository: repo, Digest: digest, Outcome: "success", Detail: detail,
 	})
 }

@@ -67,19 +67,14 @@ func (a *Auth) challenge(ctx *fasthttp.RequestCtx, scope, errCode string, cause 
 	return &headerError{err: e, headers: [][2]string{{fasthttp.HeaderWWWAuthenticate, b.String()}}}
 }
 
-// realm is the token endpoint's URL: configured, or this request's
-// scheme and host.
+// realm is the token endpoint's URL: configured, or the scheme and host
+// the client used, which a trusted proxy forwards (X-Forwarded-Proto,
+// X-Forwarded-Host) and anyone else's headers cannot change.
 func (a *Auth) realm(ctx *fasthttp.RequestCtx) string {
 	if a.o.Realm != "" {
 		return a.o.Realm
 	}
-	scheme := "http"
-	if ctx.IsTLS() {
-		scheme = "https"
-	} else if p := string(ctx.Request.Header.Peek("X-Forwarded-Proto")); p == "https" {
-		scheme = p
-	}
-	return scheme + "://" + string(ctx.Host()) + TokenPath
+	return a.o.Proxies.Scheme(ctx) + "://" + a.o.Proxies.Host(ctx) + TokenPath
 }
 
 // tooMany is the 429 of the limiter, with Retry-After in seconds.

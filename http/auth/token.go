@@ -110,7 +110,7 @@ func (a *Auth) postToken(ctx *fasthttp.RequestCtx) error {
 			// whose roles changed, gets nothing on its old refresh token.
 			if p, err = a.o.Identity.Principal(ctx, p.ID); err != nil {
 				a.audit.Record(ctx, audit.Event{Time: a.now(), Kind: audit.LoginFailed, AccountID: cl.Subject, AccountName: cl.Name,
-					Remote: ctx.RemoteIP().String(), Action: "refresh_token", Outcome: "failure", Detail: reason(err)})
+					Remote: a.remote(ctx), Action: "refresh_token", Outcome: "failure", Detail: reason(err)})
 				return a.challenge(ctx, "", "invalid_token", err)
 			}
 		}
@@ -176,7 +176,7 @@ func (a *Auth) issue(ctx *fasthttp.RequestCtx, p identity.Principal, scopes []st
 		reply.RefreshToken = rt.Token
 	}
 	a.audit.Record(ctx, audit.Event{
-		Time: a.now(), Kind: audit.TokenIssued, AccountID: p.ID, AccountName: p.Name, Remote: ctx.RemoteIP().String(),
+		Time: a.now(), Kind: audit.TokenIssued, AccountID: p.ID, AccountName: p.Name, Remote: a.remote(ctx),
 		Outcome: "success", Detail: "requested [" + strings.Join(scopes, " ") + "] granted [" + reply.Scope + "]",
 	})
 	b, err := json.Marshal(reply)

@@ -24,8 +24,24 @@ type Sources struct {
 	Actors func() (actors, queued int)
 	// Jobs reports the background jobs, one status per kind.
 	Jobs func() []jobs.Status
-	// Store reports the metadata store's LSM and value-log sizes in bytes.
-	Store func() (lsm, vlog int64)
+	// Store reports the metadata store's disk usage in allocated bytes:
+	// LSM tables, value log, and the rest (memtable logs, manifest).
+	Store func() (lsm, vlog, other int64)
+	// Staging reports the open upload sessions and the uploads directory.
+	Staging func() Staging
+	// Cleaned reports what start-up removed after a crash.
+	Cleaned func() Cleaned
+}
+
+// Staging is the upload sessions and what their files hold on disk.
+type Staging struct {
+	Sessions, Files, Bytes int64
+}
+
+// Cleaned is what start-up removed: staging files of no session and blob
+// files of no record (orphans).
+type Cleaned struct {
+	StagingFiles, StagingBytes, OrphanFiles, OrphanBytes int64
 }
 
 // latencyBuckets are the upper bounds, in seconds, of the request latency
@@ -115,11 +131,14 @@ func (m *Metrics) Serve(ctx *fasthttp.RequestCtx) {
 }
 
 // Write writes every metric to w: the request series, the gauges read now
-// from the sources, and the Go runtime and process metrics.
+// from the sources, and the Go runtime and process metrics, each family
+// with its # HELP and # TYPE lines.
 func (m *Metrics) Write(w io.Writer) {
-	m.set.WritePrometheus(w)
-	m.writeSources(w)
-	vm.WriteProcessMetrics(w)
+	var b bytes.Buffer
+	m.set.WritePrometheus(&b)
+	m.writeSources(&b)
+	vm.WriteProcessMetrics(&b)
+	_ = withHelp(w, b.Bytes())
 }
 
 func (m *Metrics) writeSources(w io.Writer) {
@@ -134,36 +153,69 @@ func (m *Metrics) writeSources(w io.Writer) {
 		vm.WriteGaugeUint64(w, "mcr_actor_mailbox_depth", uint64(max(q, 0)))
 	}
 	if f := m.src.Store; f != nil {
-		lsm, vlog := f()
+		lsm, vlog, other := f()
 		vm.WriteGaugeUint64(w, "mcr_badger_lsm_bytes", uint64(max(lsm, 0)))
 		vm.WriteGaugeUint64(w, "mcr_badger_vlog_bytes", uint64(max(vlog, 0)))
+		vm.WriteGaugeUint64(w, "mcr_badger_other_bytes", uint64(max(other, 0)))
+	}
+	if f := m.src.Staging; f != nil {
+		st := f()
+		vm.WriteGaugeUint64(w, "mcr_upload_sessions", uint64(max(st.Sessions, 0)))
+		vm.WriteGaugeUint64(w, "mcr_upload_staging_files", uint64(max(st.Files, 0)))
+		vm.WriteGaugeUint64(w, "mcr_upload_staging_bytes", uint64(max(st.Bytes, 0)))
+	}
+	if f := m.src.Cleaned; f != nil {
+		c := f()
+		// Family by family: the text format wants a family's samples together.
+		vm.WriteCounterUint64(w, `mcr_startup_cleanup_files_total{kind="staging"}`, uint64(max(c.StagingFiles, 0)))
+		vm.WriteCounterUint64(w, `mcr_startup_cleanup_files_total{kind="orphan"}`, uint64(max(c.OrphanFiles, 0)))
+		vm.WriteCounterUint64(w, `mcr_startup_cleanup_bytes_total{kind="staging"}`, uint64(max(c.StagingBytes, 0)))
+		vm.WriteCounterUint64(w, `mcr_startup_cleanup_bytes_total{kind="orphan"}`, uint64(max(c.OrphanBytes, 0)))
 	}
 	if f := m.src.Jobs; f != nil {
-		for _, st := range f() {
-			writeJob(w, st)
+		writeJobs(w, f())
+	}
+}
+
+// writeJobs writes the job series family by family (the text format wants
+// a family's samples together). A job whose last result reports
+// reclaimed_bytes (garbage collection, upload expiry) also gets
+// mcr_job_last_reclaimed_bytes.
+func writeJobs(w io.Writer, sts []jobs.Status) {
+	label := func(st jobs.Status) string { return "{job=" + strconv.Quote(st.Kind) + "}" }
+	for _, st := range sts {
+		vm.WriteCounterUint64(w, "mcr_job_runs_total"+label(st), uint64(max(st.Runs, 0)))
+	}
+	for _, st := range sts {
+		vm.WriteGaugeUint64(w, "mcr_job_running"+label(st), b2u(st.Active()))
+	}
+	for _, st := range sts {
+		vm.WriteGaugeUint64(w, "mcr_job_last_failed"+label(st), b2u(st.Runs > 0 && st.LastError != ""))
+	}
+	for _, st := range sts {
+		if !st.Started.IsZero() && !st.Finished.IsZero() && !st.Finished.Before(st.Started) {
+			vm.WriteGaugeFloat64(w, "mcr_job_last_duration_seconds"+label(st), st.Finished.Sub(st.Started).Seconds())
+		}
+	}
+	for _, st := range sts {
+		if r, ok := reclaimed(st); ok {
+			vm.WriteGaugeUint64(w, "mcr_job_last_reclaimed_bytes"+label(st), uint64(max(r, 0)))
 		}
 	}
 }
 
-// writeJob writes one job kind's series. A job whose last result reports
-// reclaimed_bytes (garbage collection, upload expiry) also gets
-// mcr_job_last_reclaimed_bytes.
-func writeJob(w io.Writer, st jobs.Status) {
-	l := "{job=" + strconv.Quote(st.Kind) + "}"
-	vm.WriteCounterUint64(w, "mcr_job_runs_total"+l, uint64(max(st.Runs, 0)))
-	vm.WriteGaugeUint64(w, "mcr_job_running"+l, b2u(st.Active()))
-	vm.WriteGaugeUint64(w, "mcr_job_last_failed"+l, b2u(st.Runs > 0 && st.LastError != ""))
-	if !st.Started.IsZero() && !st.Finished.IsZero() && !st.Finished.Before(st.Started) {
-		vm.WriteGaugeFloat64(w, "mcr_job_last_duration_seconds"+l, st.Finished.Sub(st.Started).Seconds())
+// reclaimed reads reclaimed_bytes from a job's last result, when it has one.
+func reclaimed(st jobs.Status) (int64, bool) {
+	if st.LastResult == "" {
+		return 0, false
 	}
-	if st.LastResult != "" {
-		var r struct {
-			Reclaimed *int64 `json:"reclaimed_bytes"`
-		}
-		if json.Unmarshal([]byte(st.LastResult), &r) == nil && r.Reclaimed != nil {
-			vm.WriteGaugeUint64(w, "mcr_job_last_reclaimed_bytes"+l, uint64(max(*r.Reclaimed, 0)))
-		}
+	var r struct {
+		Reclaimed *int64 `json:"reclaimed_bytes"`
 	}
+	if json.Unmarshal([]byte(st.LastResult), &r) != nil || r.Reclaimed == nil {
+		return 0, false
+	}
+	return *r.Reclaimed, true
 }
 
 func b2u(b bool) uint64 {

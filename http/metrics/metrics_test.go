@@ -35,9 +35,11 @@ func TestLabelsBounded(t *testing.T) {
 
 func TestJobSeries(t *testing.T) {
 	var b bytes.Buffer
-	writeJob(&b, jobs.Status{Kind: "never"})
-	writeJob(&b, jobs.Status{Kind: "broken", Runs: 2, LastError: "boom", LastResult: "not json", Started: time.Unix(5, 0)})
-	writeJob(&b, jobs.Status{Kind: "gc", State: jobs.Running, Runs: 1, Started: time.Unix(10, 0), Finished: time.Unix(4, 0), LastResult: `{"reclaimed_bytes":7}`})
+	writeJobs(&b, []jobs.Status{
+		{Kind: "never"},
+		{Kind: "broken", Runs: 2, LastError: "boom", LastResult: "not json", Started: time.Unix(5, 0)},
+		{Kind: "gc", State: jobs.Running, Runs: 1, Started: time.Unix(10, 0), Finished: time.Unix(4, 0), LastResult: `{"reclaimed_bytes":7}`},
+	})
 	out := b.String()
 	for _, want := range []string{
 		`mcr_job_runs_total{job="never"} 0`, `mcr_job_last_failed{job="never"} 0`,
@@ -51,5 +53,24 @@ func TestJobSeries(t *testing.T) {
 	// A run in progress (Finished before Started) has no last duration yet.
 	if strings.Contains(out, "mcr_job_last_duration_seconds") || strings.Contains(out, `reclaimed_bytes{job="broken"}`) {
 		t.Errorf("unexpected series in\n%s", out)
+	}
+}
+
+// The upload and start-up clean-up series carry what their sources say.
+func TestUploadSeries(t *testing.T) {
+	m := New(Sources{
+		Staging: func() Staging { return Staging{Sessions: 3, Files: 2, Bytes: 4096} },
+		Cleaned: func() Cleaned { return Cleaned{StagingFiles: 5, StagingBytes: 500, OrphanFiles: 1, OrphanBytes: 77} },
+	})
+	var b bytes.Buffer
+	m.Write(&b)
+	for _, want := range []string{
+		"mcr_upload_sessions 3\n", "mcr_upload_staging_files 2\n", "mcr_upload_staging_bytes 4096\n",
+		`mcr_startup_cleanup_files_total{kind="staging"} 5` + "\n", `mcr_startup_cleanup_bytes_total{kind="staging"} 500` + "\n",
+		`mcr_startup_cleanup_files_total{kind="orphan"} 1` + "\n", `mcr_startup_cleanup_bytes_total{kind="orphan"} 77` + "\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("metrics lack %q", want)
+		}
 	}
 }

@@ -355,11 +355,11 @@ func TestAdminAPIPolicy(t *testing.T) {
 	if len(p.Events) != 5 { // create, replace, disable, enable, delete
 		t.Errorf("%d policy events by root, want 5: %+v", len(p.Events), p.Events)
 	}
-	// A rule is enabled unless the body says otherwise.
+	// A rule is enabled, at the default priority, unless the body says otherwise.
 	r = apiv1.Rule{}
 	ar.api(root, "POST", "/policy/rules", `{"id":"quiet","effect":"deny","actions":["push"],"repositories":["prod/**"]}`, 201, &r)
-	if !r.Enabled {
-		t.Errorf("a rule posted without enabled is off: %+v", r)
+	if !r.Enabled || r.Priority != apiv1.DefaultPriority {
+		t.Errorf("a rule posted without enabled and priority: %+v", r)
 	}
 	ar.api(root, "PUT", "/policy/rules/quiet", `{"effect":"deny","actions":["push"],"repositories":["prod/**"],"enabled":false}`, 200, &r)
 	if r.Enabled || r.ID != "quiet" {

@@ -19,6 +19,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/identity/mcias"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
+	"git.wntrmute.dev/kyle/mcr/http/forwarded"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
@@ -83,6 +84,7 @@ type authSetup struct {
 	// runner and collector.
 	admin      bool
 	auditPulls bool
+	proxies    forwarded.Trust
 }
 
 func newAuthRegistry(t *testing.T, s authSetup) *authRegistry {
@@ -111,7 +113,7 @@ func newAuthRegistry(t *testing.T, s authSetup) *authRegistry {
 		rec = audit.Tee{ar.journal, events}
 	}
 	pol.WithAudit(rec)
-	a := auth.New(auth.Options{Mode: s.mode, Identity: ids, MCIAS: s.mcias, Policy: pol, Audit: rec, Limits: s.limits, Now: clk.now, AuditPulls: s.auditPulls})
+	a := auth.New(auth.Options{Mode: s.mode, Identity: ids, MCIAS: s.mcias, Policy: pol, Audit: rec, Limits: s.limits, Now: clk.now, AuditPulls: s.auditPulls, Proxies: s.proxies})
 	ar.testRegistry = serveTestRegistry(t, dir, store, blobs, engine.Options{}, func(reg *engine.Registry, o *Options) {
 		o.Auth = a
 		if s.admin {
@@ -220,6 +222,46 @@ func (ar *authRegistry) pushImage(cred, repo, tag string) resp {
 		digestOf(cfg) + `","size":` + itoa(len(cfg)) + `},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"` +
 		digestOf(layer) + `","size":` + itoa(len(layer)) + `}]}`
 	return ar.do("PUT", "/v2/"+repo+"/manifests/"+tag, []byte(m), "Authorization", cred, "Content-Type", ociManifest)
+}
+
+// TestAuthBehindProxy: forwarded headers set the realm and the audited
+// client address only when the peer is a trusted proxy. (The in-memory
+// listener's peer is 0.0.0.0, which 0.0.0.0/32 trusts.)
+func TestAuthBehindProxy(t *testing.T) {
+	fwd := []string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "registry.example.com", "X-Forwarded-For", "203.0.113.9"}
+	trusted, err := forwarded.Parse([]string{"0.0.0.0/32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name          string
+		proxies       forwarded.Trust
+		realm, remote string
+	}{
+		{"untrusted", forwarded.Trust{}, "http://registry.test/v2/token", "0.0.0.0"},
+		{"trusted", trusted, "https://registry.example.com/v2/token", "203.0.113.9"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ar := newAuthRegistry(t, authSetup{proxies: c.proxies})
+			r := ar.do("GET", "/v2/", nil, fwd...)
+			ar.expect(r, 401, "UNAUTHORIZED", "anonymous /v2/ through the proxy")
+			if ch := challenge(t, r); ch["realm"] != c.realm {
+				t.Errorf("realm %q, want %q", ch["realm"], c.realm)
+			}
+			ar.expect(ar.do("GET", "/v2/", nil, append([]string{"Authorization", basic("nobody", "wrong")}, fwd...)...), 401, "UNAUTHORIZED", "bad password")
+			ar.events.mu.Lock()
+			defer ar.events.mu.Unlock()
+			var remotes []string
+			for _, e := range ar.events.events {
+				if e.Kind == audit.LoginFailed {
+					remotes = append(remotes, e.Remote)
+				}
+			}
+			if len(remotes) != 1 || remotes[0] != c.remote {
+				t.Errorf("failed logins audited from %q, want [%s]", remotes, c.remote)
+			}
+		})
+	}
 }
 
 func TestAuthChallengeTokenRetry(t *testing.T) {

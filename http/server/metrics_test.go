@@ -14,6 +14,10 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
@@ -35,14 +39,16 @@ func serveWithOptions(t *testing.T, opts func(dir string, store *kv.Badger, reg 
 	})
 }
 
-// scrape fetches /metrics and parses the text format: one sample per
-// line, "name{labels} value", comments skipped.
+// scrape fetches /metrics, checks it with the Prometheus text parser
+// (checkExposition), and reads the samples: one per line,
+// "name{labels} value", comments skipped.
 func (tr *testRegistry) scrape(hdr ...string) map[string]float64 {
 	tr.t.Helper()
 	r := tr.do("GET", MetricsPath, nil, hdr...)
 	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain; version=0.0.4") {
 		tr.t.Fatalf("scrape: %d %q %s", r.status, r.header.Get("Content-Type"), truncate(r.body))
 	}
+	checkExposition(tr.t, r.body)
 	m := map[string]float64{}
 	sc := bufio.NewScanner(bytes.NewReader(r.body))
 	for sc.Scan() {
@@ -63,6 +69,30 @@ func (tr *testRegistry) scrape(hdr ...string) map[string]float64 {
 	return m
 }
 
+// checkExposition parses an exposition with Prometheus's own text parser
+// and requires a # HELP text and a # TYPE for every family: the parser
+// refuses a family's metadata given twice, and leaves Help nil and Type
+// untyped where the lines are missing.
+func checkExposition(t *testing.T, body []byte) {
+	t.Helper()
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	families, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v\n%s", err, truncate(body))
+	}
+	for name, f := range families {
+		if f.GetHelp() == "" || f.GetHelp() == name {
+			t.Errorf("family %s has no # HELP text", name)
+		}
+		if f.GetType() == dto.MetricType_UNTYPED {
+			t.Errorf("family %s has no # TYPE", name)
+		}
+	}
+	if len(families) < 20 {
+		t.Errorf("only %d families parsed", len(families))
+	}
+}
+
 func TestMetricsMoveWithTraffic(t *testing.T) {
 	tr := serveWithOptions(t, func(_ string, _ *kv.Badger, reg *engine.Registry, pool *jobs.Pool, o *Options) {
 		o.Metrics = metrics.New(metrics.Sources{
@@ -74,12 +104,15 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 			Jobs: func() []jobs.Status {
 				return []jobs.Status{{Kind: "gc", Runs: 3, Started: time.Unix(100, 0), Finished: time.Unix(102, 0), LastResult: `{"reclaimed_bytes":4096}`}}
 			},
-			Store: func() (int64, int64) { return 10, 20 },
+			Store: func() (int64, int64, int64) { return 10, 20, 30 },
+			// Every source set, so that checkExposition sees every family.
+			Staging: func() metrics.Staging { return metrics.Staging{Sessions: 1, Files: 1, Bytes: 9} },
+			Cleaned: func() metrics.Cleaned { return metrics.Cleaned{StagingFiles: 1, StagingBytes: 2} },
 		})
 	})
 	before := tr.scrape()
 	for _, k := range []string{"mcr_uploads_active", "mcr_uploads_queued", "mcr_actors", "mcr_actor_mailbox_depth",
-		"mcr_badger_lsm_bytes", "mcr_badger_vlog_bytes", `mcr_job_runs_total{job="gc"}`, `mcr_job_running{job="gc"}`,
+		"mcr_badger_lsm_bytes", "mcr_badger_vlog_bytes", "mcr_badger_other_bytes", `mcr_job_runs_total{job="gc"}`, `mcr_job_running{job="gc"}`,
 		`mcr_job_last_duration_seconds{job="gc"}`, `mcr_job_last_reclaimed_bytes{job="gc"}`, "go_goroutines"} {
 		if _, ok := before[k]; !ok {
 			t.Errorf("first scrape lacks %s", k)

@@ -23,6 +23,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
 	"git.wntrmute.dev/kyle/mcr/http/distapi"
+	"git.wntrmute.dev/kyle/mcr/http/forwarded"
 	"git.wntrmute.dev/kyle/mcr/http/metrics"
 	"git.wntrmute.dev/kyle/mcr/http/ui"
 )
@@ -51,6 +52,9 @@ type Options struct {
 	Ready func() error
 	// Admin is the admin API served under /api/v1; nil serves none.
 	Admin *adminapi.API
+	// Proxies are the reverse proxies whose X-Forwarded-For names the
+	// client in the access log (the remote field).
+	Proxies forwarded.Trust
 	// UI is the web UI served under /ui; nil serves none.
 	UI *ui.UI
 }
@@ -68,6 +72,7 @@ type Server struct {
 	srv     *fasthttp.Server
 	log     zerolog.Logger
 	metrics *metrics.Metrics
+	proxies forwarded.Trust
 }
 
 // prefetchLimit is how much of a request body fasthttp reads before the
@@ -121,7 +126,7 @@ func New(reg *engine.Registry, log zerolog.Logger, o Options) *Server {
 		distapi.WriteError(ctx, errcode.New(errcode.Unsupported, "method not allowed"))
 	}
 	r.HandleMethodNotAllowed = true
-	s := &Server{log: log, metrics: o.Metrics}
+	s := &Server{log: log, metrics: o.Metrics, proxies: o.Proxies}
 	s.srv = &fasthttp.Server{
 		Handler:                      s.middleware(handler),
 		Name:                         "mcr",
@@ -204,7 +209,7 @@ func (s *Server) access(ctx *fasthttp.RequestCtx, id string, start time.Time) {
 		Int64("bytes_out", out).
 		Dur("duration", took).
 		Str("subject", auth.Subject(ctx)).
-		Str("remote", ctx.RemoteIP().String()).
+		Str("remote", s.proxies.ClientIP(ctx).String()).
 		Msg("request")
 }
 

@@ -1,7 +1,8 @@
 // Package e2e drives a real mcrsrv process from the outside, the way the
 // registry's users do: the pinned OCI distribution-spec conformance suite
 // (TestConformance) and the real client binaries crane, oras, regctl and
-// skopeo (TestClients). Every check is also confirmed with plain net/http
+// skopeo (TestClients); the container image pushed and inspected
+// (TestImage); nginx in front of mcr (TestNginx). Every check is also confirmed with plain net/http
 // probes, so a client that silently tolerates a registry bug does not hide it.
 //
 // The tests need the tools that `make tools` installs, so they only run when
@@ -14,6 +15,7 @@
 //	MCR_TOOLS_BIN=DIR      where crane, oras, regctl and conformance live
 //	                       (default: PATH); skopeo may also come from PATH
 //	MCR_BIN=PATH           the mcrsrv binary to start; unset: go build it
+//	MCR_IMAGE=DIR          the OCI layout `make image` wrote (TestImage)
 //	MCR_E2E_REGISTRY=H:P   test an already running registry instead of
 //	                       starting mcrsrv (anonymous, plain HTTP)
 //	MCR_E2E_KEEP=DIR       keep server logs, data, conformance reports and

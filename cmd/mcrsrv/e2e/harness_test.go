@@ -27,6 +27,7 @@ const (
 	envBin      = "MCR_BIN"
 	envRegistry = "MCR_E2E_REGISTRY"
 	envKeep     = "MCR_E2E_KEEP"
+	envImage    = "MCR_IMAGE"
 )
 
 const (
@@ -241,7 +242,7 @@ func serverEnviron() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		switch strings.SplitN(kv, "=", 2)[0] {
-		case envEnable, envToolsBin, envBin, envRegistry, envKeep, envScreenshots:
+		case envEnable, envToolsBin, envBin, envRegistry, envKeep, envImage, envScreenshots:
 			continue
 		}
 		env = append(env, kv)

@@ -60,6 +60,27 @@ type Status struct {
 type Storage struct {
 	BlobBytes     int64 `json:"blob_bytes"`
 	MetadataBytes int64 `json:"metadata_bytes"`
+	// StagingFiles and StagingBytes are the uploads directory: the files
+	// of open sessions and of whole-blob uploads in flight.
+	StagingFiles int64 `json:"staging_files"`
+	StagingBytes int64 `json:"staging_bytes"`
+}
+
+// Upload is an open blob upload session.
+type Upload struct {
+	ID         string `json:"id"`
+	Repository string `json:"repository"`
+	// Bytes are the bytes recorded: what GET on the session reports and
+	// a client resumes after.
+	Bytes     int64      `json:"bytes"`
+	Started   time.Time  `json:"started"`
+	LastWrite *time.Time `json:"last_write,omitempty"`
+}
+
+// UploadPage is a page of the upload session list.
+type UploadPage struct {
+	Uploads []Upload `json:"uploads"`
+	Next    string   `json:"next,omitempty"`
 }
 
 // Repository is one repository.
@@ -174,6 +195,14 @@ type Subject struct {
 	AccountType string `json:"account_type,omitempty"`
 	Role        string `json:"role,omitempty"`
 }
+
+// DefaultPriority is the priority of a rule that names none: in a request
+// body, a rule file and the CLIs' --priority flags alike.
+const DefaultPriority = 100
+
+// NewRule is a rule as a request body without those fields means it:
+// enabled, at DefaultPriority. Decode a body into it.
+func NewRule() Rule { return Rule{Enabled: true, Priority: DefaultPriority} }
 
 // Rule is a policy rule.
 type Rule struct {
@@ -324,6 +353,12 @@ type Snapshot struct {
 	Created   time.Time `json:"created"`
 	Blobs     int       `json:"blobs"`
 	BlobBytes int64     `json:"blob_bytes"`
+	// Linked and Copied count how the blob files got there: hard links on
+	// the data directory's filesystem, copies elsewhere.
+	Linked int `json:"linked"`
+	Copied int `json:"copied"`
+	// MetadataBytes is the size of the metadata backup stream.
+	MetadataBytes int64 `json:"metadata_bytes"`
 }
 
 // JobList is GET /jobs.

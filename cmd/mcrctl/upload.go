@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"net/url"
+
+	"github.com/urfave/cli/v3"
+
+	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+)
+
+func uploadCommand(s *streams) *cli.Command {
+	return &cli.Command{
+		Name:  "upload",
+		Usage: "list and remove open blob upload sessions",
+		Commands: []*cli.Command{
+			{
+				Name:  "ls",
+				Usage: "list the open upload sessions",
+				Flags: listFlags(&cli.StringFlag{Name: "repo", Usage: "only the sessions of this repository"}),
+				Action: withClient(s, 0, "", func(ctx context.Context, cmd *cli.Command, c *client, _ []string) error {
+					q := url.Values{}
+					if repo := cmd.String("repo"); repo != "" {
+						q.Set("repository", repo)
+					}
+					ups, next, err := fetchAll(ctx, cmd, c, apiv1.Prefix+"/uploads", q, listing[apiv1.UploadPage, apiv1.Upload]{
+						items: func(p *apiv1.UploadPage) []apiv1.Upload { return p.Uploads },
+						next:  func(p *apiv1.UploadPage) string { return p.Next },
+					})
+					if err != nil {
+						return err
+					}
+					return printList(cmd, s, apiv1.UploadPage{Uploads: nonNil(ups), Next: next}, ups,
+						[]string{"ID", "REPOSITORY", "BYTES", "STARTED", "LAST WRITE"},
+						func(u apiv1.Upload) []any {
+							return []any{u.ID, u.Repository, humanBytes(u.Bytes), fmtTime(u.Started), fmtTimePtr(u.LastWrite)}
+						})
+				}),
+			},
+			{
+				Name:      "rm",
+				Usage:     "remove an upload session and its staging file (its client's next request gets BLOB_UPLOAD_UNKNOWN)",
+				ArgsUsage: "ID",
+				Action: withClient(s, 1, "ID", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
+					id := args[0]
+					if err := c.do(ctx, "DELETE", apiv1.Prefix+"/uploads/"+url.PathEscape(id), nil, nil, nil); err != nil {
+						return err
+					}
+					return printDone(cmd, s, map[string]string{"deleted": id}, "removed upload %s\n", id)
+				}),
+			},
+		},
+	}
+}

@@ -1,0 +1,89 @@
+package metrics
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"strings"
+
+	vm "github.com/VictoriaMetrics/metrics"
+)
+
+// help is the # HELP text of each mcr family. A family missing here is
+// still exposed, with a HELP line that only names it, and the exposition
+// test fails: add its line when adding a metric.
+var help = map[string]string{
+	"mcr_http_requests_total":           "Requests answered, by route, method and status.",
+	"mcr_http_request_duration_seconds": "Time in the handler, by route, method and status.",
+	"mcr_http_request_bytes_total":      "Request body bytes read, by route.",
+	"mcr_http_response_bytes_total":     "Response body bytes sent, by route.",
+	"mcr_uploads_active":                "Blob uploads being streamed to disk by the upload pool.",
+	"mcr_uploads_queued":                "Blob uploads waiting for an upload pool worker.",
+	"mcr_actors":                        "Live repository actors.",
+	"mcr_actor_mailbox_depth":           "Messages waiting in all repository actors' mailboxes.",
+	"mcr_badger_lsm_bytes":              "Disk space (allocated blocks) of the metadata store's LSM tables.",
+	"mcr_badger_vlog_bytes":             "Disk space (allocated blocks) of the metadata store's value log.",
+	"mcr_badger_other_bytes":            "Disk space (allocated blocks) of the metadata store's other files: memtable logs, manifest.",
+	"mcr_upload_sessions":               "Open blob upload sessions.",
+	"mcr_upload_staging_files":          "Files in the uploads directory: session files and whole-blob uploads in flight.",
+	"mcr_upload_staging_bytes":          "Bytes the files of the uploads directory hold.",
+	"mcr_startup_cleanup_files_total":   "Files start-up removed after a crash, by kind: staging (no session) or orphan (blob without a record).",
+	"mcr_startup_cleanup_bytes_total":   "Bytes start-up removed after a crash, by kind.",
+	"mcr_job_runs_total":                "Finished runs of a background job, persisted across restarts.",
+	"mcr_job_running":                   "1 while a run of the job is queued or running.",
+	"mcr_job_last_failed":               "1 when the job's last run failed.",
+	"mcr_job_last_duration_seconds":     "Duration of the job's last finished run.",
+	"mcr_job_last_reclaimed_bytes":      "Disk space the last run of a collecting job freed (a dry run: would free).",
+}
+
+func init() {
+	// The library writes # HELP and # TYPE only when this process-wide
+	// switch is on; mcr is the only user of the library in the process.
+	vm.ExposeMetadata(true)
+}
+
+// withHelp copies an exposition from src to w, giving every # HELP line
+// its text: the library writes the family name only. Families of the Go
+// runtime and the process, which the library describes no further, get a
+// line saying where they come from. A family's metadata written twice
+// (by writers that emit it per series) is kept once: the text format
+// allows one HELP and one TYPE per family.
+func withHelp(w io.Writer, src []byte) error {
+	seenHelp := map[string]bool{}
+	seenType := map[string]bool{}
+	bw := bufio.NewWriter(w)
+	for line := range bytes.Lines(src) {
+		switch {
+		case bytes.HasPrefix(line, []byte("# HELP ")):
+			family := strings.Fields(string(line[len("# HELP "):]))[0]
+			if seenHelp[family] {
+				continue
+			}
+			seenHelp[family] = true
+			_, _ = bw.WriteString("# HELP " + family + " " + helpText(family) + "\n")
+		case bytes.HasPrefix(line, []byte("# TYPE ")):
+			family := strings.Fields(string(line[len("# TYPE "):]))[0]
+			if seenType[family] {
+				continue
+			}
+			seenType[family] = true
+			_, _ = bw.Write(line)
+		default:
+			_, _ = bw.Write(line)
+		}
+	}
+	return bw.Flush()
+}
+
+func helpText(family string) string {
+	if h, ok := help[family]; ok {
+		return h
+	}
+	switch {
+	case strings.HasPrefix(family, "go_"):
+		return "Go runtime statistic (runtime/metrics), as exposed by VictoriaMetrics/metrics."
+	case strings.HasPrefix(family, "process_"):
+		return "Process statistic read from /proc, as exposed by VictoriaMetrics/metrics."
+	}
+	return family
+}
