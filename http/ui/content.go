@@ -21,18 +21,6 @@ import (
 // in them: everything here is parsed leniently and a part that does not
 // parse is shown as such, never as a failed page.
 
-// body is the fields of an image manifest and of an index, OCI and
-// Docker alike.
-type body struct {
-	MediaType    string            `json:"mediaType"`
-	ArtifactType string            `json:"artifactType"`
-	Config       *v1.Descriptor    `json:"config"`
-	Layers       []v1.Descriptor   `json:"layers"`
-	Manifests    []v1.Descriptor   `json:"manifests"`
-	Subject      *v1.Descriptor    `json:"subject"`
-	Annotations  map[string]string `json:"annotations"`
-}
-
 // Kinds of content, as the UI labels them.
 const (
 	kindImage    = "image"
@@ -48,7 +36,7 @@ type summary struct {
 	Kind      string
 	Platforms []string
 	Size      int64 // the manifest's referenced content: config and layers, or the children
-	body      body
+	parsed    *manifest.Manifest
 	err       error
 }
 
@@ -56,13 +44,15 @@ type summary struct {
 // config reads (nil: not wanted).
 func summarize(m engine.ManifestInfo, config func(d v1.Descriptor) (*v1.Image, error)) summary {
 	var s summary
-	if s.err = json.Unmarshal(m.Payload, &s.body); s.err != nil {
+	// Stored manifests were validated when pushed, so this parse is the
+	// same one and only fails on records older than a validation rule.
+	if s.parsed, s.err = manifest.Parse(m.MediaType, m.Payload); s.err != nil {
 		s.Kind = kindArtifact
 		return s
 	}
-	b := &s.body
+	b := s.parsed
 	switch {
-	case manifest.IsIndex(m.MediaType) || len(b.Manifests) > 0:
+	case manifest.IsIndex(b.MediaType):
 		s.Kind = kindIndex
 		for _, c := range b.Manifests {
 			s.Size += c.Size
@@ -71,7 +61,7 @@ func summarize(m engine.ManifestInfo, config func(d v1.Descriptor) (*v1.Image, e
 			}
 		}
 		return s
-	case b.ArtifactType != "" || b.Config == nil || !slices.Contains(imageConfigTypes, b.Config.MediaType):
+	case b.Config == nil || !slices.Contains(imageConfigTypes, b.Config.MediaType):
 		s.Kind = kindArtifact
 	default:
 		s.Kind = kindImage

@@ -11,6 +11,7 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
+	"git.wntrmute.dev/kyle/mcr/engine/manifest"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 )
@@ -146,7 +147,7 @@ type imageData struct {
 	Info            engine.ManifestInfo
 	ManifestSize    int64
 	summary
-	Body        body
+	Body        *manifest.Manifest // nil when the manifest does not parse
 	Malformed   string
 	Config      *v1.Image
 	ConfigNote  string
@@ -185,9 +186,10 @@ func (u *UI) image(ctx *fasthttp.RequestCtx, v *viewer, repo, ref string) error 
 	}
 	d := imageData{Repo: repo, Ref: ref, Host: string(ctx.Host()), Info: info, ManifestSize: int64(len(info.Payload))}
 	d.summary = summarize(info, nil)
-	d.Body = d.body
+	d.Body = d.parsed
 	if d.err != nil {
-		d.Malformed = "the manifest is not valid JSON: " + d.err.Error()
+		d.Malformed = "the manifest does not parse: " + d.err.Error()
+		d.Body = &manifest.Manifest{}
 	}
 	if d.Kind != kindIndex && d.Body.Config != nil {
 		img, err := u.imageConfig(ctx, repo, *d.Body.Config)
