@@ -46,7 +46,9 @@ type env struct {
 
 const password = "correct-horse"
 
-func newEnv(t testing.TB) *env {
+// newEnv serves a fresh registry; tune, when given, adjusts the UI's
+// dependencies before it is built.
+func newEnv(t testing.TB, tune ...func(*ui.Deps)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -73,8 +75,12 @@ func newEnv(t testing.TB) *env {
 	if err := runner.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	u := ui.New(ui.Deps{Registry: reg, Auth: a, Sessions: ids, Accounts: ids, Policy: pe, Jobs: runner,
-		Version: "test", Started: time.Now(), Log: zerolog.New(zerolog.NewTestWriter(t))})
+	d := ui.Deps{Registry: reg, Auth: a, Sessions: ids, Accounts: ids, Policy: pe, Jobs: runner,
+		Version: "test", Started: time.Now(), Log: zerolog.New(zerolog.NewTestWriter(t))}
+	for _, f := range tune {
+		f(&d)
+	}
+	u := ui.New(d)
 	srv := server.New(reg, zerolog.Nop(), server.Options{ReadTimeout: time.Minute, WriteTimeout: time.Minute,
 		IdleTimeout: time.Minute, Concurrency: 64, Auth: a, UI: u})
 	ln := fasthttputil.NewInmemoryListener()
@@ -256,4 +262,14 @@ func mustJSON(t testing.TB, b []byte, v any) {
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// valueOf is the value attribute of the element with id.
+func (p page) valueOf(t *testing.T, id string) string {
+	t.Helper()
+	m := regexp.MustCompile(`id="` + regexp.QuoteMeta(id) + `" value="([^"]*)"`).FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no value of #%s in the page:\n%s", id, p.body)
+	}
+	return m[1]
 }

@@ -6,11 +6,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
+	"git.wntrmute.dev/kyle/mcr/http/ui"
 )
 
 func TestSignInAndOut(t *testing.T) {
@@ -183,4 +185,27 @@ func sessionCookie(p page) string {
 		}
 	}
 	return ""
+}
+
+// TestSecureCookieUnderTLS: behind TLS the session cookie is Secure and
+// lives as long as the configured session.
+func TestSecureCookieUnderTLS(t *testing.T) {
+	e := newEnv(t, func(d *ui.Deps) { d.Secure, d.SessionTTL = true, time.Hour })
+	b := e.browser()
+	form := b.get("/ui/login")
+	if lc := strings.ToLower(strings.Join(form.header.Values("Set-Cookie"), "\n")); !strings.Contains(lc, "; secure") {
+		t.Errorf("sign-in form cookie under TLS: %q", lc)
+	}
+	// The jar keeps a Secure cookie off plain HTTP: send it by hand, as
+	// a browser would over HTTPS.
+	tok := form.hidden(t, "token")
+	req, _ := http.NewRequest(http.MethodPost, base+"/ui/login",
+		strings.NewReader(url.Values{"token": {tok}, "user": {"admin"}, "password": {password}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: "mcr_login", Value: tok})
+	res := b.do(req).mustStatus(t, http.StatusSeeOther)
+	c := strings.ToLower(sessionCookie(res))
+	if !strings.Contains(c, "; secure") || !strings.Contains(c, "max-age=3600") {
+		t.Errorf("session cookie under TLS: %q", c)
+	}
 }
