@@ -2,7 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"time"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/http/metrics"
@@ -12,8 +13,8 @@ import (
 
 // newMetrics wires the gauges of /metrics to the running registry; each
 // callback runs at scrape time.
-func newMetrics(store *kv.Badger, reg *engine.Registry, uploads *jobs.Pool, bg *background) *metrics.Metrics {
-	return metrics.New(metrics.Sources{
+func newMetrics(store kv.Store, reg *engine.Registry, uploads *jobs.Pool, bg *background) *metrics.Metrics {
+	src := metrics.Sources{
 		Uploads: uploads.Stats,
 		Actors: func() (int, int) {
 			st := reg.ActorStats()
@@ -36,23 +37,37 @@ func newMetrics(store *kv.Badger, reg *engine.Registry, uploads *jobs.Pool, bg *
 			a := bg.Cleaned
 			return metrics.Cleaned{StagingFiles: int64(a.Staging), StagingBytes: a.StagingBytes, OrphanFiles: int64(a.Orphans), OrphanBytes: a.OrphanBytes}
 		},
-	})
+	}
+	return metrics.New(src)
 }
 
 // metadataUsage is the metadata store's disk usage, for /metrics and the
 // admin API's status alike. A walk that fails part-way (a file that cannot
-// be read) still reports what it summed: a gauge slightly low beats none.
-func metadataUsage(store *kv.Badger) kv.DiskUsage {
-	u, _ := store.DiskUsage()
+// be read) still reports what it summed: a gauge slightly low beats none;
+// a store that cannot say (a database that does not answer) reports zeros.
+func metadataUsage(store kv.Store) kv.DiskUsage {
+	sz, ok := store.(kv.Sizer)
+	if !ok {
+		return kv.DiskUsage{}
+	}
+	u, _ := sz.DiskUsage()
 	return u
 }
 
-// readiness is /readyz's check: the metadata store is open and the data
-// directory takes a synced write.
-func readiness(store *kv.Badger, data string) func() error {
+// probeTimeout bounds a readiness check's question to the metadata store:
+// a server store that does not answer in time is reported, not waited for.
+const probeTimeout = 2 * time.Second
+
+// readiness is /readyz's check: the metadata store is open and, for a
+// server store, answers; and the data directory takes a synced write.
+func readiness(store kv.Store, data string) func() error {
 	return func() error {
-		if store.DB().IsClosed() {
-			return errors.New("metadata store closed")
+		if p, ok := store.(kv.Pinger); ok {
+			ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+			defer cancel()
+			if err := p.Ping(ctx); err != nil {
+				return fmt.Errorf("metadata store: %w", err)
+			}
 		}
 		return metrics.DirWritable(data)
 	}

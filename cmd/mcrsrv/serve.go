@@ -3,15 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v3"
 
+	"git.wntrmute.dev/kyle/mcr/cmd/internal/buildinfo"
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
@@ -66,8 +69,9 @@ func (b badgerLogger) Debugf(string, ...any)       {}
 
 // serve binds the listener (with TLS loaded, when configured) before it
 // creates anything, opens the stores, serves until ctx ends
-// (SIGINT/SIGTERM), then shuts down in order: stop accepting and drain requests (bounded), stop
-// the actors, close Badger.
+// (SIGINT/SIGTERM), then shuts down in order (drainAndStop): drain, stop
+// accepting, let requests finish (bounded), stop the jobs and the actors,
+// close Badger.
 func serve(ctx context.Context, c Config) error {
 	log := c.logger()
 	lctx, stopReload := context.WithCancel(ctx) // the certificate watcher ends with serve, on every return
@@ -78,15 +82,16 @@ func serve(ctx context.Context, c Config) error {
 	}
 	defer ln.Close() // on the early returns below; Serve closes it otherwise
 	c.Memory.apply(log)
-	meta := filepath.Join(c.Data, "meta")
-	barrier, err := c.Storage.barrier(c.Data, meta, log)
+	warnLooseDirs(c.Data, log)
+	warnUnknownEnv(os.Environ(), log)
+	barrier, err := c.Storage.barrier(c.Data, c.barrierMetaDir(), log)
 	if err != nil {
 		return err
 	}
 	if barrier != nil {
 		defer barrier.Close() // after the store: closing Badger writes through it
 	}
-	store, err := kv.Open(kv.Options{Dir: meta, Logger: badgerLogger{log.With().Str("component", "badger").Logger()}, Barrier: barrier.Waiter()})
+	store, err := awaitMetadata(ctx, c, barrier.Waiter(), log)
 	if err != nil {
 		return err
 	}
@@ -125,40 +130,33 @@ func serve(ctx context.Context, c Config) error {
 		MetricsRequireAuth: c.Metrics.RequireAuth,
 		Ready:              readiness(store, c.Data),
 		Admin:              adminAPI(c, store, blobs, reg, bg, authn, journal, rec, log),
+		BodyIdleTimeout:    c.Uploads.IdleTimeout.Duration,
+		UploadsPerCaller:   c.Uploads.PerAccount,
 		Proxies:            c.proxies(),
 		UI:                 webUI(c, store, blobs, reg, bg, authn, journal, rec, log),
 	})
-	log.Info().Str("addr", ln.Addr().String()).Bool("tls", c.TLS.enabled()).Str("data", c.Data).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
-		Str("version", version()).Msg("mcrsrv serving")
+	log.Info().Str("addr", ln.Addr().String()).Bool("tls", c.TLS.enabled()).Str("data", c.Data).Str("metadata", c.Metadata.Backend).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
+		Str("version", buildinfo.String()).Msg("mcrsrv serving")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	sdNotify("READY=1", log)
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	log.Info().Msg("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), c.HTTP.ShutdownTimeout.Duration)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn().Err(err).Msg("in-flight requests did not finish in time")
-	}
-	<-errc
-	bg.stop(log) // before the actors stop: a collection uses them
-	actx, acancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer acancel()
-	return reg.Close(actx)
+	return drainAndStop(c, srv, reg, bg, errc, log)
 }
 
 // adminAPI assembles the admin API over the running components. Accounts
 // are managed through it only when they are mcr's own (builtin mode).
-func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Registry, bg *background,
+func adminAPI(c Config, store kv.Store, blobs *blobstore.FS, reg *engine.Registry, bg *background,
 	authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *adminapi.API {
 	d := adminapi.Deps{
 		Registry: reg, Jobs: bg.Runner, GC: bg.Collector, Journal: journal, Audit: rec,
 		Snapshot:    snapshotFunc(store, blobs),
 		SnapshotDir: snapshotDir(c.Data), MetadataBytes: metadataBytes(store),
-		Version: version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
+		Version: buildinfo.String(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
 	}
 	if authn != nil {
 		d.Authorizer, d.Policy = authn, authn.Policy()
@@ -171,7 +169,7 @@ func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Regis
 
 // webUI assembles the web UI over the same components as the admin API;
 // nil when ui.enabled is off.
-func webUI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Registry, bg *background,
+func webUI(c Config, store kv.Store, blobs *blobstore.FS, reg *engine.Registry, bg *background,
 	authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *ui.UI {
 	if !c.UI.Enabled {
 		return nil
@@ -180,7 +178,7 @@ func webUI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Registry
 		Registry: reg, Jobs: bg.Runner, Journal: journal, Audit: rec,
 		Snapshot:    snapshotFunc(store, blobs),
 		SnapshotDir: snapshotDir(c.Data), MetadataBytes: metadataBytes(store),
-		Version: version(), Started: time.Now(), SessionTTL: c.UI.SessionTTL.Duration, Secure: c.TLS.enabled(),
+		Version: buildinfo.String(), Started: time.Now(), SessionTTL: c.UI.SessionTTL.Duration, Secure: c.TLS.enabled(),
 		Log: log.With().Str("component", "ui").Logger(),
 	}
 	if authn != nil {
@@ -192,15 +190,20 @@ func webUI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Registry
 	return ui.New(d)
 }
 
-// snapshotFunc writes a snapshot of the running registry.
-func snapshotFunc(store *kv.Badger, blobs *blobstore.FS) func(context.Context, string) (*snapshot.Manifest, error) {
+// snapshotFunc writes a snapshot of the running registry, when its
+// metadata store can back itself up.
+func snapshotFunc(store kv.Store, blobs *blobstore.FS) func(context.Context, string) (*snapshot.Manifest, error) {
 	return func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
-		return snapshot.Create(ctx, store, blobs, dir)
+		b, ok := store.(kv.Backuper)
+		if !ok {
+			return nil, errcode.Wrap(errcode.Conflict, errNoBackup, "%v", errNoBackup)
+		}
+		return snapshot.Create(ctx, b, blobs, dir)
 	}
 }
 
 // metadataBytes reports the metadata store's size on disk.
-func metadataBytes(store *kv.Badger) func() int64 {
+func metadataBytes(store kv.Store) func() int64 {
 	return func() int64 { return metadataUsage(store).Total() }
 }
 

@@ -44,7 +44,7 @@ func (s StorageConfig) barrier(data, meta string, log zerolog.Logger) (*blobstor
 	if s.Sync == syncFile {
 		return nil, nil
 	}
-	if err := os.MkdirAll(meta, 0o755); err != nil {
+	if err := os.MkdirAll(meta, 0o700); err != nil {
 		return nil, err
 	}
 	b, err := blobstore.NewBarrier(data, meta)

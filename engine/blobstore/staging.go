@@ -51,7 +51,7 @@ type File struct {
 
 // openStaging opens path with flag and returns it positioned at offset 0.
 func (s *FS) openStaging(path string, flag int) (*File, error) {
-	f, err := os.OpenFile(path, flag, 0o644)
+	f, err := os.OpenFile(path, flag, 0o600)
 	if err != nil {
 		return nil, err
 	}
