@@ -11,6 +11,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // The accounts pages: mcr's own accounts (builtin mode) and the access
@@ -39,7 +40,7 @@ func (u *UI) accounts(ctx *fasthttp.RequestCtx, v *viewer) error {
 	if err != nil {
 		return err
 	}
-	as, err := ids.Accounts(ctx)
+	as, err := ids.Accounts(reqctx.Context(ctx))
 	if err != nil {
 		return err
 	}
@@ -62,11 +63,11 @@ func (u *UI) loadAccount(ctx *fasthttp.RequestCtx) (*identity.Service, accountDa
 		return nil, accountData{}, err
 	}
 	id, _ := ctx.UserValue("id").(string)
-	a, err := ids.Account(ctx, id)
+	a, err := ids.Account(reqctx.Context(ctx), id)
 	if err != nil {
 		return nil, accountData{}, err
 	}
-	keys, err := ids.AccessKeys(ctx, a.ID)
+	keys, err := ids.AccessKeys(reqctx.Context(ctx), a.ID)
 	return ids, accountData{Account: a, Keys: keys}, err
 }
 
@@ -85,7 +86,7 @@ func (u *UI) createKey(ctx *fasthttp.RequestCtx, v *viewer) error {
 	if err != nil {
 		return err
 	}
-	k, secret, err := ids.CreateAccessKey(ctx, d.Account.ID, v.field("description"))
+	k, secret, err := ids.CreateAccessKey(reqctx.Context(ctx), d.Account.ID, v.field("description"))
 	if err != nil {
 		return err
 	}
@@ -104,7 +105,7 @@ func (u *UI) revokeKey(ctx *fasthttp.RequestCtx, v *viewer) error {
 	if !slices.ContainsFunc(d.Keys, func(k identity.AccessKey) bool { return k.ID == key }) {
 		return errcode.New(errcode.NotFound, "account %s has no access key %s", d.Account.Name, key)
 	}
-	if err := ids.RevokeAccessKey(ctx, key); err != nil {
+	if err := ids.RevokeAccessKey(reqctx.Context(ctx), key); err != nil {
 		return err
 	}
 	u.record(ctx, v, audit.AccountChange, string(policy.Admin), "", "", "access key "+key+" of "+d.Account.Name+" revoked (web UI)")

@@ -15,6 +15,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/gc"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 )
 
@@ -57,7 +58,7 @@ type statusData struct {
 func (u *UI) status(ctx *fasthttp.RequestCtx, v *viewer) error {
 	// Storage, not Counts: totalling every manifest and tag would make
 	// the page as slow as the registry is large.
-	c, err := u.d.Registry.Storage(ctx)
+	c, err := u.d.Registry.Storage(reqctx.Context(ctx))
 	if err != nil {
 		return err
 	}
@@ -141,7 +142,7 @@ func (u *UI) createSnapshot(ctx *fasthttp.RequestCtx, v *viewer) error {
 	}
 	name := time.Now().UTC().Format("ui-20060102T150405.000000000Z")
 	dir := filepath.Join(u.d.SnapshotDir, name)
-	_, err := u.d.Snapshot(ctx, dir)
+	_, err := u.d.Snapshot(reqctx.Context(ctx), dir)
 	if errors.Is(err, snapshot.ErrNotEmpty) {
 		return errcode.New(errcode.Conflict, "%s exists and is not empty", dir)
 	}

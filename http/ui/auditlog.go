@@ -8,6 +8,7 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // auditData is the audit page.
@@ -31,7 +32,7 @@ func (u *UI) auditPage(ctx *fasthttp.RequestCtx, v *viewer) error {
 	if d.Type != "" {
 		f.Kinds = []audit.Kind{audit.Kind(d.Type)}
 	}
-	p, err := u.d.Journal.Query(ctx, f, string(args.Peek("after")), pageSize)
+	p, err := u.d.Journal.Query(reqctx.Context(ctx), f, string(args.Peek("after")), pageSize)
 	if errors.Is(err, audit.ErrBadCursor) {
 		return errcode.New(errcode.Invalid, "malformed cursor")
 	}
@@ -40,7 +41,7 @@ func (u *UI) auditPage(ctx *fasthttp.RequestCtx, v *viewer) error {
 	}
 	d.Events, d.Next = p.Events, p.Next
 	if string(args.Peek("verify")) == "1" {
-		rep, err := u.d.Journal.Verify(ctx)
+		rep, err := u.d.Journal.Verify(reqctx.Context(ctx))
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // deleteData is the delete confirmation.
@@ -60,7 +61,7 @@ func (u *UI) repositoryAction(ctx *fasthttp.RequestCtx, v *viewer) error {
 	if err != nil {
 		return err
 	}
-	if err := u.d.Registry.DeleteManifest(ctx, repo, ref); err != nil {
+	if err := u.d.Registry.DeleteManifest(reqctx.Context(ctx), repo, ref); err != nil {
 		return err
 	}
 	u.record(ctx, v, audit.Delete, string(policy.Delete), repo, ref.Digest.String(), "reference "+ref.String()+" (web UI)")
@@ -69,7 +70,7 @@ func (u *UI) repositoryAction(ctx *fasthttp.RequestCtx, v *viewer) error {
 
 // record writes an audit event for a change made through the UI.
 func (u *UI) record(ctx *fasthttp.RequestCtx, v *viewer, kind audit.Kind, action, repo, dgst, detail string) {
-	u.d.Audit.Record(ctx, audit.Event{
+	u.d.Audit.Record(reqctx.Context(ctx), audit.Event{
 		Time: time.Now(), Kind: kind, AccountID: v.p.ID, AccountName: v.p.Name, AccountType: v.p.Type,
 		Remote: ctx.RemoteIP().String(), Action: action, Repository: repo, Digest: dgst, Outcome: "success", Detail: detail,
 	})

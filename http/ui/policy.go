@@ -11,6 +11,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // The policy pages, behind policy:manage as in the admin API: the rules,
@@ -85,7 +86,7 @@ func (u *UI) policyTest(ctx *fasthttp.RequestCtx, v *viewer) error {
 		if err != nil {
 			return err
 		}
-		a, err := ids.AccountByName(ctx, t.Who)
+		a, err := ids.AccountByName(reqctx.Context(ctx), t.Who)
 		if err != nil {
 			return err
 		}
@@ -125,7 +126,7 @@ func (u *UI) saveRule(ctx *fasthttp.RequestCtx, v *viewer) error {
 	if err != nil {
 		return err
 	}
-	actx := audit.WithActor(ctx, u.actor(ctx, v))
+	actx := audit.WithActor(reqctx.Context(ctx), u.actor(ctx, v))
 	if v.field("replace") == "1" {
 		err = u.d.Policy.Replace(actx, r)
 	} else {
@@ -144,7 +145,7 @@ func (u *UI) ruleOp(ctx *fasthttp.RequestCtx, v *viewer) error {
 	if !ok {
 		return errcode.New(errcode.NotFound, "no rule %s", id)
 	}
-	actx := audit.WithActor(ctx, u.actor(ctx, v))
+	actx := audit.WithActor(reqctx.Context(ctx), u.actor(ctx, v))
 	var err error
 	switch op, _ := ctx.UserValue("op").(string); op {
 	case "enable", "disable":

@@ -14,6 +14,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/manifest"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // pageSize is how many rows a listing shows.
@@ -39,7 +40,7 @@ func (u *UI) repositories(ctx *fasthttp.RequestCtx, v *viewer) error {
 	keep := func(name string) bool {
 		return strings.Contains(name, q) && v.May(string(policy.Pull), name)
 	}
-	infos, more, err := u.d.Registry.RepositorySearch(ctx, string(args.Peek("after")), pageSize, keep)
+	infos, more, err := u.d.Registry.RepositorySearch(reqctx.Context(ctx), string(args.Peek("after")), pageSize, keep)
 	if err != nil {
 		return err
 	}
@@ -101,7 +102,7 @@ type repoData struct {
 func (u *UI) tags(ctx *fasthttp.RequestCtx, v *viewer, repo string) error {
 	args := ctx.QueryArgs()
 	q := strings.TrimSpace(string(args.Peek("q")))
-	tags, more, err := u.d.Registry.TagsWithPrefix(ctx, repo, q, string(args.Peek("after")), pageSize)
+	tags, more, err := u.d.Registry.TagsWithPrefix(reqctx.Context(ctx), repo, q, string(args.Peek("after")), pageSize)
 	if err != nil {
 		return err
 	}
@@ -109,11 +110,11 @@ func (u *UI) tags(ctx *fasthttp.RequestCtx, v *viewer, repo string) error {
 	for i, t := range tags {
 		digests[i] = t.Digest
 	}
-	ms, err := u.d.Registry.Manifests(ctx, repo, digests)
+	ms, err := u.d.Registry.Manifests(reqctx.Context(ctx), repo, digests)
 	if err != nil {
 		return err
 	}
-	configs := u.configCache(ctx, repo)
+	configs := u.configCache(reqctx.Context(ctx), repo)
 	d := repoData{Repo: repo, Host: string(ctx.Host()), Q: q}
 	for _, t := range tags {
 		m := ms[t.Digest]
@@ -172,11 +173,11 @@ func (u *UI) image(ctx *fasthttp.RequestCtx, v *viewer, repo, ref string) error 
 	}
 	// GetManifest resolves a tag without walking the repository's tags
 	// (ManifestInfo does, to list them).
-	m, err := u.d.Registry.GetManifest(ctx, repo, r)
+	m, err := u.d.Registry.GetManifest(reqctx.Context(ctx), repo, r)
 	if err != nil {
 		return err
 	}
-	ms, err := u.d.Registry.Manifests(ctx, repo, []string{m.Digest.String()})
+	ms, err := u.d.Registry.Manifests(reqctx.Context(ctx), repo, []string{m.Digest.String()})
 	if err != nil {
 		return err
 	}
@@ -192,7 +193,7 @@ func (u *UI) image(ctx *fasthttp.RequestCtx, v *viewer, repo, ref string) error 
 		d.Body = &manifest.Manifest{}
 	}
 	if d.Kind != kindIndex && d.Body.Config != nil {
-		img, err := u.imageConfig(ctx, repo, *d.Body.Config)
+		img, err := u.imageConfig(reqctx.Context(ctx), repo, *d.Body.Config)
 		switch err.(type) {
 		case nil:
 			d.Config, d.Labels = img, pairs(img.Config.Labels)
@@ -204,7 +205,7 @@ func (u *UI) image(ctx *fasthttp.RequestCtx, v *viewer, repo, ref string) error 
 		}
 	}
 	d.Annotations = pairs(d.Body.Annotations)
-	refs, err := u.d.Registry.Referrers(ctx, repo, m.Digest, "")
+	refs, err := u.d.Registry.Referrers(reqctx.Context(ctx), repo, m.Digest, "")
 	if err != nil {
 		return err
 	}

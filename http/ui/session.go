@@ -16,6 +16,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // The cookies: the session, and the sign-in form's double-submit token
@@ -49,7 +50,7 @@ func (u *UI) viewer(ctx *fasthttp.RequestCtx) (*viewer, error) {
 	if id == "" {
 		return v, nil
 	}
-	sess, err := u.d.Sessions.Session(ctx, id)
+	sess, err := u.d.Sessions.Session(reqctx.Context(ctx), id)
 	if errors.Is(err, identity.ErrNoSession) {
 		u.clearCookie(ctx, sessionCookie)
 		return v, nil
@@ -58,9 +59,9 @@ func (u *UI) viewer(ctx *fasthttp.RequestCtx) (*viewer, error) {
 		return v, err
 	}
 	if u.d.Accounts != nil {
-		p, err := u.d.Accounts.Principal(ctx, sess.Principal.ID)
+		p, err := u.d.Accounts.Principal(reqctx.Context(ctx), sess.Principal.ID)
 		if errcode.KindOf(err) == errcode.Unauthorized {
-			_ = u.d.Sessions.EndSession(ctx, id)
+			_ = u.d.Sessions.EndSession(reqctx.Context(ctx), id)
 			u.clearCookie(ctx, sessionCookie)
 			return v, nil
 		}
@@ -260,7 +261,7 @@ func (u *UI) login(ctx *fasthttp.RequestCtx, v *viewer) error {
 	if err != nil {
 		return err
 	}
-	sess, err := u.d.Sessions.CreateSession(ctx, p, u.d.SessionTTL)
+	sess, err := u.d.Sessions.CreateSession(reqctx.Context(ctx), p, u.d.SessionTTL)
 	if err != nil {
 		return err
 	}
@@ -273,7 +274,7 @@ func (u *UI) login(ctx *fasthttp.RequestCtx, v *viewer) error {
 // longer signs anyone in.
 func (u *UI) logout(ctx *fasthttp.RequestCtx, v *viewer) error {
 	if v.sess != nil {
-		if err := u.d.Sessions.EndSession(ctx, v.sess.ID); err != nil {
+		if err := u.d.Sessions.EndSession(reqctx.Context(ctx), v.sess.ID); err != nil {
 			return err
 		}
 	}
