@@ -17,8 +17,8 @@
 #
 # Everything a fresh Debian machine with Go needs is installed by `make tools`:
 # Go tools at pinned versions, skopeo, nginx, chromium, systemd
-# (systemd-analyze) and PostgreSQL (and node for k6-check) from Debian's
-# packages.
+# (systemd-analyze), PostgreSQL and e2fsprogs (mkfs.ext4, for the disk-full
+# test) (and node for k6-check) from Debian's packages.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c

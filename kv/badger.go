@@ -9,6 +9,11 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
+// MemTableSize is the size of each of Badger's memtables, and of the
+// level-0 table a full one is flushed to. The disk-space reserve is sized
+// from it (docs/operations.md, "Disk space").
+const MemTableSize = 16 << 20
+
 // Options configures the Badger store.
 type Options struct {
 	// Dir holds Badger's files. Ignored when InMemory is set.
@@ -67,7 +72,7 @@ func Open(o Options) (*Badger, error) {
 		// allows transactions of 2.4 MiB (15 % of a memtable) of keys and
 		// small values; values over the threshold (large manifests) count
 		// only their pointer into the value log (TestLargestTransaction).
-		WithMemTableSize(16 << 20).
+		WithMemTableSize(MemTableSize).
 		WithNumMemtables(3)
 	if o.InMemory {
 		opts = opts.WithInMemory(true).WithDir("").WithValueDir("")

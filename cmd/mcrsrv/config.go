@@ -75,6 +75,11 @@ type AuthConfig struct {
 	TokenTTL Duration `toml:"token_ttl"`
 	// RefreshTTL is the life of a refresh token (docker login keeps one).
 	RefreshTTL Duration `toml:"refresh_ttl"`
+	// LoginCacheTTL is how long a successful login is remembered (by a
+	// SHA-256 of the credentials), so that clients sending Basic
+	// credentials on every request cost a few reads, not an argon2id
+	// each; 0 turns the cache off.
+	LoginCacheTTL Duration `toml:"login_cache_ttl"`
 	// AdminUser names the first admin, created on a data directory with
 	// no account.
 	AdminUser string      `toml:"admin_user"`
@@ -185,12 +190,13 @@ func Defaults() Config {
 		},
 		TLS: defaultTLS(),
 		Auth: AuthConfig{
-			Mode:       "builtin",
-			Service:    "mcr",
-			TokenTTL:   Duration{5 * time.Minute},
-			RefreshTTL: Duration{7 * 24 * time.Hour},
-			AdminUser:  "admin",
-			MCIAS:      MCIASConfig{Timeout: Duration{10 * time.Second}},
+			Mode:          "builtin",
+			Service:       "mcr",
+			TokenTTL:      Duration{5 * time.Minute},
+			RefreshTTL:    Duration{7 * 24 * time.Hour},
+			LoginCacheTTL: Duration{30 * time.Second},
+			AdminUser:     "admin",
+			MCIAS:         MCIASConfig{Timeout: Duration{10 * time.Second}},
 		},
 		Uploads: UploadsConfig{Workers: 128, Queue: 4096, IdleTimeout: Duration{time.Minute}, PerAccount: 16},
 		UI:      UIConfig{Enabled: true, SessionTTL: Duration{12 * time.Hour}},
@@ -198,7 +204,12 @@ func Defaults() Config {
 		Jobs:    defaultJobs(),
 		Audit:   defaultAudit(),
 		Memory:  MemoryConfig{Limit: Size{defaultMemoryLimit}},
-		Storage: StorageConfig{Sync: syncGroup},
+		Storage: StorageConfig{
+			Sync:          syncGroup,
+			MinFree:       ByteFloor{defaultMinFree},
+			MinFreeInodes: InodeFloor{defaultMinFreeInodes},
+			Reserve:       Size{defaultReserve},
+		},
 
 		Metadata: MetadataConfig{Backend: backendBadger},
 	}
@@ -318,13 +329,13 @@ func setField(fv reflect.Value, s string) error {
 			return err
 		}
 		*p = n
-	case *float64:
+	case *float64: // gc.duty
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil {
 			return err
 		}
 		*p = f
-	case encoding.TextUnmarshaler: // Duration, Size
+	case encoding.TextUnmarshaler: // Duration, Size, ByteFloor, InodeFloor
 		return p.UnmarshalText([]byte(s))
 	default:
 		return fmt.Errorf("unsupported config field type %s", fv.Type())

@@ -41,15 +41,16 @@ var keyDocs = map[string]string{
 	"uploads.idle_timeout": "a request whose body makes no progress this long is cut off (connection closed)",
 	"uploads.per_account":  "uploads one account (one address, for anonymous pushes) streams at once; past it, 429 with Retry-After; 0: no bound",
 
-	"auth.mode":          "builtin (mcr's accounts), mcias (external identity service) or none (no authentication: development only)",
-	"auth.service":       "this registry's name in challenges; the audience of its tokens",
-	"auth.realm":         "token endpoint URL announced in challenges, e.g. https://registry.example.com/v2/token; empty: from each request (behind a proxy, set it or list the proxy in http.trusted_proxies)",
-	"auth.token_ttl":     "life of an access token",
-	"auth.refresh_ttl":   "life of a refresh token (docker login keeps one)",
-	"auth.admin_user":    "name of the first admin, created on a data directory without accounts",
-	"auth.mcias.url":     "https:// base URL of MCIAS (auth.mode mcias)",
-	"auth.mcias.ca_file": "PEM CAs to trust for MCIAS; empty: the system's roots",
-	"auth.mcias.timeout": "bound on each request to MCIAS",
+	"auth.mode":            "builtin (mcr's accounts), mcias (external identity service) or none (no authentication: development only)",
+	"auth.service":         "this registry's name in challenges; the audience of its tokens",
+	"auth.realm":           "token endpoint URL announced in challenges, e.g. https://registry.example.com/v2/token; empty: from each request (behind a proxy, set it or list the proxy in http.trusted_proxies)",
+	"auth.token_ttl":       "life of an access token",
+	"auth.refresh_ttl":     "life of a refresh token (docker login keeps one)",
+	"auth.login_cache_ttl": "how long a successful login is remembered, so Basic credentials on every request cost no argon2id; 0: off, at most 1h",
+	"auth.admin_user":      "name of the first admin, created on a data directory without accounts",
+	"auth.mcias.url":       "https:// base URL of MCIAS (auth.mode mcias)",
+	"auth.mcias.ca_file":   "PEM CAs to trust for MCIAS; empty: the system's roots",
+	"auth.mcias.timeout":   "bound on each request to MCIAS",
 
 	"gc.interval":        "time between scheduled garbage collections; 0: on demand only",
 	"gc.grace":           "content younger than this is never collected (layers of a push in progress, orphan files)",
@@ -66,8 +67,10 @@ var keyDocs = map[string]string{
 
 	"audit.queue":              "audit events waiting to be written; beyond it events are shed and counted",
 	"audit.max_age":            "delete audit events older than this; 0: keep them",
-	"audit.max_count":          "keep at most this many audit events; 0: no limit",
-	"audit.retention_interval": "how often the audit retention job runs; 0: on demand only",
+	"audit.max_count":          "keep at most this many audit events, the newest; 0: no limit",
+	"audit.max_bytes":          "keep at most this many bytes (keys and values) of audit events, the newest; 0: no limit",
+	"audit.aggregate_window":   "failed logins and anonymous tokens and denials from one source in one window become one event with a count (1s to 1h)",
+	"audit.retention_interval": "how often the audit retention job applies max_age, max_count and max_bytes; 0: on demand only",
 	"audit.pulls":              "record manifest pulls as well as pushes and deletes",
 
 	"metrics.require_auth": "put /metrics behind authentication (the admin action); /healthz and /readyz stay open",
@@ -81,6 +84,9 @@ var keyDocs = map[string]string{
 	"metadata.postgres.dsn":       "PostgreSQL connection string or URL (backend postgres); keep the password in PGPASSWORD or ~/.pgpass",
 	"metadata.postgres.max_conns": "connection pool size; 0: the larger of 4 and the CPUs",
 	"storage.sync":                "how a write is made durable before it is acknowledged: group (one filesystem sync shared by concurrent writers) or file (fsync each file)",
+	"storage.min_free":            "floor of free space on each filesystem mcr writes: a percentage, an amount, or both (the smaller applies), never under 32 MiB; below it pushes get 507",
+	"storage.min_free_inodes":     "floor of free inodes, written the same way with a count",
+	"storage.reserve":             "space preallocated in <data>/meta/space-reserve and handed to the metadata store below the floor; 0 none, else at least 16 MiB",
 }
 
 // otherEnv are MCR_* variables that are not configuration keys but are

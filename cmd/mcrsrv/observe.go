@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
+	"git.wntrmute.dev/kyle/mcr/engine/diskspace"
 	"git.wntrmute.dev/kyle/mcr/http/metrics"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 	"git.wntrmute.dev/kyle/mcr/kv"
@@ -13,7 +14,8 @@ import (
 
 // newMetrics wires the gauges of /metrics to the running registry; each
 // callback runs at scrape time.
-func newMetrics(store kv.Store, reg *engine.Registry, uploads *jobs.Pool, bg *background) *metrics.Metrics {
+func newMetrics(store kv.Store, reg *engine.Registry, uploads *jobs.Pool, bg *background, space *diskspace.Monitor,
+	auditStats func() metrics.AuditStats) *metrics.Metrics {
 	src := metrics.Sources{
 		Uploads: uploads.Stats,
 		Actors: func() (int, int) {
@@ -25,6 +27,7 @@ func newMetrics(store kv.Store, reg *engine.Registry, uploads *jobs.Pool, bg *ba
 			u := metadataUsage(store)
 			return u.LSM, u.ValueLog, u.Other
 		},
+		Audit: auditStats,
 		Staging: func() metrics.Staging {
 			// A scrape has no deadline of its own; the totals are one
 			// snapshot scan and one directory read. On an error (a
@@ -37,6 +40,9 @@ func newMetrics(store kv.Store, reg *engine.Registry, uploads *jobs.Pool, bg *ba
 			a := bg.Cleaned
 			return metrics.Cleaned{StagingFiles: int64(a.Staging), StagingBytes: a.StagingBytes, OrphanFiles: int64(a.Orphans), OrphanBytes: a.OrphanBytes}
 		},
+	}
+	if space != nil {
+		src.Disk = space.Statuses
 	}
 	return metrics.New(src)
 }
@@ -59,14 +65,27 @@ func metadataUsage(store kv.Store) kv.DiskUsage {
 const probeTimeout = 2 * time.Second
 
 // readiness is /readyz's check: the metadata store is open and, for a
-// server store, answers; and the data directory takes a synced write.
-func readiness(store kv.Store, data string) func() error {
+// server store, answers; and the data directory takes a synced write. A
+// disk below its floor is degraded, not down: pulls, deletes and GC still
+// work there, and a single registry taken out of rotation would stop
+// serving pulls too; the probe write is skipped then, since it would only
+// fail for the reason already known.
+func readiness(store kv.Store, data string, space *diskspace.Monitor) func() error {
 	return func() error {
 		if p, ok := store.(kv.Pinger); ok {
 			ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 			defer cancel()
 			if err := p.Ping(ctx); err != nil {
 				return fmt.Errorf("metadata store: %w", err)
+			}
+		}
+		if space != nil {
+			st, below, err := space.Below()
+			if err != nil {
+				return err
+			}
+			if below {
+				return &metrics.Degraded{Reason: "storage below its floor, writes refused: " + st.Reason()}
 			}
 		}
 		return metrics.DirWritable(data)

@@ -14,6 +14,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/diskspace"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi"
@@ -84,7 +85,15 @@ func serve(ctx context.Context, c Config) error {
 	c.Memory.apply(log)
 	warnLooseDirs(c.Data, log)
 	warnUnknownEnv(os.Environ(), log)
-	barrier, err := c.Storage.barrier(c.Data, c.barrierMetaDir(), log)
+	meta := c.barrierMetaDir()
+	space, err := c.Storage.monitor(c.Data, meta, log)
+	if err != nil {
+		return err
+	}
+	if err := roomToOpen(space); err != nil {
+		return err
+	}
+	barrier, err := c.Storage.barrier(c.Data, meta, log)
 	if err != nil {
 		return err
 	}
@@ -96,6 +105,9 @@ func serve(ctx context.Context, c Config) error {
 		return err
 	}
 	defer func() {
+		if !canClose(space, log) {
+			return
+		}
 		if err := store.Close(); err != nil {
 			log.Error().Err(err).Msg("closing metadata store")
 		}
@@ -105,7 +117,7 @@ func serve(ctx context.Context, c Config) error {
 		return err
 	}
 	journal, rec := openJournal(c, store, log)
-	defer closeJournal(journal, log) // after the listener and jobs stop, before the store closes
+	defer closeJournal(journal, rec, log) // after the listener and jobs stop, before the store closes
 	authn, closeAuth, err := setupAuthWith(ctx, c, store, rec, log)
 	if err != nil {
 		return err
@@ -113,7 +125,15 @@ func serve(ctx context.Context, c Config) error {
 	defer closeAuth()
 	uploads := jobs.NewPool(c.Uploads.Workers, c.Uploads.Queue)
 	defer uploads.Close() // after the listener is drained: no upload is in flight
-	reg := engine.New(store, blobs, engine.Options{AllowSparse: c.Manifest.AllowSparse, Streamer: uploads})
+	eopts := engine.Options{AllowSparse: c.Manifest.AllowSparse, Streamer: uploads}
+	if space != nil {
+		eopts.Space = space
+		sctx, stopSpace := context.WithCancel(ctx)
+		spaceDone := make(chan struct{})
+		go func() { defer close(spaceDone); space.Run(sctx) }()
+		defer func() { stopSpace(); <-spaceDone }()
+	}
+	reg := engine.New(store, blobs, eopts)
 	bg, err := startJobs(ctx, c, store, blobs, reg, journal, log)
 	if err != nil {
 		return err
@@ -126,10 +146,10 @@ func serve(ctx context.Context, c Config) error {
 		Concurrency:  c.HTTP.Concurrency,
 		Auth:         authn,
 
-		Metrics:            newMetrics(store, reg, uploads, bg),
+		Metrics:            newMetrics(store, reg, uploads, bg, space, auditStats(journal, rec)),
 		MetricsRequireAuth: c.Metrics.RequireAuth,
-		Ready:              readiness(store, c.Data),
-		Admin:              adminAPI(c, store, blobs, reg, bg, authn, journal, rec, log),
+		Ready:              readiness(store, c.Data, space),
+		Admin:              adminAPI(c, store, blobs, reg, bg, space, authn, journal, rec, log),
 		BodyIdleTimeout:    c.Uploads.IdleTimeout.Duration,
 		UploadsPerCaller:   c.Uploads.PerAccount,
 		Proxies:            c.proxies(),
@@ -151,12 +171,15 @@ func serve(ctx context.Context, c Config) error {
 // adminAPI assembles the admin API over the running components. Accounts
 // are managed through it only when they are mcr's own (builtin mode).
 func adminAPI(c Config, store kv.Store, blobs *blobstore.FS, reg *engine.Registry, bg *background,
-	authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *adminapi.API {
+	space *diskspace.Monitor, authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *adminapi.API {
 	d := adminapi.Deps{
 		Registry: reg, Jobs: bg.Runner, GC: bg.Collector, Journal: journal, Audit: rec,
 		Snapshot:    snapshotFunc(store, blobs),
 		SnapshotDir: snapshotDir(c.Data), MetadataBytes: metadataBytes(store),
 		Version: buildinfo.String(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
+	}
+	if space != nil {
+		d.Disk = space.Statuses
 	}
 	if authn != nil {
 		d.Authorizer, d.Policy = authn, authn.Policy()

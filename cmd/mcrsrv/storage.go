@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/dustin/go-humanize"
 	"github.com/rs/zerolog"
 
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
@@ -23,6 +24,22 @@ type StorageConfig struct {
 	// data directory on a filesystem of its own. Where syncfs is missing
 	// (anything but Linux) group falls back to file.
 	Sync string `toml:"sync"`
+	// MinFree is the floor of free space on each filesystem mcr writes
+	// (the data directory's and the metadata directory's): below it,
+	// uploads, manifest pushes and mounts are refused with 507 while
+	// pulls, deletes and GC go on. A percentage of the filesystem, an
+	// amount, or both ("2%, 1GiB": whichever is smaller); never less
+	// than 32 MiB, what the metadata store may write at once.
+	MinFree ByteFloor `toml:"min_free"`
+	// MinFreeInodes is the floor of free inodes, written the same way
+	// with a count ("1%, 10000"). Every blob and staging file is one.
+	MinFreeInodes InodeFloor `toml:"min_free_inodes"`
+	// Reserve is the size of the file preallocated in the metadata
+	// directory and handed to the metadata store when its filesystem
+	// goes below the floor, so that Badger's memory-mapped writes
+	// (memtable flushes, compaction, a clean shutdown, the next start)
+	// never meet a full disk, which would kill the process. 0 is none.
+	Reserve Size `toml:"reserve"`
 }
 
 const (
@@ -31,10 +48,14 @@ const (
 )
 
 func (s StorageConfig) validate() []error {
+	var errs []error
 	if s.Sync != syncGroup && s.Sync != syncFile {
-		return []error{fmt.Errorf("storage.sync %q: want %q or %q", s.Sync, syncGroup, syncFile)}
+		errs = append(errs, fmt.Errorf("storage.sync %q: want %q or %q", s.Sync, syncGroup, syncFile))
 	}
-	return nil
+	if s.Reserve.Bytes != 0 && s.Reserve.Bytes < minReserve {
+		errs = append(errs, fmt.Errorf("storage.reserve %d bytes: want 0 (none) or at least %s", s.Reserve.Bytes, humanize.IBytes(minReserve)))
+	}
+	return errs
 }
 
 // barrier returns the group-commit barrier over the data directory and the

@@ -35,6 +35,7 @@ var status = map[errcode.Kind]int{
 	errcode.Invalid:             fasthttp.StatusBadRequest,
 	errcode.NotFound:            fasthttp.StatusNotFound,
 	errcode.Conflict:            fasthttp.StatusConflict,
+	errcode.InsufficientStorage: fasthttp.StatusInsufficientStorage,
 }
 
 // errorData is the error page.

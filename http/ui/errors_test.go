@@ -13,8 +13,9 @@ func TestEveryKindHasStatus(t *testing.T) {
 			t.Errorf("kind %d has no status", k)
 			continue
 		}
-		if (k == errcode.Internal) != (s >= 500) {
-			t.Errorf("kind %d maps to %d: only internal errors are 5xx", k, s)
+		server := k == errcode.Internal || k == errcode.InsufficientStorage
+		if server != (s >= 500) {
+			t.Errorf("kind %d maps to %d: only the server's own failures are 5xx", k, s)
 		}
 	}
 }

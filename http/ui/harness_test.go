@@ -70,7 +70,7 @@ func newEnv(t testing.TB, tune ...func(*ui.Deps)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := auth.New(auth.Options{Mode: auth.ModeBuiltin, Identity: ids, Policy: pe, Limits: auth.Limits{AccountBurst: 3}})
+	a := auth.New(auth.Options{Mode: auth.ModeBuiltin, Identity: ids, Policy: pe, Limits: auth.Limits{PairBurst: 3}})
 	runner := jobs.NewRunner(jobs.Options{})
 	if err := runner.Start(ctx); err != nil {
 		t.Fatal(err)
