@@ -18,9 +18,9 @@
 #   make clients      only the crane/oras/regctl/skopeo runs, verbose
 #
 # Everything a fresh Debian machine with Go needs is installed by `make tools`:
-# Go tools at pinned versions, skopeo, nginx, systemd (systemd-analyze) and
-# PostgreSQL, e2fsprogs (mkfs.ext4, for the disk-full test) (and node for
-# k6-check) from Debian's packages.
+# Go tools at pinned versions, skopeo, nginx, chromium, systemd
+# (systemd-analyze), PostgreSQL and e2fsprogs (mkfs.ext4, for the disk-full
+# test) (and node for k6-check) from Debian's packages.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -157,6 +157,7 @@ tools:
 	$(call apt_tool,nginx,nginx)
 	@# The disk-full test (cmd/mcrsrv/e2e) makes and loop-mounts an ext4 image.
 	$(call apt_tool,mkfs.ext4,e2fsprogs)
+	$(call apt_tool,chromium,chromium)
 	# initdb is not on PATH on Debian: look in its versioned directory too.
 	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  echo "tools: installing $(PG_PACKAGE) with apt-get"; \

@@ -57,7 +57,7 @@ func (r *Registry) RepositoryInfo(ctx context.Context, repo string) (RepoInfo, e
 	var info RepoInfo
 	err := r.kv.View(ctx, func(t kv.Reader) error {
 		var err error
-		info, err = repoInfo(t, repo)
+		info, err = repoInfo(t, repo, countKeys)
 		return err
 	})
 	return info, err
@@ -74,7 +74,7 @@ func (r *Registry) RepositoryInfos(ctx context.Context, after string, n int) ([]
 		}
 		more = p.More
 		for _, name := range p.Items {
-			info, err := repoInfo(t, name)
+			info, err := repoInfo(t, name, countKeys)
 			if err != nil {
 				return err
 			}
@@ -85,7 +85,9 @@ func (r *Registry) RepositoryInfos(ctx context.Context, after string, n int) ([]
 	return infos, more, err
 }
 
-func repoInfo(t kv.Reader, repo string) (RepoInfo, error) {
+// repoInfo summarizes repo from t; countTags counts the keys under its
+// tag prefix (a walk, or a cached list: see RepositorySearch).
+func repoInfo(t kv.Reader, repo string, countTags func(t kv.Reader, prefix []byte) (int64, error)) (RepoInfo, error) {
 	v, err := t.Get(kv.RepoKey(repo))
 	if err != nil {
 		if errors.Is(err, kv.ErrNotFound) {
@@ -98,7 +100,7 @@ func repoInfo(t kv.Reader, repo string) (RepoInfo, error) {
 		return RepoInfo{}, err
 	}
 	info := RepoInfo{Name: repo, Created: time.Unix(0, rec.Created)}
-	if info.Tags, err = countKeys(t, kv.TagPrefix(repo)); err != nil {
+	if info.Tags, err = countTags(t, kv.TagPrefix(repo)); err != nil {
 		return info, err
 	}
 	var last int64
@@ -249,17 +251,25 @@ func addTags(t kv.Reader, repo string, ms []ManifestInfo) error {
 // key of the counted namespaces: meant for an operator's status call, not
 // for a hot path.
 func (r *Registry) Counts(ctx context.Context) (Counts, error) {
+	return r.counts(ctx, true)
+}
+
+// counts reads the totals; the manifests and tags, the expensive part on
+// a large registry, only when all.
+func (r *Registry) counts(ctx context.Context, all bool) (Counts, error) {
 	var c Counts
 	err := r.kv.View(ctx, func(t kv.Reader) error {
 		var err error
 		if c.Repositories, err = countKeys(t, kv.RepoPrefix()); err != nil {
 			return err
 		}
-		if c.Manifests, err = countKeys(t, kv.ManifestNamespace()); err != nil {
-			return err
-		}
-		if c.Tags, err = countKeys(t, kv.TagNamespace()); err != nil {
-			return err
+		if all {
+			if c.Manifests, err = countKeys(t, kv.ManifestNamespace()); err != nil {
+				return err
+			}
+			if c.Tags, err = countKeys(t, kv.TagNamespace()); err != nil {
+				return err
+			}
 		}
 		if c.Uploads, err = countKeys(t, kv.UploadPrefix()); err != nil {
 			return err

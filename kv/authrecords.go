@@ -1,6 +1,7 @@
 package kv
 
-// Records of the identity and policy namespaces (a/, k/, p/; see keys.go).
+// Records of the identity, policy and session namespaces (a/, k/, p/, w/;
+// see keys.go).
 // They use the same versioned codec as records.go: fields in a fixed order,
 // new fields appended at the end.
 
@@ -169,5 +170,39 @@ func DecodePolicy(b []byte) (PolicyRecord, error) {
 	r := PolicyRecord{ID: d.string(), Priority: d.int(), Description: d.string(), Effect: d.string(),
 		SubjectAccount: d.string(), SubjectType: d.string(), SubjectRole: d.string(),
 		Actions: d.strings(), Repositories: d.strings(), Enabled: d.bool(), Created: d.int(), Updated: d.int()}
+	return r, d.err
+}
+
+// SessionRecord is a web UI sign-in. The principal is copied in because
+// with MCIAS the account lives elsewhere; with builtin accounts the UI
+// re-reads the account on every request, so disabling it ends the session.
+type SessionRecord struct {
+	AccountID string
+	Name      string
+	Type      string
+	Roles     []string
+	CSRF      string // the token every state-changing form of the session carries
+	Created   int64  // unix nanoseconds
+	Expires   int64  // unix nanoseconds
+}
+
+// Encode serializes r.
+func (r SessionRecord) Encode() []byte {
+	e := start()
+	e.string(r.AccountID)
+	e.string(r.Name)
+	e.string(r.Type)
+	e.strings(r.Roles)
+	e.string(r.CSRF)
+	e.int(r.Created)
+	e.int(r.Expires)
+	return e.b
+}
+
+// DecodeSession parses a SessionRecord.
+func DecodeSession(b []byte) (SessionRecord, error) {
+	d := newDecoder(b)
+	r := SessionRecord{AccountID: d.string(), Name: d.string(), Type: d.string(), Roles: d.strings(),
+		CSRF: d.string(), Created: d.int(), Expires: d.int()}
 	return r, d.err
 }

@@ -24,6 +24,10 @@ func TestAuthRecordRoundTrip(t *testing.T) {
 	if got, err := DecodePolicy(p.Encode()); err != nil || !reflect.DeepEqual(got, p) {
 		t.Errorf("policy: %+v, %v", got, err)
 	}
+	sr := SessionRecord{AccountID: "a1", Name: "ann", Type: "human", Roles: []string{"admin"}, CSRF: "c", Created: 1, Expires: 2}
+	if got, err := DecodeSession(sr.Encode()); err != nil || !reflect.DeepEqual(got, sr) {
+		t.Fatalf("session round trip: %+v, %v", got, err)
+	}
 	empty := PolicyRecord{ID: "e"}
 	if got, err := DecodePolicy(empty.Encode()); err != nil || !reflect.DeepEqual(got, empty) {
 		t.Errorf("empty lists: %+v, %v", got, err)

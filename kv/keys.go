@@ -24,6 +24,8 @@ package kv
 //	                                 time and seq are 16 hex digits, so key order is append order
 //	g/a                            → audit chain head: first and last seq, hash of the last event,
 //	                                 size of the events kept
+//	w/<sha256(session-id)>         → SessionRecord: a web UI sign-in (http/ui); keyed by a hash so
+//	                                 the metadata store never holds a usable cookie
 //
 // '@' separates a repository from what follows it because neither the
 // repository grammar nor the tag grammar allows it, and a digest never
@@ -130,6 +132,7 @@ var (
 	accessKeyPrefix   = []byte("k/a/")
 	signingKeyPrefix  = []byte("k/s/")
 	policyPrefix      = []byte("p/")
+	sessionPrefix     = []byte("w/")
 )
 
 func under(prefix []byte, s string) []byte {
@@ -169,6 +172,12 @@ func SigningKeyPrefix() []byte { return signingKeyPrefix }
 
 // PolicyKey is policy rule id.
 func PolicyKey(id string) []byte { return under(policyPrefix, id) }
+
+// SessionKey is the web UI session whose id hashes to h (hex).
+func SessionKey(h string) []byte { return under(sessionPrefix, h) }
+
+// SessionPrefix covers every web UI session.
+func SessionPrefix() []byte { return sessionPrefix }
 
 // PolicyPrefix covers every stored policy rule.
 func PolicyPrefix() []byte { return policyPrefix }

@@ -38,6 +38,7 @@ type Config struct {
 	Jobs     JobsConfig     `toml:"jobs"`
 	Audit    AuditConfig    `toml:"audit"`
 	Metrics  MetricsConfig  `toml:"metrics"`
+	UI       UIConfig       `toml:"ui"`
 	Memory   MemoryConfig   `toml:"memory"`
 	Storage  StorageConfig  `toml:"storage"`
 	Metadata MetadataConfig `toml:"metadata"`
@@ -48,6 +49,15 @@ type MetricsConfig struct {
 	// RequireAuth puts /metrics behind authentication: the scraper needs
 	// an account with the admin action. /healthz and /readyz stay open.
 	RequireAuth bool `toml:"require_auth"`
+}
+
+// UIConfig sets the web UI served under /ui (docs/ui.md).
+type UIConfig struct {
+	// Enabled serves the web UI under /ui: browse repositories and
+	// images, and run the registry's operations from a browser.
+	Enabled bool `toml:"enabled"`
+	// SessionTTL bounds a web UI sign-in; signing out ends it sooner.
+	SessionTTL Duration `toml:"session_ttl"`
 }
 
 // AuthConfig sets authentication (docs/security.md).
@@ -190,6 +200,7 @@ func Defaults() Config {
 			MCIAS:         MCIASConfig{Timeout: Duration{10 * time.Second}},
 		},
 		Uploads: UploadsConfig{Workers: 128, Queue: 4096, IdleTimeout: Duration{time.Minute}, PerAccount: 16},
+		UI:      UIConfig{Enabled: true, SessionTTL: Duration{12 * time.Hour}},
 		GC:      defaultGC(),
 		Jobs:    defaultJobs(),
 		Audit:   defaultAudit(),
@@ -359,6 +370,7 @@ func (c Config) Validate() error {
 		"http.read_timeout": c.HTTP.ReadTimeout, "http.write_timeout": c.HTTP.WriteTimeout,
 		"http.idle_timeout": c.HTTP.IdleTimeout, "http.shutdown_timeout": c.HTTP.ShutdownTimeout,
 		"uploads.idle_timeout": c.Uploads.IdleTimeout,
+		"ui.session_ttl":       c.UI.SessionTTL,
 	} {
 		if d.Duration <= 0 {
 			errs = append(errs, fmt.Errorf("%s: must be positive", name))

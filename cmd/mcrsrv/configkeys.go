@@ -77,6 +77,9 @@ var keyDocs = map[string]string{
 
 	"metrics.require_auth": "put /metrics behind authentication (the admin action); /healthz and /readyz stay open",
 
+	"ui.enabled":     "serve the web UI under /ui (docs/ui.md)",
+	"ui.session_ttl": "lifetime of a web UI sign-in; signing out ends it sooner",
+
 	"memory.limit": "soft limit on the Go runtime's memory (256MiB, 1GB, bytes); 0: off; GOMEMLIMIT takes precedence",
 
 	"metadata.backend":            "where the metadata lives: badger (embedded, <data>/meta) or postgres (docs/operations.md, Metadata on PostgreSQL)",

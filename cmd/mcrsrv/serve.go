@@ -21,6 +21,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/http/adminsvc"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
 	"git.wntrmute.dev/kyle/mcr/http/server"
+	"git.wntrmute.dev/kyle/mcr/http/ui"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
@@ -154,6 +155,7 @@ func serve(ctx context.Context, c Config) error {
 		BodyIdleTimeout:    c.Uploads.IdleTimeout.Duration,
 		UploadsPerCaller:   c.Uploads.PerAccount,
 		Proxies:            c.proxies(),
+		UI:                 webUI(c, store, blobs, reg, bg, authn, journal, rec, log),
 	})
 	gsrv, gln, err := grpcAPI(c, tlsCfg, admin.Service(), authn, log)
 	if err != nil {
@@ -189,17 +191,10 @@ func adminAPI(c Config, store kv.Store, blobs *blobstore.FS, reg *engine.Registr
 	space *diskspace.Monitor, authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *adminapi.API {
 	d := adminapi.Deps{Deps: adminsvc.Deps{
 		Registry: reg, Jobs: bg.Runner, GC: bg.Collector, Journal: journal, Audit: rec,
-		SnapshotDir:   snapshotDir(c.Data),
-		MetadataBytes: func() int64 { return metadataUsage(store).Total() },
-		Version:       buildinfo.String(), Started: time.Now(),
+		Snapshot:    snapshotFunc(store, blobs),
+		SnapshotDir: snapshotDir(c.Data), MetadataBytes: metadataBytes(store),
+		Version: buildinfo.String(), Started: time.Now(),
 	}, Log: log.With().Str("component", "adminapi").Logger()}
-	d.Snapshot = func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
-		b, ok := store.(kv.Backuper)
-		if !ok {
-			return nil, errcode.Wrap(errcode.Conflict, errNoBackup, "%v", errNoBackup)
-		}
-		return snapshot.Create(ctx, b, blobs, dir)
-	}
 	if space != nil {
 		d.Disk = space.Statuses
 	}
@@ -210,6 +205,46 @@ func adminAPI(c Config, store kv.Store, blobs *blobstore.FS, reg *engine.Registr
 		}
 	}
 	return adminapi.New(d)
+}
+
+// webUI assembles the web UI over the same components as the admin API;
+// nil when ui.enabled is off.
+func webUI(c Config, store kv.Store, blobs *blobstore.FS, reg *engine.Registry, bg *background,
+	authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *ui.UI {
+	if !c.UI.Enabled {
+		return nil
+	}
+	d := ui.Deps{
+		Registry: reg, Jobs: bg.Runner, Journal: journal, Audit: rec,
+		Snapshot:    snapshotFunc(store, blobs),
+		SnapshotDir: snapshotDir(c.Data), MetadataBytes: metadataBytes(store),
+		Version: buildinfo.String(), Started: time.Now(), SessionTTL: c.UI.SessionTTL.Duration, Secure: c.TLS.enabled(),
+		Log: log.With().Str("component", "ui").Logger(),
+	}
+	if authn != nil {
+		d.Auth, d.Sessions, d.Policy = authn, authn.Identity(), authn.Policy()
+		if authn.Mode() == auth.ModeBuiltin {
+			d.Accounts = authn.Identity()
+		}
+	}
+	return ui.New(d)
+}
+
+// snapshotFunc writes a snapshot of the running registry, when its
+// metadata store can back itself up.
+func snapshotFunc(store kv.Store, blobs *blobstore.FS) func(context.Context, string) (*snapshot.Manifest, error) {
+	return func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
+		b, ok := store.(kv.Backuper)
+		if !ok {
+			return nil, errcode.Wrap(errcode.Conflict, errNoBackup, "%v", errNoBackup)
+		}
+		return snapshot.Create(ctx, b, blobs, dir)
+	}
+}
+
+// metadataBytes reports the metadata store's size on disk.
+func metadataBytes(store kv.Store) func() int64 {
+	return func() int64 { return metadataUsage(store).Total() }
 }
 
 // snapshotDir is where snapshots named by a relative path go: absolute, so

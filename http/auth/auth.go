@@ -315,3 +315,16 @@ func (a *Auth) Policy() *policy.Engine { return a.o.Policy }
 
 // Mode is where identities come from.
 func (a *Auth) Mode() Mode { return a.o.Mode }
+
+// Login checks a user name and password from a sign-in form (the web UI)
+// under the same brute-force limiter and audit as every other login, so a
+// form is no way around the rate limit.
+func (a *Auth) Login(ctx *fasthttp.RequestCtx, user, pass string) (identity.Principal, error) {
+	return a.login(ctx, user, pass, "ui", true)
+}
+
+// Evaluate asks the policy about p: the web UI authorizes a signed-in
+// session's principal with the same rules as every API request.
+func (a *Auth) Evaluate(p identity.Principal, act policy.Action, repo string) policy.Decision {
+	return a.o.Policy.Evaluate(request(p, act, repo))
+}

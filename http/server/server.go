@@ -22,6 +22,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/http/forwarded"
 	"git.wntrmute.dev/kyle/mcr/http/metrics"
 	"git.wntrmute.dev/kyle/mcr/http/reqctx"
+	"git.wntrmute.dev/kyle/mcr/http/ui"
 )
 
 // Options tunes the HTTP server.
@@ -57,10 +58,17 @@ type Options struct {
 	// Proxies are the reverse proxies whose X-Forwarded-For names the
 	// client in the access log (the remote field).
 	Proxies forwarded.Trust
+	// UI is the web UI served under /ui; nil serves none.
+	UI *ui.UI
 }
 
 // adminPrefix is where the admin API's paths start.
 const adminPrefix = apiv1.Prefix + "/"
+
+// isUI reports whether path is under the web UI's prefix.
+func isUI(path []byte) bool {
+	return bytes.Equal(path, []byte(ui.Prefix)) || bytes.HasPrefix(path, []byte(ui.Prefix+"/"))
+}
 
 // Server is the HTTP front end.
 type Server struct {
@@ -103,11 +111,18 @@ func New(reg *engine.Registry, log zerolog.Logger, o Options) *Server {
 			o.Auth.WithAPIErrors(adminPrefix, adminapi.WriteError)
 		}
 	}
+	if o.UI != nil {
+		o.UI.Register(r)
+	}
 	if o.Metrics != nil && o.MetricsRequireAuth && o.Auth != nil {
 		registerMetrics(r, o.Auth, o.Metrics)
 	}
 	handler = s.ops(handler, o)
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
+		if o.UI != nil && isUI(ctx.Path()) {
+			o.UI.NotFound(ctx)
+			return
+		}
 		if o.Admin != nil && bytes.HasPrefix(ctx.Path(), []byte(adminPrefix)) {
 			adminapi.NotFound(ctx)
 			return

@@ -20,6 +20,8 @@
 //	                       starting mcrsrv (anonymous, plain HTTP)
 //	MCR_E2E_KEEP=DIR       keep server logs, data, conformance reports and
 //	                       client logs under DIR instead of deleting them
+//	MCR_UI_SCREENSHOTS=DIR where TestUIInBrowser saves a PNG of each page
+//	                       (default: ui-screenshots/ at the repository top)
 //
 // Each test starts its own server (`mcrsrv serve --data DIR --addr
 // 127.0.0.1:PORT`, with MCR_AUTH_MODE=none unless the test turns builtin
@@ -34,6 +36,10 @@
 // trusting the CA through SSL_CERT_FILE with every flag that allows plain
 // HTTP or skips verification removed; they need a server of their own
 // and skip under MCR_E2E_REGISTRY.
+// The web UI test (ui_test.go) pushes content with crane and oras, then
+// walks the UI in headless Chromium (Debian's package, driven with
+// chromedp): it fails on any console error, failed sub-resource or dialog
+// (a hostile label that ran).
 // Repository names carry a per-run id, so runs against a shared registry
 // (MCR_E2E_REGISTRY) do not collide.
 //

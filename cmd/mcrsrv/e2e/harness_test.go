@@ -244,7 +244,7 @@ func serverEnviron() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		switch strings.SplitN(kv, "=", 2)[0] {
-		case envEnable, envToolsBin, envBin, envRegistry, envKeep, envImage, pgtest.RequiredEnv:
+		case envEnable, envToolsBin, envBin, envRegistry, envKeep, envImage, pgtest.RequiredEnv, envScreenshots:
 			continue
 		}
 		env = append(env, kv)
