@@ -148,7 +148,7 @@ func Defaults() Config {
 		Jobs:    defaultJobs(),
 		Audit:   defaultAudit(),
 		Memory:  MemoryConfig{Limit: Size{defaultMemoryLimit}},
-		Storage: StorageConfig{Sync: syncGroup},
+		Storage: StorageConfig{Sync: syncGroup, Backend: backendFS, S3: S3Config{PartSize: Size{16 << 20}, Redirect: true}},
 	}
 }
 

@@ -94,7 +94,7 @@ func serve(ctx context.Context, c Config) error {
 			log.Error().Err(err).Msg("closing metadata store")
 		}
 	}()
-	blobs, err := blobstore.Open(c.Data, barrier)
+	blobs, err := c.Storage.openBlobs(c.Data, barrier)
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func serve(ctx context.Context, c Config) error {
 
 // adminAPI assembles the admin API over the running components. Accounts
 // are managed through it only when they are mcr's own (builtin mode).
-func adminAPI(c Config, store *kv.Badger, blobs *blobstore.FS, reg *engine.Registry, bg *background,
+func adminAPI(c Config, store *kv.Badger, blobs blobstore.Store, reg *engine.Registry, bg *background,
 	authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *adminapi.API {
 	d := adminapi.Deps{
 		Registry: reg, Jobs: bg.Runner, GC: bg.Collector, Journal: journal, Audit: rec,

@@ -21,8 +21,8 @@ package blobstore
 import (
 	"context"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 )
 
 // Store is the blob store port: what the engine, GC and snapshots need of
@@ -51,6 +53,11 @@ type Store interface {
 	// WalkStaging calls fn for every staging the store holds.
 	WalkStaging(ctx context.Context, fn func(StagingFile) error) error
 }
+
+// ErrUnavailable marks a failure to reach the store (refused connection,
+// timeout, 5xx): nothing was changed that a reader can see, and the same
+// request can succeed once the store is back (503 with Retry-After).
+var ErrUnavailable = errcode.New(errcode.Unavailable, "the blob store is unavailable; retry later")
 
 // Info describes a stored blob.
 type Info struct {

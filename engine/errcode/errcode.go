@@ -39,6 +39,7 @@ const (
 	Invalid                         // a malformed request outside the OCI codes: a bad policy rule, token request (400)
 	NotFound                        // an operator resource that does not exist: a rule, a job (404)
 	Conflict                        // the resource exists already or is in a state that forbids the change (409)
+	Unavailable                     // a store the request needs does not answer: retry later (503 with Retry-After)
 	kindCount
 )
 

@@ -178,10 +178,6 @@ func (s *Store) exists(ctx context.Context, key string) (bool, error) {
 	return err == nil, err
 }
 
-// ErrUnavailable marks a failure to reach the store (network, timeouts,
-// 5xx): the request may succeed when retried later.
-var ErrUnavailable = errors.New("s3store: store unavailable")
-
 // wrap maps S3's answers to the port's errors: a missing key is
 // blobstore.ErrNotFound; anything that is not an answer from S3 about the
 // request itself (a connection refused, a 5xx) is ErrUnavailable.
@@ -200,14 +196,14 @@ func wrap(err error) error {
 		case "NoSuchKey", "NotFound", "NoSuchUpload":
 			return fmt.Errorf("%w: %w", blobstore.ErrNotFound, err)
 		case "InternalError", "ServiceUnavailable", "SlowDown":
-			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+			return fmt.Errorf("%w: %w", blobstore.ErrUnavailable, err)
 		}
 		return fmt.Errorf("s3store: %w", err)
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	return fmt.Errorf("%w: %w", blobstore.ErrUnavailable, err)
 }
 
 var (

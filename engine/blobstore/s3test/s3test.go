@@ -1,0 +1,124 @@
+package s3test
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore/s3store"
+)
+
+// Credentials of the test server's root account.
+const (
+	AccessKey = "mcrtest"
+	SecretKey = "mcrtest-secret"
+)
+
+// Server is a running versitygw.
+type Server struct {
+	Endpoint string
+	cmd      *exec.Cmd
+	exited   chan error
+}
+
+// Binary finds versitygw: $MCR_TOOLS_BIN, else .tools/bin of the module
+// root above the working directory.
+func Binary(t testing.TB) string {
+	if dir := os.Getenv("MCR_TOOLS_BIN"); dir != "" {
+		return filepath.Join(dir, "versitygw")
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, ".tools", "bin", "versitygw")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("s3test: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Start runs versitygw until the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin := Binary(t)
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("s3test: %v (run `make tools`)", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "--access", AccessKey, "--secret", SecretKey, "--port", addr, "posix", dir)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Endpoint: "http://" + addr, cmd: cmd, exited: make(chan error, 1)}
+	go func() { s.exited <- cmd.Wait() }()
+	t.Cleanup(s.Stop)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			_ = c.Close()
+			return s
+		}
+		select {
+		case err := <-s.exited:
+			s.exited <- err
+			t.Fatalf("s3test: versitygw exited at start: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("s3test: versitygw not listening on %s after 30s", addr)
+		}
+	}
+}
+
+// Stop ends the server (idempotent).
+func (s *Server) Stop() {
+	if s.cmd.ProcessState == nil {
+		_ = s.cmd.Process.Kill()
+	}
+	err := <-s.exited
+	s.exited <- err
+}
+
+// Bucket creates a new bucket and returns a store configuration for it.
+func (s *Server) Bucket(t testing.TB, name string) s3store.Config {
+	t.Helper()
+	cfg := s3store.Config{Endpoint: s.Endpoint, Bucket: name, Region: "us-east-1", AccessKeyID: AccessKey,
+		SecretAccessKey: SecretKey, PartSize: s3store.MinPartSize}
+	c := Client(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		t.Fatalf("s3test: create bucket %s: %v", name, err)
+	}
+	return cfg
+}
+
+// Client is a plain S3 client for cfg, for tests that look at the bucket
+// behind the store's back.
+func Client(cfg s3store.Config) *s3.Client {
+	return s3.New(s3.Options{Region: cfg.Region, UsePathStyle: true, BaseEndpoint: aws.String(cfg.Endpoint),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey}, nil
+		})})
+}
