@@ -77,6 +77,19 @@ func (a *API) getBlob(ctx *fasthttp.RequestCtx, rt route) error {
 		h.SetContentLength(int(size))
 		return nil
 	}
+	// A store that can send the client to the bytes itself (S3 with
+	// storage.s3.redirect) gets a 307 to a short-lived URL; the store
+	// honours the client's Range there.
+	url, err := a.reg.BlobURL(ctx, rt.repo, d)
+	if err != nil {
+		return err
+	}
+	if url != "" {
+		setBlobHeaders(h, d)
+		h.Set(fasthttp.HeaderLocation, url)
+		ctx.SetStatusCode(fasthttp.StatusTemporaryRedirect)
+		return nil
+	}
 	f, size, err := a.reg.OpenBlob(ctx, rt.repo, d)
 	if err != nil {
 		return err
