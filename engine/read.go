@@ -114,7 +114,11 @@ func (r *Registry) OpenBlob(ctx context.Context, repo string, d digest.Digest) (
 			f = file
 		}
 	} else {
-		f, err = r.blobs.Reader(ctx, d)
+		// The body is streamed after the handler returned, when the
+		// request's context has ended; closing the reader (which the
+		// HTTP server does when the stream ends or the client goes)
+		// stops the fetch instead.
+		f, err = r.blobs.Reader(context.WithoutCancel(ctx), d)
 	}
 	if errors.Is(err, blobstore.ErrNotFound) {
 		// The record exists but the file does not: GC removed it between

@@ -83,11 +83,17 @@ type LogConfig struct {
 
 // HTTPConfig tunes the listener.
 type HTTPConfig struct {
-	ReadTimeout     Duration `toml:"read_timeout"`
-	WriteTimeout    Duration `toml:"write_timeout"`
-	IdleTimeout     Duration `toml:"idle_timeout"`
+	ReadTimeout  Duration `toml:"read_timeout"`
+	WriteTimeout Duration `toml:"write_timeout"`
+	IdleTimeout  Duration `toml:"idle_timeout"`
+	// ShutdownTimeout is how long after SIGTERM in-flight requests may
+	// run; the drain counts in it.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
-	Concurrency     int      `toml:"concurrency"`
+	// Drain is how long after SIGTERM the listener stays open with
+	// /readyz answering 503, so that a load balancer notices before new
+	// connections are refused: set it to the health check's period.
+	Drain       Duration `toml:"drain"`
+	Concurrency int      `toml:"concurrency"`
 	// TrustedProxies are the reverse proxies (CIDRs or addresses) whose
 	// X-Forwarded-Proto, -Host and -For are believed; empty: nobody's.
 	// MCR_HTTP_TRUSTED_PROXIES takes a comma-separated list.
@@ -101,6 +107,12 @@ type UploadsConfig struct {
 	// Queue is how many more may wait for a worker before the registry
 	// answers 429.
 	Queue int `toml:"queue"`
+	// IdleTimeout cuts off a request whose body makes no progress this
+	// long; the bytes an upload had acknowledged stay.
+	IdleTimeout Duration `toml:"idle_timeout"`
+	// PerAccount bounds the uploads one account (one address, for
+	// anonymous pushes) streams at once; past it, 429. 0 is no bound.
+	PerAccount int `toml:"per_account"`
 }
 
 // ManifestConfig sets manifest validation.
@@ -143,7 +155,7 @@ func Defaults() Config {
 			AdminUser:  "admin",
 			MCIAS:      MCIASConfig{Timeout: Duration{10 * time.Second}},
 		},
-		Uploads: UploadsConfig{Workers: 128, Queue: 4096},
+		Uploads: UploadsConfig{Workers: 128, Queue: 4096, IdleTimeout: Duration{time.Minute}, PerAccount: 16},
 		GC:      defaultGC(),
 		Jobs:    defaultJobs(),
 		Audit:   defaultAudit(),
@@ -262,13 +274,17 @@ func (c Config) Validate() error {
 	for name, d := range map[string]Duration{
 		"http.read_timeout": c.HTTP.ReadTimeout, "http.write_timeout": c.HTTP.WriteTimeout,
 		"http.idle_timeout": c.HTTP.IdleTimeout, "http.shutdown_timeout": c.HTTP.ShutdownTimeout,
+		"uploads.idle_timeout": c.Uploads.IdleTimeout,
 	} {
 		if d.Duration <= 0 {
 			errs = append(errs, fmt.Errorf("%s: must be positive", name))
 		}
 	}
-	if c.Uploads.Workers <= 0 || c.Uploads.Queue < 0 {
-		errs = append(errs, errors.New("uploads.workers must be positive and uploads.queue non-negative"))
+	if c.Uploads.Workers <= 0 || c.Uploads.Queue < 0 || c.Uploads.PerAccount < 0 {
+		errs = append(errs, errors.New("uploads.workers must be positive, uploads.queue and uploads.per_account non-negative"))
+	}
+	if c.HTTP.Drain.Duration < 0 || c.HTTP.Drain.Duration >= c.HTTP.ShutdownTimeout.Duration {
+		errs = append(errs, fmt.Errorf("http.drain %s: must be at least 0 and shorter than http.shutdown_timeout %s", c.HTTP.Drain, c.HTTP.ShutdownTimeout))
 	}
 	if c.HTTP.Concurrency <= 0 {
 		errs = append(errs, errors.New("http.concurrency: must be positive"))

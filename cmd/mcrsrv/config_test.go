@@ -123,6 +123,27 @@ func TestStorageSync(t *testing.T) {
 	}
 }
 
+// TestConfigLifecycleKeys: the drain and the upload limits come from their
+// variables, and Validate refuses a drain that leaves requests no time.
+func TestConfigLifecycleKeys(t *testing.T) {
+	c, err := Load("", []string{"MCR_HTTP_DRAIN=5s", "MCR_UPLOADS_IDLE_TIMEOUT=20s", "MCR_UPLOADS_PER_ACCOUNT=4"})
+	if err != nil || c.Validate() != nil {
+		t.Fatalf("%v %v", err, c.Validate())
+	}
+	if c.HTTP.Drain.Duration != 5*time.Second || c.Uploads.IdleTimeout.Duration != 20*time.Second || c.Uploads.PerAccount != 4 {
+		t.Errorf("env: drain %s, idle %s, per account %d", c.HTTP.Drain, c.Uploads.IdleTimeout, c.Uploads.PerAccount)
+	}
+	c.HTTP.Drain = c.HTTP.ShutdownTimeout
+	c.Uploads.IdleTimeout.Duration = 0
+	c.Uploads.PerAccount = -1
+	err = c.Validate()
+	for _, want := range []string{"http.drain", "uploads.idle_timeout", "uploads.per_account"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, want a complaint about %s", err, want)
+		}
+	}
+}
+
 func TestConfigTrustedProxies(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mcr.toml")
 	if err := os.WriteFile(path, []byte("[http]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n"), 0o600); err != nil {

@@ -65,8 +65,9 @@ func (b badgerLogger) Debugf(string, ...any)       {}
 
 // serve binds the listener (with TLS loaded, when configured) before it
 // creates anything, opens the stores, serves until ctx ends
-// (SIGINT/SIGTERM), then shuts down in order: stop accepting and drain requests (bounded), stop
-// the actors, close Badger.
+// (SIGINT/SIGTERM), then shuts down in order (drainAndStop): drain, stop
+// accepting, let requests finish (bounded), stop the jobs and the actors,
+// close Badger.
 func serve(ctx context.Context, c Config) error {
 	log := c.logger()
 	lctx, stopReload := context.WithCancel(ctx) // the certificate watcher ends with serve, on every return
@@ -124,28 +125,21 @@ func serve(ctx context.Context, c Config) error {
 		MetricsRequireAuth: c.Metrics.RequireAuth,
 		Ready:              readiness(store, c.Data),
 		Admin:              adminAPI(c, store, blobs, reg, bg, authn, journal, rec, log),
+		BodyIdleTimeout:    c.Uploads.IdleTimeout.Duration,
+		UploadsPerCaller:   c.Uploads.PerAccount,
 		Proxies:            c.proxies(),
 	})
 	log.Info().Str("addr", ln.Addr().String()).Bool("tls", c.TLS.enabled()).Str("data", c.Data).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
 		Str("version", version()).Msg("mcrsrv serving")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	sdNotify("READY=1", log)
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	log.Info().Msg("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), c.HTTP.ShutdownTimeout.Duration)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn().Err(err).Msg("in-flight requests did not finish in time")
-	}
-	<-errc
-	bg.stop(log) // before the actors stop: a collection uses them
-	actx, acancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer acancel()
-	return reg.Close(actx)
+	return drainAndStop(c, srv, reg, bg, errc, log)
 }
 
 // adminAPI assembles the admin API over the running components. Accounts

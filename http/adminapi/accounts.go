@@ -10,6 +10,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 func account(a identity.Account) apiv1.Account {
@@ -48,7 +49,7 @@ func (a *API) pathAccount(ctx *fasthttp.RequestCtx) (*identity.Service, identity
 	if err != nil {
 		return nil, identity.Account{}, err
 	}
-	acct, err := a.account(ctx, ctx.UserValue("id").(string))
+	acct, err := a.account(reqctx.Context(ctx), ctx.UserValue("id").(string))
 	return ids, acct, err
 }
 
@@ -62,7 +63,7 @@ func (a *API) listAccounts(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	all, err := ids.Accounts(ctx)
+	all, err := ids.Accounts(reqctx.Context(ctx))
 	if err != nil {
 		return err
 	}
@@ -89,7 +90,7 @@ func (a *API) createAccount(ctx *fasthttp.RequestCtx) error {
 		in.Password = identity.GeneratePassword()
 		out.Password = in.Password
 	}
-	acct, err := ids.CreateAccount(ctx, identity.NewAccount{Name: in.Name, Type: in.Type, Roles: in.Roles, Password: in.Password})
+	acct, err := ids.CreateAccount(reqctx.Context(ctx), identity.NewAccount{Name: in.Name, Type: in.Type, Roles: in.Roles, Password: in.Password})
 	if err != nil {
 		return err
 	}
@@ -111,7 +112,7 @@ func (a *API) deleteAccount(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	if err := ids.DeleteAccount(ctx, acct.ID); err != nil {
+	if err := ids.DeleteAccount(reqctx.Context(ctx), acct.ID); err != nil {
 		return err
 	}
 	a.accountChanged(ctx, "delete", acct, "")
@@ -124,7 +125,7 @@ func (a *API) enableAccount(on bool) handler {
 		if err != nil {
 			return err
 		}
-		if err := ids.SetEnabled(ctx, acct.ID, on); err != nil {
+		if err := ids.SetEnabled(reqctx.Context(ctx), acct.ID, on); err != nil {
 			return err
 		}
 		acct.Enabled = on
@@ -146,7 +147,7 @@ func (a *API) setPassword(ctx *fasthttp.RequestCtx) error {
 	if err := readJSON(ctx, &in, false); err != nil {
 		return err
 	}
-	if err := ids.SetPassword(ctx, acct.ID, in.Password); err != nil {
+	if err := ids.SetPassword(reqctx.Context(ctx), acct.ID, in.Password); err != nil {
 		return err
 	}
 	a.accountChanged(ctx, "set_password", acct, "")
@@ -158,7 +159,7 @@ func (a *API) listKeys(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	keys, err := ids.AccessKeys(ctx, acct.ID)
+	keys, err := ids.AccessKeys(reqctx.Context(ctx), acct.ID)
 	if err != nil {
 		return err
 	}
@@ -178,7 +179,7 @@ func (a *API) createKey(ctx *fasthttp.RequestCtx) error {
 	if err := readJSON(ctx, &in, true); err != nil {
 		return err
 	}
-	k, secret, err := ids.CreateAccessKey(ctx, acct.ID, in.Description)
+	k, secret, err := ids.CreateAccessKey(reqctx.Context(ctx), acct.ID, in.Description)
 	if err != nil {
 		return err
 	}
@@ -194,14 +195,14 @@ func (a *API) revokeKey(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	id := ctx.UserValue("key").(string)
-	keys, err := ids.AccessKeys(ctx, acct.ID)
+	keys, err := ids.AccessKeys(reqctx.Context(ctx), acct.ID)
 	if err != nil {
 		return err
 	}
 	if !slices.ContainsFunc(keys, func(k identity.AccessKey) bool { return k.ID == id }) {
 		return errcode.New(errcode.NotFound, "account %s has no access key %s", acct.Name, id)
 	}
-	if err := ids.RevokeAccessKey(ctx, id); err != nil {
+	if err := ids.RevokeAccessKey(reqctx.Context(ctx), id); err != nil {
 		return err
 	}
 	a.accountChanged(ctx, "revoke_key", acct, " key "+id)

@@ -20,6 +20,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 )
 
@@ -168,13 +169,13 @@ func (a *API) actor(ctx *fasthttp.RequestCtx) audit.Actor {
 // changeContext carries the caller to the components that audit their own
 // changes (the policy engine).
 func (a *API) changeContext(ctx *fasthttp.RequestCtx) context.Context {
-	return audit.WithActor(ctx, a.actor(ctx))
+	return audit.WithActor(reqctx.Context(ctx), a.actor(ctx))
 }
 
 // record writes an audit event for a change made through the API.
 func (a *API) record(ctx *fasthttp.RequestCtx, kind audit.Kind, action, repo, dgst, detail string) {
 	who := a.actor(ctx)
-	a.d.Audit.Record(ctx, audit.Event{
+	a.d.Audit.Record(reqctx.Context(ctx), audit.Event{
 		Time: time.Now(), Kind: kind, AccountID: who.ID, AccountName: who.Name, Remote: who.Remote,
 		Action: action, Repository: repo, Digest: dgst, Outcome: "success", Detail: detail,
 	})

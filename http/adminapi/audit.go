@@ -9,6 +9,7 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 func event(e audit.Entry) apiv1.Event {
@@ -81,11 +82,14 @@ func (a *API) queryAudit(ctx *fasthttp.RequestCtx) error {
 		if err != nil || wait < 0 || wait > audit.MaxWait {
 			return errBadRequest("wait: want a duration up to %s, like 30s", audit.MaxWait)
 		}
-		p, err = a.d.Journal.Follow(ctx, f, cursor, n, wait)
+		// A long poll: it ends, with what it found, when shutdown begins.
+		wctx, stop := reqctx.Waiting(ctx)
+		p, err = a.d.Journal.Follow(wctx, f, cursor, n, wait)
+		stop()
 		if err != nil {
 			return auditError(err)
 		}
-	} else if p, err = a.d.Journal.Query(ctx, f, cursor, n); err != nil {
+	} else if p, err = a.d.Journal.Query(reqctx.Context(ctx), f, cursor, n); err != nil {
 		return auditError(err)
 	}
 	return writeJSON(ctx, fasthttp.StatusOK, eventPage(p))
@@ -97,7 +101,7 @@ func (a *API) verifyAudit(ctx *fasthttp.RequestCtx) error {
 	if a.d.Journal == nil {
 		return errNotManaged("audit events")
 	}
-	rep, err := a.d.Journal.Verify(ctx)
+	rep, err := a.d.Journal.Verify(reqctx.Context(ctx))
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/gc"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 )
 
@@ -110,7 +111,7 @@ func (a *API) gcHistory(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	p, err := a.d.Journal.Query(ctx, audit.Filter{Kinds: []audit.Kind{audit.GCRun}}, cursor, n)
+	p, err := a.d.Journal.Query(reqctx.Context(ctx), audit.Filter{Kinds: []audit.Kind{audit.GCRun}}, cursor, n)
 	if err != nil {
 		return auditError(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 func rule(r policy.Rule) apiv1.Rule {
@@ -167,7 +168,7 @@ func (a *API) evaluate(ctx *fasthttp.RequestCtx) error {
 		if a.d.Identity == nil {
 			return errNotManaged("accounts")
 		}
-		acct, err := a.account(ctx, in.Account)
+		acct, err := a.account(reqctx.Context(ctx), in.Account)
 		if err != nil {
 			return err
 		}

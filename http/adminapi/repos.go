@@ -14,10 +14,11 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 func (a *API) status(ctx *fasthttp.RequestCtx) error {
-	c, err := a.d.Registry.Counts(ctx)
+	c, err := a.d.Registry.Counts(reqctx.Context(ctx))
 	if err != nil {
 		return err
 	}
@@ -30,7 +31,7 @@ func (a *API) status(ctx *fasthttp.RequestCtx) error {
 	if a.d.MetadataBytes != nil {
 		st.Storage.MetadataBytes = a.d.MetadataBytes()
 	}
-	up, err := a.d.Registry.UploadTotals(ctx)
+	up, err := a.d.Registry.UploadTotals(reqctx.Context(ctx))
 	if err != nil {
 		return err
 	}
@@ -49,7 +50,7 @@ func (a *API) listRepositories(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	infos, more, err := a.d.Registry.RepositoryInfos(ctx, cursor, n)
+	infos, more, err := a.d.Registry.RepositoryInfos(reqctx.Context(ctx), cursor, n)
 	if err != nil {
 		return err
 	}
@@ -132,7 +133,7 @@ func (a *API) repository(ctx *fasthttp.RequestCtx) error {
 }
 
 func (a *API) showRepository(ctx *fasthttp.RequestCtx, repo string) error {
-	info, err := a.d.Registry.RepositoryInfo(ctx, repo)
+	info, err := a.d.Registry.RepositoryInfo(reqctx.Context(ctx), repo)
 	if err != nil {
 		return err
 	}
@@ -143,7 +144,7 @@ func (a *API) showRepository(ctx *fasthttp.RequestCtx, repo string) error {
 func RepoDeleteJob(repo string) string { return "repo-delete:" + repo }
 
 func (a *API) deleteRepository(ctx *fasthttp.RequestCtx, repo string) error {
-	if _, err := a.d.Registry.RepositoryInfo(ctx, repo); err != nil {
+	if _, err := a.d.Registry.RepositoryInfo(reqctx.Context(ctx), repo); err != nil {
 		return err
 	}
 	kind := RepoDeleteJob(repo)
@@ -160,7 +161,7 @@ func (a *API) listTags(ctx *fasthttp.RequestCtx, repo string) error {
 	if err != nil {
 		return err
 	}
-	tags, more, err := a.d.Registry.TagInfos(ctx, repo, cursor, n)
+	tags, more, err := a.d.Registry.TagInfos(reqctx.Context(ctx), repo, cursor, n)
 	if err != nil {
 		return err
 	}
@@ -190,7 +191,7 @@ func (a *API) listManifests(ctx *fasthttp.RequestCtx, repo string) error {
 	if err != nil {
 		return err
 	}
-	ms, more, err := a.d.Registry.ManifestInfos(ctx, repo, cursor, n)
+	ms, more, err := a.d.Registry.ManifestInfos(reqctx.Context(ctx), repo, cursor, n)
 	if err != nil {
 		return err
 	}
@@ -231,7 +232,7 @@ func (a *API) deleteRef(ctx *fasthttp.RequestCtx, repo, ref string, byDigest boo
 		}
 		r.Tag = ref
 	}
-	if err := a.d.Registry.DeleteManifest(ctx, repo, r); err != nil {
+	if err := a.d.Registry.DeleteManifest(reqctx.Context(ctx), repo, r); err != nil {
 		return err
 	}
 	a.record(ctx, audit.Delete, string(policy.Delete), repo, r.Digest.String(), "reference "+ref+" (admin API)")
@@ -259,7 +260,7 @@ type manifestBody struct {
 // manifest is the detail view of ref in repo: summary, parsed parts and
 // referrers.
 func (a *API) manifest(ctx *fasthttp.RequestCtx, repo string, ref names.Reference) (*apiv1.Manifest, error) {
-	info, err := a.d.Registry.ManifestInfo(ctx, repo, ref)
+	info, err := a.d.Registry.ManifestInfo(reqctx.Context(ctx), repo, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +273,7 @@ func (a *API) manifest(ctx *fasthttp.RequestCtx, repo string, ref names.Referenc
 			m.Platforms = append(m.Platforms, apiv1.PlatformManifest{Digest: pm.Digest, Platform: pm.Platform})
 		}
 	}
-	refs, err := a.d.Registry.Referrers(ctx, repo, digest.Digest(info.Digest), "")
+	refs, err := a.d.Registry.Referrers(reqctx.Context(ctx), repo, digest.Digest(info.Digest), "")
 	if err != nil {
 		return nil, err
 	}

@@ -9,10 +9,12 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
-// maxBody bounds a request body: the API's documents are small.
-const maxBody = 1 << 20
+// MaxBody bounds a request body: the API's documents are small. A body
+// declared larger is refused before it is read (http/server).
+const MaxBody = 1 << 20
 
 // drainMax is how much of an oversized body is read before answering.
 const drainMax = 4 << 20
@@ -41,24 +43,19 @@ func readJSON(ctx *fasthttp.RequestCtx, v any, emptyOK bool) error {
 	return nil
 }
 
-// readBody reads the (streamed) request body, at most maxBody bytes.
+// readBody reads the (streamed) request body, at most MaxBody bytes.
 func readBody(ctx *fasthttp.RequestCtx) ([]byte, error) {
-	// The stream first: Request.Body() would read a streamed body whole
-	// into memory before the limit could refuse it.
-	r := ctx.RequestBodyStream()
-	if r == nil {
-		r = bytes.NewReader(ctx.Request.Body())
-	}
-	b, err := io.ReadAll(io.LimitReader(r, maxBody+1))
+	r := reqctx.Body(ctx)
+	b, err := io.ReadAll(io.LimitReader(r, MaxBody+1))
 	if err != nil {
 		return nil, errBadRequest("reading the body: %v", err)
 	}
-	if len(b) > maxBody {
+	if len(b) > MaxBody {
 		// Read (and drop) a few more MiB, so that a client that is still
 		// sending gets the 413 rather than a reset connection; past that
 		// the connection is closed under it.
 		_, _ = io.Copy(io.Discard, io.LimitReader(r, drainMax))
-		return nil, errcode.New(errcode.TooLarge, "request body over %d bytes", maxBody)
+		return nil, errcode.New(errcode.TooLarge, "request body over %d bytes", MaxBody)
 	}
 	return b, nil
 }

@@ -12,6 +12,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // createSnapshot writes a snapshot into a directory on the server: a
@@ -34,7 +35,7 @@ func (a *API) createSnapshot(ctx *fasthttp.RequestCtx) error {
 	case !filepath.IsAbs(dir):
 		dir = filepath.Join(a.d.SnapshotDir, dir)
 	}
-	m, err := a.d.Snapshot(ctx, filepath.Clean(dir))
+	m, err := a.d.Snapshot(reqctx.Context(ctx), filepath.Clean(dir))
 	if errors.Is(err, snapshot.ErrNotEmpty) {
 		return errcode.New(errcode.Conflict, "%s exists and is not empty", dir)
 	}

@@ -8,6 +8,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // listUploads pages through the open upload sessions in id order,
@@ -23,7 +24,7 @@ func (a *API) listUploads(ctx *fasthttp.RequestCtx) error {
 			return err
 		}
 	}
-	infos, more, err := a.d.Registry.UploadInfos(ctx, repo, cursor, n)
+	infos, more, err := a.d.Registry.UploadInfos(reqctx.Context(ctx), repo, cursor, n)
 	if err != nil {
 		return err
 	}
@@ -44,7 +45,7 @@ func upload(info engine.UploadInfo) apiv1.Upload {
 // deleteUpload ends a session and removes its staging file; its client's
 // next request on it gets BLOB_UPLOAD_UNKNOWN.
 func (a *API) deleteUpload(ctx *fasthttp.RequestCtx) error {
-	info, err := a.d.Registry.RemoveUpload(ctx, ctx.UserValue("id").(string))
+	info, err := a.d.Registry.RemoveUpload(reqctx.Context(ctx), ctx.UserValue("id").(string))
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/http/distapi"
 	"git.wntrmute.dev/kyle/mcr/http/forwarded"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // Mode says where identities come from.
@@ -168,7 +169,7 @@ func (a *Auth) authenticate(ctx *fasthttp.RequestCtx) (*caller, error) {
 // bearer verifies a token: mcr's own locally, an MCIAS token with MCIAS.
 func (a *Auth) bearer(ctx *fasthttp.RequestCtx, tok string) (*caller, error) {
 	if a.o.Mode == ModeMCIAS && !a.o.Identity.LooksLikeToken(tok) {
-		p, err := a.o.MCIAS.Validate(ctx, tok)
+		p, err := a.o.MCIAS.Validate(reqctx.Context(ctx), tok)
 		if err != nil {
 			return nil, a.tokenError(ctx, err)
 		}
@@ -211,15 +212,15 @@ func (a *Auth) login(ctx *fasthttp.RequestCtx, user, pass, via string, auditSucc
 	ev := audit.Event{Time: now, AccountName: user, Remote: addr, Action: via}
 	if wait, blocked := a.limiter.Blocked(user, addr, now); blocked {
 		ev.Kind, ev.Outcome, ev.Detail = audit.LoginFailed, "rate_limited", "too many failed logins"
-		a.audit.Record(ctx, ev)
+		a.audit.Record(reqctx.Context(ctx), ev)
 		return identity.Principal{}, tooMany(wait)
 	}
 	var p identity.Principal
 	var err error
 	if a.o.Mode == ModeMCIAS {
-		p, err = a.o.MCIAS.Login(ctx, user, pass)
+		p, err = a.o.MCIAS.Login(reqctx.Context(ctx), user, pass)
 	} else {
-		p, err = a.o.Identity.Login(ctx, user, pass)
+		p, err = a.o.Identity.Login(reqctx.Context(ctx), user, pass)
 	}
 	if err != nil {
 		if errcode.KindOf(err) != errcode.Unauthorized {
@@ -227,13 +228,13 @@ func (a *Auth) login(ctx *fasthttp.RequestCtx, user, pass, via string, auditSucc
 		}
 		a.limiter.Fail(user, addr, now)
 		ev.Kind, ev.Outcome, ev.Detail = audit.LoginFailed, "failure", reason(err)
-		a.audit.Record(ctx, ev)
+		a.audit.Record(reqctx.Context(ctx), ev)
 		return identity.Principal{}, a.challenge(ctx, "", "", err)
 	}
 	a.limiter.Succeed(user)
 	if auditSuccess {
 		ev.Kind, ev.Outcome, ev.AccountID = audit.Login, "success", p.ID
-		a.audit.Record(ctx, ev)
+		a.audit.Record(reqctx.Context(ctx), ev)
 	}
 	return p, nil
 }

@@ -7,6 +7,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // request turns a principal and an operation into a policy question.
@@ -95,7 +96,7 @@ func (a *Auth) Actor(ctx *fasthttp.RequestCtx) audit.Actor {
 // deny records a policy refusal and returns the DENIED error naming the
 // rule that decided.
 func (a *Auth) deny(ctx *fasthttp.RequestCtx, c *caller, act policy.Action, repo string, d policy.Decision) error {
-	a.audit.Record(ctx, audit.Event{
+	a.audit.Record(reqctx.Context(ctx), audit.Event{
 		Time: a.now(), Kind: audit.Denied, AccountID: c.p.ID, AccountName: c.p.Name, AccountType: c.p.Type, Remote: a.remote(ctx),
 		Action: string(act), Repository: repo, Outcome: "denied", Detail: d.Reason(),
 	})
@@ -145,7 +146,7 @@ func (a *Auth) AuditMutation(ctx *fasthttp.RequestCtx, act policy.Action, repo, 
 	if ref != "" && ref != digest {
 		detail = "reference " + ref
 	}
-	a.audit.Record(ctx, audit.Event{
+	a.audit.Record(reqctx.Context(ctx), audit.Event{
 		Time: a.now(), Kind: kind, AccountID: c.p.ID, AccountName: c.p.Name, AccountType: c.p.Type,
 		Remote: a.remote(ctx), Action: string(act), Repository: repo, Digest: digest, Outcome: "success", Detail: detail,
 	})

@@ -16,6 +16,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/http/distapi"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // Register adds the token endpoint to r.
@@ -108,8 +109,8 @@ func (a *Auth) postToken(ctx *fasthttp.RequestCtx) error {
 		if a.o.Mode == ModeBuiltin {
 			// Re-read the account: a disabled or deleted account, or one
 			// whose roles changed, gets nothing on its old refresh token.
-			if p, err = a.o.Identity.Principal(ctx, p.ID); err != nil {
-				a.audit.Record(ctx, audit.Event{Time: a.now(), Kind: audit.LoginFailed, AccountID: cl.Subject, AccountName: cl.Name,
+			if p, err = a.o.Identity.Principal(reqctx.Context(ctx), p.ID); err != nil {
+				a.audit.Record(reqctx.Context(ctx), audit.Event{Time: a.now(), Kind: audit.LoginFailed, AccountID: cl.Subject, AccountName: cl.Name,
 					Remote: a.remote(ctx), Action: "refresh_token", Outcome: "failure", Detail: reason(err)})
 				return a.challenge(ctx, "", "invalid_token", err)
 			}
@@ -129,20 +130,18 @@ func (a *Auth) checkService(s string) error {
 	return nil
 }
 
-// readForm reads an application/x-www-form-urlencoded body (at most 64
-// KiB: bodies are streamed, so fasthttp has not parsed it).
+// MaxTokenBody bounds a token request's form. A body declared larger is
+// refused before it is read (http/server).
+const MaxTokenBody = 64 << 10
+
+// readForm reads an application/x-www-form-urlencoded body (at most
+// MaxTokenBody: bodies are streamed, so fasthttp has not parsed it).
 func readForm(ctx *fasthttp.RequestCtx) (*fasthttp.Args, error) {
-	var body []byte
-	if s := ctx.RequestBodyStream(); s != nil {
-		b, err := io.ReadAll(io.LimitReader(s, 64<<10+1))
-		if err != nil {
-			return nil, err
-		}
-		body = b
-	} else {
-		body = ctx.Request.Body()
+	body, err := io.ReadAll(io.LimitReader(reqctx.Body(ctx), MaxTokenBody+1))
+	if err != nil {
+		return nil, err
 	}
-	if len(body) > 64<<10 {
+	if len(body) > MaxTokenBody {
 		return nil, errcode.New(errcode.TooLarge, "token request over 64 KiB")
 	}
 	var args fasthttp.Args
@@ -175,7 +174,7 @@ func (a *Auth) issue(ctx *fasthttp.RequestCtx, p identity.Principal, scopes []st
 		}
 		reply.RefreshToken = rt.Token
 	}
-	a.audit.Record(ctx, audit.Event{
+	a.audit.Record(reqctx.Context(ctx), audit.Event{
 		Time: a.now(), Kind: audit.TokenIssued, AccountID: p.ID, AccountName: p.Name, Remote: a.remote(ctx),
 		Outcome: "success", Detail: "requested [" + strings.Join(scopes, " ") + "] granted [" + reply.Scope + "]",
 	})

@@ -1,10 +1,8 @@
 package distapi
 
 import (
-	"bytes"
 	"io"
 	"strconv"
-	"sync/atomic"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/valyala/fasthttp"
@@ -12,47 +10,8 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
-
-// bodyStream returns the request body as a stream. fasthttp hands small
-// bodies over already read and streams the rest (Server.StreamRequestBody).
-// What is read is counted for the access log and metrics (BytesRead): a
-// chunked upload declares no length.
-func bodyStream(ctx *fasthttp.RequestCtx) io.Reader {
-	// The stream first: Request.Body() would read a streamed body whole
-	// into memory.
-	r := ctx.RequestBodyStream()
-	if r == nil {
-		r = bytes.NewReader(ctx.Request.Body())
-	}
-	c := &countingReader{r: r}
-	ctx.SetUserValue(bytesReadKey, c)
-	return c
-}
-
-const bytesReadKey = "mcr.bytes_read"
-
-// countingReader counts the bytes read through it. The count is atomic:
-// an upload is read by a pool worker while the request's goroutine waits.
-type countingReader struct {
-	r io.Reader
-	n atomic.Int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
-}
-
-// BytesRead is how much of the request body a handler read, and whether
-// one was read at all.
-func BytesRead(ctx *fasthttp.RequestCtx) (int64, bool) {
-	if c, ok := ctx.UserValue(bytesReadKey).(*countingReader); ok {
-		return c.n.Load(), true
-	}
-	return 0, false
-}
 
 // bodyLength is the declared body size, or -1 when chunked or absent.
 func bodyLength(ctx *fasthttp.RequestCtx) int64 {
@@ -69,7 +28,7 @@ func (a *API) getBlob(ctx *fasthttp.RequestCtx, rt route) error {
 	}
 	h := &ctx.Response.Header
 	if ctx.IsHead() {
-		size, err := a.reg.StatBlob(ctx, rt.repo, d)
+		size, err := a.reg.StatBlob(reqctx.Context(ctx), rt.repo, d)
 		if err != nil {
 			return err
 		}
@@ -80,7 +39,7 @@ func (a *API) getBlob(ctx *fasthttp.RequestCtx, rt route) error {
 	// A store that can send the client to the bytes itself (S3 with
 	// storage.s3.redirect) gets a 307 to a short-lived URL; the store
 	// honours the client's Range there.
-	url, err := a.reg.BlobURL(ctx, rt.repo, d)
+	url, err := a.reg.BlobURL(reqctx.Context(ctx), rt.repo, d)
 	if err != nil {
 		return err
 	}
@@ -90,7 +49,7 @@ func (a *API) getBlob(ctx *fasthttp.RequestCtx, rt route) error {
 		ctx.SetStatusCode(fasthttp.StatusTemporaryRedirect)
 		return nil
 	}
-	f, size, err := a.reg.OpenBlob(ctx, rt.repo, d)
+	f, size, err := a.reg.OpenBlob(reqctx.Context(ctx), rt.repo, d)
 	if err != nil {
 		return err
 	}
@@ -129,7 +88,7 @@ func (a *API) deleteBlob(ctx *fasthttp.RequestCtx, rt route) error {
 	if err != nil {
 		return err
 	}
-	if err := a.reg.DeleteBlob(ctx, rt.repo, d); err != nil {
+	if err := a.reg.DeleteBlob(reqctx.Context(ctx), rt.repo, d); err != nil {
 		return err
 	}
 	ctx.SetStatusCode(fasthttp.StatusAccepted)
@@ -155,7 +114,7 @@ func (a *API) startUpload(ctx *fasthttp.RequestCtx, rt route) error {
 		// the caller may pull (canPull also limits an automatic mount's
 		// candidates). A source they may not pull falls back to an upload
 		// session, which says nothing about what the source holds.
-		ok, err := a.reg.MountBlob(ctx, rt.repo, from, d, a.canPull(ctx))
+		ok, err := a.reg.MountBlob(reqctx.Context(ctx), rt.repo, from, d, a.canPull(ctx))
 		if err != nil {
 			return err
 		}
@@ -171,13 +130,13 @@ func (a *API) startUpload(ctx *fasthttp.RequestCtx, rt route) error {
 		if err != nil {
 			return err
 		}
-		if err := a.reg.PutBlob(ctx, rt.repo, d, bodyStream(ctx), bodyLength(ctx)); err != nil {
+		if err := a.reg.PutBlob(reqctx.Context(ctx), rt.repo, d, reqctx.Body(ctx), bodyLength(ctx)); err != nil {
 			return err
 		}
 		blobCreated(ctx, rt.repo, d)
 		return nil
 	}
-	up, err := a.reg.StartUpload(ctx, rt.repo)
+	up, err := a.reg.StartUpload(reqctx.Context(ctx), rt.repo)
 	if err != nil {
 		return err
 	}
@@ -212,7 +171,7 @@ func uploadRange(n int64) string {
 }
 
 func (a *API) uploadStatus(ctx *fasthttp.RequestCtx, rt route) error {
-	up, err := a.reg.UploadStatus(ctx, rt.repo, rt.arg)
+	up, err := a.reg.UploadStatus(reqctx.Context(ctx), rt.repo, rt.arg)
 	if err != nil {
 		return err
 	}
@@ -225,7 +184,7 @@ func (a *API) patchUpload(ctx *fasthttp.RequestCtx, rt route) error {
 	if err != nil {
 		return err
 	}
-	up, err := a.reg.AppendUpload(ctx, rt.repo, rt.arg, start, bodyStream(ctx), length)
+	up, err := a.reg.AppendUpload(reqctx.Context(ctx), rt.repo, rt.arg, start, reqctx.Body(ctx), length)
 	if errcode.KindOf(err) == errcode.RangeInvalid {
 		// A client recovers from an out-of-order chunk with the session's
 		// location and current range (spec: 416 on PATCH).
@@ -266,7 +225,7 @@ func (a *API) putUpload(ctx *fasthttp.RequestCtx, rt route) error {
 	if err != nil {
 		return err
 	}
-	if err := a.reg.FinishUpload(ctx, rt.repo, rt.arg, d, start, bodyStream(ctx), length); err != nil {
+	if err := a.reg.FinishUpload(reqctx.Context(ctx), rt.repo, rt.arg, d, start, reqctx.Body(ctx), length); err != nil {
 		return err
 	}
 	blobCreated(ctx, rt.repo, d)
@@ -274,7 +233,7 @@ func (a *API) putUpload(ctx *fasthttp.RequestCtx, rt route) error {
 }
 
 func (a *API) cancelUpload(ctx *fasthttp.RequestCtx, rt route) error {
-	if err := a.reg.CancelUpload(ctx, rt.repo, rt.arg); err != nil {
+	if err := a.reg.CancelUpload(reqctx.Context(ctx), rt.repo, rt.arg); err != nil {
 		return err
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)

@@ -10,6 +10,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // MaxPage caps n on listings so one request cannot ask for an unbounded
@@ -62,7 +63,7 @@ func (a *API) tags(ctx *fasthttp.RequestCtx, rt route) error {
 	if n < 0 && last == "" {
 		// The whole list: served from the repository's cached, already
 		// encoded list (engine.TagList), shared and never modified.
-		tl, err := a.reg.TagList(ctx, rt.repo)
+		tl, err := a.reg.TagList(reqctx.Context(ctx), rt.repo)
 		if err != nil {
 			return err
 		}
@@ -70,7 +71,7 @@ func (a *API) tags(ctx *fasthttp.RequestCtx, rt route) error {
 		ctx.Response.SetBodyRaw(tl.JSON)
 		return nil
 	}
-	p, err := a.reg.Tags(ctx, rt.repo, last, n)
+	p, err := a.reg.Tags(reqctx.Context(ctx), rt.repo, last, n)
 	if err != nil {
 		return err
 	}
@@ -100,11 +101,11 @@ func (a *API) catalog(ctx *fasthttp.RequestCtx) error {
 func (a *API) visibleCatalog(ctx *fasthttp.RequestCtx, last string, n int) (engine.Page, error) {
 	canPull := a.canPull(ctx)
 	if canPull == nil {
-		return a.reg.Catalog(ctx, last, n)
+		return a.reg.Catalog(reqctx.Context(ctx), last, n)
 	}
 	var out engine.Page
 	for {
-		p, err := a.reg.Catalog(ctx, last, n)
+		p, err := a.reg.Catalog(reqctx.Context(ctx), last, n)
 		if err != nil {
 			return out, err
 		}
@@ -135,7 +136,7 @@ func (a *API) referrers(ctx *fasthttp.RequestCtx, rt route) error {
 		return err
 	}
 	artifactType := string(ctx.QueryArgs().Peek("artifactType"))
-	descs, err := a.reg.Referrers(ctx, rt.repo, d, artifactType)
+	descs, err := a.reg.Referrers(reqctx.Context(ctx), rt.repo, d, artifactType)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/manifest"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 func (a *API) getManifest(ctx *fasthttp.RequestCtx, rt route) error {
@@ -17,7 +18,7 @@ func (a *API) getManifest(ctx *fasthttp.RequestCtx, rt route) error {
 	if err != nil {
 		return err
 	}
-	m, err := a.reg.GetManifest(ctx, rt.repo, ref)
+	m, err := a.reg.GetManifest(reqctx.Context(ctx), rt.repo, ref)
 	if err != nil {
 		return err
 	}
@@ -81,7 +82,7 @@ func (a *API) putManifest(ctx *fasthttp.RequestCtx, rt route) error {
 	for _, t := range ctx.QueryArgs().PeekMulti("tag") {
 		tags = append(tags, string(t))
 	}
-	res, err := a.reg.PutManifest(ctx, rt.repo, ref, string(ctx.Request.Header.ContentType()), payload, tags)
+	res, err := a.reg.PutManifest(reqctx.Context(ctx), rt.repo, ref, string(ctx.Request.Header.ContentType()), payload, tags)
 	if err != nil {
 		return err
 	}
@@ -107,7 +108,7 @@ const maxDrain = 64 << 20
 // streams bodies, so a body over the limit is refused without ever being
 // held in memory: the excess is drained (up to maxDrain) and discarded.
 func readLimited(ctx *fasthttp.RequestCtx, limit int) ([]byte, error) {
-	body := bodyStream(ctx)
+	body := reqctx.Body(ctx)
 	tooLarge := func() error {
 		_, _ = io.CopyN(io.Discard, body, maxDrain)
 		return errcode.New(errcode.TooLarge, "body exceeds the limit of %d bytes", limit)
@@ -130,7 +131,7 @@ func (a *API) deleteManifest(ctx *fasthttp.RequestCtx, rt route) error {
 	if err != nil {
 		return err
 	}
-	if err := a.reg.DeleteManifest(ctx, rt.repo, ref); err != nil {
+	if err := a.reg.DeleteManifest(reqctx.Context(ctx), rt.repo, ref); err != nil {
 		return err
 	}
 	ctx.SetStatusCode(fasthttp.StatusAccepted)

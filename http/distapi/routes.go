@@ -11,6 +11,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // API serves the distribution API from a Registry.
@@ -18,6 +19,15 @@ type API struct {
 	reg   *engine.Registry
 	log   zerolog.Logger
 	authz Authorizer
+	gate  UploadGate
+}
+
+// UploadGate bounds the uploads a caller streams at once (http/server
+// counts them per account or anonymous address).
+type UploadGate interface {
+	// Admit counts an upload request, or returns the error to answer
+	// with (429 with Retry-After). leave ends the count.
+	Admit(ctx *fasthttp.RequestCtx) (leave func(), err error)
 }
 
 // Authorizer decides, before a handler runs, whether the caller may do the
@@ -42,6 +52,20 @@ func New(reg *engine.Registry, log zerolog.Logger) *API {
 func (a *API) WithAuthorizer(z Authorizer) *API {
 	a.authz = z
 	return a
+}
+
+// WithUploadGate makes g admit every request that streams an upload body
+// and returns a.
+func (a *API) WithUploadGate(g UploadGate) *API {
+	a.gate = g
+	return a
+}
+
+// streamsUpload reports whether a request to k with method may carry a
+// blob upload's body.
+func streamsUpload(k kind, method string) bool {
+	return (k == kindUploads && method == fasthttp.MethodPost) ||
+		(k == kindUpload && (method == fasthttp.MethodPatch || method == fasthttp.MethodPut))
 }
 
 // authorize checks act on repo with the Authorizer, if there is one.
@@ -213,6 +237,15 @@ func (a *API) dispatch(ctx *fasthttp.RequestCtx) {
 	if err := a.authorize(ctx, act, rt.repo); err != nil {
 		WriteError(ctx, err)
 		return
+	}
+	if a.gate != nil && streamsUpload(rt.kind, string(ctx.Method())) {
+		leave, err := a.gate.Admit(ctx)
+		if err != nil {
+			WriteError(ctx, err)
+			reqctx.CloseUnread(ctx) // the body is not read
+			return
+		}
+		defer leave()
 	}
 	if err := h(ctx, rt); err != nil {
 		WriteError(ctx, err)

@@ -84,7 +84,10 @@ type authSetup struct {
 	// runner and collector.
 	admin      bool
 	auditPulls bool
-	proxies    forwarded.Trust
+	// eng and opts, when set, tune the engine and the server.
+	eng     engine.Options
+	opts    func(*Options)
+	proxies forwarded.Trust
 }
 
 func newAuthRegistry(t *testing.T, s authSetup) *authRegistry {
@@ -114,8 +117,11 @@ func newAuthRegistry(t *testing.T, s authSetup) *authRegistry {
 	}
 	pol.WithAudit(rec)
 	a := auth.New(auth.Options{Mode: s.mode, Identity: ids, MCIAS: s.mcias, Policy: pol, Audit: rec, Limits: s.limits, Now: clk.now, AuditPulls: s.auditPulls, Proxies: s.proxies})
-	ar.testRegistry = serveTestRegistry(t, dir, store, blobs, engine.Options{}, func(reg *engine.Registry, o *Options) {
+	ar.testRegistry = serveTestRegistry(t, dir, store, blobs, s.eng, func(reg *engine.Registry, o *Options) {
 		o.Auth = a
+		if s.opts != nil {
+			s.opts(o)
+		}
 		if s.admin {
 			o.Admin = ar.adminAPI(t, reg, blobs, a, rec)
 		}

@@ -31,6 +31,7 @@ import (
 // see exactly the bytes a client would.
 type testRegistry struct {
 	t      *testing.T
+	dial   func() (net.Conn, error) // a raw connection to the server
 	client *http.Client
 	srv    *Server
 	reg    *engine.Registry
@@ -66,6 +67,14 @@ func openTestStores(t *testing.T) (string, *kv.Badger, *blobstore.FS) {
 // readiness); without it the registry is anonymous.
 func serveTestRegistry(t *testing.T, dir string, store *kv.Badger, blobs *blobstore.FS, o engine.Options, configure func(*engine.Registry, *Options)) *testRegistry {
 	t.Helper()
+	ln := fasthttputil.NewInmemoryListener()
+	return serveTestRegistryOn(t, ln, ln.Dial, dir, store, blobs, o, configure)
+}
+
+// serveTestRegistryOn is serveTestRegistry on ln, which dial reaches.
+func serveTestRegistryOn(t *testing.T, ln net.Listener, dial func() (net.Conn, error), dir string, store *kv.Badger, blobs *blobstore.FS,
+	o engine.Options, configure func(*engine.Registry, *Options)) *testRegistry {
+	t.Helper()
 	if o.Streamer == nil {
 		// Uploads stream through a pool as in mcrsrv serve, with few
 		// workers so the tests also cross the pipeline's handoffs.
@@ -79,17 +88,17 @@ func serveTestRegistry(t *testing.T, dir string, store *kv.Badger, blobs *blobst
 		configure(reg, &so)
 	}
 	srv := New(reg, zerolog.Nop(), so)
-	ln := fasthttputil.NewInmemoryListener()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	tr := &testRegistry{
-		t:   t,
-		srv: srv,
-		reg: reg,
-		dir: dir,
+		t:    t,
+		dial: dial,
+		srv:  srv,
+		reg:  reg,
+		dir:  dir,
 		client: &http.Client{
 			Transport: &http.Transport{
-				DialContext:         func(context.Context, string, string) (net.Conn, error) { return ln.Dial() },
+				DialContext:         func(context.Context, string, string) (net.Conn, error) { return dial() },
 				MaxIdleConnsPerHost: 64,
 			},
 			// Redirects are answers under test, never followed.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"errors"
 
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
@@ -10,6 +11,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/http/auth"
 	"git.wntrmute.dev/kyle/mcr/http/distapi"
 	"git.wntrmute.dev/kyle/mcr/http/metrics"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // The operator endpoints.
@@ -23,9 +25,18 @@ const (
 // of next (the authentication middleware and the router), so a monitor
 // never needs an account and bad credentials never fail a probe. /metrics
 // is among them unless Options.MetricsRequireAuth (with auth on); then
-// registerMetrics puts it on the router, behind authentication.
-func ops(next fasthttp.RequestHandler, o Options) fasthttp.RequestHandler {
-	ready := metrics.Readyz(o.Ready)
+// registerMetrics puts it on the router, behind authentication. /readyz
+// fails once the server drains.
+func (s *Server) ops(next fasthttp.RequestHandler, o Options) fasthttp.RequestHandler {
+	ready := metrics.Readyz(func() error {
+		if s.draining.Load() {
+			return errDraining
+		}
+		if o.Ready != nil {
+			return o.Ready()
+		}
+		return nil
+	})
 	var scrape fasthttp.RequestHandler
 	if o.Metrics != nil && (!o.MetricsRequireAuth || o.Auth == nil) {
 		scrape = o.Metrics.Serve
@@ -49,6 +60,9 @@ func ops(next fasthttp.RequestHandler, o Options) fasthttp.RequestHandler {
 		next(ctx)
 	}
 }
+
+// errDraining is /readyz's reason once shutdown has begun.
+var errDraining = errors.New("shutting down")
 
 // registerMetrics puts /metrics behind authentication: the caller needs
 // the admin action, like the admin API.
@@ -83,7 +97,7 @@ func routeName(path []byte) string {
 // bytesIn is what the handler read of the request body (a chunked upload
 // declares no length), else the declared size.
 func bytesIn(ctx *fasthttp.RequestCtx) int64 {
-	if n, ok := distapi.BytesRead(ctx); ok {
+	if n, ok := reqctx.BytesRead(ctx); ok {
 		return n
 	}
 	return int64(max(ctx.Request.Header.ContentLength(), 0))

@@ -1,16 +1,12 @@
-// Package server assembles mcr's HTTP front end: a fasthttp server, the
-// router, and the middleware every request passes through (request id,
-// panic recovery, access log, the API version header). It owns the
-// listener's lifecycle; the endpoints live in sibling packages.
 package server
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -25,6 +21,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/http/distapi"
 	"git.wntrmute.dev/kyle/mcr/http/forwarded"
 	"git.wntrmute.dev/kyle/mcr/http/metrics"
+	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
 // Options tunes the HTTP server.
@@ -51,6 +48,12 @@ type Options struct {
 	Ready func() error
 	// Admin is the admin API served under /api/v1; nil serves none.
 	Admin *adminapi.API
+	// BodyIdleTimeout cuts off a request whose body makes no progress
+	// this long (uploads.idle_timeout); 0 never does.
+	BodyIdleTimeout time.Duration
+	// UploadsPerCaller bounds the uploads one account (or, anonymous, one
+	// address) streams at once (uploads.per_account); 0 is no bound.
+	UploadsPerCaller int
 	// Proxies are the reverse proxies whose X-Forwarded-For names the
 	// client in the access log (the remote field).
 	Proxies forwarded.Trust
@@ -61,10 +64,14 @@ const adminPrefix = apiv1.Prefix + "/"
 
 // Server is the HTTP front end.
 type Server struct {
-	srv     *fasthttp.Server
-	log     zerolog.Logger
-	metrics *metrics.Metrics
-	proxies forwarded.Trust
+	srv      *fasthttp.Server
+	log      zerolog.Logger
+	metrics  *metrics.Metrics
+	idle     time.Duration
+	life     *lifetime
+	conns    *conns
+	draining atomic.Bool
+	proxies  forwarded.Trust
 }
 
 // prefetchLimit is how much of a request body fasthttp reads before the
@@ -79,6 +86,10 @@ func New(reg *engine.Registry, log zerolog.Logger, o Options) *Server {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	api := distapi.New(reg, log)
+	if o.UploadsPerCaller > 0 {
+		api.WithUploadGate(newUploadGate(o.UploadsPerCaller, o.Proxies))
+	}
+	s := &Server{log: log, metrics: o.Metrics, proxies: o.Proxies, idle: o.BodyIdleTimeout, life: newLifetime(), conns: newConns()}
 	handler := r.Handler
 	if o.Auth != nil {
 		api.WithAuthorizer(o.Auth)
@@ -95,7 +106,7 @@ func New(reg *engine.Registry, log zerolog.Logger, o Options) *Server {
 	if o.Metrics != nil && o.MetricsRequireAuth && o.Auth != nil {
 		registerMetrics(r, o.Auth, o.Metrics)
 	}
-	handler = ops(handler, o)
+	handler = s.ops(handler, o)
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		if o.Admin != nil && bytes.HasPrefix(ctx.Path(), []byte(adminPrefix)) {
 			adminapi.NotFound(ctx)
@@ -111,7 +122,6 @@ func New(reg *engine.Registry, log zerolog.Logger, o Options) *Server {
 		distapi.WriteError(ctx, errcode.New(errcode.Unsupported, "method not allowed"))
 	}
 	r.HandleMethodNotAllowed = true
-	s := &Server{log: log, metrics: o.Metrics, proxies: o.Proxies}
 	s.srv = &fasthttp.Server{
 		Handler:                      s.middleware(handler),
 		Name:                         "mcr",
@@ -126,16 +136,14 @@ func New(reg *engine.Registry, log zerolog.Logger, o Options) *Server {
 		ReadBufferSize:               16 << 10,
 		CloseOnShutdown:              true,
 		Logger:                       fasthttpLogger{log},
+		HeaderReceived:               s.headerReceived,
+		ConnState:                    s.conns.state,
 	}
 	return s
 }
 
 // Serve answers requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
-
-// Shutdown stops accepting connections and waits for in-flight requests
-// until ctx ends.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
 
 // Handler returns the full request handler, for in-process tests.
 func (s *Server) Handler() fasthttp.RequestHandler { return s.srv.Handler }
@@ -146,13 +154,25 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 		id := requestID(ctx)
 		ctx.Response.Header.Set("X-Request-Id", id)
 		ctx.Response.Header.Set("Docker-Distribution-API-Version", "registry/2.0")
+		end := reqctx.Begin(ctx, s.life.base(ctx.ConnID()), s.life.stopping, s.idle)
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error().Str("request_id", id).Interface("panic", p).Bytes("path", ctx.Path()).Msg("handler panic")
 				distapi.WriteError(ctx, errcode.New(errcode.Internal, "internal error"))
 			}
+			if reqctx.Cut(ctx) != nil {
+				// The client is gone, stalled or shut out: no answer,
+				// the connection is closed.
+				ctx.HijackSetNoResponse(true)
+				ctx.Hijack(func(net.Conn) {})
+			}
 			s.access(ctx, id, start)
+			end()
 		}()
+		if refused(ctx) {
+			return
+		}
+		s.bodyDeadline(ctx)
 		next(ctx)
 	}
 }
@@ -170,6 +190,10 @@ func requestID(ctx *fasthttp.RequestCtx) string {
 
 func (s *Server) access(ctx *fasthttp.RequestCtx, id string, start time.Time) {
 	status := ctx.Response.StatusCode()
+	cut := reqctx.Cut(ctx)
+	if cut != nil {
+		status = statusCut // nothing was answered
+	}
 	took := time.Since(start)
 	route := routeName(ctx.Path())
 	in, out := bytesIn(ctx), bytesOut(ctx)
@@ -177,7 +201,9 @@ func (s *Server) access(ctx *fasthttp.RequestCtx, id string, start time.Time) {
 		s.metrics.Observe(metrics.Request{Route: route, Method: string(ctx.Method()), Status: status, BytesIn: in, BytesOut: out, Duration: took})
 	}
 	ev := s.log.Debug()
-	if err := distapi.InternalError(ctx); err != nil {
+	if cut != nil {
+		ev = s.log.Info().AnErr("cut", cut)
+	} else if err := distapi.InternalError(ctx); err != nil {
 		ev = s.log.Error().Err(err)
 	} else if status >= 500 {
 		ev = s.log.Error()
@@ -197,6 +223,10 @@ func (s *Server) access(ctx *fasthttp.RequestCtx, id string, start time.Time) {
 		Str("remote", s.proxies.ClientIP(ctx).String()).
 		Msg("request")
 }
+
+// statusCut is the status a request that was cut off is logged and
+// counted with (nginx's "client closed request"): it got no response.
+const statusCut = 499
 
 type fasthttpLogger struct{ log zerolog.Logger }
 
