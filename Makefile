@@ -49,6 +49,9 @@ CONFORMANCE_MOD  := github.com/opencontainers/distribution-spec/conformance
 CONFORMANCE_VER  := v0.0.0-20260831232431-97274622c111
 STATICCHECK_MOD  := honnef.co/go/tools
 STATICCHECK_VER  := v0.8.2
+# The S3 server the blob store tests run against (engine/blobstore/s3test).
+VERSITYGW_MOD    := github.com/versity/versitygw
+VERSITYGW_VER    := v1.8.0
 
 # The e2e suites start bin/mcrsrv and find the clients in .tools/bin.
 E2E_ENV := MCR_E2E=1 MCR_TOOLS_BIN=$(TOOLS_BIN) MCR_BIN=$(BIN)/mcrsrv MCR_IMAGE=$(IMAGE_DIR)
@@ -106,6 +109,7 @@ tools:
 	$(call go_tool,regctl,$(REGCTL_MOD),$(REGCTL_VER),$(REGCTL_MOD)/cmd/regctl)
 	$(call go_tool,conformance,$(CONFORMANCE_MOD),$(CONFORMANCE_VER),$(CONFORMANCE_MOD))
 	$(call go_tool,staticcheck,$(STATICCHECK_MOD),$(STATICCHECK_VER),$(STATICCHECK_MOD)/cmd/staticcheck)
+	$(call go_tool,versitygw,$(VERSITYGW_MOD),$(VERSITYGW_VER),$(VERSITYGW_MOD)/cmd/versitygw)
 	$(call apt_tool,skopeo,skopeo)
 	$(call apt_tool,nginx,nginx)
 
