@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/http/metrics"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 	"git.wntrmute.dev/kyle/mcr/kv"
@@ -49,11 +52,34 @@ func metadataUsage(store *kv.Badger) kv.DiskUsage {
 
 // readiness is /readyz's check: the metadata store is open and the data
 // directory takes a synced write.
-func readiness(store *kv.Badger, data string) func() error {
+func readiness(store *kv.Badger, data string, blobs blobstore.Store) func() error {
+	p, remote := blobs.(pinger)
 	return func() error {
 		if store.DB().IsClosed() {
 			return errors.New("metadata store closed")
 		}
-		return metrics.DirWritable(data)
+		if err := metrics.DirWritable(data); err != nil {
+			return err
+		}
+		if !remote {
+			return nil
+		}
+		// A store over the network (S3) is asked each time: the load
+		// balancer's probe is the retry, and the answer turns back to
+		// ready as soon as the store answers again.
+		ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
+		defer cancel()
+		if err := p.Ping(ctx); err != nil {
+			return fmt.Errorf("blob store: %w", err)
+		}
+		return nil
 	}
 }
+
+// pinger is a blob store that can say whether it is reachable (s3store).
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// pingTimeout bounds a readiness probe of the blob store.
+const pingTimeout = 2 * time.Second

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
@@ -32,7 +33,11 @@ func TestReadiness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ready := readiness(store, data)
+	blobs, err := blobstore.Open(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := readiness(store, data, blobs)
 	if err := ready(); err != nil {
 		t.Fatalf("fresh store: %v", err)
 	}
@@ -42,7 +47,7 @@ func TestReadiness(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := readiness(store, file)(); err == nil || !strings.Contains(err.Error(), "not writable") {
+	if err := readiness(store, file, blobs)(); err == nil || !strings.Contains(err.Error(), "not writable") {
 		t.Errorf("data path is a file: %v", err)
 	}
 	if err := store.Close(); err != nil {

@@ -123,7 +123,7 @@ func serve(ctx context.Context, c Config) error {
 
 		Metrics:            newMetrics(store, reg, uploads, bg),
 		MetricsRequireAuth: c.Metrics.RequireAuth,
-		Ready:              readiness(store, c.Data),
+		Ready:              readiness(store, c.Data, blobs),
 		Admin:              adminAPI(c, store, blobs, reg, bg, authn, journal, rec, log),
 		BodyIdleTimeout:    c.Uploads.IdleTimeout.Duration,
 		UploadsPerCaller:   c.Uploads.PerAccount,
