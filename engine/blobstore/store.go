@@ -33,8 +33,10 @@ type Store interface {
 	// Stat returns blob d's size and when it was stored; ErrNotFound if
 	// it is not there.
 	Stat(ctx context.Context, d digest.Digest) (Info, error)
-	// Reader opens blob d for reading. Seeking before the first Read
-	// makes the read a ranged one: only the bytes from there are fetched.
+	// Reader opens blob d for reading; ErrNotFound (or ErrUnavailable)
+	// comes from Reader itself, before the caller answers its client.
+	// Seek makes the read a ranged one: only the bytes from there on are
+	// fetched.
 	Reader(ctx context.Context, d digest.Digest) (io.ReadSeekCloser, error)
 	// Delete removes blob d. Only GC calls it, after d's record is gone.
 	Delete(ctx context.Context, d digest.Digest) error

@@ -8,10 +8,21 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/opencontainers/go-digest"
 )
 
-// reader reads an object with one GET, issued at the first Read with a
-// Range from the offset seeked to: a ranged pull fetches only its bytes.
+// Reader opens blob d with a GET, at once: a missing object or a store
+// that does not answer is found before the caller answers its client. A
+// Seek to another offset closes that GET and issues one with a Range
+// from there, so a ranged pull fetches only its bytes.
+func (s *Store) Reader(ctx context.Context, d digest.Digest) (io.ReadSeekCloser, error) {
+	r := &reader{ctx: ctx, s: s, key: s.blobKey(d)}
+	if err := r.fetch(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 type reader struct {
 	ctx  context.Context
 	s    *Store
@@ -20,18 +31,20 @@ type reader struct {
 	body io.ReadCloser
 }
 
-func (r *reader) Read(p []byte) (int, error) {
-	if r.body == nil {
-		in := &s3.GetObjectInput{Bucket: &r.s.cfg.Bucket, Key: &r.key}
-		if r.off > 0 {
-			in.Range = aws.String("bytes=" + strconv.FormatInt(r.off, 10) + "-")
-		}
-		out, err := r.s.c.GetObject(r.ctx, in)
-		if err != nil {
-			return 0, wrap(err)
-		}
-		r.body = out.Body
+func (r *reader) fetch() error {
+	in := &s3.GetObjectInput{Bucket: &r.s.cfg.Bucket, Key: &r.key}
+	if r.off > 0 {
+		in.Range = aws.String("bytes=" + strconv.FormatInt(r.off, 10) + "-")
 	}
+	out, err := r.s.c.GetObject(r.ctx, in)
+	if err != nil {
+		return wrap(err)
+	}
+	r.body = out.Body
+	return nil
+}
+
+func (r *reader) Read(p []byte) (int, error) {
 	n, err := r.body.Read(p)
 	r.off += int64(n)
 	if err != nil && err != io.EOF {
@@ -40,12 +53,8 @@ func (r *reader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Seek moves the offset before the first Read; the GET has no way to move
-// after it started.
+// Seek re-issues the GET from the new offset.
 func (r *reader) Seek(off int64, whence int) (int64, error) {
-	if r.body != nil {
-		return r.off, errors.New("s3store: seek after read")
-	}
 	switch whence {
 	case io.SeekStart:
 	case io.SeekCurrent:
@@ -56,13 +65,12 @@ func (r *reader) Seek(off int64, whence int) (int64, error) {
 	if off < 0 {
 		return r.off, errors.New("s3store: negative offset")
 	}
+	if off == r.off {
+		return off, nil
+	}
+	_ = r.body.Close()
 	r.off = off
-	return off, nil
+	return off, r.fetch()
 }
 
-func (r *reader) Close() error {
-	if r.body == nil {
-		return nil
-	}
-	return r.body.Close()
-}
+func (r *reader) Close() error { return r.body.Close() }

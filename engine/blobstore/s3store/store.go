@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -93,12 +92,6 @@ func (s *Store) Stat(ctx context.Context, d digest.Digest) (blobstore.Info, erro
 		return blobstore.Info{}, wrap(err)
 	}
 	return blobstore.Info{Size: aws.ToInt64(out.ContentLength), Modified: aws.ToTime(out.LastModified)}, nil
-}
-
-// Reader returns a reader that issues its GET at the first Read, with a
-// Range from where it was seeked to.
-func (s *Store) Reader(ctx context.Context, d digest.Digest) (io.ReadSeekCloser, error) {
-	return &reader{ctx: ctx, s: s, key: s.blobKey(d)}, nil
 }
 
 // Delete removes blob d (S3's DELETE of an absent key succeeds).
