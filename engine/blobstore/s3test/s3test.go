@@ -24,6 +24,9 @@ const (
 // Server is a running versitygw.
 type Server struct {
 	Endpoint string
+	bin      string
+	addr     string
+	dir      string
 	cmd      *exec.Cmd
 	exited   chan error
 }
@@ -63,21 +66,35 @@ func Start(t testing.TB) *Server {
 	}
 	addr := l.Addr().String()
 	_ = l.Close()
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "--access", AccessKey, "--secret", SecretKey, "--port", addr, "posix", dir)
+	s := &Server{Endpoint: "http://" + addr, bin: bin, addr: addr, dir: t.TempDir()}
+	s.start(t)
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Restart starts a stopped server again, on the same address and
+// directory: what it held before it stopped is there again.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.start(t)
+}
+
+// start runs versitygw and waits until it accepts connections.
+func (s *Server) start(t testing.TB) {
+	t.Helper()
+	cmd := exec.Command(s.bin, "--access", AccessKey, "--secret", SecretKey, "--port", s.addr, "posix", s.dir)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Endpoint: "http://" + addr, cmd: cmd, exited: make(chan error, 1)}
+	s.cmd, s.exited = cmd, make(chan error, 1)
 	go func() { s.exited <- cmd.Wait() }()
-	t.Cleanup(s.Stop)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		c, err := net.DialTimeout("tcp", s.addr, time.Second)
 		if err == nil {
 			_ = c.Close()
-			return s
+			return
 		}
 		select {
 		case err := <-s.exited:
@@ -86,16 +103,14 @@ func Start(t testing.TB) *Server {
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("s3test: versitygw not listening on %s after 30s", addr)
+			t.Fatalf("s3test: versitygw not listening on %s after 30s", s.addr)
 		}
 	}
 }
 
 // Stop ends the server (idempotent).
 func (s *Server) Stop() {
-	if s.cmd.ProcessState == nil {
-		_ = s.cmd.Process.Kill()
-	}
+	_ = s.cmd.Process.Kill() // an error: it has exited already
 	err := <-s.exited
 	s.exited <- err
 }
