@@ -10,8 +10,8 @@ import (
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 )
 
-// Every engine error kind has an answer, and only internal failures are
-// 5xx: bad input never is.
+// Every engine error kind has an answer, and only internal failures and
+// an unavailable store are 5xx: bad input never is.
 func TestEveryKindMapped(t *testing.T) {
 	for _, k := range errcode.Kinds() {
 		w, ok := wire[k]
@@ -19,7 +19,7 @@ func TestEveryKindMapped(t *testing.T) {
 			t.Errorf("kind %d is not mapped", k)
 			continue
 		}
-		if (w.status >= 500) != (k == errcode.Internal) {
+		if (w.status >= 500) != (k == errcode.Internal || k == errcode.Unavailable) {
 			t.Errorf("kind %d answers %d", k, w.status)
 		}
 		var ctx fasthttp.RequestCtx
