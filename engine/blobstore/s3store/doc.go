@@ -3,19 +3,20 @@
 // a custom endpoint so that any S3 implementation works.
 //
 //	<prefix>blobs/sha256/<2 hex>/<hex>   committed content, never modified
-//	<prefix>uploads/<id>/tail            bytes of a session past its last full part
+//	<prefix>uploads/<id>/tail-<rnd>      bytes of a session past its last full part
 //	<prefix>uploads/<id>/data            a finished multipart upload, before its copy
 //
 // An upload streams into a multipart upload under uploads/<id>/data, one
 // part of Config.PartSize at a time, so a writer holds at most one part in
 // memory. What is left past the last full part when a request ends is put
-// as the small tail object, and Sync returns the state (multipart upload
+// as a small tail object of a new name, and Sync returns the state (multipart upload
 // id, part list with ETags, tail length) that the engine records with the
 // session's offset and hash state: any process sharing the bucket and the
 // metadata store takes the session up from there. Bytes never recorded (a
 // request that failed after writing) are ignored on take-up: parts past
 // the recorded list are overwritten or left out of the completion, the
-// tail is read only up to its recorded length.
+// tail read is the one the state names (a later, unrecorded Sync put
+// another).
 //
 // Commit runs after the engine verified the digest: a blob that fits one
 // part is put at its final key directly; a larger one is completed at

@@ -3,6 +3,8 @@ package s3store
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +24,10 @@ type state struct {
 	Upload string `json:"u,omitempty"` // multipart upload id; "" before the first part
 	Parts  []part `json:"p,omitempty"`
 	Tail   int64  `json:"t,omitempty"` // bytes in the tail object
+	// TailName names the tail object under uploads/<id>/. Each Sync puts
+	// a new one: a Sync whose state is never recorded (its request failed
+	// after it) must not overwrite the tail the record names.
+	TailName string `json:"k,omitempty"`
 }
 
 type part struct {
@@ -61,7 +67,7 @@ func (s *Store) Stage(ctx context.Context, id string, pos blobstore.Position) (b
 	}
 	w.buf = make([]byte, 0, s.cfg.PartSize)
 	if w.st.Tail > 0 {
-		out, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.cfg.Bucket, Key: aws.String(w.tailKey()),
+		out, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.cfg.Bucket, Key: aws.String(s.stagingDir(id) + w.st.TailName),
 			Range: aws.String(fmt.Sprintf("bytes=0-%d", w.st.Tail-1))})
 		if err = wrap(err); errors.Is(err, blobstore.ErrNotFound) {
 			return nil, fmt.Errorf("%w: %s lost its tail", blobstore.ErrStagingShort, id)
@@ -75,12 +81,11 @@ func (s *Store) Stage(ctx context.Context, id string, pos blobstore.Position) (b
 			return nil, wrap(err)
 		}
 		w.buf = w.buf[:n]
-		w.st.Tail = 0 // the bytes are in buf now; Sync writes them again
+		w.st.Tail, w.st.TailName = 0, "" // the bytes are in buf now; Sync writes them again
 	}
 	return w, nil
 }
 
-func (w *writer) tailKey() string { return w.s.stagingDir(w.id) + "tail" }
 func (w *writer) dataKey() string { return w.s.stagingDir(w.id) + "data" }
 
 // Write fills buf and sends each full part; buf never grows past a part.
@@ -124,11 +129,16 @@ func (w *writer) uploadPart(ctx context.Context) error {
 // Sync puts what is past the last part as the tail object and returns the
 // state to record. Every part is already acknowledged by S3.
 func (w *writer) Sync(ctx context.Context) ([]byte, error) {
-	if err := w.s.putObject(ctx, w.tailKey(), w.buf); err != nil {
-		return nil, err
-	}
 	st := w.st
-	st.Tail = int64(len(w.buf))
+	st.Tail, st.TailName = int64(len(w.buf)), ""
+	if len(w.buf) > 0 {
+		var rnd [8]byte
+		_, _ = rand.Read(rnd[:]) // crypto/rand.Read never fails on Linux
+		st.TailName = "tail-" + hex.EncodeToString(rnd[:])
+		if err := w.s.putObject(ctx, w.s.stagingDir(w.id)+st.TailName, w.buf); err != nil {
+			return nil, err
+		}
+	}
 	return json.Marshal(st)
 }
 
@@ -175,7 +185,7 @@ func (w *writer) Commit(ctx context.Context, d digest.Digest) error {
 func (w *writer) Close() error { w.buf = nil; return nil }
 
 // RemoveStaging aborts upload id's multipart uploads and deletes its
-// objects.
+// objects: every tail a Sync left, and the completed data object.
 func (s *Store) RemoveStaging(ctx context.Context, id string) error {
 	dir := s.stagingDir(id)
 	err := s.multiparts(ctx, dir, func(u types.MultipartUpload) error {
@@ -188,12 +198,10 @@ func (s *Store) RemoveStaging(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	for _, k := range []string{dir + "tail", dir + "data"} {
-		if _, err := s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.cfg.Bucket, Key: aws.String(k)}); err != nil {
-			return wrap(err)
-		}
-	}
-	return nil
+	return s.list(ctx, dir, func(o types.Object) error {
+		_, err := s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.cfg.Bucket, Key: o.Key})
+		return wrap(err)
+	})
 }
 
 // multiparts calls fn for every multipart upload under prefix.

@@ -66,9 +66,18 @@ func Start(t testing.TB) *Server {
 	}
 	addr := l.Addr().String()
 	_ = l.Close()
-	s := &Server{Endpoint: "http://" + addr, bin: bin, addr: addr, dir: t.TempDir()}
+	s := &Server{Endpoint: "http://" + addr, bin: bin, addr: addr, dir: filepath.Join(t.TempDir(), "data")}
+	if err := os.Mkdir(s.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	s.start(t)
-	t.Cleanup(s.Stop)
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(s.dir, "..", "versitygw.log"))
+			t.Logf("versitygw log:\n%s", b[max(0, len(b)-8192):])
+		}
+	})
 	return s
 }
 
@@ -83,7 +92,13 @@ func (s *Server) Restart(t testing.TB) {
 func (s *Server) start(t testing.TB) {
 	t.Helper()
 	cmd := exec.Command(s.bin, "--access", AccessKey, "--secret", SecretKey, "--port", s.addr, "posix", s.dir)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	// Its request log goes to a file, shown only when the test fails.
+	log, err := os.OpenFile(filepath.Join(s.dir, "..", "versitygw.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
