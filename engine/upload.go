@@ -261,18 +261,9 @@ func (r *Registry) FinishUpload(ctx context.Context, repo, id string, d digest.D
 }
 
 // rehash digests a staging with an algorithm other than the session's
-// running sha256 (a sha512 push finished through a session). Only a store
-// that can read a staging back does that; on the others such a push is
-// refused, and the client can push the blob in one request instead.
+// running sha256 (a sha512 push finished through a session).
 func (r *Registry) rehash(ctx context.Context, s *session, alg digest.Algorithm) (digest.Digest, error) {
-	sr, ok := r.blobs.(blobstore.StagingReader)
-	if !ok {
-		return "", errcode.New(errcode.Unsupported, "a %s digest is only accepted for a blob pushed in one request on this store", alg)
-	}
-	if _, err := s.file.Sync(ctx); err != nil {
-		return "", err
-	}
-	f, err := sr.ReadStaging(s.id)
+	f, err := s.file.Reread(ctx)
 	if err != nil {
 		return "", err
 	}

@@ -388,6 +388,13 @@ type fsWriter struct {
 
 func (w *fsWriter) Sync(context.Context) ([]byte, error) { return nil, w.File.Sync() }
 
+func (w *fsWriter) Reread(context.Context) (io.ReadCloser, error) {
+	if err := w.File.Sync(); err != nil {
+		return nil, err
+	}
+	return w.s.ReadStaging(w.id)
+}
+
 func (w *fsWriter) Commit(_ context.Context, d digest.Digest) error {
 	if err := w.File.Sync(); err != nil {
 		return err
@@ -399,5 +406,4 @@ var (
 	_ Store          = (*FS)(nil)
 	_ FileOpener     = (*FS)(nil)
 	_ StagingTrimmer = (*FS)(nil)
-	_ StagingReader  = (*FS)(nil)
 )

@@ -27,8 +27,7 @@ import (
 //
 // Capabilities only some stores have are optional interfaces found by type
 // assertion: FileOpener (an *os.File for sendfile), Presigner (redirect
-// pulls to the store), StagingTrimmer (start-up repair of staging files),
-// StagingReader (re-reading a staging to digest it with another algorithm).
+// pulls to the store), StagingTrimmer (start-up repair of staging files).
 type Store interface {
 	// Stat returns blob d's size and when it was stored; ErrNotFound if
 	// it is not there.
@@ -89,6 +88,11 @@ type Writer interface {
 	// of the staging, which the caller records with the new offset and
 	// hands back in Position.State to go on.
 	Sync(ctx context.Context) ([]byte, error)
+	// Reread makes what was written durable and reads the whole staging
+	// back, for a digest other than the caller's running sha256 (sha512).
+	// On S3 this completes the multipart upload: the writer can then only
+	// Commit, and the session cannot take more bytes.
+	Reread(ctx context.Context) (io.ReadCloser, error)
 	// Commit makes the staged bytes blob d, durably. The caller has
 	// verified them against d. If d is already stored the staging is
 	// dropped: content-addressed bytes are identical.
@@ -115,10 +119,4 @@ type Presigner interface {
 type StagingTrimmer interface {
 	StagingSize(id string) (int64, error)
 	TruncateStaging(id string, n int64) error
-}
-
-// StagingReader is a store that can read a staging back, which a session
-// finished under a digest other than its running sha256 needs.
-type StagingReader interface {
-	ReadStaging(id string) (*os.File, error)
 }

@@ -3,6 +3,7 @@ package blobtest
 import (
 	"bytes"
 	"crypto/rand"
+	_ "crypto/sha512" // the Reread case digests with sha512
 	"errors"
 	"io"
 	"slices"
@@ -28,6 +29,40 @@ func Run(t *testing.T, open func(t *testing.T) blobstore.Store) {
 	t.Run("RemoveStaging", func(t *testing.T) { removeStaging(t, open(t)) })
 	t.Run("CommitTwice", func(t *testing.T) { commitTwice(t, open(t)) })
 	t.Run("Delete", func(t *testing.T) { deleteBlob(t, open(t)) })
+	t.Run("Reread", func(t *testing.T) { reread(t, open(t)) })
+}
+
+// reread reads a staging back (a sha512 push through a session) and
+// commits it under the digest computed from what was read.
+func reread(t *testing.T, s blobstore.Store) {
+	ctx := t.Context()
+	id := newID(t)
+	data := random(t, 2*ChunkSize+3)
+	pos := appendChunk(t, s, id, blobstore.Position{Durable: true}, data[:ChunkSize])
+	w, err := s.Stage(ctx, id, pos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Write(data[ChunkSize:]); err != nil {
+		t.Fatal(err)
+	}
+	r, err := w.Reread(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := digest.SHA512.FromReader(r)
+	_ = r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := digest.SHA512.FromBytes(data); d != want {
+		t.Fatalf("Reread digests to %s, want %s", d, want)
+	}
+	if err := w.Commit(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	check(t, s, d, data)
 }
 
 func random(t *testing.T, n int) []byte {

@@ -52,6 +52,9 @@ type writer struct {
 	id  string
 	st  state
 	buf []byte
+	// completed says the staging is one object at the staging key now
+	// (Reread): only Commit may follow.
+	completed bool
 }
 
 // Stage takes up upload id from the state recorded at pos.
@@ -154,24 +157,13 @@ func (w *writer) Commit(ctx context.Context, d digest.Digest) error {
 	}
 	switch {
 	case have:
-	case w.st.Upload == "":
+	case w.st.Upload == "" && !w.completed:
 		if err := s.putObject(ctx, key, w.buf); err != nil {
 			return err
 		}
 	default:
-		if len(w.buf) > 0 {
-			if err := w.uploadPart(ctx); err != nil {
-				return err
-			}
-		}
-		parts := make([]types.CompletedPart, len(w.st.Parts))
-		for i, p := range w.st.Parts {
-			parts[i] = types.CompletedPart{PartNumber: aws.Int32(p.N), ETag: aws.String(p.ETag)}
-		}
-		_, err := s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &s.cfg.Bucket,
-			Key: aws.String(w.dataKey()), UploadId: &w.st.Upload, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
-		if err != nil {
-			return wrap(err)
+		if err := w.complete(ctx); err != nil {
+			return err
 		}
 		_, err = s.c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &s.cfg.Bucket, Key: &key,
 			CopySource: aws.String(s.cfg.Bucket + "/" + w.dataKey())})
@@ -180,6 +172,51 @@ func (w *writer) Commit(ctx context.Context, d digest.Digest) error {
 		}
 	}
 	return s.RemoveStaging(ctx, w.id)
+}
+
+// Reread completes the multipart upload at the staging key (or, for
+// bytes that never filled a part, puts them there) and reads it back;
+// Commit then only copies it into place.
+func (w *writer) Reread(ctx context.Context) (io.ReadCloser, error) {
+	if err := w.complete(ctx); err != nil {
+		return nil, err
+	}
+	out, err := w.s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &w.s.cfg.Bucket, Key: aws.String(w.dataKey())})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return out.Body, nil
+}
+
+// complete turns the staging into the one object at the staging key.
+func (w *writer) complete(ctx context.Context) error {
+	s := w.s
+	if w.completed {
+		return nil
+	}
+	if w.st.Upload == "" {
+		if err := s.putObject(ctx, w.dataKey(), w.buf); err != nil {
+			return err
+		}
+		w.completed = true
+		return nil
+	}
+	if len(w.buf) > 0 {
+		if err := w.uploadPart(ctx); err != nil {
+			return err
+		}
+	}
+	parts := make([]types.CompletedPart, len(w.st.Parts))
+	for i, p := range w.st.Parts {
+		parts[i] = types.CompletedPart{PartNumber: aws.Int32(p.N), ETag: aws.String(p.ETag)}
+	}
+	_, err := s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &s.cfg.Bucket,
+		Key: aws.String(w.dataKey()), UploadId: &w.st.Upload, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+	if err != nil {
+		return wrap(err)
+	}
+	w.completed = true
+	return nil
 }
 
 func (w *writer) Close() error { w.buf = nil; return nil }
