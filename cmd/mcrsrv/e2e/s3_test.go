@@ -35,8 +35,10 @@ func storageEnv(cfg s3store.Config, redirect bool) []string {
 }
 
 // TestConformanceS3 runs both conformance profiles against mcr with its
-// blobs in S3: the 1.1 profile with pulls redirected to presigned URLs,
-// the development profile with pulls streamed through mcr.
+// blobs in S3, with pulls streamed through mcr, and the 1.1 profile once
+// more with pulls redirected to presigned URLs. A redirected GET is
+// answered by the store, which sends no Docker-Content-Digest (the spec
+// does not require it on a blob GET), so that run leaves the check off.
 func TestConformanceS3(t *testing.T) {
 	requireE2E(t)
 	suite := tool(t, "conformance")
@@ -46,7 +48,8 @@ func TestConformanceS3(t *testing.T) {
 		suiteEnv  []string
 		serverEnv []string
 	}{
-		{name: "v1.1-redirect", redirect: true, suiteEnv: []string{"OCI_VERSION=1.1"}},
+		{name: "v1.1-stream", suiteEnv: []string{"OCI_VERSION=1.1"}},
+		{name: "v1.1-redirect", redirect: true, suiteEnv: []string{"OCI_VERSION=1.1", "OCI_API_BLOBS_DIGEST_HEADER=false"}},
 		{
 			name:      "dev-stream",
 			suiteEnv:  []string{"OCI_VERSION=dev", "OCI_DATA_SPARSE=true", "OCI_API_BLOBS_UPLOAD_CANCEL=true"},
