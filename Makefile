@@ -1,7 +1,9 @@
 # mcr build, test and tooling.
 #
-#   make build        bin/mcrsrv (and bin/mcrctl once cmd/mcrctl exists)
+#   make build        bin/mcrsrv and bin/mcrctl, stamped with version and commit
+#   make run          build, then run bin/mcrsrv serve in the foreground (RUN_FLAGS=... adds flags)
 #   make image        multi-platform OCI image layout in bin/image (no container engine)
+#   make deploy-config  regenerate deploy/mcr.toml and the key table of docs/operations.md
 #   make tools        pinned test tools into .tools/bin (idempotent)
 #   make test         vet, staticcheck, every test with -race, including the e2e suites
 #   make lint         go vet + staticcheck
@@ -14,8 +16,9 @@
 #   make clients      only the crane/oras/regctl/skopeo runs, verbose
 #
 # Everything a fresh Debian machine with Go needs is installed by `make tools`:
-# Go tools at pinned versions, skopeo and nginx (and node for k6-check)
-# from Debian's packages.
+# Go tools at pinned versions, skopeo, nginx, systemd (systemd-analyze) and
+# PostgreSQL, e2fsprogs (mkfs.ext4, for the disk-full test) (and node for
+# k6-check) from Debian's packages.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -53,18 +56,43 @@ STATICCHECK_VER  := v0.8.2
 VERSITYGW_MOD    := github.com/versity/versitygw
 VERSITYGW_VER    := v1.8.0
 
+# PostgreSQL for the metadata tests (kv/pgtest runs throwaway servers from
+# its initdb and postgres): Debian's package of the release's supported
+# major version (15 on Debian 12), the version apt pins for the release.
+PG_PACKAGE := postgresql
+
 # The e2e suites start bin/mcrsrv and find the clients in .tools/bin.
-E2E_ENV := MCR_E2E=1 MCR_TOOLS_BIN=$(TOOLS_BIN) MCR_BIN=$(BIN)/mcrsrv MCR_IMAGE=$(IMAGE_DIR)
+# MCR_PG_REQUIRED=1: tests needing PostgreSQL fail instead of skipping,
+# since `make tools` installed it.
+E2E_ENV := MCR_E2E=1 MCR_TOOLS_BIN=$(TOOLS_BIN) MCR_BIN=$(BIN)/mcrsrv MCR_IMAGE=$(IMAGE_DIR) MCR_PG_REQUIRED=1
 E2E_PKG := ./cmd/mcrsrv/e2e
 TEST_TIMEOUT := 15m
 
-.PHONY: all build image tools test lint bench conformance clients clean
+.PHONY: all build run image deploy-config tools test lint bench conformance clients clean
 
 all: build
 
+# The build stamp of both binaries, here and in the image
+# (cmd/internal/buildinfo): VERSION and REVISION above.
+BUILDINFO := git.wntrmute.dev/kyle/mcr/cmd/internal/buildinfo
+LDFLAGS   := -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(REVISION)
+
 build:
-	$(GO) build -o $(BIN)/mcrsrv ./cmd/mcrsrv
-	$(GO) build -o $(BIN)/mcrctl ./cmd/mcrctl
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/mcrsrv ./cmd/mcrsrv
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/mcrctl ./cmd/mcrctl
+
+# exec: the shell make starts becomes the server, so make's own signal
+# handling (it passes SIGTERM on to its child; Ctrl-C reaches the whole
+# process group) stops the server with it, and no child is left behind.
+RUN_FLAGS ?=
+run: build
+	exec $(BIN)/mcrsrv serve $(RUN_FLAGS)
+
+# deploy/mcr.toml is `mcrsrv config default`; the key table of
+# docs/operations.md comes from the same source (cmd/mcrsrv/configkeys.go).
+# TestConfigFiles fails until this is run after a key changes.
+deploy-config:
+	$(GO) test -count=1 -run '^TestConfigFiles$$' ./cmd/mcrsrv -update
 
 # The container image (docs/operations.md, "Container image"): static
 # binaries cross-compiled per architecture, assembled by deploy/image into
@@ -73,7 +101,7 @@ image:
 	@for arch in $(IMAGE_ARCHS); do \
 	  echo "image: building linux/$$arch"; \
 	  for cmd in mcrsrv mcrctl; do \
-	    CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w' \
+	    CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS)' \
 	      -o $(BIN)/linux-$$arch/$$cmd ./cmd/$$cmd; \
 	  done; \
 	done
@@ -111,7 +139,10 @@ tools:
 	$(call go_tool,staticcheck,$(STATICCHECK_MOD),$(STATICCHECK_VER),$(STATICCHECK_MOD)/cmd/staticcheck)
 	$(call go_tool,versitygw,$(VERSITYGW_MOD),$(VERSITYGW_VER),$(VERSITYGW_MOD)/cmd/versitygw)
 	$(call apt_tool,skopeo,skopeo)
+	$(call apt_tool,systemd-analyze,systemd)
 	$(call apt_tool,nginx,nginx)
+# PostgreSQL, e2fsprogs (mkfs.ext4, for the disk-full test) (and node for
+# k6-check) from Debian's packages.
 
 test: tools build image k6-check
 	$(GO) vet ./...

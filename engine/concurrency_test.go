@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,13 +19,29 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore/blobstoretest"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/kv"
+	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
 )
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 func newTestEngine(t testing.TB, o Options) *Registry {
 	t.Helper()
+	return newTestEngineOn(t, o, false)
+}
+
+// newTestEngineOn is newTestEngine with the metadata in PostgreSQL
+// (pgtest) when pg is set, in Badger on disk otherwise.
+func newTestEngineOn(t testing.TB, o Options, pg bool) *Registry {
+	t.Helper()
 	dir := t.TempDir()
 	barrier := blobstoretest.Barrier(t, dir)
-	store, err := kv.Open(kv.Options{Dir: dir + "/meta", Barrier: barrier.Waiter()})
+	var store kv.Store
+	var err error
+	if pg {
+		store, err = kv.OpenPostgres(context.Background(), kv.PostgresOptions{DSN: pgtest.Database(t)})
+	} else {
+		store, err = kv.Open(kv.Options{Dir: dir + "/meta", Barrier: barrier.Waiter()})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +88,12 @@ func pushImage(t testing.TB, r *Registry, repo string, shared []byte) []byte {
 // tags. Afterwards every tag must name a manifest whose blobs are all
 // readable with the right digest. Run under -race.
 func TestConcurrentPushRetag(t *testing.T) {
-	r := newTestEngine(t, Options{})
+	t.Run("badger", func(t *testing.T) { concurrentPushRetag(t, false) })
+	t.Run("postgres", func(t *testing.T) { concurrentPushRetag(t, true) })
+}
+
+func concurrentPushRetag(t *testing.T, pg bool) {
+	r := newTestEngineOn(t, Options{}, pg)
 	ctx := context.Background()
 	repos := []string{"ci/a", "ci/b", "ci/c"}
 	tags := []string{"latest", "stable", "main"}
@@ -175,7 +197,12 @@ func verifyImage(t *testing.T, r *Registry, repo, tag string) {
 // a CI fleet fanning out a base image does: every mount and manifest
 // commit rewrites the same blob records. None may fail with a conflict.
 func TestHotSharedBlob(t *testing.T) {
-	r := newTestEngine(t, Options{})
+	t.Run("badger", func(t *testing.T) { hotSharedBlob(t, false) })
+	t.Run("postgres", func(t *testing.T) { hotSharedBlob(t, true) })
+}
+
+func hotSharedBlob(t *testing.T, pg bool) {
+	r := newTestEngineOn(t, Options{}, pg)
 	ctx := context.Background()
 	m := pushImage(t, r, "src/base", []byte("the base layer"))
 	var man v1.Manifest

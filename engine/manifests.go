@@ -28,6 +28,9 @@ func (r *Registry) PutManifest(ctx context.Context, repo string, ref names.Refer
 	if len(payload) > manifest.MaxSize {
 		return nil, errcode.New(errcode.TooLarge, "manifest exceeds %d bytes", manifest.MaxSize)
 	}
+	if err := r.admit(int64(len(payload))); err != nil {
+		return nil, err
+	}
 	m, err := manifest.Parse(contentType, payload)
 	if err != nil {
 		return nil, manifestError(err)

@@ -33,6 +33,10 @@ type Options struct {
 	Streamer Streamer
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Space, when set, refuses writes that add data while a filesystem
+	// the registry writes is below its floor (diskspace.Monitor); nil
+	// watches nothing, and only ENOSPC itself becomes a 507.
+	Space Space
 	// TagCacheBytes bounds the memory of the cached whole tag lists
 	// (TagList); 0 is DefaultTagCacheBytes, < 0 turns the cache off.
 	TagCacheBytes int64

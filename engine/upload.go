@@ -11,6 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/diskspace"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
@@ -42,6 +43,9 @@ type Upload struct {
 // is BLOB_UPLOAD_UNKNOWN and it starts again, having lost nothing. The
 // common POST-then-PUT push so pays one synced commit, at the PUT.
 func (r *Registry) StartUpload(ctx context.Context, repo string) (Upload, error) {
+	if err := r.admit(0); err != nil {
+		return Upload{}, err
+	}
 	id := newID()
 	state, err := sha256.New().(encoding.BinaryMarshaler).MarshalBinary()
 	if err != nil {
@@ -148,12 +152,17 @@ func (s *session) close() {
 	s.r.uploads.release(s.id)
 }
 
-// write appends body, checking its length when known (length >= 0).
+// write appends body, checking its length when known (length >= 0). A
+// body refused for lack of space is cut off the staging file, so the
+// session is as it was before the request and holds no space for it.
 func (s *session) write(ctx context.Context, body io.Reader, length int64) (int64, error) {
 	if body == nil {
 		return 0, nil
 	}
-	n, err := s.r.stream(ctx, s.file, body, length, s.h)
+	n, err := s.r.stream(ctx, s.r.guard(s.file), body, length, s.h)
+	if t, ok := s.file.(truncater); ok && isFull(err) {
+		_ = t.Truncate(s.rec.Offset)
+	}
 	short := err == nil && length >= 0 && n < length
 	if err == nil && length >= 0 && n != length {
 		err = errcode.New(errcode.SizeInvalid, "body has %d bytes, Content-Length or Content-Range said %d", n, length)
@@ -162,13 +171,17 @@ func (s *session) write(ctx context.Context, body io.Reader, length int64) (int6
 	return n, err
 }
 
+// truncater is a staging on a local disk, whose bytes past the recorded
+// offset hold space (blobstore.File); an S3 staging holds none that way.
+type truncater interface{ Truncate(n int64) error }
+
 // persist makes what was written durable and records the new offset,
 // hash state and the store's staging state, failing if the session was
 // cancelled meanwhile.
 func (s *session) persist(ctx context.Context, n int64) error {
 	staging, err := s.file.Sync(ctx)
 	if err != nil {
-		return err
+		return diskspace.Classify(err)
 	}
 	state, err := s.h.(encoding.BinaryMarshaler).MarshalBinary()
 	if err != nil {
@@ -201,6 +214,9 @@ func (s *session) persist(ctx context.Context, n int64) error {
 // not send those bytes again, which for a large layer streamed in one
 // PATCH is most of it.
 func (r *Registry) AppendUpload(ctx context.Context, repo, id string, start int64, body io.Reader, length int64) (Upload, error) {
+	if err := r.admit(length); err != nil {
+		return Upload{}, err
+	}
 	s, err := r.open(ctx, repo, id, true)
 	if err != nil {
 		return Upload{}, err
@@ -226,6 +242,9 @@ func (r *Registry) AppendUpload(ctx context.Context, repo, id string, start int6
 // against d and commits the blob into repo. On a digest mismatch nothing is
 // stored and the session stays as it was before this request.
 func (r *Registry) FinishUpload(ctx context.Context, repo, id string, d digest.Digest, start int64, body io.Reader, length int64) error {
+	if err := r.admit(length); err != nil {
+		return err
+	}
 	s, err := r.open(ctx, repo, id, false)
 	if err != nil {
 		return err
@@ -249,7 +268,7 @@ func (r *Registry) FinishUpload(ctx context.Context, repo, id string, d digest.D
 		return digestMismatch(d, got)
 	}
 	if err := s.file.Commit(ctx, d); err != nil {
-		return err
+		return diskspace.Classify(err)
 	}
 	defer r.writers.lock(d)()
 	return r.kv.Update(ctx, func(t kv.Txn) error {
@@ -301,10 +320,13 @@ func (r *Registry) dropUpload(ctx context.Context, id string) error {
 // PutBlob stores a whole blob sent in one request (POST ?digest= or a
 // monolithic PUT) without an upload session.
 func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, body io.Reader, length int64) error {
+	if err := r.admit(length); err != nil {
+		return err
+	}
 	id := newID()
 	f, err := r.blobs.Stage(ctx, id, blobstore.Position{})
 	if err != nil {
-		return err
+		return diskspace.Classify(err)
 	}
 	committed := false
 	defer func() {
@@ -314,7 +336,7 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 		}
 	}()
 	h := d.Algorithm().Hash()
-	n, err := r.stream(ctx, f, body, length, h)
+	n, err := r.stream(ctx, r.guard(f), body, length, h)
 	if err != nil {
 		return err
 	}
@@ -325,7 +347,7 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 		return digestMismatch(d, got)
 	}
 	if err := f.Commit(ctx, d); err != nil {
-		return err
+		return diskspace.Classify(err)
 	}
 	committed = true
 	defer r.writers.lock(d)()
@@ -368,6 +390,9 @@ func (r *Registry) link(ctx context.Context, t kv.Txn, repo string, d digest.Dig
 // then opens an upload session instead (spec: 202 fallback). canPull, when
 // not nil, limits the candidate source repositories.
 func (r *Registry) MountBlob(ctx context.Context, repo, from string, d digest.Digest, canPull func(repo string) bool) (bool, error) {
+	if err := r.admit(0); err != nil {
+		return false, err
+	}
 	mounted := false
 	unlock := r.writers.lock(d)
 	defer unlock()

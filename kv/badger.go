@@ -2,21 +2,17 @@ package kv
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
 
-// maxRetries bounds Update's conflict retries. Conflicts come from writers
-// of the same few keys (pushes linking one popular base layer, GC and a
-// push); with jittered backoff they settle in a few rounds, and running out
-// means a livelock worth reporting rather than spinning on.
-const maxRetries = 64
+// MemTableSize is the size of each of Badger's memtables, and of the
+// level-0 table a full one is flushed to. The disk-space reserve is sized
+// from it (docs/operations.md, "Disk space").
+const MemTableSize = 16 << 20
 
 // Options configures the Badger store.
 type Options struct {
@@ -47,7 +43,10 @@ type Badger struct {
 	barrier Barrier
 }
 
-var _ Store = (*Badger)(nil)
+var (
+	_ Store    = (*Badger)(nil)
+	_ Restorer = (*Badger)(nil)
+)
 
 // Open opens (creating if needed) the store and checks its schema version.
 func Open(o Options) (*Badger, error) {
@@ -73,7 +72,7 @@ func Open(o Options) (*Badger, error) {
 		// allows transactions of 2.4 MiB (15 % of a memtable) of keys and
 		// small values; values over the threshold (large manifests) count
 		// only their pointer into the value log (TestLargestTransaction).
-		WithMemTableSize(16 << 20).
+		WithMemTableSize(MemTableSize).
 		WithNumMemtables(3)
 	if o.InMemory {
 		opts = opts.WithInMemory(true).WithDir("").WithValueDir("")
@@ -83,42 +82,44 @@ func Open(o Options) (*Badger, error) {
 		return nil, fmt.Errorf("kv: open badger at %q: %w", o.Dir, err)
 	}
 	s := &Badger{db: db, barrier: o.Barrier}
-	if err := s.checkSchema(); err != nil {
+	if err := checkSchema(s); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Badger) checkSchema() error {
-	return s.Update(context.Background(), func(t Txn) error {
-		v, err := t.Get(SchemaKey())
-		if errors.Is(err, ErrNotFound) {
-			return t.Set(SchemaKey(), binary.AppendUvarint(nil, SchemaVersion))
+// CompactValueLog implements ValueLogCompactor: it rewrites value-log files
+// until a pass finds none worth rewriting, and reports how many it rewrote.
+func (s *Badger) CompactValueLog(ctx context.Context) (int, error) {
+	n := 0
+	for ctx.Err() == nil {
+		err := s.db.RunValueLogGC(0.5)
+		if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrGCInMemoryMode) || errors.Is(err, badger.ErrRejected) {
+			return n, nil
 		}
 		if err != nil {
-			return err
+			return n, err
 		}
-		got, n := binary.Uvarint(v)
-		if n <= 0 {
-			return fmt.Errorf("kv: unreadable schema version: %w", ErrCorrupt)
-		}
-		if got != SchemaVersion {
-			return fmt.Errorf("kv: data has schema version %d, this build knows %d", got, SchemaVersion)
-		}
-		return nil
-	})
+		n++
+	}
+	return n, ctx.Err()
 }
 
-// DB exposes the underlying Badger handle for maintenance jobs (value-log GC).
-func (s *Badger) DB() *badger.DB { return s.db }
+// Ping implements Pinger: Badger is embedded, so it is up until closed.
+func (s *Badger) Ping(context.Context) error {
+	if s.db.IsClosed() {
+		return ErrClosed
+	}
+	return nil
+}
 
 // View implements Store.
 func (s *Badger) View(ctx context.Context, fn func(Reader) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.View(func(t *badger.Txn) error { return fn(txn{t}) })
+	return closedErr(s.db.View(func(t *badger.Txn) error { return fn(txn{t}) }))
 }
 
 // Update implements Store.
@@ -138,11 +139,7 @@ func (s *Badger) UpdateUnsynced(ctx context.Context, fn func(Txn) error) error {
 }
 
 func (s *Badger) update(ctx context.Context, fn func(Txn) error, barrier Barrier) error {
-	backoff := 50 * time.Microsecond
-	for range maxRetries {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	return retryConflicts(ctx, func() error {
 		err := s.db.Update(func(t *badger.Txn) error { return fn(txn{t}) })
 		if err == nil && barrier != nil {
 			// Committed and visible, not yet acknowledged. A reader that
@@ -150,18 +147,20 @@ func (s *Badger) update(ctx context.Context, fn func(Txn) error, barrier Barrier
 			// waits for a later barrier, which covers this commit too.
 			return barrier.Wait()
 		}
-		if !errors.Is(err, badger.ErrConflict) {
-			return err
-		}
-		// Back off by a random part of a growing window so that the
-		// writers that just collided do not collide again in lockstep.
-		time.Sleep(backoff/2 + rand.N(backoff/2+1))
-		backoff = min(backoff*2, 20*time.Millisecond)
-	}
-	return ErrConflict
+		return closedErr(err)
+	}, func(err error) bool { return errors.Is(err, badger.ErrConflict) })
 }
 
-// Backup implements Store.
+// closedErr maps Badger's closed-store error to the port's.
+func closedErr(err error) error {
+	if errors.Is(err, badger.ErrDBClosed) {
+		return ErrClosed
+	}
+	return err
+}
+
+// Backup implements Backuper: Badger's own backup stream, from one read
+// snapshot.
 func (s *Badger) Backup(ctx context.Context, w io.Writer) error {
 	stream := s.db.NewStream()
 	stream.LogPrefix = "kv.Backup"
@@ -172,9 +171,14 @@ func (s *Badger) Backup(ctx context.Context, w io.Writer) error {
 	return err
 }
 
-// Restore loads a Backup dump into the store. It must run before the store
-// serves traffic (Badger's Load is not safe alongside other writers).
-func (s *Badger) Restore(r io.Reader) error { return s.db.Load(r, 256) }
+// Restore implements Restorer. It must run before the store serves
+// traffic (Badger's Load is not safe alongside other writers).
+func (s *Badger) Restore(ctx context.Context, r io.Reader) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Load(r, 256)
+}
 
 // Close implements Store.
 func (s *Badger) Close() error { return s.db.Close() }

@@ -26,6 +26,8 @@ func (u DiskUsage) Total() int64 { return u.LSM + u.ValueLog + u.Other }
 // DiskUsage walks the store's directory and sums the allocated size of its
 // files. A file removed during the walk (a compaction) is skipped; an
 // in-memory store uses no disk.
+//
+// It implements Sizer.
 func (s *Badger) DiskUsage() (DiskUsage, error) {
 	var u DiskUsage
 	opts := s.db.Opts()

@@ -13,6 +13,7 @@ package kv
 //	u/<upload-id>                  → UploadRecord: an open upload session
 //	a/i/<account-id>               → AccountRecord: a human or system account
 //	a/n/<account-name>             → account id (names are unique)
+//	a/f/<folded-account-name>      → account id: the name in lower case, so names are unique ignoring case
 //	k/a/<access-key-id>            → AccessKeyRecord: a system account's access key (hashed)
 //	k/s/<signing-key-id>           → SigningKeyRecord: a token signing key
 //	p/<rule-id>                    → PolicyRecord: a policy rule (built-ins are not stored)
@@ -21,7 +22,8 @@ package kv
 //	                                 is removing its file; linking the digest is refused meanwhile
 //	e/<time>/<seq>                 → audit event (engine/audit), hash-chained to the one before;
 //	                                 time and seq are 16 hex digits, so key order is append order
-//	g/a                            → audit chain head: first and last seq, hash of the last event
+//	g/a                            → audit chain head: first and last seq, hash of the last event,
+//	                                 size of the events kept
 //
 // '@' separates a repository from what follows it because neither the
 // repository grammar nor the tag grammar allows it, and a digest never
@@ -124,6 +126,7 @@ func UploadPrefix() []byte { return uploadPrefix }
 var (
 	accountPrefix     = []byte("a/i/")
 	accountNamePrefix = []byte("a/n/")
+	accountFoldPrefix = []byte("a/f/")
 	accessKeyPrefix   = []byte("k/a/")
 	signingKeyPrefix  = []byte("k/s/")
 	policyPrefix      = []byte("p/")
@@ -142,6 +145,15 @@ func AccountPrefix() []byte { return accountPrefix }
 
 // AccountNameKey maps an account name to its id.
 func AccountNameKey(name string) []byte { return under(accountNamePrefix, name) }
+
+// AccountNamePrefix covers every account name.
+func AccountNamePrefix() []byte { return accountNamePrefix }
+
+// AccountFoldKey claims the case-folded form of an account name (the
+// caller folds it), so that two accounts never differ only in case. It is
+// additive: data written before it has no such key and needs none
+// (identity checks the names themselves too), so the schema version stays.
+func AccountFoldKey(folded string) []byte { return under(accountFoldPrefix, folded) }
 
 // AccessKeyKey is the record of access key id.
 func AccessKeyKey(id string) []byte { return under(accessKeyPrefix, id) }

@@ -2,7 +2,9 @@ package kv
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -12,6 +14,13 @@ var ErrNotFound = errors.New("kv: key not found")
 // ErrStop may be returned by a Scan callback to end the scan early without
 // an error.
 var ErrStop = errors.New("kv: stop scan")
+
+// ErrClosed is returned by View and Update once the store is closed.
+var ErrClosed = errors.New("kv: store closed")
+
+// ErrUnavailable wraps the errors of a server store that could not be
+// reached, or said to come back later: worth retrying, not a bug.
+var ErrUnavailable = errors.New("kv: metadata store unavailable")
 
 // ErrConflict is returned by Update when the transaction still conflicted
 // after every retry.
@@ -43,15 +52,70 @@ type Txn interface {
 	Delete(key []byte) error
 }
 
-// Store is the metadata port. Badger is its implementation; the shared test
-// suite in store_test.go is what any other implementation must pass.
+// Store is the metadata port. Badger (embedded, the default) and PostgreSQL
+// implement it; the shared suite in kv/kvtest is what every implementation
+// must pass.
 type Store interface {
 	// View runs fn against a read-only snapshot. No lock is taken.
 	View(ctx context.Context, fn func(Reader) error) error
 	// Update runs fn in a read-write transaction and commits it durably,
 	// retrying fn from scratch on a conflict.
 	Update(ctx context.Context, fn func(Txn) error) error
-	// Backup writes a consistent dump of every key to w.
-	Backup(ctx context.Context, w io.Writer) error
 	Close() error
+}
+
+// The optional capabilities below are found by type assertion: only some
+// implementations have them, and their users declare what they need.
+
+// Backuper writes a consistent dump of every key to w (Badger's backup
+// stream; PostgreSQL is backed up with its own tools).
+type Backuper interface {
+	Backup(ctx context.Context, w io.Writer) error
+}
+
+// Restorer loads a Backuper's stream (from either implementation: both
+// write Badger's backup format) into an empty store, before it serves.
+type Restorer interface {
+	Restore(ctx context.Context, r io.Reader) error
+}
+
+// ValueLogCompactor reclaims space an append-only value log holds for
+// overwritten values (Badger); a store without one has nothing to compact.
+type ValueLogCompactor interface {
+	CompactValueLog(ctx context.Context) (rewritten int, err error)
+}
+
+// Sizer reports the store's footprint: for Badger its files, for
+// PostgreSQL the kv table with its indexes (as LSM) and its out-of-line
+// values, the TOAST table (as ValueLog).
+type Sizer interface {
+	DiskUsage() (DiskUsage, error)
+}
+
+// Pinger reports whether the store can serve: open, and for a server
+// store, reachable.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// checkSchema writes the keyspace's schema version into an empty store and
+// refuses a store written with another one.
+func checkSchema(s Store) error {
+	return s.Update(context.Background(), func(t Txn) error {
+		v, err := t.Get(SchemaKey())
+		if errors.Is(err, ErrNotFound) {
+			return t.Set(SchemaKey(), binary.AppendUvarint(nil, SchemaVersion))
+		}
+		if err != nil {
+			return err
+		}
+		got, n := binary.Uvarint(v)
+		if n <= 0 {
+			return fmt.Errorf("kv: unreadable schema version: %w", ErrCorrupt)
+		}
+		if got != SchemaVersion {
+			return fmt.Errorf("kv: data has schema version %d, this build knows %d", got, SchemaVersion)
+		}
+		return nil
+	})
 }

@@ -116,7 +116,7 @@ func auditCommand(s *streams) *cli.Command {
 						[]string{"SEQ", "TIME", "TYPE", "OUTCOME", "ACTOR", "REMOTE", "ACTION", "REPOSITORY", "DIGEST", "DETAIL"},
 						func(e apiv1.Event) []any {
 							return []any{e.Seq, fmtTime(e.Time), e.Type, orDash(e.Outcome), actor(e), orDash(e.Remote), orDash(e.Action),
-								orDash(e.Repository), orDash(shortDigest(e.Digest)), orDash(e.Detail)}
+								orDash(e.Repository), orDash(shortDigest(e.Digest)), orDash(detailOf(e))}
 						})
 				}),
 			},
@@ -270,8 +270,20 @@ func printEvent(cmd *cli.Command, s *streams, e apiv1.Event) error {
 			fmt.Fprintf(&b, " %s=%s", kv[0], strconv.Quote(kv[1]))
 		}
 	}
+	if e.Count > 1 {
+		fmt.Fprintf(&b, " count=%d", e.Count)
+	}
 	_, err := fmt.Fprintln(s.Out, b.String())
 	return err
+}
+
+// detailOf is an event's detail for a table, with the count of an
+// aggregated event.
+func detailOf(e apiv1.Event) string {
+	if e.Count > 1 {
+		return strings.TrimSpace(fmt.Sprintf("%s (x%d)", e.Detail, e.Count))
+	}
+	return e.Detail
 }
 
 func actorOrEmpty(e apiv1.Event) string {

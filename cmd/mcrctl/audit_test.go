@@ -179,3 +179,19 @@ func TestAuditTailFollow(t *testing.T) {
 		}
 	}
 }
+
+// An aggregated event's count shows in the table's detail column.
+func TestDetailOfAggregate(t *testing.T) {
+	for _, c := range []struct {
+		e    apiv1.Event
+		want string
+	}{
+		{apiv1.Event{Detail: "wrong password", Count: 40}, "wrong password (x40)"},
+		{apiv1.Event{Count: 3}, "(x3)"},
+		{apiv1.Event{Detail: "once"}, "once"},
+	} {
+		if got := detailOf(c.e); got != c.want {
+			t.Errorf("detailOf(%+v) = %q, want %q", c.e, got, c.want)
+		}
+	}
+}

@@ -40,6 +40,9 @@ func statusCommand(s *streams) *cli.Command {
 			row(tw, "blobs", st.Blobs)
 			row(tw, "blob storage", humanBytes(st.Storage.BlobBytes))
 			row(tw, "metadata storage", humanBytes(st.Storage.MetadataBytes))
+			for _, fs := range st.Storage.Filesystems {
+				diskRows(tw, fs)
+			}
 			row(tw, "active uploads", st.UploadsActive)
 			row(tw, "staging", fmt.Sprintf("%s in %d files", humanBytes(st.Storage.StagingBytes), st.Storage.StagingFiles))
 			if err := tw.Flush(); err != nil {
@@ -282,4 +285,25 @@ func jobTable(s *streams, jobs []apiv1.Job) error {
 		row(tw, orDash(j.Kind), orDash(j.State), fmtTimePtr(j.Started), fmtTimePtr(j.Finished), prog, j.Runs, fmtTimePtr(j.Next), orDash(j.Error))
 	}
 	return tw.Flush()
+}
+
+// diskRows shows one filesystem the server writes: free space and inodes
+// against their floors, and the metadata store's reserve.
+func diskRows(w io.Writer, fs apiv1.Filesystem) {
+	name := "disk " + fs.Names
+	state := "ok"
+	if fs.BelowFloor {
+		state = "BELOW FLOOR, writes refused: " + fs.Reason
+	}
+	row(w, name, state)
+	row(w, name+" free", fmt.Sprintf("%s of %s (floor %s)", humanBytes(int64(min(fs.FreeBytes, 1<<62))),
+		humanBytes(int64(min(fs.SizeBytes, 1<<62))), humanBytes(int64(min(fs.FloorBytes, 1<<62)))))
+	row(w, name+" free inodes", fmt.Sprintf("%d of %d (floor %d)", fs.FreeInodes, fs.Inodes, fs.FloorInodes))
+	if fs.ReserveSize > 0 {
+		held := "held"
+		if fs.ReserveBytes == 0 {
+			held = "released to the metadata store"
+		}
+		row(w, name+" reserve", humanBytes(int64(min(fs.ReserveSize, 1<<62)))+" "+held)
+	}
 }

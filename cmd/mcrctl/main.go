@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v3"
+
+	"git.wntrmute.dev/kyle/mcr/cmd/internal/buildinfo"
 )
 
 func main() {
@@ -92,6 +95,14 @@ func app(s *streams) *cli.Command {
 			snapshotCommand(s),
 			loginCommand(s),
 			logoutCommand(s),
+			{
+				Name:  "version",
+				Usage: "print this client's version (mcrctl status shows the server's)",
+				Action: func(context.Context, *cli.Command) error {
+					_, err := fmt.Fprintln(s.Out, "mcrctl", buildinfo.String())
+					return err
+				},
+			},
 		},
 	}
 }

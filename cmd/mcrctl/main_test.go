@@ -77,7 +77,9 @@ func startServer(tmp string) (func(), error) {
 	if err := os.WriteFile(bobFile, []byte(bobPW+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	env := append(os.Environ(), "MCR_LOG_LEVEL=warn")
+	// A short aggregation window: the failed login a test makes shows in
+	// the audit log within a second or two, not a minute.
+	env := append(os.Environ(), "MCR_LOG_LEVEL=warn", "MCR_AUDIT_AGGREGATE_WINDOW=1s")
 	for _, args := range [][]string{
 		{"init", "--data", srv.data, "--admin-password-file", adminFile},
 		{"account", "add", "--data", srv.data, "--name", "bob", "--type", "human", "--password-file", bobFile},

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,7 +21,7 @@ import (
 
 // offline is an opened data directory of a stopped server.
 type offline struct {
-	store *kv.Badger
+	store kv.Store
 	ids   *identity.Service
 	log   zerolog.Logger
 }
@@ -54,12 +52,11 @@ func withOffline(ctx context.Context, cmd *cli.Command, fn func(*offline) error)
 
 // openOffline opens c.Data, which mcrsrv init (or a first serve) made.
 func openOffline(ctx context.Context, c Config) (*offline, error) {
-	meta := filepath.Join(c.Data, "meta")
-	if _, err := os.Stat(meta); err != nil {
-		return nil, fmt.Errorf("no registry data in %s (run mcrsrv init first): %w", c.Data, err)
+	if err := requireMetadata(c, " (run mcrsrv init first)"); err != nil {
+		return nil, err
 	}
 	log := c.logger()
-	store, err := kv.Open(kv.Options{Dir: meta, Logger: badgerLogger{log.With().Str("component", "badger").Logger()}})
+	store, err := openMetadata(ctx, c, nil, log)
 	if err != nil {
 		if strings.Contains(err.Error(), "lock") {
 			return nil, fmt.Errorf("%w (is the server running? these commands need it stopped)", err)

@@ -38,6 +38,7 @@ func setupAuthWith(ctx context.Context, c Config, store kv.Store, rec audit.Reco
 	}
 	ids, err := identity.New(ctx, store, identity.Options{
 		Service: c.Auth.Service, TokenTTL: c.Auth.TokenTTL.Duration, RefreshTTL: c.Auth.RefreshTTL.Duration,
+		LoginCacheTTL: c.Auth.loginCacheTTL(),
 	})
 	if err != nil {
 		return nil, nil, err

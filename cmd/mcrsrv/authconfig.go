@@ -4,7 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"time"
 )
+
+// loginCacheTTL is the identity service's setting: 0 there means the
+// default, a negative value turns the cache off.
+func (a AuthConfig) loginCacheTTL() time.Duration {
+	if a.LoginCacheTTL.Duration == 0 {
+		return -1
+	}
+	return a.LoginCacheTTL.Duration
+}
 
 // validate reports the problems of the auth section.
 func (a AuthConfig) validate() []error {
@@ -27,6 +37,9 @@ func (a AuthConfig) validate() []error {
 	}
 	if a.TokenTTL.Duration <= 0 {
 		errs = append(errs, errors.New("auth.token_ttl: must be positive"))
+	}
+	if a.LoginCacheTTL.Duration < 0 || a.LoginCacheTTL.Duration > time.Hour {
+		errs = append(errs, errors.New("auth.login_cache_ttl: want 0 (off) to 1h"))
 	}
 	if a.RefreshTTL.Duration < a.TokenTTL.Duration {
 		errs = append(errs, errors.New("auth.refresh_ttl: must be at least auth.token_ttl"))

@@ -7,11 +7,12 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
+	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v3"
 
@@ -21,7 +22,8 @@ import (
 // Config is mcrsrv's configuration: defaults, then the TOML file, then
 // MCR_* environment variables, then command-line flags. Every key has an
 // environment variable named after its TOML path: http.read_timeout is
-// MCR_HTTP_READ_TIMEOUT.
+// MCR_HTTP_READ_TIMEOUT. Every key has a line in keyDocs (configkeys.go),
+// which documents it in deploy/mcr.toml and docs/operations.md.
 type Config struct {
 	Addr     string         `toml:"addr"`
 	Data     string         `toml:"data"`
@@ -37,6 +39,7 @@ type Config struct {
 	Metrics  MetricsConfig  `toml:"metrics"`
 	Memory   MemoryConfig   `toml:"memory"`
 	Storage  StorageConfig  `toml:"storage"`
+	Metadata MetadataConfig `toml:"metadata"`
 }
 
 // MetricsConfig sets the Prometheus endpoint (docs/operations.md).
@@ -62,6 +65,11 @@ type AuthConfig struct {
 	TokenTTL Duration `toml:"token_ttl"`
 	// RefreshTTL is the life of a refresh token (docker login keeps one).
 	RefreshTTL Duration `toml:"refresh_ttl"`
+	// LoginCacheTTL is how long a successful login is remembered (by a
+	// SHA-256 of the credentials), so that clients sending Basic
+	// credentials on every request cost a few reads, not an argon2id
+	// each; 0 turns the cache off.
+	LoginCacheTTL Duration `toml:"login_cache_ttl"`
 	// AdminUser names the first admin, created on a data directory with
 	// no account.
 	AdminUser string      `toml:"admin_user"`
@@ -77,9 +85,18 @@ type MCIASConfig struct {
 
 // LogConfig sets the logger.
 type LogConfig struct {
-	Level  string `toml:"level"`  // trace, debug, info, warn, error
-	Format string `toml:"format"` // json or console
+	Level string `toml:"level"` // trace, debug, info, warn, error
+	// Format is json, console (human-readable, coloured) or auto:
+	// console when stderr is a terminal, json otherwise, so that a file
+	// or journald gets no colour codes.
+	Format string `toml:"format"`
 }
+
+const (
+	logAuto    = "auto"
+	logJSON    = "json"
+	logConsole = "console"
+)
 
 // HTTPConfig tunes the listener.
 type HTTPConfig struct {
@@ -128,8 +145,23 @@ type Duration struct{ time.Duration }
 // UnmarshalText parses a Go duration string.
 func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
 	d.Duration = v
-	return err
+	return nil
+}
+
+// MarshalText writes the duration the way people do: 30m, 168h, 1h30m.
+func (d Duration) MarshalText() ([]byte, error) {
+	s := d.Duration.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return []byte(s), nil
 }
 
 // Defaults is the configuration with no file, no env and no flags: the
@@ -138,7 +170,7 @@ func Defaults() Config {
 	return Config{
 		Addr: "127.0.0.1:5000",
 		Data: "./mcr-data",
-		Log:  LogConfig{Level: "info", Format: "console"},
+		Log:  LogConfig{Level: "info", Format: logAuto},
 		HTTP: HTTPConfig{
 			ReadTimeout:     Duration{30 * time.Minute},
 			WriteTimeout:    Duration{30 * time.Minute},
@@ -148,39 +180,65 @@ func Defaults() Config {
 		},
 		TLS: defaultTLS(),
 		Auth: AuthConfig{
-			Mode:       "builtin",
-			Service:    "mcr",
-			TokenTTL:   Duration{5 * time.Minute},
-			RefreshTTL: Duration{7 * 24 * time.Hour},
-			AdminUser:  "admin",
-			MCIAS:      MCIASConfig{Timeout: Duration{10 * time.Second}},
+			Mode:          "builtin",
+			Service:       "mcr",
+			TokenTTL:      Duration{5 * time.Minute},
+			RefreshTTL:    Duration{7 * 24 * time.Hour},
+			LoginCacheTTL: Duration{30 * time.Second},
+			AdminUser:     "admin",
+			MCIAS:         MCIASConfig{Timeout: Duration{10 * time.Second}},
 		},
 		Uploads: UploadsConfig{Workers: 128, Queue: 4096, IdleTimeout: Duration{time.Minute}, PerAccount: 16},
 		GC:      defaultGC(),
 		Jobs:    defaultJobs(),
 		Audit:   defaultAudit(),
 		Memory:  MemoryConfig{Limit: Size{defaultMemoryLimit}},
-		Storage: StorageConfig{Sync: syncGroup, Backend: backendFS, S3: S3Config{PartSize: Size{16 << 20}, Redirect: true}},
+		Storage: StorageConfig{
+			Sync:          syncGroup,
+			MinFree:       ByteFloor{defaultMinFree},
+			MinFreeInodes: InodeFloor{defaultMinFreeInodes},
+			Reserve:       Size{defaultReserve},
+			Backend:       backendFS,
+			S3:            S3Config{PartSize: Size{16 << 20}, Redirect: true},
+		},
+
+		Metadata: MetadataConfig{Backend: backendBadger},
 	}
 }
 
 // Load builds the configuration from defaults, the optional TOML file and
-// the environment.
+// the environment. Its error lists every problem of the file and the
+// variables, one per line.
 func Load(path string, environ []string) (Config, error) {
 	c := Defaults()
+	var errs []error
 	if path != "" {
-		md, err := toml.DecodeFile(path, &c)
-		if err != nil {
-			return c, fmt.Errorf("config %s: %w", path, err)
-		}
-		if und := md.Undecoded(); len(und) > 0 {
-			return c, fmt.Errorf("config %s: unknown keys %v", path, und)
+		if err := decodeFile(path, &c); err != nil {
+			errs = append(errs, prefixErrors("config "+path+": ", err)...)
 		}
 	}
-	if err := applyEnv(reflect.ValueOf(&c).Elem(), "MCR", envMap(environ)); err != nil {
-		return c, err
+	errs = append(errs, applyEnv(&c, envMap(environ))...)
+	return c, errors.Join(errs...)
+}
+
+// prefixErrors prefixes each error of a joined error.
+func prefixErrors(prefix string, err error) []error {
+	list := splitErrors(err)
+	for i, e := range list {
+		list[i] = fmt.Errorf("%s%w", prefix, e)
 	}
-	return c, nil
+	return list
+}
+
+// splitErrors lists the errors that errors.Join joined into err.
+func splitErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return append([]error(nil), j.Unwrap()...)
+	}
+	return []error{err}
 }
 
 func envMap(environ []string) map[string]string {
@@ -193,29 +251,50 @@ func envMap(environ []string) map[string]string {
 	return m
 }
 
-// applyEnv sets every field whose MCR_* variable is present, walking the
-// struct by its toml tags so that a new key gets its variable for free.
-func applyEnv(v reflect.Value, prefix string, env map[string]string) error {
-	t := v.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name := prefix + "_" + strings.ToUpper(f.Tag.Get("toml"))
-		fv := v.Field(i)
-		if f.Type.Kind() == reflect.Struct && !reflect.PointerTo(f.Type).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) {
-			if err := applyEnv(fv, name, env); err != nil {
-				return err
-			}
-			continue
-		}
-		s, ok := env[name]
+// applyEnv sets every key whose MCR_* variable is present; a new key gets
+// its variable for free.
+func applyEnv(c *Config, env map[string]string) []error {
+	var errs []error
+	for _, k := range configKeys(reflect.ValueOf(c).Elem()) {
+		s, ok := env[k.Env()]
 		if !ok {
 			continue
 		}
-		if err := setField(fv, s); err != nil {
-			return fmt.Errorf("%s=%q: %w", name, s, err)
+		// Into a fresh value: a value that fails leaves the file's or
+		// the default.
+		v := reflect.New(k.Value.Type()).Elem()
+		if err := setField(v, s); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %w", k.Env(), s, err))
+			continue
+		}
+		k.Value.Set(v)
+	}
+	return errs
+}
+
+// unknownEnv lists the MCR_* variables of environ that set nothing: a
+// typo there would otherwise go unnoticed, while the same typo in the file
+// stops the server.
+func unknownEnv(environ []string) []string {
+	known := map[string]bool{}
+	for _, k := range configKeys(reflect.ValueOf(&Config{}).Elem()) {
+		known[k.Env()] = true
+	}
+	var unknown []string
+	for name := range envMap(environ) {
+		if !known[name] && !otherEnv[name] {
+			unknown = append(unknown, name)
 		}
 	}
-	return nil
+	sort.Strings(unknown)
+	return unknown
+}
+
+// warnUnknownEnv logs the MCR_* variables of environ that set nothing.
+func warnUnknownEnv(environ []string, log zerolog.Logger) {
+	if u := unknownEnv(environ); len(u) > 0 {
+		log.Warn().Strs("variables", u).Msg("unknown MCR_* environment variables are ignored; `mcrsrv config default` lists every key")
+	}
 }
 
 func setField(fv reflect.Value, s string) error {
@@ -241,7 +320,13 @@ func setField(fv reflect.Value, s string) error {
 			return err
 		}
 		*p = n
-	case encoding.TextUnmarshaler: // Duration, Size
+	case *float64: // gc.duty
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return err
+		}
+		*p = f
+	case encoding.TextUnmarshaler: // Duration, Size, ByteFloor, InodeFloor
 		return p.UnmarshalText([]byte(s))
 	default:
 		return fmt.Errorf("unsupported config field type %s", fv.Type())
@@ -268,8 +353,8 @@ func (c Config) Validate() error {
 	if _, err := zerolog.ParseLevel(c.Log.Level); err != nil || c.Log.Level == "" {
 		errs = append(errs, fmt.Errorf("log.level %q: want trace, debug, info, warn or error", c.Log.Level))
 	}
-	if c.Log.Format != "json" && c.Log.Format != "console" {
-		errs = append(errs, fmt.Errorf("log.format %q: want json or console", c.Log.Format))
+	if c.Log.Format != logAuto && c.Log.Format != logJSON && c.Log.Format != logConsole {
+		errs = append(errs, fmt.Errorf("log.format %q: want auto, json or console", c.Log.Format))
 	}
 	for name, d := range map[string]Duration{
 		"http.read_timeout": c.HTTP.ReadTimeout, "http.write_timeout": c.HTTP.WriteTimeout,
@@ -299,26 +384,31 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Audit.validate()...)
 	errs = append(errs, c.Memory.validate()...)
 	errs = append(errs, c.Storage.validate()...)
+	errs = append(errs, c.Metadata.validate()...)
 	return errors.Join(errs...)
 }
 
 // logger builds the process logger from the config.
-func (c Config) logger() zerolog.Logger {
-	lvl, _ := zerolog.ParseLevel(c.Log.Level)
-	var l zerolog.Logger
-	if c.Log.Format == "console" {
-		l = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.RFC3339})
+func (c Config) logger() zerolog.Logger { return c.Log.logger(os.Stderr) }
+
+// logger builds a logger writing to out: console lines (coloured) only when
+// asked or when out is a terminal, JSON otherwise.
+func (l LogConfig) logger(out *os.File) zerolog.Logger {
+	lvl, _ := zerolog.ParseLevel(l.Level)
+	var zl zerolog.Logger
+	if l.Format == logConsole || (l.Format == logAuto && isatty.IsTerminal(out.Fd())) {
+		zl = zerolog.New(zerolog.ConsoleWriter{Out: out, TimeFormat: time.RFC3339})
 	} else {
-		l = zerolog.New(os.Stderr)
+		zl = zerolog.New(out)
 	}
-	return l.Level(lvl).With().Timestamp().Logger()
+	return zl.Level(lvl).With().Timestamp().Logger()
 }
 
 // configFlags are the --config and --data flags of every command that
 // works on a data directory, followed by its own flags.
 func configFlags(configUsage string, extra ...cli.Flag) []cli.Flag {
 	return append([]cli.Flag{
-		&cli.StringFlag{Name: "config", Usage: configUsage},
+		&cli.StringFlag{Name: "config", Usage: configUsage + " (env MCR_CONFIG)", Sources: cli.EnvVars("MCR_CONFIG")},
 		&cli.StringFlag{Name: "data", Usage: "data directory (overrides config and MCR_DATA)"},
 	}, extra...)
 }

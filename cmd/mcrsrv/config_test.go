@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"git.wntrmute.dev/kyle/mcr/engine/diskspace"
 )
 
 func TestConfigLayers(t *testing.T) {
@@ -30,6 +32,20 @@ func TestConfigLayers(t *testing.T) {
 	}
 	if c.HTTP.WriteTimeout != Defaults().HTTP.WriteTimeout {
 		t.Error("a key absent from the file lost its default")
+	}
+	// The audit caps have defaults and environment variables.
+	if d := Defaults().Audit; d.MaxCount <= 0 || d.MaxBytes.Bytes == 0 {
+		t.Errorf("audit caps without defaults: %+v", d)
+	}
+	if Defaults().Auth.loginCacheTTL() != 30*time.Second {
+		t.Error("login cache TTL default")
+	}
+	if c, err := Load("", []string{"MCR_AUTH_LOGIN_CACHE_TTL=0s"}); err != nil || c.Auth.loginCacheTTL() >= 0 {
+		t.Errorf("auth.login_cache_ttl 0 does not turn the cache off: %v", err)
+	}
+	c, err = Load("", []string{"MCR_AUDIT_MAX_BYTES=64MiB", "MCR_AUDIT_MAX_COUNT=1000"})
+	if err != nil || c.Audit.MaxBytes.Bytes != 64<<20 || c.Audit.MaxCount != 1000 || c.Audit.retention().MaxBytes != 64<<20 {
+		t.Errorf("audit caps from the environment: %+v %v", c.Audit, err)
 	}
 }
 
@@ -197,5 +213,37 @@ func TestStorageS3Config(t *testing.T) {
 	tape.Storage.Backend = "tape"
 	if err := tape.Validate(); err == nil || !strings.Contains(err.Error(), "storage.backend") {
 		t.Errorf("storage.backend=tape: %v", err)
+	}
+}
+
+// TestStorageFloorKeys checks the disk-space keys: defaults, environment,
+// TOML, and what Validate refuses.
+func TestStorageFloorKeys(t *testing.T) {
+	d := Defaults().Storage
+	if d.MinFree.String() != "2%, 1.0GiB" || d.MinFreeInodes.CountString() != "1%, 10000" || d.Reserve.Bytes != 64<<20 {
+		t.Fatalf("defaults %q %q %d", d.MinFree.String(), d.MinFreeInodes.CountString(), d.Reserve.Bytes)
+	}
+	c, err := Load("", []string{"MCR_STORAGE_MIN_FREE=5%", "MCR_STORAGE_MIN_FREE_INODES=500", "MCR_STORAGE_RESERVE=32MiB"})
+	if err != nil || c.Storage.MinFree.Floor != (diskspace.Floor{Percent: 5}) ||
+		c.Storage.MinFreeInodes.Floor != (diskspace.Floor{Amount: 500}) || c.Storage.Reserve.Bytes != 32<<20 {
+		t.Fatalf("from env: %+v %v", c.Storage, err)
+	}
+	path := filepath.Join(t.TempDir(), "mcr.toml")
+	if err := os.WriteFile(path, []byte("[storage]\nmin_free = \"1%, 500MiB\"\nreserve = \"0\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = Load(path, nil); err != nil || c.Storage.MinFree.Floor != (diskspace.Floor{Percent: 1, Amount: 500 << 20}) || c.Storage.Reserve.Bytes != 0 {
+		t.Fatalf("from TOML: %+v %v", c.Storage, err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("no reserve is valid: %v", err)
+	}
+	if _, err := Load("", []string{"MCR_STORAGE_MIN_FREE=lots"}); err == nil {
+		t.Error("a bad floor was accepted")
+	}
+	c = Defaults()
+	c.Storage.Reserve = Size{1 << 20}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "storage.reserve") {
+		t.Errorf("a 1 MiB reserve: %v", err)
 	}
 }

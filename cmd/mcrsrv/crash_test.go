@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
 )
 
 // TestMain lets the test binary act as mcrsrv: the crash test starts it as
@@ -27,7 +29,7 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m)) // stops the PostgreSQL server of the postgres tests
 }
 
 type child struct {
@@ -81,7 +83,24 @@ type acked struct {
 }
 
 func (a *acked) blob(d string, b []byte) { a.mu.Lock(); a.blobs[d] = b; a.mu.Unlock() }
-func (a *acked) tag(ref, d string)       { a.mu.Lock(); a.manifests[ref] = d; a.mu.Unlock() }
+
+func (a *acked) tags() int { a.mu.Lock(); defer a.mu.Unlock(); return len(a.manifests) }
+
+// waitTag waits, bounded, until more than n tags are acknowledged: the
+// random kill then falls in a round that did acknowledge something, even
+// on a loaded machine where the first push is slow.
+func (a *acked) waitTag(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for a.tags() <= n {
+		if time.Now().After(deadline) {
+			t.Fatalf("no tag acknowledged in 60s (%d so far)", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (a *acked) tag(ref, d string) { a.mu.Lock(); a.manifests[ref] = d; a.mu.Unlock() }
 
 func digestOf(b []byte) string { return fmt.Sprintf("sha256:%x", sha256.Sum256(b)) }
 
@@ -165,7 +184,8 @@ func pushLoop(ctx context.Context, base string, w int, a *acked) {
 // bytes, and that start-up removed exactly the staging files and blob
 // files the kill left that belong to nothing. Three rounds, each on the data the previous round left; in both
 // storage.sync modes, since with group commit a commit is visible before
-// it is acknowledged.
+// it is acknowledged; and with the metadata in PostgreSQL, where an
+// acknowledged commit is the database's.
 func TestKillLosesNothingAcknowledged(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills server processes")
@@ -173,22 +193,27 @@ func TestKillLosesNothingAcknowledged(t *testing.T) {
 	for _, mode := range []string{syncGroup, syncFile} {
 		t.Run(mode, func(t *testing.T) { killAndVerify(t, "MCR_STORAGE_SYNC="+mode) })
 	}
+	t.Run("postgres", func(t *testing.T) {
+		killAndVerify(t, "MCR_METADATA_BACKEND=postgres", "MCR_METADATA_POSTGRES_DSN="+pgtest.Database(t))
+	})
 }
 
-func killAndVerify(t *testing.T, env string) {
+func killAndVerify(t *testing.T, env ...string) {
 	data := t.TempDir()
 	a := &acked{blobs: map[string][]byte{}, manifests: map[string]string{}}
 	var left *crashState // what the last kill left on disk
 	for round := range 3 {
-		srv := startServer(t, data, freePort(t), env)
+		srv := startServer(t, data, freePort(t), env...)
 		base := "http://" + srv.addr
 		verify(t, base, a, round)
 		logged := left != nil && checkStartupCleanup(t, data, *left, srv)
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
+		tags := a.tags()
 		for w := range 6 {
 			wg.Go(func() { pushLoop(ctx, base, w+10*round, a) })
 		}
+		a.waitTag(t, tags)
 		time.Sleep(time.Duration(300+rand.IntN(700)) * time.Millisecond)
 		if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -203,12 +228,12 @@ func killAndVerify(t *testing.T, env string) {
 		if logged {
 			checkCleanupLogged(t, srv)
 		}
-		st := readCrashState(t, data)
+		st := readCrashState(t, data, env...)
 		left = &st
 		t.Logf("round %d: %d blobs and %d tags acknowledged so far; the kill left %d staging files for %d sessions and %d blob files for %d records",
 			round, len(a.blobs), len(a.manifests), len(st.staging), len(st.sessions), len(st.files), len(st.records))
 	}
-	srv := startServer(t, data, freePort(t), env)
+	srv := startServer(t, data, freePort(t), env...)
 	verify(t, "http://"+srv.addr, a, 3)
 	logged := checkStartupCleanup(t, data, *left, srv)
 	if len(a.manifests) == 0 {

@@ -6,12 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v3"
 
@@ -126,10 +123,10 @@ type background struct {
 // startJobs cleans up after a crash (gc.Startup: interrupted sweeps, whose
 // digests the engine refuses to link until then, staging files and blob
 // files that belong to nothing, sessions whose files do not match their
-// records), then starts the jobs runtime with
-// collection, upload expiry and value-log compaction on their schedules.
+// records), then starts the jobs runtime with collection, upload expiry and
+// value-log compaction (when the store has a value log) on their schedules.
 // The admin API triggers and reads the same jobs through Runner.
-func startJobs(ctx context.Context, c Config, store *kv.Badger, blobs blobstore.Store, reg *engine.Registry, journal *audit.Journal, log zerolog.Logger) (*background, error) {
+func startJobs(ctx context.Context, c Config, store kv.Store, blobs blobstore.Store, reg *engine.Registry, journal *audit.Journal, log zerolog.Logger) (*background, error) {
 	log = log.With().Str("component", "jobs").Logger()
 	col := gc.New(store, blobs, reg, c.GC.options())
 	began := time.Now()
@@ -157,7 +154,9 @@ func startJobs(ctx context.Context, c Config, store *kv.Badger, blobs blobstore.
 		},
 	})
 	all := col.Jobs(gc.Schedule{Collect: c.GC.Interval.Duration, Uploads: c.Jobs.UploadsInterval.Duration, Timeout: c.GC.Timeout.Duration})
-	all = append(all, jobs.Job{Kind: "badger-vlog", Every: c.Jobs.VlogInterval.Duration, Run: vlogGC(store)})
+	if vc, ok := store.(kv.ValueLogCompactor); ok {
+		all = append(all, jobs.Job{Kind: "badger-vlog", Every: c.Jobs.VlogInterval.Duration, Run: vlogGC(vc)})
+	}
 	if journal != nil {
 		all = append(all, auditJobs(c, journal)...)
 	}
@@ -203,20 +202,10 @@ func jsonOrNull(s string) []byte {
 
 // vlogGC compacts Badger's value log until a pass finds nothing worth
 // rewriting.
-func vlogGC(store *kv.Badger) jobs.Func {
+func vlogGC(store kv.ValueLogCompactor) jobs.Func {
 	return func(ctx context.Context, _ *jobs.Progress) (string, error) {
-		n := 0
-		for ctx.Err() == nil {
-			err := store.DB().RunValueLogGC(0.5)
-			if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrGCInMemoryMode) || errors.Is(err, badger.ErrRejected) {
-				break
-			}
-			if err != nil {
-				return fmt.Sprintf(`{"rewritten":%d}`, n), err
-			}
-			n++
-		}
-		return fmt.Sprintf(`{"rewritten":%d}`, n), ctx.Err()
+		n, err := store.CompactValueLog(ctx)
+		return fmt.Sprintf(`{"rewritten":%d}`, n), err
 	}
 }
 
@@ -254,13 +243,13 @@ func gcCommand() *cli.Command {
 
 // offlineGC runs one collection with nothing else writing: the repository
 // actors are not needed (gc.Offline), and Badger's directory lock refuses
-// to open a store a server still holds.
+// to open a store a server still holds. PostgreSQL has no such lock: the
+// operator stops every server first (docs/operations.md).
 func offlineGC(ctx context.Context, c Config, dry, asJSON bool, w io.Writer) error {
-	meta := filepath.Join(c.Data, "meta")
-	if _, err := os.Stat(meta); err != nil {
-		return fmt.Errorf("no registry data in %s: %w", c.Data, err)
+	if err := requireMetadata(c, ""); err != nil {
+		return err
 	}
-	store, err := kv.Open(kv.Options{Dir: meta})
+	store, err := openMetadata(ctx, c, nil, zerolog.Nop())
 	if err != nil {
 		if strings.Contains(err.Error(), "lock") {
 			return fmt.Errorf("%w (is the server running? stop it, or let it collect online)", err)

@@ -11,7 +11,6 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
-	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
 func initCommand() *cli.Command {
@@ -51,7 +50,8 @@ func initData(ctx context.Context, c Config, password string, out interface{ Wri
 		return err
 	}
 	log := c.logger()
-	store, err := kv.Open(kv.Options{Dir: filepath.Join(c.Data, "meta"), Logger: badgerLogger{log.With().Str("component", "badger").Logger()}})
+	warnLooseDirs(c.Data, log)
+	store, err := openMetadata(ctx, c, nil, log)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ const module = "git.wntrmute.dev/kyle/mcr"
 
 // TestImportDirection enforces docs/design.md §2: dependencies point downward
 // (cmd → http → engine → {actors, jobs, kv}), actors is stdlib only, kv
-// adds only Badger, jobs only conc, engine never sees fasthttp, nothing but
+// adds only Badger and pgx, jobs only conc, engine never sees fasthttp, nothing but
 // cmd imports http, and bench measures from outside.
 func TestImportDirection(t *testing.T) {
 	out, err := exec.Command("go", "list", "-json=ImportPath,Imports,Deps,Standard", module+"/...").Output()
@@ -64,8 +64,8 @@ func violation(top, imp string) string {
 	switch {
 	case own && target == "http" && top != "http" && top != "cmd":
 		return "only cmd may import http"
-	case own && target == "cmd":
-		return "nothing imports cmd"
+	case own && target == "cmd" && top != "cmd":
+		return "nothing outside cmd imports cmd"
 	case top == "engine" && own && target != "engine" && target != "kv" && target != "actors" && target != "jobs":
 		return "engine may import only kv, actors and jobs"
 	case top == "bench" && own && target != "bench":
@@ -79,14 +79,16 @@ func violation(top, imp string) string {
 }
 
 // clientViolation keeps mcrctl a client of the admin API: it shares the
-// wire types (apiv1, standard library only) and nothing of the server.
+// wire types (apiv1, standard library only), the build stamp (buildinfo,
+// standard library only) and nothing of the server.
 func clientViolation(pkg, imp string) string {
 	const apiv1 = module + "/http/adminapi/apiv1"
+	const buildinfo = module + "/cmd/internal/buildinfo"
 	switch {
-	case pkg == module+"/cmd/mcrctl" && strings.HasPrefix(imp, module+"/") && imp != apiv1:
-		return "mcrctl talks to the server over HTTP and imports only its wire types (apiv1)"
-	case pkg == apiv1 && !isStd(imp):
-		return "the wire types are standard library only"
+	case pkg == module+"/cmd/mcrctl" && strings.HasPrefix(imp, module+"/") && imp != apiv1 && imp != buildinfo:
+		return "mcrctl talks to the server over HTTP and imports only its wire types (apiv1) and the build stamp"
+	case (pkg == apiv1 || pkg == buildinfo) && !isStd(imp):
+		return "the wire types and the build stamp are standard library only"
 	}
 	return ""
 }
@@ -100,8 +102,8 @@ func depViolation(top, dep string) string {
 	case "actors":
 		return "actors is stdlib only"
 	case "kv":
-		if !strings.HasPrefix(dep, "github.com/dgraph-io/") && !allowedBadgerDep(dep) {
-			return "kv may only add Badger"
+		if !strings.HasPrefix(dep, "github.com/dgraph-io/") && !allowedBadgerDep(dep) && !strings.HasPrefix(dep, "github.com/jackc/") {
+			return "kv may only add Badger and pgx"
 		}
 	case "jobs":
 		if !strings.HasPrefix(dep, "github.com/sourcegraph/conc") {

@@ -1,7 +1,9 @@
 // Command mcrsrv is the mcr registry server: serve runs it, init prepares a
 // data directory and its first admin, account and policy manage a stopped
 // server's accounts and rules, snapshot and restore copy a stopped server's
-// data, version prints the build.
+// data, config prints the default configuration file or checks one,
+// version prints the build. Everything it creates is readable by its
+// owner only (umask 0077, umask_unix.go).
 package main
 
 import (
@@ -9,13 +11,15 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/urfave/cli/v3"
+
+	"git.wntrmute.dev/kyle/mcr/cmd/internal/buildinfo"
 )
 
 func main() {
+	ownerOnly() // before anything is created: see umask_unix.go
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := app().Run(ctx, os.Args); err != nil {
@@ -36,30 +40,15 @@ func app() *cli.Command {
 			policyCommand(),
 			snapshotCommand(),
 			restoreCommand(),
+			configCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",
 				Action: func(_ context.Context, cmd *cli.Command) error {
-					_, err := fmt.Fprintln(cmd.Root().Writer, "mcrsrv", version())
+					_, err := fmt.Fprintln(cmd.Root().Writer, "mcrsrv", buildinfo.String())
 					return err
 				},
 			},
 		},
 	}
-}
-
-// version is the module version stamped by the Go toolchain, with the VCS
-// revision when built from a checkout.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " " + s.Value[:12]
-		}
-	}
-	return v
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"strconv"
 
 	"github.com/dustin/go-humanize"
 	"github.com/rs/zerolog"
@@ -34,8 +35,24 @@ type Size struct{ Bytes uint64 }
 // UnmarshalText parses a size with an optional SI or IEC unit.
 func (s *Size) UnmarshalText(b []byte) error {
 	n, err := humanize.ParseBytes(string(b))
+	if err != nil {
+		return err
+	}
 	s.Bytes = n
-	return err
+	return nil
+}
+
+// MarshalText writes the size in the largest binary unit that divides it.
+func (s Size) MarshalText() ([]byte, error) {
+	for _, u := range []struct {
+		n    uint64
+		name string
+	}{{1 << 40, "TiB"}, {1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
+		if s.Bytes >= u.n && s.Bytes%u.n == 0 {
+			return fmt.Appendf(nil, "%d%s", s.Bytes/u.n, u.name), nil
+		}
+	}
+	return strconv.AppendUint(nil, s.Bytes, 10), nil
 }
 
 func (m MemoryConfig) validate() []error {

@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/diskspace"
 	"git.wntrmute.dev/kyle/mcr/http/metrics"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 	"git.wntrmute.dev/kyle/mcr/kv"
@@ -15,8 +15,9 @@ import (
 
 // newMetrics wires the gauges of /metrics to the running registry; each
 // callback runs at scrape time.
-func newMetrics(store *kv.Badger, reg *engine.Registry, uploads *jobs.Pool, bg *background) *metrics.Metrics {
-	return metrics.New(metrics.Sources{
+func newMetrics(store kv.Store, reg *engine.Registry, uploads *jobs.Pool, bg *background, space *diskspace.Monitor,
+	auditStats func() metrics.AuditStats) *metrics.Metrics {
+	src := metrics.Sources{
 		Uploads: uploads.Stats,
 		Actors: func() (int, int) {
 			st := reg.ActorStats()
@@ -27,6 +28,7 @@ func newMetrics(store *kv.Badger, reg *engine.Registry, uploads *jobs.Pool, bg *
 			u := metadataUsage(store)
 			return u.LSM, u.ValueLog, u.Other
 		},
+		Audit: auditStats,
 		Staging: func() metrics.Staging {
 			// A scrape has no deadline of its own; the totals are one
 			// snapshot scan and one directory read. On an error (a
@@ -39,47 +41,69 @@ func newMetrics(store *kv.Badger, reg *engine.Registry, uploads *jobs.Pool, bg *
 			a := bg.Cleaned
 			return metrics.Cleaned{StagingFiles: int64(a.Staging), StagingBytes: a.StagingBytes, OrphanFiles: int64(a.Orphans), OrphanBytes: a.OrphanBytes}
 		},
-	})
+	}
+	if space != nil {
+		src.Disk = space.Statuses
+	}
+	return metrics.New(src)
 }
 
 // metadataUsage is the metadata store's disk usage, for /metrics and the
 // admin API's status alike. A walk that fails part-way (a file that cannot
-// be read) still reports what it summed: a gauge slightly low beats none.
-func metadataUsage(store *kv.Badger) kv.DiskUsage {
-	u, _ := store.DiskUsage()
+// be read) still reports what it summed: a gauge slightly low beats none;
+// a store that cannot say (a database that does not answer) reports zeros.
+func metadataUsage(store kv.Store) kv.DiskUsage {
+	sz, ok := store.(kv.Sizer)
+	if !ok {
+		return kv.DiskUsage{}
+	}
+	u, _ := sz.DiskUsage()
 	return u
 }
 
-// readiness is /readyz's check: the metadata store is open and the data
-// directory takes a synced write.
-func readiness(store *kv.Badger, data string, blobs blobstore.Store) func() error {
-	p, remote := blobs.(pinger)
+// probeTimeout bounds a readiness check's question to the metadata store:
+// a server store that does not answer in time is reported, not waited for.
+const probeTimeout = 2 * time.Second
+
+// readiness is /readyz's check: the metadata store is open and, for a
+// server store, answers; and the data directory takes a synced write. A
+// disk below its floor is degraded, not down: pulls, deletes and GC still
+// work there, and a single registry taken out of rotation would stop
+// serving pulls too; the probe write is skipped then, since it would only
+// fail for the reason already known. A blob store over the network (S3)
+// is asked too, each time: the load balancer's probe is the retry, and
+// the answer turns back to ready as soon as the store answers again.
+func readiness(store kv.Store, data string, space *diskspace.Monitor, blobs blobstore.Store) func() error {
 	return func() error {
-		if store.DB().IsClosed() {
-			return errors.New("metadata store closed")
+		if p, ok := store.(kv.Pinger); ok {
+			ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+			defer cancel()
+			if err := p.Ping(ctx); err != nil {
+				return fmt.Errorf("metadata store: %w", err)
+			}
 		}
-		if err := metrics.DirWritable(data); err != nil {
-			return err
+		if p, ok := blobs.(blobPinger); ok {
+			ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+			defer cancel()
+			if err := p.Ping(ctx); err != nil {
+				return fmt.Errorf("blob store: %w", err)
+			}
 		}
-		if !remote {
-			return nil
+		if space != nil {
+			st, below, err := space.Below()
+			if err != nil {
+				return err
+			}
+			if below {
+				return &metrics.Degraded{Reason: "storage below its floor, writes refused: " + st.Reason()}
+			}
 		}
-		// A store over the network (S3) is asked each time: the load
-		// balancer's probe is the retry, and the answer turns back to
-		// ready as soon as the store answers again.
-		ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
-		defer cancel()
-		if err := p.Ping(ctx); err != nil {
-			return fmt.Errorf("blob store: %w", err)
-		}
-		return nil
+		return metrics.DirWritable(data)
 	}
 }
 
-// pinger is a blob store that can say whether it is reachable (s3store).
-type pinger interface {
+// blobPinger is a blob store that can say whether it is reachable
+// (s3store).
+type blobPinger interface {
 	Ping(ctx context.Context) error
 }
-
-// pingTimeout bounds a readiness probe of the blob store.
-const pingTimeout = 2 * time.Second

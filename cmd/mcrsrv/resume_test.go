@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/rs/zerolog"
 
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/kv"
@@ -224,10 +225,16 @@ type crashState struct {
 	records  map[string]bool  // digests with a b/ record
 }
 
-func readCrashState(t *testing.T, data string) crashState {
+func readCrashState(t *testing.T, data string, env ...string) crashState {
 	t.Helper()
 	s := crashState{staging: map[string]int64{}, sessions: map[string]int64{}, records: map[string]bool{}}
-	store, err := kv.Open(kv.Options{Dir: filepath.Join(data, "meta")})
+	// The server's metadata store: its env names PostgreSQL, or Badger in data.
+	c, err := Load("", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Data = data
+	store, err := openMetadata(context.Background(), c, nil, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

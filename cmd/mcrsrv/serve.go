@@ -3,15 +3,19 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v3"
 
+	"git.wntrmute.dev/kyle/mcr/cmd/internal/buildinfo"
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/diskspace"
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
@@ -78,7 +82,16 @@ func serve(ctx context.Context, c Config) error {
 	}
 	defer ln.Close() // on the early returns below; Serve closes it otherwise
 	c.Memory.apply(log)
-	meta := filepath.Join(c.Data, "meta")
+	warnLooseDirs(c.Data, log)
+	warnUnknownEnv(os.Environ(), log)
+	meta := c.barrierMetaDir()
+	space, err := c.Storage.monitor(c.Data, meta, log)
+	if err != nil {
+		return err
+	}
+	if err := roomToOpen(space); err != nil {
+		return err
+	}
 	barrier, err := c.Storage.barrier(c.Data, meta, log)
 	if err != nil {
 		return err
@@ -86,11 +99,14 @@ func serve(ctx context.Context, c Config) error {
 	if barrier != nil {
 		defer barrier.Close() // after the store: closing Badger writes through it
 	}
-	store, err := kv.Open(kv.Options{Dir: meta, Logger: badgerLogger{log.With().Str("component", "badger").Logger()}, Barrier: barrier.Waiter()})
+	store, err := awaitMetadata(ctx, c, barrier.Waiter(), log)
 	if err != nil {
 		return err
 	}
 	defer func() {
+		if !canClose(space, log) {
+			return
+		}
 		if err := store.Close(); err != nil {
 			log.Error().Err(err).Msg("closing metadata store")
 		}
@@ -100,7 +116,7 @@ func serve(ctx context.Context, c Config) error {
 		return err
 	}
 	journal, rec := openJournal(c, store, log)
-	defer closeJournal(journal, log) // after the listener and jobs stop, before the store closes
+	defer closeJournal(journal, rec, log) // after the listener and jobs stop, before the store closes
 	authn, closeAuth, err := setupAuthWith(ctx, c, store, rec, log)
 	if err != nil {
 		return err
@@ -108,7 +124,15 @@ func serve(ctx context.Context, c Config) error {
 	defer closeAuth()
 	uploads := jobs.NewPool(c.Uploads.Workers, c.Uploads.Queue)
 	defer uploads.Close() // after the listener is drained: no upload is in flight
-	reg := engine.New(store, blobs, engine.Options{AllowSparse: c.Manifest.AllowSparse, Streamer: uploads})
+	eopts := engine.Options{AllowSparse: c.Manifest.AllowSparse, Streamer: uploads}
+	if space != nil {
+		eopts.Space = space
+		sctx, stopSpace := context.WithCancel(ctx)
+		spaceDone := make(chan struct{})
+		go func() { defer close(spaceDone); space.Run(sctx) }()
+		defer func() { stopSpace(); <-spaceDone }()
+	}
+	reg := engine.New(store, blobs, eopts)
 	bg, err := startJobs(ctx, c, store, blobs, reg, journal, log)
 	if err != nil {
 		return err
@@ -121,16 +145,16 @@ func serve(ctx context.Context, c Config) error {
 		Concurrency:  c.HTTP.Concurrency,
 		Auth:         authn,
 
-		Metrics:            newMetrics(store, reg, uploads, bg),
+		Metrics:            newMetrics(store, reg, uploads, bg, space, auditStats(journal, rec)),
 		MetricsRequireAuth: c.Metrics.RequireAuth,
-		Ready:              readiness(store, c.Data, blobs),
-		Admin:              adminAPI(c, store, blobs, reg, bg, authn, journal, rec, log),
+		Ready:              readiness(store, c.Data, space, blobs),
+		Admin:              adminAPI(c, store, blobs, reg, bg, space, authn, journal, rec, log),
 		BodyIdleTimeout:    c.Uploads.IdleTimeout.Duration,
 		UploadsPerCaller:   c.Uploads.PerAccount,
 		Proxies:            c.proxies(),
 	})
-	log.Info().Str("addr", ln.Addr().String()).Bool("tls", c.TLS.enabled()).Str("data", c.Data).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
-		Str("version", version()).Msg("mcrsrv serving")
+	log.Info().Str("addr", ln.Addr().String()).Bool("tls", c.TLS.enabled()).Str("data", c.Data).Str("metadata", c.Metadata.Backend).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
+		Str("version", buildinfo.String()).Msg("mcrsrv serving")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	sdNotify("READY=1", log)
@@ -144,16 +168,23 @@ func serve(ctx context.Context, c Config) error {
 
 // adminAPI assembles the admin API over the running components. Accounts
 // are managed through it only when they are mcr's own (builtin mode).
-func adminAPI(c Config, store *kv.Badger, blobs blobstore.Store, reg *engine.Registry, bg *background,
-	authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *adminapi.API {
+func adminAPI(c Config, store kv.Store, blobs blobstore.Store, reg *engine.Registry, bg *background,
+	space *diskspace.Monitor, authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *adminapi.API {
 	d := adminapi.Deps{
 		Registry: reg, Jobs: bg.Runner, GC: bg.Collector, Journal: journal, Audit: rec,
-		Snapshot: func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
-			return snapshot.Create(ctx, store, blobs, dir)
-		},
 		SnapshotDir:   snapshotDir(c.Data),
 		MetadataBytes: func() int64 { return metadataUsage(store).Total() },
-		Version:       version(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
+		Version:       buildinfo.String(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
+	}
+	d.Snapshot = func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
+		b, ok := store.(kv.Backuper)
+		if !ok {
+			return nil, errcode.Wrap(errcode.Conflict, errNoBackup, "%v", errNoBackup)
+		}
+		return snapshot.Create(ctx, b, blobs, dir)
+	}
+	if space != nil {
+		d.Disk = space.Statuses
 	}
 	if authn != nil {
 		d.Authorizer, d.Policy = authn, authn.Policy()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v3"
 
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
@@ -20,7 +21,7 @@ func snapshotCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "snapshot",
 		Usage: "write a consistent snapshot of a stopped server's data directory",
-		Description: "Writes the metadata as one Badger backup stream, every blob it references (hard-linked\n" +
+		Description: "Writes the metadata as one backup stream (Badger's format, from either metadata store), every blob it references (hard-linked\n" +
 			"when on the same filesystem, copied otherwise) and a manifest.json listing them, into an\n" +
 			"empty or new directory. Restore it with `mcrsrv restore`. See docs/operations.md.",
 		Flags: configFlags("TOML configuration file (for the data directory)",
@@ -31,7 +32,7 @@ func snapshotCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return offlineSnapshot(ctx, c.Data, cmd.String("to"), cmd.Root().Writer)
+			return offlineSnapshot(ctx, c, cmd.String("to"), cmd.Root().Writer)
 		},
 	}
 }
@@ -50,19 +51,20 @@ func restoreCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return restoreSnapshot(ctx, cmd.String("from"), c.Data, cmd.Root().Writer)
+			return restoreSnapshot(ctx, c, cmd.String("from"), cmd.Root().Writer)
 		},
 	}
 }
 
-// offlineSnapshot snapshots data into to. Badger's directory lock refuses a
-// store a server still holds (the admin API snapshots a running one).
-func offlineSnapshot(ctx context.Context, data, to string, w io.Writer) error {
-	meta := filepath.Join(data, "meta")
-	if _, err := os.Stat(meta); err != nil {
-		return fmt.Errorf("no registry data in %s: %w", data, err)
+// offlineSnapshot snapshots c's registry into to. Badger's directory lock
+// refuses a store a server still holds (the admin API snapshots a running
+// one); PostgreSQL's backup is one read snapshot, safe either way.
+func offlineSnapshot(ctx context.Context, c Config, to string, w io.Writer) error {
+	data := c.Data
+	if err := requireMetadata(c, ""); err != nil {
+		return err
 	}
-	store, err := kv.Open(kv.Options{Dir: meta})
+	store, err := openMetadata(ctx, c, nil, zerolog.Nop())
 	if err != nil {
 		if strings.Contains(err.Error(), "lock") {
 			return fmt.Errorf("%w (is the server running? stop it, or snapshot through the admin API)", err)
@@ -74,7 +76,11 @@ func offlineSnapshot(ctx context.Context, data, to string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := snapshot.Create(ctx, store, blobs, to)
+	b, ok := store.(kv.Backuper)
+	if !ok {
+		return errNoBackup
+	}
+	m, err := snapshot.Create(ctx, b, blobs, to)
 	if err != nil {
 		return err
 	}
@@ -83,16 +89,19 @@ func offlineSnapshot(ctx context.Context, data, to string, w io.Writer) error {
 	return nil
 }
 
-// restoreSnapshot restores from into the empty or absent directory data.
-// On failure it empties data again, so that a retry starts clean.
-func restoreSnapshot(ctx context.Context, from, data string, w io.Writer) (err error) {
+// restoreSnapshot restores from into the empty or absent data directory of
+// c and its metadata store (Badger's inside it, or an empty PostgreSQL
+// database). On failure it empties data again, so that a retry starts
+// clean; a PostgreSQL restore is one transaction.
+func restoreSnapshot(ctx context.Context, c Config, from string, w io.Writer) (err error) {
+	data := c.Data
 	if err := snapshot.EmptyDir(data); err != nil {
 		return fmt.Errorf("%w (restore only into a new data directory)", err)
 	}
 	if _, err := snapshot.ReadManifest(from); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(data, 0o750); err != nil {
+	if err := os.MkdirAll(data, 0o700); err != nil {
 		return err
 	}
 	defer func() {
@@ -103,9 +112,14 @@ func restoreSnapshot(ctx context.Context, from, data string, w io.Writer) (err e
 			}
 		}
 	}()
-	store, err := kv.Open(kv.Options{Dir: filepath.Join(data, "meta")})
+	opened, err := openMetadata(ctx, c, nil, zerolog.Nop())
 	if err != nil {
 		return err
+	}
+	store, ok := opened.(snapshot.Target)
+	if !ok {
+		_ = opened.Close()
+		return errNoBackup
 	}
 	closed := false
 	defer func() {

@@ -86,7 +86,7 @@ func TestSnapshotRestore(t *testing.T) {
 	}
 	j, rec := openJournal(Defaults(), store, zerolog.Nop())
 	rec.Record(ctx, audit.Event{Kind: audit.Push, AccountName: "ci", Repository: "tools", Outcome: "success"})
-	closeJournal(j, zerolog.Nop())
+	closeJournal(j, rec, zerolog.Nop())
 
 	// A server holds the store: the offline snapshot must refuse.
 	snap := filepath.Join(t.TempDir(), "snap")

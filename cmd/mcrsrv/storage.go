@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 
+	"github.com/dustin/go-humanize"
 	"github.com/rs/zerolog"
 
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
@@ -31,6 +32,22 @@ type StorageConfig struct {
 	Backend string `toml:"backend"`
 	// S3 is the bucket used when storage.backend is "s3".
 	S3 S3Config `toml:"s3"`
+	// MinFree is the floor of free space on each filesystem mcr writes
+	// (the data directory's and the metadata directory's): below it,
+	// uploads, manifest pushes and mounts are refused with 507 while
+	// pulls, deletes and GC go on. A percentage of the filesystem, an
+	// amount, or both ("2%, 1GiB": whichever is smaller); never less
+	// than 32 MiB, what the metadata store may write at once.
+	MinFree ByteFloor `toml:"min_free"`
+	// MinFreeInodes is the floor of free inodes, written the same way
+	// with a count ("1%, 10000"). Every blob and staging file is one.
+	MinFreeInodes InodeFloor `toml:"min_free_inodes"`
+	// Reserve is the size of the file preallocated in the metadata
+	// directory and handed to the metadata store when its filesystem
+	// goes below the floor, so that Badger's memory-mapped writes
+	// (memtable flushes, compaction, a clean shutdown, the next start)
+	// never meet a full disk, which would kill the process. 0 is none.
+	Reserve Size `toml:"reserve"`
 }
 
 // S3Config is an S3-compatible bucket (docs/operations.md, "Blobs on S3").
@@ -95,6 +112,9 @@ func (s StorageConfig) validate() []error {
 	default:
 		errs = append(errs, fmt.Errorf("storage.backend %q: want %q or %q", s.Backend, backendFS, backendS3))
 	}
+	if s.Reserve.Bytes != 0 && s.Reserve.Bytes < minReserve {
+		errs = append(errs, fmt.Errorf("storage.reserve %d bytes: want 0 (none) or at least %s", s.Reserve.Bytes, humanize.IBytes(minReserve)))
+	}
 	return errs
 }
 
@@ -121,7 +141,7 @@ func (s StorageConfig) barrier(data, meta string, log zerolog.Logger) (*blobstor
 	if s.Sync == syncFile {
 		return nil, nil
 	}
-	if err := os.MkdirAll(meta, 0o755); err != nil {
+	if err := os.MkdirAll(meta, 0o700); err != nil {
 		return nil, err
 	}
 	b, err := blobstore.NewBarrier(data, meta)

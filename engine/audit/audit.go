@@ -42,6 +42,9 @@ type Event struct {
 	Digest      string
 	Outcome     string // "success", "failure", "denied", ...
 	Detail      string // e.g. the rule that decided, the scopes granted
+	// Count is how many occurrences the event stands for: more than one
+	// for an aggregate (Aggregator); 0 or 1 for a single one.
+	Count uint64
 }
 
 // Actor is who makes a change through an API (the admin API puts it in
@@ -92,6 +95,9 @@ func (l Log) Record(_ context.Context, e Event) {
 		if f[1] != "" {
 			ev = ev.Str(f[0], f[1])
 		}
+	}
+	if e.Count > 1 {
+		ev = ev.Uint64("count", e.Count)
 	}
 	ev.Msg("audit")
 }

@@ -57,6 +57,8 @@ type Journal struct {
 	dropped atomic.Uint64
 	written atomic.Uint64
 	failed  atomic.Uint64
+
+	prunedAge, prunedCap atomic.Uint64 // deleted by retention, this run
 }
 
 var _ Recorder = (*Journal)(nil)
@@ -104,11 +106,15 @@ type Stats struct {
 	Dropped uint64 // events shed (queue full, or recorded after Close)
 	Failed  uint64 // events lost to a failed write
 	Queued  int    // events waiting now
+	// Deleted by retention in this run: too old, and beyond the count or
+	// size cap.
+	PrunedAge, PrunedCap uint64
 }
 
 // Stats returns the counters.
 func (j *Journal) Stats() Stats {
-	return Stats{Written: j.written.Load(), Dropped: j.dropped.Load(), Failed: j.failed.Load(), Queued: len(j.q)}
+	return Stats{Written: j.written.Load(), Dropped: j.dropped.Load(), Failed: j.failed.Load(), Queued: len(j.q),
+		PrunedAge: j.prunedAge.Load(), PrunedCap: j.prunedCap.Load()}
 }
 
 // Close stops accepting events and waits, bounded by ctx, until the ones
@@ -201,6 +207,10 @@ type record struct {
 	Digest      string    `json:"digest,omitempty"`
 	Outcome     string    `json:"outcome,omitempty"`
 	Detail      string    `json:"detail,omitempty"`
+	// Count is how many occurrences an aggregated event stands for
+	// (Aggregator); absent for a single one, so events written before
+	// aggregation existed keep their exact bytes.
+	Count uint64 `json:"count,omitempty"`
 	// Prev is the hex SHA-256 of the previous event's stored bytes; "" for
 	// the first event ever written.
 	Prev string `json:"prev"`
@@ -208,7 +218,8 @@ type record struct {
 
 func (r record) event() Event {
 	return Event{Time: r.Time, Kind: r.Kind, AccountID: r.AccountID, AccountName: r.AccountName, AccountType: r.AccountType,
-		Remote: r.Remote, Action: r.Action, Repository: r.Repository, Digest: r.Digest, Outcome: r.Outcome, Detail: r.Detail}
+		Remote: r.Remote, Action: r.Action, Repository: r.Repository, Digest: r.Digest, Outcome: r.Outcome, Detail: r.Detail,
+		Count: max(r.Count, 1)}
 }
 
 // head is the state of the chain, stored at kv.AuditHeadKey.
@@ -217,6 +228,11 @@ type head struct {
 	Last     uint64 `json:"last"`      // seq of the newest event (0 before the first)
 	LastTime int64  `json:"last_time"` // unix nanoseconds in the newest event's key
 	LastHash string `json:"last_hash"` // hex SHA-256 of the newest event's bytes
+	// Bytes is the size of the events kept, keys and values: what
+	// Retention.MaxBytes caps. It is exact only when Sized; a head written
+	// before it existed is sized by the first Prune that needs it.
+	Bytes uint64 `json:"bytes,omitempty"`
+	Sized bool   `json:"sized,omitempty"`
 }
 
 var errCorrupt = errors.New("audit: corrupt chain head")
@@ -224,7 +240,7 @@ var errCorrupt = errors.New("audit: corrupt chain head")
 func readHead(t kv.Reader) (head, error) {
 	b, err := t.Get(kv.AuditHeadKey())
 	if errors.Is(err, kv.ErrNotFound) {
-		return head{First: 1}, nil
+		return head{First: 1, Sized: true}, nil
 	}
 	if err != nil {
 		return head{}, err
@@ -261,15 +277,20 @@ func appendEvents(t kv.Txn, batch []Event) error {
 		r := record{Seq: h.Last + 1, Time: e.Time.UTC(), Kind: e.Kind, AccountID: e.AccountID, AccountName: e.AccountName,
 			AccountType: e.AccountType, Remote: e.Remote, Action: e.Action, Repository: e.Repository, Digest: e.Digest,
 			Outcome: e.Outcome, Detail: e.Detail, Prev: h.LastHash}
+		if e.Count > 1 {
+			r.Count = e.Count
+		}
 		b, err := json.Marshal(r)
 		if err != nil {
 			return err
 		}
 		at := max(e.Time.UnixNano(), h.LastTime, 0)
-		if err := t.Set(kv.AuditKey(at, r.Seq), b); err != nil {
+		key := kv.AuditKey(at, r.Seq)
+		if err := t.Set(key, b); err != nil {
 			return err
 		}
 		h.Last, h.LastTime, h.LastHash = r.Seq, at, hashOf(b)
+		h.Bytes += uint64(len(key) + len(b))
 	}
 	return writeHead(t, h)
 }

@@ -59,7 +59,7 @@ func Open(root string, barrier *Barrier) (*FS, error) {
 		dirs = append(dirs, filepath.Join(root, "blobs", alg.String()))
 	}
 	for _, d := range dirs {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("blobstore: %w", err)
 		}
 	}
@@ -70,7 +70,7 @@ func Open(root string, barrier *Barrier) (*FS, error) {
 			if _, err := os.Stat(d); err == nil {
 				continue
 			}
-			if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 				return nil, fmt.Errorf("blobstore: %w", err)
 			}
 		}

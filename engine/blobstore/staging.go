@@ -51,7 +51,7 @@ type File struct {
 
 // openStaging opens path with flag and returns it positioned at offset 0.
 func (s *FS) openStaging(path string, flag int) (*File, error) {
-	f, err := os.OpenFile(path, flag, 0o644)
+	f, err := os.OpenFile(path, flag, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +147,17 @@ func Prefetch(f *os.File, n int64) { readAhead(f, 0, n) }
 
 // Close closes the file.
 func (f *File) Close() error { return f.f.Close() }
+
+// Truncate cuts the file to n bytes, for a write refused part-way (a full
+// disk): the bytes past the upload's recorded offset would otherwise hold
+// space until the session is resumed or expires. The file's offset moves
+// to n with it.
+func (f *File) Truncate(n int64) error {
+	if err := f.f.Truncate(n); err != nil {
+		return err
+	}
+	return f.seek(n)
+}
 
 // seek positions the file at offset, which must be its length: writes
 // only ever append.

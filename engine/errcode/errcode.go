@@ -7,6 +7,7 @@ package errcode
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Kind is a class of registry error.
@@ -40,6 +41,7 @@ const (
 	NotFound                        // an operator resource that does not exist: a rule, a job (404)
 	Conflict                        // the resource exists already or is in a state that forbids the change (409)
 	Unavailable                     // a store the request needs does not answer: retry later (503 with Retry-After)
+	InsufficientStorage             // free space or inodes below the storage floor: writes that add data are refused (507)
 	kindCount
 )
 
@@ -70,19 +72,69 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.cause }
 
-// New returns an error of kind k.
+// New returns an error of kind k. String arguments are clipped (Clip):
+// they are usually the client's own input, echoed back.
 func New(k Kind, format string, args ...any) *Error {
-	return &Error{Kind: k, Message: fmt.Sprintf(format, args...)}
+	return &Error{Kind: k, Message: fmt.Sprintf(format, clipArgs(args)...)}
 }
 
 // Wrap returns an error of kind k that keeps cause for logs; the client sees
-// only the message.
+// only the message, its string arguments clipped as in New.
 func Wrap(k Kind, cause error, format string, args ...any) *Error {
-	return &Error{Kind: k, Message: fmt.Sprintf(format, args...), cause: cause}
+	return &Error{Kind: k, Message: fmt.Sprintf(format, clipArgs(args)...), cause: cause}
 }
 
-// WithDetail sets the structured detail and returns e.
-func (e *Error) WithDetail(d any) *Error { e.Detail = d; return e }
+// WithDetail sets the structured detail and returns e. The string values
+// of a string or map[string]string detail are clipped as in New.
+func (e *Error) WithDetail(d any) *Error {
+	switch v := d.(type) {
+	case string:
+		d = Clip(v)
+	case map[string]string:
+		m := make(map[string]string, len(v))
+		for k, s := range v {
+			m[k] = Clip(s)
+		}
+		d = m
+	}
+	e.Detail = d
+	return e
+}
+
+// MaxEcho bounds the bytes of client input an error repeats: a 10 KB
+// repository name is refused in a few hundred bytes, not echoed whole.
+const MaxEcho = 256
+
+// Clip returns s cut to MaxEcho bytes, on a rune boundary, with an
+// ellipsis when anything was cut.
+func Clip(s string) string {
+	if len(s) <= MaxEcho {
+		return s
+	}
+	cut := MaxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// clipArgs clips the string arguments of a message, on a copy: the
+// caller's slice is not ours to change.
+func clipArgs(args []any) []any {
+	var out []any
+	for i, a := range args {
+		if s, ok := a.(string); ok && len(s) > MaxEcho {
+			if out == nil {
+				out = append([]any(nil), args...)
+			}
+			out[i] = Clip(s)
+		}
+	}
+	if out == nil {
+		return args
+	}
+	return out
+}
 
 // KindOf returns the Kind of err: Internal for anything that is not an
 // *Error.

@@ -366,9 +366,10 @@ func TestRecoverInterruptedSweep(t *testing.T) {
 // survives to the sweep as it does when a's actor was too busy for the
 // link cleanup.
 func TestSweepRacesPush(t *testing.T) {
-	for _, how := range []string{"manifest", "upload", "mount"} {
+	for _, how := range []string{"manifest", "upload", "mount", "manifest-postgres", "upload-postgres", "mount-postgres"} {
 		t.Run(how, func(t *testing.T) {
-			e := newEnv(t, envOptions{gc: Options{Grace: 0}})
+			how, pg := strings.CutSuffix(how, "-postgres")
+			e := newEnv(t, envOptions{gc: Options{Grace: 0}, postgres: pg})
 			_, blobs := e.simpleImage("a", "v0")
 			cfg := blobs[0]
 			data := randBytes(20)
@@ -415,7 +416,12 @@ func TestSweepRacesPush(t *testing.T) {
 // A blob swept before the push's transaction makes the push fail cleanly
 // (MANIFEST_BLOB_UNKNOWN), never commit a manifest without its blob.
 func TestPushAfterSweepFails(t *testing.T) {
-	e := newEnv(t, envOptions{gc: Options{Grace: 0}})
+	t.Run("badger", func(t *testing.T) { pushAfterSweepFails(t, false) })
+	t.Run("postgres", func(t *testing.T) { pushAfterSweepFails(t, true) })
+}
+
+func pushAfterSweepFails(t *testing.T, pg bool) {
+	e := newEnv(t, envOptions{gc: Options{Grace: 0}, postgres: pg})
 	cfg := e.blob("a", randBytes(10))
 	data := randBytes(20)
 	layer := e.blob("a", data)

@@ -17,6 +17,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/kv"
+	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
 )
 
 // TestMain lets the test binary act as an offline collector: the crash
@@ -30,7 +31,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m)) // stops the PostgreSQL server of the postgres variants
 }
 
 // crashChild runs a collection over dir. at is "<point>:<n>": on the n-th

@@ -19,6 +19,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/kv"
+	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
 )
 
 // clock is a settable clock shared by the engine and the collector. It
@@ -40,7 +41,7 @@ type env struct {
 	t     testing.TB
 	ctx   context.Context
 	dir   string
-	store *kv.Badger
+	store kv.Store
 	blobs *blobstore.FS
 	reg   *engine.Registry
 	gc    *Collector
@@ -50,6 +51,7 @@ type env struct {
 type envOptions struct {
 	gc       Options
 	disk     bool // Badger on disk instead of in memory
+	postgres bool // PostgreSQL (pgtest) instead of Badger
 	realTime bool // the real clock instead of a settable one
 	offline  bool // Offline repos instead of the registry's actors
 }
@@ -62,7 +64,12 @@ func newEnv(t testing.TB, o envOptions) *env {
 		kvo = kv.Options{Dir: e.dir + "/meta"}
 	}
 	var err error
-	if e.store, err = kv.Open(kvo); err != nil {
+	if o.postgres {
+		e.store, err = kv.OpenPostgres(e.ctx, kv.PostgresOptions{DSN: pgtest.Database(t)})
+	} else {
+		e.store, err = kv.Open(kvo)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	if e.blobs, err = blobstore.Open(e.dir, nil); err != nil {

@@ -64,12 +64,19 @@ type torture struct {
 // no grace period. At checkpoints during the run and at the end, every
 // manifest the registry acknowledged and that was not deleted must be
 // readable with all its blobs intact; after a final collection nothing
-// unreferenced may remain.
+// unreferenced may remain. It runs on both metadata stores: the sweep's
+// safety is their serializable transactions.
 func TestTorture(t *testing.T) {
+	t.Run("badger", func(t *testing.T) { torture1(t, envOptions{}) })
+	t.Run("postgres", func(t *testing.T) { torture1(t, envOptions{postgres: true}) })
+}
+
+func torture1(t *testing.T, o envOptions) {
 	run := tortureDuration(t)
+	o.gc, o.realTime = Options{Grace: 0, Workers: 4}, true
 	tt := &torture{
 		t:     t,
-		e:     newEnv(t, envOptions{gc: Options{Grace: 0, Workers: 4}, realTime: true}),
+		e:     newEnv(t, o),
 		repos: []string{"t/a", "t/b", "t/c", "t/d"},
 		tags:  []string{"latest", "stable", "v1", "v2", ""},
 		live:  map[string]*acked{},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
@@ -107,12 +108,11 @@ func (s *Service) CreateAccount(ctx context.Context, n NewAccount) (Account, err
 	rec := kv.AccountRecord{ID: newUUID(), Name: n.Name, Type: n.Type, Roles: slices.Clone(n.Roles),
 		Created: now.UnixNano(), Updated: now.UnixNano(), PasswordHash: hash}
 	err := s.store.Update(ctx, func(t kv.Txn) error {
-		taken, err := t.Has(kv.AccountNameKey(n.Name))
-		if err != nil {
+		if err := nameFree(t, n.Name); err != nil {
 			return err
 		}
-		if taken {
-			return errcode.New(errcode.Conflict, "account %q already exists", n.Name)
+		if err := t.Set(kv.AccountFoldKey(fold(n.Name)), []byte(rec.ID)); err != nil {
+			return err
 		}
 		if err := t.Set(kv.AccountNameKey(n.Name), []byte(rec.ID)); err != nil {
 			return err
@@ -123,6 +123,39 @@ func (s *Service) CreateAccount(ctx context.Context, n NewAccount) (Account, err
 		return Account{}, err
 	}
 	return toAccount(rec), nil
+}
+
+// fold is the form of a name that uniqueness compares: account names are
+// ASCII (nameRE), so lower case is their case folding.
+func fold(name string) string { return strings.ToLower(name) }
+
+// nameFree refuses a name that an account holds already, in any case:
+// "Admin" and "admin" cannot both exist, so a name read in a log, a rule
+// or an audit event means one account. The fold key makes two concurrent
+// creations of such names conflict (both read and write it); the scan
+// finds the accounts created before fold keys existed. Names are still
+// matched exactly at login (docs/security.md).
+func nameFree(t kv.Txn, name string) error {
+	taken, err := t.Has(kv.AccountFoldKey(fold(name)))
+	if err != nil {
+		return err
+	}
+	if !taken {
+		err = t.ScanKeys(kv.AccountNamePrefix(), nil, func(k []byte) error {
+			if strings.EqualFold(kv.Suffix(k, kv.AccountNamePrefix()), name) {
+				taken = true
+				return kv.ErrStop
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if taken {
+		return errcode.New(errcode.Conflict, "account %q already exists (names are unique ignoring case)", name)
+	}
+	return nil
 }
 
 func toAccount(r kv.AccountRecord) Account {
@@ -276,6 +309,15 @@ func (s *Service) DeleteAccount(ctx context.Context, id string) error {
 			}
 		}
 		if err := t.Delete(kv.AccountNameKey(rec.Name)); err != nil {
+			return err
+		}
+		// Freeing the fold key frees the name in every case; an account
+		// created before fold keys has none.
+		if id, err := t.Get(kv.AccountFoldKey(fold(rec.Name))); err == nil && string(id) == rec.ID {
+			if err := t.Delete(kv.AccountFoldKey(fold(rec.Name))); err != nil {
+				return err
+			}
+		} else if err != nil && !errors.Is(err, kv.ErrNotFound) {
 			return err
 		}
 		return t.Delete(kv.AccountKey(id))

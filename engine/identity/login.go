@@ -15,13 +15,10 @@ import (
 // account) and returns the principal. Every failure is the same
 // UNAUTHORIZED error for the client; its cause says why, for the audit log.
 func (s *Service) Login(ctx context.Context, name, secret string) (Principal, error) {
-	ck := credKey(name, secret)
-	if e, ok := s.logins.get(ck, s.now()); ok {
-		if p, ok := s.recheck(ctx, e); ok {
-			return p, nil
-		}
-		s.logins.drop(ck)
+	if p, ok := s.CachedLogin(ctx, name, secret); ok {
+		return p, nil
 	}
+	ck := CredentialKey(name, secret)
 	var rec kv.AccountRecord
 	err := s.store.View(ctx, func(t kv.Reader) error {
 		var err error
@@ -73,6 +70,23 @@ func (s *Service) Login(ctx context.Context, name, secret string) (Principal, er
 	return toAccount(rec).Principal(), nil
 }
 
+// CachedLogin returns the principal of name and secret when they logged
+// in successfully within the login cache's TTL and the account still
+// holds them: a check of a few point reads, no argon2id. The caller can
+// admit the expensive Login more strictly than this (http/auth does).
+func (s *Service) CachedLogin(ctx context.Context, name, secret string) (Principal, bool) {
+	ck := CredentialKey(name, secret)
+	e, ok := s.logins.get(ck, s.now())
+	if !ok {
+		return Principal{}, false
+	}
+	if p, ok := s.recheck(ctx, e); ok {
+		return p, true
+	}
+	s.logins.drop(ck)
+	return Principal{}, false
+}
+
 // recheck validates a cached login against the current records: the
 // account still exists and is enabled, its password is unchanged, or its
 // access key is not revoked. Two point reads instead of an argon2id.
@@ -104,9 +118,10 @@ func (s *Service) recheck(ctx context.Context, e loginEntry) (Principal, bool) {
 	return p, err == nil
 }
 
-// credKey is the cache key of a credential pair: a SHA-256, so the cache
-// never holds a secret.
-func credKey(name, secret string) [32]byte {
+// CredentialKey identifies a credential pair without holding its secret:
+// a SHA-256 of both. It keys the login cache, and lets callers share one
+// check among concurrent identical logins.
+func CredentialKey(name, secret string) [32]byte {
 	h := sha256.New()
 	h.Write([]byte(name))
 	h.Write([]byte{0})

@@ -4,7 +4,7 @@
 //
 //	<dir>/
 //	├── manifest.json     format, time, schema version, backup hash, blobs
-//	├── meta.backup       kv.Badger.Backup stream (one read snapshot)
+//	├── meta.backup       the metadata store's backup stream (kv.Backuper, Badger's format; one read snapshot)
 //	└── blobs/<alg>/<2 hex>/<hex>
 //
 // The blob list is read from the backup itself (loaded into an in-memory

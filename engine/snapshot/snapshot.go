@@ -64,11 +64,14 @@ var ErrNotEmpty = errors.New("snapshot: target directory is not empty")
 // empty or absent. It is safe while the registry serves: the backup is one
 // read snapshot, and blobs are immutable. A blob that garbage collection
 // removes between the backup and its copy fails the snapshot (retry it).
-func Create(ctx context.Context, store kv.Store, blobs blobstore.Store, dir string) (*Manifest, error) {
+//
+// Both stores write the same backup format (kv.Backuper), so a snapshot
+// of either restores into either.
+func Create(ctx context.Context, store kv.Backuper, blobs blobstore.Store, dir string) (*Manifest, error) {
 	if err := emptyDir(dir); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	m := &Manifest{Format: Format, Created: time.Now().UTC(), SchemaVersion: kv.SchemaVersion}
@@ -128,12 +131,19 @@ func ReadManifest(dir string) (*Manifest, error) {
 	return &m, nil
 }
 
+// Target is a store a snapshot is restored into: Badger or PostgreSQL
+// (both read the one backup format).
+type Target interface {
+	kv.Store
+	kv.Restorer
+}
+
 // Restore loads the snapshot in dir into store and blobs, which must be a
 // fresh data directory's (nothing else may use them meanwhile). It checks
 // the backup's hash first, verifies the digest and size of every blob as it
 // copies it, and finally that the restored metadata names exactly the
 // snapshot's blobs.
-func Restore(ctx context.Context, dir string, store *kv.Badger, blobs blobstore.Store) (*Manifest, error) {
+func Restore(ctx context.Context, dir string, store Target, blobs blobstore.Store) (*Manifest, error) {
 	m, err := ReadManifest(dir)
 	if err != nil {
 		return nil, err
@@ -151,7 +161,7 @@ func Restore(ctx context.Context, dir string, store *kv.Badger, blobs blobstore.
 	if err != nil {
 		return nil, err
 	}
-	err = store.Restore(f)
+	err = store.Restore(ctx, f)
 	_ = f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: loading the metadata: %w", err)
@@ -175,8 +185,8 @@ func Restore(ctx context.Context, dir string, store *kv.Badger, blobs blobstore.
 }
 
 // writeBackup streams store's backup to path, returning its hash and size.
-func writeBackup(ctx context.Context, store kv.Store, path string) (string, int64, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+func writeBackup(ctx context.Context, store kv.Backuper, path string) (string, int64, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return "", 0, err
 	}
@@ -216,7 +226,7 @@ func backupBlobs(ctx context.Context, path string) ([]Blob, error) {
 		return nil, err
 	}
 	defer f.Close()
-	if err := mem.Restore(f); err != nil {
+	if err := mem.Restore(ctx, f); err != nil {
 		return nil, fmt.Errorf("snapshot: reading back the backup: %w", err)
 	}
 	return listBlobs(ctx, mem)
@@ -276,7 +286,7 @@ func place(ctx context.Context, blobs blobstore.Store, b Blob, dir string) (bool
 		return false, fmt.Errorf("snapshot: blob %s has %d bytes, its record says %d", b.Digest, info.Size, b.Size)
 	}
 	dst := filepath.Join(dir, blobPath(b.Digest))
-	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return false, err
 	}
 	var src io.ReadCloser
@@ -293,7 +303,7 @@ func place(ctx context.Context, blobs blobstore.Store, b Blob, dir string) (bool
 		return false, fmt.Errorf("snapshot: blob %s: %w", b.Digest, err)
 	}
 	defer src.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return false, err
 	}
@@ -387,7 +397,7 @@ func hashFile(path string) (string, int64, error) {
 }
 
 func writeFile(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
+	"git.wntrmute.dev/kyle/mcr/engine/diskspace"
 	"git.wntrmute.dev/kyle/mcr/engine/gc"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
@@ -58,10 +59,13 @@ type Deps struct {
 	SnapshotDir string
 	// MetadataBytes reports the metadata store's size on disk.
 	MetadataBytes func() int64
-	Version       string
-	Started       time.Time
-	Log           zerolog.Logger
-	Authorizer    Authorizer
+	// Disk reports the filesystems the registry writes against their
+	// floors (nil: not watched).
+	Disk       func() ([]diskspace.Status, error)
+	Version    string
+	Started    time.Time
+	Log        zerolog.Logger
+	Authorizer Authorizer
 }
 
 // API is the admin API.

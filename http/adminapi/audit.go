@@ -13,11 +13,15 @@ import (
 )
 
 func event(e audit.Entry) apiv1.Event {
-	return apiv1.Event{
+	ev := apiv1.Event{
 		Seq: e.Seq, Time: e.Time.UTC(), Type: string(e.Kind), AccountID: e.AccountID, AccountName: e.AccountName,
 		AccountType: e.AccountType, Remote: e.Remote, Action: e.Action, Repository: e.Repository, Digest: e.Digest,
 		Outcome: e.Outcome, Detail: e.Detail, Cursor: e.Cursor, Hash: e.Hash, Prev: e.Prev,
 	}
+	if e.Count > 1 {
+		ev.Count = e.Count
+	}
+	return ev
 }
 
 func eventPage(p audit.Page) apiv1.EventPage {

@@ -46,6 +46,7 @@ var wire = map[errcode.Kind]wireError{
 	errcode.Invalid:             {fasthttp.StatusUnprocessableEntity, apiv1.CodeInvalid},
 	errcode.NotFound:            {fasthttp.StatusNotFound, apiv1.CodeNotFound},
 	errcode.Conflict:            {fasthttp.StatusConflict, apiv1.CodeConflict},
+	errcode.InsufficientStorage: {fasthttp.StatusInsufficientStorage, apiv1.CodeInsufficientStorage},
 }
 
 // badRequest is a request the API cannot parse: bad JSON, an unknown

@@ -36,6 +36,21 @@ func (a *API) status(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	st.Storage.StagingFiles, st.Storage.StagingBytes = up.StagingFiles, up.StagingBytes
+	if a.d.Disk != nil {
+		fss, err := a.d.Disk()
+		if err != nil {
+			return err
+		}
+		for _, fs := range fss {
+			st.Storage.Filesystems = append(st.Storage.Filesystems, apiv1.Filesystem{
+				Names: fs.Names, Path: fs.Path,
+				SizeBytes: fs.TotalBytes, FreeBytes: fs.FreeBytes, FloorBytes: fs.FloorBytes,
+				Inodes: fs.TotalInodes, FreeInodes: fs.FreeInodes, FloorInodes: fs.FloorInodes,
+				ReserveBytes: fs.ReserveBytes, ReserveSize: fs.ReserveSize,
+				BelowFloor: fs.Below(0), Reason: fs.Reason(),
+			})
+		}
+	}
 	return writeJSON(ctx, fasthttp.StatusOK, st)
 }
 

@@ -3,9 +3,11 @@ package auth
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"golang.org/x/sync/singleflight"
 
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
@@ -59,6 +61,7 @@ type Auth struct {
 	now     func() time.Time
 	audit   audit.Recorder
 	limiter *Limiter
+	checks  singleflight.Group // concurrent checks of the same credentials
 	service string
 	// Requests under apiPrefix get their authentication errors written by
 	// apiErrors (the admin API's JSON) instead of as OCI errors.
@@ -215,12 +218,11 @@ func (a *Auth) login(ctx *fasthttp.RequestCtx, user, pass, via string, auditSucc
 		a.audit.Record(reqctx.Context(ctx), ev)
 		return identity.Principal{}, tooMany(wait)
 	}
-	var p identity.Principal
-	var err error
-	if a.o.Mode == ModeMCIAS {
-		p, err = a.o.MCIAS.Login(reqctx.Context(ctx), user, pass)
-	} else {
-		p, err = a.o.Identity.Login(reqctx.Context(ctx), user, pass)
+	p, err := a.check(ctx, user, pass, addr, now)
+	if errors.Is(err, errChecksBusy) {
+		ev.Kind, ev.Outcome, ev.Detail = audit.LoginFailed, "rate_limited", "too many logins waiting from the address"
+		a.audit.Record(reqctx.Context(ctx), ev)
+		return identity.Principal{}, retryLater(time.Second, "too many logins waiting from this address")
 	}
 	if err != nil {
 		if errcode.KindOf(err) != errcode.Unauthorized {
@@ -231,12 +233,44 @@ func (a *Auth) login(ctx *fasthttp.RequestCtx, user, pass, via string, auditSucc
 		a.audit.Record(reqctx.Context(ctx), ev)
 		return identity.Principal{}, a.challenge(ctx, "", "", err)
 	}
-	a.limiter.Succeed(user)
+	a.limiter.Succeed(user, addr)
 	if auditSuccess {
 		ev.Kind, ev.Outcome, ev.AccountID = audit.Login, "success", p.ID
 		a.audit.Record(reqctx.Context(ctx), ev)
 	}
 	return p, nil
+}
+
+var errChecksBusy = errors.New("auth: the address has its share of credential checks in flight")
+
+// check verifies credentials: a login in the login cache at once; any
+// other (an argon2id hash, a call to MCIAS) only within the address's
+// share of concurrent checks (Limits.AddrChecks), so that one address
+// cannot hold more than its share of the hashers while everyone else's
+// logins wait. Concurrent checks of the same credentials share one: a
+// fleet of CI jobs behind one address logging in at once with one robot's
+// credentials costs one hash, not one refusal per job.
+func (a *Auth) check(ctx *fasthttp.RequestCtx, user, pass, addr string, now time.Time) (identity.Principal, error) {
+	rctx := reqctx.Context(ctx)
+	if a.o.Mode != ModeMCIAS {
+		if p, ok := a.o.Identity.CachedLogin(rctx, user, pass); ok {
+			return p, nil
+		}
+	}
+	k := identity.CredentialKey(user, pass)
+	v, err, _ := a.checks.Do(string(k[:]), func() (any, error) {
+		leave, ok := a.limiter.Enter(rctx, addr, now)
+		if !ok {
+			return identity.Principal{}, errChecksBusy
+		}
+		defer leave()
+		if a.o.Mode == ModeMCIAS {
+			return a.o.MCIAS.Login(rctx, user, pass)
+		}
+		return a.o.Identity.Login(rctx, user, pass)
+	})
+	p, _ := v.(identity.Principal)
+	return p, err
 }
 
 // reason is the cause of a login failure, for the audit log.

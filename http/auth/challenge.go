@@ -79,12 +79,17 @@ func (a *Auth) realm(ctx *fasthttp.RequestCtx) string {
 
 // tooMany is the 429 of the limiter, with Retry-After in seconds.
 func tooMany(wait time.Duration) error {
+	return retryLater(wait, "too many failed logins")
+}
+
+// retryLater is a 429 TOOMANYREQUESTS saying why, with Retry-After.
+func retryLater(wait time.Duration, why string) error {
 	secs := int(wait.Seconds() + 0.999)
 	if secs < 1 {
 		secs = 1
 	}
 	return &headerError{
-		err:     errcode.New(errcode.TooManyRequests, "too many failed logins; retry in %d s", secs),
+		err:     errcode.New(errcode.TooManyRequests, "%s; retry in %d s", why, secs),
 		headers: [][2]string{{fasthttp.HeaderRetryAfter, strconv.Itoa(secs)}},
 	}
 }

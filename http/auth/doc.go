@@ -23,9 +23,15 @@
 // Invariants:
 //   - No lock on the request path: the policy is an atomic snapshot, tokens
 //     are verified with in-memory keys, the limiter locks one bucket.
-//   - Every failed login counts against the account name and the client
-//     address; past the limit the answer is 429 TOOMANYREQUESTS, even for
-//     the right password.
+//   - Every failed login counts against the (account name, client address)
+//     pair and the client address; past either limit the answer from that
+//     address is 429 TOOMANYREQUESTS, even for the right password. No limit
+//     spans addresses: failures from one address never refuse a login from
+//     another (docs/security.md, "Login limiting").
+//   - A credential check that misses the login cache (an argon2id hash, a
+//     call to MCIAS) needs one of the address's slots (Limits.AddrChecks,
+//     waiting at most Limits.CheckWait); concurrent checks of the same
+//     credentials share one check.
 //   - The principal of a request lives in the RequestCtx only for the
 //     request; nothing from the RequestCtx is kept.
 package auth

@@ -1,29 +1,57 @@
 package auth
 
 import (
+	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Limits bounds failed logins. Each key (an account name, a client
-// address) has a leaky bucket: a failure adds one, the bucket drains
-// Burst per Window; a full bucket refuses logins until it drains.
+// Limits bounds failed logins. Every limit applies to one client address
+// only: failures from one address never slow or refuse a login from
+// another, so nobody can lock an account (the admin's included) out of
+// every address by failing to log in as it. Each key has a leaky bucket:
+// a failure adds one, the bucket drains Burst per Window; a full bucket
+// refuses logins (429) from that address until it drains.
 type Limits struct {
-	AccountBurst int           // failures per account name; default 10
-	AddrBurst    int           // failures per client address; default 30
-	Window       time.Duration // time to drain a full bucket; default 5 min
+	// PairBurst bounds the failures for one account name from one
+	// address (default 10): guessing one account's password.
+	PairBurst int
+	// AddrBurst bounds the failures from one address under any names
+	// (default 30): spraying guesses across accounts.
+	AddrBurst int
+	// Window is the time to drain a full bucket (default 5 min).
+	Window time.Duration
+	// AddrChecks bounds the credential checks (an argon2id hash, a call
+	// to MCIAS) in flight for one address (default half of GOMAXPROCS, at
+	// least 1): a flood from one address holds at most that many of the
+	// hashers, the others stay free for everyone else's logins, and it
+	// cannot have more guesses in flight than the buckets allow. Logins
+	// found in the login cache, and concurrent logins with the same
+	// credentials (one check serves them all), are not counted.
+	AddrChecks int
+	// CheckWait is how long a check waits for its address's slot before
+	// it is refused with 429 (default 5 s): a burst of different accounts
+	// behind one NAT address queues briefly instead of failing.
+	CheckWait time.Duration
 }
 
 func (l *Limits) defaults() {
-	if l.AccountBurst <= 0 {
-		l.AccountBurst = 10
+	if l.PairBurst <= 0 {
+		l.PairBurst = 10
 	}
 	if l.AddrBurst <= 0 {
 		l.AddrBurst = 30
 	}
 	if l.Window <= 0 {
 		l.Window = 5 * time.Minute
+	}
+	if l.AddrChecks <= 0 {
+		l.AddrChecks = max(1, runtime.GOMAXPROCS(0)/2)
+	}
+	if l.CheckWait <= 0 {
+		l.CheckWait = 5 * time.Second
 	}
 }
 
@@ -39,9 +67,10 @@ type Limiter struct {
 const maxBuckets = 100_000
 
 type bucket struct {
-	mu    sync.Mutex
-	level float64
-	last  time.Time
+	mu     sync.Mutex
+	level  float64
+	last   time.Time
+	checks chan struct{} // the address's check slots (Enter), made on first use
 }
 
 // NewLimiter returns a limiter with l (zero values take the defaults).
@@ -78,12 +107,17 @@ func (l *Limiter) check(key string, burst int, now time.Time) (time.Duration, bo
 	return time.Duration((level + 1 - float64(burst)) / rate * float64(time.Second)), true
 }
 
-func (l *Limiter) add(key string, burst int, now time.Time) {
+// bucketOf returns key's bucket, creating it.
+func (l *Limiter) bucketOf(key string, now time.Time) *bucket {
 	v, loaded := l.buckets.LoadOrStore(key, &bucket{})
 	if !loaded && l.n.Add(1) > maxBuckets {
 		l.prune(now)
 	}
-	b := v.(*bucket)
+	return v.(*bucket)
+}
+
+func (l *Limiter) add(key string, burst int, now time.Time) {
+	b := l.bucketOf(key, now)
 	rate := float64(burst) / l.l.Window.Seconds()
 	b.mu.Lock()
 	b.drain(now, rate)
@@ -96,7 +130,7 @@ func (l *Limiter) prune(now time.Time) {
 	l.buckets.Range(func(k, v any) bool {
 		b := v.(*bucket)
 		b.mu.Lock()
-		empty := now.Sub(b.last) >= l.l.Window
+		empty := now.Sub(b.last) >= l.l.Window && len(b.checks) == 0
 		b.mu.Unlock()
 		if empty {
 			if _, ok := l.buckets.LoadAndDelete(k); ok {
@@ -107,24 +141,58 @@ func (l *Limiter) prune(now time.Time) {
 	})
 }
 
+// pairKey is the bucket of account's failures from addr; NUL cannot
+// occur in an account name or an address.
+func pairKey(account, addr string) string { return "p:" + account + "\x00" + addr }
+
 // Blocked reports whether a login for account from addr must be refused,
 // and how long until it would not be.
 func (l *Limiter) Blocked(account, addr string, now time.Time) (time.Duration, bool) {
-	wa, ba := l.check("a:"+account, l.l.AccountBurst, now)
+	wp, bp := l.check(pairKey(account, addr), l.l.PairBurst, now)
 	wr, br := l.check("r:"+addr, l.l.AddrBurst, now)
-	return max(wa, wr), ba || br
+	return max(wp, wr), bp || br
 }
 
 // Fail counts a failed login.
 func (l *Limiter) Fail(account, addr string, now time.Time) {
-	l.add("a:"+account, l.l.AccountBurst, now)
+	l.add(pairKey(account, addr), l.l.PairBurst, now)
 	l.add("r:"+addr, l.l.AddrBurst, now)
 }
 
-// Succeed forgets an account's failures: its owner got in. The address's
-// failures stay, so one good account does not unlock spraying others.
-func (l *Limiter) Succeed(account string) {
-	if _, ok := l.buckets.LoadAndDelete("a:" + account); ok {
+// Enter admits one credential check from addr, waiting (at most
+// Limits.CheckWait, or until ctx ends) while addr has Limits.AddrChecks in
+// flight; it refuses when the wait runs out. The caller calls leave when
+// the check is done.
+func (l *Limiter) Enter(ctx context.Context, addr string, now time.Time) (leave func(), ok bool) {
+	b := l.bucketOf("r:"+addr, now)
+	b.mu.Lock()
+	if b.checks == nil {
+		b.checks = make(chan struct{}, l.l.AddrChecks)
+	}
+	slots := b.checks
+	b.mu.Unlock()
+	leave = func() { <-slots }
+	select {
+	case slots <- struct{}{}:
+		return leave, true
+	default:
+	}
+	t := time.NewTimer(l.l.CheckWait)
+	defer t.Stop()
+	select {
+	case slots <- struct{}{}:
+		return leave, true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return nil, false
+}
+
+// Succeed forgets account's failures from addr: its owner got in from
+// there. The address's failures stay, so one good account does not unlock
+// spraying others.
+func (l *Limiter) Succeed(account, addr string) {
+	if _, ok := l.buckets.LoadAndDelete(pairKey(account, addr)); ok {
 		l.n.Add(-1)
 	}
 }

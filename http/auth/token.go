@@ -15,7 +15,6 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
-	"git.wntrmute.dev/kyle/mcr/http/distapi"
 	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
@@ -28,7 +27,7 @@ func (a *Auth) Register(r *router.Router) {
 func (a *Auth) serve(h func(*fasthttp.RequestCtx) error) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		if err := h(ctx); err != nil {
-			distapi.WriteError(ctx, err)
+			writeTokenError(ctx, err)
 		}
 	}
 }

@@ -43,6 +43,10 @@ var wire = map[errcode.Kind]wireError{
 	errcode.NotFound:            {"NOT_FOUND", fasthttp.StatusNotFound},
 	errcode.Conflict:            {"UNSUPPORTED", fasthttp.StatusConflict},
 	errcode.Unavailable:         {"UNAVAILABLE", fasthttp.StatusServiceUnavailable},
+	// The spec has no storage code (distribution answers a full disk with
+	// 500 UNKNOWN): a code of our own, named after the status, tells the
+	// client the registry is full rather than broken (docs/api.md).
+	errcode.InsufficientStorage: {"INSUFFICIENT_STORAGE", fasthttp.StatusInsufficientStorage},
 }
 
 type errorBody struct {

@@ -16,8 +16,10 @@ func TestEveryKindMapped(t *testing.T) {
 		if !ok || w.code == "" || w.status < 400 {
 			t.Errorf("errcode kind %d has no wire mapping", k)
 		}
-		if k != errcode.Internal && k != errcode.Unavailable && w.status >= 500 {
-			t.Errorf("kind %d maps to %d: only internal failures and an unavailable store may be 5xx", k, w.status)
+		// 5xx is the server's fault: an internal failure, a full disk or
+		// a store that does not answer, never the client's input.
+		if k != errcode.Internal && k != errcode.InsufficientStorage && k != errcode.Unavailable && w.status >= 500 {
+			t.Errorf("kind %d maps to %d: only internal failures, a full disk and an unavailable store may be 5xx", k, w.status)
 		}
 	}
 }
@@ -28,6 +30,23 @@ func TestWriteErrorUnavailable(t *testing.T) {
 	WriteError(&ctx, errcode.New(errcode.Unavailable, "the blob store is unavailable"))
 	if ctx.Response.StatusCode() != fasthttp.StatusServiceUnavailable || string(ctx.Response.Header.Peek("Retry-After")) != retryAfterUnavailable {
 		t.Errorf("status %d, Retry-After %q", ctx.Response.StatusCode(), ctx.Response.Header.Peek("Retry-After"))
+	}
+}
+
+// A full disk is 507 with a code and message that say so, and is not an
+// internal error for the access log.
+func TestWriteErrorInsufficientStorage(t *testing.T) {
+	var ctx fasthttp.RequestCtx
+	WriteError(&ctx, errcode.New(errcode.InsufficientStorage, "storage below its floor").WithDetail(map[string]string{"path": "data"}))
+	if ctx.Response.StatusCode() != fasthttp.StatusInsufficientStorage {
+		t.Errorf("status %d, want 507", ctx.Response.StatusCode())
+	}
+	want := `{"errors":[{"code":"INSUFFICIENT_STORAGE","message":"storage below its floor","detail":{"path":"data"}}]}`
+	if string(ctx.Response.Body()) != want {
+		t.Errorf("body %s, want %s", ctx.Response.Body(), want)
+	}
+	if InternalError(&ctx) != nil {
+		t.Error("a full disk was kept as an internal error")
 	}
 }
 

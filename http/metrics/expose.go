@@ -24,6 +24,9 @@ var help = map[string]string{
 	"mcr_badger_lsm_bytes":              "Disk space (allocated blocks) of the metadata store's LSM tables.",
 	"mcr_badger_vlog_bytes":             "Disk space (allocated blocks) of the metadata store's value log.",
 	"mcr_badger_other_bytes":            "Disk space (allocated blocks) of the metadata store's other files: memtable logs, manifest.",
+	"mcr_audit_events_written_total":    "Audit events committed to the log since start.",
+	"mcr_audit_events_aggregated_total": "Audit events counted into an aggregate (failed logins, anonymous tokens and denials) instead of written on their own.",
+	"mcr_audit_events_dropped_total":    "Audit events that did not make it into the log or left it, by reason: queue_full, write_failed, age, cap.",
 	"mcr_upload_sessions":               "Open blob upload sessions.",
 	"mcr_upload_staging_files":          "Files in the uploads directory: session files and whole-blob uploads in flight.",
 	"mcr_upload_staging_bytes":          "Bytes the files of the uploads directory hold.",
@@ -34,6 +37,14 @@ var help = map[string]string{
 	"mcr_job_last_failed":               "1 when the job's last run failed.",
 	"mcr_job_last_duration_seconds":     "Duration of the job's last finished run.",
 	"mcr_job_last_reclaimed_bytes":      "Disk space the last run of a collecting job freed (a dry run: would free).",
+	"mcr_storage_size_bytes":            "Size of a filesystem the registry writes, by the directories on it.",
+	"mcr_storage_free_bytes":            "Free space usable for data on a filesystem (the metadata store's reserve not counted).",
+	"mcr_storage_floor_bytes":           "Free-space floor in force: below it writes that add data are refused (507).",
+	"mcr_storage_inodes":                "Inodes of a filesystem the registry writes.",
+	"mcr_storage_free_inodes":           "Free inodes of a filesystem.",
+	"mcr_storage_floor_inodes":          "Free-inode floor in force.",
+	"mcr_storage_reserve_bytes":         "Space the metadata store's reserve holds now (0 while released below the floor).",
+	"mcr_storage_below_floor":           "1 while writes that add data are refused for lack of space or inodes.",
 }
 
 func init() {

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 
@@ -16,14 +17,31 @@ func Healthz(ctx *fasthttp.RequestCtx) {
 	ctx.SetBodyString(`{"status":"ok"}`)
 }
 
-// Readyz answers GET /readyz: 200 when check (nil: always ready) passes,
-// else 503 with {"status":"unavailable","reason":"..."}, so a load balancer
-// stops sending traffic to a registry that cannot store what it is sent.
+// Degraded is a readiness check's answer for a registry that serves with
+// less than its full service: a disk below its floor refuses pushes (507)
+// and still serves pulls, deletes and GC.
+type Degraded struct{ Reason string }
+
+func (d *Degraded) Error() string { return d.Reason }
+
+// Readyz answers GET /readyz: 200 when check (nil: always ready) passes;
+// 200 with {"status":"degraded","reason":"..."} when it returns a
+// *Degraded, so that a load balancer keeps routing the reads the registry
+// still serves while a monitor sees the condition; else 503 with
+// {"status":"unavailable","reason":"..."}, so a load balancer stops
+// sending traffic to a registry that cannot serve.
 func Readyz(check func() error) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("application/json")
 		if check != nil {
-			if err := check(); err != nil {
+			err := check()
+			var d *Degraded
+			if errors.As(err, &d) {
+				b, _ := json.Marshal(map[string]string{"status": "degraded", "reason": d.Reason})
+				ctx.SetBody(b)
+				return
+			}
+			if err != nil {
 				b, _ := json.Marshal(map[string]string{"status": "unavailable", "reason": err.Error()})
 				ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 				ctx.SetBody(b)

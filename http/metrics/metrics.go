@@ -12,6 +12,7 @@ import (
 	vm "github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
+	"git.wntrmute.dev/kyle/mcr/engine/diskspace"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 )
 
@@ -27,6 +28,11 @@ type Sources struct {
 	// Store reports the metadata store's disk usage in allocated bytes:
 	// LSM tables, value log, and the rest (memtable logs, manifest).
 	Store func() (lsm, vlog, other int64)
+	// Disk reports the filesystems the registry writes: free space and
+	// inodes against their floors, and the reserve (disk.go).
+	Disk func() ([]diskspace.Status, error)
+	// Audit reports the audit log's counters.
+	Audit func() AuditStats
 	// Staging reports the open upload sessions and the uploads directory.
 	Staging func() Staging
 	// Cleaned reports what start-up removed after a crash.
@@ -42,6 +48,16 @@ type Staging struct {
 // files of no record (orphans).
 type Cleaned struct {
 	StagingFiles, StagingBytes, OrphanFiles, OrphanBytes int64
+}
+
+// AuditStats are the audit log's counters since the process started.
+type AuditStats struct {
+	Written    uint64 // events committed
+	Shed       uint64 // dropped: the queue was full
+	Failed     uint64 // lost to a failed write
+	Aggregated uint64 // counted into an aggregate event instead of written on their own
+	PrunedAge  uint64 // deleted by retention: older than audit.max_age
+	PrunedCap  uint64 // deleted by retention: beyond audit.max_count or audit.max_bytes
 }
 
 // latencyBuckets are the upper bounds, in seconds, of the request latency
@@ -158,6 +174,9 @@ func (m *Metrics) writeSources(w io.Writer) {
 		vm.WriteGaugeUint64(w, "mcr_badger_vlog_bytes", uint64(max(vlog, 0)))
 		vm.WriteGaugeUint64(w, "mcr_badger_other_bytes", uint64(max(other, 0)))
 	}
+	if f := m.src.Audit; f != nil {
+		writeAudit(w, f())
+	}
 	if f := m.src.Staging; f != nil {
 		st := f()
 		vm.WriteGaugeUint64(w, "mcr_upload_sessions", uint64(max(st.Sessions, 0)))
@@ -174,6 +193,9 @@ func (m *Metrics) writeSources(w io.Writer) {
 	}
 	if f := m.src.Jobs; f != nil {
 		writeJobs(w, f())
+	}
+	if f := m.src.Disk; f != nil {
+		writeDisk(w, f)
 	}
 }
 
@@ -201,6 +223,19 @@ func writeJobs(w io.Writer, sts []jobs.Status) {
 		if r, ok := reclaimed(st); ok {
 			vm.WriteGaugeUint64(w, "mcr_job_last_reclaimed_bytes"+label(st), uint64(max(r, 0)))
 		}
+	}
+}
+
+// writeAudit writes the audit counters: every event that did not make it
+// into the log, or left it, is in mcr_audit_events_dropped_total with why.
+func writeAudit(w io.Writer, st AuditStats) {
+	vm.WriteCounterUint64(w, "mcr_audit_events_written_total", st.Written)
+	vm.WriteCounterUint64(w, "mcr_audit_events_aggregated_total", st.Aggregated)
+	for _, d := range [...]struct {
+		reason string
+		n      uint64
+	}{{"queue_full", st.Shed}, {"write_failed", st.Failed}, {"age", st.PrunedAge}, {"cap", st.PrunedCap}} {
+		vm.WriteCounterUint64(w, `mcr_audit_events_dropped_total{reason="`+d.reason+`"}`, d.n)
 	}
 }
 

@@ -56,6 +56,24 @@ func TestJobSeries(t *testing.T) {
 	}
 }
 
+func TestAuditSeries(t *testing.T) {
+	m := New(Sources{Audit: func() AuditStats {
+		return AuditStats{Written: 9, Shed: 1, Failed: 2, Aggregated: 500, PrunedAge: 3, PrunedCap: 4}
+	}})
+	var b bytes.Buffer
+	m.Write(&b)
+	out := b.String()
+	for _, want := range []string{
+		`mcr_audit_events_written_total 9`, `mcr_audit_events_aggregated_total 500`,
+		`mcr_audit_events_dropped_total{reason="queue_full"} 1`, `mcr_audit_events_dropped_total{reason="write_failed"} 2`,
+		`mcr_audit_events_dropped_total{reason="age"} 3`, `mcr_audit_events_dropped_total{reason="cap"} 4`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("missing %s in\n%s", want, out)
+		}
+	}
+}
+
 // The upload and start-up clean-up series carry what their sources say.
 func TestUploadSeries(t *testing.T) {
 	m := New(Sources{

@@ -34,7 +34,7 @@ type authRegistry struct {
 	pol    *policy.Engine
 	events *recorder
 	clock  *testClock
-	store  kv.Store
+	store  *kv.Badger
 	// With authSetup.admin:
 	journal *audit.Journal
 	runner  *jobs.Runner
@@ -395,8 +395,22 @@ func TestAuthBasicAndTokens(t *testing.T) {
 
 	// Wrong service: refused at the token endpoint; a token issued for
 	// another service (same keys) is refused here.
-	ar.expect(ar.do("GET", "/v2/token?service=elsewhere&scope=repository:team/app:pull", nil, "Authorization", basic("alice", "alice-password")),
-		400, "", "token for another service")
+	// The answer is OAuth2's invalid_request (RFC 6749 §5.2), which
+	// Docker's client shows, for GET and POST alike.
+	for _, r := range []resp{
+		ar.do("GET", "/v2/token?service=elsewhere&scope=repository:team/app:pull", nil, "Authorization", basic("alice", "alice-password")),
+		ar.do("POST", "/v2/token", []byte("grant_type=password&service=elsewhere&username=alice&password=alice-password"),
+			"Content-Type", "application/x-www-form-urlencoded"),
+	} {
+		var oe struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		if err := json.Unmarshal(r.body, &oe); r.status != 400 || err != nil || oe.Error != "invalid_request" ||
+			!strings.Contains(oe.Description, `unknown service "elsewhere"`) {
+			t.Errorf("token for another service: %d %s", r.status, r.body)
+		}
+	}
 	other, err := identity.New(context.Background(), ar.store, identity.Options{Service: "elsewhere", Now: ar.clock.now})
 	if err != nil {
 		t.Fatal(err)
@@ -539,7 +553,7 @@ func TestAuthAccessKeys(t *testing.T) {
 }
 
 func TestAuthRateLimit(t *testing.T) {
-	ar := newAuthRegistry(t, authSetup{limits: auth.Limits{AccountBurst: 3, AddrBurst: 100, Window: time.Minute}})
+	ar := newAuthRegistry(t, authSetup{limits: auth.Limits{PairBurst: 3, AddrBurst: 100, Window: time.Minute}})
 	ar.account("alice", identity.Human)
 	for i := range 3 {
 		ar.expect(ar.do("GET", "/v2/", nil, "Authorization", basic("alice", "guess")), 401, "UNAUTHORIZED", "guess "+itoa(i))
@@ -559,6 +573,35 @@ func TestAuthRateLimit(t *testing.T) {
 	// Another account from the same address is not locked by alice's.
 	ar.account("bob", identity.Human)
 	ar.expect(ar.do("GET", "/v2/", nil, "Authorization", basic("bob", "bob-password")), 200, "", "other account")
+}
+
+// A burst of logins from one address (a CI fleet behind NAT) queues for
+// the address's check slot instead of being refused: different accounts
+// wait their turn, and identical credentials share one check.
+func TestAuthLoginBurstOneAddress(t *testing.T) {
+	ar := newAuthRegistry(t, authSetup{limits: auth.Limits{AddrChecks: 1}})
+	const n = 12
+	creds := make([]string, 0, 2*n)
+	for i := range n {
+		name := "robot" + itoa(i)
+		ar.account(name, identity.System)
+		creds = append(creds, basic(name, name+"-password"), basic("robot0", "robot0-password"))
+	}
+	codes := make([]int, len(creds))
+	var wg sync.WaitGroup
+	for i, c := range creds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = ar.do("GET", "/v2/token?scope=repository:a:pull", nil, "Authorization", c).status
+		}()
+	}
+	wg.Wait()
+	for i, code := range codes {
+		if code != 200 {
+			t.Errorf("login %d of the burst: %d", i, code)
+		}
+	}
 }
 
 func digestOf(b []byte) string { return digest.FromBytes(b).String() }

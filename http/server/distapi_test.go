@@ -30,6 +30,18 @@ func TestBase(t *testing.T) {
 	tr.expect(tr.do("POST", "/v2/a/tags/list", nil), 405, "UNSUPPORTED", "wrong method")
 }
 
+// A bad name is refused without echoing it whole: the error repeats at
+// most errcode.MaxEcho bytes of it.
+func TestNameInvalidClipped(t *testing.T) {
+	tr := newTestRegistry(t, engine.Options{})
+	name := strings.Repeat("A", 10_000)
+	r := tr.do("GET", "/v2/"+name+"/tags/list", nil)
+	tr.expect(r, 400, "NAME_INVALID", "10 KB name")
+	if len(r.body) > 1024 || !strings.Contains(string(r.body), "…") {
+		t.Errorf("NAME_INVALID answer of %d bytes: %.120s", len(r.body), r.body)
+	}
+}
+
 func TestBlobPushPull(t *testing.T) {
 	tr := newTestRegistry(t, engine.Options{})
 	data := randomBytes(200_000)

@@ -205,7 +205,9 @@ func (s *Server) access(ctx *fasthttp.RequestCtx, id string, start time.Time) {
 		ev = s.log.Info().AnErr("cut", cut)
 	} else if err := distapi.InternalError(ctx); err != nil {
 		ev = s.log.Error().Err(err)
-	} else if status >= 500 {
+	} else if status >= 500 && status != fasthttp.StatusInsufficientStorage {
+		// A 507 is the disk floor refusing a write: logged once when the
+		// floor is crossed (engine/diskspace), not once per client retry.
 		ev = s.log.Error()
 	}
 	if !ev.Enabled() {

@@ -21,13 +21,14 @@ func adminPassword(t *testing.T, reg *registry) string {
 	return strings.TrimSpace(string(b))
 }
 
-// startAuthRegistry starts a fresh server with builtin auth on.
-func startAuthRegistry(t *testing.T) (*registry, string) {
+// startAuthRegistry starts a fresh server with builtin auth on, and the
+// extra settings of env (KEY=VALUE).
+func startAuthRegistry(t *testing.T, env ...string) (*registry, string) {
 	t.Helper()
 	if os.Getenv(envRegistry) != "" {
 		t.Skipf("%s is set: this test needs a server of its own with auth on", envRegistry)
 	}
-	reg := startRegistry(t, "MCR_AUTH_MODE=builtin")
+	reg := startRegistry(t, append([]string{"MCR_AUTH_MODE=builtin"}, env...)...)
 	return reg, adminPassword(t, reg)
 }
 

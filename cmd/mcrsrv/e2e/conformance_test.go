@@ -31,7 +31,8 @@ var conformanceAPIs = []string{
 
 // TestConformance runs the pinned OCI distribution-spec conformance suite
 // against a fresh server per profile: the 1.1 spec with every API area on,
-// and the development spec with sparse manifests and upload cancel added.
+// and the development spec with sparse manifests and upload cancel added;
+// each on the default metadata store (Badger) and on PostgreSQL.
 func TestConformance(t *testing.T) {
 	requireE2E(t)
 	suite := tool(t, "conformance")
@@ -39,8 +40,16 @@ func TestConformance(t *testing.T) {
 		name      string
 		suiteEnv  []string
 		serverEnv []string
+		postgres  bool
 	}{
 		{name: "v1.1", suiteEnv: []string{"OCI_VERSION=1.1"}},
+		{name: "v1.1-postgres", suiteEnv: []string{"OCI_VERSION=1.1"}, postgres: true},
+		{
+			name:      "dev-postgres",
+			suiteEnv:  []string{"OCI_VERSION=dev", "OCI_DATA_SPARSE=true", "OCI_API_BLOBS_UPLOAD_CANCEL=true"},
+			serverEnv: []string{"MCR_MANIFEST_ALLOW_SPARSE=true"},
+			postgres:  true,
+		},
 		{
 			name:     "dev",
 			suiteEnv: []string{"OCI_VERSION=dev", "OCI_DATA_SPARSE=true", "OCI_API_BLOBS_UPLOAD_CANCEL=true"},
@@ -52,7 +61,11 @@ func TestConformance(t *testing.T) {
 	for _, run := range runs {
 		t.Run(run.name, func(t *testing.T) {
 			t.Parallel()
-			reg := startRegistry(t, run.serverEnv...)
+			env := run.serverEnv
+			if run.postgres {
+				env = append(env, postgresEnv(t)...)
+			}
+			reg := startRegistry(t, env...)
 			runConformance(t, suite, reg, run.name, run.suiteEnv)
 		})
 	}

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
 )
 
 // Environment variables read by this package (see doc.go).
@@ -47,7 +49,7 @@ var runID = fmt.Sprintf("run-%d", time.Now().UnixNano())
 var buildDir string // go build output when MCR_BIN is unset; removed by TestMain
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Main(m) // stops the PostgreSQL server of the postgres runs
 	if buildDir != "" {
 		_ = os.RemoveAll(buildDir)
 	}
@@ -242,7 +244,7 @@ func serverEnviron() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		switch strings.SplitN(kv, "=", 2)[0] {
-		case envEnable, envToolsBin, envBin, envRegistry, envKeep, envImage:
+		case envEnable, envToolsBin, envBin, envRegistry, envKeep, envImage, pgtest.RequiredEnv:
 			continue
 		}
 		env = append(env, kv)
@@ -470,4 +472,11 @@ func isolatedEnv(t *testing.T, dir string) []string {
 		env = append(env, k+"="+v)
 	}
 	return env
+}
+
+// postgresEnv points a server's metadata at a fresh database on the test
+// binary's PostgreSQL server (pgtest): the server creates its tables.
+func postgresEnv(t *testing.T) []string {
+	t.Helper()
+	return []string{"MCR_METADATA_BACKEND=postgres", "MCR_METADATA_POSTGRES_DSN=" + pgtest.Database(t)}
 }

@@ -41,6 +41,8 @@ const (
 	CodeTooManyRequests  = "TOO_MANY_REQUESTS"
 	CodeUnavailable      = "UNAVAILABLE"
 	CodeInternal         = "INTERNAL"
+	// CodeInsufficientStorage: the registry's disk is below its floor.
+	CodeInsufficientStorage = "INSUFFICIENT_STORAGE"
 )
 
 // Status is GET /status.
@@ -57,7 +59,8 @@ type Status struct {
 	Jobs          []Job     `json:"jobs"`
 }
 
-// Storage is the space used.
+// Storage is the space used, and what is left on each filesystem the
+// registry writes.
 type Storage struct {
 	BlobBytes     int64 `json:"blob_bytes"`
 	MetadataBytes int64 `json:"metadata_bytes"`
@@ -65,6 +68,28 @@ type Storage struct {
 	// of open sessions and of whole-blob uploads in flight.
 	StagingFiles int64 `json:"staging_files"`
 	StagingBytes int64 `json:"staging_bytes"`
+	// Filesystems are the filesystems the registry writes, against
+	// their floors.
+	Filesystems []Filesystem `json:"filesystems,omitempty"`
+}
+
+// Filesystem is one filesystem the registry writes, against its floors
+// (docs/operations.md, "Disk space"). FreeBytes is the space usable for
+// data: the reserve held for the metadata store is not counted, and a
+// released reserve is not either.
+type Filesystem struct {
+	Names        string `json:"names"` // the directories on it: "data, meta"
+	Path         string `json:"path"`
+	SizeBytes    uint64 `json:"size_bytes"`
+	FreeBytes    uint64 `json:"free_bytes"`
+	FloorBytes   uint64 `json:"floor_bytes"`
+	Inodes       uint64 `json:"inodes"`
+	FreeInodes   uint64 `json:"free_inodes"`
+	FloorInodes  uint64 `json:"floor_inodes"`
+	ReserveBytes uint64 `json:"reserve_bytes"` // held now: 0 when released
+	ReserveSize  uint64 `json:"reserve_size"`
+	BelowFloor   bool   `json:"below_floor"`
+	Reason       string `json:"reason,omitempty"`
 }
 
 // Upload is an open blob upload session.
@@ -316,9 +341,13 @@ type Event struct {
 	Digest      string    `json:"digest,omitempty"`
 	Outcome     string    `json:"outcome,omitempty"`
 	Detail      string    `json:"detail,omitempty"`
-	Cursor      string    `json:"cursor"`
-	Hash        string    `json:"hash"`
-	Prev        string    `json:"prev"`
+	// Count is how many occurrences an aggregated event stands for
+	// (failed logins, anonymous tokens and denials: one event per source
+	// and minute); absent for a single one.
+	Count  uint64 `json:"count,omitempty"`
+	Cursor string `json:"cursor"`
+	Hash   string `json:"hash"`
+	Prev   string `json:"prev"`
 }
 
 // EventPage is a page of the audit log, oldest first.

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/rs/zerolog"
+
+	"git.wntrmute.dev/kyle/mcr/kv"
+)
+
+// MetadataConfig chooses the metadata store (docs/operations.md,
+// "Metadata on PostgreSQL").
+type MetadataConfig struct {
+	// Backend is "badger" (embedded, in <data>/meta: the default) or
+	// "postgres" (a PostgreSQL database that mcrsrv creates its tables
+	// in and migrates on start).
+	Backend string `toml:"backend"`
+	// Postgres reaches the database of backend "postgres".
+	Postgres PostgresConfig `toml:"postgres"`
+}
+
+// PostgresConfig reaches the PostgreSQL database of metadata.backend
+// "postgres".
+type PostgresConfig struct {
+	// DSN is a libpq connection string or URL, e.g.
+	// postgres://mcr:secret@db.example.com:5432/mcr?sslmode=verify-full
+	// (the password may also come from PGPASSWORD or ~/.pgpass).
+	DSN string `toml:"dsn"`
+	// MaxConns bounds the connection pool; 0 is the driver's default,
+	// the larger of 4 and the number of CPUs.
+	MaxConns int `toml:"max_conns"`
+}
+
+const (
+	backendBadger   = "badger"
+	backendPostgres = "postgres"
+)
+
+func (m MetadataConfig) validate() []error {
+	var errs []error
+	switch m.Backend {
+	case backendBadger:
+		if m.Postgres.DSN != "" {
+			errs = append(errs, errors.New("metadata.postgres.dsn is set but metadata.backend is badger: set metadata.backend = \"postgres\" to use it"))
+		}
+	case backendPostgres:
+		if m.Postgres.DSN == "" {
+			errs = append(errs, errors.New("metadata.postgres.dsn: required with metadata.backend postgres (MCR_METADATA_POSTGRES_DSN)"))
+		} else if _, err := pgconn.ParseConfig(m.Postgres.DSN); err != nil {
+			// Not err itself: it may quote the DSN, password included.
+			errs = append(errs, errors.New("metadata.postgres.dsn: not a valid PostgreSQL connection string or URL"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("metadata.backend %q: want %q or %q", m.Backend, backendBadger, backendPostgres))
+	}
+	if m.Postgres.MaxConns < 0 || m.Postgres.MaxConns > math.MaxInt32 {
+		errs = append(errs, fmt.Errorf("metadata.postgres.max_conns %d: want 0 (the default) or a positive pool size", m.Postgres.MaxConns))
+	}
+	return errs
+}
+
+// metaDir is Badger's directory inside the data directory.
+func metaDir(data string) string { return filepath.Join(data, "meta") }
+
+// barrierMetaDir is the metadata directory the group-commit barrier syncs
+// besides the data directory: Badger's, or with PostgreSQL (which syncs
+// its own log) the data directory again, so that no empty meta/ appears.
+func (c Config) barrierMetaDir() string {
+	if c.Metadata.Backend == backendPostgres {
+		return c.Data
+	}
+	return metaDir(c.Data)
+}
+
+// openMetadata opens the configured metadata store, in one attempt (the
+// offline commands). barrier is Badger's group commit, nil for per-commit
+// fsync.
+func openMetadata(ctx context.Context, c Config, barrier kv.Barrier, log zerolog.Logger) (kv.Store, error) {
+	if c.Metadata.Backend != backendPostgres {
+		return kv.Open(kv.Options{Dir: metaDir(c.Data), Logger: badgerLogger{log.With().Str("component", "badger").Logger()}, Barrier: barrier})
+	}
+	return kv.OpenPostgres(ctx, kv.PostgresOptions{DSN: c.Metadata.Postgres.DSN, MaxConns: int32(c.Metadata.Postgres.MaxConns)})
+}
+
+// awaitMetadata is openMetadata for serve: a PostgreSQL that is unreachable
+// (starting alongside mcrsrv, failing over) is retried with backoff until
+// ctx ends, never a crash; a refusal that waiting cannot fix (bad
+// credentials, a newer schema) fails at once.
+func awaitMetadata(ctx context.Context, c Config, barrier kv.Barrier, log zerolog.Logger) (kv.Store, error) {
+	backoff := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		s, err := openMetadata(ctx, c, barrier, log)
+		if err == nil {
+			if attempt > 1 {
+				log.Info().Int("attempt", attempt).Msg("metadata store: PostgreSQL reachable")
+			}
+			return s, nil
+		}
+		if !errors.Is(err, kv.ErrUnavailable) {
+			return nil, err
+		}
+		log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", backoff).Msg("metadata store: PostgreSQL unreachable, retrying")
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("metadata store: gave up waiting for PostgreSQL: %w", err)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+// errNoBackup answers a snapshot or restore on a metadata store without a
+// backup stream (both of today's stores have one).
+var errNoBackup = errors.New("this metadata store cannot be snapshotted: back it up with its own tools (docs/operations.md)")
+
+// requireMetadata checks that there is registry data to open: Badger's
+// directory (a database is checked by connecting to it).
+func requireMetadata(c Config, hint string) error {
+	if c.Metadata.Backend == backendPostgres {
+		return nil
+	}
+	if _, err := os.Stat(metaDir(c.Data)); err != nil {
+		return fmt.Errorf("no registry data in %s%s: %w", c.Data, hint, err)
+	}
+	return nil
+}

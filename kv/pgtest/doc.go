@@ -1,0 +1,13 @@
+// Package pgtest runs throwaway PostgreSQL servers for tests: initdb into a
+// temporary directory, postgres as a child process listening only on a
+// unix socket inside it (killed by the kernel if the test binary dies), a
+// fresh database per test, and the server stopped and its directory
+// removed at the end of the test binary.
+//
+// One server is shared by a test binary (started by the first test that
+// asks, stopped by Main from TestMain); each test gets its own database,
+// dropped when the test ends, so tests stay independent and may run in
+// parallel. As root, where initdb refuses to run, the server runs as the
+// postgres user. Where PostgreSQL is not installed a test is skipped with
+// the reason, unless MCR_PG_REQUIRED=1 (make test) makes it a failure.
+package pgtest

@@ -1,0 +1,256 @@
+package pgtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// RequiredEnv, when set to 1, turns a missing PostgreSQL into a failure
+// instead of a skip: make test sets it, because it installs PostgreSQL.
+const RequiredEnv = "MCR_PG_REQUIRED"
+
+// Server is a throwaway PostgreSQL server in a temporary directory,
+// reachable only on a unix socket in that directory.
+type Server struct {
+	dir  string // temporary root: data/, the socket, the log
+	bin  string // directory of initdb and postgres
+	cred *syscall.Credential
+	port int
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the server process has exited
+	dbs  atomic.Int64
+	mu   sync.Mutex
+}
+
+// binDir finds initdb and postgres: on PATH, else Debian's versioned
+// directory (/usr/lib/postgresql/<major>/bin, the newest).
+func binDir() (string, error) {
+	if p, err := exec.LookPath("initdb"); err == nil {
+		if _, err := os.Stat(filepath.Join(filepath.Dir(p), "postgres")); err == nil {
+			return filepath.Dir(p), nil
+		}
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	slices.SortFunc(dirs, func(a, b string) int {
+		va, _ := strconv.Atoi(filepath.Base(filepath.Dir(a)))
+		vb, _ := strconv.Atoi(filepath.Base(filepath.Dir(b)))
+		return vb - va
+	})
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d, nil
+		}
+	}
+	return "", errors.New("PostgreSQL's initdb and postgres not found on PATH or in /usr/lib/postgresql/*/bin (make tools installs them)")
+}
+
+// Start initializes and starts a server. As root (initdb and postgres
+// refuse to run as root) both run as the postgres user, in a directory it
+// owns. The server is a child process that the kernel kills if this
+// process dies first, so a crashed test binary leaves no server behind.
+func Start() (*Server, error) {
+	bin, err := binDir()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "mcr-pg-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{dir: dir, bin: bin, port: 5432, done: make(chan struct{})}
+	if err := s.start(); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) start() error {
+	if os.Geteuid() == 0 {
+		if err := s.dropRoot(); err != nil {
+			return err
+		}
+	}
+	data := filepath.Join(s.dir, "data")
+	if out, err := s.command("initdb", "-D", data, "-U", "mcr", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync").CombinedOutput(); err != nil {
+		return fmt.Errorf("initdb: %w\n%s", err, out)
+	}
+	logf, err := os.Create(filepath.Join(s.dir, "log"))
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	// fsync off: this server's data dies with the test, and mcr's
+	// durability contract is PostgreSQL's acknowledged commit, which
+	// synchronous_commit (left on) still waits for. The socket lives in
+	// the private directory, so the usual port cannot clash.
+	s.cmd = s.command("postgres", "-D", data, "-k", s.dir, "-p", strconv.Itoa(s.port),
+		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "full_page_writes=off",
+		"-c", "max_connections=300", "-c", "shared_buffers=32MB")
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	s.cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	go func() { _ = s.cmd.Wait(); close(s.done) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := s.admin(ctx, `SELECT 1`)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-s.done:
+			log, _ := os.ReadFile(filepath.Join(s.dir, "log"))
+			return fmt.Errorf("postgres exited at start: %s", log)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = s.cmd.Process.Kill()
+			<-s.done
+			return fmt.Errorf("postgres not accepting connections after 60s: %w", err)
+		}
+	}
+}
+
+// dropRoot hands the directory to the postgres user and runs the server
+// commands as that user.
+func (s *Server) dropRoot() error {
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return fmt.Errorf("running as root needs a postgres user for initdb: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(s.dir, uid, gid); err != nil {
+		return err
+	}
+	s.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	return nil
+}
+
+func (s *Server) command(tool string, args ...string) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(s.bin, tool), args...)
+	cmd.Dir = s.dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+	return cmd
+}
+
+// DSN is the connection string of database db on this server.
+func (s *Server) DSN(db string) string {
+	return fmt.Sprintf("host=%s port=%d user=mcr dbname=%s sslmode=disable", s.dir, s.port, db)
+}
+
+// CreateDatabase creates a fresh, empty database and returns its name.
+func (s *Server) CreateDatabase(ctx context.Context) (string, error) {
+	name := fmt.Sprintf("t%d_%d", os.Getpid(), s.dbs.Add(1))
+	return name, s.admin(ctx, `CREATE DATABASE `+name)
+}
+
+// DropDatabase drops db, closing any connection still open to it.
+func (s *Server) DropDatabase(ctx context.Context, db string) error {
+	return s.admin(ctx, `DROP DATABASE IF EXISTS `+db+` WITH (FORCE)`)
+}
+
+func (s *Server) admin(ctx context.Context, sql string) error {
+	conn, err := pgx.Connect(ctx, s.DSN("postgres"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+// Stop stops the server (fast shutdown: sessions are ended) and removes
+// its directory.
+func (s *Server) Stop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dir == "" {
+		return nil
+	}
+	var err error
+	_ = s.cmd.Process.Signal(syscall.SIGINT) // a no-op error if it exited already
+	select {
+	case <-s.done:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+		err = errors.New("postgres did not stop in 30s; killed")
+	}
+	err = errors.Join(err, os.RemoveAll(s.dir))
+	s.dir = ""
+	return err
+}
+
+// The shared server of a test binary: started by the first test that asks
+// for a database, stopped by Main after every test ran.
+var shared struct {
+	once sync.Once
+	srv  *Server
+	err  error
+}
+
+// Main runs the tests of a binary that uses Database, then stops the
+// shared server. Call it from TestMain: os.Exit(pgtest.Main(m)).
+func Main(m *testing.M) int {
+	code := m.Run()
+	if shared.srv != nil {
+		if err := shared.srv.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "pgtest:", err)
+			if code == 0 {
+				code = 1
+			}
+		}
+	}
+	return code
+}
+
+// Database returns the DSN of a fresh database on the binary's shared
+// server, dropped when t ends. Without PostgreSQL the test is skipped with
+// the reason, or fails when RequiredEnv is set.
+func Database(t testing.TB) string {
+	t.Helper()
+	shared.once.Do(func() {
+		start := time.Now()
+		shared.srv, shared.err = Start()
+		if shared.err == nil {
+			fmt.Fprintf(os.Stderr, "pgtest: PostgreSQL started in %v\n", time.Since(start).Round(time.Millisecond))
+		}
+	})
+	if shared.err != nil {
+		if os.Getenv(RequiredEnv) == "1" {
+			t.Fatalf("PostgreSQL: %v", shared.err)
+		}
+		t.Skipf("no PostgreSQL for this test (%s=1 makes this a failure): %v", RequiredEnv, shared.err)
+	}
+	ctx := context.Background()
+	db, err := shared.srv.CreateDatabase(ctx)
+	if err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := shared.srv.DropDatabase(context.Background(), db); err != nil && !strings.Contains(err.Error(), "does not exist") {
+			t.Errorf("drop database %s: %v", db, err)
+		}
+	})
+	return shared.srv.DSN(db)
+}
