@@ -12,7 +12,8 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore/s3test"
 )
 
-// TestS3Outage stops the S3 server under a stream of pushes and pulls:
+// TestS3Outage stops the S3 server under a stream of pushes and pulls
+// (metadata in PostgreSQL, which stays up):
 // every request that needs the store is answered 503 UNAVAILABLE with a
 // Retry-After, nothing is left half-written (a blob refused during the
 // outage is unknown, not partial), /readyz is 503 meanwhile, and service
@@ -21,7 +22,7 @@ func TestS3Outage(t *testing.T) {
 	requireE2E(t)
 	srv := s3test.Start(t)
 	cfg := srv.Bucket(t, "outage")
-	reg := startRegistry(t, storageEnv(cfg, false)...)
+	reg := startRegistry(t, append(storageEnv(cfg, false), postgresEnv(t)...)...)
 	p := newProbe(reg)
 	const repo = "outage/app"
 	before := randomBytes(t, 64<<10)

@@ -35,7 +35,7 @@ func storageEnv(cfg s3store.Config, redirect bool) []string {
 }
 
 // TestConformanceS3 runs both conformance profiles against mcr with its
-// blobs in S3, with pulls streamed through mcr, and the 1.1 profile once
+// blobs in S3 and its metadata in PostgreSQL, with pulls streamed through mcr, and the 1.1 profile once
 // more with pulls redirected to presigned URLs. A redirected GET is
 // answered by the store, which sends no Docker-Content-Digest (the spec
 // does not require it on a blob GET), so that run leaves the check off.
@@ -59,17 +59,18 @@ func TestConformanceS3(t *testing.T) {
 	for _, run := range runs {
 		t.Run(run.name, func(t *testing.T) {
 			t.Parallel()
-			reg := startRegistry(t, append(s3Env(t, run.redirect), run.serverEnv...)...)
+			env := append(append(s3Env(t, run.redirect), postgresEnv(t)...), run.serverEnv...)
+			reg := startRegistry(t, env...)
 			runConformance(t, suite, reg, "s3-"+run.name, run.suiteEnv)
 		})
 	}
 }
 
 // TestClientsS3 runs the real clients against mcr with its blobs in S3
-// and pulls redirected.
+// (pulls redirected) and its metadata in PostgreSQL.
 func TestClientsS3(t *testing.T) {
 	requireE2E(t)
-	reg := startRegistry(t, s3Env(t, true)...)
+	reg := startRegistry(t, append(s3Env(t, true), postgresEnv(t)...)...)
 	for _, spec := range clientSpecs {
 		t.Run(spec.name, func(t *testing.T) {
 			t.Parallel()
