@@ -143,5 +143,11 @@ func KindOf(err error) Kind {
 	if errors.As(err, &e) {
 		return e.Kind
 	}
+	// A store below the engine that could not be reached says so with
+	// this method (kv.ErrUnavailable), so that kv needs no errcode.
+	var u interface{ Unavailable() bool }
+	if errors.As(err, &u) && u.Unavailable() {
+		return Unavailable
+	}
 	return Internal
 }
