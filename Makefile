@@ -7,6 +7,8 @@
 #   make tools        pinned test tools into .tools/bin (idempotent)
 #   make test         vet, staticcheck, every test with -race, including the e2e suites
 #   make lint         go vet + staticcheck
+#   make proto        regenerate the gRPC API's Go code (http/grpcapi/mcrv1)
+#   make proto-baseline  move the buf breaking-change baseline (deliberately)
 #   make bench        the load harness (bench/) against a fresh bin/mcrsrv
 #   make bench-go     go test benchmarks
 #   make bench-micro  hot-path microbenchmarks, -count=6, benchstat-ready file
@@ -55,6 +57,18 @@ STATICCHECK_VER  := v0.8.2
 # The S3 server the blob store tests run against (engine/blobstore/s3test).
 VERSITYGW_MOD    := github.com/versity/versitygw
 VERSITYGW_VER    := v1.8.0
+# The gRPC API's definitions (http/grpcapi/proto): buf lints them, checks
+# them for breaking changes and drives the two pinned Go plugins;
+# grpcurl is the external client of the e2e test.
+BUF_MOD          := github.com/bufbuild/buf
+BUF_VER          := v1.75.0
+PROTOC_GO_MOD    := google.golang.org/protobuf
+PROTOC_GO_VER    := v1.36.12
+PROTOC_GRPC_MOD  := google.golang.org/grpc/cmd/protoc-gen-go-grpc
+PROTOC_GRPC_VER  := v1.6.2
+GRPCURL_MOD      := github.com/fullstorydev/grpcurl
+GRPCURL_VER      := v1.9.4
+PROTO_DIR        := http/grpcapi/proto
 
 # PostgreSQL for the metadata tests (kv/pgtest runs throwaway servers from
 # its initdb and postgres): Debian's package of the release's supported
@@ -68,7 +82,7 @@ E2E_ENV := MCR_E2E=1 MCR_TOOLS_BIN=$(TOOLS_BIN) MCR_BIN=$(BIN)/mcrsrv MCR_IMAGE=
 E2E_PKG := ./cmd/mcrsrv/e2e
 TEST_TIMEOUT := 15m
 
-.PHONY: all build run image deploy-config tools test lint bench conformance clients clean
+.PHONY: all build run image deploy-config tools test lint bench conformance clients clean proto proto-baseline proto-check
 
 all: build
 
@@ -138,13 +152,17 @@ tools:
 	$(call go_tool,conformance,$(CONFORMANCE_MOD),$(CONFORMANCE_VER),$(CONFORMANCE_MOD))
 	$(call go_tool,staticcheck,$(STATICCHECK_MOD),$(STATICCHECK_VER),$(STATICCHECK_MOD)/cmd/staticcheck)
 	$(call go_tool,versitygw,$(VERSITYGW_MOD),$(VERSITYGW_VER),$(VERSITYGW_MOD)/cmd/versitygw)
+	$(call go_tool,buf,$(BUF_MOD),$(BUF_VER),$(BUF_MOD)/cmd/buf)
+	$(call go_tool,protoc-gen-go,$(PROTOC_GO_MOD),$(PROTOC_GO_VER),$(PROTOC_GO_MOD)/cmd/protoc-gen-go)
+	$(call go_tool,protoc-gen-go-grpc,$(PROTOC_GRPC_MOD),$(PROTOC_GRPC_VER),$(PROTOC_GRPC_MOD))
+	$(call go_tool,grpcurl,$(GRPCURL_MOD),$(GRPCURL_VER),$(GRPCURL_MOD)/cmd/grpcurl)
 	$(call apt_tool,skopeo,skopeo)
 	$(call apt_tool,systemd-analyze,systemd)
 	$(call apt_tool,nginx,nginx)
 # PostgreSQL, e2fsprogs (mkfs.ext4, for the disk-full test) (and node for
 # k6-check) from Debian's packages.
 
-test: tools build image k6-check
+test: tools build image k6-check proto-check
 	$(GO) vet ./...
 	$(TOOLS_BIN)/staticcheck ./...
 	$(E2E_ENV) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
@@ -152,6 +170,23 @@ test: tools build image k6-check
 lint: tools
 	$(GO) vet ./...
 	$(TOOLS_BIN)/staticcheck ./...
+
+# make proto regenerates http/grpcapi/mcrv1 from the definitions with the
+# pinned local plugins (a test fails when the committed code is stale).
+# proto-check lints them and refuses breaking changes against the
+# committed baseline image, which only make proto-baseline updates: run
+# it deliberately, when a change to mcr.v1 is meant to break (or when
+# adding to it, to move the baseline on).
+proto: tools
+	PATH="$(TOOLS_BIN):$$PATH" $(TOOLS_BIN)/buf generate $(PROTO_DIR) --template $(PROTO_DIR)/buf.gen.yaml
+
+proto-baseline: tools
+	$(TOOLS_BIN)/buf build $(PROTO_DIR) -o $(PROTO_DIR)/baseline.binpb
+
+proto-check: tools
+	$(TOOLS_BIN)/buf lint $(PROTO_DIR)
+	$(TOOLS_BIN)/buf breaking $(PROTO_DIR) --against $(PROTO_DIR)/baseline.binpb
+	@echo "proto: lint and breaking checks ok"
 
 # The load harness (bench/, docs/benchmarks.md). `make bench` runs every
 # scenario against a fresh bin/mcrsrv, or against BENCH_REGISTRY=host:port;

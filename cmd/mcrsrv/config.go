@@ -30,6 +30,7 @@ type Config struct {
 	Log      LogConfig      `toml:"log"`
 	HTTP     HTTPConfig     `toml:"http"`
 	TLS      TLSConfig      `toml:"tls"`
+	GRPC     GRPCConfig     `toml:"grpc"`
 	Manifest ManifestConfig `toml:"manifest"`
 	Uploads  UploadsConfig  `toml:"uploads"`
 	Auth     AuthConfig     `toml:"auth"`
@@ -378,6 +379,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("http.trusted_proxies: %w", err))
 	}
 	errs = append(errs, c.TLS.validate()...)
+	errs = append(errs, c.GRPC.validate()...)
 	errs = append(errs, c.Auth.validate()...)
 	errs = append(errs, c.GC.validate()...)
 	errs = append(errs, c.Jobs.validate()...)

@@ -34,6 +34,8 @@ var keyDocs = map[string]string{
 	"tls.client_ca_file":  "PEM CA bundle: when set, every client must present a certificate signed by one of them (mutual TLS)",
 	"tls.reload_interval": "how often the three TLS files are checked for a change; SIGHUP reloads at once",
 
+	"grpc.addr": "host:port of the gRPC admin API (mcr.v1), served with the tls.* settings of addr; empty: off",
+
 	"manifest.allow_sparse": "accept manifests that name blobs or child manifests the repository lacks",
 
 	"uploads.workers":      "uploads written to disk at once",

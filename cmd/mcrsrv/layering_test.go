@@ -40,9 +40,15 @@ func TestImportDirection(t *testing.T) {
 			if msg := clientViolation(p.ImportPath, imp); msg != "" {
 				t.Errorf("%s imports %s: %s", p.ImportPath, imp, msg)
 			}
+			if msg := surfaceViolation(p.ImportPath, imp); msg != "" {
+				t.Errorf("%s imports %s: %s", p.ImportPath, imp, msg)
+			}
 		}
 		for _, dep := range p.Deps {
 			if msg := depViolation(top, dep); msg != "" {
+				t.Errorf("%s depends on %s: %s", p.ImportPath, dep, msg)
+			}
+			if msg := serviceDepViolation(p.ImportPath, dep); msg != "" {
 				t.Errorf("%s depends on %s: %s", p.ImportPath, dep, msg)
 			}
 		}
@@ -93,6 +99,32 @@ func clientViolation(pkg, imp string) string {
 	return ""
 }
 
+// surfaceViolation keeps the two admin surfaces side by side over one
+// service layer (http/adminsvc): neither calls into the other.
+func surfaceViolation(pkg, imp string) string {
+	const rest, grpcapi = module + "/http/adminapi", module + "/http/grpcapi"
+	switch {
+	case strings.HasPrefix(pkg, grpcapi) && imp == rest:
+		return "the gRPC API calls the service layer (http/adminsvc), not the REST handlers"
+	case strings.HasPrefix(pkg, rest) && strings.HasPrefix(imp, grpcapi):
+		return "the REST API calls the service layer (http/adminsvc), not the gRPC API"
+	}
+	return ""
+}
+
+// serviceDepViolation keeps the service layer transport-free.
+func serviceDepViolation(pkg, dep string) string {
+	if pkg == module+"/http/adminsvc" && (isTransport(dep) || strings.HasPrefix(dep, module+"/http/") && dep != module+"/http/adminapi/apiv1") {
+		return "the service layer is transport-free: it takes plain values and returns apiv1 documents"
+	}
+	return ""
+}
+
+func isTransport(dep string) bool {
+	return strings.HasPrefix(dep, "github.com/valyala/fasthttp") || strings.HasPrefix(dep, "github.com/fasthttp/") ||
+		strings.HasPrefix(dep, "google.golang.org/grpc")
+}
+
 // depViolation checks the transitive, third-party dependencies.
 func depViolation(top, dep string) string {
 	if isStd(dep) || strings.HasPrefix(dep, module) {
@@ -110,7 +142,7 @@ func depViolation(top, dep string) string {
 			return "jobs may only add conc"
 		}
 	case "engine":
-		if strings.HasPrefix(dep, "github.com/valyala/fasthttp") || strings.HasPrefix(dep, "github.com/fasthttp/") {
+		if isTransport(dep) {
 			return "engine is transport-free"
 		}
 	}

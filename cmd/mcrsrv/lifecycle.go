@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
+	"git.wntrmute.dev/kyle/mcr/http/grpcapi"
 	"git.wntrmute.dev/kyle/mcr/http/server"
 )
 
@@ -39,14 +40,18 @@ func sdNotify(state string, log zerolog.Logger) {
 // fits in shutdown_timeout + 2 s.
 const stopGrace = 1500 * time.Millisecond
 
-// drainAndStop runs once SIGTERM/SIGINT arrived: /readyz fails at once;
+// drainAndStop runs once SIGTERM/SIGINT arrived: /readyz fails at once
+// (and the gRPC API's health checks, rpc when it is on);
 // after http.drain the listener closes; in-flight requests run until
 // http.shutdown_timeout after the signal, then what is left is cut off;
 // then the actors stop. serveErr reports the server ending on its own.
-func drainAndStop(c Config, srv *server.Server, reg *engine.Registry, bg *background, serveErr <-chan error, log zerolog.Logger) error {
+func drainAndStop(c Config, srv *server.Server, rpc *grpcapi.Server, reg *engine.Registry, bg *background, serveErr <-chan error, log zerolog.Logger) error {
 	signalled := time.Now()
 	sdNotify("STOPPING=1", log)
 	srv.Drain()
+	if rpc != nil {
+		rpc.SetServing(false)
+	}
 	log.Info().Dur("drain", c.HTTP.Drain.Duration).Dur("shutdown_timeout", c.HTTP.ShutdownTimeout.Duration).Msg("shutting down")
 	deadline := signalled.Add(c.HTTP.ShutdownTimeout.Duration)
 	drain := time.NewTimer(c.HTTP.Drain.Duration)
@@ -58,6 +63,9 @@ func drainAndStop(c Config, srv *server.Server, reg *engine.Registry, bg *backgr
 	}
 	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
+	if rpc != nil {
+		rpc.Drain(sctx) // follow streams end, running calls finish under the same bound
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn().Err(err).Msg("in-flight requests did not finish in time; cut off")
 	}

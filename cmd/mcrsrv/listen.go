@@ -56,6 +56,13 @@ func (t TLSConfig) validate() []error {
 // file's name and the reason) and keeps them fresh until ctx ends: the
 // files are polled, and SIGHUP reloads them at once.
 func listen(ctx context.Context, c Config, log zerolog.Logger) (net.Listener, error) {
+	ln, _, err := listenTLS(ctx, c, log)
+	return ln, err
+}
+
+// listenTLS is listen that also returns the TLS configuration (nil without
+// TLS), for the other listeners that serve with the same certificate.
+func listenTLS(ctx context.Context, c Config, log zerolog.Logger) (net.Listener, *tls.Config, error) {
 	var cfg *tls.Config
 	var certs *tlsconf.Reloader
 	if c.TLS.enabled() {
@@ -63,19 +70,19 @@ func listen(ctx context.Context, c Config, log zerolog.Logger) (net.Listener, er
 		certs, err = tlsconf.New(tlsconf.Options{CertFile: c.TLS.CertFile, KeyFile: c.TLS.KeyFile, ClientCAFile: c.TLS.ClientCAFile},
 			log.With().Str("component", "tls").Logger())
 		if err != nil {
-			return nil, fmt.Errorf("tls: %w", err)
+			return nil, nil, fmt.Errorf("tls: %w", err)
 		}
 		cfg = certs.Config()
 	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if certs != nil {
 		go certs.Watch(ctx, c.TLS.ReloadInterval.Duration)
 	}
 	go reloadOnHangup(ctx, certs, log)
-	return server.Listener(ln, cfg, log), nil
+	return server.Listener(ln, cfg, log), cfg, nil
 }
 
 // reloadOnHangup reloads the TLS files on each SIGHUP until ctx ends.

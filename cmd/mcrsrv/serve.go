@@ -18,6 +18,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi"
+	"git.wntrmute.dev/kyle/mcr/http/adminsvc"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
 	"git.wntrmute.dev/kyle/mcr/http/server"
 	"git.wntrmute.dev/kyle/mcr/jobs"
@@ -76,7 +77,7 @@ func serve(ctx context.Context, c Config) error {
 	log := c.logger()
 	lctx, stopReload := context.WithCancel(ctx) // the certificate watcher ends with serve, on every return
 	defer stopReload()
-	ln, err := listen(lctx, c, log)
+	ln, tlsCfg, err := listenTLS(lctx, c, log)
 	if err != nil {
 		return err
 	}
@@ -138,6 +139,7 @@ func serve(ctx context.Context, c Config) error {
 		return err
 	}
 	defer bg.stop(log) // idempotent: also runs on the early returns below
+	admin := adminAPI(c, store, blobs, reg, bg, space, authn, journal, rec, log)
 	srv := server.New(reg, log, server.Options{
 		ReadTimeout:  c.HTTP.ReadTimeout.Duration,
 		WriteTimeout: c.HTTP.WriteTimeout.Duration,
@@ -148,34 +150,49 @@ func serve(ctx context.Context, c Config) error {
 		Metrics:            newMetrics(store, reg, uploads, bg, space, auditStats(journal, rec)),
 		MetricsRequireAuth: c.Metrics.RequireAuth,
 		Ready:              readiness(store, c.Data, space, blobs),
-		Admin:              adminAPI(c, store, blobs, reg, bg, space, authn, journal, rec, log),
+		Admin:              admin,
 		BodyIdleTimeout:    c.Uploads.IdleTimeout.Duration,
 		UploadsPerCaller:   c.Uploads.PerAccount,
 		Proxies:            c.proxies(),
 	})
+	gsrv, gln, err := grpcAPI(c, tlsCfg, admin.Service(), authn, log)
+	if err != nil {
+		return err
+	}
 	log.Info().Str("addr", ln.Addr().String()).Bool("tls", c.TLS.enabled()).Str("data", c.Data).Str("metadata", c.Metadata.Backend).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
 		Str("version", buildinfo.String()).Msg("mcrsrv serving")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	gerrc := make(chan error, 1)
+	if gsrv != nil {
+		log.Info().Str("grpc_addr", gln.Addr().String()).Bool("tls", tlsCfg != nil).Msg("gRPC admin API serving")
+		go func() { gerrc <- gsrv.Serve(gln) }()
+		gsrv.SetServing(true)
+	}
 	sdNotify("READY=1", log)
 	select {
 	case err := <-errc:
+		if gsrv != nil {
+			gsrv.Stop()
+		}
 		return err
+	case err := <-gerrc:
+		return fmt.Errorf("grpc: %w", err)
 	case <-ctx.Done():
 	}
-	return drainAndStop(c, srv, reg, bg, errc, log)
+	return drainAndStop(c, srv, gsrv, reg, bg, errc, log)
 }
 
 // adminAPI assembles the admin API over the running components. Accounts
 // are managed through it only when they are mcr's own (builtin mode).
 func adminAPI(c Config, store kv.Store, blobs blobstore.Store, reg *engine.Registry, bg *background,
 	space *diskspace.Monitor, authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *adminapi.API {
-	d := adminapi.Deps{
+	d := adminapi.Deps{Deps: adminsvc.Deps{
 		Registry: reg, Jobs: bg.Runner, GC: bg.Collector, Journal: journal, Audit: rec,
 		SnapshotDir:   snapshotDir(c.Data),
 		MetadataBytes: func() int64 { return metadataUsage(store).Total() },
-		Version:       buildinfo.String(), Started: time.Now(), Log: log.With().Str("component", "adminapi").Logger(),
-	}
+		Version:       buildinfo.String(), Started: time.Now(),
+	}, Log: log.With().Str("component", "adminapi").Logger()}
 	d.Snapshot = func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
 		b, ok := store.(kv.Backuper)
 		if !ok {

@@ -2,27 +2,22 @@
 // status, repositories, upload sessions, jobs and garbage collection,
 // policy, accounts, the audit log, snapshots and the profiler. It is a thin layer: every route
 // parses its input, asks the policy for the one action it declares, calls
-// the engine component that does the work, and writes JSON (apiv1 types).
+// the service layer (http/adminsvc, shared with the gRPC API) that does the
+// work, and writes JSON (apiv1 types).
 package adminapi
 
 import (
 	"context"
-	"time"
 
 	"github.com/fasthttp/router"
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 
-	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
-	"git.wntrmute.dev/kyle/mcr/engine/diskspace"
-	"git.wntrmute.dev/kyle/mcr/engine/gc"
-	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
-	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+	"git.wntrmute.dev/kyle/mcr/http/adminsvc"
 	"git.wntrmute.dev/kyle/mcr/http/reqctx"
-	"git.wntrmute.dev/kyle/mcr/jobs"
 )
 
 // Authorizer authenticates nothing itself (the auth middleware ran
@@ -39,47 +34,28 @@ type Authorizer interface {
 	Actor(ctx *fasthttp.RequestCtx) audit.Actor
 }
 
-// Deps are the components the API drives. Registry, Jobs and GC are
-// required; a nil Identity, Policy or Journal makes the routes over it
-// answer 409 (that part is not managed by this registry in its mode).
+// Deps are the components the API drives: the service layer's (shared
+// with the gRPC API), and how a caller is authorized and errors logged.
 type Deps struct {
-	Registry *engine.Registry
-	Jobs     *jobs.Runner
-	GC       *gc.Collector
-	// Identity is nil unless accounts are mcr's own (auth mode builtin).
-	Identity *identity.Service
-	Policy   *policy.Engine
-	Journal  *audit.Journal
-	// Audit receives the account changes and deletions made through the
-	// API (nil: not recorded).
-	Audit audit.Recorder
-	// Snapshot writes a snapshot into an absolute directory.
-	Snapshot func(ctx context.Context, dir string) (*snapshot.Manifest, error)
-	// SnapshotDir is where a snapshot named by a relative path goes.
-	SnapshotDir string
-	// MetadataBytes reports the metadata store's size on disk.
-	MetadataBytes func() int64
-	// Disk reports the filesystems the registry writes against their
-	// floors (nil: not watched).
-	Disk       func() ([]diskspace.Status, error)
-	Version    string
-	Started    time.Time
+	adminsvc.Deps
 	Log        zerolog.Logger
 	Authorizer Authorizer
 }
 
 // API is the admin API.
 type API struct {
-	d Deps
+	d   Deps
+	svc *adminsvc.Service
 }
 
 // New returns the API over d.
 func New(d Deps) *API {
-	if d.Audit == nil {
-		d.Audit = audit.Nop{}
-	}
-	return &API{d: d}
+	return &API{d: d, svc: adminsvc.New(d.Deps)}
 }
+
+// Service is the service layer the API calls: the gRPC API is served over
+// the same one.
+func (a *API) Service() *adminsvc.Service { return a.svc }
 
 // handler is a route's body: it writes its answer, or returns the error to
 // answer with.
@@ -170,17 +146,8 @@ func (a *API) actor(ctx *fasthttp.RequestCtx) audit.Actor {
 	return a.d.Authorizer.Actor(ctx)
 }
 
-// changeContext carries the caller to the components that audit their own
-// changes (the policy engine).
+// changeContext carries the caller to the service, which audits the
+// changes it makes in the caller's name.
 func (a *API) changeContext(ctx *fasthttp.RequestCtx) context.Context {
 	return audit.WithActor(reqctx.Context(ctx), a.actor(ctx))
-}
-
-// record writes an audit event for a change made through the API.
-func (a *API) record(ctx *fasthttp.RequestCtx, kind audit.Kind, action, repo, dgst, detail string) {
-	who := a.actor(ctx)
-	a.d.Audit.Record(reqctx.Context(ctx), audit.Event{
-		Time: time.Now(), Kind: kind, AccountID: who.ID, AccountName: who.Name, Remote: who.Remote,
-		Action: action, Repository: repo, Digest: dgst, Outcome: "success", Detail: detail,
-	})
 }

@@ -9,7 +9,6 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
-	"git.wntrmute.dev/kyle/mcr/jobs"
 )
 
 type wireError struct {
@@ -57,25 +56,6 @@ func (e *badRequest) Error() string { return e.msg }
 
 func errBadRequest(format string, args ...any) error {
 	return &badRequest{msg: fmt.Sprintf(format, args...)}
-}
-
-// errNotManaged answers the routes over a part this registry does not
-// manage in its mode (accounts in MCIAS mode, anything with auth off).
-func errNotManaged(what string) error {
-	return errcode.New(errcode.Conflict, "%s are not managed by this registry in its auth mode", what)
-}
-
-// jobError maps the job runner's refusals.
-func jobError(err error, kind string) error {
-	switch {
-	case errors.Is(err, jobs.ErrRunning):
-		return errcode.New(errcode.Conflict, "a %s run is already queued or running", kind)
-	case errors.Is(err, jobs.ErrBusy):
-		return errcode.New(errcode.Busy, "the job queue is full; retry later")
-	case errors.Is(err, jobs.ErrUnknownJob):
-		return errcode.New(errcode.NotFound, "no job %s", kind)
-	}
-	return err
 }
 
 // writeError writes err as the API's error JSON. Errors that are neither

@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
+	"git.wntrmute.dev/kyle/mcr/http/adminsvc"
 	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
@@ -72,23 +73,28 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) error {
 	return nil
 }
 
-// Page sizes.
-const (
-	defaultPage = 100
-	maxPage     = 1000
-)
-
 // page reads the n and cursor query parameters.
 func page(ctx *fasthttp.RequestCtx) (n int, cursor string, err error) {
 	args := ctx.QueryArgs()
-	n = defaultPage
+	n = adminsvc.DefaultPage
 	if v := args.Peek("n"); len(v) > 0 {
 		n, err = strconv.Atoi(string(v))
-		if err != nil || n < 1 || n > maxPage {
-			return 0, "", errBadRequest("n must be an integer from 1 to %d", maxPage)
+		if err != nil || n < 1 || n > adminsvc.MaxPage {
+			return 0, "", errBadRequest("n must be an integer from 1 to %d", adminsvc.MaxPage)
 		}
 	}
 	return n, string(args.Peek("cursor")), nil
+}
+
+// answer writes v (200), or returns err: a route's tail call, as
+// answer(ctx)(a.svc.Method(...)).
+func answer(ctx *fasthttp.RequestCtx) func(v any, err error) error {
+	return func(v any, err error) error {
+		if err != nil {
+			return err
+		}
+		return writeJSON(ctx, fasthttp.StatusOK, v)
+	}
 }
 
 // noContent answers 204.

@@ -3,11 +3,6 @@ package adminapi
 import (
 	"github.com/valyala/fasthttp"
 
-	"git.wntrmute.dev/kyle/mcr/engine"
-	"git.wntrmute.dev/kyle/mcr/engine/audit"
-	"git.wntrmute.dev/kyle/mcr/engine/names"
-	"git.wntrmute.dev/kyle/mcr/engine/policy"
-	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
@@ -18,37 +13,14 @@ func (a *API) listUploads(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	repo := string(ctx.QueryArgs().Peek("repository"))
-	if repo != "" {
-		if err := names.Repo(repo); err != nil {
-			return err
-		}
-	}
-	infos, more, err := a.d.Registry.UploadInfos(reqctx.Context(ctx), repo, cursor, n)
-	if err != nil {
-		return err
-	}
-	out := apiv1.UploadPage{Uploads: make([]apiv1.Upload, 0, len(infos))}
-	for _, info := range infos {
-		out.Uploads = append(out.Uploads, upload(info))
-	}
-	if more {
-		out.Next = infos[len(infos)-1].ID
-	}
-	return writeJSON(ctx, fasthttp.StatusOK, out)
-}
-
-func upload(info engine.UploadInfo) apiv1.Upload {
-	return apiv1.Upload{ID: info.ID, Repository: info.Repo, Bytes: info.Bytes, Started: info.Started, LastWrite: timeOrNil(info.LastWrite)}
+	return answer(ctx)(a.svc.Uploads(reqctx.Context(ctx), string(ctx.QueryArgs().Peek("repository")), cursor, n))
 }
 
 // deleteUpload ends a session and removes its staging file; its client's
 // next request on it gets BLOB_UPLOAD_UNKNOWN.
 func (a *API) deleteUpload(ctx *fasthttp.RequestCtx) error {
-	info, err := a.d.Registry.RemoveUpload(reqctx.Context(ctx), ctx.UserValue("id").(string))
-	if err != nil {
+	if err := a.svc.DeleteUpload(a.changeContext(ctx), ctx.UserValue("id").(string)); err != nil {
 		return err
 	}
-	a.record(ctx, audit.Delete, string(policy.Admin), info.Repo, "", "upload session "+info.ID+" (admin API)")
 	return noContent(ctx)
 }

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"time"
@@ -171,16 +172,25 @@ func (a *Auth) authenticate(ctx *fasthttp.RequestCtx) (*caller, error) {
 
 // bearer verifies a token: mcr's own locally, an MCIAS token with MCIAS.
 func (a *Auth) bearer(ctx *fasthttp.RequestCtx, tok string) (*caller, error) {
+	c, err := a.verifyBearer(reqctx.Context(ctx), tok)
+	if err != nil {
+		return nil, a.tokenError(ctx, err)
+	}
+	return c, nil
+}
+
+// verifyBearer is bearer without the challenge: for every transport.
+func (a *Auth) verifyBearer(ctx context.Context, tok string) (*caller, error) {
 	if a.o.Mode == ModeMCIAS && !a.o.Identity.LooksLikeToken(tok) {
-		p, err := a.o.MCIAS.Validate(reqctx.Context(ctx), tok)
+		p, err := a.o.MCIAS.Validate(ctx, tok)
 		if err != nil {
-			return nil, a.tokenError(ctx, err)
+			return nil, err
 		}
 		return &caller{p: p, presented: true}, nil
 	}
 	cl, err := a.o.Identity.VerifyToken(tok)
 	if err != nil {
-		return nil, a.tokenError(ctx, err)
+		return nil, err
 	}
 	return &caller{p: cl.Principal(), claims: cl, presented: true}, nil
 }
@@ -210,18 +220,27 @@ func parseBasic(cred []byte) (user, pass string, ok bool) {
 // ordinary requests are not audited (they happen on every request); the
 // token endpoint audits them (auditSuccess).
 func (a *Auth) login(ctx *fasthttp.RequestCtx, user, pass, via string, auditSuccess bool) (identity.Principal, error) {
-	addr := a.remote(ctx)
+	p, err := a.checkLogin(reqctx.Context(ctx), a.remote(ctx), user, pass, via, auditSuccess)
+	if errcode.KindOf(err) == errcode.Unauthorized {
+		return p, a.challenge(ctx, "", "", err)
+	}
+	return p, err
+}
+
+// checkLogin is login without the challenge, for a caller at addr: for
+// every transport.
+func (a *Auth) checkLogin(ctx context.Context, addr, user, pass, via string, auditSuccess bool) (identity.Principal, error) {
 	now := a.now()
 	ev := audit.Event{Time: now, AccountName: user, Remote: addr, Action: via}
 	if wait, blocked := a.limiter.Blocked(user, addr, now); blocked {
 		ev.Kind, ev.Outcome, ev.Detail = audit.LoginFailed, "rate_limited", "too many failed logins"
-		a.audit.Record(reqctx.Context(ctx), ev)
+		a.audit.Record(ctx, ev)
 		return identity.Principal{}, tooMany(wait)
 	}
 	p, err := a.check(ctx, user, pass, addr, now)
 	if errors.Is(err, errChecksBusy) {
 		ev.Kind, ev.Outcome, ev.Detail = audit.LoginFailed, "rate_limited", "too many logins waiting from the address"
-		a.audit.Record(reqctx.Context(ctx), ev)
+		a.audit.Record(ctx, ev)
 		return identity.Principal{}, retryLater(time.Second, "too many logins waiting from this address")
 	}
 	if err != nil {
@@ -230,13 +249,13 @@ func (a *Auth) login(ctx *fasthttp.RequestCtx, user, pass, via string, auditSucc
 		}
 		a.limiter.Fail(user, addr, now)
 		ev.Kind, ev.Outcome, ev.Detail = audit.LoginFailed, "failure", reason(err)
-		a.audit.Record(reqctx.Context(ctx), ev)
-		return identity.Principal{}, a.challenge(ctx, "", "", err)
+		a.audit.Record(ctx, ev)
+		return identity.Principal{}, err
 	}
 	a.limiter.Succeed(user, addr)
 	if auditSuccess {
 		ev.Kind, ev.Outcome, ev.AccountID = audit.Login, "success", p.ID
-		a.audit.Record(reqctx.Context(ctx), ev)
+		a.audit.Record(ctx, ev)
 	}
 	return p, nil
 }
@@ -250,8 +269,7 @@ var errChecksBusy = errors.New("auth: the address has its share of credential ch
 // logins wait. Concurrent checks of the same credentials share one: a
 // fleet of CI jobs behind one address logging in at once with one robot's
 // credentials costs one hash, not one refusal per job.
-func (a *Auth) check(ctx *fasthttp.RequestCtx, user, pass, addr string, now time.Time) (identity.Principal, error) {
-	rctx := reqctx.Context(ctx)
+func (a *Auth) check(rctx context.Context, user, pass, addr string, now time.Time) (identity.Principal, error) {
 	if a.o.Mode != ModeMCIAS {
 		if p, ok := a.o.Identity.CachedLogin(rctx, user, pass); ok {
 			return p, nil

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"context"
+
 	"github.com/valyala/fasthttp"
 
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
@@ -59,7 +61,7 @@ func (a *Auth) Authorize(ctx *fasthttp.RequestCtx, act policy.Action, repo strin
 	if c.p.Anonymous() {
 		return a.challenge(ctx, scopeFor(act, repo), "", nil)
 	}
-	return a.deny(ctx, c, act, repo, d)
+	return a.deny(reqctx.Context(ctx), a.remote(ctx), c, act, repo, d)
 }
 
 // APIScope is the token scope of the admin API. Any authenticated account
@@ -72,19 +74,28 @@ const APIScope = "registry:api:*"
 // admin API: credentials are required, a bearer token must carry
 // APIScope, and the policy decides as for Authorize.
 func (a *Auth) AuthorizeAPI(ctx *fasthttp.RequestCtx, act policy.Action, repo string) error {
-	c := callerOf(ctx)
+	code, err := a.apiCheck(reqctx.Context(ctx), callerOf(ctx), a.remote(ctx), act, repo)
+	if errcode.KindOf(err) == errcode.Unauthorized {
+		return a.challenge(ctx, APIScope, code, err)
+	}
+	return err
+}
+
+// apiCheck is AuthorizeAPI's decision for c at remote: nil, a denial
+// (audited), or an Unauthorized error with the RFC 6750 error code its
+// challenge carries.
+func (a *Auth) apiCheck(ctx context.Context, c *caller, remote string, act policy.Action, repo string) (string, error) {
 	if !c.presented || c.p.Anonymous() {
-		return a.challenge(ctx, APIScope, "", nil)
+		return "", errcode.New(errcode.Unauthorized, "authentication required")
 	}
 	if c.claims != nil && !c.claims.Grants("registry", "api", "*") {
-		return a.challenge(ctx, APIScope, "insufficient_scope",
-			errcode.New(errcode.Unauthorized, "token does not grant the admin API (scope %s)", APIScope))
+		return "insufficient_scope", errcode.New(errcode.Unauthorized, "token does not grant the admin API (scope %s)", APIScope)
 	}
 	d := a.o.Policy.Evaluate(request(c.p, act, repo))
 	if d.Allowed {
-		return nil
+		return "", nil
 	}
-	return a.deny(ctx, c, act, repo, d)
+	return "", a.deny(ctx, remote, c, act, repo, d)
 }
 
 // Actor is the caller as the audit log names who made a change.
@@ -95,9 +106,9 @@ func (a *Auth) Actor(ctx *fasthttp.RequestCtx) audit.Actor {
 
 // deny records a policy refusal and returns the DENIED error naming the
 // rule that decided.
-func (a *Auth) deny(ctx *fasthttp.RequestCtx, c *caller, act policy.Action, repo string, d policy.Decision) error {
-	a.audit.Record(reqctx.Context(ctx), audit.Event{
-		Time: a.now(), Kind: audit.Denied, AccountID: c.p.ID, AccountName: c.p.Name, AccountType: c.p.Type, Remote: a.remote(ctx),
+func (a *Auth) deny(ctx context.Context, remote string, c *caller, act policy.Action, repo string, d policy.Decision) error {
+	a.audit.Record(ctx, audit.Event{
+		Time: a.now(), Kind: audit.Denied, AccountID: c.p.ID, AccountName: c.p.Name, AccountType: c.p.Type, Remote: remote,
 		Action: string(act), Repository: repo, Outcome: "denied", Detail: d.Reason(),
 	})
 	detail := map[string]string{"action": string(act), "reason": d.Reason()}

@@ -22,6 +22,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+	"git.wntrmute.dev/kyle/mcr/http/adminsvc"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 	"git.wntrmute.dev/kyle/mcr/kv"
@@ -41,14 +42,14 @@ func (ar *authRegistry) adminAPI(t *testing.T, reg *engine.Registry, blobs *blob
 	if err := ar.runner.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return adminapi.New(adminapi.Deps{
+	return adminapi.New(adminapi.Deps{Deps: adminsvc.Deps{
 		Registry: reg, Jobs: ar.runner, GC: col, Identity: ar.ids, Policy: ar.pol, Journal: ar.journal, Audit: rec,
 		Snapshot: func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
 			return snapshot.Create(ctx, ar.store, blobs, dir)
 		},
 		SnapshotDir: filepath.Join(ar.dataDir, "snapshots"),
-		Version:     "test", Started: time.Now(), Authorizer: a,
-	})
+		Version:     "test", Started: time.Now(),
+	}, Authorizer: a})
 }
 
 func newAdminRegistry(t *testing.T) (*authRegistry, string) {
@@ -553,7 +554,7 @@ func TestAdminAPIAuthOff(t *testing.T) {
 	dir, store, blobs := openTestStores(t)
 	runner := jobs.NewRunner(jobs.Options{Workers: 1})
 	tr := serveTestRegistry(t, dir, store, blobs, engine.Options{}, func(reg *engine.Registry, o *Options) {
-		api = adminapi.New(adminapi.Deps{Registry: reg, Jobs: runner, GC: gc.New(store, blobs, reg, gc.DefaultOptions()), Started: time.Now()})
+		api = adminapi.New(adminapi.Deps{Deps: adminsvc.Deps{Registry: reg, Jobs: runner, GC: gc.New(store, blobs, reg, gc.DefaultOptions()), Started: time.Now()}})
 		o.Admin = api
 	})
 	if err := runner.Start(context.Background()); err != nil {

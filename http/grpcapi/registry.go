@@ -1,0 +1,148 @@
+package grpcapi
+
+import (
+	"context"
+
+	"git.wntrmute.dev/kyle/mcr/engine/policy"
+	"git.wntrmute.dev/kyle/mcr/http/grpcapi/mcrv1"
+)
+
+// registryService implements mcr.v1.RegistryService over the service
+// layer; the interceptors authorized each call already.
+type registryService struct {
+	*Server
+}
+
+func (s registryService) GetStatus(ctx context.Context, _ *mcrv1.GetStatusRequest) (*mcrv1.GetStatusResponse, error) {
+	st, err := s.o.Service.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &mcrv1.GetStatusResponse{
+		Version: st.Version, Started: ts(st.Started), UptimeSeconds: st.UptimeSeconds,
+		Storage: &mcrv1.Storage{
+			BlobBytes: st.Storage.BlobBytes, MetadataBytes: st.Storage.MetadataBytes,
+			StagingFiles: st.Storage.StagingFiles, StagingBytes: st.Storage.StagingBytes,
+			Filesystems: each(st.Storage.Filesystems, pbFilesystem),
+		},
+		Repositories: st.Repositories, Manifests: st.Manifests, Tags: st.Tags, Blobs: st.Blobs, UploadsActive: st.UploadsActive,
+		Jobs: pbJobs(st.Jobs),
+	}, nil
+}
+
+func (s registryService) ListRepositories(ctx context.Context, req *mcrv1.ListRepositoriesRequest) (*mcrv1.ListRepositoriesResponse, error) {
+	n, err := pageOf(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.o.Service.Repositories(ctx, req.GetCursor(), n, s.allowFunc(ctx, policy.Pull))
+	if err != nil {
+		return nil, err
+	}
+	out := &mcrv1.ListRepositoriesResponse{NextCursor: p.Next}
+	for _, r := range p.Repositories {
+		out.Repositories = append(out.Repositories, pbRepository(r))
+	}
+	return out, nil
+}
+
+func (s registryService) GetRepository(ctx context.Context, req *mcrv1.GetRepositoryRequest) (*mcrv1.GetRepositoryResponse, error) {
+	r, err := s.o.Service.Repository(ctx, req.GetRepository())
+	if err != nil {
+		return nil, err
+	}
+	return &mcrv1.GetRepositoryResponse{Repository: pbRepository(r)}, nil
+}
+
+func (s registryService) DeleteRepository(ctx context.Context, req *mcrv1.DeleteRepositoryRequest) (*mcrv1.DeleteRepositoryResponse, error) {
+	j, err := s.o.Service.DeleteRepository(ctx, req.GetRepository())
+	if err != nil {
+		return nil, err
+	}
+	return &mcrv1.DeleteRepositoryResponse{Job: pbJob(j)}, nil
+}
+
+func (s registryService) ListTags(ctx context.Context, req *mcrv1.ListTagsRequest) (*mcrv1.ListTagsResponse, error) {
+	n, err := pageOf(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.o.Service.Tags(ctx, req.GetRepository(), req.GetCursor(), n)
+	if err != nil {
+		return nil, err
+	}
+	out := &mcrv1.ListTagsResponse{NextCursor: p.Next}
+	for _, t := range p.Tags {
+		out.Tags = append(out.Tags, &mcrv1.Tag{Name: t.Name, Digest: t.Digest})
+	}
+	return out, nil
+}
+
+func (s registryService) GetTag(ctx context.Context, req *mcrv1.GetTagRequest) (*mcrv1.GetTagResponse, error) {
+	t, err := s.o.Service.Tag(ctx, req.GetRepository(), req.GetTag())
+	if err != nil {
+		return nil, err
+	}
+	return &mcrv1.GetTagResponse{Tag: &mcrv1.Tag{Name: t.Name, Digest: t.Digest}, Manifest: pbManifest(*t.Manifest)}, nil
+}
+
+func (s registryService) DeleteTag(ctx context.Context, req *mcrv1.DeleteTagRequest) (*mcrv1.DeleteTagResponse, error) {
+	if err := s.o.Service.DeleteReference(ctx, req.GetRepository(), req.GetTag(), false); err != nil {
+		return nil, err
+	}
+	return &mcrv1.DeleteTagResponse{}, nil
+}
+
+func (s registryService) ListManifests(ctx context.Context, req *mcrv1.ListManifestsRequest) (*mcrv1.ListManifestsResponse, error) {
+	n, err := pageOf(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.o.Service.Manifests(ctx, req.GetRepository(), req.GetCursor(), n)
+	if err != nil {
+		return nil, err
+	}
+	out := &mcrv1.ListManifestsResponse{NextCursor: p.Next}
+	for _, m := range p.Manifests {
+		out.Manifests = append(out.Manifests, pbManifest(m))
+	}
+	return out, nil
+}
+
+func (s registryService) GetManifest(ctx context.Context, req *mcrv1.GetManifestRequest) (*mcrv1.GetManifestResponse, error) {
+	m, err := s.o.Service.Manifest(ctx, req.GetRepository(), req.GetReference())
+	if err != nil {
+		return nil, err
+	}
+	return &mcrv1.GetManifestResponse{Manifest: pbManifest(*m)}, nil
+}
+
+func (s registryService) DeleteManifest(ctx context.Context, req *mcrv1.DeleteManifestRequest) (*mcrv1.DeleteManifestResponse, error) {
+	if err := s.o.Service.DeleteReference(ctx, req.GetRepository(), req.GetDigest(), true); err != nil {
+		return nil, err
+	}
+	return &mcrv1.DeleteManifestResponse{}, nil
+}
+
+func (s registryService) ListUploads(ctx context.Context, req *mcrv1.ListUploadsRequest) (*mcrv1.ListUploadsResponse, error) {
+	n, err := pageOf(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.o.Service.Uploads(ctx, req.GetRepository(), req.GetCursor(), n)
+	if err != nil {
+		return nil, err
+	}
+	out := &mcrv1.ListUploadsResponse{NextCursor: p.Next}
+	for _, u := range p.Uploads {
+		out.Uploads = append(out.Uploads, pbUpload(u))
+	}
+	return out, nil
+}
+
+func (s registryService) DeleteUpload(ctx context.Context, req *mcrv1.DeleteUploadRequest) (*mcrv1.DeleteUploadResponse, error) {
+	if err := s.o.Service.DeleteUpload(ctx, req.GetId()); err != nil {
+		return nil, err
+	}
+	return &mcrv1.DeleteUploadResponse{}, nil
+}
