@@ -54,6 +54,9 @@ CONFORMANCE_MOD  := github.com/opencontainers/distribution-spec/conformance
 CONFORMANCE_VER  := v0.0.0-20260831232431-97274622c111
 STATICCHECK_MOD  := honnef.co/go/tools
 STATICCHECK_VER  := v0.8.2
+# The S3 server the blob store tests run against (engine/blobstore/s3test).
+VERSITYGW_MOD    := github.com/versity/versitygw
+VERSITYGW_VER    := v1.8.0
 # The gRPC API's definitions (http/grpcapi/proto): buf lints them, checks
 # them for breaking changes and drives the two pinned Go plugins;
 # grpcurl is the external client of the e2e test.
@@ -148,6 +151,7 @@ tools:
 	$(call go_tool,regctl,$(REGCTL_MOD),$(REGCTL_VER),$(REGCTL_MOD)/cmd/regctl)
 	$(call go_tool,conformance,$(CONFORMANCE_MOD),$(CONFORMANCE_VER),$(CONFORMANCE_MOD))
 	$(call go_tool,staticcheck,$(STATICCHECK_MOD),$(STATICCHECK_VER),$(STATICCHECK_MOD)/cmd/staticcheck)
+	$(call go_tool,versitygw,$(VERSITYGW_MOD),$(VERSITYGW_VER),$(VERSITYGW_MOD)/cmd/versitygw)
 	$(call go_tool,buf,$(BUF_MOD),$(BUF_VER),$(BUF_MOD)/cmd/buf)
 	$(call go_tool,protoc-gen-go,$(PROTOC_GO_MOD),$(PROTOC_GO_VER),$(PROTOC_GO_MOD)/cmd/protoc-gen-go)
 	$(call go_tool,protoc-gen-go-grpc,$(PROTOC_GRPC_MOD),$(PROTOC_GRPC_VER),$(PROTOC_GRPC_MOD))

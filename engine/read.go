@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"hash/maphash"
+	"io"
 	"os"
 	"slices"
 	"sync"
@@ -95,22 +96,50 @@ func (r *Registry) StatBlob(ctx context.Context, repo string, d digest.Digest) (
 }
 
 // OpenBlob opens blob d of repo for reading and returns its size. The
-// caller closes the file.
-func (r *Registry) OpenBlob(ctx context.Context, repo string, d digest.Digest) (*os.File, int64, error) {
+// caller closes the reader. On a local store it is the *os.File itself,
+// which the HTTP layer hands to sendfile; on others it fetches only the
+// bytes from where it was seeked to.
+func (r *Registry) OpenBlob(ctx context.Context, repo string, d digest.Digest) (io.ReadSeekCloser, int64, error) {
 	size, err := r.StatBlob(ctx, repo, d)
 	if err != nil {
 		return nil, 0, err
 	}
-	f, err := r.blobs.Open(d)
+	var f io.ReadSeekCloser
+	if fo, ok := r.blobs.(blobstore.FileOpener); ok {
+		var file *os.File
+		if file, err = fo.Open(d); err == nil {
+			if size >= prefetchMin {
+				blobstore.Prefetch(file, size)
+			}
+			f = file
+		}
+	} else {
+		// The body is streamed after the handler returned, when the
+		// request's context has ended; closing the reader (which the
+		// HTTP server does when the stream ends or the client goes)
+		// stops the fetch instead.
+		f, err = r.blobs.Reader(context.WithoutCancel(ctx), d)
+	}
 	if errors.Is(err, blobstore.ErrNotFound) {
 		// The record exists but the file does not: GC removed it between
 		// our snapshot and the open (records go first, files after).
 		return nil, 0, blobUnknown(d)
 	}
-	if err == nil && size >= prefetchMin {
-		blobstore.Prefetch(f, size)
-	}
 	return f, size, err
+}
+
+// BlobURL returns a short-lived URL from which a client fetches blob d of
+// repo straight from the blob store, or "" when the store cannot give one
+// (local files) or redirects are off: the caller then streams the blob.
+func (r *Registry) BlobURL(ctx context.Context, repo string, d digest.Digest) (string, error) {
+	p, ok := r.blobs.(blobstore.Presigner)
+	if !ok {
+		return "", nil
+	}
+	if _, err := r.StatBlob(ctx, repo, d); err != nil {
+		return "", err
+	}
+	return p.PresignGet(ctx, d)
 }
 
 // prefetchMin is the blob size from which OpenBlob has the kernel read

@@ -48,7 +48,7 @@ type Options struct {
 // one transaction. See docs/architecture.md.
 type Registry struct {
 	kv      kv.Store
-	blobs   *blobstore.FS
+	blobs   blobstore.Store
 	actors  *actors.System[string]
 	opts    Options
 	now     func() time.Time
@@ -60,7 +60,7 @@ type Registry struct {
 
 // New builds a Registry over an open metadata store and blob store. The
 // caller owns both and closes them after Close.
-func New(store kv.Store, blobs *blobstore.FS, o Options) *Registry {
+func New(store kv.Store, blobs blobstore.Store, o Options) *Registry {
 	if o.MailboxSize <= 0 {
 		o.MailboxSize = 256
 	}
@@ -132,7 +132,7 @@ func (r *Registry) Exclusive(ctx context.Context, repo string, fn func(context.C
 // record a file GC is deleting: while the tombstone exists the link is
 // refused (and conflicts with GC's transaction if they overlap), and after
 // it is gone a new record is written only if the file is really there.
-func (r *Registry) checkSweep(t kv.Reader, d digest.Digest) error {
+func (r *Registry) checkSweep(ctx context.Context, t kv.Reader, d digest.Digest) error {
 	swept, err := t.Has(kv.SweepKey(d.String()))
 	if err != nil {
 		return err
@@ -142,7 +142,7 @@ func (r *Registry) checkSweep(t kv.Reader, d digest.Digest) error {
 		if err != nil || known {
 			return err
 		}
-		if _, err = r.blobs.Stat(d); !errors.Is(err, blobstore.ErrNotFound) {
+		if _, err = r.blobs.Stat(ctx, d); !errors.Is(err, blobstore.ErrNotFound) {
 			return err
 		}
 	}

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -71,8 +69,8 @@ func TestSpaceFloor(t *testing.T) {
 	if err != nil || st.Offset != int64(len(first)) {
 		t.Fatalf("session after the refusal: offset %d, %v; want %d", st.Offset, err, len(first))
 	}
-	if fi, err := os.Stat(filepath.Join(r.blobs.Root(), "uploads", up.ID)); err != nil || fi.Size() != int64(len(first)) {
-		t.Fatalf("staging file after the refusal: %v %v; want the recorded %d bytes only", fi, err, len(first))
+	if fi, err := r.blobs.StatStaging(ctx, up.ID); err != nil || fi.Size != int64(len(first)) {
+		t.Fatalf("staging file after the refusal: %+v %v; want the recorded %d bytes only", fi, err, len(first))
 	}
 
 	// Below the floor: every write that adds data is refused up front.

@@ -108,17 +108,17 @@ type session struct {
 	id   string
 	rec  kv.UploadRecord
 	h    hash.Hash
-	file *blobstore.File
+	file blobstore.Writer
 	// salvage says the last write failed only because the request body
 	// ended early: every byte it wrote was also hashed, so they can be
 	// recorded (see AppendUpload).
 	salvage bool
 }
 
-// open claims upload id for this request and positions its staging file
-// at the recorded offset; keep is passed to blobstore.OpenStaging. A
-// staging file shorter than the record ends the session: the bytes its
-// 202s promised are gone.
+// open claims upload id for this request and takes up its staging at the
+// recorded offset and store state; keep is Position.Durable. A staging
+// shorter than the record ends the session: the bytes its 202s promised
+// are gone.
 func (r *Registry) open(ctx context.Context, repo, id string, keep bool) (*session, error) {
 	if !blobstore.ValidUploadID(id) {
 		return nil, uploadUnknown(id)
@@ -133,7 +133,7 @@ func (r *Registry) open(ctx context.Context, repo, id string, keep bool) (*sessi
 		err = s.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(s.rec.HashState)
 	}
 	if err == nil {
-		s.file, err = r.blobs.OpenStaging(id, s.rec.Offset, keep)
+		s.file, err = r.blobs.Stage(ctx, id, blobstore.Position{Offset: s.rec.Offset, State: s.rec.Staging, Durable: keep})
 		if errors.Is(err, blobstore.ErrStagingShort) {
 			err = errors.Join(r.dropUpload(ctx, id), uploadUnknown(id))
 		}
@@ -160,8 +160,8 @@ func (s *session) write(ctx context.Context, body io.Reader, length int64) (int6
 		return 0, nil
 	}
 	n, err := s.r.stream(ctx, s.r.guard(s.file), body, length, s.h)
-	if isFull(err) {
-		_ = s.file.Truncate(s.rec.Offset)
+	if t, ok := s.file.(truncater); ok && isFull(err) {
+		_ = t.Truncate(s.rec.Offset)
 	}
 	short := err == nil && length >= 0 && n < length
 	if err == nil && length >= 0 && n != length {
@@ -171,10 +171,16 @@ func (s *session) write(ctx context.Context, body io.Reader, length int64) (int6
 	return n, err
 }
 
-// persist fsyncs what was written and records the new offset and hash
-// state, failing if the session was cancelled meanwhile.
+// truncater is a staging on a local disk, whose bytes past the recorded
+// offset hold space (blobstore.File); an S3 staging holds none that way.
+type truncater interface{ Truncate(n int64) error }
+
+// persist makes what was written durable and records the new offset,
+// hash state and the store's staging state, failing if the session was
+// cancelled meanwhile.
 func (s *session) persist(ctx context.Context, n int64) error {
-	if err := s.file.Sync(); err != nil {
+	staging, err := s.file.Sync(ctx)
+	if err != nil {
 		return diskspace.Classify(err)
 	}
 	state, err := s.h.(encoding.BinaryMarshaler).MarshalBinary()
@@ -184,6 +190,7 @@ func (s *session) persist(ctx context.Context, n int64) error {
 	rec := s.rec
 	rec.Offset += n
 	rec.HashState = state
+	rec.Staging = staging
 	rec.Updated = s.r.now().UnixNano()
 	err = s.r.kv.Update(ctx, func(t kv.Txn) error {
 		if ok, err := t.Has(kv.UploadKey(s.id)); err != nil || !ok {
@@ -254,16 +261,13 @@ func (r *Registry) FinishUpload(ctx context.Context, repo, id string, d digest.D
 	var got digest.Digest
 	if d.Algorithm() == digest.SHA256 {
 		got = digest.NewDigest(digest.SHA256, s.h)
-	} else if got, err = r.rehash(id, d.Algorithm()); err != nil {
+	} else if got, err = r.rehash(ctx, s, d.Algorithm()); err != nil {
 		return err
 	}
 	if got != d {
 		return digestMismatch(d, got)
 	}
-	if err := s.file.Sync(); err != nil {
-		return diskspace.Classify(err)
-	}
-	if err := r.blobs.Commit(id, d); err != nil {
+	if err := s.file.Commit(ctx, d); err != nil {
 		return diskspace.Classify(err)
 	}
 	defer r.writers.lock(d)()
@@ -271,14 +275,14 @@ func (r *Registry) FinishUpload(ctx context.Context, repo, id string, d digest.D
 		if err := t.Delete(kv.UploadKey(id)); err != nil {
 			return err
 		}
-		return r.link(t, repo, d, size)
+		return r.link(ctx, t, repo, d, size)
 	})
 }
 
-// rehash digests a staging file with an algorithm other than the session's
+// rehash digests a staging with an algorithm other than the session's
 // running sha256 (a sha512 push finished through a session).
-func (r *Registry) rehash(id string, alg digest.Algorithm) (digest.Digest, error) {
-	f, err := r.blobs.ReadStaging(id)
+func (r *Registry) rehash(ctx context.Context, s *session, alg digest.Algorithm) (digest.Digest, error) {
+	f, err := s.file.Reread(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -310,7 +314,7 @@ func (r *Registry) dropUpload(ctx context.Context, id string) error {
 	if err := r.kv.Update(ctx, func(t kv.Txn) error { return t.Delete(kv.UploadKey(id)) }); err != nil {
 		return err
 	}
-	return r.blobs.RemoveStaging(id)
+	return r.blobs.RemoveStaging(ctx, id)
 }
 
 // PutBlob stores a whole blob sent in one request (POST ?digest= or a
@@ -320,7 +324,7 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 		return err
 	}
 	id := newID()
-	f, err := r.blobs.CreateStaging(id)
+	f, err := r.blobs.Stage(ctx, id, blobstore.Position{})
 	if err != nil {
 		return diskspace.Classify(err)
 	}
@@ -328,7 +332,7 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 	defer func() {
 		_ = f.Close()
 		if !committed {
-			_ = r.blobs.RemoveStaging(id)
+			_ = r.blobs.RemoveStaging(context.WithoutCancel(ctx), id)
 		}
 	}()
 	h := d.Algorithm().Hash()
@@ -342,23 +346,20 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 	if got := digest.NewDigest(d.Algorithm(), h); got != d {
 		return digestMismatch(d, got)
 	}
-	if err := f.Sync(); err != nil {
-		return diskspace.Classify(err)
-	}
-	if err := r.blobs.Commit(id, d); err != nil {
+	if err := f.Commit(ctx, d); err != nil {
 		return diskspace.Classify(err)
 	}
 	committed = true
 	defer r.writers.lock(d)()
-	return r.kv.Update(ctx, func(t kv.Txn) error { return r.link(t, repo, d, n) })
+	return r.kv.Update(ctx, func(t kv.Txn) error { return r.link(ctx, t, repo, d, n) })
 }
 
 // link records that blob d (of size bytes, already committed to the blob
 // store) is in repo. It rewrites the blob record's LastLinked in the same
 // transaction, which is what makes a concurrent GC sweep of d conflict
 // with it (docs/design.md §5).
-func (r *Registry) link(t kv.Txn, repo string, d digest.Digest, size int64) error {
-	if err := r.checkSweep(t, d); err != nil {
+func (r *Registry) link(ctx context.Context, t kv.Txn, repo string, d digest.Digest, size int64) error {
+	if err := r.checkSweep(ctx, t, d); err != nil {
 		return err
 	}
 	now := r.now()
@@ -410,7 +411,7 @@ func (r *Registry) MountBlob(ctx context.Context, repo, from string, d digest.Di
 			return err
 		}
 		mounted = true
-		return r.link(t, repo, d, rec.Size)
+		return r.link(ctx, t, repo, d, rec.Size)
 	})
 	if errors.Is(err, kv.ErrNotFound) {
 		return false, nil

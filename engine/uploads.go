@@ -111,7 +111,7 @@ func (r *Registry) UploadTotals(ctx context.Context) (UploadTotals, error) {
 	if err != nil {
 		return tot, err
 	}
-	err = r.blobs.WalkStaging(func(f blobstore.StagingFile) error {
+	err = r.blobs.WalkStaging(ctx, func(f blobstore.StagingFile) error {
 		tot.StagingFiles++
 		tot.StagingBytes += f.Size
 		return nil

@@ -42,6 +42,10 @@ type UploadRecord struct {
 	Started   int64  // unix nanoseconds
 	HashState []byte // sha256 state after Offset bytes (encoding.BinaryMarshaler)
 	Updated   int64  // unix nanoseconds of the last recorded write; 0 before the first
+	// Staging is the blob store's state of the staging after Offset bytes
+	// (blobstore.Writer.Sync): nothing for local files, the multipart
+	// upload and its parts on S3.
+	Staging []byte
 }
 
 type encoder struct{ b []byte }
@@ -158,13 +162,17 @@ func (r UploadRecord) Encode() []byte {
 	e.int(r.Started)
 	e.bytes(r.HashState)
 	e.int(r.Updated)
+	e.bytes(r.Staging)
 	return e.b
 }
 
 // DecodeUpload parses an UploadRecord.
 func DecodeUpload(b []byte) (UploadRecord, error) {
 	d := newDecoder(b)
-	r := UploadRecord{Repo: d.string(), Offset: d.int(), Started: d.int(), HashState: d.bytes(), Updated: d.int()}
+	r := UploadRecord{Repo: d.string(), Offset: d.int(), Started: d.int(), HashState: d.bytes(), Updated: d.int(), Staging: d.bytes()}
+	if len(r.Staging) == 0 {
+		r.Staging = nil // local files keep no state
+	}
 	return r, d.err
 }
 

@@ -19,8 +19,15 @@ var ErrStop = errors.New("kv: stop scan")
 var ErrClosed = errors.New("kv: store closed")
 
 // ErrUnavailable wraps the errors of a server store that could not be
-// reached, or said to come back later: worth retrying, not a bug.
-var ErrUnavailable = errors.New("kv: metadata store unavailable")
+// reached, or said to come back later: worth retrying, not a bug. Its
+// Unavailable method is what the engine's error kinds recognize
+// (errcode.KindOf), so it reaches a client as 503 with Retry-After.
+var ErrUnavailable error = unavailable{}
+
+type unavailable struct{}
+
+func (unavailable) Error() string     { return "kv: metadata store unavailable" }
+func (unavailable) Unavailable() bool { return true }
 
 // ErrConflict is returned by Update when the transaction still conflicted
 // after every retry.

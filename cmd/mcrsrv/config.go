@@ -210,6 +210,8 @@ func Defaults() Config {
 			MinFree:       ByteFloor{defaultMinFree},
 			MinFreeInodes: InodeFloor{defaultMinFreeInodes},
 			Reserve:       Size{defaultReserve},
+			Backend:       backendFS,
+			S3:            S3Config{PartSize: Size{16 << 20}, Redirect: true},
 		},
 
 		Metadata: MetadataConfig{Backend: backendBadger},

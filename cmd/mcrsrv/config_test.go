@@ -182,6 +182,40 @@ func TestConfigTrustedProxies(t *testing.T) {
 	}
 }
 
+// TestStorageS3Config checks the storage.s3 keys from MCR_* variables and
+// that each bad setting is one clear error.
+func TestStorageS3Config(t *testing.T) {
+	c, err := Load("", []string{"MCR_STORAGE_BACKEND=s3", "MCR_STORAGE_S3_ENDPOINT=http://127.0.0.1:9", "MCR_STORAGE_S3_BUCKET=b",
+		"MCR_STORAGE_S3_REGION=r", "MCR_STORAGE_S3_PREFIX=mcr/", "MCR_STORAGE_S3_PART_SIZE=8MiB", "MCR_STORAGE_S3_REDIRECT=false",
+		"MCR_STORAGE_S3_ACCESS_KEY_ID=id", "MCR_STORAGE_S3_SECRET_ACCESS_KEY=secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3 := c.Storage.S3
+	if c.Storage.Backend != backendS3 || s3.Endpoint != "http://127.0.0.1:9" || s3.Bucket != "b" || s3.Region != "r" || s3.Prefix != "mcr/" ||
+		s3.PartSize.Bytes != 8<<20 || s3.Redirect || s3.AccessKeyID != "id" || s3.SecretAccessKey != "secret" {
+		t.Fatalf("storage from env: %+v", c.Storage)
+	}
+	if d := Defaults().Storage; d.Backend != backendFS || d.S3.PartSize.Bytes != 16<<20 || !d.S3.Redirect {
+		t.Fatalf("storage defaults: %+v", d)
+	}
+	bad, err := Load("", []string{"MCR_STORAGE_BACKEND=s3", "MCR_STORAGE_S3_ENDPOINT=ftp://x", "MCR_STORAGE_S3_PART_SIZE=1MiB",
+		"MCR_STORAGE_S3_ACCESS_KEY_ID=id"})
+	if err == nil {
+		err = bad.Validate()
+	}
+	for _, want := range []string{"storage.s3.bucket", "storage.s3.region", "storage.s3.endpoint", "storage.s3.access_key_id", "storage.s3.part_size"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("bad s3 settings: %v; want a message about %s", err, want)
+		}
+	}
+	tape := Defaults()
+	tape.Storage.Backend = "tape"
+	if err := tape.Validate(); err == nil || !strings.Contains(err.Error(), "storage.backend") {
+		t.Errorf("storage.backend=tape: %v", err)
+	}
+}
+
 // TestStorageFloorKeys checks the disk-space keys: defaults, environment,
 // TOML, and what Validate refuses.
 func TestStorageFloorKeys(t *testing.T) {

@@ -82,13 +82,22 @@ var keyDocs = map[string]string{
 
 	"memory.limit": "soft limit on the Go runtime's memory (256MiB, 1GB, bytes); 0: off; GOMEMLIMIT takes precedence",
 
-	"metadata.backend":            "where the metadata lives: badger (embedded, <data>/meta) or postgres (docs/operations.md, Metadata on PostgreSQL)",
-	"metadata.postgres.dsn":       "PostgreSQL connection string or URL (backend postgres); keep the password in PGPASSWORD or ~/.pgpass",
-	"metadata.postgres.max_conns": "connection pool size; 0: the larger of 4 and the CPUs",
-	"storage.sync":                "how a write is made durable before it is acknowledged: group (one filesystem sync shared by concurrent writers) or file (fsync each file)",
-	"storage.min_free":            "floor of free space on each filesystem mcr writes: a percentage, an amount, or both (the smaller applies), never under 32 MiB; below it pushes get 507",
-	"storage.min_free_inodes":     "floor of free inodes, written the same way with a count",
-	"storage.reserve":             "space preallocated in <data>/meta/space-reserve and handed to the metadata store below the floor; 0 none, else at least 16 MiB",
+	"metadata.backend":             "where the metadata lives: badger (embedded, <data>/meta) or postgres (docs/operations.md, Metadata on PostgreSQL)",
+	"metadata.postgres.dsn":        "PostgreSQL connection string or URL (backend postgres); keep the password in PGPASSWORD or ~/.pgpass",
+	"metadata.postgres.max_conns":  "connection pool size; 0: the larger of 4 and the CPUs",
+	"storage.sync":                 "how a write is made durable before it is acknowledged: group (one filesystem sync shared by concurrent writers) or file (fsync each file)",
+	"storage.min_free":             "floor of free space on each filesystem mcr writes: a percentage, an amount, or both (the smaller applies), never under 32 MiB; below it pushes get 507",
+	"storage.min_free_inodes":      "floor of free inodes, written the same way with a count",
+	"storage.reserve":              "space preallocated in <data>/meta/space-reserve and handed to the metadata store below the floor; 0 none, else at least 16 MiB",
+	"storage.backend":              "where blob bytes live: fs (files under the data directory) or s3 (the bucket of storage.s3; see Blobs on S3)",
+	"storage.s3.endpoint":          "http:// or https:// URL of the S3 service; empty: the provider's default for the region",
+	"storage.s3.bucket":            "the bucket, which must exist (required with s3)",
+	"storage.s3.region":            "the bucket's region, used for signing (required with s3)",
+	"storage.s3.prefix":            "put before every key, e.g. mcr/, to share a bucket",
+	"storage.s3.access_key_id":     "credentials; set both or neither (then AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are used)",
+	"storage.s3.secret_access_key": "the secret of storage.s3.access_key_id",
+	"storage.s3.part_size":         "multipart part size, at least 5MiB; an upload in progress holds at most one part in memory",
+	"storage.s3.redirect":          "answer blob GETs with 307 to a presigned URL valid 5 minutes; false streams through mcr",
 }
 
 // otherEnv are MCR_* variables that are not configuration keys but are

@@ -126,7 +126,7 @@ type background struct {
 // records), then starts the jobs runtime with collection, upload expiry and
 // value-log compaction (when the store has a value log) on their schedules.
 // The admin API triggers and reads the same jobs through Runner.
-func startJobs(ctx context.Context, c Config, store kv.Store, blobs *blobstore.FS, reg *engine.Registry, journal *audit.Journal, log zerolog.Logger) (*background, error) {
+func startJobs(ctx context.Context, c Config, store kv.Store, blobs blobstore.Store, reg *engine.Registry, journal *audit.Journal, log zerolog.Logger) (*background, error) {
 	log = log.With().Str("component", "jobs").Logger()
 	col := gc.New(store, blobs, reg, c.GC.options())
 	began := time.Now()
@@ -257,7 +257,7 @@ func offlineGC(ctx context.Context, c Config, dry, asJSON bool, w io.Writer) err
 		return err
 	}
 	defer store.Close()
-	blobs, err := blobstore.Open(c.Data, nil)
+	blobs, err := c.Storage.openBlobs(c.Data, nil)
 	if err != nil {
 		return err
 	}

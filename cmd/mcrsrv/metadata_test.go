@@ -111,7 +111,7 @@ func TestAwaitPostgres(t *testing.T) {
 	if got.err != nil {
 		t.Fatalf("open once reachable: %v", got.err)
 	}
-	ready := readiness(got.s, c.Data, nil)
+	ready := readiness(got.s, c.Data, nil, nil)
 	if err := ready(); err != nil {
 		t.Fatalf("readiness with PostgreSQL up: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/engine/diskspace"
 	"git.wntrmute.dev/kyle/mcr/http/metrics"
 	"git.wntrmute.dev/kyle/mcr/jobs"
@@ -69,14 +70,23 @@ const probeTimeout = 2 * time.Second
 // disk below its floor is degraded, not down: pulls, deletes and GC still
 // work there, and a single registry taken out of rotation would stop
 // serving pulls too; the probe write is skipped then, since it would only
-// fail for the reason already known.
-func readiness(store kv.Store, data string, space *diskspace.Monitor) func() error {
+// fail for the reason already known. A blob store over the network (S3)
+// is asked too, each time: the load balancer's probe is the retry, and
+// the answer turns back to ready as soon as the store answers again.
+func readiness(store kv.Store, data string, space *diskspace.Monitor, blobs blobstore.Store) func() error {
 	return func() error {
 		if p, ok := store.(kv.Pinger); ok {
 			ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 			defer cancel()
 			if err := p.Ping(ctx); err != nil {
 				return fmt.Errorf("metadata store: %w", err)
+			}
+		}
+		if p, ok := blobs.(blobPinger); ok {
+			ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+			defer cancel()
+			if err := p.Ping(ctx); err != nil {
+				return fmt.Errorf("blob store: %w", err)
 			}
 		}
 		if space != nil {
@@ -90,4 +100,10 @@ func readiness(store kv.Store, data string, space *diskspace.Monitor) func() err
 		}
 		return metrics.DirWritable(data)
 	}
+}
+
+// blobPinger is a blob store that can say whether it is reachable
+// (s3store).
+type blobPinger interface {
+	Ping(ctx context.Context) error
 }

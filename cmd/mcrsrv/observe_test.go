@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/engine/diskspace"
 	"git.wntrmute.dev/kyle/mcr/http/metrics"
 	"git.wntrmute.dev/kyle/mcr/kv"
@@ -37,7 +38,11 @@ func TestReadiness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ready := readiness(store, data, nil)
+	blobs, err := blobstore.Open(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := readiness(store, data, nil, blobs)
 	if err := ready(); err != nil {
 		t.Fatalf("fresh store: %v", err)
 	}
@@ -47,7 +52,7 @@ func TestReadiness(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := readiness(store, file, nil)(); err == nil || !strings.Contains(err.Error(), "not writable") {
+	if err := readiness(store, file, nil, blobs)(); err == nil || !strings.Contains(err.Error(), "not writable") {
 		t.Errorf("data path is a file: %v", err)
 	}
 	// A disk below its floor is degraded, not down.
@@ -59,7 +64,7 @@ func TestReadiness(t *testing.T) {
 		t.Fatal(err)
 	}
 	var d *metrics.Degraded
-	if err := readiness(store, data, full)(); !errors.As(err, &d) || !strings.Contains(d.Reason, "below its floor") {
+	if err := readiness(store, data, full, blobs)(); !errors.As(err, &d) || !strings.Contains(d.Reason, "below its floor") {
 		t.Errorf("disk below its floor: %v", err)
 	}
 	if err := store.Close(); err != nil {

@@ -260,7 +260,7 @@ func readCrashState(t *testing.T, data string, env ...string) crashState {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := blobs.WalkStaging(func(f blobstore.StagingFile) error { s.staging[f.ID] = f.Size; return nil }); err != nil {
+	if err := blobs.WalkStaging(t.Context(), func(f blobstore.StagingFile) error { s.staging[f.ID] = f.Size; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	walkBlobFiles(t, blobs, func(d string) { s.files = append(s.files, d) })
@@ -270,7 +270,7 @@ func readCrashState(t *testing.T, data string, env ...string) crashState {
 // walkBlobFiles calls fn with every blob file's digest.
 func walkBlobFiles(t *testing.T, blobs *blobstore.FS, fn func(string)) {
 	t.Helper()
-	if err := blobs.Walk(func(d digest.Digest) error { fn(d.String()); return nil }); err != nil {
+	if err := blobs.Walk(t.Context(), func(d digest.Digest) error { fn(d.String()); return nil }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -311,7 +311,7 @@ func checkStartupCleanup(t *testing.T, data string, before crashState, srv *chil
 		t.Fatal(err)
 	}
 	gotStaging := map[string]int64{}
-	if err := blobs.WalkStaging(func(f blobstore.StagingFile) error { gotStaging[f.ID] = f.Size; return nil }); err != nil {
+	if err := blobs.WalkStaging(t.Context(), func(f blobstore.StagingFile) error { gotStaging[f.ID] = f.Size; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	var gotFiles []string

@@ -113,7 +113,7 @@ func serve(ctx context.Context, c Config) error {
 			log.Error().Err(err).Msg("closing metadata store")
 		}
 	}()
-	blobs, err := blobstore.Open(c.Data, barrier)
+	blobs, err := c.Storage.openBlobs(c.Data, barrier)
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func serve(ctx context.Context, c Config) error {
 
 		Metrics:            newMetrics(store, reg, uploads, bg, space, auditStats(journal, rec)),
 		MetricsRequireAuth: c.Metrics.RequireAuth,
-		Ready:              readiness(store, c.Data, space),
+		Ready:              readiness(store, c.Data, space, blobs),
 		Admin:              admin,
 		BodyIdleTimeout:    c.Uploads.IdleTimeout.Duration,
 		UploadsPerCaller:   c.Uploads.PerAccount,
@@ -187,7 +187,7 @@ func serve(ctx context.Context, c Config) error {
 
 // adminAPI assembles the admin API over the running components. Accounts
 // are managed through it only when they are mcr's own (builtin mode).
-func adminAPI(c Config, store kv.Store, blobs *blobstore.FS, reg *engine.Registry, bg *background,
+func adminAPI(c Config, store kv.Store, blobs blobstore.Store, reg *engine.Registry, bg *background,
 	space *diskspace.Monitor, authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *adminapi.API {
 	d := adminapi.Deps{Deps: adminsvc.Deps{
 		Registry: reg, Jobs: bg.Runner, GC: bg.Collector, Journal: journal, Audit: rec,
@@ -209,7 +209,7 @@ func adminAPI(c Config, store kv.Store, blobs *blobstore.FS, reg *engine.Registr
 
 // webUI assembles the web UI over the same components as the admin API;
 // nil when ui.enabled is off.
-func webUI(c Config, store kv.Store, blobs *blobstore.FS, reg *engine.Registry, bg *background,
+func webUI(c Config, store kv.Store, blobs blobstore.Store, reg *engine.Registry, bg *background,
 	authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *ui.UI {
 	if !c.UI.Enabled {
 		return nil
@@ -232,7 +232,7 @@ func webUI(c Config, store kv.Store, blobs *blobstore.FS, reg *engine.Registry, 
 
 // snapshotFunc writes a snapshot of the running registry, when its
 // metadata store can back itself up.
-func snapshotFunc(store kv.Store, blobs *blobstore.FS) func(context.Context, string) (*snapshot.Manifest, error) {
+func snapshotFunc(store kv.Store, blobs blobstore.Store) func(context.Context, string) (*snapshot.Manifest, error) {
 	return func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
 		b, ok := store.(kv.Backuper)
 		if !ok {

@@ -19,8 +19,10 @@
 package blobstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -98,16 +100,21 @@ func (s *FS) path(d digest.Digest) string {
 // engine and checked by ValidUploadID before they reach here.
 func (s *FS) stagingPath(id string) string { return filepath.Join(s.uploads, id) }
 
-// Stat returns the size of blob d.
-func (s *FS) Stat(d digest.Digest) (int64, error) {
+// Stat returns the size and modification time of blob d.
+func (s *FS) Stat(_ context.Context, d digest.Digest) (Info, error) {
 	fi, err := os.Stat(s.path(d))
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, ErrNotFound
+		return Info{}, ErrNotFound
 	}
 	if err != nil {
-		return 0, err
+		return Info{}, err
 	}
-	return fi.Size(), nil
+	return Info{Size: fi.Size(), Modified: fi.ModTime()}, nil
+}
+
+// Reader opens blob d; the *os.File it returns seeks for free.
+func (s *FS) Reader(_ context.Context, d digest.Digest) (io.ReadSeekCloser, error) {
+	return s.Open(d)
 }
 
 // Open opens blob d for reading. The *os.File lets the HTTP layer hand it to
@@ -117,7 +124,10 @@ func (s *FS) Open(d digest.Digest) (*os.File, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNotFound
 	}
-	return f, err
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // OpenStaging opens the staging file of upload id for writing at offset,
@@ -194,7 +204,7 @@ func (s *FS) ReadStaging(id string) (*os.File, error) {
 func (s *FS) Commit(id string, d digest.Digest) error {
 	dst := s.path(d)
 	if _, err := os.Stat(dst); err == nil {
-		return s.RemoveStaging(id)
+		return s.removeStaging(id)
 	}
 	if err := os.Rename(s.stagingPath(id), dst); err != nil {
 		return fmt.Errorf("blobstore: commit %s: %w", d, err)
@@ -242,9 +252,21 @@ type StagingFile struct {
 	Modified time.Time
 }
 
+// StatStaging describes upload id's staging file.
+func (s *FS) StatStaging(_ context.Context, id string) (StagingFile, error) {
+	fi, err := os.Stat(s.stagingPath(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return StagingFile{}, ErrNotFound
+	}
+	if err != nil {
+		return StagingFile{}, err
+	}
+	return StagingFile{ID: id, Size: fi.Size(), Modified: fi.ModTime()}, nil
+}
+
 // WalkStaging calls fn for every staging file. A file removed while the
 // walk runs is skipped.
-func (s *FS) WalkStaging(fn func(StagingFile) error) error {
+func (s *FS) WalkStaging(_ context.Context, fn func(StagingFile) error) error {
 	entries, err := os.ReadDir(s.uploads)
 	if err != nil {
 		return err
@@ -268,7 +290,11 @@ func (s *FS) WalkStaging(fn func(StagingFile) error) error {
 }
 
 // RemoveStaging deletes the staging file of upload id, if any.
-func (s *FS) RemoveStaging(id string) error {
+func (s *FS) RemoveStaging(_ context.Context, id string) error {
+	return s.removeStaging(id)
+}
+
+func (s *FS) removeStaging(id string) error {
 	err := os.Remove(s.stagingPath(id))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -278,7 +304,7 @@ func (s *FS) RemoveStaging(id string) error {
 
 // Delete removes blob d. Only garbage collection calls this, after the
 // blob's metadata record is gone.
-func (s *FS) Delete(d digest.Digest) error {
+func (s *FS) Delete(_ context.Context, d digest.Digest) error {
 	err := os.Remove(s.path(d))
 	if errors.Is(err, fs.ErrNotExist) {
 		return ErrNotFound
@@ -290,7 +316,7 @@ func (s *FS) Delete(d digest.Digest) error {
 // (no stat per file): a walk over a large store is one getdents per
 // directory, and callers that need a file's size or age ask for the few
 // files they care about.
-func (s *FS) Walk(fn func(d digest.Digest) error) error {
+func (s *FS) Walk(_ context.Context, fn func(d digest.Digest) error) error {
 	for _, alg := range algorithms {
 		base := filepath.Join(s.root, "blobs", alg.String())
 		err := filepath.WalkDir(base, func(p string, e fs.DirEntry, err error) error {
@@ -331,3 +357,53 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// Stage opens upload id's staging file at pos.Offset (OpenStaging), or
+// creates a new one for a whole blob when pos is zero and not durable
+// (CreateStaging). FS keeps no state beyond the file: Sync returns nil.
+func (s *FS) Stage(_ context.Context, id string, pos Position) (Writer, error) {
+	var f *File
+	var err error
+	if pos.Offset == 0 && !pos.Durable {
+		f, err = s.CreateStaging(id)
+		if errors.Is(err, fs.ErrExist) {
+			f, err = s.OpenStaging(id, 0, false)
+		}
+	} else {
+		f, err = s.OpenStaging(id, pos.Offset, pos.Durable)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &fsWriter{File: f, s: s, id: id}, nil
+}
+
+// fsWriter is the Writer of FS: a File, committed by rename. It embeds
+// *File so the engine still finds AllowDirect on it.
+type fsWriter struct {
+	*File
+	s  *FS
+	id string
+}
+
+func (w *fsWriter) Sync(context.Context) ([]byte, error) { return nil, w.File.Sync() }
+
+func (w *fsWriter) Reread(context.Context) (io.ReadCloser, error) {
+	if err := w.File.Sync(); err != nil {
+		return nil, err
+	}
+	return w.s.ReadStaging(w.id)
+}
+
+func (w *fsWriter) Commit(_ context.Context, d digest.Digest) error {
+	if err := w.File.Sync(); err != nil {
+		return err
+	}
+	return w.s.Commit(w.id, d)
+}
+
+var (
+	_ Store          = (*FS)(nil)
+	_ FileOpener     = (*FS)(nil)
+	_ StagingTrimmer = (*FS)(nil)
+)

@@ -39,8 +39,8 @@ func TestStageCommitRead(t *testing.T) {
 	if err := s.Commit(id1, d); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.Stat(d); err != nil || n != 11 {
-		t.Fatalf("Stat = %d, %v", n, err)
+	if info, err := s.Stat(t.Context(), d); err != nil || info.Size != 11 {
+		t.Fatalf("Stat = %+v, %v", info, err)
 	}
 	f, err := s.Open(d)
 	if err != nil {
@@ -55,16 +55,16 @@ func TestStageCommitRead(t *testing.T) {
 		t.Error("staging file left behind after commit")
 	}
 	var walked []digest.Digest
-	if err := s.Walk(func(d digest.Digest) error { walked = append(walked, d); return nil }); err != nil {
+	if err := s.Walk(t.Context(), func(d digest.Digest) error { walked = append(walked, d); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(walked) != 1 || walked[0] != d {
 		t.Errorf("Walk = %v", walked)
 	}
-	if err := s.Delete(d); err != nil {
+	if err := s.Delete(t.Context(), d); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Stat(d); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Stat(t.Context(), d); !errors.Is(err, ErrNotFound) {
 		t.Errorf("after Delete: %v", err)
 	}
 }

@@ -40,6 +40,7 @@ const (
 	Invalid                         // a malformed request outside the OCI codes: a bad policy rule, token request (400)
 	NotFound                        // an operator resource that does not exist: a rule, a job (404)
 	Conflict                        // the resource exists already or is in a state that forbids the change (409)
+	Unavailable                     // a store the request needs does not answer: retry later (503 with Retry-After)
 	InsufficientStorage             // free space or inodes below the storage floor: writes that add data are refused (507)
 	kindCount
 )
@@ -141,6 +142,12 @@ func KindOf(err error) Kind {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind
+	}
+	// A store below the engine that could not be reached says so with
+	// this method (kv.ErrUnavailable), so that kv needs no errcode.
+	var u interface{ Unavailable() bool }
+	if errors.As(err, &u) && u.Unavailable() {
+		return Unavailable
 	}
 	return Internal
 }

@@ -71,7 +71,7 @@ func DefaultOptions() Options {
 // Collector garbage-collects one registry's metadata store and blob store.
 type Collector struct {
 	kv      kv.Store
-	blobs   *blobstore.FS
+	blobs   blobstore.Store
 	repos   Repos
 	o       Options
 	running atomic.Bool
@@ -88,7 +88,7 @@ type Collector struct {
 
 // New returns a Collector. repos is the engine's *Registry online and
 // Offline{} for a stopped registry.
-func New(store kv.Store, blobs *blobstore.FS, repos Repos, o Options) *Collector {
+func New(store kv.Store, blobs blobstore.Store, repos Repos, o Options) *Collector {
 	if o.Grace < 0 {
 		o.Grace = 0
 	}

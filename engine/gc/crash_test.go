@@ -143,7 +143,7 @@ func consistent(t *testing.T, dir string, live map[string][]digest.Digest, colle
 	for _, k := range e.keys(kv.BlobPrefix()) {
 		d := k[len(kv.BlobPrefix()):]
 		records[d] = true
-		if _, err := blobs.Stat(digest.Digest(d)); err != nil {
+		if _, err := blobs.Stat(t.Context(), digest.Digest(d)); err != nil {
 			t.Errorf("record %s points at a missing file: %v", d, err)
 		}
 	}
@@ -154,7 +154,7 @@ func consistent(t *testing.T, dir string, live map[string][]digest.Digest, colle
 			}
 		}
 	}
-	if err := blobs.Walk(func(d digest.Digest) error {
+	if err := blobs.Walk(t.Context(), func(d digest.Digest) error {
 		if !records[d.String()] {
 			orphans++
 		}

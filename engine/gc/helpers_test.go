@@ -229,7 +229,7 @@ func (e *env) hasRecord(d digest.Digest) (record, file bool) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	_, err = e.blobs.Stat(d)
+	_, err = e.blobs.Stat(e.ctx, d)
 	if err != nil && !errors.Is(err, blobstore.ErrNotFound) {
 		e.t.Fatal(err)
 	}

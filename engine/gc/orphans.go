@@ -45,7 +45,7 @@ func (r *run) orphans() error {
 		r.report(seen, 0, "orphans")
 		return r.pace.step(r.ctx)
 	}
-	err := r.c.blobs.Walk(func(d digest.Digest) error {
+	err := r.c.blobs.Walk(r.ctx, func(d digest.Digest) error {
 		seen++
 		batch = append(batch, d)
 		if len(batch) == cap(batch) {
@@ -76,22 +76,17 @@ func (r *run) orphansIfDue() error {
 
 // orphan removes file d if it is old and still has no record.
 func (r *run) orphan(d digest.Digest) error {
-	f, err := r.c.blobs.Open(d)
+	info, err := r.c.blobs.Stat(r.ctx, d)
 	if errors.Is(err, blobstore.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	fi, err := f.Stat()
-	_ = f.Close()
-	if err != nil {
-		return err
-	}
-	if fi.ModTime().UnixNano() >= r.cutoff {
+	if info.Modified.UnixNano() >= r.cutoff {
 		return nil
 	}
-	size := fi.Size()
+	size := info.Size
 	if r.dry {
 		r.count(func(rep *Report) { rep.Orphans++; rep.OrphanBytes += size })
 		return nil
@@ -291,7 +286,7 @@ func (r *run) uploads() error {
 			return err
 		}
 		if gone {
-			if err := r.c.blobs.RemoveStaging(s.id); err != nil {
+			if err := r.c.blobs.RemoveStaging(r.ctx, s.id); err != nil {
 				return err
 			}
 			r.count(func(rep *Report) { rep.UploadsExpired++; rep.UploadBytes += size })
@@ -303,26 +298,21 @@ func (r *run) uploads() error {
 // staging returns the size of upload id's staging file and whether it was
 // modified at or after cutoff.
 func (r *run) staging(id string, cutoff int64) (int64, bool, error) {
-	f, err := r.c.blobs.ReadStaging(id)
+	f, err := r.c.blobs.StatStaging(r.ctx, id)
 	if errors.Is(err, blobstore.ErrNotFound) {
 		return 0, false, nil
 	}
 	if err != nil {
 		return 0, false, err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, false, err
-	}
-	return fi.Size(), fi.ModTime().UnixNano() >= cutoff, nil
+	return f.Size, f.Modified.UnixNano() >= cutoff, nil
 }
 
 // strayStaging removes staging files older than cutoff that belong to no
 // session: a monolithic upload cut short by a crash, or a session whose
 // record went first.
 func (r *run) strayStaging(cutoff int64) error {
-	return r.c.blobs.WalkStaging(func(f blobstore.StagingFile) error {
+	return r.c.blobs.WalkStaging(r.ctx, func(f blobstore.StagingFile) error {
 		if f.Modified.UnixNano() >= cutoff {
 			return nil
 		}
@@ -336,7 +326,7 @@ func (r *run) strayStaging(cutoff int64) error {
 			return err
 		}
 		if !r.dry {
-			if err := r.c.blobs.RemoveStaging(f.ID); err != nil {
+			if err := r.c.blobs.RemoveStaging(r.ctx, f.ID); err != nil {
 				return err
 			}
 		}

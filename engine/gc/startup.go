@@ -72,8 +72,14 @@ func (c *Collector) Startup(ctx context.Context) (AfterCrash, error) {
 // sessions makes every upload session's staging file match its record:
 // bytes past the recorded offset are cut off; a session whose file holds
 // fewer bytes than recorded is removed. A session with nothing recorded
-// needs no file (a POST not followed by a PATCH yet).
+// needs no file (a POST not followed by a PATCH yet). Only a store whose
+// staging can outgrow its record (local files: blobstore.StagingTrimmer)
+// needs this; on S3 the record's part list is the truth.
 func (r *run) sessions(out *AfterCrash) error {
+	trim, ok := r.c.blobs.(blobstore.StagingTrimmer)
+	if !ok {
+		return nil
+	}
 	recs := map[string]int64{}
 	err := r.c.kv.View(r.ctx, func(t kv.Reader) error {
 		return t.Scan(kv.UploadPrefix(), nil, func(k, v []byte) error {
@@ -89,7 +95,7 @@ func (r *run) sessions(out *AfterCrash) error {
 		return err
 	}
 	for id, offset := range recs {
-		size, err := r.c.blobs.StagingSize(id)
+		size, err := trim.StagingSize(id)
 		missing := errors.Is(err, blobstore.ErrNotFound)
 		if err != nil && !missing {
 			return err
@@ -100,11 +106,11 @@ func (r *run) sessions(out *AfterCrash) error {
 		case missing || size < offset:
 			err = r.c.kv.Update(r.ctx, func(t kv.Txn) error { return t.Delete(kv.UploadKey(id)) })
 			if err == nil {
-				err = r.c.blobs.RemoveStaging(id)
+				err = r.c.blobs.RemoveStaging(r.ctx, id)
 			}
 			out.SessionsDropped++
 		case size > offset:
-			err = r.c.blobs.TruncateStaging(id, offset)
+			err = trim.TruncateStaging(id, offset)
 			out.SessionsTruncated++
 			out.TruncatedBytes += size - offset
 		}

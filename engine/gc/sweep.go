@@ -357,7 +357,7 @@ func (r *run) sweepBlob(d string, seen kv.BlobRecord) error {
 // gone.
 func (r *run) removeFile(d string) error {
 	if dg := digest.Digest(d); dg.Validate() == nil {
-		if err := r.c.blobs.Delete(dg); err != nil && !errors.Is(err, blobstore.ErrNotFound) {
+		if err := r.c.blobs.Delete(r.ctx, dg); err != nil && !errors.Is(err, blobstore.ErrNotFound) {
 			return err // the tombstone stays: the next run retries
 		}
 	}

@@ -371,7 +371,7 @@ func (tt *torture) checkClean() {
 		if referenced[d] == nil {
 			tt.t.Errorf("unreferenced blob %s survived the final collection", d)
 		}
-		if _, err := e.blobs.Stat(digest.Digest(d)); err != nil {
+		if _, err := e.blobs.Stat(e.ctx, digest.Digest(d)); err != nil {
 			tt.t.Errorf("record %s points at a missing file: %v", d, err)
 		}
 	}
@@ -380,7 +380,7 @@ func (tt *torture) checkClean() {
 			tt.t.Errorf("referenced blob %s has no record", d)
 		}
 	}
-	err = e.blobs.Walk(func(d digest.Digest) error {
+	err = e.blobs.Walk(e.ctx, func(d digest.Digest) error {
 		if !records[d.String()] {
 			tt.t.Errorf("file %s has no record", d)
 		}

@@ -67,7 +67,7 @@ var ErrNotEmpty = errors.New("snapshot: target directory is not empty")
 //
 // Both stores write the same backup format (kv.Backuper), so a snapshot
 // of either restores into either.
-func Create(ctx context.Context, store kv.Backuper, blobs *blobstore.FS, dir string) (*Manifest, error) {
+func Create(ctx context.Context, store kv.Backuper, blobs blobstore.Store, dir string) (*Manifest, error) {
 	if err := emptyDir(dir); err != nil {
 		return nil, err
 	}
@@ -87,7 +87,7 @@ func Create(ctx context.Context, store kv.Backuper, blobs *blobstore.FS, dir str
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		linked, err := place(blobs, b, dir)
+		linked, err := place(ctx, blobs, b, dir)
 		if err != nil {
 			return nil, err
 		}
@@ -143,7 +143,7 @@ type Target interface {
 // the backup's hash first, verifies the digest and size of every blob as it
 // copies it, and finally that the restored metadata names exactly the
 // snapshot's blobs.
-func Restore(ctx context.Context, dir string, store Target, blobs *blobstore.FS) (*Manifest, error) {
+func Restore(ctx context.Context, dir string, store Target, blobs blobstore.Store) (*Manifest, error) {
 	m, err := ReadManifest(dir)
 	if err != nil {
 		return nil, err
@@ -170,7 +170,7 @@ func Restore(ctx context.Context, dir string, store Target, blobs *blobstore.FS)
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := importBlob(blobs, filepath.Join(dir, blobPath(b.Digest)), b); err != nil {
+		if err := importBlob(ctx, blobs, filepath.Join(dir, blobPath(b.Digest)), b); err != nil {
 			return nil, err
 		}
 	}
@@ -274,28 +274,35 @@ func blobPath(d digest.Digest) string {
 	return filepath.Join(BlobsDir, d.Algorithm().String(), h[:2], h)
 }
 
-// place puts blob b into the snapshot in dir: a hard link when possible,
-// else a copy. It reports whether it linked.
-func place(blobs *blobstore.FS, b Blob, dir string) (bool, error) {
-	src, err := blobs.Open(b.Digest)
+// place puts blob b into the snapshot in dir: a hard link when the store
+// keeps local files and the link works, else a copy. It reports whether
+// it linked.
+func place(ctx context.Context, blobs blobstore.Store, b Blob, dir string) (bool, error) {
+	info, err := blobs.Stat(ctx, b.Digest)
 	if err != nil {
 		return false, fmt.Errorf("snapshot: blob %s: %w", b.Digest, err)
 	}
-	defer src.Close()
-	fi, err := src.Stat()
-	if err != nil {
-		return false, err
-	}
-	if fi.Size() != b.Size {
-		return false, fmt.Errorf("snapshot: blob %s has %d bytes, its record says %d", b.Digest, fi.Size(), b.Size)
+	if info.Size != b.Size {
+		return false, fmt.Errorf("snapshot: blob %s has %d bytes, its record says %d", b.Digest, info.Size, b.Size)
 	}
 	dst := filepath.Join(dir, blobPath(b.Digest))
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return false, err
 	}
-	if os.Link(src.Name(), dst) == nil {
-		return true, nil
+	var src io.ReadCloser
+	if fo, ok := blobs.(blobstore.FileOpener); ok {
+		f, err := fo.Open(b.Digest)
+		if err != nil {
+			return false, fmt.Errorf("snapshot: blob %s: %w", b.Digest, err)
+		}
+		if os.Link(f.Name(), dst) == nil {
+			return true, f.Close()
+		}
+		src = f
+	} else if src, err = blobs.Reader(ctx, b.Digest); err != nil {
+		return false, fmt.Errorf("snapshot: blob %s: %w", b.Digest, err)
 	}
+	defer src.Close()
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return false, err
@@ -313,20 +320,20 @@ func place(blobs *blobstore.FS, b Blob, dir string) (bool, error) {
 
 // importBlob copies a snapshot's blob file into the blob store through a
 // staging file, verifying digest and size as it goes.
-func importBlob(blobs *blobstore.FS, src string, b Blob) error {
+func importBlob(ctx context.Context, blobs blobstore.Store, src string, b Blob) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return fmt.Errorf("snapshot: blob %s: %w", b.Digest, err)
 	}
 	defer in.Close()
 	id := newID()
-	out, err := blobs.CreateStaging(id)
+	out, err := blobs.Stage(ctx, id, blobstore.Position{})
 	if err != nil {
 		return err
 	}
+	defer out.Close()
 	fail := func(err error) error {
-		_ = out.Close()
-		_ = blobs.RemoveStaging(id)
+		_ = blobs.RemoveStaging(ctx, id)
 		return err
 	}
 	v := b.Digest.Verifier()
@@ -337,14 +344,10 @@ func importBlob(blobs *blobstore.FS, src string, b Blob) error {
 	if n != b.Size || !v.Verified() {
 		return fail(fmt.Errorf("snapshot: blob %s is corrupt (%d bytes, want %d; digest verified: %t)", b.Digest, n, b.Size, v.Verified()))
 	}
-	if err := out.Sync(); err != nil {
+	if err := out.Commit(ctx, b.Digest); err != nil {
 		return fail(err)
 	}
-	if err := out.Close(); err != nil {
-		_ = blobs.RemoveStaging(id)
-		return err
-	}
-	return blobs.Commit(id, b.Digest)
+	return nil
 }
 
 // emptyDir succeeds when dir is absent or an empty directory.

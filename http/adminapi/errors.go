@@ -40,6 +40,7 @@ var wire = map[errcode.Kind]wireError{
 	errcode.Unauthorized:        {fasthttp.StatusUnauthorized, apiv1.CodeUnauthorized},
 	errcode.Denied:              {fasthttp.StatusForbidden, apiv1.CodeDenied},
 	errcode.TooManyRequests:     {fasthttp.StatusTooManyRequests, apiv1.CodeTooManyRequests},
+	errcode.Unavailable:         {fasthttp.StatusServiceUnavailable, apiv1.CodeUnavailable},
 	errcode.EndpointUnknown:     {fasthttp.StatusNotFound, apiv1.CodeNotFound},
 	errcode.Invalid:             {fasthttp.StatusUnprocessableEntity, apiv1.CodeInvalid},
 	errcode.NotFound:            {fasthttp.StatusNotFound, apiv1.CodeNotFound},

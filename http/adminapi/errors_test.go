@@ -10,8 +10,9 @@ import (
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 )
 
-// Every engine error kind has an answer, and only internal failures and a
-// full disk (507) are 5xx: bad input never is.
+// Every engine error kind has an answer, and only internal failures, a
+// full disk (507) and an unavailable store (503) are 5xx: bad input never
+// is.
 func TestEveryKindMapped(t *testing.T) {
 	for _, k := range errcode.Kinds() {
 		w, ok := wire[k]
@@ -19,7 +20,7 @@ func TestEveryKindMapped(t *testing.T) {
 			t.Errorf("kind %d is not mapped", k)
 			continue
 		}
-		if (w.status >= 500) != (k == errcode.Internal || k == errcode.InsufficientStorage) {
+		if (w.status >= 500) != (k == errcode.Internal || k == errcode.InsufficientStorage || k == errcode.Unavailable) {
 			t.Errorf("kind %d answers %d", k, w.status)
 		}
 		var ctx fasthttp.RequestCtx

@@ -2,6 +2,7 @@ package distapi
 
 import (
 	"io"
+	"os"
 	"strconv"
 
 	"github.com/opencontainers/go-digest"
@@ -36,6 +37,19 @@ func (a *API) getBlob(ctx *fasthttp.RequestCtx, rt route) error {
 		h.SetContentLength(int(size))
 		return nil
 	}
+	// A store that can send the client to the bytes itself (S3 with
+	// storage.s3.redirect) gets a 307 to a short-lived URL; the store
+	// honours the client's Range there.
+	url, err := a.reg.BlobURL(reqctx.Context(ctx), rt.repo, d)
+	if err != nil {
+		return err
+	}
+	if url != "" {
+		setBlobHeaders(h, d)
+		h.Set(fasthttp.HeaderLocation, url)
+		ctx.SetStatusCode(fasthttp.StatusTemporaryRedirect)
+		return nil
+	}
 	f, size, err := a.reg.OpenBlob(reqctx.Context(ctx), rt.repo, d)
 	if err != nil {
 		return err
@@ -55,8 +69,16 @@ func (a *API) getBlob(ctx *fasthttp.RequestCtx, rt route) error {
 		}
 		h.Set(fasthttp.HeaderContentRange, "bytes "+strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(end, 10)+"/"+strconv.FormatInt(size, 10))
 		ctx.SetStatusCode(status)
-		// fasthttp reads exactly the declared size and then closes f.
-		ctx.SetBodyStream(f, int(end-start+1))
+		// fasthttp reads exactly the declared size of a file and then
+		// closes it; any other stream (a GET from S3 runs to the
+		// object's end) is cut at the range's end here, since fasthttp
+		// refuses a stream longer than its declared length.
+		n := end - start + 1
+		var body io.Reader = f
+		if _, ok := f.(*os.File); !ok {
+			body = bounded{io.LimitReader(f, n), f}
+		}
+		ctx.SetBodyStream(body, int(n))
 		return nil
 	}
 	ctx.SetBodyStream(f, int(size))
@@ -225,4 +247,10 @@ func (a *API) cancelUpload(ctx *fasthttp.RequestCtx, rt route) error {
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
+}
+
+// bounded is a blob stream cut at the end of a range.
+type bounded struct {
+	io.Reader
+	io.Closer
 }

@@ -42,6 +42,7 @@ var wire = map[errcode.Kind]wireError{
 	errcode.Invalid:             {"UNSUPPORTED", fasthttp.StatusBadRequest},
 	errcode.NotFound:            {"NOT_FOUND", fasthttp.StatusNotFound},
 	errcode.Conflict:            {"UNSUPPORTED", fasthttp.StatusConflict},
+	errcode.Unavailable:         {"UNAVAILABLE", fasthttp.StatusServiceUnavailable},
 	// The spec has no storage code (distribution answers a full disk with
 	// 500 UNKNOWN): a code of our own, named after the status, tells the
 	// client the registry is full rather than broken (docs/api.md).
@@ -82,6 +83,9 @@ func WriteError(ctx *fasthttp.RequestCtx, err error) {
 	if errors.As(err, &hs) {
 		hs.SetHeaders(&ctx.Response.Header)
 	}
+	if kind == errcode.Unavailable {
+		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, retryAfterUnavailable)
+	}
 	if kind == errcode.Internal {
 		ctx.SetUserValue(internalErrorKey, err)
 	}
@@ -96,3 +100,7 @@ func InternalError(ctx *fasthttp.RequestCtx) error {
 	err, _ := ctx.UserValue(internalErrorKey).(error)
 	return err
 }
+
+// retryAfterUnavailable is the Retry-After, in seconds, of a 503: a store
+// that went away is retried with backoff and usually back within seconds.
+const retryAfterUnavailable = "5"

@@ -16,11 +16,20 @@ func TestEveryKindMapped(t *testing.T) {
 		if !ok || w.code == "" || w.status < 400 {
 			t.Errorf("errcode kind %d has no wire mapping", k)
 		}
-		// 5xx is the server's fault: an internal failure or a full disk,
-		// never the client's input.
-		if k != errcode.Internal && k != errcode.InsufficientStorage && w.status >= 500 {
-			t.Errorf("kind %d maps to %d: only internal failures and a full disk may be 5xx", k, w.status)
+		// 5xx is the server's fault: an internal failure, a full disk or
+		// a store that does not answer, never the client's input.
+		if k != errcode.Internal && k != errcode.InsufficientStorage && k != errcode.Unavailable && w.status >= 500 {
+			t.Errorf("kind %d maps to %d: only internal failures, a full disk and an unavailable store may be 5xx", k, w.status)
 		}
+	}
+}
+
+// An unavailable store is a 503 that says when to come back.
+func TestWriteErrorUnavailable(t *testing.T) {
+	var ctx fasthttp.RequestCtx
+	WriteError(&ctx, errcode.New(errcode.Unavailable, "the blob store is unavailable"))
+	if ctx.Response.StatusCode() != fasthttp.StatusServiceUnavailable || string(ctx.Response.Header.Peek("Retry-After")) != retryAfterUnavailable {
+		t.Errorf("status %d, Retry-After %q", ctx.Response.StatusCode(), ctx.Response.Header.Peek("Retry-After"))
 	}
 }
 

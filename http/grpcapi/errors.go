@@ -42,6 +42,7 @@ var codeOf = map[errcode.Kind]codes.Code{
 	errcode.Conflict: codes.FailedPrecondition,
 	// The disk is below its floor: out of a resource, retry once freed.
 	errcode.InsufficientStorage: codes.ResourceExhausted,
+	errcode.Unavailable:         codes.Unavailable,
 }
 
 // statusOf is err as a gRPC status. Errors that are not engine errors are

@@ -39,6 +39,7 @@ const (
 	CodeTooLarge         = "TOO_LARGE"
 	CodeInvalid          = "INVALID"
 	CodeTooManyRequests  = "TOO_MANY_REQUESTS"
+	CodeUnavailable      = "UNAVAILABLE"
 	CodeInternal         = "INTERNAL"
 	// CodeInsufficientStorage: the registry's disk is below its floor.
 	CodeInsufficientStorage = "INSUFFICIENT_STORAGE"
