@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +19,8 @@ import (
 // TestGRPCurl drives the gRPC admin API of a real mcrsrv with TLS and
 // builtin auth from grpcurl: the services listed through reflection,
 // health, then status, a policy test and an audit query with a bearer
-// token from /v2/token.
+// token from /v2/token, and the audit log followed as a server stream
+// while a push happens over HTTP.
 func TestGRPCurl(t *testing.T) {
 	requireE2E(t)
 	grpcurl := tool(t, "grpcurl")
@@ -105,9 +111,92 @@ func TestGRPCurl(t *testing.T) {
 		t.Errorf("audit query: %s %v", out, err)
 	}
 
+	followPush(t, reg, pw, grpcurl, p.ca.File, tok.Token, gaddr)
+
 	// Without credentials: Unauthenticated.
 	r := c.run("-cacert", p.ca.File, gaddr, "mcr.v1.RegistryService/GetStatus")
 	if r.err == nil || !strings.Contains(r.stderr, "Unauthenticated") {
 		t.Errorf("status without a token: %v %s", r.err, r.stderr)
 	}
+}
+
+// followPush follows the audit log for pushes with grpcurl's server
+// stream, pushes an artifact over HTTP meanwhile, and waits for the
+// stream to deliver its push event; cancelling the stream ends grpcurl.
+func followPush(t *testing.T, reg *registry, pw, grpcurl, caFile, token, gaddr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	follow := exec.CommandContext(ctx, grpcurl, "-cacert", caFile, "-H", "authorization: Bearer "+token,
+		"-d", `{"filter":{"types":["push"],"repository":"follow/app"}}`, gaddr, "mcr.v1.AuditService/FollowAudit")
+	out, err := follow.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		for s := bufio.NewScanner(out); s.Scan(); {
+			lines <- s.Text()
+		}
+	}()
+	// The follow starts at the beginning of the log, so the first push is
+	// delivered however the stream and the push race; once it arrived the
+	// stream is live, and the second push can only arrive as it happens.
+	first := pushArtifact(t, reg, pw, "follow/app", "v1")
+	awaitLine(t, ctx, lines, first)
+	second := pushArtifact(t, reg, pw, "follow/app", "v2")
+	awaitLine(t, ctx, lines, second)
+	cancel()
+	_ = follow.Wait() // killed by the cancel: the stream ends with its client
+}
+
+// awaitLine reads lines until one contains want.
+func awaitLine(t *testing.T, ctx context.Context, lines <-chan string, want string) {
+	t.Helper()
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("the follow stream ended before %s arrived", want)
+			}
+			if strings.Contains(l, want) {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("the follow stream never delivered %s", want)
+		}
+	}
+}
+
+// pushArtifact pushes a one-blob artifact to repo:tag over HTTPS with
+// Basic credentials and returns the manifest's digest.
+func pushArtifact(t *testing.T, reg *registry, pw, repo, tag string) string {
+	t.Helper()
+	c := reg.client(30 * time.Second)
+	send := func(method, path, ctype string, body []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(method, reg.base+path, bytes.NewReader(body))
+		req.SetBasicAuth("admin", pw)
+		req.Header.Set("Content-Type", ctype)
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusCreated {
+			t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, b)
+		}
+	}
+	empty := []byte("{}")
+	send("POST", "/v2/"+repo+"/blobs/uploads/?digest="+digestOf(empty), "application/octet-stream", empty)
+	m := fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",`+
+		`"artifactType":"application/vnd.mcr.e2e.follow-%s","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":%q,"size":2},`+
+		`"layers":[{"mediaType":"application/vnd.oci.empty.v1+json","digest":%q,"size":2}]}`, tag, digestOf(empty), digestOf(empty))
+	send("PUT", "/v2/"+repo+"/manifests/"+tag, "application/vnd.oci.image.manifest.v1+json", m)
+	return digestOf(m)
 }
