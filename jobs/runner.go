@@ -338,10 +338,14 @@ func (r *Runner) finishLocked(e *entry, res string, err error, cancelled bool) {
 		s.State, s.LastError = Failed, err.Error()
 	}
 	e.cancel = nil
-	close(e.idle)
+	// Waiters are released only once the final status is saved, so what
+	// Wait returns is also what a restart would load. A run enqueued in
+	// between gets an idle channel of its own.
+	idle := e.idle
 	st := *s
 	r.mu.Unlock()
 	r.persist(e)
+	close(idle)
 	if r.opts.OnFinish != nil {
 		r.opts.OnFinish(st)
 	}

@@ -36,6 +36,7 @@ var status = map[errcode.Kind]int{
 	errcode.NotFound:            fasthttp.StatusNotFound,
 	errcode.Conflict:            fasthttp.StatusConflict,
 	errcode.InsufficientStorage: fasthttp.StatusInsufficientStorage,
+	errcode.Unavailable:         fasthttp.StatusServiceUnavailable,
 }
 
 // errorData is the error page.

@@ -13,7 +13,7 @@ func TestEveryKindHasStatus(t *testing.T) {
 			t.Errorf("kind %d has no status", k)
 			continue
 		}
-		server := k == errcode.Internal || k == errcode.InsufficientStorage
+		server := k == errcode.Internal || k == errcode.InsufficientStorage || k == errcode.Unavailable
 		if server != (s >= 500) {
 			t.Errorf("kind %d maps to %d: only the server's own failures are 5xx", k, s)
 		}
