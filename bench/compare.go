@@ -41,6 +41,7 @@ type Report struct {
 	Raw       map[string][][]*scenario.Result `json:"raw"`    // registry → rounds → results
 	Median    map[string]map[string]float64   `json:"median"` // registry → metric key → median
 	Rows      []row                           `json:"rows"`
+	Backends  []backendTable                  `json:"backends,omitempty"`
 	Failed    bool                            `json:"failed"`
 	LoadStart float64                         `json:"loadavg_start"`
 	LoadEnd   float64                         `json:"loadavg_end"`
@@ -56,6 +57,8 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 	rounds := fs.Int("rounds", 0, "rounds: every scenario runs this many times against each registry; the table shows medians (0: 3, or 1 with -quick/-tiny)")
 	outDir := fs.String("out", "bench/results", "directory for results.json and results.md")
 	plotPath := fs.String("plot", "docs/benchmarks-throughput.svg", "SVG plot of throughput against concurrency (empty: none)")
+	backendList := fs.String("backends", "fs", "comma-separated storage backends, each measured with both registries: fs (mcr on local files and Badger, the reference on its filesystem driver), s3 (mcr on S3 and PostgreSQL, the reference on its s3 driver, one versitygw)")
+	s3Bin := fs.String("s3-server", ".tools/bin/versitygw", "versitygw binary for the s3 backend")
 	limitMiB := fs.Int("limits-mib", 0, "bytes per machine-limit measurement in MiB (0: 512, or 128 with -quick)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -102,37 +105,60 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("machine limits: %w", err)
 	}
 
-	regs := map[server.Kind]*registryRun{}
-	order := []server.Kind{server.MCR, server.Reference}
-	for _, kind := range order {
-		bin := *mcrBin
-		if kind == server.Reference {
-			bin = *refBin
+	backends, err := server.ParseBackends(*backendList)
+	if err != nil {
+		return fmt.Errorf("-backends: %w", err)
+	}
+	var svc *server.Services
+	if slices.Contains(backends, server.S3) {
+		if svc, err = server.StartServices(ctx, *s3Bin, tmp); err != nil {
+			return fmt.Errorf("services of the s3 backend: %w", err)
 		}
-		proc, err := server.Start(ctx, kind, bin, tmp, server.Options{MCRAuth: k.mcrAuth})
-		if err != nil {
-			return err
+		defer func() { _ = svc.Stop() }()
+		logf("started versitygw on %s and PostgreSQL for the s3 backend", svc.S3.Endpoint)
+	}
+	// order names the registries: mcr and the reference on each backend.
+	regs := map[string]*registryRun{}
+	var order []string
+	for _, backend := range backends {
+		for _, kind := range []server.Kind{server.MCR, server.Reference} {
+			bin := *mcrBin
+			if kind == server.Reference {
+				bin = *refBin
+			}
+			o := server.Options{MCRAuth: k.mcrAuth}
+			if backend == server.S3 {
+				if o.Storage, err = svc.Fresh(ctx, kind); err != nil {
+					return err
+				}
+			}
+			proc, err := server.Start(ctx, kind, bin, tmp, o)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = proc.Stop(); _ = os.RemoveAll(proc.Dir) }()
+			opts, err := k.clientOptions(proc.Username, proc.Password)
+			if err != nil {
+				return err
+			}
+			client, err := oci.New(proc.Addr, opts)
+			if err != nil {
+				return err
+			}
+			defer client.Close()
+			ecfg := cfg
+			if kind == server.MCR {
+				ecfg = k.withGC(cfg, true) // the reference has no online GC
+			}
+			env := scenario.NewEnv(client, ecfg, k.seedValue())
+			env.Logf = logf
+			env.Mem = proc
+			name := proc.Name()
+			order = append(order, name)
+			regs[name] = &registryRun{proc: proc, env: env, rounds: make([][]*scenario.Result, *rounds)}
+			rep.Versions[string(kind)] = proc.Version
+			logf("started %s (%s) on %s, pid %d, data in %s", name, proc.Version, proc.Addr, proc.Pid(), proc.Dir)
 		}
-		defer func() { _ = proc.Stop(); _ = os.RemoveAll(proc.Dir) }()
-		opts, err := k.clientOptions(proc.Username, proc.Password)
-		if err != nil {
-			return err
-		}
-		client, err := oci.New(proc.Addr, opts)
-		if err != nil {
-			return err
-		}
-		defer client.Close()
-		ecfg := cfg
-		if kind == server.MCR {
-			ecfg = k.withGC(cfg, true) // the reference has no online GC
-		}
-		env := scenario.NewEnv(client, ecfg, k.seedValue())
-		env.Logf = logf
-		env.Mem = proc
-		regs[kind] = &registryRun{proc: proc, env: env, rounds: make([][]*scenario.Result, *rounds)}
-		rep.Versions[string(kind)] = proc.Version
-		logf("started %s (%s) on %s, pid %d, data in %s", kind, proc.Version, proc.Addr, proc.Pid(), proc.Dir)
 	}
 
 	// Scenario-major with alternating order, so slow drift of the machine
@@ -143,30 +169,31 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 			if round%2 == 1 {
 				slices.Reverse(ord)
 			}
-			for _, kind := range ord {
+			for _, name := range ord {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				rr := regs[kind]
-				logf("round %d/%d, %s, %s", round+1, *rounds, s.Name, kind)
+				rr := regs[name]
+				logf("round %d/%d, %s, %s", round+1, *rounds, s.Name, name)
 				r := runOne(ctx, rr.env, s, rr.proc)
 				rr.rounds[round] = append(rr.rounds[round], r)
 				rep.Failed = rep.Failed || r.Failed()
 				if !rr.proc.Alive() {
-					return fmt.Errorf("%s exited during %s:\n%s", kind, s.Name, rr.proc.LogTail())
+					return fmt.Errorf("%s exited during %s:\n%s", name, s.Name, rr.proc.LogTail())
 				}
 			}
 		}
 	}
-	for _, kind := range order {
-		rr := regs[kind]
-		rep.Raw[string(kind)] = rr.rounds
-		rep.Median[string(kind)] = medians(rr.rounds)
-		rep.Median[string(kind)]["overall peak RSS"] = overallPeak(rr.rounds)
+	for _, name := range order {
+		rr := regs[name]
+		rep.Raw[name] = rr.rounds
+		rep.Median[name] = medians(rr.rounds)
+		rep.Median[name]["overall peak RSS"] = overallPeak(rr.rounds)
 	}
 	rep.Elapsed = time.Since(started)
 	rep.LoadEnd = machine.LoadAvg()
 	rep.Rows = buildRows(rep)
+	rep.Backends = buildBackendRows(rep)
 
 	md := renderMarkdown(rep)
 	fmt.Fprint(out, "\n"+md)
@@ -238,7 +265,7 @@ func overallPeak(rounds [][]*scenario.Result) float64 {
 	return peak
 }
 
-func printFailures(out io.Writer, regs map[server.Kind]*registryRun) {
+func printFailures(out io.Writer, regs map[string]*registryRun) {
 	fmt.Fprintln(out, "\nERRORS:")
 	for kind, rr := range regs {
 		failed := false

@@ -28,6 +28,7 @@ const (
 // Process is a running registry.
 type Process struct {
 	Kind    Kind
+	Backend Backend
 	Addr    string // 127.0.0.1:port
 	Dir     string // its data and log directory
 	Version string
@@ -48,6 +49,9 @@ type Options struct {
 	// admin's generated password is read back and sent as Basic
 	// credentials on every request).
 	MCRAuth string
+	// Storage puts the registry's data in S3 (and mcr's metadata in
+	// PostgreSQL) instead of local files (nil: FS).
+	Storage *Storage
 }
 
 // Start runs bin as a registry of kind k under a fresh directory in
@@ -68,7 +72,10 @@ func Start(ctx context.Context, k Kind, bin, parent string, o Options) (*Process
 	if err != nil {
 		return nil, err
 	}
-	p := &Process{Kind: k, Addr: addr, Dir: dir, exited: make(chan struct{}), logPath: filepath.Join(dir, "registry.log")}
+	p := &Process{Kind: k, Backend: FS, Addr: addr, Dir: dir, exited: make(chan struct{}), logPath: filepath.Join(dir, "registry.log")}
+	if o.Storage != nil {
+		p.Backend = S3
+	}
 	var args []string
 	env := cleanEnv()
 	switch k {
@@ -81,9 +88,12 @@ func Start(ctx context.Context, k Kind, bin, parent string, o Options) (*Process
 		}
 		args = []string{"serve", "--data", filepath.Join(dir, "data"), "--addr", addr}
 		env = append(env, "MCR_LOG_LEVEL=warn", "MCR_AUTH_MODE="+o.MCRAuth)
+		if o.Storage != nil {
+			env = append(env, mcrStorageEnv(o.Storage)...)
+		}
 	case Reference:
 		cfg := filepath.Join(dir, "config.yml")
-		if err := os.WriteFile(cfg, []byte(referenceConfig(filepath.Join(dir, "data"), addr)), 0o644); err != nil {
+		if err := os.WriteFile(cfg, []byte(referenceConfig(referenceStorage(filepath.Join(dir, "data"), o.Storage), addr)), 0o644); err != nil {
 			return nil, err
 		}
 		args = []string{"serve", cfg}
@@ -123,19 +133,17 @@ func Start(ctx context.Context, k Kind, bin, parent string, o Options) (*Process
 }
 
 // referenceConfig is distribution's configuration for the comparison:
-// filesystem storage, deletes enabled, the blob-descriptor cache as the
+// the storage driver section given (referenceStorage), deletes enabled, the blob-descriptor cache as the
 // project's example configuration ships it (in memory), warnings only and
 // no access log (mcr logs no access lines at warn either).
-func referenceConfig(root, addr string) string {
+func referenceConfig(storage, addr string) string {
 	return fmt.Sprintf(`version: 0.1
 log:
   level: warn
   accesslog:
     disabled: true
 storage:
-  filesystem:
-    rootdirectory: %s
-  delete:
+%s  delete:
     enabled: true
   cache:
     blobdescriptor: inmemory
@@ -144,7 +152,7 @@ http:
 health:
   storagedriver:
     enabled: false
-`, root, addr)
+`, storage, addr)
 }
 
 // cleanEnv is the environment minus MCR_* (test and harness knobs that
