@@ -54,4 +54,5 @@ func renderBackends(b *strings.Builder, rep *Report) {
 		fmt.Fprintf(b, "\n**%s**\n\n", t.Title)
 		renderTable(b, t.Rows, rep.Rounds, t.MCR, t.Ref)
 	}
+	renderRequests(b, rep.Requests)
 }

@@ -42,6 +42,7 @@ type Report struct {
 	Median    map[string]map[string]float64   `json:"median"` // registry → metric key → median
 	Rows      []row                           `json:"rows"`
 	Backends  []backendTable                  `json:"backends,omitempty"`
+	Requests  []requestCount                  `json:"requests,omitempty"`
 	Failed    bool                            `json:"failed"`
 	LoadStart float64                         `json:"loadavg_start"`
 	LoadEnd   float64                         `json:"loadavg_end"`
@@ -59,6 +60,7 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 	plotPath := fs.String("plot", "docs/benchmarks-throughput.svg", "SVG plot of throughput against concurrency (empty: none)")
 	backendList := fs.String("backends", "fs", "comma-separated storage backends, each measured with both registries: fs (mcr on local files and Badger, the reference on its filesystem driver), s3 (mcr on S3 and PostgreSQL, the reference on its s3 driver, one versitygw)")
 	s3Bin := fs.String("s3-server", ".tools/bin/versitygw", "versitygw binary for the s3 backend")
+	countImages := fs.Int("count-requests", 20, "s3 backend: after the rounds, push and pull this many images through mcr and the reference on logging services of their own and count S3 requests and PostgreSQL statements per image (0: skip)")
 	limitMiB := fs.Int("limits-mib", 0, "bytes per machine-limit measurement in MiB (0: 512, or 128 with -quick)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -111,7 +113,7 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 	}
 	var svc *server.Services
 	if slices.Contains(backends, server.S3) {
-		if svc, err = server.StartServices(ctx, *s3Bin, tmp); err != nil {
+		if svc, err = server.StartServices(ctx, *s3Bin, tmp, false); err != nil {
 			return fmt.Errorf("services of the s3 backend: %w", err)
 		}
 		defer func() { _ = svc.Stop() }()
@@ -189,6 +191,13 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 		rep.Raw[name] = rr.rounds
 		rep.Median[name] = medians(rr.rounds)
 		rep.Median[name]["overall peak RSS"] = overallPeak(rr.rounds)
+	}
+	if svc != nil && *countImages > 0 {
+		logf("counting S3 requests and PostgreSQL statements per image (%d images)", *countImages)
+		bins := map[server.Kind]string{server.MCR: *mcrBin, server.Reference: *refBin}
+		if rep.Requests, err = countRequests(ctx, &k, cfg, bins, *s3Bin, tmp, *countImages); err != nil {
+			return err
+		}
 	}
 	rep.Elapsed = time.Since(started)
 	rep.LoadEnd = machine.LoadAvg()

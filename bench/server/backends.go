@@ -70,22 +70,25 @@ type Storage struct {
 // registry gets its own bucket and, for mcr, its own database, so no
 // registry sees another's data.
 type Services struct {
-	S3   *s3server.Server
-	pg   *pgtest.Server
-	dir  string
-	next atomic.Int64
+	S3    *s3server.Server
+	pg    *pgtest.Server
+	dir   string
+	trace bool
+	next  atomic.Int64
 }
 
 // StartServices starts versitygw (binary s3Bin) with its data in a fresh
 // directory under parent, and a throwaway PostgreSQL (kv/pgtest: initdb
-// into a temporary directory, a unix socket only).
-func StartServices(ctx context.Context, s3Bin, parent string) (*Services, error) {
+// into a temporary directory, a unix socket only). With trace, versitygw
+// logs every request (S3AccessLog) and PostgreSQL every statement of the
+// databases Fresh creates (SQLLog): to count them, not to measure speed.
+func StartServices(ctx context.Context, s3Bin, parent string, trace bool) (*Services, error) {
 	dir, err := os.MkdirTemp(parent, "bench-services-")
 	if err != nil {
 		return nil, err
 	}
-	s := &Services{dir: dir}
-	if s.S3, err = s3server.Start(ctx, s3server.Versitygw, s3Bin, dir); err != nil {
+	s := &Services{dir: dir, trace: trace}
+	if s.S3, err = s3server.Start(ctx, s3server.Versitygw, s3Bin, dir, s3server.Options{KeepAlive: true, AccessLog: trace}); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
@@ -112,10 +115,21 @@ func (s *Services) Fresh(ctx context.Context, k Kind) (*Storage, error) {
 		if err != nil {
 			return nil, fmt.Errorf("PostgreSQL: create database: %w", err)
 		}
+		if s.trace {
+			if err := s.pg.LogStatements(ctx, db); err != nil {
+				return nil, fmt.Errorf("PostgreSQL: %w", err)
+			}
+		}
 		st.PostgresDSN = s.pg.DSN(db)
 	}
 	return st, nil
 }
+
+// S3AccessLog is versitygw's request log (with trace).
+func (s *Services) S3AccessLog() string { return s.S3.AccessLogPath() }
+
+// SQLLog is PostgreSQL's log, every statement in it (with trace).
+func (s *Services) SQLLog() string { return s.pg.LogPath() }
 
 // Stop stops both servers and removes their data.
 func (s *Services) Stop() error {

@@ -29,8 +29,9 @@ const (
 type Process struct {
 	Kind    Kind
 	Backend Backend
-	Addr    string // 127.0.0.1:port
-	Dir     string // its data and log directory
+	Storage *Storage // nil on FS
+	Addr    string   // 127.0.0.1:port
+	Dir     string   // its data and log directory
 	Version string
 	// Username and Password are the credentials clients must send (mcr
 	// with builtin auth); empty when the registry is anonymous.
@@ -74,7 +75,7 @@ func Start(ctx context.Context, k Kind, bin, parent string, o Options) (*Process
 	}
 	p := &Process{Kind: k, Backend: FS, Addr: addr, Dir: dir, exited: make(chan struct{}), logPath: filepath.Join(dir, "registry.log")}
 	if o.Storage != nil {
-		p.Backend = S3
+		p.Backend, p.Storage = S3, o.Storage
 	}
 	var args []string
 	env := cleanEnv()

@@ -90,7 +90,7 @@ func (s *Server) start() error {
 	if out, err := s.command("initdb", "-D", data, "-U", "mcr", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync").CombinedOutput(); err != nil {
 		return fmt.Errorf("initdb: %w\n%s", err, out)
 	}
-	logf, err := os.Create(filepath.Join(s.dir, "log"))
+	logf, err := os.Create(s.LogPath())
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func (s *Server) start() error {
 		}
 		select {
 		case <-s.done:
-			log, _ := os.ReadFile(filepath.Join(s.dir, "log"))
+			log, _ := os.ReadFile(s.LogPath())
 			return fmt.Errorf("postgres exited at start: %s", log)
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -168,6 +168,15 @@ func (s *Server) CreateDatabase(ctx context.Context) (string, error) {
 func (s *Server) DropDatabase(ctx context.Context, db string) error {
 	return s.admin(ctx, `DROP DATABASE IF EXISTS `+db+` WITH (FORCE)`)
 }
+
+// LogStatements makes the server log every statement run in database db
+// to LogPath, from the next session on: to count a client's round trips.
+func (s *Server) LogStatements(ctx context.Context, db string) error {
+	return s.admin(ctx, `ALTER DATABASE `+db+` SET log_statement = 'all'`)
+}
+
+// LogPath is the server's log file.
+func (s *Server) LogPath() string { return filepath.Join(s.dir, "log") }
 
 func (s *Server) admin(ctx context.Context, sql string) error {
 	conn, err := pgx.Connect(ctx, s.DSN("postgres"))

@@ -60,7 +60,7 @@ func Start(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	srv, err := s3server.Start(context.Background(), k, Binary(t), dir)
+	srv, err := s3server.Start(context.Background(), k, Binary(t), dir, s3server.Options{})
 	if err != nil {
 		t.Fatalf("s3test: %v", err)
 	}

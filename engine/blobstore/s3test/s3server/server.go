@@ -55,10 +55,24 @@ func (k Kind) Binary() string {
 	return string(k)
 }
 
+// Options tune a server.
+type Options struct {
+	// KeepAlive keeps client connections open between requests, as S3
+	// services do. versitygw closes them after each request unless told
+	// otherwise (SeaweedFS always keeps them); the tests run it as it
+	// comes, a benchmark should not pay a TCP handshake per request.
+	KeepAlive bool
+	// AccessLog writes a line per request to AccessLogPath (versitygw
+	// only), in the S3 server access log format: the second field is the
+	// bucket.
+	AccessLog bool
+}
+
 // Server is a running (or stopped, restartable) S3 server.
 type Server struct {
 	Kind     Kind
 	Endpoint string // http://127.0.0.1:port
+	opts     Options
 	bin      string
 	dir      string   // the caller's directory: data/ and server.log inside
 	ports    []string // the loopback ports the server listens on, S3 first
@@ -69,9 +83,17 @@ type Server struct {
 // Start runs the server of kind k from binary bin with its data under
 // dir (an existing directory the caller owns and removes), and waits
 // until it answers S3 requests.
-func Start(ctx context.Context, k Kind, bin, dir string) (*Server, error) {
+func Start(ctx context.Context, k Kind, bin, dir string, o Options) (*Server, error) {
+	if o.AccessLog && k != Versitygw {
+		return nil, fmt.Errorf("%s: no access log option here", k)
+	}
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("%s: %w (run `make tools`)", k, err)
+	}
+	// The server runs in dir: a relative path would be resolved there.
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		return nil, err
 	}
 	n := 1
 	if k == SeaweedFS {
@@ -81,7 +103,7 @@ func Start(ctx context.Context, k Kind, bin, dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Kind: k, Endpoint: "http://127.0.0.1:" + ports[0], bin: bin, dir: dir, ports: ports}
+	s := &Server{Kind: k, Endpoint: "http://127.0.0.1:" + ports[0], opts: o, bin: bin, dir: dir, ports: ports}
 	if err := os.MkdirAll(s.dataDir(), 0o700); err != nil {
 		return nil, err
 	}
@@ -93,6 +115,9 @@ func Start(ctx context.Context, k Kind, bin, dir string) (*Server, error) {
 
 func (s *Server) dataDir() string { return filepath.Join(s.dir, "data") }
 func (s *Server) logPath() string { return filepath.Join(s.dir, "server.log") }
+
+// AccessLogPath is the file of Options.AccessLog.
+func (s *Server) AccessLogPath() string { return filepath.Join(s.dir, "access.log") }
 
 // Restart starts a stopped server again on the same ports and directory:
 // what it held before it stopped is there again.
@@ -210,7 +235,15 @@ func freePorts(n int) ([]string, error) {
 func (s *Server) args() ([]string, error) {
 	switch s.Kind {
 	case Versitygw:
-		return []string{"--access", AccessKey, "--secret", SecretKey, "--port", "127.0.0.1:" + s.ports[0], "posix", s.dataDir()}, nil
+		args := []string{"--access", AccessKey, "--secret", SecretKey, "--port", "127.0.0.1:" + s.ports[0]}
+		if s.opts.KeepAlive {
+			args = append(args, "--keep-alive")
+		}
+		if s.opts.AccessLog {
+			// -q: the access log replaces the request lines on stdout.
+			args = append(args, "--access-log", s.AccessLogPath(), "-q")
+		}
+		return append(args, "posix", s.dataDir()), nil
 	case SeaweedFS:
 		return s.seaweedArgs()
 	}
