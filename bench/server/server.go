@@ -88,7 +88,10 @@ func Start(ctx context.Context, k Kind, bin, parent string, o Options) (*Process
 			return nil, fmt.Errorf("mcr auth mode %q: want none or builtin", o.MCRAuth)
 		}
 		args = []string{"serve", "--data", filepath.Join(dir, "data"), "--addr", addr}
-		env = append(env, "MCR_LOG_LEVEL=warn", "MCR_AUTH_MODE="+o.MCRAuth)
+		// uploads.per_account off: the harness is one address standing
+		// for many clients (push-image at c=64 streams 256 blobs at once),
+		// and the reference has no such bound.
+		env = append(env, "MCR_LOG_LEVEL=warn", "MCR_AUTH_MODE="+o.MCRAuth, "MCR_UPLOADS_PER_ACCOUNT=0")
 		if o.Storage != nil {
 			env = append(env, mcrStorageEnv(o.Storage)...)
 		}
