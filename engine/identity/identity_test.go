@@ -11,6 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
@@ -31,15 +32,7 @@ func (c *clock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newStore(t testing.TB) kv.Store {
-	t.Helper()
-	store, err := kv.Open(kv.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	return store
-}
+func newStore(t testing.TB) kv.Store { return enginetest.Memory(t) }
 
 func newService(t testing.TB, store kv.Store, c *clock, o Options) *Service {
 	t.Helper()
@@ -382,12 +375,7 @@ func FuzzParseScope(f *testing.F) {
 }
 
 func FuzzVerifyToken(f *testing.F) {
-	store, err := kv.Open(kv.Options{InMemory: true})
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer store.Close()
-	s, err := New(context.Background(), store, Options{Hash: cheap})
+	s, err := New(context.Background(), enginetest.Memory(f), Options{Hash: cheap})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -6,17 +6,14 @@ import (
 	"testing"
 
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
 func newEngine(t *testing.T) (*Engine, kv.Store) {
 	t.Helper()
-	store, err := kv.Open(kv.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
+	store := enginetest.Memory(t)
 	e, err := NewEngine(context.Background(), store, nil)
 	if err != nil {
 		t.Fatal(err)

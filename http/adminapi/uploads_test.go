@@ -1,4 +1,4 @@
-package server
+package adminapi_test
 
 import (
 	"strings"
@@ -6,18 +6,19 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
+	"git.wntrmute.dev/kyle/mcr/http/servertest"
 )
 
 // openUpload starts a session in repo as cred and sends it data; it
 // returns the session's location.
-func (ar *authRegistry) openUpload(cred, repo string, data []byte) string {
-	ar.t.Helper()
-	r := ar.do("POST", "/v2/"+repo+"/blobs/uploads/", nil, "Authorization", cred)
-	ar.expect(r, 202, "", "start upload")
-	loc := r.header.Get("Location")
+func openUpload(ar *servertest.Registry, cred, repo string, data []byte) string {
+	ar.T.Helper()
+	r := ar.Do("POST", "/v2/"+repo+"/blobs/uploads/", nil, "Authorization", cred)
+	ar.Expect(r, 202, "", "start upload")
+	loc := r.Header.Get("Location")
 	if len(data) > 0 {
-		r = ar.do("PATCH", loc, data, "Authorization", cred, "Content-Type", "application/octet-stream")
-		ar.expect(r, 202, "", "patch upload")
+		r = ar.Do("PATCH", loc, data, "Authorization", cred, "Content-Type", "application/octet-stream")
+		ar.Expect(r, 202, "", "patch upload")
 	}
 	return loc
 }
@@ -26,15 +27,15 @@ func (ar *authRegistry) openUpload(cred, repo string, data []byte) string {
 // their bytes in the status document, and removes one: record and staging
 // file go, and the client's next request on it is BLOB_UPLOAD_UNKNOWN.
 func TestAdminAPIUploads(t *testing.T) {
-	ar, root := newAdminRegistry(t)
-	ar.account("dev", identity.Human)
-	data := randomBytes(1234)
-	a1 := ar.openUpload(root, "team/a", data)
-	ar.openUpload(root, "team/a", nil)
-	ar.openUpload(root, "team/b", data[:10])
+	ar, root := servertest.NewAdmin(t)
+	ar.Account("dev", identity.Human)
+	data := servertest.RandomBytes(1234)
+	a1 := openUpload(ar, root, "team/a", data)
+	openUpload(ar, root, "team/a", nil)
+	openUpload(ar, root, "team/b", data[:10])
 
 	var all apiv1.UploadPage
-	ar.api(root, "GET", "/uploads", "", 200, &all)
+	ar.API(root, "GET", "/uploads", "", 200, &all)
 	if len(all.Uploads) != 3 || all.Next != "" {
 		t.Fatalf("uploads %+v", all)
 	}
@@ -42,7 +43,7 @@ func TestAdminAPIUploads(t *testing.T) {
 	cursor := ""
 	for range 5 {
 		var p apiv1.UploadPage
-		ar.api(root, "GET", "/uploads?repository=team/a&n=1&cursor="+cursor, "", 200, &p)
+		ar.API(root, "GET", "/uploads?repository=team/a&n=1&cursor="+cursor, "", 200, &p)
 		for _, u := range p.Uploads {
 			if u.Repository != "team/a" || u.Started.IsZero() {
 				t.Errorf("upload %+v", u)
@@ -70,28 +71,28 @@ func TestAdminAPIUploads(t *testing.T) {
 		t.Fatalf("session %s not listed in %+v", id1, all)
 	}
 	var st apiv1.Status
-	ar.api(root, "GET", "/status", "", 200, &st)
+	ar.API(root, "GET", "/status", "", 200, &st)
 	if st.UploadsActive != 3 || st.Storage.StagingFiles != 2 || st.Storage.StagingBytes != int64(len(data))+10 {
 		t.Errorf("status uploads %d, storage %+v", st.UploadsActive, st.Storage)
 	}
 
-	ar.apiError(basic("dev", "dev-password"), "GET", "/uploads", "", 403, apiv1.CodeDenied)
-	ar.apiError(basic("dev", "dev-password"), "DELETE", "/uploads/"+id1, "", 403, apiv1.CodeDenied)
-	ar.apiError(root, "GET", "/uploads?repository=Bad..Name", "", 422, apiv1.CodeInvalid)
+	ar.APIError(servertest.Basic("dev", "dev-password"), "GET", "/uploads", "", 403, apiv1.CodeDenied)
+	ar.APIError(servertest.Basic("dev", "dev-password"), "DELETE", "/uploads/"+id1, "", 403, apiv1.CodeDenied)
+	ar.APIError(root, "GET", "/uploads?repository=Bad..Name", "", 422, apiv1.CodeInvalid)
 
-	ar.api(root, "DELETE", "/uploads/"+id1, "", 204, nil)
-	for _, f := range stagingFiles(t, ar.dataDir) {
+	ar.API(root, "DELETE", "/uploads/"+id1, "", 204, nil)
+	for _, f := range ar.StagingFiles() {
 		if f == id1 {
 			t.Error("staging file of the removed session is still there")
 		}
 	}
-	r := ar.do("PATCH", a1, []byte("more"), "Authorization", root, "Content-Type", "application/octet-stream")
-	ar.expect(r, 404, "BLOB_UPLOAD_UNKNOWN", "PATCH on a removed session")
-	r = ar.do("GET", a1, nil, "Authorization", root)
-	ar.expect(r, 404, "BLOB_UPLOAD_UNKNOWN", "GET on a removed session")
-	ar.apiError(root, "DELETE", "/uploads/"+id1, "", 404, apiv1.CodeNotFound)
-	ar.apiError(root, "DELETE", "/uploads/not-an-id", "", 404, apiv1.CodeNotFound)
-	if ar.events.count("delete", "success") == 0 {
+	r := ar.Do("PATCH", a1, []byte("more"), "Authorization", root, "Content-Type", "application/octet-stream")
+	ar.Expect(r, 404, "BLOB_UPLOAD_UNKNOWN", "PATCH on a removed session")
+	r = ar.Do("GET", a1, nil, "Authorization", root)
+	ar.Expect(r, 404, "BLOB_UPLOAD_UNKNOWN", "GET on a removed session")
+	ar.APIError(root, "DELETE", "/uploads/"+id1, "", 404, apiv1.CodeNotFound)
+	ar.APIError(root, "DELETE", "/uploads/not-an-id", "", 404, apiv1.CodeNotFound)
+	if ar.Events.Count("delete", "success") == 0 {
 		t.Error("removal not audited")
 	}
 }

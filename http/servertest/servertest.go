@@ -1,4 +1,4 @@
-package server
+package servertest
 
 import (
 	"bytes"
@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,216 +18,218 @@ import (
 	"github.com/valyala/fasthttp/fasthttputil"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
-	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
-	"git.wntrmute.dev/kyle/mcr/engine/blobstore/blobstoretest"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
+	"git.wntrmute.dev/kyle/mcr/http/server"
 	"git.wntrmute.dev/kyle/mcr/jobs"
-	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
-// testRegistry is a real server (real Badger on disk, real blob files)
-// served over an in-memory listener and spoken to with net/http, so tests
-// see exactly the bytes a client would.
-type testRegistry struct {
-	t      *testing.T
-	dial   func() (net.Conn, error) // a raw connection to the server
-	client *http.Client
-	srv    *Server
-	reg    *engine.Registry
-	dir    string
+// Registry is a real server spoken to with net/http.
+type Registry struct {
+	T      testing.TB
+	Dial   func() (net.Conn, error) // a raw connection to the server
+	Client *http.Client
+	Srv    *server.Server
+	Reg    *engine.Registry
+	Stores *enginetest.Stores
+	Dir    string
+	// Pool is the upload pool the harness made (nil when Config.Engine
+	// brought its own Streamer).
+	Pool *jobs.Pool
+	// Services are the identity, policy, audit and job services (nil for
+	// an anonymous registry).
+	*Services
 }
 
-func newTestRegistry(t *testing.T, o engine.Options) *testRegistry {
-	t.Helper()
-	dir, store, blobs := openTestStores(t)
-	return serveTestRegistry(t, dir, store, blobs, o, nil)
+// Config says what to serve. The zero Config is an anonymous registry on
+// fresh stores over an in-memory listener.
+type Config struct {
+	Engine engine.Options
+	// Stores, when set, are served instead of fresh ones.
+	Stores *enginetest.Stores
+	// Listener and Dial, when set, replace the in-memory listener (a real
+	// socket, for tests of what goes over TCP).
+	Listener net.Listener
+	Dial     func() (net.Conn, error)
+	// Auth, when set, turns authentication on with these services.
+	Auth *Setup
+	// Server, when set, tunes the server's Options (metrics, readiness,
+	// UI) once the registry and its services exist.
+	Server func(*Registry, *server.Options)
 }
 
-// openTestStores opens a real Badger store and blob store in a temporary
-// directory.
-func openTestStores(t *testing.T) (string, *kv.Badger, *blobstore.FS) {
+// New serves an anonymous registry with engine options o.
+func New(t testing.TB, o engine.Options) *Registry {
 	t.Helper()
-	dir := t.TempDir()
-	barrier := blobstoretest.Barrier(t, dir)
-	store, err := kv.Open(kv.Options{Dir: dir + "/meta", Barrier: barrier.Waiter()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := blobstore.Open(dir, barrier)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir, store, blobs
+	return Serve(t, Config{Engine: o})
 }
 
-// serveTestRegistry serves a registry over the stores on an in-memory
-// listener and shuts everything down, in order, when the test ends.
-// configure, when not nil, sets the server's Options (auth, metrics,
-// readiness); without it the registry is anonymous.
-func serveTestRegistry(t *testing.T, dir string, store *kv.Badger, blobs *blobstore.FS, o engine.Options, configure func(*engine.Registry, *Options)) *testRegistry {
+// Serve serves what c says and shuts everything down, in order, when the
+// test ends: the server first, then the services, the engine, the stores.
+func Serve(t testing.TB, c Config) *Registry {
 	t.Helper()
-	ln := fasthttputil.NewInmemoryListener()
-	return serveTestRegistryOn(t, ln, ln.Dial, dir, store, blobs, o, configure)
-}
-
-// serveTestRegistryOn is serveTestRegistry on ln, which dial reaches.
-func serveTestRegistryOn(t *testing.T, ln net.Listener, dial func() (net.Conn, error), dir string, store *kv.Badger, blobs *blobstore.FS,
-	o engine.Options, configure func(*engine.Registry, *Options)) *testRegistry {
-	t.Helper()
-	if o.Streamer == nil {
-		// Uploads stream through a pool as in mcrsrv serve, with few
-		// workers so the tests also cross the pipeline's handoffs.
-		pool := jobs.NewPool(4, 64)
-		t.Cleanup(pool.Close)
-		o.Streamer = pool
+	if c.Stores == nil {
+		c.Stores = enginetest.Open(t, "")
 	}
-	reg := engine.New(store, blobs, o)
-	so := Options{ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: time.Minute, Concurrency: 1024}
-	if configure != nil {
-		configure(reg, &so)
+	tr := &Registry{T: t, Stores: c.Stores, Dir: c.Stores.Dir}
+	if c.Engine.Streamer == nil {
+		tr.Pool = UploadPool(t)
+		c.Engine.Streamer = tr.Pool
 	}
-	srv := New(reg, zerolog.Nop(), so)
+	tr.Reg = NewEngine(t, c.Stores, c.Engine)
+	so := server.Options{ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: time.Minute, Concurrency: 1024}
+	if c.Auth != nil {
+		tr.Services = NewServices(t, c.Stores, tr.Reg, *c.Auth)
+		so.Auth = tr.Services.Auth
+		if tr.Services.Admin != nil {
+			so.Admin = tr.Services.Admin
+		}
+	}
+	if c.Server != nil {
+		c.Server(tr, &so)
+	}
+	ln, dial := c.Listener, c.Dial
+	if ln == nil {
+		mem := fasthttputil.NewInmemoryListener()
+		ln, dial = mem, mem.Dial
+	}
+	tr.Dial = dial
+	tr.Srv = server.New(tr.Reg, zerolog.Nop(), so)
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	tr := &testRegistry{
-		t:    t,
-		dial: dial,
-		srv:  srv,
-		reg:  reg,
-		dir:  dir,
-		client: &http.Client{
-			Transport: &http.Transport{
-				DialContext:         func(context.Context, string, string) (net.Conn, error) { return dial() },
-				MaxIdleConnsPerHost: 64,
-			},
-			// Redirects are answers under test, never followed.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	go func() { done <- tr.Srv.Serve(ln) }()
+	tr.Client = &http.Client{
+		Transport: &http.Transport{
+			DialContext:         func(context.Context, string, string) (net.Conn, error) { return dial() },
+			MaxIdleConnsPerHost: 64,
 		},
+		// Redirects are answers under test, never followed.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		tr.client.CloseIdleConnections()
-		if err := srv.Shutdown(ctx); err != nil {
+		tr.Client.CloseIdleConnections()
+		if err := tr.Srv.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 		<-done
-		if err := reg.Close(ctx); err != nil {
-			t.Errorf("close registry: %v", err)
-		}
-		_ = store.Close()
 	})
 	return tr
 }
 
-// resp is a response read whole.
-type resp struct {
-	status int
-	header http.Header
-	body   []byte
+// UploadPool is the upload pool of mcrsrv serve with few workers, so that
+// tests also cross the pipeline's handoffs; closed when the test ends.
+func UploadPool(t testing.TB) *jobs.Pool {
+	pool := jobs.NewPool(4, 64)
+	t.Cleanup(pool.Close)
+	return pool
 }
 
-func (r resp) code() string {
+// NewEngine opens the engine over s, closed when the test ends (before
+// the stores).
+func NewEngine(t testing.TB, s *enginetest.Stores, o engine.Options) *engine.Registry {
+	t.Helper()
+	reg := engine.New(s.KV, s.Blobs, o)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := reg.Close(ctx); err != nil {
+			t.Errorf("close registry: %v", err)
+		}
+	})
+	return reg
+}
+
+// Resp is a response read whole.
+type Resp struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Code is the first OCI error code of the body ("" when none).
+func (r Resp) Code() string {
 	var e struct {
 		Errors []struct{ Code string } `json:"errors"`
 	}
-	_ = json.Unmarshal(r.body, &e)
+	_ = json.Unmarshal(r.Body, &e)
 	if len(e.Errors) == 0 {
 		return ""
 	}
 	return e.Errors[0].Code
 }
 
-// do sends a request; hdr alternates header names and values.
-func (tr *testRegistry) do(method, path string, body []byte, hdr ...string) resp {
-	tr.t.Helper()
+// Do sends a request; hdr alternates header names and values.
+func (tr *Registry) Do(method, path string, body []byte, hdr ...string) Resp {
+	tr.T.Helper()
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequest(method, "http://registry.test"+path, rd)
 	if err != nil {
-		tr.t.Fatal(err)
+		tr.T.Fatal(err)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	res, err := tr.client.Do(req)
+	res, err := tr.Client.Do(req)
 	if err != nil {
-		tr.t.Fatalf("%s %s: %v", method, path, err)
+		tr.T.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		tr.t.Fatalf("%s %s: reading body: %v", method, path, err)
+		tr.T.Fatalf("%s %s: reading body: %v", method, path, err)
 	}
-	return resp{status: res.StatusCode, header: res.Header, body: b}
+	return Resp{Status: res.StatusCode, Header: res.Header, Body: b}
 }
 
-// expect fails the test unless r has the status (and OCI code, when not
+// Expect fails the test unless r has the status (and OCI code, when not
 // empty).
-func (tr *testRegistry) expect(r resp, status int, code string, what string) {
-	tr.t.Helper()
-	if r.status != status || (code != "" && r.code() != code) {
-		tr.t.Errorf("%s: got %d %q (%s), want %d %s", what, r.status, r.code(), truncate(r.body), status, code)
+func (tr *Registry) Expect(r Resp, status int, code string, what string) {
+	tr.T.Helper()
+	if r.Status != status || (code != "" && r.Code() != code) {
+		tr.T.Errorf("%s: got %d %q (%s), want %d %s", what, r.Status, r.Code(), Truncate(r.Body), status, code)
 	}
 }
 
-func truncate(b []byte) string {
+// Truncate shortens a body for a failure message.
+func Truncate(b []byte) string {
 	if len(b) > 300 {
 		return string(b[:300]) + "..."
 	}
 	return string(b)
 }
 
-// pushBlob uploads data monolithically and returns its digest.
-func (tr *testRegistry) pushBlob(repo string, data []byte) digest.Digest {
-	tr.t.Helper()
-	d := digest.FromBytes(data)
-	r := tr.do("POST", "/v2/"+repo+"/blobs/uploads/?digest="+d.String(), data, "Content-Type", "application/octet-stream")
-	tr.expect(r, 201, "", "push blob")
-	return d
-}
-
-func randomBytes(n int) []byte {
+// RandomBytes is n random bytes: content no other test pushed.
+func RandomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return b
 }
 
-// image builds a config and layers, pushes them to repo, and returns the
-// manifest bytes (not pushed).
-func (tr *testRegistry) image(repo string, layers int, extra string) []byte {
-	tr.t.Helper()
-	cfg := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"n":"` + digest.FromBytes(randomBytes(8)).Encoded() + `"}`)
-	cd := tr.pushBlob(repo, cfg)
-	var ls []string
-	for range layers {
-		data := randomBytes(1000)
-		d := tr.pushBlob(repo, data)
-		ls = append(ls, `{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"`+d.String()+`","size":1000}`)
-	}
-	return []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` +
-		cd.String() + `","size":` + strconv.Itoa(len(cfg)) + `},"layers":[` + strings.Join(ls, ",") + `]` + extra + `}`)
-}
-
-const ociManifest = "application/vnd.oci.image.manifest.v1+json"
-const ociIndex = "application/vnd.oci.image.index.v1+json"
-
-func (tr *testRegistry) putManifest(repo, ref string, body []byte, mediaType string) resp {
-	tr.t.Helper()
-	return tr.do("PUT", "/v2/"+repo+"/manifests/"+ref, body, "Content-Type", mediaType)
-}
-
-// stagingFiles lists what is left in the uploads directory.
-func stagingFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(filepath.Join(dir, "uploads"))
+// StagingFiles lists what is left in the uploads directory.
+func (tr *Registry) StagingFiles() []string {
+	tr.T.Helper()
+	entries, err := os.ReadDir(filepath.Join(tr.Dir, "uploads"))
 	if err != nil {
-		t.Fatal(err)
+		tr.T.Fatal(err)
 	}
 	var names []string
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+// Blob reads back what the engine stores for d in repo: the bytes a later
+// pull would get, or the error (a kind) it would answer.
+func (tr *Registry) Blob(repo string, d digest.Digest) ([]byte, error) {
+	tr.T.Helper()
+	rc, _, err := tr.Reg.OpenBlob(context.Background(), repo, d)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
 }
