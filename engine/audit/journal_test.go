@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
@@ -350,9 +351,9 @@ func TestFollow(t *testing.T) {
 	}()
 	// Attached: parked once. A push does not match: the follower wakes
 	// for its commit, reads it, and parks again instead of returning.
-	enginetest.Eventually(t, "the follower to wait", func() bool { return j.Stats().Parked == parked+1 })
+	wait.For(t, "the follower to wait", func() bool { return j.Stats().Parked == parked+1 })
 	j.Record(ctx, event(1))
-	enginetest.Eventually(t, "the follower to wait again after the non-matching event", func() bool {
+	wait.For(t, "the follower to wait again after the non-matching event", func() bool {
 		select {
 		case r := <-got:
 			t.Fatalf("woke for a non-matching event: %+v", r.p)

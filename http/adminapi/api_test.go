@@ -14,7 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
-	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 	"git.wntrmute.dev/kyle/mcr/engine/gc"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
@@ -285,7 +285,7 @@ func TestAdminAPIPolicy(t *testing.T) {
 
 	// The policy engine audits the changes with the API's caller.
 	var p apiv1.EventPage
-	enginetest.Eventually(t, "the policy change events", func() bool {
+	wait.For(t, "the policy change events", func() bool {
 		ar.API(root, "GET", "/audit?type=policy_changed&actor=root", "", 200, &p)
 		return len(p.Events) >= 5
 	})
@@ -364,7 +364,7 @@ func TestAdminAPIAccounts(t *testing.T) {
 	ar.APIError(root, "GET", "/accounts/alice", "", 404, apiv1.CodeNotFound)
 
 	var p apiv1.EventPage
-	enginetest.Eventually(t, "the account change events", func() bool { // the journal writes behind the requests
+	wait.For(t, "the account change events", func() bool { // the journal writes behind the requests
 		ar.API(root, "GET", "/audit?type=account_changed", "", 200, &p)
 		return len(p.Events) >= 8
 	})
@@ -386,7 +386,7 @@ func TestAdminAPIAudit(t *testing.T) {
 		ar.API(root, "POST", "/accounts", `{"name":"u`+string(rune('0'+i))+`","type":"system"}`, 201, nil)
 	}
 	var p apiv1.EventPage
-	enginetest.Eventually(t, "the account change events", func() bool { // the journal writes behind the requests
+	wait.For(t, "the account change events", func() bool { // the journal writes behind the requests
 		ar.API(root, "GET", "/audit?type=account_changed", "", 200, &p)
 		return len(p.Events) == 3
 	})
@@ -418,7 +418,7 @@ func TestAdminAPIAudit(t *testing.T) {
 		_ = json.Unmarshal(r.Body, &f)
 		got <- f
 	}()
-	enginetest.Eventually(t, "the long poll to wait for a commit", func() bool { return ar.Journal.Stats().Following == 1 })
+	wait.For(t, "the long poll to wait for a commit", func() bool { return ar.Journal.Stats().Following == 1 })
 	ar.API(root, "POST", "/accounts", `{"name":"late","type":"system"}`, 201, nil)
 	select {
 	case f := <-got:

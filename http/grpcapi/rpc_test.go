@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/http/grpcapi/mcrv1"
@@ -356,7 +356,7 @@ func TestAuthentication(t *testing.T) {
 		wantCode(t, name+": follow the audit log", err, codes.PermissionDenied)
 	}
 	// The journal writes asynchronously: wait for the ten events.
-	enginetest.Eventually(t, "the ten denials in the audit log", func() bool { return countDenied(t, e)-before >= 10 })
+	wait.For(t, "the ten denials in the audit log", func() bool { return countDenied(t, e)-before >= 10 })
 	if got := countDenied(t, e) - before; got != 10 {
 		t.Errorf("%d denials audited, want 10", got)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
-	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 	"git.wntrmute.dev/kyle/mcr/http/server"
@@ -169,7 +169,7 @@ func chunkedUpload(tr *servertest.Registry, repo string, first []byte) string {
 func quiesce(tr *servertest.Registry) {
 	tr.T.Helper()
 	tr.Client.CloseIdleConnections()
-	enginetest.Eventually(tr.T, "every connection to close", func() bool { return server.OpenConns(tr.Srv) == 0 })
+	wait.For(tr.T, "every connection to close", func() bool { return server.OpenConns(tr.Srv) == 0 })
 }
 
 // offset is the session's offset, checked to lie between what was
@@ -322,13 +322,13 @@ func TestShutdownAnswersLongPolls(t *testing.T) {
 	ar, root := servertest.NewAdmin(t)
 	ar.API(root, "POST", "/accounts", `{"name":"ci","type":"system"}`, 201, nil)
 	var p apiv1.EventPage
-	enginetest.Eventually(t, "the account event", func() bool { // the journal writes behind a queue
+	wait.For(t, "the account event", func() bool { // the journal writes behind a queue
 		ar.API(root, "GET", "/audit?n=1000", "", 200, &p)
 		return len(p.Events) > 0
 	})
 	cursor := p.Events[len(p.Events)-1].Cursor
 	ar.Client.CloseIdleConnections()
-	enginetest.Eventually(t, "every connection to close", func() bool { return server.OpenConns(ar.Srv) == 0 })
+	wait.For(t, "every connection to close", func() bool { return server.OpenConns(ar.Srv) == 0 })
 	got := make(chan int, 1)
 	go func() {
 		req, _ := http.NewRequest("GET", "http://registry.test"+apiv1.Prefix+"/audit?wait=1m&cursor="+url.QueryEscape(cursor), nil)
@@ -343,7 +343,7 @@ func TestShutdownAnswersLongPolls(t *testing.T) {
 	}()
 	// The poll is in its handler, waiting for a commit, when shutdown
 	// begins: it must answer at once.
-	enginetest.Eventually(t, "the long poll to wait", func() bool { return ar.Journal.Stats().Following == 1 })
+	wait.For(t, "the long poll to wait", func() bool { return ar.Journal.Stats().Following == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
