@@ -187,6 +187,9 @@ func TestSHA512Blob(t *testing.T) {
 	data := servertest.RandomBytes(5000)
 	d := digest.SHA512.FromBytes(data)
 	tr.Expect(tr.Do("POST", "/v2/a/blobs/uploads/?digest="+d.String(), data), 201, "", "sha512 monolithic")
+	if r := tr.Do("GET", "/v2/a/blobs/"+d.String(), nil); !bytes.Equal(r.Body, data) || r.Header.Get("Docker-Content-Digest") != d.String() {
+		t.Errorf("sha512 monolithic blob: %d, %d bytes", r.Status, len(r.Body))
+	}
 	// Through a session: the running hash is sha256, finalize re-hashes.
 	r := tr.Do("POST", "/v2/a/blobs/uploads/", nil)
 	loc := r.Header.Get("Location")
@@ -207,9 +210,15 @@ func TestMount(t *testing.T) {
 	if r.Header.Get("Location") != "/v2/dst/blobs/"+d.String() {
 		t.Errorf("mount Location %q", r.Header.Get("Location"))
 	}
-	tr.Expect(tr.Do("HEAD", "/v2/dst/blobs/"+d.String(), nil), 200, "", "mounted blob")
 	// Automatic mount: no from.
 	tr.Expect(tr.Do("POST", "/v2/auto/blobs/uploads/?mount="+d.String(), nil), 201, "", "automatic mount")
+	// Both repositories serve the source's bytes.
+	src := tr.Do("GET", "/v2/src/blobs/"+d.String(), nil)
+	for _, repo := range []string{"dst", "auto"} {
+		if r := tr.Do("GET", "/v2/"+repo+"/blobs/"+d.String(), nil); r.Status != 200 || !bytes.Equal(r.Body, src.Body) || len(r.Body) != 100 {
+			t.Errorf("mounted blob in %s: %d, %d bytes", repo, r.Status, len(r.Body))
+		}
+	}
 	// Not mountable (wrong source, unknown blob): a session instead.
 	missing := digest.FromString("missing")
 	r = tr.Do("POST", "/v2/dst2/blobs/uploads/?mount="+missing.String()+"&from=src", nil)
@@ -219,6 +228,8 @@ func TestMount(t *testing.T) {
 	}
 	tr.Expect(tr.Do("POST", "/v2/dst3/blobs/uploads/?mount="+d.String()+"&from=nowhere", nil), 202, "", "mount from repo without blob")
 	tr.Expect(tr.Do("POST", "/v2/dst3/blobs/uploads/?mount="+d.String()+"&from=BAD", nil), 400, "NAME_INVALID", "mount from invalid name")
+	// A fallback links nothing.
+	tr.Expect(tr.Do("HEAD", "/v2/dst3/blobs/"+d.String(), nil), 404, "", "blob after a refused mount")
 }
 
 func TestManifestLifecycle(t *testing.T) {
@@ -304,6 +315,20 @@ func TestSparseOption(t *testing.T) {
 	m := tr.Image("app", 1, "")
 	sparse := strings.Replace(string(m), `"layers":[`, `"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"`+digest.FromString("missing").String()+`","size":7},`, 1)
 	tr.Expect(tr.PutManifest("app", "sparse", []byte(sparse), servertest.OCIManifest), 201, "", "sparse image accepted when allowed")
+	// What was stored is the manifest as sent, under its tag and digest;
+	// the missing layer is still missing.
+	for _, ref := range []string{"sparse", digest.FromString(sparse).String()} {
+		if r := tr.Do("GET", "/v2/app/manifests/"+ref, nil, "Accept", servertest.OCIManifest); r.Status != 200 || string(r.Body) != sparse {
+			t.Errorf("GET %s: %d %s", ref, r.Status, servertest.Truncate(r.Body))
+		}
+	}
+	tr.Expect(tr.Do("HEAD", "/v2/app/blobs/"+digest.FromString("missing").String(), nil), 404, "", "the absent layer")
+	// Without the option the same manifest is refused and nothing stored.
+	strict := servertest.New(t, engine.Options{})
+	m = strict.Image("app", 1, "")
+	sparse = strings.Replace(string(m), `"layers":[`, `"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"`+digest.FromString("missing").String()+`","size":7},`, 1)
+	strict.Expect(strict.PutManifest("app", "sparse", []byte(sparse), servertest.OCIManifest), 400, "MANIFEST_BLOB_UNKNOWN", "sparse image refused by default")
+	strict.Expect(strict.Do("GET", "/v2/app/manifests/sparse", nil), 404, "MANIFEST_UNKNOWN", "refused sparse image")
 }
 
 func TestIndexAndReferrers(t *testing.T) {
