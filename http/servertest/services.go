@@ -3,13 +3,14 @@ package servertest
 import (
 	"context"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
+	"git.wntrmute.dev/kyle/mcr/engine/audit/audittest"
 	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/clock"
 	"git.wntrmute.dev/kyle/mcr/engine/gc"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/identity/mcias"
@@ -45,9 +46,9 @@ type Services struct {
 	Policy *policy.Engine
 	// Events is every audit event, in memory, for assertions; Audit is
 	// what the services record to (Events, teed with Journal under Admin).
-	Events *Recorder
+	Events *audittest.Recorder
 	Audit  audit.Recorder
-	Clock  *Clock
+	Clock  *clock.Clock
 	Auth   *auth.Auth
 	// With Setup.Admin:
 	Journal *audit.Journal
@@ -68,7 +69,7 @@ func NewServices(t testing.TB, s *enginetest.Stores, reg *engine.Registry, c Set
 		c.Mode = auth.ModeBuiltin
 	}
 	ctx := context.Background()
-	sv := &Services{Events: &Recorder{}, Clock: &Clock{t: time.Now()}, t: t, stores: s, reg: reg}
+	sv := &Services{Events: &audittest.Recorder{}, Clock: clock.At(time.Now()), t: t, stores: s, reg: reg}
 	var err error
 	sv.IDs, err = identity.New(ctx, s.KV, identity.Options{
 		Service: Service, Hash: identity.HashParams{Time: 1, Memory: 64, Threads: 1}, Now: sv.Clock.Now,
@@ -148,54 +149,4 @@ func (sv *Services) Rule(r policy.Rule) {
 	if err := sv.Policy.Put(context.Background(), r); err != nil {
 		sv.t.Fatal(err)
 	}
-}
-
-// Clock is a settable clock for the identity service and the limiter.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// Now is the clock's time.
-func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-// Add moves the clock forward.
-func (c *Clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// Recorder keeps every audit event in memory.
-type Recorder struct {
-	mu     sync.Mutex
-	events []audit.Event
-}
-
-// Record implements audit.Recorder.
-func (r *Recorder) Record(_ context.Context, e audit.Event) {
-	r.mu.Lock()
-	r.events = append(r.events, e)
-	r.mu.Unlock()
-}
-
-// Count is how many events of kind k (and outcome, when not "") were
-// recorded.
-func (r *Recorder) Count(k audit.Kind, outcome string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, e := range r.events {
-		if e.Kind == k && (outcome == "" || e.Outcome == outcome) {
-			n++
-		}
-	}
-	return n
-}
-
-// Events is a copy of what was recorded.
-func (r *Recorder) Events() []audit.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]audit.Event(nil), r.events...)
 }
