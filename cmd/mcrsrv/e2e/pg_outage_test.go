@@ -1,0 +1,135 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore/s3test"
+	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
+)
+
+// TestPostgresOutage stops PostgreSQL (a server of the test's own) under
+// a stream of pushes and pulls, with the blobs in S3, which stays up:
+// every request that needs the metadata is answered 503 UNAVAILABLE with
+// Retry-After, promptly (never a 500, never a hang), /readyz is 503,
+// nothing acknowledged before is lost and nothing refused during the
+// outage exists afterwards; once PostgreSQL is back the server serves
+// again by itself (the connection pool reconnects).
+func TestPostgresOutage(t *testing.T) {
+	requireE2E(t)
+	pg := pgtest.Private(t)
+	db, err := pg.CreateDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s3test.Start(t).Bucket(t, "pg-outage")
+	reg := startRegistry(t, append(storageEnv(cfg, false),
+		"MCR_METADATA_BACKEND=postgres", "MCR_METADATA_POSTGRES_DSN="+pg.DSN(db))...)
+	// An answer must come well inside a client's patience: the outage is
+	// reported, not waited out.
+	p := &probe{base: reg.base, client: reg.client(30 * time.Second)}
+	const repo = "pgoutage/app"
+	acked := &ledger{images: map[string]image{}}
+	for i := range 3 {
+		img, code, err := pushImage(reg.base, repo, fmt.Sprintf("before-%d", i))
+		if err != nil || code != http.StatusCreated {
+			t.Fatalf("push before the outage: %d, %v", code, err)
+		}
+		acked.add(img)
+	}
+	stored := acked.list()[0]
+
+	if err := pg.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	// Load during the outage: concurrent pushes of distinct blobs and of
+	// a manifest, pulls by tag, blob HEADs; a bounded number of each.
+	const workers, each = 4, 4
+	var wg sync.WaitGroup
+	type answer struct {
+		method string
+		r      response
+	}
+	results := make(chan answer, 4*workers*each)
+	refused := make(chan []byte, workers*each)
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				b := randomBytes(t, 32<<10)
+				reqs := []struct {
+					method, path string
+					header       map[string]string
+					body         []byte
+				}{
+					{http.MethodPost, fmt.Sprintf("/v2/%s/blobs/uploads/?digest=%s", repo, sha256Digest(b)), nil, b},
+					{http.MethodPut, fmt.Sprintf("/v2/%s/manifests/during", repo), map[string]string{"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+						fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},"layers":[]}`, sha256Digest(b), len(b))},
+					{http.MethodGet, fmt.Sprintf("/v2/%s/manifests/%s", repo, stored.tag), map[string]string{"Accept": manifestAccept}, nil},
+					{http.MethodHead, fmt.Sprintf("/v2/%s/blobs/%s", repo, stored.blobs[1]), nil, nil},
+				}
+				for _, rq := range reqs {
+					r, err := p.do(rq.method, rq.path, rq.header, rq.body)
+					if err != nil {
+						t.Errorf("%s %s during the outage: %v", rq.method, rq.path, err)
+						return
+					}
+					results <- answer{rq.method, r}
+				}
+				refused <- b
+			}
+		})
+	}
+	wg.Wait()
+	close(results)
+	close(refused)
+	n := 0
+	for a := range results {
+		n++
+		switch {
+		case a.method != http.MethodHead:
+			expectUnavailable(t, a.r)
+		case a.r.status != http.StatusServiceUnavailable || a.r.header.Get("Retry-After") == "":
+			// A HEAD answer has no body to carry the OCI code.
+			t.Errorf("HEAD during the outage: %d %v; want 503 with Retry-After", a.r.status, a.r.header)
+		}
+	}
+	if n != 4*workers*each {
+		t.Fatalf("%d answers during the outage, want %d", n, 4*workers*each)
+	}
+	if r, err := p.do(http.MethodGet, "/readyz", nil, nil); err != nil || r.status != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz during the outage: %d, %v; want 503", r.status, err)
+	}
+
+	if err := pg.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r, err := p.do(http.MethodGet, "/readyz", nil, nil)
+		if err == nil && r.status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz not 200 a minute after PostgreSQL came back: %d, %v", r.status, err)
+		}
+		time.Sleep(100 * time.Millisecond) // polling an observable condition, with a deadline
+	}
+	acked.verifyAll(t, reg.base)
+	for b := range refused {
+		if status, err := p.blobStatus(repo, sha256Digest(b)); err != nil || status != http.StatusNotFound {
+			t.Fatalf("a blob refused during the outage: HEAD %d, %v; want 404", status, err)
+		}
+	}
+	if status, err := p.manifestStatus(repo, "during"); err != nil || status != http.StatusNotFound {
+		t.Fatalf("the manifest refused during the outage: HEAD %d, %v; want 404", status, err)
+	}
+	img, code, err := pushImage(reg.base, repo, "after")
+	if err != nil || code != http.StatusCreated {
+		t.Fatalf("push after the outage: %d, %v", code, err)
+	}
+	verifyImage(t, reg.base, img)
+}
