@@ -13,7 +13,8 @@ import (
 )
 
 // TestPostgresOutage stops PostgreSQL (a server of the test's own) under
-// a stream of pushes and pulls, with the blobs in S3, which stays up:
+// a stream of pushes and pulls, with the blobs in S3, which stays up, and
+// then PostgreSQL and S3 together:
 // every request that needs the metadata is answered 503 UNAVAILABLE with
 // Retry-After, promptly (never a 500, never a hang), /readyz is 503,
 // nothing acknowledged before is lost and nothing refused during the
@@ -26,7 +27,8 @@ func TestPostgresOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := s3test.Start(t).Bucket(t, "pg-outage")
+	s3 := s3test.Start(t)
+	cfg := s3.Bucket(t, "pg-outage")
 	reg := startRegistry(t, append(storageEnv(cfg, false),
 		"MCR_METADATA_BACKEND=postgres", "MCR_METADATA_POSTGRES_DSN="+pg.DSN(db))...)
 	// An answer must come well inside a client's patience: the outage is
@@ -43,17 +45,50 @@ func TestPostgresOutage(t *testing.T) {
 	}
 	stored := acked.list()[0]
 
+	// PostgreSQL alone, then PostgreSQL and S3 together.
 	if err := pg.Halt(); err != nil {
 		t.Fatal(err)
 	}
-	// Load during the outage: concurrent pushes of distinct blobs and of
-	// a manifest, pulls by tag, blob HEADs; a bounded number of each.
+	refused := outageLoad(t, p, repo, stored)
+	if err := pg.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	awaitReady(t, p, "PostgreSQL")
+	checkRefused(t, p, repo, refused)
+	acked.verifyAll(t, reg.base)
+
+	if err := pg.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	s3.Stop()
+	refused = outageLoad(t, p, repo, stored)
+	s3.Restart(t)
+	if err := pg.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	awaitReady(t, p, "PostgreSQL and S3")
+	checkRefused(t, p, repo, refused)
+	acked.verifyAll(t, reg.base)
+
+	img, code, err := pushImage(reg.base, repo, "after")
+	if err != nil || code != http.StatusCreated {
+		t.Fatalf("push after the outage: %d, %v", code, err)
+	}
+	verifyImage(t, reg.base, img)
+}
+
+// outageLoad runs concurrent pushes of distinct blobs and of a manifest,
+// pulls by tag and blob HEADs against a registry whose metadata store is
+// down, a bounded number of each, and checks every answer is the 503 of a
+// store that went away, and /readyz too. It returns the refused blobs.
+func outageLoad(t *testing.T, p *probe, repo string, stored image) [][]byte {
+	t.Helper()
 	const workers, each = 4, 4
-	var wg sync.WaitGroup
 	type answer struct {
 		method string
 		r      response
 	}
+	var wg sync.WaitGroup
 	results := make(chan answer, 4*workers*each)
 	refused := make(chan []byte, workers*each)
 	for range workers {
@@ -103,23 +138,34 @@ func TestPostgresOutage(t *testing.T) {
 	if r, err := p.do(http.MethodGet, "/readyz", nil, nil); err != nil || r.status != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz during the outage: %d, %v; want 503", r.status, err)
 	}
-
-	if err := pg.Resume(); err != nil {
-		t.Fatal(err)
+	var out [][]byte
+	for b := range refused {
+		out = append(out, b)
 	}
+	return out
+}
+
+// awaitReady polls /readyz until it is 200, for a minute at most, once
+// what went away is back.
+func awaitReady(t *testing.T, p *probe, back string) {
+	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
 		r, err := p.do(http.MethodGet, "/readyz", nil, nil)
 		if err == nil && r.status == http.StatusOK {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("/readyz not 200 a minute after PostgreSQL came back: %d, %v", r.status, err)
+			t.Fatalf("/readyz not 200 a minute after %s came back: %d, %v", back, r.status, err)
 		}
 		time.Sleep(100 * time.Millisecond) // polling an observable condition, with a deadline
 	}
-	acked.verifyAll(t, reg.base)
-	for b := range refused {
+}
+
+// checkRefused fails if anything refused during an outage was stored.
+func checkRefused(t *testing.T, p *probe, repo string, refused [][]byte) {
+	t.Helper()
+	for _, b := range refused {
 		if status, err := p.blobStatus(repo, sha256Digest(b)); err != nil || status != http.StatusNotFound {
 			t.Fatalf("a blob refused during the outage: HEAD %d, %v; want 404", status, err)
 		}
@@ -127,9 +173,4 @@ func TestPostgresOutage(t *testing.T) {
 	if status, err := p.manifestStatus(repo, "during"); err != nil || status != http.StatusNotFound {
 		t.Fatalf("the manifest refused during the outage: HEAD %d, %v; want 404", status, err)
 	}
-	img, code, err := pushImage(reg.base, repo, "after")
-	if err != nil || code != http.StatusCreated {
-		t.Fatalf("push after the outage: %d, %v", code, err)
-	}
-	verifyImage(t, reg.base, img)
 }
