@@ -49,7 +49,7 @@ func TestPostgresOutage(t *testing.T) {
 	if err := pg.Halt(); err != nil {
 		t.Fatal(err)
 	}
-	refused := outageLoad(t, p, repo, stored)
+	refused := outageLoad(t, p, metadataRequests(repo, stored))
 	if err := pg.Resume(); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestPostgresOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	s3.Stop()
-	refused = outageLoad(t, p, repo, stored)
+	refused = outageLoad(t, p, metadataRequests(repo, stored))
 	s3.Restart(t)
 	if err := pg.Resume(); err != nil {
 		t.Fatal(err)
@@ -77,11 +77,19 @@ func TestPostgresOutage(t *testing.T) {
 	verifyImage(t, reg.base, img)
 }
 
-// outageLoad runs concurrent pushes of distinct blobs and of a manifest,
-// pulls by tag and blob HEADs against a registry whose metadata store is
-// down, a bounded number of each, and checks every answer is the 503 of a
-// store that went away, and /readyz too. It returns the refused blobs.
-func outageLoad(t *testing.T, p *probe, repo string, stored image) [][]byte {
+// outageRequest is one request of outageLoad.
+type outageRequest struct {
+	method, path string
+	header       map[string]string
+	body         []byte
+}
+
+// outageLoad runs, from 4 concurrent clients, 4 rounds each of the
+// requests reqs makes for a fresh random blob, against a registry a store
+// of which is down, and checks every answer is the 503 of a store that
+// went away, and /readyz too. It returns the blobs of every round: the
+// outage refused them all.
+func outageLoad(t *testing.T, p *probe, reqs func(blob []byte) []outageRequest) [][]byte {
 	t.Helper()
 	const workers, each = 4, 4
 	type answer struct {
@@ -89,24 +97,13 @@ func outageLoad(t *testing.T, p *probe, repo string, stored image) [][]byte {
 		r      response
 	}
 	var wg sync.WaitGroup
-	results := make(chan answer, 4*workers*each)
+	results := make(chan answer, 64*workers*each)
 	refused := make(chan []byte, workers*each)
 	for range workers {
 		wg.Go(func() {
 			for range each {
 				b := randomBytes(t, 32<<10)
-				reqs := []struct {
-					method, path string
-					header       map[string]string
-					body         []byte
-				}{
-					{http.MethodPost, fmt.Sprintf("/v2/%s/blobs/uploads/?digest=%s", repo, sha256Digest(b)), nil, b},
-					{http.MethodPut, fmt.Sprintf("/v2/%s/manifests/during", repo), map[string]string{"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
-						fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},"layers":[]}`, sha256Digest(b), len(b))},
-					{http.MethodGet, fmt.Sprintf("/v2/%s/manifests/%s", repo, stored.tag), map[string]string{"Accept": manifestAccept}, nil},
-					{http.MethodHead, fmt.Sprintf("/v2/%s/blobs/%s", repo, stored.blobs[1]), nil, nil},
-				}
-				for _, rq := range reqs {
+				for _, rq := range reqs(b) {
 					r, err := p.do(rq.method, rq.path, rq.header, rq.body)
 					if err != nil {
 						t.Errorf("%s %s during the outage: %v", rq.method, rq.path, err)
@@ -132,8 +129,8 @@ func outageLoad(t *testing.T, p *probe, repo string, stored image) [][]byte {
 			t.Errorf("HEAD during the outage: %d %v; want 503 with Retry-After", a.r.status, a.r.header)
 		}
 	}
-	if n != 4*workers*each {
-		t.Fatalf("%d answers during the outage, want %d", n, 4*workers*each)
+	if want := workers * each * len(reqs(nil)); n != want {
+		t.Fatalf("%d answers during the outage, want %d", n, want)
 	}
 	if r, err := p.do(http.MethodGet, "/readyz", nil, nil); err != nil || r.status != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz during the outage: %d, %v; want 503", r.status, err)
@@ -143,6 +140,20 @@ func outageLoad(t *testing.T, p *probe, repo string, stored image) [][]byte {
 		out = append(out, b)
 	}
 	return out
+}
+
+// metadataRequests are outageLoad's requests while the metadata store is
+// down: a blob push, a manifest push, a pull by tag, a blob HEAD.
+func metadataRequests(repo string, stored image) func([]byte) []outageRequest {
+	return func(b []byte) []outageRequest {
+		return []outageRequest{
+			{method: http.MethodPost, path: fmt.Sprintf("/v2/%s/blobs/uploads/?digest=%s", repo, sha256Digest(b)), body: b},
+			{method: http.MethodPut, path: fmt.Sprintf("/v2/%s/manifests/during", repo), header: map[string]string{"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+				body: fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},"layers":[]}`, sha256Digest(b), len(b))},
+			{method: http.MethodGet, path: fmt.Sprintf("/v2/%s/manifests/%s", repo, stored.tag), header: map[string]string{"Accept": manifestAccept}},
+			{method: http.MethodHead, path: fmt.Sprintf("/v2/%s/blobs/%s", repo, stored.blobs[1])},
+		}
+	}
 }
 
 // awaitReady polls /readyz until it is 200, for a minute at most, once
