@@ -19,6 +19,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore/s3store"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore/s3test"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/kv"
 	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
@@ -66,18 +67,20 @@ type envOptions struct {
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), dir: t.TempDir()}
-	kvo := kv.Options{InMemory: true}
-	if o.disk {
-		kvo = kv.Options{Dir: e.dir + "/meta"}
-	}
 	var err error
-	if o.postgres {
-		e.store, err = kv.OpenPostgres(e.ctx, kv.PostgresOptions{DSN: pgtest.Database(t)})
-	} else {
-		e.store, err = kv.Open(kvo)
-	}
-	if err != nil {
-		t.Fatal(err)
+	switch {
+	case o.postgres:
+		pg, err := kv.OpenPostgres(e.ctx, kv.PostgresOptions{DSN: pgtest.Database(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = pg.Close() })
+		e.store = pg
+	case o.disk:
+		s := enginetest.Open(t, e.dir)
+		e.store, e.fs = s.KV, s.Blobs
+	default:
+		e.store = enginetest.Memory(t)
 	}
 	if o.s3 {
 		s3, err := s3store.New(s3test.Start(t).Bucket(t, "mcr-gc"))
@@ -86,8 +89,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 		}
 		e.blobs = s3
 	} else {
-		if e.fs, err = blobstore.Open(e.dir, nil); err != nil {
-			t.Fatal(err)
+		if e.fs == nil {
+			if e.fs, err = blobstore.Open(e.dir, nil); err != nil {
+				t.Fatal(err)
+			}
 		}
 		e.blobs = e.fs
 	}
@@ -111,7 +116,6 @@ func newEnv(t testing.TB, o envOptions) *env {
 		if err := e.reg.Close(context.Background()); err != nil {
 			t.Error(err)
 		}
-		_ = e.store.Close()
 	})
 	return e
 }
