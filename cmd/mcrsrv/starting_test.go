@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
 )
 
@@ -85,23 +86,16 @@ func TestReadyzWhileAwaitingPostgres(t *testing.T) {
 	if err := pg.Resume(); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(time.Minute)
-	for {
-		res, _, err := get("/readyz")
-		if err == nil && res.StatusCode == http.StatusOK {
-			break
-		}
+	wait.Within(t, time.Minute, "/readyz 200 once PostgreSQL is back", func() bool {
 		select {
 		case err := <-exited:
 			exited <- err
 			t.Fatalf("the server exited while waiting for PostgreSQL: %v", err)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz not 200 a minute after PostgreSQL came back: %v %v", res, err)
-		}
-		time.Sleep(50 * time.Millisecond) // polling readiness, with a deadline
-	}
+		res, _, err := get("/readyz")
+		return err == nil && res.StatusCode == http.StatusOK
+	})
 	blob := []byte("pushed once PostgreSQL is back")
 	res, body = send(t, "POST", "http://"+addr+"/v2/late/app/blobs/uploads/?digest="+digestOf(blob), bytes.NewReader(blob))
 	if res.StatusCode != http.StatusCreated {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore/s3test"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
 )
 
@@ -160,17 +161,10 @@ func metadataRequests(repo string, stored image) func([]byte) []outageRequest {
 // what went away is back.
 func awaitReady(t *testing.T, p *probe, back string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	wait.Within(t, time.Minute, "/readyz 200 after "+back+" came back", func() bool {
 		r, err := p.do(http.MethodGet, "/readyz", nil, nil)
-		if err == nil && r.status == http.StatusOK {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz not 200 a minute after %s came back: %d, %v", back, r.status, err)
-		}
-		time.Sleep(100 * time.Millisecond) // polling an observable condition, with a deadline
-	}
+		return err == nil && r.status == http.StatusOK
+	})
 }
 
 // checkRefused fails if anything refused during an outage was stored.
