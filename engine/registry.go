@@ -96,15 +96,11 @@ func (r *Registry) ActorStats() actors.Stats { return r.actors.Stats() }
 // invalidated on the actor, after the transaction and before the answer,
 // even when the caller stopped waiting (see tagLists).
 func (r *Registry) mutate(ctx context.Context, repo string, blobs []digest.Digest, fn func(kv.Txn) error) error {
-	err := r.actors.Ask(ctx, repo, func(ctx context.Context) error {
+	return r.actors.Ask(ctx, repo, func(ctx context.Context) error {
 		defer r.tags.invalidate(repo)
 		defer r.writers.lock(blobs...)()
 		return r.kv.Update(ctx, fn)
 	})
-	if errors.Is(err, actors.ErrBusy) {
-		return errcode.New(errcode.Busy, "repository %s is busy, retry later", repo)
-	}
-	return err
 }
 
 // Exclusive runs fn on repo's actor: after every manifest, tag and link
@@ -114,14 +110,10 @@ func (r *Registry) mutate(ctx context.Context, repo string, blobs []digest.Diges
 // only its actor does. fn does its own kv transactions; the repository's
 // cached tag list is invalidated when fn returns.
 func (r *Registry) Exclusive(ctx context.Context, repo string, fn func(context.Context) error) error {
-	err := r.actors.Ask(ctx, repo, func(ctx context.Context) error {
+	return r.actors.Ask(ctx, repo, func(ctx context.Context) error {
 		defer r.tags.invalidate(repo)
 		return fn(ctx)
 	})
-	if errors.Is(err, actors.ErrBusy) {
-		return errcode.New(errcode.Busy, "repository %s is busy, retry later", repo)
-	}
-	return err
 }
 
 // checkSweep guards the transaction that records blob d against garbage
@@ -199,3 +191,8 @@ func (u *inUse) acquire(id string) bool {
 }
 
 func (u *inUse) release(id string) { u.m.Delete(id) }
+
+// errUploadInUse refuses a request for an upload another request holds.
+func errUploadInUse(id string) *errcode.Error {
+	return errcode.New(errcode.UploadInUse, "upload %s is being written by another request; retry when it ends", id)
+}

@@ -65,8 +65,8 @@ func TestStreamBusy(t *testing.T) {
 			body = data[:length]
 		}
 		err := r.PutBlob(context.Background(), "s", digest.FromBytes(body), onlyReader{bytes.NewReader(body)}, length)
-		if errcode.KindOf(err) != errcode.Busy {
-			t.Errorf("length %d: %v, want Busy (429)", length, err)
+		if errcode.KindOf(err) != errcode.TooManyRequests {
+			t.Errorf("length %d: %v, want TooManyRequests (429)", length, err)
 		}
 	}
 	if n := len(r.big); n != 0 {

@@ -124,7 +124,7 @@ func (r *Registry) open(ctx context.Context, repo, id string, keep bool) (*sessi
 		return nil, uploadUnknown(id)
 	}
 	if !r.uploads.acquire(id) {
-		return nil, errcode.New(errcode.BlobUploadInvalid, "another request is writing this upload")
+		return nil, errUploadInUse(id)
 	}
 	s := &session{r: r, id: id}
 	var err error
@@ -301,7 +301,7 @@ func (r *Registry) CancelUpload(ctx context.Context, repo, id string) error {
 		return err
 	}
 	if !r.uploads.acquire(id) {
-		return errcode.New(errcode.BlobUploadInvalid, "another request is writing this upload")
+		return errUploadInUse(id)
 	}
 	defer r.uploads.release(id)
 	return r.dropUpload(ctx, id)
