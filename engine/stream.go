@@ -134,7 +134,7 @@ func (r *Registry) pipeline(ctx context.Context, w io.Writer, src io.Reader, hs 
 	toWrite := make(chan *slot, depth)
 	toHash := make(chan *slot, depth)
 	free := make(chan *slot, depth+1)
-	bufs, release := r.big.acquire()
+	bufs, release := r.bigBufSlots.acquire()
 	defer release()
 	for range depth + 1 {
 		free <- &slot{buf: bufs.Get().(*[]byte), free: free}

@@ -69,7 +69,7 @@ func TestStreamBusy(t *testing.T) {
 			t.Errorf("length %d: %v, want TooManyRequests (429)", length, err)
 		}
 	}
-	if n := len(r.big); n != 0 {
+	if n := len(r.bigBufSlots); n != 0 {
 		t.Errorf("%d big buffer sets held after refused uploads", n)
 	}
 }
@@ -104,7 +104,7 @@ func TestStreamConcurrentPipelines(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := len(r.big); n != 0 {
+	if n := len(r.bigBufSlots); n != 0 {
 		t.Fatalf("%d big buffer sets still held", n)
 	}
 }

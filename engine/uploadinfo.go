@@ -88,10 +88,10 @@ func (r *Registry) RemoveUpload(ctx context.Context, id string) (UploadInfo, err
 	if err != nil {
 		return info, err
 	}
-	if !r.uploads.acquire(id) {
+	if !r.claims.claim(id) {
 		return info, errUploadInUse(id)
 	}
-	defer r.uploads.release(id)
+	defer r.claims.release(id)
 	return info, r.dropUpload(ctx, id)
 }
 
