@@ -75,4 +75,3 @@ func evaluate(sorted []Rule, q Request) Decision {
 	}
 	return Decision{}
 }
-
