@@ -123,7 +123,7 @@ func serve(ctx context.Context, c Config) error {
 	}
 	journal, rec := openJournal(c, store, log)
 	defer closeJournal(journal, rec, log) // after the listener and jobs stop, before the store closes
-	authn, closeAuth, err := setupAuthWith(ctx, c, store, rec, log)
+	authn, closeAuth, err := setupAuth(ctx, c, store, rec, log)
 	if err != nil {
 		return err
 	}

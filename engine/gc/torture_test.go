@@ -182,7 +182,7 @@ func (tt *torture) writer(ctx context.Context, rnd *rand.Rand) {
 // again and pushes again.
 func retryable(err error) bool {
 	switch errcode.KindOf(err) {
-	case errcode.ManifestBlobUnknown, errcode.BlobUploadInvalid, errcode.Busy:
+	case errcode.ManifestBlobUnknown, errcode.BlobUploadInvalid, errcode.TooManyRequests:
 		return true
 	}
 	return false

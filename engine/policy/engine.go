@@ -113,7 +113,7 @@ func errBuiltIn(id string) error {
 }
 
 // ErrNoStore is returned by changes to an engine without a store.
-var ErrNoStore = errors.New("policy: engine has no store")
+var ErrNoStore = errcode.New(errcode.Conflict, "this policy engine has no store: its rules are not managed here")
 
 // Put creates or replaces a stored rule.
 func (e *Engine) Put(ctx context.Context, r Rule) error { return e.put(ctx, r, putAny) }

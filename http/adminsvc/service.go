@@ -2,7 +2,6 @@ package adminsvc
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
@@ -79,19 +78,6 @@ func CheckPage(n int) (int, error) {
 // manage in its mode (accounts in MCIAS mode, anything with auth off).
 func errNotManaged(what string) error {
 	return errcode.New(errcode.Conflict, "%s are not managed by this registry in its auth mode", what)
-}
-
-// jobError maps the job runner's refusals.
-func jobError(err error, kind string) error {
-	switch {
-	case errors.Is(err, jobs.ErrRunning):
-		return errcode.New(errcode.Conflict, "a %s run is already queued or running", kind)
-	case errors.Is(err, jobs.ErrBusy):
-		return errcode.New(errcode.Busy, "the job queue is full; retry later")
-	case errors.Is(err, jobs.ErrUnknownJob):
-		return errcode.New(errcode.NotFound, "no job %s", kind)
-	}
-	return err
 }
 
 // record writes an audit event for a change made through the service, by
