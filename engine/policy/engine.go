@@ -92,8 +92,8 @@ const reloadRetry = 250 * time.Millisecond
 // Follow keeps the rules current with changes committed by any process
 // sharing the store (another replica, the offline policy commands) until
 // ctx ends: it reloads when the store announces Topic, and when it may
-// have missed announcements. A failed reload is retried, and reported to
-// onErr. Without a store that announces changes (kv.Changes) it only
+// have missed announcements. A failed reload is retried; the first failure
+// after a success is reported to onErr. Without a store that announces changes (kv.Changes) it only
 // waits for ctx: then this process is the only writer, and Put and Delete
 // reload themselves.
 func (e *Engine) Follow(ctx context.Context, onErr func(error)) {
@@ -113,6 +113,7 @@ func (e *Engine) Follow(ctx context.Context, onErr func(error)) {
 	})
 	defer stop()
 	var retry <-chan time.Time
+	failing := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -121,10 +122,14 @@ func (e *Engine) Follow(ctx context.Context, onErr func(error)) {
 		case <-retry:
 		}
 		retry = nil
-		if err := e.Reload(ctx); err != nil && ctx.Err() == nil {
-			onErr(err)
+		err := e.Reload(ctx)
+		if err != nil && ctx.Err() == nil {
+			if !failing { // once per outage, not once per retry
+				onErr(err)
+			}
 			retry = time.After(reloadRetry)
 		}
+		failing = err != nil
 	}
 }
 
