@@ -56,6 +56,9 @@ type Registry struct {
 	writers blobWriters
 	tags    *tagLists
 	big     bigSlots
+	// shared: other processes write the metadata store too (replicas on
+	// PostgreSQL), so cached tag lists check its generation (taggen.go).
+	shared bool
 }
 
 // New builds a Registry over an open metadata store and blob store. The
@@ -79,6 +82,7 @@ func New(store kv.Store, blobs blobstore.Store, o Options) *Registry {
 		now:    now,
 		tags:   &tagLists{limit: o.TagCacheBytes},
 		big:    make(bigSlots, bigPipelines),
+		shared: sharedStore(store),
 	}
 }
 
@@ -99,7 +103,7 @@ func (r *Registry) mutate(ctx context.Context, repo string, blobs []digest.Diges
 	err := r.actors.Ask(ctx, repo, func(ctx context.Context) error {
 		defer r.tags.invalidate(repo)
 		defer r.writers.lock(blobs...)()
-		return r.kv.Update(ctx, fn)
+		return r.kv.Update(ctx, r.versioned(repo, fn))
 	})
 	if errors.Is(err, actors.ErrBusy) {
 		return errcode.New(errcode.Busy, "repository %s is busy, retry later", repo)
@@ -112,11 +116,16 @@ func (r *Registry) mutate(ctx context.Context, repo string, blobs []digest.Diges
 // how maintenance jobs (engine/gc: untagged manifests, unused links, empty
 // repositories) change a repository's metadata while keeping the rule that
 // only its actor does. fn does its own kv transactions; the repository's
-// cached tag list is invalidated when fn returns.
+// cached tag list is invalidated when fn returns (on a shared store, for
+// every replica: taggen.go).
 func (r *Registry) Exclusive(ctx context.Context, repo string, fn func(context.Context) error) error {
 	err := r.actors.Ask(ctx, repo, func(ctx context.Context) error {
 		defer r.tags.invalidate(repo)
-		return fn(ctx)
+		err := fn(ctx)
+		if berr := r.bumpTags(ctx, repo); berr != nil {
+			err = errors.Join(err, berr)
+		}
+		return err
 	})
 	if errors.Is(err, actors.ErrBusy) {
 		return errcode.New(errcode.Busy, "repository %s is busy, retry later", repo)
