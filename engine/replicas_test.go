@@ -1,14 +1,17 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore/blobstoretest"
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/kv"
 	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
@@ -94,4 +97,66 @@ func TestTagListAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(b, "v3")
+}
+
+// TestUploadAcrossReplicas checks upload sessions between replicas: a
+// session started on one replica takes chunks on the others and is
+// finished on a third; and two requests on two replicas that took up the
+// same state cannot both advance it (the second is RANGE_INVALID with the
+// offset to resume from), so the session never forks.
+func TestUploadAcrossReplicas(t *testing.T) {
+	regs := newReplicas(t, 3)
+	ctx := context.Background()
+	const repo = "replicas/upload"
+	data := randomData(3 << 20)
+	third := len(data) / 3
+	up, err := regs[0].StartUpload(ctx, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range regs[1:] {
+		chunk := data[i*third : (i+1)*third]
+		st, err := r.AppendUpload(ctx, repo, up.ID, int64(i*third), bytes.NewReader(chunk), int64(len(chunk)))
+		if err != nil || st.Offset != int64((i+1)*third) {
+			t.Fatalf("chunk %d on replica %d: %+v %v", i, i+1, st, err)
+		}
+	}
+
+	// Two requests take up the same state on two replicas.
+	s1, err := regs[1].open(ctx, repo, up.ID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := regs[2].open(ctx, repo, up.ID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const extra = 4096
+	next := data[2*third : 2*third+extra]
+	for _, s := range []*session{s1, s2} {
+		if _, err := s.write(ctx, bytes.NewReader(next), extra); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s1.persist(ctx, extra); err != nil {
+		t.Fatalf("first writer: %v", err)
+	}
+	wantKind(t, s2.persist(ctx, extra), errcode.RangeInvalid, "second writer of the same state")
+	s1.close()
+	s2.close()
+
+	st, err := regs[0].UploadStatus(ctx, repo, up.ID)
+	if err != nil || st.Offset != int64(2*third+extra) {
+		t.Fatalf("status after the race: %+v %v", st, err)
+	}
+	rest := data[st.Offset:]
+	d := digest.FromBytes(data)
+	if err := regs[0].FinishUpload(ctx, repo, up.ID, d, st.Offset, bytes.NewReader(rest), int64(len(rest))); err != nil {
+		t.Fatalf("finishing on replica 0: %v", err)
+	}
+	for i, r := range regs {
+		if size, err := r.StatBlob(ctx, repo, d); err != nil || size != int64(len(data)) {
+			t.Errorf("replica %d: blob %d bytes, %v", i, size, err)
+		}
+	}
 }
