@@ -45,6 +45,13 @@ func newTestEngineOn(t testing.TB, o Options, pg bool) *Registry {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return registryOver(t, store, dir, barrier, o)
+}
+
+// registryOver builds a registry over store and the blobs in dir, and
+// closes both when the test ends.
+func registryOver(t testing.TB, store kv.Store, dir string, barrier *blobstore.Barrier, o Options) *Registry {
+	t.Helper()
 	blobs, err := blobstore.Open(dir, barrier)
 	if err != nil {
 		t.Fatal(err)

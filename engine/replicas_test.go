@@ -9,7 +9,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore/blobstoretest"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
@@ -32,18 +31,7 @@ func newReplicas(t testing.TB, n int) []*Registry {
 		if err != nil {
 			t.Fatal(err)
 		}
-		blobs, err := blobstore.Open(dir, barrier)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := New(store, blobs, Options{})
-		t.Cleanup(func() {
-			if err := r.Close(context.Background()); err != nil {
-				t.Error(err)
-			}
-			_ = store.Close()
-		})
-		regs[i] = r
+		regs[i] = registryOver(t, store, dir, barrier, Options{})
 	}
 	return regs
 }
