@@ -9,7 +9,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"git.wntrmute.dev/kyle/mcr/engine/blobstore/blobstoretest"
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/kv"
@@ -22,16 +23,26 @@ import (
 // directory.
 func newReplicas(t testing.TB, n int) []*Registry {
 	t.Helper()
-	dir := t.TempDir()
+	shared := enginetest.Open(t, "") // its blob directory; its Badger is unused
 	dsn := pgtest.Database(t)
-	barrier := blobstoretest.Barrier(t, dir)
 	regs := make([]*Registry, n)
 	for i := range regs {
 		store, err := kv.OpenPostgres(context.Background(), kv.PostgresOptions{DSN: dsn, MaxConns: 8})
 		if err != nil {
 			t.Fatal(err)
 		}
-		regs[i] = registryOver(t, store, dir, barrier, Options{})
+		blobs, err := blobstore.Open(shared.Dir, shared.Barrier)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := New(store, blobs, Options{})
+		t.Cleanup(func() {
+			if err := r.Close(context.Background()); err != nil {
+				t.Error(err)
+			}
+			_ = store.Close()
+		})
+		regs[i] = r
 	}
 	return regs
 }
