@@ -21,7 +21,7 @@
 #   make clean        remove bin/
 #
 # Everything a fresh Debian machine with Go needs is installed by `make tools`:
-# Go tools at pinned versions, skopeo, nginx, chromium, systemd
+# Go tools at pinned versions, skopeo, nginx, HAProxy, chromium, systemd
 # (systemd-analyze), PostgreSQL and e2fsprogs (mkfs.ext4, for the disk-full
 # test) (and node for k6-check) from Debian's packages.
 
@@ -162,6 +162,9 @@ tools:
 	$(call apt_tool,skopeo,skopeo)
 	$(call apt_tool,systemd-analyze,systemd)
 	$(call apt_tool,nginx,nginx)
+	@# The replicas test (cmd/mcrsrv/e2e) runs deploy/haproxy/haproxy.cfg:
+	@# Debian's package, at the release's version (2.6 on Debian 12).
+	$(call apt_tool,haproxy,haproxy)
 	@# The disk-full test (cmd/mcrsrv/e2e) makes and loop-mounts an ext4 image.
 	$(call apt_tool,mkfs.ext4,e2fsprogs)
 	$(call apt_tool,chromium,chromium)

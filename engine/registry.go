@@ -59,6 +59,9 @@ type Registry struct {
 	// bigBufSlots are the places of the pipelines that may use the
 	// large buffers (bigBufs).
 	bigBufSlots bigSlots
+	// shared: other processes write the metadata store too (replicas on
+	// PostgreSQL), so cached tag lists check its generation (taggen.go).
+	shared bool
 }
 
 // New builds a Registry over an open metadata store and blob store. The
@@ -82,6 +85,7 @@ func New(store kv.Store, blobs blobstore.Store, o Options) *Registry {
 		now:         now,
 		tags:        &tagLists{limit: o.TagCacheBytes},
 		bigBufSlots: make(bigSlots, bigPipelines),
+		shared: sharedStore(store),
 	}
 }
 
@@ -103,7 +107,7 @@ func (r *Registry) mutate(ctx context.Context, repo string, blobs []digest.Diges
 	return r.actors.Ask(ctx, repo, func(ctx context.Context) error {
 		defer r.tags.invalidate(repo)
 		defer r.writers.lock(blobs...)()
-		return r.kv.Update(ctx, fn)
+		return r.kv.Update(ctx, r.versioned(repo, fn))
 	})
 }
 
@@ -112,11 +116,16 @@ func (r *Registry) mutate(ctx context.Context, repo string, blobs []digest.Diges
 // how maintenance jobs (engine/gc: untagged manifests, unused links, empty
 // repositories) change a repository's metadata while keeping the rule that
 // only its actor does. fn does its own kv transactions; the repository's
-// cached tag list is invalidated when fn returns.
+// cached tag list is invalidated when fn returns (on a shared store, for
+// every replica: taggen.go).
 func (r *Registry) Exclusive(ctx context.Context, repo string, fn func(context.Context) error) error {
 	return r.actors.Ask(ctx, repo, func(ctx context.Context) error {
 		defer r.tags.invalidate(repo)
-		return fn(ctx)
+		err := fn(ctx)
+		if berr := r.bumpTags(ctx, repo); berr != nil {
+			err = errors.Join(err, berr)
+		}
+		return err
 	})
 }
 

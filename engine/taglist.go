@@ -26,7 +26,9 @@ import (
 // that mutation's bump happened before any later read of the generation,
 // hence before the snapshot a list labelled with that generation came from.
 // A list built from an older snapshot carries an older generation and is
-// never served again.
+// never served again. Mutations acknowledged by other processes sharing
+// the store (replicas) are covered by a generation kept in the store
+// (taggen.go).
 //
 // Bounded memory: generations live in a fixed array of counters, striped
 // by a hash of the repository name (two repositories sharing a stripe
@@ -41,7 +43,7 @@ import (
 // make every page pay for a scan of the whole list. Items are shared and
 // read-only.
 func (r *Registry) Tags(ctx context.Context, repo, after string, n int) (Page, error) {
-	if tl := r.tags.current(repo); tl != nil {
+	if tl := r.cachedTags(ctx, nil, repo); tl != nil {
 		return tl.page(after, n), nil
 	}
 	if n < 0 && after == "" {
@@ -68,7 +70,7 @@ func (r *Registry) Tags(ctx context.Context, repo, after string, n int) (Page, e
 // after a tag mutation was acknowledged includes it. The result is shared:
 // callers must not modify it.
 func (r *Registry) TagList(ctx context.Context, repo string) (*TagList, error) {
-	if tl := r.tags.current(repo); tl != nil {
+	if tl := r.cachedTags(ctx, nil, repo); tl != nil {
 		return tl, nil
 	}
 	// The generation is read before the snapshot is taken: the list
@@ -77,12 +79,16 @@ func (r *Registry) TagList(ctx context.Context, repo string) (*TagList, error) {
 	// later bump has happened.
 	gen := r.tags.generation(repo)
 	var tags []string
+	var stored uint64
 	err := r.kv.View(ctx, func(t kv.Reader) error {
 		if err := mustExist(t, repo); err != nil {
 			return err
 		}
 		p, err := list(t, kv.TagPrefix(repo), "", -1)
 		tags = p.Items
+		if err == nil {
+			stored, err = r.storedTagGeneration(t, repo)
+		}
 		return err
 	})
 	if err != nil {
@@ -92,6 +98,7 @@ func (r *Registry) TagList(ctx context.Context, repo string) (*TagList, error) {
 	if err != nil {
 		return nil, err
 	}
+	tl.stored = stored
 	r.tags.store(repo, tl)
 	return tl, nil
 }
@@ -104,7 +111,10 @@ type TagList struct {
 	// {"name":"<repo>","tags":[...]}.
 	JSON []byte
 	gen  uint64
-	size int64
+	// stored is the repository's generation in the store when the list
+	// was read (taggen.go); 0 on a store only this process writes.
+	stored uint64
+	size   int64
 }
 
 func newTagList(repo string, tags []string, gen uint64) (*TagList, error) {

@@ -178,7 +178,8 @@ type truncater interface{ Truncate(n int64) error }
 
 // persist makes what was written durable and records the new offset,
 // hash state and the store's staging state, failing if the session was
-// cancelled meanwhile.
+// cancelled, or advanced by another request (on another replica),
+// meanwhile.
 func (s *session) persist(ctx context.Context, n int64) error {
 	staging, err := s.file.Sync(ctx)
 	if err != nil {
@@ -194,8 +195,21 @@ func (s *session) persist(ctx context.Context, n int64) error {
 	rec.Staging = staging
 	rec.Updated = s.r.now().UnixNano()
 	err = s.r.kv.Update(ctx, func(t kv.Txn) error {
-		if ok, err := t.Has(kv.UploadKey(s.id)); err != nil || !ok {
-			return notFound(errors.Join(err, kv.ErrNotFound), uploadUnknown(s.id))
+		v, err := t.Get(kv.UploadKey(s.id))
+		if err != nil {
+			return notFound(err, uploadUnknown(s.id))
+		}
+		// Compare and set: the claim (inUse) keeps two requests of this
+		// process off one session, not requests on two replicas. Only the
+		// request that took up the state recorded now may advance it, so
+		// a session never forks; the loser's bytes are not recorded.
+		cur, err := kv.DecodeUpload(v)
+		if err != nil {
+			return err
+		}
+		if cur.Offset != s.rec.Offset || cur.Updated != s.rec.Updated {
+			return errcode.New(errcode.RangeInvalid, "another request wrote this upload meanwhile; it has %d bytes", cur.Offset).
+				WithDetail(map[string]int64{"offset": cur.Offset})
 		}
 		return t.Set(kv.UploadKey(s.id), rec.Encode())
 	})

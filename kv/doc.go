@@ -17,5 +17,10 @@
 //   - Bytes handed to a Scan callback are valid only during that call; Get
 //     returns a copy. A Scan callback may read through its transaction.
 //   - Operations only one implementation has (backup, value-log GC, size,
-//     ping) are optional interfaces in store.go, found by type assertion.
+//     ping) are optional interfaces in store.go, found by type assertion;
+//     so is change notification between processes sharing a store
+//     (Changes, changes.go: PostgreSQL LISTEN/NOTIFY, Badger in-process).
+//   - Generation rows (g/c/, g/t/) only ever move forward: a published
+//     topic's or a repository's tags' generation read in a snapshot tells
+//     a cache whether what it holds is still current.
 package kv

@@ -24,6 +24,8 @@ package kv
 //	                                 time and seq are 16 hex digits, so key order is append order
 //	g/a                            → audit chain head: first and last seq, hash of the last event,
 //	                                 size of the events kept
+//	g/c/<topic>                    → generation (uvarint) of a published topic (changes.go)
+//	g/t/<repo>                     → generation (uvarint) of a repository's tags, on a shared store
 //	w/<sha256(session-id)>         → SessionRecord: a web UI sign-in (http/ui); keyed by a hash so
 //	                                 the metadata store never holds a usable cookie
 //
@@ -197,6 +199,24 @@ func SweepKey(d string) []byte { return under(sweepPrefix, d) }
 
 // SweepPrefix covers every sweep tombstone.
 func SweepPrefix() []byte { return sweepPrefix }
+
+// The generation rows (g/c/, g/t/; changes.go) hold new keys only, like
+// the rest of g/: older data has none, which reads as generation 0. They
+// are never deleted, so a generation never goes back and a cache entry
+// labelled with an old one can never look current again.
+var (
+	topicPrefix  = []byte("g/c/")
+	tagGenPrefix = []byte("g/t/")
+)
+
+// TopicKey is the generation of published topic (Publish).
+func TopicKey(topic string) []byte { return under(topicPrefix, topic) }
+
+// TopicPrefix covers every topic's generation.
+func TopicPrefix() []byte { return topicPrefix }
+
+// TagGenerationKey is the generation of repo's tags.
+func TagGenerationKey(repo string) []byte { return under(tagGenPrefix, repo) }
 
 // ManifestNamespace, LinkNamespace, TagNamespace and InverseLinkNamespace
 // cover their kind of key in every repository, for maintenance scans (GC)

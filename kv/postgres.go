@@ -23,6 +23,9 @@ type PostgresOptions struct {
 	// MaxConns bounds the connection pool; 0 keeps pgx's default
 	// (the larger of 4 and the number of CPUs).
 	MaxConns int32
+	// OnListenError, when set, is told each time the change listener's
+	// connection fails (it reconnects on its own; docs/scale-out.md).
+	OnListenError func(error)
 }
 
 // Postgres is the Store implementation on PostgreSQL (pgx/v5): every key
@@ -38,14 +41,18 @@ type PostgresOptions struct {
 // PostgreSQL has acknowledged it (durable under synchronous_commit=on, its
 // default).
 type Postgres struct {
-	pool   *pgxpool.Pool
-	closed atomic.Bool
+	pool          *pgxpool.Pool
+	connConfig    *pgx.ConnConfig // for the listener's own connection
+	closed        atomic.Bool
+	listener      pgListener
+	onListenError func(error) // PostgresOptions.OnListenError
 }
 
 var (
-	_ Store  = (*Postgres)(nil)
-	_ Sizer  = (*Postgres)(nil)
-	_ Pinger = (*Postgres)(nil)
+	_ Store   = (*Postgres)(nil)
+	_ Sizer   = (*Postgres)(nil)
+	_ Pinger  = (*Postgres)(nil)
+	_ Changes = (*Postgres)(nil)
 )
 
 // OpenPostgres connects to the database named by o.DSN, creates or
@@ -65,7 +72,7 @@ func OpenPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 	if err != nil {
 		return nil, pgError(err)
 	}
-	s := &Postgres{pool: pool}
+	s := &Postgres{pool: pool, connConfig: listenerConfig(cfg.ConnConfig), onListenError: o.OnListenError}
 	if err := migrate(ctx, pool); err != nil {
 		pool.Close()
 		if isUnavailable(err) {
@@ -133,6 +140,7 @@ func (s *Postgres) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.stopListening()
 	s.pool.Close()
 	return nil
 }

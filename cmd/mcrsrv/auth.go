@@ -64,6 +64,24 @@ func setupAuth(ctx context.Context, c Config, store kv.Store, rec audit.Recorder
 	return auth.New(o), closeFn, nil
 }
 
+// followPolicy keeps authn's rules current with the changes other
+// replicas commit (policy.Engine.Follow) until the returned stop is
+// called; nothing to follow with auth off.
+func followPolicy(ctx context.Context, authn *auth.Auth, log zerolog.Logger) (stop func()) {
+	if authn == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		authn.Policy().Follow(ctx, func(err error) {
+			log.Warn().Err(err).Str("component", "policy").Msg("reloading the policy rules after a change elsewhere failed; retrying")
+		})
+	}()
+	return func() { cancel(); <-done }
+}
+
 // bootstrapAdmin creates the first admin when the registry has no account.
 // A generated password goes to DATA/initial-admin-password (0600) and only
 // that path is logged: the password never reaches a log line that may be

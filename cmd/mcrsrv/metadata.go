@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -86,7 +87,22 @@ func openMetadata(ctx context.Context, c Config, barrier kv.Barrier, log zerolog
 	if c.Metadata.Backend != backendPostgres {
 		return kv.Open(kv.Options{Dir: metaDir(c.Data), Logger: badgerLogger{log.With().Str("component", "badger").Logger()}, Barrier: barrier})
 	}
-	return kv.OpenPostgres(ctx, kv.PostgresOptions{DSN: c.Metadata.Postgres.DSN, MaxConns: int32(c.Metadata.Postgres.MaxConns)})
+	return kv.OpenPostgres(ctx, kv.PostgresOptions{DSN: c.Metadata.Postgres.DSN, MaxConns: int32(c.Metadata.Postgres.MaxConns),
+		OnListenError: listenErrorLogger(log)})
+}
+
+// listenErrorLogger logs the failures of the PostgreSQL change listener
+// (it reconnects on its own, every 250 ms): at most one line a minute,
+// so that an outage is visible without flooding the log.
+func listenErrorLogger(log zerolog.Logger) func(error) {
+	var last atomic.Int64
+	return func(err error) {
+		now := time.Now().UnixNano()
+		if prev := last.Load(); now-prev < int64(time.Minute) || !last.CompareAndSwap(prev, now) {
+			return
+		}
+		log.Warn().Err(err).Str("component", "postgres").Msg("change listener lost its connection; reconnecting (policy changes from other replicas wait until it is back)")
+	}
 }
 
 // awaitMetadata is openMetadata for serve: a PostgreSQL that is unreachable

@@ -128,6 +128,7 @@ func serve(ctx context.Context, c Config) error {
 		return err
 	}
 	defer closeAuth()
+	defer followPolicy(ctx, authn, log)()
 	uploads := jobs.NewPool(c.Uploads.Workers, c.Uploads.Queue)
 	defer uploads.Close() // after the listener is drained: no upload is in flight
 	eopts := engine.Options{AllowSparse: c.Manifest.AllowSparse, Streamer: uploads}
