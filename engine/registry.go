@@ -85,7 +85,7 @@ func New(store kv.Store, blobs blobstore.Store, o Options) *Registry {
 		now:         now,
 		tags:        &tagLists{limit: o.TagCacheBytes},
 		bigBufSlots: make(bigSlots, bigPipelines),
-		shared: sharedStore(store),
+		shared:      sharedStore(store),
 	}
 }
 
