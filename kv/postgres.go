@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,12 @@ type PostgresOptions struct {
 	// MaxConns bounds the connection pool; 0 keeps pgx's default
 	// (the larger of 4 and the number of CPUs).
 	MaxConns int32
+	// IdleTxnTimeout makes the server end a session that sits idle inside
+	// a transaction this long (idle_in_transaction_session_timeout),
+	// releasing its locks: a replica paused mid-transaction (SIGSTOP, a
+	// frozen VM) must not hold up the others, or a leader takeover,
+	// forever. 0 leaves the server's setting.
+	IdleTxnTimeout time.Duration
 }
 
 // Postgres is the Store implementation on PostgreSQL (pgx/v5): every key
@@ -60,6 +67,9 @@ func OpenPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 	}
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
+	}
+	if o.IdleTxnTimeout > 0 {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(o.IdleTxnTimeout.Milliseconds(), 10)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

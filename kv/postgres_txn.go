@@ -20,6 +20,8 @@ const (
 	valuePageCap = 128
 )
 
+var _ SharedReader = (*pgTxn)(nil)
+
 // pgTxn is a Txn on one PostgreSQL transaction.
 type pgTxn struct {
 	ctx context.Context
@@ -41,6 +43,20 @@ func (t *pgTxn) fail(err error) error {
 func (t *pgTxn) Get(key []byte) ([]byte, error) {
 	var v []byte
 	err := t.tx.QueryRow(t.ctx, `SELECT v FROM kv WHERE k = $1`, key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	return v, nil
+}
+
+// GetShared implements SharedReader: the row stays locked FOR SHARE until
+// the transaction ends, so a writer of it waits for this transaction.
+func (t *pgTxn) GetShared(key []byte) ([]byte, error) {
+	var v []byte
+	err := t.tx.QueryRow(t.ctx, `SELECT v FROM kv WHERE k = $1 FOR SHARE`, key).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -105,6 +105,25 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// SingleProcess is a store that only one process can open at a time
+// (Badger's directory lock): a lease found in it was left by a process
+// that is gone, so the leader election (lease.go) need not wait for it to
+// expire.
+type SingleProcess interface {
+	SingleProcess()
+}
+
+// SharedReader is a transaction that can read a key and hold a shared
+// lock on it until the transaction ends (PostgreSQL's SELECT ... FOR
+// SHARE): a writer of the key waits for every such reader to finish, so
+// the write is ordered after them in real time, not only in the
+// serialization order. The lease fence uses it (lease.go). Badger has no
+// need: its optimistic commit fails a transaction whose read key was
+// written and committed since it began.
+type SharedReader interface {
+	GetShared(key []byte) ([]byte, error)
+}
+
 // checkSchema writes the keyspace's schema version into an empty store and
 // refuses a store written with another one.
 func checkSchema(s Store) error {
