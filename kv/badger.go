@@ -44,7 +44,7 @@ type Badger struct {
 }
 
 var (
-	_ Store    = (*Badger)(nil)
+	_ Store         = (*Badger)(nil)
 	_ Restorer      = (*Badger)(nil)
 	_ SingleProcess = (*Badger)(nil)
 )
