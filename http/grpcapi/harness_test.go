@@ -80,7 +80,7 @@ func newEnv(t *testing.T) *env {
 	authn := auth.New(auth.Options{Mode: auth.ModeBuiltin, Identity: ids, Policy: pol, Audit: journal})
 	reg := engine.New(store, blobs, engine.Options{})
 	col := gc.New(store, blobs, reg, gc.Options{Grace: time.Hour, UploadExpiry: time.Hour, Workers: 2})
-	runner := jobs.NewRunner(jobs.Options{Workers: 2, Store: gc.NewStatusStore(store)})
+	runner := jobs.NewRunner(jobs.Options{Workers: 2, Store: gc.NewStatusStore(store, nil)})
 	for _, j := range col.Jobs(gc.Schedule{}) {
 		if err := runner.Register(j); err != nil {
 			t.Fatal(err)

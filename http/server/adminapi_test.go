@@ -33,7 +33,7 @@ import (
 func (ar *authRegistry) adminAPI(t *testing.T, reg *engine.Registry, blobs *blobstore.FS, a *auth.Auth, rec audit.Recorder) *adminapi.API {
 
 	col := gc.New(ar.store, blobs, reg, gc.Options{Grace: time.Hour, UploadExpiry: time.Hour, Workers: 2})
-	ar.runner = jobs.NewRunner(jobs.Options{Workers: 2, Store: gc.NewStatusStore(ar.store)})
+	ar.runner = jobs.NewRunner(jobs.Options{Workers: 2, Store: gc.NewStatusStore(ar.store, nil)})
 	for _, j := range col.Jobs(gc.Schedule{}) {
 		if err := ar.runner.Register(j); err != nil {
 			t.Fatal(err)
