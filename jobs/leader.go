@@ -96,7 +96,9 @@ func (r *Runner) follow(entries []*entry) {
 			r.elected(mine)
 		case lead:
 			r.requested(mine)
-		case was:
+		default:
+			// Also when it never led as far as this loop saw: a trigger
+			// may have started a run before the first look.
 			for _, e := range mine {
 				r.Cancel(e.job.Kind)
 			}
@@ -125,16 +127,20 @@ func (r *Runner) elected(mine []*entry) {
 		}
 		r.mu.Lock()
 		active := e.status.Active()
+		rerun := !active && (st.Active() || st.State == Interrupted)
 		if !active {
 			st.Next = e.status.Next
-			if st.State == Running {
+			switch st.State {
+			case Running:
 				st.State = Interrupted
 				st.LastError = "interrupted: the leader stopped during the run"
+			case Queued:
+				st.State = Idle // enqueue below makes it Queued again, here
 			}
 			e.status = st
 		}
 		r.mu.Unlock()
-		if !active && (st.State == Interrupted || st.State == Queued) {
+		if rerun {
 			_ = r.enqueue(e, e.job.Run, e.job.Timeout)
 		}
 	}
