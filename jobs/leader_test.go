@@ -16,7 +16,9 @@ type fakeLeader struct {
 	changed chan struct{}
 }
 
-func newFakeLeader(lead bool) *fakeLeader { return &fakeLeader{lead: lead, changed: make(chan struct{})} }
+func newFakeLeader(lead bool) *fakeLeader {
+	return &fakeLeader{lead: lead, changed: make(chan struct{})}
+}
 
 func (l *fakeLeader) Leading() (bool, <-chan struct{}) {
 	l.mu.Lock()
