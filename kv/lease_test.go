@@ -182,3 +182,43 @@ func TestLeaseSingleProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPostgresIdleTxnTimeout: a read-write transaction left idle past
+// PostgresOptions.IdleTxnTimeout is ended by the server (a paused replica
+// releases its locks), while a read-only one, which holds none, may idle
+// as long as it likes (a collection works between the reads of its mark
+// snapshot).
+func TestPostgresIdleTxnTimeout(t *testing.T) {
+	const idle = 200 * time.Millisecond
+	s, err := kv.OpenPostgres(context.Background(), kv.PostgresOptions{DSN: pgtest.Database(t), IdleTxnTimeout: idle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	// The pauses below are the scenario: a client idle inside a transaction.
+	err = s.View(ctx, func(r kv.Reader) error {
+		if _, err := r.Has([]byte("k")); err != nil {
+			return err
+		}
+		time.Sleep(3 * idle)
+		_, err := r.Has([]byte("k"))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("a read-only transaction idle past the timeout: %v", err)
+	}
+	err = s.Update(ctx, func(tx kv.Txn) error {
+		if _, err := tx.Has([]byte("k")); err != nil {
+			return err
+		}
+		time.Sleep(3 * idle)
+		return tx.Set([]byte("k"), []byte("v"))
+	})
+	if !errors.Is(err, kv.ErrUnavailable) {
+		t.Fatalf("a read-write transaction idle past the timeout: %v, want it ended (ErrUnavailable)", err)
+	}
+	if err := s.Update(ctx, func(tx kv.Txn) error { return tx.Set([]byte("k"), []byte("v")) }); err != nil {
+		t.Fatalf("the pool recovers: %v", err)
+	}
+}

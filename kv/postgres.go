@@ -25,10 +25,12 @@ type PostgresOptions struct {
 	// (the larger of 4 and the number of CPUs).
 	MaxConns int32
 	// IdleTxnTimeout makes the server end a session that sits idle inside
-	// a transaction this long (idle_in_transaction_session_timeout),
+	// a read-write transaction this long (idle_in_transaction_session_timeout),
 	// releasing its locks: a replica paused mid-transaction (SIGSTOP, a
 	// frozen VM) must not hold up the others, or a leader takeover,
-	// forever. 0 leaves the server's setting.
+	// forever. Read-only transactions (View) hold no locks and are exempt:
+	// a collection's mark-and-sweep reads one snapshot for minutes while it
+	// works between queries. 0 leaves the server's setting.
 	IdleTxnTimeout time.Duration
 }
 
@@ -47,6 +49,7 @@ type PostgresOptions struct {
 type Postgres struct {
 	pool   *pgxpool.Pool
 	closed atomic.Bool
+	view   pgx.TxOptions // how View begins its transaction
 }
 
 var (
@@ -75,7 +78,11 @@ func OpenPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 	if err != nil {
 		return nil, pgError(err)
 	}
-	s := &Postgres{pool: pool}
+	s := &Postgres{pool: pool, view: pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}}
+	if o.IdleTxnTimeout > 0 {
+		// In the same round trip as BEGIN (simple protocol: one message).
+		s.view.BeginQuery = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL idle_in_transaction_session_timeout = 0`
+	}
 	if err := migrate(ctx, pool); err != nil {
 		pool.Close()
 		if isUnavailable(err) {
@@ -95,7 +102,7 @@ func (s *Postgres) View(ctx context.Context, fn func(Reader) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	tx, err := s.pool.BeginTx(ctx, s.view)
 	if err != nil {
 		return pgError(err)
 	}
@@ -126,7 +133,7 @@ func (s *Postgres) update(ctx context.Context, fn func(Txn) error) error {
 		// so its error wins even if fn went on and returned another one
 		// (or none): a serialization failure must reach the retry loop.
 		if t.failed != nil {
-			return t.failed
+			return pgError(t.failed)
 		}
 		return ferr
 	}
