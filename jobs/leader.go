@@ -100,7 +100,7 @@ func (r *Runner) follow(entries []*entry) {
 			// Also when it never led as far as this loop saw: a trigger
 			// may have started a run before the first look.
 			for _, e := range mine {
-				r.Cancel(e.job.Kind)
+				r.depose(e)
 			}
 		}
 		was = lead
@@ -112,6 +112,16 @@ func (r *Runner) follow(entries []*entry) {
 		case <-r.ctx.Done():
 			return
 		}
+	}
+}
+
+// depose cancels e's active run because this process no longer leads.
+func (r *Runner) depose(e *entry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e.cancel != nil {
+		e.deposed = true
+		e.cancel()
 	}
 }
 

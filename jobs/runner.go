@@ -90,6 +90,10 @@ type entry struct {
 	cancel context.CancelFunc // of the active run; guarded by Runner.mu
 	idle   chan struct{}      // closed while no run is active; guarded by Runner.mu
 	saved  time.Time          // last progress save; guarded by Runner.mu
+	// deposed: the active run was cancelled because this process lost
+	// the lead; it ends Interrupted, for the next leader to run again.
+	// Guarded by Runner.mu.
+	deposed bool
 	saveMu sync.Mutex         // orders saves, so the last one written is the newest
 }
 
@@ -287,6 +291,7 @@ func (r *Runner) enqueue(e *entry, fn Func, timeout time.Duration) error {
 	e.status.State = Queued
 	e.status.LastError = ""
 	e.cancel = cancel
+	e.deposed = false
 	e.idle = make(chan struct{})
 	r.mu.Unlock()
 	r.persist(e)
@@ -359,6 +364,8 @@ func (r *Runner) finishLocked(e *entry, res string, err error, cancelled bool) {
 	switch {
 	case err == nil:
 		s.State, s.LastError = Succeeded, ""
+	case cancelled && e.deposed:
+		s.State, s.LastError = Interrupted, "interrupted: this replica lost the lead during the run"
 	case cancelled:
 		s.State, s.LastError = Cancelled, err.Error()
 	default:

@@ -39,9 +39,10 @@ type LeaseOptions struct {
 // destructive transaction of a job calls Fence first (or runs through
 // Fenced), which re-reads the record inside that transaction and fails
 // with ErrFenced unless it still names this process and its term. On
-// PostgreSQL the read holds a shared row lock (SharedReader), so a
-// takeover waits for fenced transactions in flight and every fenced
-// transaction that begins after it sees the new term.
+// PostgreSQL the read holds a key-share lock on the row and a takeover
+// locks it for update first (RowLocker), so a takeover waits for the
+// fenced transactions in flight and every fenced transaction that begins
+// after it sees the new term; a renewal waits for none.
 type Lease struct {
 	store  Store
 	id     string // unique to this process: a restarted replica is a new holder
@@ -110,7 +111,14 @@ func (l *Lease) campaign(ctx context.Context, bound time.Duration) {
 		case held && cur.Holder == l.id && cur.Term == term:
 			won = cur // renewal: same term
 		case cur.Holder == "" || cur.Holder == l.id || cur.Expires <= now.UnixNano() || l.single:
-			won = LeaseRecord{Holder: l.id, Term: cur.Term + 1} // takeover: a new term
+			// A takeover: a new term, once the fenced transactions of
+			// the previous one have ended (the row lock waits for them).
+			if rl, ok := t.(RowLocker); ok {
+				if _, err := rl.GetForUpdate(LeaseKey()); err != nil && !errors.Is(err, ErrNotFound) {
+					return err
+				}
+			}
+			won = LeaseRecord{Holder: l.id, Term: cur.Term + 1}
 		default:
 			return nil // held by another replica
 		}
@@ -206,8 +214,8 @@ func (l *Lease) Current(ctx context.Context) (LeaseRecord, error) {
 // destructive transaction of a leader-only job.
 func (l *Lease) Fence(t Txn) error {
 	get := t.Get
-	if s, ok := t.(SharedReader); ok {
-		get = s.GetShared
+	if rl, ok := t.(RowLocker); ok {
+		get = rl.GetKeyShare
 	}
 	cur, err := readLease(get)
 	if errors.Is(err, ErrNotFound) {

@@ -20,7 +20,7 @@ const (
 	valuePageCap = 128
 )
 
-var _ SharedReader = (*pgTxn)(nil)
+var _ RowLocker = (*pgTxn)(nil)
 
 // pgTxn is a Txn on one PostgreSQL transaction.
 type pgTxn struct {
@@ -52,11 +52,17 @@ func (t *pgTxn) Get(key []byte) ([]byte, error) {
 	return v, nil
 }
 
-// GetShared implements SharedReader: the row stays locked FOR SHARE until
-// the transaction ends, so a writer of it waits for this transaction.
-func (t *pgTxn) GetShared(key []byte) ([]byte, error) {
+// GetKeyShare implements RowLocker: SELECT ... FOR KEY SHARE, which an
+// UPDATE of the value alone does not wait for.
+func (t *pgTxn) GetKeyShare(key []byte) ([]byte, error) { return t.getLocked(key, "FOR KEY SHARE") }
+
+// GetForUpdate implements RowLocker: SELECT ... FOR UPDATE, which waits
+// for every other lock on the row.
+func (t *pgTxn) GetForUpdate(key []byte) ([]byte, error) { return t.getLocked(key, "FOR UPDATE") }
+
+func (t *pgTxn) getLocked(key []byte, lock string) ([]byte, error) {
 	var v []byte
-	err := t.tx.QueryRow(t.ctx, `SELECT v FROM kv WHERE k = $1 FOR SHARE`, key).Scan(&v)
+	err := t.tx.QueryRow(t.ctx, `SELECT v FROM kv WHERE k = $1 `+lock, key).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -113,15 +113,19 @@ type SingleProcess interface {
 	SingleProcess()
 }
 
-// SharedReader is a transaction that can read a key and hold a shared
-// lock on it until the transaction ends (PostgreSQL's SELECT ... FOR
-// SHARE): a writer of the key waits for every such reader to finish, so
-// the write is ordered after them in real time, not only in the
-// serialization order. The lease fence uses it (lease.go). Badger has no
-// need: its optimistic commit fails a transaction whose read key was
-// written and committed since it began.
-type SharedReader interface {
-	GetShared(key []byte) ([]byte, error)
+// RowLocker is a transaction that can lock the row of a key until it
+// ends (PostgreSQL). The lease fence uses it (lease.go): a fenced
+// transaction reads the lease with GetKeyShare, a takeover with
+// GetForUpdate, which waits for every fenced transaction in flight, so the
+// takeover is ordered after them in real time, not only in the
+// serialization order; a renewal, which only rewrites the value, waits for
+// none. Badger has no need: its optimistic commit fails a transaction
+// whose read key was written and committed since it began.
+type RowLocker interface {
+	// GetKeyShare reads key and holds a key-share lock on its row.
+	GetKeyShare(key []byte) ([]byte, error)
+	// GetForUpdate reads key and holds an exclusive lock on its row.
+	GetForUpdate(key []byte) ([]byte, error)
 }
 
 // checkSchema writes the keyspace's schema version into an empty store and
