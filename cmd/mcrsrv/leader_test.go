@@ -134,7 +134,7 @@ func TestReplicasGCLeaderKilled(t *testing.T) {
 	c := startCluster(t, 3)
 	leader, took := c.waitLeader(t, nil, 30*time.Second)
 	t.Logf("first leader %s after %v", leader.addr, took.Round(time.Millisecond))
-	seedGarbage(t, c, 400)
+	seedGarbage(t, c, 200)
 
 	ctx, stop := context.WithCancel(context.Background())
 	l := &ledger{tags: map[string]pushed{}}
@@ -149,7 +149,7 @@ func TestReplicasGCLeaderKilled(t *testing.T) {
 		t.Fatalf("a collection requested through a follower: %+v", j)
 	}
 	// Round 1: the leader dies before its sweep.
-	j := waitGC(t, follower, "running on the leader", time.Minute, func(j apiv1.Job) bool { return j.State == "running" })
+	j := waitGC(t, follower, "running on the leader", 3*time.Minute, func(j apiv1.Job) bool { return j.State == "running" })
 	c.kill(t, leader)
 	killed := time.Now()
 	t.Logf("killed leader %s in phase %q", leader.addr, j.Note)
@@ -157,7 +157,7 @@ func TestReplicasGCLeaderKilled(t *testing.T) {
 	t.Logf("takeover by %s %v after the kill (bound %v)", next.addr, took.Round(time.Millisecond), takeoverBound)
 
 	// Round 2: the new leader runs the collection again; it dies mid-sweep.
-	waitGC(t, next, "rerun and sweeping", time.Minute, func(j apiv1.Job) bool {
+	waitGC(t, next, "rerun and sweeping", 3*time.Minute, func(j apiv1.Job) bool {
 		return j.State == "running" && j.Note == "sweep" && j.Started != nil && j.Started.After(killed)
 	})
 	c.kill(t, next)
@@ -165,7 +165,7 @@ func TestReplicasGCLeaderKilled(t *testing.T) {
 	last, took := c.waitLeader(t, next, takeoverBound)
 	t.Logf("killed %s mid-sweep; takeover by %s %v after the kill", next.addr, last.addr, took.Round(time.Millisecond))
 
-	final := waitGC(t, last, "finished by the last leader", 2*time.Minute, func(j apiv1.Job) bool {
+	final := waitGC(t, last, "finished by the last leader", 3*time.Minute, func(j apiv1.Job) bool {
 		return j.State == "succeeded" && j.Started != nil && j.Started.After(killed)
 	})
 	t.Logf("final collection: %s", final.Result)
@@ -193,7 +193,7 @@ func TestReplicasPausedLeaderIsFenced(t *testing.T) {
 	c := startCluster(t, 2)
 	old, _ := c.waitLeader(t, nil, 30*time.Second)
 	other := c.pick(old)
-	seedGarbage(t, c, 400)
+	seedGarbage(t, c, 200)
 	runGC(t, other)
 	waitGC(t, other, "sweeping on the leader", time.Minute, func(j apiv1.Job) bool { return j.State == "running" && j.Note == "sweep" })
 	if err := old.cmd.Process.Signal(syscall.SIGSTOP); err != nil {

@@ -27,7 +27,7 @@ import (
 // fenced transaction (its session holds the lease row until PostgreSQL
 // ends it).
 const (
-	leaseTTL = time.Second
+	leaseTTL = 3 * time.Second
 	idleTxn  = 2 * time.Second
 )
 
@@ -56,7 +56,7 @@ func startCluster(t *testing.T, n int) *cluster {
 		"MCR_STORAGE_S3_REGION=" + cfg.Region, "MCR_STORAGE_S3_ACCESS_KEY_ID=" + cfg.AccessKeyID,
 		"MCR_STORAGE_S3_SECRET_ACCESS_KEY=" + cfg.SecretAccessKey, "MCR_STORAGE_S3_PART_SIZE=5MiB",
 		"MCR_JOBS_LEASE_TTL=" + leaseTTL.String(),
-		"MCR_GC_INTERVAL=0s", "MCR_GC_GRACE=0s", "MCR_GC_DELETE_UNTAGGED=true", "MCR_GC_DUTY=0.2", "MCR_GC_WORKERS=1",
+		"MCR_GC_INTERVAL=0s", "MCR_GC_GRACE=0s", "MCR_GC_DELETE_UNTAGGED=true", "MCR_GC_DUTY=1", "MCR_GC_WORKERS=1",
 		"MCR_JOBS_UPLOADS_INTERVAL=0s", "MCR_AUDIT_RETENTION_INTERVAL=0s",
 	}}
 	for range n {
@@ -67,6 +67,10 @@ func startCluster(t *testing.T, n int) *cluster {
 			_ = r.cmd.Process.Signal(syscall.SIGCONT)
 			_ = r.cmd.Process.Kill()
 			_ = r.cmd.Wait()
+			if t.Failed() {
+				b := r.log.Bytes()
+				t.Logf("replica %s log:\n%s", r.addr, b[max(0, len(b)-8192):])
+			}
 		}
 	})
 	return c
