@@ -94,7 +94,7 @@ type entry struct {
 	// the lead; it ends Interrupted, for the next leader to run again.
 	// Guarded by Runner.mu.
 	deposed bool
-	saveMu sync.Mutex         // orders saves, so the last one written is the newest
+	saveMu  sync.Mutex // orders saves, so the last one written is the newest
 }
 
 type run struct {

@@ -27,6 +27,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
+	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 	"git.wntrmute.dev/kyle/mcr/http/adminsvc"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
 	"git.wntrmute.dev/kyle/mcr/http/grpcapi"
@@ -95,6 +96,9 @@ func newEnv(t *testing.T) *env {
 			return snapshot.Create(ctx, store, blobs, dir)
 		},
 		SnapshotDir: filepath.Join(dir, "snapshots"), Version: "test", Started: time.Now(),
+		Leader: func(context.Context) (apiv1.Leader, error) {
+			return apiv1.Leader{Replica: "host/127.0.0.1:5000", Term: 7, Self: true}, nil
+		},
 	})
 	srv := grpcapi.New(grpcapi.Options{Service: svc, Auth: authn, Log: zerolog.Nop()})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
