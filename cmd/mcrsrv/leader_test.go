@@ -25,11 +25,29 @@ type pushed struct {
 
 // ledger is what the replicas acknowledged, less the tags deleted since.
 type ledger struct {
-	mu   sync.Mutex
-	tags map[string]pushed // repo:tag → image
+	mu     sync.Mutex
+	tags   map[string]pushed // repo:tag → image
+	acked  []time.Time       // when each push was acknowledged
+	errors map[int]int       // 5xx answers by status
 }
 
-func (l *ledger) put(ref string, im pushed) { l.mu.Lock(); l.tags[ref] = im; l.mu.Unlock() }
+func newLedger() *ledger { return &ledger{tags: map[string]pushed{}, errors: map[int]int{}} }
+
+func (l *ledger) put(ref string, im pushed) {
+	l.mu.Lock()
+	l.tags[ref] = im
+	l.acked = append(l.acked, time.Now())
+	l.mu.Unlock()
+}
+
+// answered counts the server errors clients saw.
+func (l *ledger) answered(code int) {
+	if code >= 500 {
+		l.mu.Lock()
+		l.errors[code]++
+		l.mu.Unlock()
+	}
+}
 
 // take removes a tag before it is deleted: once the DELETE is sent, the
 // tag may or may not be there.
@@ -55,6 +73,7 @@ func pushImages(ctx context.Context, c *cluster, w int, l *ledger) {
 		}
 		_, _ = io.Copy(io.Discard, res.Body)
 		_ = res.Body.Close()
+		l.answered(res.StatusCode)
 		return res.StatusCode
 	}
 	var mine []string
@@ -137,7 +156,7 @@ func TestReplicasGCLeaderKilled(t *testing.T) {
 	seedGarbage(t, c, 200)
 
 	ctx, stop := context.WithCancel(context.Background())
-	l := &ledger{tags: map[string]pushed{}}
+	l := newLedger()
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Go(func() { pushImages(ctx, c, w, l) })

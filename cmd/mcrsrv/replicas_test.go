@@ -46,11 +46,17 @@ type cluster struct {
 // collected, and a collection paced slowly enough to be caught mid-phase.
 func startCluster(t *testing.T, n int) *cluster {
 	t.Helper()
+	return startClusterOn(t, n, pgtest.Database(t))
+}
+
+// startClusterOn is startCluster on the database dsn names.
+func startClusterOn(t *testing.T, n int, dsn string) *cluster {
+	t.Helper()
 	srv := s3test.Start(t)
 	cfg := srv.Bucket(t, fmt.Sprintf("replicas-%d", time.Now().UnixNano()))
 	c := &cluster{env: []string{
 		"MCR_LOG_LEVEL=info",
-		"MCR_METADATA_BACKEND=postgres", "MCR_METADATA_POSTGRES_DSN=" + pgtest.Database(t),
+		"MCR_METADATA_BACKEND=postgres", "MCR_METADATA_POSTGRES_DSN=" + dsn,
 		"MCR_METADATA_POSTGRES_IDLE_TXN_TIMEOUT=" + idleTxn.String(),
 		"MCR_STORAGE_BACKEND=s3", "MCR_STORAGE_S3_ENDPOINT=" + cfg.Endpoint, "MCR_STORAGE_S3_BUCKET=" + cfg.Bucket,
 		"MCR_STORAGE_S3_REGION=" + cfg.Region, "MCR_STORAGE_S3_ACCESS_KEY_ID=" + cfg.AccessKeyID,
