@@ -30,14 +30,14 @@ type Server struct {
 	// extra are settings beyond the defaults (-c name=value), for a
 	// primary that streams to a standby.
 	extra []string
-	dir  string // temporary root: data/, the socket, the log
-	bin  string // directory of initdb and postgres
-	cred *syscall.Credential
-	port int
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the server process has exited
-	dbs  atomic.Int64
-	mu   sync.Mutex
+	dir   string // temporary root: data/, the socket, the log
+	bin   string // directory of initdb and postgres
+	cred  *syscall.Credential
+	port  int
+	cmd   *exec.Cmd
+	done  chan struct{} // closed when the server process has exited
+	dbs   atomic.Int64
+	mu    sync.Mutex
 }
 
 // binDir finds initdb and postgres: on PATH, else Debian's versioned
