@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"sync"
 	"testing"
@@ -15,7 +16,8 @@ import (
 // primary is SIGKILLed and the standby promoted while the pushes run. The
 // replicas find the new primary on their own (their DSN names both
 // servers, target_session_attrs=read-write); clients see 503s meanwhile,
-// never a 500; every acknowledged push is there afterwards.
+// never a 500, and /readyz answers 503 at once; every acknowledged push is
+// there afterwards.
 func TestReplicasPostgresFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills servers")
@@ -52,6 +54,15 @@ func TestReplicasPostgresFailover(t *testing.T) {
 
 	primary.Kill()
 	killed := time.Now()
+	// No primary: every replica says so at once, and a load balancer
+	// routes around it.
+	for _, r := range c.live() {
+		began := time.Now()
+		res, b := send(t, "GET", "http://"+r.addr+"/readyz", nil)
+		if took := time.Since(began); res.StatusCode != http.StatusServiceUnavailable || took > probeTimeout+time.Second {
+			t.Errorf("/readyz of %s with no primary: %s in %v: %s", r.addr, res.Status, took, b)
+		}
+	}
 	promote, err := standby.Promote()
 	if err != nil {
 		t.Fatal(err)
