@@ -510,8 +510,10 @@ func (r *Runner) Statuses() []Status {
 	return out
 }
 
-// Wait blocks until kind has no queued or running run (or ctx ends) and
-// returns its status.
+// Wait blocks until kind has no queued or running run in this process (or
+// ctx ends) and returns its status. On a process that does not lead, a
+// leader-only kind runs elsewhere: Wait returns at once with the status in
+// the shared store, and a caller follows it with Status.
 func (r *Runner) Wait(ctx context.Context, kind string) (Status, error) {
 	r.mu.Lock()
 	e, ok := r.entries[kind]
