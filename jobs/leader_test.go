@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 )
 
 // fakeLeader is a Leader the test elects and deposes.
@@ -82,7 +84,7 @@ func TestRunnerFollowerTriggerRunsOnLeader(t *testing.T) {
 	if st, _ := b.Status("gc"); st.State != Queued && st.State != Running && st.State != Succeeded {
 		t.Fatalf("the follower's status after its trigger: %+v", st)
 	}
-	waitFor(t, "the leader's run", func() bool { return shared.get("gc").State == Succeeded })
+	wait.For(t, "the leader's run", func() bool { return shared.get("gc").State == Succeeded })
 	if st, _ := b.Status("gc"); st.State != Succeeded || st.Runs != 1 || st.LastResult != "done" {
 		t.Fatalf("the follower reports %+v, want the leader's run", st)
 	}
@@ -92,13 +94,13 @@ func TestRunnerFollowerTriggerRunsOnLeader(t *testing.T) {
 	if err := a.Trigger("gc"); err != nil {
 		t.Fatal(err)
 	}
-	if st := wait(t, a, "gc"); st.Runs != 2 || onA.Load() != 2 {
+	if st := waitRun(t, a, "gc"); st.Runs != 2 || onA.Load() != 2 {
 		t.Fatalf("a trigger on the leader: %+v, %d runs", st, onA.Load())
 	}
 	if err := b.Trigger("vlog"); err != nil {
 		t.Fatal(err)
 	}
-	if st := wait(t, b, "vlog"); st.State != Succeeded || local.Load() != 1 {
+	if st := waitRun(t, b, "vlog"); st.State != Succeeded || local.Load() != 1 {
 		t.Fatalf("a local job on the follower: %+v", st)
 	}
 }
@@ -127,12 +129,12 @@ func TestRunnerTakeoverFinishesTheWork(t *testing.T) {
 	}
 	<-started
 	la.set(false)
-	wait(t, a, "gc") // its run ended (cancelled)
+	waitRun(t, a, "gc") // its run ended (cancelled)
 	if st := shared.get("gc"); st.State != Running {
 		t.Fatalf("the shared status after the deposed leader's run ended: %+v (its save must be fenced out)", st)
 	}
 	lb.set(true)
-	waitFor(t, "the new leader's run", func() bool { return shared.get("gc").State == Succeeded })
+	wait.For(t, "the new leader's run", func() bool { return shared.get("gc").State == Succeeded })
 	if st, _ := b.Status("gc"); finished.Load() != 1 || st.LastResult != "finished" {
 		t.Fatalf("new leader: %d runs, status %+v", finished.Load(), st)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 	"git.wntrmute.dev/kyle/mcr/kv"
 	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
 )
@@ -30,15 +31,8 @@ func (f *frozen) Update(ctx context.Context, fn func(kv.Txn) error) error {
 func waitLeading(t *testing.T, l *kv.Lease, within time.Duration) time.Duration {
 	t.Helper()
 	began := time.Now()
-	for {
-		if ok, _ := l.Leading(); ok {
-			return time.Since(began)
-		}
-		if time.Since(began) > within {
-			t.Fatalf("not leading after %v", within)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait.Within(t, within, "the lease", func() bool { ok, _ := l.Leading(); return ok })
+	return time.Since(began)
 }
 
 func openPG(t *testing.T, dsn string) *kv.Postgres {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
 )
 
@@ -90,10 +91,10 @@ func TestReplicasPostgresFailover(t *testing.T) {
 // returns when the first of them was.
 func waitAcks(t *testing.T, l *ledger, after time.Time, n int) time.Time {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	var first time.Time
+	wait.Within(t, 2*time.Minute, "acknowledged pushes", func() bool {
 		l.mu.Lock()
-		var first time.Time
+		defer l.mu.Unlock()
 		got := 0
 		for _, a := range l.acked {
 			if a.After(after) {
@@ -103,13 +104,7 @@ func waitAcks(t *testing.T, l *ledger, after time.Time, n int) time.Time {
 				got++
 			}
 		}
-		l.mu.Unlock()
-		if got >= n {
-			return first
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d pushes acknowledged after %v within 2m, want %d", got, after, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return got >= n
+	})
+	return first
 }

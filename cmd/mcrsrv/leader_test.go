@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 )
 
@@ -232,17 +233,10 @@ func TestReplicasPausedLeaderIsFenced(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The old leader notices it no longer leads.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	wait.Within(t, 30*time.Second, "the resumed leader to see the new one", func() bool {
 		var st apiv1.Status
-		if err := adminGet(old, "status", &st); err == nil && !st.Leader.Self && strings.HasSuffix(st.Leader.Replica, "/"+other.addr) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the resumed leader still claims the lead")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return adminGet(old, "status", &st) == nil && !st.Leader.Self && strings.HasSuffix(st.Leader.Replica, "/"+other.addr)
+	})
 	_ = old.cmd.Process.Signal(syscall.SIGTERM)
 	_ = old.cmd.Wait()
 	log := old.log.String()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore/s3test"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
 )
@@ -157,47 +158,45 @@ func runGC(t *testing.T, r *child) apiv1.Job {
 func (c *cluster) waitLeader(t *testing.T, not *child, within time.Duration) (*child, time.Duration) {
 	t.Helper()
 	began := time.Now()
-	for {
-		for _, r := range c.live() {
-			var st apiv1.Status
-			if r == not || adminGet(r, "status", &st) != nil || !st.Leader.Self {
-				continue
-			}
-			if !strings.HasSuffix(st.Leader.Replica, "/"+r.addr) {
-				t.Fatalf("replica %s leads but the lease names %q", r.addr, st.Leader.Replica)
-			}
-			agreed := true
-			for _, o := range c.live() {
-				var ost apiv1.Status
-				if o != r && o != not && (adminGet(o, "status", &ost) != nil || ost.Leader.Self || ost.Leader.Replica != st.Leader.Replica) {
-					agreed = false
-				}
-			}
-			if agreed {
-				return r, time.Since(began)
+	var leader *child
+	wait.Within(t, within, "a replica that leads, the others agreeing", func() bool {
+		leader = c.agreedLeader(t, not)
+		return leader != nil
+	})
+	return leader, time.Since(began)
+}
+
+// agreedLeader is the live replica other than not that says it leads,
+// when every other live one names it too; nil otherwise.
+func (c *cluster) agreedLeader(t *testing.T, not *child) *child {
+	for _, r := range c.live() {
+		var st apiv1.Status
+		if r == not || adminGet(r, "status", &st) != nil || !st.Leader.Self {
+			continue
+		}
+		if !strings.HasSuffix(st.Leader.Replica, "/"+r.addr) {
+			t.Fatalf("replica %s leads but the lease names %q", r.addr, st.Leader.Replica)
+		}
+		for _, o := range c.live() {
+			var ost apiv1.Status
+			if o != r && o != not && (adminGet(o, "status", &ost) != nil || ost.Leader.Self || ost.Leader.Replica != st.Leader.Replica) {
+				return nil
 			}
 		}
-		if time.Since(began) > within {
-			t.Fatalf("no replica leads after %v", within)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return r
 	}
+	return nil
 }
 
 // waitGC polls replica r's view of the collection until cond holds.
 func waitGC(t *testing.T, r *child, what string, within time.Duration, cond func(apiv1.Job) bool) apiv1.Job {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		var st apiv1.GCStatus
-		if err := adminGet(r, "gc", &st); err == nil && cond(st.GC) {
-			return st.GC
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("collection never %s within %v (last: %s, phase %q, error %q, result %s)", what, within, st.GC.State, st.GC.Note, st.GC.Error, st.GC.Result)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	var st apiv1.GCStatus
+	wait.Within(t, within, "the collection "+what, func() bool {
+		st = apiv1.GCStatus{}
+		return adminGet(r, "gc", &st) == nil && cond(st.GC)
+	})
+	return st.GC
 }
 
 // seedGarbage pushes n unreferenced blobs through random replicas: with
