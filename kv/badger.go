@@ -45,9 +45,10 @@ type Badger struct {
 }
 
 var (
-	_ Store    = (*Badger)(nil)
-	_ Restorer = (*Badger)(nil)
-	_ Changes  = (*Badger)(nil)
+	_ Store         = (*Badger)(nil)
+	_ Restorer      = (*Badger)(nil)
+	_ Changes       = (*Badger)(nil)
+	_ SingleProcess = (*Badger)(nil)
 )
 
 // Open opens (creating if needed) the store and checks its schema version.
@@ -107,6 +108,9 @@ func (s *Badger) CompactValueLog(ctx context.Context) (int, error) {
 	}
 	return n, ctx.Err()
 }
+
+// SingleProcess implements SingleProcess: Badger locks its directory.
+func (s *Badger) SingleProcess() {}
 
 // Ping implements Pinger: Badger is embedded, so it is up until closed.
 func (s *Badger) Ping(context.Context) error {

@@ -2,8 +2,10 @@
 // implementations, Badger (embedded, the default) and PostgreSQL, the
 // keyspace (keys.go, the only file that builds keys), the record codecs,
 // seek-based pagination, the PostgreSQL schema migrations (pgschema.go)
-// and Badger's backup/restore. kvtest is the port's shared suite; pgtest
-// runs throwaway PostgreSQL servers for tests.
+// and Badger's backup/restore, and the leader lease that elects one of the
+// processes sharing a store to run the background jobs, with the fence
+// that checks its term inside a transaction (lease.go). kvtest is the
+// port's shared suite; pgtest runs throwaway PostgreSQL servers for tests.
 //
 // Invariants, on both implementations:
 //   - When Update returns nil the change is durable: synced by Badger

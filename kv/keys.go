@@ -18,6 +18,8 @@ package kv
 //	k/s/<signing-key-id>           → SigningKeyRecord: a token signing key
 //	p/<rule-id>                    → PolicyRecord: a policy rule (built-ins are not stored)
 //	g/j/<kind>                     → JobRecord: status of a background job kind (jobs.Status)
+//	g/l                            → LeaseRecord: the background-jobs leader lease (holder, term,
+//	                                 expiry); every fenced transaction reads it (lease.go)
 //	g/s/<digest>                   → (empty) sweep tombstone: GC removed the blob's record and
 //	                                 is removing its file; linking the digest is refused meanwhile
 //	e/<time>/<seq>                 → audit event (engine/audit), hash-chained to the one before;
@@ -189,10 +191,14 @@ func PolicyPrefix() []byte { return policyPrefix }
 var (
 	jobPrefix   = []byte("g/j/")
 	sweepPrefix = []byte("g/s/")
+	leaseKey    = []byte("g/l")
 )
 
 // JobKey is the status record of job kind.
 func JobKey(kind string) []byte { return under(jobPrefix, kind) }
+
+// LeaseKey is the background-jobs leader lease (lease.go).
+func LeaseKey() []byte { return leaseKey }
 
 // SweepKey is the tombstone GC holds while it deletes the file of blob d.
 func SweepKey(d string) []byte { return under(sweepPrefix, d) }

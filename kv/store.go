@@ -111,6 +111,29 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// SingleProcess is a store that only one process can open at a time
+// (Badger's directory lock): a lease found in it was left by a process
+// that is gone, so the leader election (lease.go) need not wait for it to
+// expire.
+type SingleProcess interface {
+	SingleProcess()
+}
+
+// RowLocker is a transaction that can lock the row of a key until it
+// ends (PostgreSQL). The lease fence uses it (lease.go): a fenced
+// transaction reads the lease with GetKeyShare, a takeover with
+// GetForUpdate, which waits for every fenced transaction in flight, so the
+// takeover is ordered after them in real time, not only in the
+// serialization order; a renewal, which only rewrites the value, waits for
+// none. Badger has no need: its optimistic commit fails a transaction
+// whose read key was written and committed since it began.
+type RowLocker interface {
+	// GetKeyShare reads key and holds a key-share lock on its row.
+	GetKeyShare(key []byte) ([]byte, error)
+	// GetForUpdate reads key and holds an exclusive lock on its row.
+	GetForUpdate(key []byte) ([]byte, error)
+}
+
 // checkSchema writes the keyspace's schema version into an empty store and
 // refuses a store written with another one.
 func checkSchema(s Store) error {

@@ -198,6 +198,7 @@ func adminAPI(c Config, store kv.Store, blobs blobstore.Store, reg *engine.Regis
 		Registry: reg, Jobs: bg.Runner, GC: bg.Collector, Journal: journal, Audit: rec,
 		Snapshot:    snapshotFunc(store, blobs),
 		SnapshotDir: snapshotDir(c.Data), MetadataBytes: metadataBytes(store),
+		Leader:  bg.leader(c.Addr),
 		Version: buildinfo.String(), Started: time.Now(),
 	}, Log: log.With().Str("component", "adminapi").Logger()}
 	if space != nil {

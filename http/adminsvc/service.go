@@ -39,7 +39,10 @@ type Deps struct {
 	MetadataBytes func() int64
 	// Disk reports the filesystems the registry writes against their
 	// floors (nil: not watched).
-	Disk    func() ([]diskspace.Status, error)
+	Disk func() ([]diskspace.Status, error)
+	// Leader reports which replica runs the background jobs (nil: this
+	// one, alone on its store).
+	Leader  func(ctx context.Context) (apiv1.Leader, error)
 	Version string
 	Started time.Time
 }
@@ -105,6 +108,12 @@ func (s *Service) Status(ctx context.Context) (apiv1.Status, error) {
 	}
 	if s.d.MetadataBytes != nil {
 		st.Storage.MetadataBytes = s.d.MetadataBytes()
+	}
+	st.Leader = apiv1.Leader{Self: true}
+	if s.d.Leader != nil {
+		if st.Leader, err = s.d.Leader(ctx); err != nil {
+			return apiv1.Status{}, err
+		}
 	}
 	up, err := s.d.Registry.UploadTotals(ctx)
 	if err != nil {

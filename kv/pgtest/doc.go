@@ -12,4 +12,9 @@
 // same data directory). As root, where initdb refuses to run, the server runs as the
 // postgres user. Where PostgreSQL is not installed a test is skipped with
 // the reason, unless MCR_PG_REQUIRED=1 (make test) makes it a failure.
+//
+// For failover tests a primary (StartPrimary) gets a streaming standby
+// (StartStandby: pg_basebackup, synchronous commit), which Promote turns
+// into the primary after Kill ends the old one; FailoverDSN names both,
+// so that a client finds whichever accepts writes.
 package pgtest
