@@ -129,7 +129,7 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 		}
 		env := scenario.NewEnv(client, ecfg, k.seedValue())
 		env.Logf = logf
-		env.Mem = proc
+		env.Mem, env.Meter, env.Cache = proc, proc, proc
 		regs[kind] = &registryRun{proc: proc, env: env, rounds: make([][]*scenario.Result, *rounds)}
 		rep.Versions[string(kind)] = proc.Version
 		logf("started %s (%s) on %s, pid %d, data in %s", kind, proc.Version, proc.Addr, proc.Pid(), proc.Dir)

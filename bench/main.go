@@ -126,7 +126,7 @@ func singleMain(ctx context.Context, args []string, out io.Writer) error {
 	env := scenario.NewEnv(client, k.withGC(cfg, *mcrBin != ""), k.seedValue())
 	env.Logf = logf
 	if proc != nil {
-		env.Mem = proc
+		env.Mem, env.Meter, env.Cache = proc, proc, proc
 	}
 	var results []*scenario.Result
 	failed := false

@@ -25,14 +25,20 @@ type CPU struct {
 // SnapCPU reads the CPU times now; pid ≤ 0 watches no process.
 func SnapCPU(pid int) CPU {
 	c := CPU{At: time.Now(), Machine: machineBusy()}
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		c.Self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
+	c.Self = SelfCPU()
 	if pid > 0 {
-		c.Proc = procCPU(pid)
+		c.Proc = ProcCPU(pid)
 	}
 	return c
+}
+
+// SelfCPU is this process's user + system time so far (getrusage).
+func SelfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // Usage is the cores used between two snapshots by the watched process,
@@ -78,8 +84,10 @@ func machineBusy() time.Duration {
 	return ticks(busy)
 }
 
-// procCPU is utime + stime of pid from /proc/<pid>/stat.
-func procCPU(pid int) time.Duration {
+// ProcCPU is utime + stime of pid from /proc/<pid>/stat, in clock ticks
+// of 10 ms: a window needs many ticks to say much (a case of several
+// seconds), and per-operation figures are that window over its operations.
+func ProcCPU(pid int) time.Duration {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"git.wntrmute.dev/kyle/mcr/bench/machine"
 )
 
 // Kind is a registry implementation the harness knows how to start.
@@ -283,3 +285,9 @@ func procStatusMiB(pid int, field string) (float64, error) {
 	}
 	return 0, fmt.Errorf("/proc/%d/status: no %s", pid, field)
 }
+
+// CPU is the process's user + system time so far.
+func (p *Process) CPU() time.Duration { return machine.ProcCPU(p.Pid()) }
+
+// RSSMiB is VmRSS of the process in MiB: its resident set now.
+func (p *Process) RSSMiB() (float64, error) { return procStatusMiB(p.Pid(), "VmRSS") }

@@ -21,13 +21,13 @@ func TestReadAheadReleases(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		readAhead(f, 0, 3*readAheadStep)
+		readAhead(f, 0, 3*readAheadStep, readBacks)
 		_ = f.Close()
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for len(readAheads) > 0 {
+	for len(readBacks) > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d read-aheads still running", len(readAheads))
+			t.Fatalf("%d read-aheads still running", len(readBacks))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
