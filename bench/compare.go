@@ -56,6 +56,7 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 	rounds := fs.Int("rounds", 0, "rounds: every scenario runs this many times against each registry; the table shows medians (0: 3, or 1 with -quick/-tiny)")
 	outDir := fs.String("out", "bench/results", "directory for results.json and results.md")
 	plotPath := fs.String("plot", "docs/benchmarks-throughput.svg", "SVG plot of throughput against concurrency (empty: none)")
+	null := fs.Bool("null", true, "also run the null registry (the machine's ceiling) in the scenarios it serves")
 	limitMiB := fs.Int("limits-mib", 0, "bytes per machine-limit measurement in MiB (0: 512, or 128 with -quick)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -104,10 +105,18 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 
 	regs := map[server.Kind]*registryRun{}
 	order := []server.Kind{server.MCR, server.Reference}
+	if *null {
+		order = append(order, server.Null)
+	}
 	for _, kind := range order {
 		bin := *mcrBin
-		if kind == server.Reference {
+		switch kind {
+		case server.Reference:
 			bin = *refBin
+		case server.Null:
+			if bin, err = os.Executable(); err != nil {
+				return err
+			}
 		}
 		proc, err := server.Start(ctx, kind, bin, tmp, server.Options{MCRAuth: k.mcrAuth})
 		if err != nil {
@@ -129,7 +138,10 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 		}
 		env := scenario.NewEnv(client, ecfg, k.seedValue())
 		env.Logf = logf
-		env.Mem, env.Meter, env.Cache = proc, proc, proc
+		env.Mem, env.Meter = proc, proc
+		if kind != server.Null {
+			env.Cache = proc
+		}
 		regs[kind] = &registryRun{proc: proc, env: env, rounds: make([][]*scenario.Result, *rounds)}
 		rep.Versions[string(kind)] = proc.Version
 		logf("started %s (%s) on %s, pid %d, data in %s", kind, proc.Version, proc.Addr, proc.Pid(), proc.Dir)
@@ -146,6 +158,9 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 			for _, kind := range ord {
 				if ctx.Err() != nil {
 					return ctx.Err()
+				}
+				if kind == server.Null && !slices.Contains(server.NullScenarios, s.Name) {
+					continue
 				}
 				rr := regs[kind]
 				logf("round %d/%d, %s, %s", round+1, *rounds, s.Name, kind)

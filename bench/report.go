@@ -138,6 +138,9 @@ func renderMarkdown(rep *Report) string {
 	fmt.Fprintf(&b, "- machine limits, same run: single-core sha256 **%.0f MB/s**, loopback TCP **%.0f MB/s**, sequential write+fsync **%.0f MB/s**; "+
 		"4 KiB write+fsync pairs on one thread: **%.0f/s**\n\n",
 		rep.Limits.SHA256, rep.Limits.Loopback, rep.Limits.Fsync, rep.Limits.SmallFsyncs)
+	if c := renderCost(rep); c != "" {
+		b.WriteString("Cost per operation:\n\n" + c + "\nEvery measurement:\n\n")
+	}
 	b.WriteString("| scenario / case / metric | unit | mcr | reference | mcr/ref | target | met |\n")
 	b.WriteString("| --- | --- | ---: | ---: | ---: | --- | --- |\n")
 	for _, r := range rep.Rows {

@@ -82,13 +82,18 @@ func Start(ctx context.Context, k Kind, bin, parent string, o Options) (*Process
 			return nil, fmt.Errorf("mcr auth mode %q: want none or builtin", o.MCRAuth)
 		}
 		args = []string{"serve", "--data", filepath.Join(dir, "data"), "--addr", addr}
-		env = append(env, "MCR_LOG_LEVEL=warn", "MCR_AUTH_MODE="+o.MCRAuth)
+		// The load generator is one address standing in for a fleet of
+		// CI jobs: the per-caller upload bound (16 at once) would refuse
+		// push-image's concurrency, and the reference has none.
+		env = append(env, "MCR_LOG_LEVEL=warn", "MCR_AUTH_MODE="+o.MCRAuth, "MCR_UPLOADS_PER_ACCOUNT=0")
 	case Reference:
 		cfg := filepath.Join(dir, "config.yml")
 		if err := os.WriteFile(cfg, []byte(referenceConfig(filepath.Join(dir, "data"), addr)), 0o644); err != nil {
 			return nil, err
 		}
 		args = []string{"serve", cfg}
+	case Null:
+		args = []string{NullCommand, "-addr", addr}
 	default:
 		return nil, fmt.Errorf("unknown registry kind %q", k)
 	}
@@ -164,6 +169,9 @@ func cleanEnv() []string {
 }
 
 func version(k Kind, bin string) string {
+	if k == Null {
+		return "null registry (the harness, fasthttp)"
+	}
 	arg := "version"
 	if k == Reference {
 		arg = "--version"
