@@ -181,7 +181,6 @@ func created(ctx *fasthttp.RequestCtx, repo, d string) {
 	ctx.SetStatusCode(fasthttp.StatusCreated)
 }
 
-
 func (n *nullRegistry) manifest(ctx *fasthttp.RequestCtx, repo, ref string) {
 	if ctx.IsPut() {
 		sum := sha256.Sum256(ctx.Request.Body())
