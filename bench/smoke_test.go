@@ -76,7 +76,7 @@ func TestSmoke(t *testing.T) {
 		return
 	}
 	svg := filepath.Join(dir, "plot.svg")
-	err := compareMain(ctx, []string{"-tiny", "-rounds", "1", "-limits-mib", "8", "-mcr", bin, "-reference", ref,
+	err := compareMain(ctx, []string{"-tiny", "-rounds", "1", "-limits-mib", "8", "-idle-after", "1s", "-mcr", bin, "-reference", ref,
 		"-tmp", dir, "-out", filepath.Join(dir, "out"), "-plot", svg}, &out)
 	t.Log(out.String())
 	if err != nil {
