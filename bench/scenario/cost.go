@@ -89,11 +89,10 @@ func (w *window) close() Cost {
 // gate opens a window at a set time (the end of a warm-up) unless it was
 // shut first.
 type gate struct {
-	mu     sync.Mutex
-	w      *window
-	shut   bool
-	timer  *time.Timer
-	result Cost
+	mu    sync.Mutex
+	w     *window
+	shut  bool
+	timer *time.Timer
 }
 
 func openAfter(m Meter, d time.Duration) *gate {
