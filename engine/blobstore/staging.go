@@ -17,10 +17,6 @@ const DirectAlign = 4096
 // lets accumulate before asking the kernel to start writing them back.
 const writebackEvery = 2 << 20
 
-// readBackEvery is how many bytes written direct File lets accumulate
-// before asking the kernel to read them back into the page cache.
-const readBackEvery = 8 << 20
-
 // File is a staging file open for writing: the body of an upload goes
 // through its Write, then Sync, then the store's Commit.
 //
@@ -47,7 +43,6 @@ type File struct {
 	canDirect bool  // AllowDirect was called and O_DIRECT not refused yet
 	direct    bool  // O_DIRECT is set on f now
 	flushed   int64 // offset up to which buffered writeback was started
-	readBack  int64 // offset up to which direct bytes were advised back
 	// wroteDirect says some bytes bypassed the page cache.
 	wroteDirect bool
 	// barrier, when set, stands in for fsync (FS.barrier).
@@ -103,9 +98,7 @@ func (f *File) Write(p []byte) (int, error) {
 			}
 			return done, err
 		}
-		if useDirect {
-			f.startReadBack()
-		} else {
+		if !useDirect {
 			f.startWriteback()
 		}
 	}
@@ -119,22 +112,6 @@ func (f *File) startWriteback() {
 	if f.off-f.flushed >= writebackEvery {
 		startWriteback(f.f, f.flushed, f.off-f.flushed)
 		f.flushed = f.off
-	}
-}
-
-// startReadBack asks the kernel to read the bytes written direct since
-// the last call back into the page cache, once there are enough, while
-// the upload goes on: a pull that comes right after the push then finds
-// the blob in memory, as it would have had the bytes gone through the
-// page cache, instead of waiting for a read-back that only started at
-// Sync. The disk is written and read at once; the CPU copies nothing.
-func (f *File) startReadBack() {
-	if f.readBack < f.start {
-		f.readBack = f.start
-	}
-	if f.off-f.readBack >= readBackEvery {
-		readAhead(f.f, f.readBack, f.off-f.readBack, readBacks)
-		f.readBack = f.off
 	}
 }
 
@@ -156,9 +133,7 @@ func (f *File) Sync() error {
 	}
 	if f.wroteDirect {
 		// Only this File's bytes: a chunked upload's earlier chunks were
-		// read back after their own PATCH. The ranges advised during the
-		// writes are advised again, in case their read-back found no free
-		// slot; what is cached already costs the kernel only a lookup.
+		// read back after their own PATCH.
 		readAhead(f.f, f.start, f.off-f.start, readBacks)
 	}
 	return nil
@@ -190,7 +165,7 @@ func (f *File) seek(offset int64) error {
 	if _, err := f.f.Seek(offset, 0); err != nil {
 		return err
 	}
-	f.off, f.start, f.flushed, f.readBack = offset, offset, offset, offset
+	f.off, f.start, f.flushed = offset, offset, offset
 	return nil
 }
 
