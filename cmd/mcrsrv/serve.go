@@ -71,7 +71,7 @@ func (b badgerLogger) Infof(string, ...any)        {}
 func (b badgerLogger) Debugf(string, ...any)       {}
 
 // serve binds the listener (with TLS loaded, when configured) before it
-// creates anything, opens the stores, serves until ctx ends
+// creates anything and answers 503 on it while it opens the stores, serves until ctx ends
 // (SIGINT/SIGTERM), then shuts down in order (drainAndStop): drain, stop
 // accepting, let requests finish (bounded), stop the jobs and the actors,
 // close Badger.
@@ -83,7 +83,11 @@ func serve(ctx context.Context, c Config) error {
 	if err != nil {
 		return err
 	}
-	defer ln.Close() // on the early returns below; Serve closes it otherwise
+	// Until the stores are open (PostgreSQL may take a while to answer)
+	// the port answers 503 and /readyz says starting, instead of holding
+	// connections nobody reads; Handoff passes it to the real server.
+	starting := server.ServeStarting(ln)
+	defer starting.Close() // on the early returns below; Serve closes it otherwise
 	c.Memory.apply(log)
 	warnLooseDirs(c.Data, log)
 	warnUnknownEnv(os.Environ(), log)
@@ -165,7 +169,7 @@ func serve(ctx context.Context, c Config) error {
 	log.Info().Str("addr", ln.Addr().String()).Bool("tls", c.TLS.enabled()).Str("data", c.Data).Str("metadata", c.Metadata.Backend).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
 		Str("version", buildinfo.String()).Msg("mcrsrv serving")
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(starting.Handoff()) }()
 	idle := time.NewTicker(idleCheck)
 	ictx, stopIdle := context.WithCancel(ctx)
 	idleDone := make(chan struct{})

@@ -244,13 +244,13 @@ func TestOrphanFiles(t *testing.T) {
 	e := newEnv(t, defaults())
 	writeOrphan := func(data []byte) digest.Digest {
 		d := digest.FromBytes(data)
-		f, err := e.blobs.CreateStaging("0123456789abcdef0123456789abcdef")
+		f, err := e.fs.CreateStaging("0123456789abcdef0123456789abcdef")
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, _ = f.Write(data)
 		_ = f.Close()
-		if err := e.blobs.Commit("0123456789abcdef0123456789abcdef", d); err != nil {
+		if err := e.fs.Commit("0123456789abcdef0123456789abcdef", d); err != nil {
 			t.Fatal(err)
 		}
 		return d

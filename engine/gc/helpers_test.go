@@ -17,6 +17,9 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore/s3store"
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore/s3test"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/kv"
 	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
@@ -42,7 +45,8 @@ type env struct {
 	ctx   context.Context
 	dir   string
 	store kv.Store
-	blobs *blobstore.FS
+	blobs blobstore.Store
+	fs    *blobstore.FS // blobs, when they are local files; nil on S3
 	reg   *engine.Registry
 	gc    *Collector
 	clock *clock
@@ -52,6 +56,10 @@ type envOptions struct {
 	gc       Options
 	disk     bool // Badger on disk instead of in memory
 	postgres bool // PostgreSQL (pgtest) instead of Badger
+	s3       bool // a bucket on a versitygw (s3test) instead of local files
+	// deletes, when set, watches every blob deletion of the collector:
+	// the blob's record must be gone before its object is.
+	deletes  *deleteOrder
 	realTime bool // the real clock instead of a settable one
 	offline  bool // Offline repos instead of the registry's actors
 }
@@ -59,21 +67,34 @@ type envOptions struct {
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), dir: t.TempDir()}
-	kvo := kv.Options{InMemory: true}
-	if o.disk {
-		kvo = kv.Options{Dir: e.dir + "/meta"}
-	}
 	var err error
-	if o.postgres {
-		e.store, err = kv.OpenPostgres(e.ctx, kv.PostgresOptions{DSN: pgtest.Database(t)})
+	switch {
+	case o.postgres:
+		pg, err := kv.OpenPostgres(e.ctx, kv.PostgresOptions{DSN: pgtest.Database(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = pg.Close() })
+		e.store = pg
+	case o.disk:
+		s := enginetest.Open(t, e.dir)
+		e.store, e.fs = s.KV, s.Blobs
+	default:
+		e.store = enginetest.Memory(t)
+	}
+	if o.s3 {
+		s3, err := s3store.New(s3test.Start(t).Bucket(t, "mcr-gc"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.blobs = s3
 	} else {
-		e.store, err = kv.Open(kvo)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.blobs, err = blobstore.Open(e.dir, nil); err != nil {
-		t.Fatal(err)
+		if e.fs == nil {
+			if e.fs, err = blobstore.Open(e.dir, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.blobs = e.fs
 	}
 	now := time.Now
 	if !o.realTime {
@@ -86,12 +107,15 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.offline {
 		repos = Offline{}
 	}
-	e.gc = New(e.store, e.blobs, repos, o.gc)
+	var gcBlobs blobstore.Store = e.blobs
+	if o.deletes != nil {
+		gcBlobs = o.deletes.watch(e.store, e.blobs)
+	}
+	e.gc = New(e.store, gcBlobs, repos, o.gc)
 	t.Cleanup(func() {
 		if err := e.reg.Close(context.Background()); err != nil {
 			t.Error(err)
 		}
-		_ = e.store.Close()
 	})
 	return e
 }

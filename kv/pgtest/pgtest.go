@@ -72,15 +72,19 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, bin: bin, port: 5432, done: make(chan struct{})}
-	if err := s.start(); err != nil {
+	s := &Server{dir: dir, bin: bin, port: 5432}
+	if err := s.initdb(); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := s.run(); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Server) start() error {
+func (s *Server) initdb() error {
 	if os.Geteuid() == 0 {
 		if err := s.dropRoot(); err != nil {
 			return err
@@ -90,7 +94,15 @@ func (s *Server) start() error {
 	if out, err := s.command("initdb", "-D", data, "-U", "mcr", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync").CombinedOutput(); err != nil {
 		return fmt.Errorf("initdb: %w\n%s", err, out)
 	}
-	logf, err := os.Create(filepath.Join(s.dir, "log"))
+	return nil
+}
+
+// run starts postgres on the initialized directory and waits until it
+// accepts connections.
+func (s *Server) run() error {
+	data := filepath.Join(s.dir, "data")
+	s.done = make(chan struct{})
+	logf, err := os.OpenFile(filepath.Join(s.dir, "log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
@@ -107,7 +119,8 @@ func (s *Server) start() error {
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
-	go func() { _ = s.cmd.Wait(); close(s.done) }()
+	cmd, done := s.cmd, s.done
+	go func() { _ = cmd.Wait(); close(done) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -187,18 +200,71 @@ func (s *Server) Stop() error {
 	if s.dir == "" {
 		return nil
 	}
-	var err error
+	err := errors.Join(s.halt(), os.RemoveAll(s.dir))
+	s.dir = ""
+	return err
+}
+
+// Halt stops the server process and keeps its directory: the database is
+// unreachable (connections refused, open sessions ended) until Resume.
+// Only a Private server may be halted: the shared one serves other tests.
+func (s *Server) Halt() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.halt()
+}
+
+// Resume starts a halted server again, on the same socket and data
+// directory: everything committed before Halt is there.
+func (s *Server) Resume() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.done:
+	default:
+		return errors.New("pgtest: Resume of a server that is running")
+	}
+	return s.run()
+}
+
+func (s *Server) halt() error {
 	_ = s.cmd.Process.Signal(syscall.SIGINT) // a no-op error if it exited already
 	select {
 	case <-s.done:
+		return nil
 	case <-time.After(30 * time.Second):
 		_ = s.cmd.Process.Kill()
 		<-s.done
-		err = errors.New("postgres did not stop in 30s; killed")
+		return errors.New("postgres did not stop in 30s; killed")
 	}
-	err = errors.Join(err, os.RemoveAll(s.dir))
-	s.dir = ""
-	return err
+}
+
+// Private starts a server of t's own, stopped and removed when t ends:
+// for a test that halts and resumes PostgreSQL under a running registry,
+// which the shared server's other databases must not feel. Without
+// PostgreSQL the test is skipped, or fails when RequiredEnv is set.
+func Private(t testing.TB) *Server {
+	t.Helper()
+	s, err := Start()
+	if err != nil {
+		unavailable(t, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+	return s
+}
+
+// unavailable skips t for want of PostgreSQL, or fails it when
+// RequiredEnv says PostgreSQL must be there.
+func unavailable(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv(RequiredEnv) == "1" {
+		t.Fatalf("PostgreSQL: %v", err)
+	}
+	t.Skipf("no PostgreSQL for this test (%s=1 makes this a failure): %v", RequiredEnv, err)
 }
 
 // The shared server of a test binary: started by the first test that asks
@@ -237,10 +303,7 @@ func Database(t testing.TB) string {
 		}
 	})
 	if shared.err != nil {
-		if os.Getenv(RequiredEnv) == "1" {
-			t.Fatalf("PostgreSQL: %v", shared.err)
-		}
-		t.Skipf("no PostgreSQL for this test (%s=1 makes this a failure): %v", RequiredEnv, shared.err)
+		unavailable(t, shared.err)
 	}
 	ctx := context.Background()
 	db, err := shared.srv.CreateDatabase(ctx)
