@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // MemTableSize is the size of each of Badger's memtables, and of the
@@ -76,7 +77,15 @@ func Open(o Options) (*Badger, error) {
 		// small values; values over the threshold (large manifests) count
 		// only their pointer into the value log (TestLargestTransaction).
 		WithMemTableSize(MemTableSize).
-		WithNumMemtables(3)
+		WithNumMemtables(3).
+		// Keys and small values compress little, and a compressed block
+		// has to be decompressed into Badger's block cache (256 MiB by
+		// default, filled by the first large listing and then held) on
+		// every read that misses it. Uncompressed, a read takes the
+		// block straight from the table's memory map: no cache to fill,
+		// no decompression on the read path.
+		WithCompression(options.None).
+		WithBlockCacheSize(0)
 	if o.InMemory {
 		opts = opts.WithInMemory(true).WithDir("").WithValueDir("")
 	}

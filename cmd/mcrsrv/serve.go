@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -170,6 +171,11 @@ func serve(ctx context.Context, c Config) error {
 		Str("version", buildinfo.String()).Msg("mcrsrv serving")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(starting.Handoff()) }()
+	idle := time.NewTicker(idleCheck)
+	ictx, stopIdle := context.WithCancel(ctx)
+	idleDone := make(chan struct{})
+	go func() { defer close(idleDone); releaseWhenIdle(ictx, idle.C, srv.Served, debug.FreeOSMemory) }()
+	defer func() { stopIdle(); idle.Stop(); <-idleDone }()
 	gerrc := make(chan error, 1)
 	if gsrv != nil {
 		log.Info().Str("grpc_addr", gln.Addr().String()).Bool("tls", tlsCfg != nil).Msg("gRPC admin API serving")
