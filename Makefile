@@ -5,10 +5,12 @@
 #   make image        multi-platform OCI image layout in bin/image (no container engine)
 #   make deploy-config  regenerate deploy/mcr.toml and the key table of docs/operations.md
 #   make tools        pinned test tools into .tools/bin (idempotent)
-#   make test         vet, staticcheck, every test with -race, including the e2e suites
+#   make test         tools, build, image, k6-check and proto-check, then vet,
+#                     staticcheck and every test with -race (the e2e suites too)
 #   make lint         go vet + staticcheck
 #   make proto        regenerate the gRPC API's Go code (http/grpcapi/mcrv1)
 #   make proto-baseline  move the buf breaking-change baseline (deliberately)
+#   make proto-check  buf lint, and no breaking change against the baseline
 #   make bench        the load harness (bench/) against a fresh bin/mcrsrv
 #   make bench-go     go test benchmarks
 #   make bench-micro  hot-path microbenchmarks, -count=6, benchstat-ready file
@@ -19,9 +21,10 @@
 #   make test-seaweedfs  the S3 blob store suite, conformance, clients and the
 #                     S3 outage test against SeaweedFS instead of versitygw
 #                     (not part of test: building weed takes ~10 minutes)
+#   make clean        remove bin/
 #
 # Everything a fresh Debian machine with Go needs is installed by `make tools`:
-# Go tools at pinned versions, skopeo, nginx, chromium, systemd
+# Go tools at pinned versions, skopeo, nginx, HAProxy, chromium, systemd
 # (systemd-analyze), PostgreSQL and e2fsprogs (mkfs.ext4, for the disk-full
 # test) (and node for k6-check) from Debian's packages.
 
@@ -169,6 +172,9 @@ tools:
 	$(call apt_tool,skopeo,skopeo)
 	$(call apt_tool,systemd-analyze,systemd)
 	$(call apt_tool,nginx,nginx)
+	@# The replicas test (cmd/mcrsrv/e2e) runs deploy/haproxy/haproxy.cfg:
+	@# Debian's package, at the release's version (2.6 on Debian 12).
+	$(call apt_tool,haproxy,haproxy)
 	@# The disk-full test (cmd/mcrsrv/e2e) makes and loop-mounts an ext4 image.
 	$(call apt_tool,mkfs.ext4,e2fsprogs)
 	$(call apt_tool,chromium,chromium)

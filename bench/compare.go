@@ -61,6 +61,10 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 	backendList := fs.String("backends", "fs", "comma-separated storage backends, each measured with both registries: fs (mcr on local files and Badger, the reference on its filesystem driver), s3 (mcr on S3 and PostgreSQL, the reference on its s3 driver, one versitygw)")
 	s3Bin := fs.String("s3-server", ".tools/bin/versitygw", "versitygw binary for the s3 backend")
 	countImages := fs.Int("count-requests", 20, "s3 backend: after the rounds, push and pull this many images through mcr and the reference on logging services of their own and count S3 requests and PostgreSQL statements per image (0: skip)")
+	null := fs.Bool("null", true, "also run the null registry (the machine's ceiling) in the scenarios it serves")
+	// The target is an idle resident set under 64 MiB within a minute
+	// of a burst.
+	idleAfter := fs.Duration("idle-after", time.Minute, "after the last scenario, let the registries idle this long, then read their resident sets")
 	limitMiB := fs.Int("limits-mib", 0, "bytes per machine-limit measurement in MiB (0: 512, or 128 with -quick)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -119,48 +123,67 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 		defer func() { _ = svc.Stop() }()
 		logf("started versitygw on %s and PostgreSQL for the s3 backend", svc.S3.Endpoint)
 	}
-	// order names the registries: mcr and the reference on each backend.
+	// order names the registries: mcr and the reference on each backend,
+	// and the null registry (no storage) once.
+	type planned struct {
+		kind    server.Kind
+		backend server.Backend
+	}
+	var plan []planned
+	for _, b := range backends {
+		plan = append(plan, planned{server.MCR, b}, planned{server.Reference, b})
+	}
+	if *null {
+		plan = append(plan, planned{server.Null, server.FS})
+	}
 	regs := map[string]*registryRun{}
 	var order []string
-	for _, backend := range backends {
-		for _, kind := range []server.Kind{server.MCR, server.Reference} {
-			bin := *mcrBin
-			if kind == server.Reference {
-				bin = *refBin
-			}
-			o := server.Options{MCRAuth: k.mcrAuth}
-			if backend == server.S3 {
-				if o.Storage, err = svc.Fresh(ctx, kind); err != nil {
-					return err
-				}
-			}
-			proc, err := server.Start(ctx, kind, bin, tmp, o)
-			if err != nil {
+	for _, st := range plan {
+		kind := st.kind
+		bin := *mcrBin
+		switch kind {
+		case server.Reference:
+			bin = *refBin
+		case server.Null:
+			if bin, err = os.Executable(); err != nil {
 				return err
 			}
-			defer func() { _ = proc.Stop(); _ = os.RemoveAll(proc.Dir) }()
-			opts, err := k.clientOptions(proc.Username, proc.Password)
-			if err != nil {
-				return err
-			}
-			client, err := oci.New(proc.Addr, opts)
-			if err != nil {
-				return err
-			}
-			defer client.Close()
-			ecfg := cfg
-			if kind == server.MCR {
-				ecfg = k.withGC(cfg, true) // the reference has no online GC
-			}
-			env := scenario.NewEnv(client, ecfg, k.seedValue())
-			env.Logf = logf
-			env.Mem = proc
-			name := proc.Name()
-			order = append(order, name)
-			regs[name] = &registryRun{proc: proc, env: env, rounds: make([][]*scenario.Result, *rounds)}
-			rep.Versions[string(kind)] = proc.Version
-			logf("started %s (%s) on %s, pid %d, data in %s", name, proc.Version, proc.Addr, proc.Pid(), proc.Dir)
 		}
+		o := server.Options{MCRAuth: k.mcrAuth}
+		if st.backend == server.S3 {
+			if o.Storage, err = svc.Fresh(ctx, kind); err != nil {
+				return err
+			}
+		}
+		proc, err := server.Start(ctx, kind, bin, tmp, o)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = proc.Stop(); _ = os.RemoveAll(proc.Dir) }()
+		opts, err := k.clientOptions(proc.Username, proc.Password)
+		if err != nil {
+			return err
+		}
+		client, err := oci.New(proc.Addr, opts)
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		ecfg := cfg
+		if kind == server.MCR {
+			ecfg = k.withGC(cfg, true) // the reference has no online GC
+		}
+		env := scenario.NewEnv(client, ecfg, k.seedValue())
+		env.Logf = logf
+		env.Mem, env.Meter = proc, proc
+		if kind != server.Null {
+			env.Cache = proc
+		}
+		name := proc.Name()
+		order = append(order, name)
+		regs[name] = &registryRun{proc: proc, env: env, rounds: make([][]*scenario.Result, *rounds)}
+		rep.Versions[string(kind)] = proc.Version
+		logf("started %s (%s) on %s, pid %d, data in %s", name, proc.Version, proc.Addr, proc.Pid(), proc.Dir)
 	}
 
 	// Scenario-major with alternating order, so slow drift of the machine
@@ -176,6 +199,9 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 					return ctx.Err()
 				}
 				rr := regs[name]
+				if rr.proc.Kind == server.Null && !slices.Contains(server.NullScenarios, s.Name) {
+					continue
+				}
 				logf("round %d/%d, %s, %s", round+1, *rounds, s.Name, name)
 				r := runOne(ctx, rr.env, s, rr.proc)
 				rr.rounds[round] = append(rr.rounds[round], r)
@@ -186,11 +212,18 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 			}
 		}
 	}
+	idle, err := idleRSS(ctx, regs, *idleAfter)
+	if err != nil {
+		return err
+	}
 	for _, name := range order {
 		rr := regs[name]
 		rep.Raw[name] = rr.rounds
 		rep.Median[name] = medians(rr.rounds)
 		rep.Median[name]["overall peak RSS"] = overallPeak(rr.rounds)
+		if v, ok := idle[name]; ok {
+			rep.Median[name][idleKey] = v
+		}
 	}
 	if svc != nil && *countImages > 0 {
 		logf("counting S3 requests and PostgreSQL statements per image (%d images)", *countImages)
@@ -217,6 +250,27 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func tmpDir(dir string) string { return machine.TempDir(dir) }
+
+// idleKey names the resident set a minute after the last scenario.
+const idleKey = "idle RSS 60 s after the run"
+
+// idleRSS waits idleAfter with every registry idle, then reads their
+// resident sets.
+func idleRSS(ctx context.Context, regs map[string]*registryRun, idleAfter time.Duration) (map[string]float64, error) {
+	logf("idle for %s, then reading the registries' resident sets", idleAfter)
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(idleAfter):
+	}
+	out := map[string]float64{}
+	for kind, rr := range regs {
+		if v, err := rr.proc.RSSMiB(); err == nil {
+			out[kind] = v
+		}
+	}
+	return out, nil
+}
 
 // samples counts, for every metric key, the rounds that produced it.
 func samples(rounds [][]*scenario.Result) map[string]int {

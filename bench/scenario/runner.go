@@ -28,6 +28,10 @@ type Load struct {
 	// a registry that needs longer for one request will not do better on
 	// the next, and the run must go on.
 	OpTimeout time.Duration
+	// Meter, when set, adds the registry's CPU and resident set to the
+	// Cost Run measures of the timed part (the load generator's CPU is
+	// always measured).
+	Meter Meter
 }
 
 // Outcome is what a case measured.
@@ -39,6 +43,7 @@ type Outcome struct {
 	Lat     []time.Duration
 	// TimedOut counts operations cut at Load.OpTimeout.
 	TimedOut int64
+	Cost     Cost // from the end of the warm-up to the last operation's end
 }
 
 // Rate is successful operations per second.
@@ -92,6 +97,7 @@ func Run(ctx context.Context, l Load, op Op) Outcome {
 	if l.Duration > 0 {
 		stopAt = measureFrom.Add(l.Duration)
 	}
+	meter := openAfter(l.Meter, time.Until(measureFrom))
 	lats := make([][]time.Duration, l.Conc)
 	oks := make([]int64, l.Conc)
 	for w := range l.Conc {
@@ -135,6 +141,7 @@ func Run(ctx context.Context, l Load, op Op) Outcome {
 		})
 	}
 	wg.Wait()
+	out.Cost = meter.close()
 	out.Elapsed = time.Since(measureFrom)
 	out.Errors = errCount.Load()
 	out.TimedOut = timedOut.Load()

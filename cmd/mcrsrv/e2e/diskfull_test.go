@@ -219,6 +219,7 @@ func fillAll(t *testing.T, mnt, name string) {
 type proc struct {
 	data    string
 	cmd     *exec.Cmd
+	addr    string // host:port
 	base    string
 	log     string
 	exited  chan struct{}
@@ -227,8 +228,14 @@ type proc struct {
 
 func startProc(t *testing.T, data string, env []string) *proc {
 	t.Helper()
-	addr := freeAddr(t)
-	p := &proc{base: "http://" + addr, data: data, exited: make(chan struct{})}
+	return startProcOn(t, freeAddr(t), data, env)
+}
+
+// startProcOn is startProc listening on addr (a replica restarted where
+// its load balancer expects it). Auth is off unless env turns it on.
+func startProcOn(t *testing.T, addr, data string, env []string) *proc {
+	t.Helper()
+	p := &proc{addr: addr, base: "http://" + addr, data: data, exited: make(chan struct{})}
 	logFile, err := os.CreateTemp(t.TempDir(), "mcrsrv-*.log")
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +262,7 @@ func startProc(t *testing.T, data string, env []string) *proc {
 	})
 	deadline := time.Now().Add(readyTimeout)
 	for {
-		if code, err := (&registry{base: p.base}).ping(); err == nil && code == http.StatusOK {
+		if code, err := (&registry{base: p.base}).ping(); err == nil && (code == http.StatusOK || code == http.StatusUnauthorized) { // 401: up, with auth on
 			return p
 		}
 		select {
