@@ -8,7 +8,8 @@
 //
 // An upload streams into a multipart upload under uploads/<id>/data, one
 // part of Config.PartSize at a time, so a writer holds at most one part in
-// memory. What is left past the last full part when a request ends is put
+// memory; its buffer grows with the bytes received, so a small layer
+// costs its size, not a part. What is left past the last full part when a request ends is put
 // as a small tail object of a new name, and Sync returns the state (multipart upload
 // id, part list with ETags, tail length) that the engine records with the
 // session's offset and hash state: any process sharing the bucket and the
@@ -24,6 +25,12 @@
 // ever holds verified bytes. CopyObject takes objects of up to 5 GiB, so
 // a larger blob (above Config.CopySize) is copied as a multipart upload of
 // UploadPartCopy ranges, which its key shows only once complete.
-// Removing a staging aborts its multipart uploads (found by
-// ListMultipartUploads) and deletes its objects.
+// Commit then removes exactly what the session's state and its writer
+// name (the multipart upload, the data object, the tails: each state
+// lists the tails it supersedes, which the next Sync deletes), with no
+// listing: a push costs its own requests only. RemoveStaging, for a
+// staging whose state is unknown (a cancelled or expired session, a
+// crash), aborts its multipart uploads (found by ListMultipartUploads)
+// and deletes every object under uploads/<id>/; the expiry job's walk
+// also finds a tail put by a Sync whose state was never recorded.
 package s3store

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,6 +29,11 @@ type state struct {
 	// a new one: a Sync whose state is never recorded (its request failed
 	// after it) must not overwrite the tail the record names.
 	TailName string `json:"k,omitempty"`
+	// Old names the tails this state supersedes: they may still exist
+	// (the writer could not delete them before the state was recorded),
+	// and the next writer deletes them, so Commit removes exactly what it
+	// knows of without listing the staging.
+	Old []string `json:"o,omitempty"`
 }
 
 type part struct {
@@ -46,12 +52,21 @@ func (st state) size() int64 {
 
 // writer appends to a staging: full parts go to the multipart upload,
 // the rest waits in buf (at most one part) until Sync puts it as the tail.
+// buf grows with the bytes received: a small layer never costs a whole
+// part's allocation (zeroing 16 MiB per upload dominated the CPU).
 type writer struct {
 	s   *Store
 	ctx context.Context
 	id  string
 	st  state
 	buf []byte
+	// tails are the tail objects the writer may not delete before a new
+	// state is recorded: the one it was handed and every one its own
+	// Syncs put. stale are those the handed (recorded) state superseded,
+	// garbage already. Commit deletes both; a tail put by a Sync whose
+	// state was never recorded is in neither, and the expiry job's walk
+	// of the staging area removes it.
+	tails, stale []string
 	// completed says the staging is one object at the staging key now
 	// (Reread): only Commit may follow.
 	completed bool
@@ -68,7 +83,10 @@ func (s *Store) Stage(ctx context.Context, id string, pos blobstore.Position) (b
 	if w.st.size() != pos.Offset {
 		return nil, fmt.Errorf("%w: %s has %d bytes, expected %d", blobstore.ErrStagingShort, id, w.st.size(), pos.Offset)
 	}
-	w.buf = make([]byte, 0, s.cfg.PartSize)
+	w.stale, w.st.Old = w.st.Old, nil
+	if w.st.TailName != "" {
+		w.tails = []string{w.st.TailName}
+	}
 	if w.st.Tail > 0 {
 		out, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.cfg.Bucket, Key: aws.String(s.stagingDir(id) + w.st.TailName),
 			Range: aws.String(fmt.Sprintf("bytes=0-%d", w.st.Tail-1))})
@@ -79,7 +97,8 @@ func (s *Store) Stage(ctx context.Context, id string, pos blobstore.Position) (b
 			return nil, err
 		}
 		defer out.Body.Close()
-		n, err := io.ReadFull(out.Body, w.buf[:w.st.Tail])
+		w.buf = make([]byte, w.st.Tail)
+		n, err := io.ReadFull(out.Body, w.buf)
 		if err != nil {
 			return nil, wrap(err)
 		}
@@ -89,13 +108,17 @@ func (s *Store) Stage(ctx context.Context, id string, pos blobstore.Position) (b
 	return w, nil
 }
 
-func (w *writer) dataKey() string { return w.s.stagingDir(w.id) + "data" }
+func (w *writer) dataKey() string { return w.s.stagingDir(w.id) + dataName }
+
+// dataName is the object a staging is completed into (Reread, Commit).
+const dataName = "data"
 
 // Write fills buf and sends each full part; buf never grows past a part.
 func (w *writer) Write(p []byte) (int, error) {
 	done := 0
 	for len(p) > 0 {
 		k := min(len(p), int(w.s.cfg.PartSize)-len(w.buf))
+		w.grow(k)
 		w.buf = append(w.buf, p[:k]...)
 		p, done = p[k:], done+k
 		if int64(len(w.buf)) == w.s.cfg.PartSize {
@@ -105,6 +128,19 @@ func (w *writer) Write(p []byte) (int, error) {
 		}
 	}
 	return done, nil
+}
+
+// grow makes room in buf for n more bytes: at least doubling, so a part
+// costs a few copies at most, and never past a part.
+func (w *writer) grow(n int) {
+	need := len(w.buf) + n
+	if need <= cap(w.buf) {
+		return
+	}
+	c := min(max(need, 2*cap(w.buf), 64<<10), int(w.s.cfg.PartSize))
+	b := make([]byte, len(w.buf), c)
+	copy(b, w.buf)
+	w.buf = b
 }
 
 // uploadPart sends buf as the next part, starting the multipart upload
@@ -130,7 +166,11 @@ func (w *writer) uploadPart(ctx context.Context) error {
 }
 
 // Sync puts what is past the last part as the tail object and returns the
-// state to record. Every part is already acknowledged by S3.
+// state to record. Every part is already acknowledged by S3. The tails
+// the writer knows of go into the state as Old: they cannot be deleted
+// before the caller records the new state (if it never does, the one it
+// has names them), so the next writer deletes them, as this one deletes
+// the stale tails it was handed.
 func (w *writer) Sync(ctx context.Context) ([]byte, error) {
 	st := w.st
 	st.Tail, st.TailName = int64(len(w.buf)), ""
@@ -142,13 +182,22 @@ func (w *writer) Sync(ctx context.Context) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if err := w.s.deleteObjects(ctx, w.id, w.stale); err != nil {
+		return nil, err
+	}
+	w.stale = nil
+	st.Old = slices.Clone(w.tails)
+	if st.TailName != "" {
+		w.tails = append(w.tails, st.TailName)
+	}
 	return json.Marshal(st)
 }
 
 // Commit stores the verified bytes as blob d: directly when they never
 // filled a part, else by completing the multipart upload at the staging
 // key and copying it to d's key (copy.go). The staging is removed
-// afterwards.
+// afterwards: exactly the objects and upload the writer knows of, with
+// no listing.
 func (w *writer) Commit(ctx context.Context, d digest.Digest) error {
 	s := w.s
 	key := s.blobKey(d)
@@ -170,7 +219,36 @@ func (w *writer) Commit(ctx context.Context, d digest.Digest) error {
 			return err
 		}
 	}
-	return s.RemoveStaging(ctx, w.id)
+	return w.remove(ctx)
+}
+
+// remove deletes what the writer knows the staging holds: the multipart
+// upload (aborted if Commit found the blob already stored), the completed
+// data object, and the tails.
+func (w *writer) remove(ctx context.Context) error {
+	s := w.s
+	if w.st.Upload != "" && !w.completed {
+		_, err := s.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.cfg.Bucket, Key: aws.String(w.dataKey()), UploadId: &w.st.Upload})
+		if err = wrap(err); err != nil && !errors.Is(err, blobstore.ErrNotFound) {
+			return err
+		}
+	}
+	names := append(slices.Clone(w.tails), w.stale...)
+	if w.completed {
+		names = append(names, dataName)
+	}
+	return s.deleteObjects(ctx, w.id, names)
+}
+
+// deleteObjects deletes the named objects of staging id (S3's DELETE of an
+// absent key succeeds).
+func (s *Store) deleteObjects(ctx context.Context, id string, names []string) error {
+	for _, n := range names {
+		if _, err := s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.cfg.Bucket, Key: aws.String(s.stagingDir(id) + n)}); err != nil {
+			return wrap(err)
+		}
+	}
+	return nil
 }
 
 // Reread completes the multipart upload at the staging key (or, for

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -135,5 +137,107 @@ func TestCommitLargerThanCopySize(t *testing.T) {
 	}
 	if _, err := s3store.New(s3store.Config{Bucket: "b", Region: "r", PartSize: s3store.MinPartSize, CopySize: s3store.MinPartSize - 1}); err == nil {
 		t.Error("a copy size below S3's smallest part is accepted")
+	}
+}
+
+// Commit removes exactly what the session staged, without listing the
+// staging area: a small blob costs one HEAD and one PUT, and a session of
+// chunks with parts and tails leaves no object and no multipart upload,
+// whether its blob is new or already stored (the upload is aborted).
+func TestCommitRemovesWithoutListing(t *testing.T) {
+	srv := s3test.Start(t)
+	s, cfg := newStore(t, srv)
+	ops := s3store.CountRequests(s)
+	ctx := t.Context()
+	small := []byte("a small layer")
+	w, err := s.Stage(ctx, "0123456789abcdef0123456789abcdef", blobstore.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(small); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(ctx, digest.FromBytes(small)); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Close()
+	if got, want := ops(), map[string]int{"HeadObject": 1, "PutObject": 1}; !maps.Equal(got, want) {
+		t.Fatalf("requests for a small blob: %v, want %v", got, want)
+	}
+
+	data := make([]byte, s3store.MinPartSize+3*1000)
+	_, _ = rand.Read(data)
+	d := digest.FromBytes(data)
+	for _, id := range []string{"00000000000000000000000000000001", "00000000000000000000000000000002"} {
+		pos := blobstore.Position{Durable: true}
+		for _, chunk := range [][]byte{data[:1000], data[1000 : s3store.MinPartSize+1000], data[s3store.MinPartSize+1000 : s3store.MinPartSize+2000], data[s3store.MinPartSize+2000:]} {
+			w, err := s.Stage(ctx, id, pos)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Write(chunk); err != nil {
+				t.Fatal(err)
+			}
+			st, err := w.Sync(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = w.Close()
+			pos = blobstore.Position{Offset: pos.Offset + int64(len(chunk)), State: st, Durable: true}
+		}
+		w, err := s.Stage(ctx, id, pos)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		_ = w.Close()
+	}
+	for op := range ops() {
+		if strings.HasPrefix(op, "List") {
+			t.Errorf("pushes sent %s: %v", op, ops())
+		}
+	}
+	c := s3test.Client(cfg)
+	ups, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(cfg.Bucket)})
+	if err != nil || len(ups.Uploads) != 0 {
+		t.Fatalf("multipart uploads after commit: %d, %v; want 0", len(ups.Uploads), err)
+	}
+	objs, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(cfg.Bucket)})
+	if err != nil || len(objs.Contents) != 2 {
+		t.Fatalf("objects after commit: %d, %v; want the 2 blobs", len(objs.Contents), err)
+	}
+	for _, o := range objs.Contents {
+		if !strings.HasPrefix(aws.ToString(o.Key), "reg/blobs/") {
+			t.Errorf("object %s left after commit", aws.ToString(o.Key))
+		}
+	}
+}
+
+// A writer's buffer grows with the bytes it receives: staging a small
+// layer allocates far less than a part (it used to allocate and zero a
+// whole part per upload, most of the server's CPU on S3). Neither Stage
+// of a new staging nor a Write short of a part sends a request, so the
+// process's allocation counter measures only the writer.
+func TestSmallWriteAllocatesLittle(t *testing.T) {
+	s, err := s3store.New(s3store.Config{Bucket: "b", Region: "r", PartSize: 4 * s3store.MinPartSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 4096)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	w, err := s.Stage(t.Context(), "0123456789abcdef0123456789abcdef", blobstore.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	_ = w.Close()
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Fatalf("staging %d bytes allocated %d bytes", len(data), n)
 	}
 }
