@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -21,8 +22,7 @@ type PostgresOptions struct {
 	// DSN is a libpq connection string or URL
 	// (postgres://user:pass@host:5432/db?sslmode=verify-full).
 	DSN string
-	// MaxConns bounds the connection pool; 0 keeps pgx's default
-	// (the larger of 4 and the number of CPUs).
+	// MaxConns bounds the connection pool; 0 is DefaultPostgresMaxConns.
 	MaxConns int32
 	// OnListenError, when set, is told each time the change listener's
 	// connection fails (it reconnects on its own; docs/scale-out.md).
@@ -35,6 +35,15 @@ type PostgresOptions struct {
 	// a collection's mark-and-sweep reads one snapshot for minutes while it
 	// works between queries. 0 leaves the server's setting.
 	IdleTxnTimeout time.Duration
+}
+
+// DefaultPostgresMaxConns is the pool size when none is configured: four
+// connections per CPU the process may use, at least 16. pgx's own default
+// (the larger of 4 and the CPUs) queued a push's transactions behind each
+// other with 64 uploads in flight: a transaction mostly waits on the
+// network and the server, not on this process's CPU.
+func DefaultPostgresMaxConns() int32 {
+	return int32(max(16, 4*runtime.GOMAXPROCS(0)))
 }
 
 // Postgres is the Store implementation on PostgreSQL (pgx/v5): every key
@@ -75,8 +84,9 @@ func OpenPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 		// pgx's message may quote the DSN, password included.
 		return nil, errors.New("kv: metadata.postgres.dsn is not a valid connection string or URL")
 	}
-	if o.MaxConns > 0 {
-		cfg.MaxConns = o.MaxConns
+	cfg.MaxConns = o.MaxConns
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultPostgresMaxConns()
 	}
 	if o.IdleTxnTimeout > 0 {
 		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(o.IdleTxnTimeout.Milliseconds(), 10)

@@ -188,3 +188,53 @@ func TestPostgresOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// With no pool size configured, DefaultPostgresMaxConns transactions are
+// open at once: each waits inside its transaction until all have begun,
+// which a smaller pool (pgx's default was 4 on a small machine) never
+// lets happen, so the test would end at its deadline instead.
+func TestPostgresDefaultPoolSize(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := kv.OpenPostgres(ctx, kv.PostgresOptions{DSN: pgtest.Database(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	n := int(kv.DefaultPostgresMaxConns())
+	if n < 16 {
+		t.Fatalf("DefaultPostgresMaxConns = %d, want at least 16", n)
+	}
+	var begun sync.WaitGroup
+	begun.Add(n)
+	all := make(chan struct{})
+	go func() { begun.Wait(); close(all) }()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			first := true
+			errs[i] = s.Update(ctx, func(tx kv.Txn) error {
+				if err := tx.Set([]byte{'p', byte(i)}, []byte("v")); err != nil {
+					return err
+				}
+				if first {
+					first = false
+					begun.Done()
+				}
+				select {
+				case <-all:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("transaction %d of %d: %v (not all open at once)", i, n, err)
+		}
+	}
+}

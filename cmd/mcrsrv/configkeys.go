@@ -85,7 +85,7 @@ var keyDocs = map[string]string{
 
 	"metadata.backend":                   "where the metadata lives: badger (embedded, <data>/meta) or postgres (docs/operations.md, Metadata on PostgreSQL)",
 	"metadata.postgres.dsn":              "PostgreSQL connection string or URL (backend postgres); keep the password in PGPASSWORD or ~/.pgpass",
-	"metadata.postgres.max_conns":        "connection pool size; 0: the larger of 4 and the CPUs",
+	"metadata.postgres.max_conns":        "connection pool size; 0: 4 per CPU (GOMAXPROCS), at least 16",
 	"metadata.postgres.idle_txn_timeout": "the server ends a session idle inside a transaction this long, releasing its locks (a paused replica); 0: the server's setting",
 	"storage.sync":                       "how a write is made durable before it is acknowledged: group (one filesystem sync shared by concurrent writers) or file (fsync each file)",
 	"storage.min_free":                   "floor of free space on each filesystem mcr writes: a percentage, an amount, or both (the smaller applies), never under 32 MiB; below it pushes get 507",

@@ -34,8 +34,8 @@ type PostgresConfig struct {
 	// postgres://mcr:secret@db.example.com:5432/mcr?sslmode=verify-full
 	// (the password may also come from PGPASSWORD or ~/.pgpass).
 	DSN string `toml:"dsn"`
-	// MaxConns bounds the connection pool; 0 is the driver's default,
-	// the larger of 4 and the number of CPUs.
+	// MaxConns bounds the connection pool; 0 is
+	// kv.DefaultPostgresMaxConns, 4 per CPU and at least 16.
 	MaxConns int `toml:"max_conns"`
 	// IdleTxnTimeout has the server end a session left idle inside a
 	// transaction this long (a replica paused mid-transaction), so that
