@@ -2,7 +2,9 @@
 // implementations, Badger (embedded, the default) and PostgreSQL, the
 // keyspace (keys.go, the only file that builds keys), the record codecs,
 // seek-based pagination, the PostgreSQL schema migrations (pgschema.go)
-// and Badger's backup/restore. kvtest is the port's shared suite; pgtest
+// and Badger's backup/restore. access.go holds the patterns every user of
+// the port repeats (a value read out of one snapshot, a record loaded and
+// decoded, the keys under a prefix deleted by a predicate). kvtest is the port's shared suite; pgtest
 // runs throwaway PostgreSQL servers for tests.
 //
 // Invariants, on both implementations:
