@@ -117,7 +117,7 @@ func policyCommand(s *streams) *cli.Command {
 					return printList(cmd, s, l, l.Rules,
 						[]string{"ID", "PRIORITY", "EFFECT", "SUBJECT", "ACTIONS", "REPOSITORIES", "ENABLED", "DESCRIPTION"},
 						func(r apiv1.Rule) []any {
-							return []any{r.ID, r.Priority, r.Effect, subjectString(r.Subject), strings.Join(r.Actions, ","),
+							return []any{r.ID, r.Priority, r.Effect, r.Subject.String(), strings.Join(r.Actions, ","),
 								orDash(strings.Join(r.Repositories, ",")), r.Enabled, orDash(r.Description)}
 						})
 				}),
@@ -285,28 +285,11 @@ func printRule(cmd *cli.Command, s *streams, r apiv1.Rule) error {
 		row(tw, "id", r.ID)
 		row(tw, "priority", r.Priority)
 		row(tw, "effect", r.Effect)
-		row(tw, "subject", subjectString(r.Subject))
+		row(tw, "subject", r.Subject.String())
 		row(tw, "actions", strings.Join(r.Actions, ","))
 		row(tw, "repositories", orDash(strings.Join(r.Repositories, ",")))
 		row(tw, "enabled", r.Enabled)
 		row(tw, "builtin", r.BuiltIn)
 		row(tw, "description", orDash(r.Description))
 	})
-}
-
-func subjectString(s apiv1.Subject) string {
-	var parts []string
-	if s.AccountID != "" {
-		parts = append(parts, "account="+s.AccountID)
-	}
-	if s.AccountType != "" {
-		parts = append(parts, "type="+s.AccountType)
-	}
-	if s.Role != "" {
-		parts = append(parts, "role="+s.Role)
-	}
-	if len(parts) == 0 {
-		return "anyone"
-	}
-	return strings.Join(parts, ",")
 }

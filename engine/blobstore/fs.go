@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+
+	"git.wntrmute.dev/kyle/mcr/engine/durable"
 )
 
 // ErrNotFound is returned for a digest or upload the store does not hold.
@@ -344,16 +346,8 @@ func ValidUploadID(id string) bool {
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return fmt.Errorf("blobstore: sync dir: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("blobstore: sync dir %s: %w", dir, err)
 	}
 	return nil
 }
