@@ -57,14 +57,7 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 	outDir := fs.String("out", "bench/results", "directory for results.json and results.md")
 	plotPath := fs.String("plot", "docs/benchmarks-throughput.svg", "SVG plot of throughput against concurrency (empty: none)")
 	limitMiB := fs.Int("limits-mib", 0, "bytes per machine-limit measurement in MiB (0: 512, or 128 with -quick)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := k.config()
-	if err != nil {
-		return err
-	}
-	list, err := k.list()
+	cfg, list, err := k.parse(fs, args)
 	if err != nil {
 		return err
 	}
