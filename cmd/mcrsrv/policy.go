@@ -55,19 +55,17 @@ func policyCommand() *cli.Command {
 				Name:  "ls",
 				Usage: "list the rules in evaluation order, built-ins included",
 				Flags: offlineFlags(),
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					return withOffline(ctx, cmd, func(o *offline) error { return listRules(ctx, o, cmd.Root().Writer) })
-				},
+				Action: offlineAction(func(ctx context.Context, cmd *cli.Command, o *offline) error {
+					return listRules(ctx, o, cmd.Root().Writer)
+				}),
 			},
 			{
 				Name:  "rm",
 				Usage: "delete a rule",
 				Flags: offlineFlags(&cli.StringFlag{Name: "id", Required: true, Usage: "rule id"}),
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					return withOffline(ctx, cmd, func(o *offline) error {
-						return removeRule(ctx, o, cmd.String("id"), cmd.Root().Writer)
-					})
-				},
+				Action: offlineAction(func(ctx context.Context, cmd *cli.Command, o *offline) error {
+					return removeRule(ctx, o, cmd.String("id"), cmd.Root().Writer)
+				}),
 			},
 		},
 	}
