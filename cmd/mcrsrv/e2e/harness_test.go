@@ -66,6 +66,15 @@ func requireE2E(t *testing.T) {
 	}
 }
 
+// requireOwnServer skips a test that starts a server configured its own
+// way (what) when the suite runs against an external one (MCR_REGISTRY).
+func requireOwnServer(t *testing.T, what string) {
+	t.Helper()
+	if os.Getenv(envRegistry) != "" {
+		t.Skipf("%s is set: this test needs a server of its own %s", envRegistry, what)
+	}
+}
+
 // tool returns the path of a required binary: MCR_TOOLS_BIN first, then PATH.
 // A missing tool fails the test: with MCR_E2E=1 nothing is optional.
 func tool(t *testing.T, name string) string {
@@ -140,9 +149,7 @@ func startRegistryOn(t *testing.T, dataDir string, serverEnv ...string) *registr
 // (MCR_TLS_*); clientTLS and caFile are how clients trust it.
 func startTLSRegistry(t *testing.T, clientTLS *tls.Config, caFile string, serverEnv ...string) *registry {
 	t.Helper()
-	if os.Getenv(envRegistry) != "" {
-		t.Skipf("%s is set: this test needs a server of its own with TLS on", envRegistry)
-	}
+	requireOwnServer(t, "with TLS on")
 	return launch(t, "", clientTLS, caFile, serverEnv)
 }
 

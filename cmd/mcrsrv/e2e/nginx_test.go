@@ -25,9 +25,7 @@ const nginxConf = "../../../deploy/nginx/mcr.conf"
 // announce the https realm on nginx's address, or every client fails.
 func TestNginx(t *testing.T) {
 	requireE2E(t)
-	if os.Getenv(envRegistry) != "" {
-		t.Skipf("%s is set: this test needs a server of its own behind nginx", envRegistry)
-	}
+	requireOwnServer(t, "behind nginx")
 	nginx := tool(t, "nginx")
 	suite := tool(t, "conformance")
 	crane := tool(t, "crane")
