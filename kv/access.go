@@ -7,7 +7,8 @@ import (
 
 // The functions below are the access patterns every user of the port
 // repeats: a value read out of a snapshot, one record read and decoded,
-// and the keys under a prefix deleted by a predicate.
+// every record under a prefix decoded, and the keys under a prefix deleted
+// by a predicate.
 
 // Viewer is the read half of a Store: what a reader of one snapshot needs.
 type Viewer interface {
@@ -38,6 +39,25 @@ func Load[T any](ctx context.Context, v Viewer, key []byte, decode func([]byte) 
 		}
 		return decode(b)
 	})
+}
+
+// ScanRecords decodes, in key order, every record under prefix in t.
+func ScanRecords[T any](t Reader, prefix []byte, decode func([]byte) (T, error)) ([]T, error) {
+	var out []T
+	err := t.Scan(prefix, nil, func(_, v []byte) error {
+		r, err := decode(v)
+		if err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// LoadAll is ScanRecords in one snapshot of v.
+func LoadAll[T any](ctx context.Context, v Viewer, prefix []byte, decode func([]byte) (T, error)) ([]T, error) {
+	return Read(ctx, v, func(t Reader) ([]T, error) { return ScanRecords(t, prefix, decode) })
 }
 
 // DeleteWhere deletes, in t, every key under prefix whose entry match

@@ -8,8 +8,9 @@ import (
 )
 
 // TestAccessPatterns: Read returns what its closure read, Load decodes one
-// record or says ErrNotFound, and DeleteWhere deletes exactly the matching
-// keys under its prefix.
+// record or says ErrNotFound, LoadAll decodes every record under a prefix
+// in key order or fails on the first it cannot, and DeleteWhere deletes
+// exactly the matching keys under its prefix.
 func TestAccessPatterns(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(Options{InMemory: true})
@@ -40,6 +41,14 @@ func TestAccessPatterns(t *testing.T) {
 	}
 	if _, err := Load(ctx, s, TagKey("r", "zzz"), DecodeUpload); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Load of a missing key: %v, want ErrNotFound", err)
+	}
+
+	all, err := LoadAll(ctx, s, TagPrefix("r"), func(b []byte) (string, error) { return string(b), nil })
+	if err != nil || strings.Join(all, " ") != "sha256:drop sha256:keep sha256:drop" {
+		t.Fatalf("LoadAll(r tags) = %q, %v; want them in key order", all, err)
+	}
+	if _, err := LoadAll(ctx, s, TagPrefix("r"), DecodeUpload); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("LoadAll with the wrong codec: %v, want ErrCorrupt", err)
 	}
 
 	var n int

@@ -4,7 +4,8 @@
 // seek-based pagination, the PostgreSQL schema migrations (pgschema.go)
 // and Badger's backup/restore. access.go holds the patterns every user of
 // the port repeats (a value read out of one snapshot, a record loaded and
-// decoded, the keys under a prefix deleted by a predicate). kvtest is the port's shared suite; pgtest
+// decoded, every record under a prefix decoded, the keys under a prefix
+// deleted by a predicate). kvtest is the port's shared suite; pgtest
 // runs throwaway PostgreSQL servers for tests.
 //
 // Invariants, on both implementations:

@@ -203,18 +203,15 @@ func (s *Service) AccountByName(ctx context.Context, name string) (Account, erro
 
 // Accounts lists every account, ordered by id.
 func (s *Service) Accounts(ctx context.Context) ([]Account, error) {
-	var out []Account
-	err := s.store.View(ctx, func(t kv.Reader) error {
-		return t.Scan(kv.AccountPrefix(), nil, func(_, v []byte) error {
-			rec, err := kv.DecodeAccount(v)
-			if err != nil {
-				return err
-			}
-			out = append(out, toAccount(rec))
-			return nil
-		})
-	})
-	return out, err
+	recs, err := kv.LoadAll(ctx, s.store, kv.AccountPrefix(), kv.DecodeAccount)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Account, len(recs))
+	for i, rec := range recs {
+		out[i] = toAccount(rec)
+	}
+	return out, nil
 }
 
 // HasAccounts reports whether any account exists.
