@@ -38,32 +38,21 @@ var ruleFlagNames = []string{"id", "priority", "effect", "actions", "repositorie
 
 // applyRuleFlags sets on r the rule flags given on cmd.
 func applyRuleFlags(cmd *cli.Command, r *apiv1.Rule) {
-	if cmd.IsSet("id") {
-		r.ID = cmd.String("id")
+	for name, field := range map[string]*string{
+		"id": &r.ID, "effect": &r.Effect, "description": &r.Description,
+		"account-type": &r.Subject.AccountType, "role": &r.Subject.Role, "account-id": &r.Subject.AccountID,
+	} {
+		if cmd.IsSet(name) {
+			*field = cmd.String(name)
+		}
+	}
+	for name, field := range map[string]*[]string{"actions": &r.Actions, "repositories": &r.Repositories} {
+		if cmd.IsSet(name) {
+			*field = cmd.StringSlice(name)
+		}
 	}
 	if cmd.IsSet("priority") {
 		r.Priority = cmd.Int("priority")
-	}
-	if cmd.IsSet("effect") {
-		r.Effect = cmd.String("effect")
-	}
-	if cmd.IsSet("actions") {
-		r.Actions = cmd.StringSlice("actions")
-	}
-	if cmd.IsSet("repositories") {
-		r.Repositories = cmd.StringSlice("repositories")
-	}
-	if cmd.IsSet("account-type") {
-		r.Subject.AccountType = cmd.String("account-type")
-	}
-	if cmd.IsSet("role") {
-		r.Subject.Role = cmd.String("role")
-	}
-	if cmd.IsSet("account-id") {
-		r.Subject.AccountID = cmd.String("account-id")
-	}
-	if cmd.IsSet("description") {
-		r.Description = cmd.String("description")
 	}
 	if cmd.IsSet("disabled") {
 		r.Enabled = !cmd.Bool("disabled")
