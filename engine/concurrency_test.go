@@ -15,8 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
-	"git.wntrmute.dev/kyle/mcr/engine/blobstore/blobstoretest"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/kv"
 	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
@@ -33,28 +32,21 @@ func newTestEngine(t testing.TB, o Options) *Registry {
 // (pgtest) when pg is set, in Badger on disk otherwise.
 func newTestEngineOn(t testing.TB, o Options, pg bool) *Registry {
 	t.Helper()
-	dir := t.TempDir()
-	barrier := blobstoretest.Barrier(t, dir)
-	var store kv.Store
-	var err error
+	s := enginetest.Open(t, "")
+	var store kv.Store = s.KV
 	if pg {
-		store, err = kv.OpenPostgres(context.Background(), kv.PostgresOptions{DSN: pgtest.Database(t)})
-	} else {
-		store, err = kv.Open(kv.Options{Dir: dir + "/meta", Barrier: barrier.Waiter()})
+		pgs, err := kv.OpenPostgres(context.Background(), kv.PostgresOptions{DSN: pgtest.Database(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = pgs.Close() })
+		store = pgs
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := blobstore.Open(dir, barrier)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := New(store, blobs, o)
+	r := New(store, s.Blobs, o)
 	t.Cleanup(func() {
 		if err := r.Close(context.Background()); err != nil {
 			t.Error(err)
 		}
-		_ = store.Close()
 	})
 	return r
 }

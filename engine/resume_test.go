@@ -12,32 +12,22 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
-	"git.wntrmute.dev/kyle/mcr/engine/blobstore/blobstoretest"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/jobs"
-	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
 // openAt opens a registry over the stores in dir, as mcrsrv serve does;
 // closing it and opening dir again is a restart.
 func openAt(t *testing.T, dir string) (*Registry, func()) {
 	t.Helper()
-	barrier := blobstoretest.Barrier(t, dir)
-	store, err := kv.Open(kv.Options{Dir: filepath.Join(dir, "meta"), Barrier: barrier.Waiter()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := blobstore.Open(dir, barrier)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := New(store, blobs, Options{})
+	s := enginetest.Open(t, dir)
+	r := New(s.KV, s.Blobs, Options{})
 	return r, func() {
 		if err := r.Close(context.Background()); err != nil {
 			t.Error(err)
 		}
-		if err := store.Close(); err != nil {
+		if err := s.Close(); err != nil {
 			t.Error(err)
 		}
 	}

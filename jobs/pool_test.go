@@ -9,21 +9,11 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// waitFor polls cond: the pool's queue is observable only through Stats.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
 
 // fill occupies every worker of p with a task blocked on release, and
 // returns once all of them run.
@@ -48,7 +38,7 @@ func fill(t *testing.T, p *Pool, workers int, release <-chan struct{}) *sync.Wai
 			}
 		}()
 	}
-	waitFor(t, "workers busy", func() bool { return p.Stats().Running == workers })
+	wait.For(t, "workers busy", func() bool { return p.Stats().Running == workers })
 	return &wg
 }
 
@@ -90,7 +80,7 @@ func TestPoolBusyWhenWorkersAndQueueFull(t *testing.T) {
 	// One more waits in the queue.
 	queuedDone := make(chan error, 1)
 	go func() { queuedDone <- p.Do(context.Background(), func(context.Context) {}) }()
-	waitFor(t, "a queued task", func() bool { return p.Stats().Queued == queue })
+	wait.For(t, "a queued task", func() bool { return p.Stats().Queued == queue })
 
 	start := time.Now()
 	if err := p.Do(context.Background(), func(context.Context) { t.Error("ran a task refused as busy") }); !errors.Is(err, ErrBusy) {
@@ -117,7 +107,7 @@ func TestPoolZeroQueueTakesOnlyIdleWorkers(t *testing.T) {
 	close(release)
 	wg.Wait()
 	// The worker is idle again: accepted (a worker must be receiving, so retry briefly).
-	waitFor(t, "idle worker accepts", func() bool { return p.Do(context.Background(), func(context.Context) {}) == nil })
+	wait.For(t, "idle worker accepts", func() bool { return p.Do(context.Background(), func(context.Context) {}) == nil })
 }
 
 func TestPoolCancelBeforeStartNeverRuns(t *testing.T) {
@@ -129,7 +119,7 @@ func TestPoolCancelBeforeStartNeverRuns(t *testing.T) {
 	var ran atomic.Bool
 	errc := make(chan error, 1)
 	go func() { errc <- p.Do(ctx, func(context.Context) { ran.Store(true) }) }()
-	waitFor(t, "queued", func() bool { return p.Stats().Queued == 1 })
+	wait.For(t, "queued", func() bool { return p.Stats().Queued == 1 })
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Do cancelled while queued = %v, want context.Canceled", err)
@@ -201,14 +191,14 @@ func TestPoolClose(t *testing.T) {
 	go func() {
 		runErr <- p.Do(context.Background(), func(context.Context) { <-release; runningDone.Store(true) })
 	}()
-	waitFor(t, "running", func() bool { return p.Stats().Running == 1 })
+	wait.For(t, "running", func() bool { return p.Stats().Running == 1 })
 	queuedErr := make(chan error, 2)
 	for range 2 {
 		go func() {
 			queuedErr <- p.Do(context.Background(), func(context.Context) { t.Error("queued task ran after Close") })
 		}()
 	}
-	waitFor(t, "queued", func() bool { return p.Stats().Queued == 2 })
+	wait.For(t, "queued", func() bool { return p.Stats().Queued == 2 })
 	closed := make(chan struct{})
 	go func() { p.Close(); close(closed) }()
 	select {

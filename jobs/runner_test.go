@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 )
 
 // fakeClock fires timers only when the test advances it.
@@ -126,7 +128,7 @@ func startRunner(t *testing.T, o Options, jobs ...Job) *Runner {
 	return r
 }
 
-func wait(t *testing.T, r *Runner, kind string) Status {
+func waitRun(t *testing.T, r *Runner, kind string) Status {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -150,7 +152,7 @@ func TestRunnerTriggerRecordsStatus(t *testing.T) {
 	if err := r.Trigger("gc"); err != nil {
 		t.Fatal(err)
 	}
-	s := wait(t, r, "gc")
+	s := waitRun(t, r, "gc")
 	if s.State != Succeeded || s.LastResult != `{"swept":3}` || s.LastError != "" || s.Runs != 1 ||
 		s.Done != 3 || s.Total != 10 || s.Note != "mark" || s.Started.IsZero() || s.Finished.IsZero() {
 		t.Fatalf("status after a run: %+v", s)
@@ -178,11 +180,11 @@ func TestRunnerOneRunPerKind(t *testing.T) {
 		t.Fatalf("second Trigger while active = %v, want ErrRunning", err)
 	}
 	close(release)
-	wait(t, r, "gc")
+	waitRun(t, r, "gc")
 	if err := r.Trigger("gc"); err != nil {
 		t.Fatalf("Trigger after the run ended: %v", err)
 	}
-	wait(t, r, "gc")
+	waitRun(t, r, "gc")
 	if runs.Load() != 2 {
 		t.Fatalf("runs = %d, want 2", runs.Load())
 	}
@@ -213,7 +215,7 @@ func TestRunnerBoundsWorkers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "two running", func() bool { return cur.Load() == 2 })
+	wait.For(t, "two running", func() bool { return cur.Load() == 2 })
 	queued := 0
 	for _, s := range r.Statuses() {
 		if s.State == Queued {
@@ -225,7 +227,7 @@ func TestRunnerBoundsWorkers(t *testing.T) {
 	}
 	close(release)
 	for _, j := range jobs {
-		if s := wait(t, r, j.Kind); s.State != Succeeded {
+		if s := waitRun(t, r, j.Kind); s.State != Succeeded {
 			t.Fatalf("%s: %+v", j.Kind, s)
 		}
 	}
@@ -241,13 +243,13 @@ func TestRunnerPanicIsolated(t *testing.T) {
 	if err := r.Trigger("bad"); err != nil {
 		t.Fatal(err)
 	}
-	if s := wait(t, r, "bad"); s.State != Failed || !strings.Contains(s.LastError, "kaboom") {
+	if s := waitRun(t, r, "bad"); s.State != Failed || !strings.Contains(s.LastError, "kaboom") {
 		t.Fatalf("panicking job: %+v", s)
 	}
 	if err := r.Trigger("good"); err != nil {
 		t.Fatal(err)
 	}
-	if s := wait(t, r, "good"); s.State != Succeeded {
+	if s := waitRun(t, r, "good"); s.State != Succeeded {
 		t.Fatalf("job after a panic: %+v", s)
 	}
 }
@@ -266,17 +268,17 @@ func TestRunnerCancelAndTimeout(t *testing.T) {
 	if err := r.Trigger("long"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "running", func() bool { s, _ := r.Status("long"); return s.State == Running })
+	wait.For(t, "running", func() bool { s, _ := r.Status("long"); return s.State == Running })
 	if !r.Cancel("long") {
 		t.Fatal("Cancel of a running job reported false")
 	}
-	if s := wait(t, r, "long"); s.State != Cancelled || s.LastResult != "partial" {
+	if s := waitRun(t, r, "long"); s.State != Cancelled || s.LastResult != "partial" {
 		t.Fatalf("cancelled job: %+v", s)
 	}
 	if err := r.Trigger("bounded"); err != nil {
 		t.Fatal(err)
 	}
-	if s := wait(t, r, "bounded"); s.State != Failed || !strings.Contains(s.LastError, "deadline") {
+	if s := waitRun(t, r, "bounded"); s.State != Failed || !strings.Contains(s.LastError, "deadline") {
 		t.Fatalf("timed-out job: %+v", s)
 	}
 }
@@ -299,8 +301,8 @@ func TestRunnerSchedule(t *testing.T) {
 	for i := int64(1); i <= 3; i++ {
 		clock.Advance(time.Hour)
 		clock.awaitTimer(t) // the schedule re-armed after triggering
-		wait(t, r, "vlog")
-		waitFor(t, "run", func() bool { return runs.Load() == i })
+		waitRun(t, r, "vlog")
+		wait.For(t, "run", func() bool { return runs.Load() == i })
 	}
 }
 
@@ -345,7 +347,7 @@ func TestRunnerSubmit(t *testing.T) {
 	if err := r.Submit("repo-delete", func(context.Context, *Progress) (string, error) { return "deleted ci/a", nil }); err != nil {
 		t.Fatal(err)
 	}
-	if s := wait(t, r, "repo-delete"); s.State != Succeeded || s.LastResult != "deleted ci/a" {
+	if s := waitRun(t, r, "repo-delete"); s.State != Succeeded || s.LastResult != "deleted ci/a" {
 		t.Fatalf("ad-hoc job: %+v", s)
 	}
 	if err := r.Register(Job{Kind: "late", Run: func(context.Context, *Progress) (string, error) { return "", nil }}); err == nil {
@@ -398,8 +400,8 @@ func TestRunnerStoreFailureDoesNotFailJob(t *testing.T) {
 	if err := r.Trigger("gc"); err != nil {
 		t.Fatal(err)
 	}
-	if s := wait(t, r, "gc"); s.State != Succeeded {
+	if s := waitRun(t, r, "gc"); s.State != Succeeded {
 		t.Fatalf("%+v", s)
 	}
-	waitFor(t, "store errors reported", func() bool { return reported.Load() >= 2 })
+	wait.For(t, "store errors reported", func() bool { return reported.Load() >= 2 })
 }

@@ -3,25 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 )
-
-// eventually retries cond for up to 15 seconds: audit events are written
-// asynchronously.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 // events runs audit ls -o json with args.
 func events(t *testing.T, args ...string) apiv1.EventPage {
@@ -35,7 +26,7 @@ func TestAuditLs(t *testing.T) {
 	d1, _ := pushImage(t, "audit/app", "v1", "audited one")
 	d2, _ := pushImage(t, "audit/app", "v2", "audited two")
 	var pushes apiv1.EventPage
-	eventually(t, "the push events", func() bool {
+	wait.For(t, "the push events", func() bool {
 		pushes = events(t, "--type", "push", "--repository", "audit/app")
 		seen := map[string]bool{}
 		for _, e := range pushes.Events {
@@ -77,7 +68,7 @@ func TestAuditLs(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("bad credentials: %s", resp.Status)
 	}
-	eventually(t, "the failed login", func() bool {
+	wait.For(t, "the failed login", func() bool {
 		for _, e := range events(t, "--type", "login_failed", "--outcome", "failure").Events {
 			if e.Type != "login_failed" || e.Outcome != "failure" {
 				t.Fatalf("--type login_failed --outcome failure: %+v", e)
@@ -156,13 +147,17 @@ func TestAuditTailFollow(t *testing.T) {
 				return ""
 			}})
 	}()
-	// Give the follower time to reach its long poll: events before it
-	// started are not printed (-n 0).
-	time.Sleep(500 * time.Millisecond)
-	d, _ := pushImage(t, "follow/app", "v1", "followed")
-	eventually(t, "the followed push", func() bool { return strings.Contains(out.String(), d) })
+	// Events before the follower attached are not printed (-n 0), and the
+	// server (another process) does not say when it has: push until one
+	// of the pushes shows, then one that can only arrive live.
+	var pushed []string
+	wait.For(t, "a push followed live", func() bool {
+		d, _ := pushImage(t, "follow/app", fmt.Sprintf("v1.%d", len(pushed)), fmt.Sprintf("followed %d", len(pushed)))
+		pushed = append(pushed, d)
+		return slices.ContainsFunc(pushed, func(d string) bool { return strings.Contains(out.String(), d) })
+	})
 	d2, _ := pushImage(t, "follow/app", "v2", "followed again")
-	eventually(t, "the second followed push", func() bool { return strings.Contains(out.String(), d2) })
+	wait.For(t, "the second followed push", func() bool { return strings.Contains(out.String(), d2) })
 	cancel()
 	select {
 	case code := <-done:

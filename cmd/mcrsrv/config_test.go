@@ -69,8 +69,10 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestConfigMemoryLimit(t *testing.T) {
-	if got := Defaults().Memory.Limit.Bytes; got != defaultMemoryLimit {
-		t.Errorf("default memory.limit %d", got)
+	// With no configuration at all the documented limit applies
+	// (docs/operations.md: 192MiB), and it passes validation.
+	if c, err := Load("", nil); err != nil || c.Memory.Limit.Bytes != 192<<20 || c.Validate() != nil {
+		t.Errorf("default memory.limit %d, %v", c.Memory.Limit.Bytes, err)
 	}
 	path := filepath.Join(t.TempDir(), "mcr.toml")
 	if err := os.WriteFile(path, []byte("[memory]\nlimit = \"256MiB\"\n"), 0o600); err != nil {

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
 )
 
@@ -91,13 +92,7 @@ func (a *acked) tags() int { a.mu.Lock(); defer a.mu.Unlock(); return len(a.mani
 // on a loaded machine where the first push is slow.
 func (a *acked) waitTag(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for a.tags() <= n {
-		if time.Now().After(deadline) {
-			t.Fatalf("no tag acknowledged in 60s (%d so far)", n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.Within(t, time.Minute, fmt.Sprintf("a tag acknowledged past %d", n), func() bool { return a.tags() > n })
 }
 
 func (a *acked) tag(ref, d string) { a.mu.Lock(); a.manifests[ref] = d; a.mu.Unlock() }

@@ -13,8 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
-	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
-	"git.wntrmute.dev/kyle/mcr/kv"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 )
 
 func TestGCConfig(t *testing.T) {
@@ -47,14 +46,8 @@ func TestGCConfig(t *testing.T) {
 
 func TestOfflineGC(t *testing.T) {
 	dir := t.TempDir()
-	store, err := kv.Open(kv.Options{Dir: filepath.Join(dir, "meta")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := blobstore.Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opened := enginetest.Open(t, dir)
+	store, blobs := opened.KV, opened.Blobs
 	reg := engine.New(store, blobs, engine.Options{})
 	data := []byte("an unreferenced layer")
 	d := digest.FromBytes(data)

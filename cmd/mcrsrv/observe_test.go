@@ -9,10 +9,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/engine/diskspace"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/http/metrics"
-	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
 func TestMetricsConfigKey(t *testing.T) {
@@ -34,14 +33,8 @@ func TestMetricsConfigKey(t *testing.T) {
 
 func TestReadiness(t *testing.T) {
 	data := t.TempDir()
-	store, err := kv.Open(kv.Options{Dir: filepath.Join(data, "meta")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := blobstore.Open(data, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opened := enginetest.Open(t, data)
+	store, blobs := opened.KV, opened.Blobs
 	ready := readiness(store, data, nil, blobs)
 	if err := ready(); err != nil {
 		t.Fatalf("fresh store: %v", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
@@ -89,15 +90,10 @@ func stopServer(t *testing.T, srv *child, sig syscall.Signal) {
 // waitFileSize polls until path holds at least n bytes.
 func waitFileSize(t *testing.T, path string, n int64) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if fi, err := os.Stat(path); err == nil && fi.Size() >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never reached %d bytes", path, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.For(t, fmt.Sprintf("%s to reach %d bytes", path, n), func() bool {
+		fi, err := os.Stat(path)
+		return err == nil && fi.Size() >= n
+	})
 }
 
 // A chunked upload survives the server stopping, by SIGTERM and by
@@ -204,15 +200,12 @@ func resumeAfter(t *testing.T, sig syscall.Signal) {
 // and returns what it reports.
 func waitOffset(t *testing.T, base, loc string, n int64) int64 {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if off := uploadOffset(t, base, loc); off >= n {
-			return off
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never reported %d bytes", loc, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	var off int64
+	wait.For(t, fmt.Sprintf("%s to report %d bytes", loc, n), func() bool {
+		off = uploadOffset(t, base, loc)
+		return off >= n
+	})
+	return off
 }
 
 // crashState is what a killed server left on disk, read with the server

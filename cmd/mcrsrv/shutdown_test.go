@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 )
 
 // pacedBody is size pseudo-random bytes (the same for the same seed),
@@ -93,13 +95,7 @@ func startUpload(base, repo, dgst string, body *pacedBody, size int64) *upload {
 // waitSent waits until the upload has sent n bytes.
 func (u *upload) waitSent(t *testing.T, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for u.body.sent.Load() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("the upload sent only %d bytes", u.body.sent.Load())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.For(t, fmt.Sprintf("the upload to send %d bytes", n), func() bool { return u.body.sent.Load() >= n })
 }
 
 // stopAndTime sends SIGTERM and returns how long the process took to

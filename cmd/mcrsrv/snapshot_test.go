@@ -18,6 +18,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
 	"git.wntrmute.dev/kyle/mcr/kv"
@@ -69,14 +70,8 @@ func pushImage(t *testing.T, reg *engine.Registry, repo, tag string, layers ...[
 func TestSnapshotRestore(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	store, err := kv.Open(kv.Options{Dir: filepath.Join(dir, "meta")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := blobstore.Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opened := enginetest.Open(t, dir)
+	store, blobs := opened.KV, opened.Blobs
 	reg := engine.New(store, blobs, engine.Options{})
 	shared := bytes.Repeat([]byte("base layer "), 1000)
 	images := []image{
@@ -167,14 +162,8 @@ func TestSnapshotRestore(t *testing.T) {
 func TestRestoreCorrupt(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	store, err := kv.Open(kv.Options{Dir: filepath.Join(dir, "meta")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := blobstore.Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opened := enginetest.Open(t, dir)
+	store, blobs := opened.KV, opened.Blobs
 	reg := engine.New(store, blobs, engine.Options{})
 	im := pushImage(t, reg, "a", "v1", []byte("layer"))
 	_ = reg.Close(ctx)

@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
+
 	"context"
 	"fmt"
 	"sync"
@@ -35,7 +37,7 @@ func failure(at time.Time, account, addr string) Event {
 // verifies afterwards.
 func TestAggregateFailedLogins(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t)
+	s := enginetest.Memory(t)
 	j := Open(s, Options{})
 	base := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
 	agg := NewAggregator(j, AggregatorOptions{Window: time.Minute})
@@ -157,7 +159,7 @@ func TestAggregateBounded(t *testing.T) {
 // Start's loop closes the windows on its own; a fake clock moves time.
 func TestAggregatorLoop(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t)
+	s := enginetest.Memory(t)
 	j := Open(s, Options{})
 	var mu sync.Mutex
 	now := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)

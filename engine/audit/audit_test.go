@@ -25,9 +25,20 @@ func TestLog(t *testing.T) {
 	if _, ok := got["digest"]; ok {
 		t.Error("empty fields are logged")
 	}
-	Nop{}.Record(context.Background(), Event{})
 	ctx := WithActor(context.Background(), Actor{Name: "root"})
 	if ActorFrom(ctx).Name != "root" || ActorFrom(context.Background()) != (Actor{}) {
 		t.Error("actor context")
+	}
+}
+
+// A Tee passes each event to every recorder, Nop among them, in order.
+func TestTee(t *testing.T) {
+	var a, b bytes.Buffer
+	Tee{Log{L: zerolog.New(&a)}, Nop{}, Log{L: zerolog.New(&b)}}.Record(context.Background(), Event{Kind: Push, Repository: "r"})
+	for _, out := range []*bytes.Buffer{&a, &b} {
+		var got map[string]any
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil || got["event"] != "push" || got["repository"] != "r" {
+			t.Errorf("teed event: %s (%v)", out.String(), err)
+		}
 	}
 }

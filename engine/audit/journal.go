@@ -59,6 +59,12 @@ type Journal struct {
 	failed  atomic.Uint64
 
 	prunedAge, prunedCap atomic.Uint64 // deleted by retention, this run
+
+	// Followers parked in Follow waiting for a commit, now and in all:
+	// what a caller (a test, an operator) can observe to know a follower
+	// is attached before it writes what the follower waits for.
+	following atomic.Int64
+	parked    atomic.Uint64
 }
 
 var _ Recorder = (*Journal)(nil)
@@ -109,12 +115,17 @@ type Stats struct {
 	// Deleted by retention in this run: too old, and beyond the count or
 	// size cap.
 	PrunedAge, PrunedCap uint64
+	// Following is how many Follow calls wait for a commit now; Parked
+	// counts every time one started waiting.
+	Following int
+	Parked    uint64
 }
 
 // Stats returns the counters.
 func (j *Journal) Stats() Stats {
 	return Stats{Written: j.written.Load(), Dropped: j.dropped.Load(), Failed: j.failed.Load(), Queued: len(j.q),
-		PrunedAge: j.prunedAge.Load(), PrunedCap: j.prunedCap.Load()}
+		PrunedAge: j.prunedAge.Load(), PrunedCap: j.prunedCap.Load(),
+		Following: int(j.following.Load()), Parked: j.parked.Load()}
 }
 
 // Close stops accepting events and waits, bounded by ctx, until the ones

@@ -8,18 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
-
-func openStore(t *testing.T) *kv.Badger {
-	t.Helper()
-	s, err := kv.Open(kv.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
 
 // fill writes n events through a Journal and closes it.
 func fill(t *testing.T, s kv.Store, base time.Time, n int, mk func(i int) Event) {
@@ -76,7 +68,7 @@ func TestChain(t *testing.T) {
 	ctx := context.Background()
 	base := time.Unix(1_700_000_000, 0)
 	fresh := func(t *testing.T) *kv.Badger {
-		s := openStore(t)
+		s := enginetest.Memory(t)
 		fill(t, s, base, 10, event)
 		if rep := verify(t, s); !rep.OK() || rep.Checked != 10 || rep.Last != 10 || rep.Head == "" {
 			t.Fatalf("intact chain: %+v %+v", rep, rep.Broken)
@@ -140,7 +132,7 @@ func TestChain(t *testing.T) {
 		}
 	})
 	t.Run("empty", func(t *testing.T) {
-		if rep := verify(t, openStore(t)); !rep.OK() || rep.Checked != 0 {
+		if rep := verify(t, enginetest.Memory(t)); !rep.OK() || rep.Checked != 0 {
 			t.Errorf("%+v", rep)
 		}
 	})
@@ -148,7 +140,7 @@ func TestChain(t *testing.T) {
 
 func TestQuery(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t)
+	s := enginetest.Memory(t)
 	base := time.Unix(1_700_000_000, 0)
 	kinds := []Kind{Push, Delete, Denied, Login}
 	fill(t, s, base, 40, func(i int) Event {
@@ -235,7 +227,7 @@ func (s *slowStore) Update(ctx context.Context, fn func(kv.Txn) error) error {
 
 func TestShedAndFlush(t *testing.T) {
 	ctx := context.Background()
-	base := openStore(t)
+	base := enginetest.Memory(t)
 	s := &slowStore{Store: base, gate: make(chan struct{}), entered: make(chan struct{})}
 	j := Open(s, Options{Queue: 4, Batch: 2})
 	// The writer takes the first event and blocks on the store; the queue
@@ -268,7 +260,7 @@ func TestShedAndFlush(t *testing.T) {
 }
 
 func TestCloseTimeout(t *testing.T) {
-	s := &slowStore{Store: openStore(t), gate: make(chan struct{}), entered: make(chan struct{})}
+	s := &slowStore{Store: enginetest.Memory(t), gate: make(chan struct{}), entered: make(chan struct{})}
 	j := Open(s, Options{})
 	j.Record(context.Background(), event(0))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
@@ -284,7 +276,7 @@ func TestCloseTimeout(t *testing.T) {
 
 func TestPrune(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t)
+	s := enginetest.Memory(t)
 	base := time.Unix(1_700_000_000, 0)
 	fill(t, s, base, 2500, event)
 	n, err := Prune(ctx, s, Retention{MaxCount: 100}, base)
@@ -337,7 +329,7 @@ func TestPrune(t *testing.T) {
 // without reading them twice, and returns empty with a cursor when the
 // wait runs out.
 func TestFollow(t *testing.T) {
-	s := openStore(t)
+	s := enginetest.Memory(t)
 	j := Open(s, Options{})
 	defer j.Close(context.Background())
 	ctx := context.Background()
@@ -352,18 +344,23 @@ func TestFollow(t *testing.T) {
 		err error
 	}
 	got := make(chan result, 1)
+	parked := j.Stats().Parked
 	go func() {
 		p, err := j.Follow(ctx, f, "", 10, 10*time.Second)
 		got <- result{p, err}
 	}()
-	time.Sleep(20 * time.Millisecond)
-	j.Record(ctx, event(1)) // a push: does not match, the follower keeps waiting
-	time.Sleep(50 * time.Millisecond)
-	select {
-	case r := <-got:
-		t.Fatalf("woke for a non-matching event: %+v", r.p)
-	default:
-	}
+	// Attached: parked once. A push does not match: the follower wakes
+	// for its commit, reads it, and parks again instead of returning.
+	wait.For(t, "the follower to wait", func() bool { return j.Stats().Parked == parked+1 })
+	j.Record(ctx, event(1))
+	wait.For(t, "the follower to wait again after the non-matching event", func() bool {
+		select {
+		case r := <-got:
+			t.Fatalf("woke for a non-matching event: %+v", r.p)
+		default:
+		}
+		return j.Stats().Parked == parked+2 && j.Stats().Following == 1
+	})
 	del := event(2)
 	del.Kind = Delete
 	j.Record(ctx, del)

@@ -154,12 +154,24 @@ func (j *Journal) Follow(ctx context.Context, f Filter, after string, limit int,
 			return p, nil
 		}
 		after = p.Next
-		select {
-		case <-woken:
-		case <-timer.C:
-			return p, nil
-		case <-ctx.Done():
+		if !j.park(ctx, woken, timer.C) {
 			return p, nil
 		}
+	}
+}
+
+// park waits for a commit (true), or for the wait or ctx to run out
+// (false), counted in Stats while it waits.
+func (j *Journal) park(ctx context.Context, woken <-chan struct{}, expired <-chan time.Time) bool {
+	j.following.Add(1)
+	j.parked.Add(1)
+	defer j.following.Add(-1)
+	select {
+	case <-woken:
+		return true
+	case <-expired:
+		return false
+	case <-ctx.Done():
+		return false
 	}
 }

@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
+
 	"context"
 	"encoding/json"
 	"testing"
@@ -33,7 +35,7 @@ func headOf(t *testing.T, s kv.Store) head {
 // filled returns a store holding n events, one a second from base.
 func filled(t *testing.T, n int) (*kv.Badger, time.Time) {
 	t.Helper()
-	s := openStore(t)
+	s := enginetest.Memory(t)
 	base := time.Unix(1_700_000_000, 0)
 	fill(t, s, base, n, event)
 	return s, base

@@ -10,9 +10,10 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/opencontainers/go-digest"
+
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 )
 
 func newTestBarrier(t *testing.T, dirs ...string) *Barrier {
@@ -65,7 +66,7 @@ func TestBarrierGroupsWaiters(t *testing.T) {
 	}
 	first := make(chan error, 1)
 	go func() { first <- b.Wait() }()
-	waitFor(t, func() bool { return started.Load() == 1 })
+	wait.For(t, "the first sync to start", func() bool { return started.Load() == 1 })
 
 	const waiters = 20
 	var returned atomic.Int64
@@ -82,14 +83,14 @@ func TestBarrierGroupsWaiters(t *testing.T) {
 			errs <- err
 		})
 	}
-	waitFor(t, func() bool { return b.parkedWaits() == waiters }) // all queued behind sync 1
-	gate <- struct{}{}                                            // sync 1 ends
+	wait.For(t, "every waiter to queue behind sync 1", func() bool { return b.parkedWaits() == waiters })
+	gate <- struct{}{} // sync 1 ends
 	if err := <-first; err != nil {
 		t.Fatal(err)
 	}
 	// Sync 2 is running (held at the gate) and every other waiter has either
 	// parked again behind it or, wrongly, returned on sync 1.
-	waitFor(t, func() bool {
+	wait.For(t, "sync 2 to start with every waiter parked or returned", func() bool {
 		return started.Load() == 2 && b.parkedWaits()+int(returned.Load()) == waiters-1
 	})
 	if n := returned.Load(); n != 0 {
@@ -162,17 +163,6 @@ func TestStoreWithBarrier(t *testing.T) {
 	got, err := os.ReadFile(s.path(d))
 	if err != nil || string(got) != string(content) {
 		t.Fatalf("committed blob = %q, %v", got, err)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

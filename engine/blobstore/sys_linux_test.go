@@ -4,7 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
+
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 )
 
 // TestReadAheadReleases checks that a long read-ahead runs on its own
@@ -24,11 +25,5 @@ func TestReadAheadReleases(t *testing.T) {
 		readAhead(f, 0, 3*readAheadStep)
 		_ = f.Close()
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(readAheads) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d read-aheads still running", len(readAheads))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.For(t, "the read-aheads to finish", func() bool { return len(readAheads) == 0 })
 }

@@ -19,6 +19,7 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
@@ -35,16 +36,8 @@ type benchRegistry struct {
 
 func openBench(b *testing.B) *benchRegistry {
 	b.Helper()
-	r := &benchRegistry{dir: b.TempDir(), old: time.Now().Add(-2 * time.Hour).UnixNano()}
-	var err error
-	if r.store, err = kv.Open(kv.Options{Dir: r.dir + "/meta"}); err != nil {
-		b.Fatal(err)
-	}
-	if r.blobs, err = blobstore.Open(r.dir, nil); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = r.store.Close() })
-	return r
+	s := enginetest.Open(b, "")
+	return &benchRegistry{dir: s.Dir, store: s.KV, blobs: s.Blobs, old: time.Now().Add(-2 * time.Hour).UnixNano()}
 }
 
 func randDigest() digest.Digest {

@@ -16,6 +16,7 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/kv"
 	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
 )
@@ -71,14 +72,8 @@ func crashChild(dir, at string) error {
 // and returns the live manifests' blobs by repository.
 func crashSetup(t *testing.T, dir string) map[string][]digest.Digest {
 	t.Helper()
-	store, err := kv.Open(kv.Options{Dir: dir + "/meta"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := blobstore.Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := enginetest.Open(t, dir)
+	store, blobs := s.KV, s.Blobs
 	reg := engine.New(store, blobs, engine.Options{})
 	e := &env{t: t, ctx: context.Background(), dir: dir, store: store, blobs: blobs, reg: reg}
 	live := map[string][]digest.Digest{}
@@ -111,7 +106,7 @@ func crashSetup(t *testing.T, dir string) map[string][]digest.Digest {
 	if err := reg.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Close(); err != nil {
+	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return live
@@ -122,15 +117,9 @@ func crashSetup(t *testing.T, dir string) map[string][]digest.Digest {
 // the sweep tombstones and files without a record it found.
 func consistent(t *testing.T, dir string, live map[string][]digest.Digest, collect bool) (tombstones, orphans int) {
 	t.Helper()
-	store, err := kv.Open(kv.Options{Dir: dir + "/meta"})
-	if err != nil {
-		t.Fatalf("reopen after the kill: %v", err)
-	}
-	defer store.Close()
-	blobs, err := blobstore.Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := enginetest.Open(t, dir) // reopened after the kill
+	defer s.Close()
+	store, blobs := s.KV, s.Blobs
 	reg := engine.New(store, blobs, engine.Options{})
 	defer reg.Close(context.Background())
 	e := &env{t: t, ctx: context.Background(), dir: dir, store: store, blobs: blobs, reg: reg}

@@ -17,6 +17,7 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/kv"
 	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
@@ -59,21 +60,25 @@ type envOptions struct {
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), dir: t.TempDir()}
-	kvo := kv.Options{InMemory: true}
-	if o.disk {
-		kvo = kv.Options{Dir: e.dir + "/meta"}
-	}
 	var err error
-	if o.postgres {
-		e.store, err = kv.OpenPostgres(e.ctx, kv.PostgresOptions{DSN: pgtest.Database(t)})
-	} else {
-		e.store, err = kv.Open(kvo)
+	switch {
+	case o.postgres:
+		pg, err := kv.OpenPostgres(e.ctx, kv.PostgresOptions{DSN: pgtest.Database(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = pg.Close() })
+		e.store = pg
+	case o.disk:
+		s := enginetest.Open(t, e.dir)
+		e.store, e.blobs = s.KV, s.Blobs
+	default:
+		e.store = enginetest.Memory(t)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.blobs, err = blobstore.Open(e.dir, nil); err != nil {
-		t.Fatal(err)
+	if e.blobs == nil {
+		if e.blobs, err = blobstore.Open(e.dir, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	now := time.Now
 	if !o.realTime {
@@ -91,7 +96,6 @@ func newEnv(t testing.TB, o envOptions) *env {
 		if err := e.reg.Close(context.Background()); err != nil {
 			t.Error(err)
 		}
-		_ = e.store.Close()
 	})
 	return e
 }

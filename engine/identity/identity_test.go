@@ -5,12 +5,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/clock"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
@@ -19,33 +20,13 @@ import (
 // real ones.
 var cheap = HashParams{Time: 1, Memory: 64, Threads: 1}
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+func newStore(t testing.TB) kv.Store { return enginetest.Memory(t) }
 
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newStore(t testing.TB) kv.Store {
-	t.Helper()
-	store, err := kv.Open(kv.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	return store
-}
-
-func newService(t testing.TB, store kv.Store, c *clock, o Options) *Service {
+func newService(t testing.TB, store kv.Store, c *clock.Clock, o Options) *Service {
 	t.Helper()
 	o.Hash = cheap
 	if c != nil {
-		o.Now = c.now
+		o.Now = c.Now
 	}
 	s, err := New(context.Background(), store, o)
 	if err != nil {
@@ -229,7 +210,7 @@ func TestAccessKeys(t *testing.T) {
 }
 
 func TestTokenRoundTrip(t *testing.T) {
-	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := clock.At(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	s := newService(t, newStore(t), c, Options{Service: "registry.test", TokenTTL: time.Minute})
 	p := Principal{ID: "id-1", Name: "ci", Type: System, Roles: []string{"ci"}}
 	access := []Access{{Type: "repository", Name: "ci/app", Actions: []string{"pull", "push"}}}
@@ -237,7 +218,7 @@ func TestTokenRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if iss.ExpiresIn != time.Minute || !iss.IssuedAt.Equal(c.now()) {
+	if iss.ExpiresIn != time.Minute || !iss.IssuedAt.Equal(c.Now()) {
 		t.Errorf("issued %+v", iss)
 	}
 	cl, err := s.VerifyToken(iss.Token)
@@ -256,14 +237,14 @@ func TestTokenRoundTrip(t *testing.T) {
 	}
 
 	// Expiry (with the 5 s leeway).
-	c.add(time.Minute + 6*time.Second)
+	c.Add(time.Minute + 6*time.Second)
 	if _, err := s.VerifyToken(iss.Token); errcode.KindOf(err) != errcode.Unauthorized {
 		t.Errorf("expired token: %v", err)
 	}
 }
 
 func TestTokenRejected(t *testing.T) {
-	c := &clock{t: time.Now()}
+	c := clock.At(time.Now())
 	store := newStore(t)
 	s := newService(t, store, c, Options{Service: "registry.test"})
 	p := Principal{ID: "id-1", Name: "ci", Type: System}
@@ -307,7 +288,7 @@ func TestTokenRejected(t *testing.T) {
 		t.Errorf("refresh: %+v %v", cl, err)
 	}
 	// Not yet valid.
-	c.add(-time.Hour)
+	c.Add(-time.Hour)
 	if _, err := s.VerifyToken(good.Token); err == nil {
 		t.Error("token used before it was issued")
 	}
@@ -382,12 +363,7 @@ func FuzzParseScope(f *testing.F) {
 }
 
 func FuzzVerifyToken(f *testing.F) {
-	store, err := kv.Open(kv.Options{InMemory: true})
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer store.Close()
-	s, err := New(context.Background(), store, Options{Hash: cheap})
+	s, err := New(context.Background(), enginetest.Memory(f), Options{Hash: cheap})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -6,13 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/clock"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
 func TestSessionLifecycle(t *testing.T) {
 	ctx := context.Background()
 	store := newStore(t)
-	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	c := clock.At(time.Unix(1_700_000_000, 0))
 	s := newService(t, store, c, Options{})
 	p := Principal{ID: "a1", Name: "ann", Type: Human, Roles: []string{RoleAdmin}}
 	sess, err := s.CreateSession(ctx, p, time.Hour)
@@ -50,13 +51,13 @@ func TestSessionLifecycle(t *testing.T) {
 func TestSessionExpiry(t *testing.T) {
 	ctx := context.Background()
 	store := newStore(t)
-	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	c := clock.At(time.Unix(1_700_000_000, 0))
 	s := newService(t, store, c, Options{})
 	old, err := s.CreateSession(ctx, Principal{ID: "a1", Name: "ann"}, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.add(2 * time.Minute)
+	c.Add(2 * time.Minute)
 	if _, err := s.Session(ctx, old.ID); !errors.Is(err, ErrNoSession) {
 		t.Fatalf("expired session accepted: %v", err)
 	}

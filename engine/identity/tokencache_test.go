@@ -4,11 +4,12 @@ import (
 	"testing"
 	"time"
 
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/clock"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 )
 
 func TestVerifiedTokenCache(t *testing.T) {
-	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := clock.At(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	s := newService(t, newStore(t), c, Options{Service: "registry.test", TokenTTL: time.Minute})
 	iss, err := s.IssueToken(Principal{ID: "id-1", Name: "ci", Type: System}, nil)
 	if err != nil {
@@ -31,11 +32,11 @@ func TestVerifiedTokenCache(t *testing.T) {
 		t.Errorf("tampered token after caching the original: %v", err)
 	}
 	// Cached or not, a token is dead once expired (leeway included).
-	c.add(time.Minute + 4*time.Second)
+	c.Add(time.Minute + 4*time.Second)
 	if _, err := s.VerifyToken(iss.Token); err != nil {
 		t.Errorf("token inside the leeway refused: %v", err)
 	}
-	c.add(2 * time.Second)
+	c.Add(2 * time.Second)
 	if _, err := s.VerifyToken(iss.Token); errcode.KindOf(err) != errcode.Unauthorized {
 		t.Errorf("expired cached token accepted: %v", err)
 	}
@@ -64,7 +65,7 @@ func TestTokenCacheBounded(t *testing.T) {
 }
 
 func BenchmarkVerifyToken(b *testing.B) {
-	c := &clock{t: time.Now()}
+	c := clock.At(time.Now())
 	s := newService(b, newStore(b), c, Options{Service: "registry.test", TokenTTL: time.Hour})
 	iss, err := s.IssueToken(Principal{ID: "id-1", Name: "ci", Type: System}, []Access{{Type: "repository", Name: "ci/app", Actions: []string{"pull"}}})
 	if err != nil {

@@ -6,17 +6,15 @@ import (
 	"testing"
 
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
+	"git.wntrmute.dev/kyle/mcr/engine/audit/audittest"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
 func newEngine(t *testing.T) (*Engine, kv.Store) {
 	t.Helper()
-	store, err := kv.Open(kv.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
+	store := enginetest.Memory(t)
 	e, err := NewEngine(context.Background(), store, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -24,19 +22,8 @@ func newEngine(t *testing.T) (*Engine, kv.Store) {
 	return e, store
 }
 
-type events struct {
-	mu sync.Mutex
-	ev []audit.Event
-}
-
-func (r *events) Record(_ context.Context, e audit.Event) {
-	r.mu.Lock()
-	r.ev = append(r.ev, e)
-	r.mu.Unlock()
-}
-
 func TestEngineStoreAndCache(t *testing.T) {
-	rec := &events{}
+	rec := &audittest.Recorder{}
 	ctx := audit.WithActor(context.Background(), audit.Actor{ID: "u-root", Name: "root"})
 	e, store := newEngine(t)
 	e.WithAudit(rec)
@@ -69,8 +56,8 @@ func TestEngineStoreAndCache(t *testing.T) {
 	if e.Evaluate(q).Allowed {
 		t.Error("allowed after Delete")
 	}
-	if len(rec.ev) != 2 || rec.ev[0].Kind != audit.PolicyChanged || rec.ev[0].AccountName != "root" || rec.ev[1].Action != "delete" {
-		t.Errorf("audit events %+v", rec.ev)
+	if ev := rec.Events(); len(ev) != 2 || ev[0].Kind != audit.PolicyChanged || ev[0].AccountName != "root" || ev[1].Action != "delete" {
+		t.Errorf("audit events %+v", ev)
 	}
 }
 

@@ -5,20 +5,21 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/http/grpcapi/mcrv1"
+	"git.wntrmute.dev/kyle/mcr/http/servertest"
 )
 
 // Every RPC of RegistryService: success, validation, not found.
 func TestRegistryService(t *testing.T) {
 	e := newEnv(t)
-	root := e.token(e.account("root", identity.Human, identity.RoleAdmin))
+	root := e.token(e.Account("root", identity.Human, identity.RoleAdmin))
 	ctx := as(root)
 	dgst := e.push("team/app", "v1")
 	e.push("team/app", "v2")
@@ -110,7 +111,7 @@ func TestRegistryService(t *testing.T) {
 
 func TestJobService(t *testing.T) {
 	e := newEnv(t)
-	ctx := as(e.token(e.account("root", identity.Human, identity.RoleAdmin)))
+	ctx := as(e.token(e.Account("root", identity.Human, identity.RoleAdmin)))
 	run, err := e.jobs.RunGC(ctx, &mcrv1.RunGCRequest{DryRun: true})
 	if err != nil || run.Job.Kind != "gc-dry-run" && !strings.Contains(run.Job.GetKind(), "dry") {
 		t.Fatalf("run %v %v", run, err)
@@ -138,8 +139,8 @@ func TestJobService(t *testing.T) {
 
 func TestPolicyService(t *testing.T) {
 	e := newEnv(t)
-	ctx := as(e.token(e.account("root", identity.Human, identity.RoleAdmin)))
-	e.account("ci", identity.System)
+	ctx := as(e.token(e.Account("root", identity.Human, identity.RoleAdmin)))
+	e.Account("ci", identity.System)
 	rule := &mcrv1.Rule{Id: "ci-pull", Priority: 10, Effect: "allow", Subject: &mcrv1.Subject{AccountType: identity.System},
 		Actions: []string{"pull"}, Repositories: []string{"team/*"}, Enabled: true}
 	c, err := e.policy.CreateRule(ctx, &mcrv1.CreateRuleRequest{Rule: rule})
@@ -206,7 +207,7 @@ func TestPolicyService(t *testing.T) {
 
 func TestAccountService(t *testing.T) {
 	e := newEnv(t)
-	ctx := as(e.token(e.account("root", identity.Human, identity.RoleAdmin)))
+	ctx := as(e.token(e.Account("root", identity.Human, identity.RoleAdmin)))
 	c, err := e.accounts.CreateAccount(ctx, &mcrv1.CreateAccountRequest{Name: "alice", Type: identity.Human})
 	if err != nil || c.Account.Name != "alice" || c.Password == "" {
 		t.Fatalf("create %v %v", c, err)
@@ -238,7 +239,7 @@ func TestAccountService(t *testing.T) {
 	_, err = e.accounts.SetPassword(ctx, &mcrv1.SetPasswordRequest{Account: "nobody", Password: "a-new-long-password"})
 	wantCode(t, "password of an unknown account", err, codes.NotFound)
 
-	e.account("ci", identity.System)
+	e.Account("ci", identity.System)
 	k, err := e.accounts.CreateAccessKey(ctx, &mcrv1.CreateAccessKeyRequest{Account: "ci", Description: "pipeline"})
 	if err != nil || k.Secret == "" || k.Key.Description != "pipeline" {
 		t.Fatalf("create key %v %v", k, err)
@@ -264,7 +265,7 @@ func TestAccountService(t *testing.T) {
 
 func TestAuditAndSnapshotServices(t *testing.T) {
 	e := newEnv(t)
-	ctx := as(e.token(e.account("root", identity.Human, identity.RoleAdmin)))
+	ctx := as(e.token(e.Account("root", identity.Human, identity.RoleAdmin)))
 	if _, err := e.accounts.CreateAccount(ctx, &mcrv1.CreateAccountRequest{Name: "alice", Type: identity.Human}); err != nil {
 		t.Fatal(err)
 	}
@@ -303,8 +304,8 @@ func TestAuditAndSnapshotServices(t *testing.T) {
 // account (by token and by access key), and what each may do.
 func TestAuthentication(t *testing.T) {
 	e := newEnv(t)
-	e.account("root", identity.Human, identity.RoleAdmin)
-	ci := e.account("ci", identity.System)
+	e.Account("root", identity.Human, identity.RoleAdmin)
+	ci := e.Account("ci", identity.System)
 	e.push("team/app", "v1")
 	if err := e.pol.Put(context.Background(), policy.Rule{ID: "ci-pull", Priority: 10, Effect: policy.Allow,
 		Subject: policy.Subject{AccountID: ci.ID}, Actions: []policy.Action{policy.Pull}, Repositories: []string{"team/*"}, Enabled: true}); err != nil {
@@ -324,10 +325,10 @@ func TestAuthentication(t *testing.T) {
 		return err
 	}
 	wantCode(t, "no credentials", status(""), codes.Unauthenticated)
-	wantCode(t, "wrong password", status(basic("root", "wrong")), codes.Unauthenticated)
+	wantCode(t, "wrong password", status(servertest.Basic("root", "wrong")), codes.Unauthenticated)
 	wantCode(t, "garbage token", status("Bearer not.a.token"), codes.Unauthenticated)
 	wantCode(t, "unknown scheme", status("Digest x"), codes.Unauthenticated)
-	wantCode(t, "root by password", status(basic("root", "root-password")), codes.OK)
+	wantCode(t, "root by password", status(servertest.Basic("root", "root-password")), codes.OK)
 
 	// A pull token of an admin does not reach the API.
 	pullTok, err := e.ids.IssueToken(mustPrincipal(t, e, "root"), []identity.Access{{Type: "repository", Name: "team/app", Actions: []string{"pull"}}})
@@ -337,7 +338,7 @@ func TestAuthentication(t *testing.T) {
 	wantCode(t, "token without API scope", status("Bearer "+pullTok.Token), codes.Unauthenticated)
 
 	before := countDenied(t, e)
-	for name, cred := range map[string]string{"token": e.token(ci), "access key": basic("ci", secret)} {
+	for name, cred := range map[string]string{"token": e.token(ci), "access key": servertest.Basic("ci", secret)} {
 		ctx := as(cred)
 		wantCode(t, name+": status", status(cred), codes.PermissionDenied)
 		_, err := e.registry.GetRepository(ctx, &mcrv1.GetRepositoryRequest{Repository: "team/app"})
@@ -355,10 +356,7 @@ func TestAuthentication(t *testing.T) {
 		wantCode(t, name+": follow the audit log", err, codes.PermissionDenied)
 	}
 	// The journal writes asynchronously: wait for the ten events.
-	deadline := time.Now().Add(30 * time.Second)
-	for countDenied(t, e)-before < 10 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.For(t, "the ten denials in the audit log", func() bool { return countDenied(t, e)-before >= 10 })
 	if got := countDenied(t, e) - before; got != 10 {
 		t.Errorf("%d denials audited, want 10", got)
 	}

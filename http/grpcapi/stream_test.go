@@ -16,7 +16,7 @@ import (
 // is audited, and ends when the client cancels.
 func TestFollowAudit(t *testing.T) {
 	e := newEnv(t)
-	root := e.token(e.account("root", identity.Human, identity.RoleAdmin))
+	root := e.token(e.Account("root", identity.Human, identity.RoleAdmin))
 	ctx, cancel := context.WithTimeout(as(root), time.Minute)
 	defer cancel()
 	stream, err := e.audit.FollowAudit(ctx, &mcrv1.FollowAuditRequest{Filter: &mcrv1.AuditFilter{Types: []string{"delete"}}})
@@ -81,7 +81,7 @@ func TestHealthAndDrain(t *testing.T) {
 	if r, err := watch.Recv(); err != nil || r.Status != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("watch %v %v", r, err)
 	}
-	root := e.token(e.account("root", identity.Human, identity.RoleAdmin))
+	root := e.token(e.Account("root", identity.Human, identity.RoleAdmin))
 	stream, err := e.audit.FollowAudit(as(root), &mcrv1.FollowAuditRequest{Filter: &mcrv1.AuditFilter{Types: []string{"none"}}})
 	if err != nil {
 		t.Fatal(err)

@@ -14,9 +14,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
-	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
-	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
 // The in-process handler benchmarks: the full middleware chain and router
@@ -28,14 +27,8 @@ import (
 func benchRegistry(b *testing.B) (fasthttp.RequestHandler, *engine.Registry) {
 	b.Helper()
 	dir := b.TempDir()
-	store, err := kv.Open(kv.Options{Dir: dir + "/meta"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	blobs, err := blobstore.Open(dir, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	opened := enginetest.Open(b, dir)
+	store, blobs := opened.KV, opened.Blobs
 	reg := engine.New(store, blobs, engine.Options{})
 	b.Cleanup(func() {
 		_ = reg.Close(context.Background())

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bufio"
@@ -17,22 +17,25 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 	"git.wntrmute.dev/kyle/mcr/http/reqctx"
+	"git.wntrmute.dev/kyle/mcr/http/server"
+	"git.wntrmute.dev/kyle/mcr/http/servertest"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 )
 
-// newTCPRegistry serves a registry on a real 127.0.0.1 socket, so that
+// newTCPRegistry serves what c says on a real 127.0.0.1 socket, so that
 // tests can write raw requests and see exactly what goes over TCP.
-func newTCPRegistry(t *testing.T, o engine.Options, configure func(*engine.Registry, *Options)) *testRegistry {
+func newTCPRegistry(t *testing.T, c servertest.Config) *servertest.Registry {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	dir, store, blobs := openTestStores(t)
-	return serveTestRegistryOn(t, ln, func() (net.Conn, error) { return net.Dial("tcp", addr) }, dir, store, blobs, o, configure)
+	c.Listener, c.Dial = ln, func() (net.Conn, error) { return net.Dial("tcp", addr) }
+	return servertest.Serve(t, c)
 }
 
 // recordingStreamer is the real upload pool, remembering the context of
@@ -67,19 +70,19 @@ func (r *recordingStreamer) next(t *testing.T) context.Context {
 
 // rawConn is a client connection written to byte by byte.
 type rawConn struct {
-	t *testing.T
+	t testing.TB
 	net.Conn
 	r *bufio.Reader
 }
 
-func (tr *testRegistry) raw() *rawConn {
-	tr.t.Helper()
-	c, err := tr.dial()
+func raw(tr *servertest.Registry) *rawConn {
+	tr.T.Helper()
+	c, err := tr.Dial()
 	if err != nil {
-		tr.t.Fatal(err)
+		tr.T.Fatal(err)
 	}
-	tr.t.Cleanup(func() { _ = c.Close() })
-	return &rawConn{t: tr.t, Conn: c, r: bufio.NewReader(c)}
+	tr.T.Cleanup(func() { _ = c.Close() })
+	return &rawConn{t: tr.T, Conn: c, r: bufio.NewReader(c)}
 }
 
 func (c *rawConn) send(s string) {
@@ -120,7 +123,7 @@ func (c *rawConn) closedWithin(d time.Duration) {
 // server waiting for the body would hang here), with no 100 Continue
 // before it, and the connection must close.
 func TestEarlyRefusal(t *testing.T) {
-	tr := newTCPRegistry(t, engine.Options{}, nil)
+	tr := newTCPRegistry(t, servertest.Config{})
 	for _, rt := range []struct{ method, path, code string }{
 		{"PUT", "/v2/app/manifests/latest", "SIZE_INVALID"},
 		{"POST", "/api/v1/policy/rules", "TOO_LARGE"},
@@ -128,7 +131,7 @@ func TestEarlyRefusal(t *testing.T) {
 		{"GET", "/v2/app/tags/list", "SIZE_INVALID"},
 	} {
 		for _, expect := range []string{"", "Expect: 100-continue\r\n"} {
-			c := tr.raw()
+			c := raw(tr)
 			c.send(rt.method + " " + rt.path + " HTTP/1.1\r\nHost: registry.test\r\nContent-Type: application/json\r\n" +
 				expect + "Content-Length: 10737418240\r\n\r\n")
 			res := c.response()
@@ -140,7 +143,7 @@ func TestEarlyRefusal(t *testing.T) {
 		}
 	}
 	// Within its limit, the same request is let through: 100 Continue.
-	c := tr.raw()
+	c := raw(tr)
 	c.send("PUT /v2/app/manifests/latest HTTP/1.1\r\nHost: registry.test\r\nExpect: 100-continue\r\nContent-Length: 100000\r\n\r\n")
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	line, err := c.r.ReadString('\n')
@@ -150,51 +153,51 @@ func TestEarlyRefusal(t *testing.T) {
 }
 
 // chunkedUpload opens a session and acknowledges first through a PATCH.
-func (tr *testRegistry) chunkedUpload(repo string, first []byte) string {
-	tr.t.Helper()
-	r := tr.do("POST", "/v2/"+repo+"/blobs/uploads/", nil)
-	tr.expect(r, 202, "", "open a session")
-	loc := r.header.Get("Location")
-	r = tr.do("PATCH", loc, first, "Content-Type", "application/octet-stream")
-	tr.expect(r, 202, "", "first chunk")
+func chunkedUpload(tr *servertest.Registry, repo string, first []byte) string {
+	tr.T.Helper()
+	r := tr.Do("POST", "/v2/"+repo+"/blobs/uploads/", nil)
+	tr.Expect(r, 202, "", "open a session")
+	loc := r.Header.Get("Location")
+	r = tr.Do("PATCH", loc, first, "Content-Type", "application/octet-stream")
+	tr.Expect(r, 202, "", "first chunk")
 	return loc
 }
 
 // quiesce waits until the server has no connection open, so that a
 // cut-off request's handler has returned (it may still record what
 // arrived): the client's idle connections are closed first.
-func (tr *testRegistry) quiesce() {
-	tr.t.Helper()
-	tr.client.CloseIdleConnections()
-	waitFor(tr.t, func() bool { return tr.srv.conns.count() == 0 })
+func quiesce(tr *servertest.Registry) {
+	tr.T.Helper()
+	tr.Client.CloseIdleConnections()
+	wait.For(tr.T, "every connection to close", func() bool { return server.OpenConns(tr.Srv) == 0 })
 }
 
 // offset is the session's offset, checked to lie between what was
 // acknowledged and what was sent: a PATCH cut off mid-body may have had
 // what arrived recorded (engine.AppendUpload), never more.
-func (tr *testRegistry) offset(loc string, acked, sent int) int {
-	tr.t.Helper()
-	r := tr.do("GET", loc, nil)
+func offset(tr *servertest.Registry, loc string, acked, sent int) int {
+	tr.T.Helper()
+	r := tr.Do("GET", loc, nil)
 	var last int
-	if _, err := fmt.Sscanf(r.header.Get("Range"), "0-%d", &last); r.status != 204 || err != nil {
-		tr.t.Fatalf("session after the cut: %d Range %q", r.status, r.header.Get("Range"))
+	if _, err := fmt.Sscanf(r.Header.Get("Range"), "0-%d", &last); r.Status != 204 || err != nil {
+		tr.T.Fatalf("session after the cut: %d Range %q", r.Status, r.Header.Get("Range"))
 	}
 	if n := last + 1; n < acked || n > sent {
-		tr.t.Fatalf("session after the cut holds %d bytes, want %d to %d", n, acked, sent)
+		tr.T.Fatalf("session after the cut holds %d bytes, want %d to %d", n, acked, sent)
 	}
 	return last + 1
 }
 
 // finish completes a session from its offset and checks the blob.
-func (tr *testRegistry) finish(repo, loc string, all []byte, from int) {
-	tr.t.Helper()
+func finish(tr *servertest.Registry, repo, loc string, all []byte, from int) {
+	tr.T.Helper()
 	d := digest.FromBytes(all)
-	r := tr.do("PUT", loc+"?digest="+d.String(), all[from:], "Content-Type", "application/octet-stream",
+	r := tr.Do("PUT", loc+"?digest="+d.String(), all[from:], "Content-Type", "application/octet-stream",
 		"Content-Range", fmt.Sprintf("%d-%d", from, len(all)-1))
-	tr.expect(r, 201, "", "finish the session from its offset")
-	r = tr.do("GET", "/v2/"+repo+"/blobs/"+d.String(), nil)
-	if r.status != 200 || !bytes.Equal(r.body, all) {
-		tr.t.Errorf("the resumed blob reads back %d, %d bytes", r.status, len(r.body))
+	tr.Expect(r, 201, "", "finish the session from its offset")
+	r = tr.Do("GET", "/v2/"+repo+"/blobs/"+d.String(), nil)
+	if r.Status != 200 || !bytes.Equal(r.Body, all) {
+		tr.T.Errorf("the resumed blob reads back %d, %d bytes", r.Status, len(r.Body))
 	}
 }
 
@@ -208,11 +211,11 @@ func TestClientGoneCancelsUpload(t *testing.T) {
 	for _, size := range []int{1 << 20, 8 << 20} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			rs := newRecordingStreamer(t, 4)
-			tr := newTCPRegistry(t, engine.Options{Streamer: rs}, nil)
-			all := randomBytes(64<<10 + size)
-			loc := tr.chunkedUpload("app", all[:64<<10])
+			tr := newTCPRegistry(t, servertest.Config{Engine: engine.Options{Streamer: rs}})
+			all := servertest.RandomBytes(64<<10 + size)
+			loc := chunkedUpload(tr, "app", all[:64<<10])
 			<-rs.ctxs // the first chunk's
-			c := tr.raw()
+			c := raw(tr)
 			c.send(fmt.Sprintf("PATCH %s HTTP/1.1\r\nHost: registry.test\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", loc, size))
 			c.send(string(all[64<<10 : 64<<10+size/2]))
 			ctx := rs.next(t)
@@ -228,8 +231,8 @@ func TestClientGoneCancelsUpload(t *testing.T) {
 			if cause := context.Cause(ctx); !errors.Is(cause, reqctx.ErrClientGone) {
 				t.Errorf("cause %v, want ErrClientGone", cause)
 			}
-			tr.quiesce()
-			tr.finish("app", loc, all, tr.offset(loc, 64<<10, 64<<10+size/2))
+			quiesce(tr)
+			finish(tr, "app", loc, all, offset(tr, loc, 64<<10, 64<<10+size/2))
 		})
 	}
 }
@@ -240,11 +243,11 @@ func TestClientGoneCancelsUpload(t *testing.T) {
 func TestIdleBodyCutOff(t *testing.T) {
 	const idle = 300 * time.Millisecond
 	rs := newRecordingStreamer(t, 4)
-	tr := newTCPRegistry(t, engine.Options{Streamer: rs}, func(_ *engine.Registry, o *Options) { o.BodyIdleTimeout = idle })
-	all := randomBytes(96 << 10)
-	loc := tr.chunkedUpload("app", all[:32<<10])
+	tr := newTCPRegistry(t, servertest.Config{Engine: engine.Options{Streamer: rs}, Server: func(_ *servertest.Registry, o *server.Options) { o.BodyIdleTimeout = idle }})
+	all := servertest.RandomBytes(96 << 10)
+	loc := chunkedUpload(tr, "app", all[:32<<10])
 	<-rs.ctxs
-	c := tr.raw()
+	c := raw(tr)
 	start := time.Now()
 	c.send(fmt.Sprintf("PATCH %s HTTP/1.1\r\nHost: registry.test\r\nContent-Length: %d\r\n\r\n", loc, 64<<10))
 	c.send(string(all[32<<10 : 40<<10]))
@@ -256,12 +259,12 @@ func TestIdleBodyCutOff(t *testing.T) {
 	if cause := context.Cause(ctx); !errors.Is(cause, reqctx.ErrIdle) {
 		t.Errorf("cause %v, want ErrIdle", cause)
 	}
-	tr.quiesce()
-	tr.finish("app", loc, all, tr.offset(loc, 32<<10, 40<<10))
+	quiesce(tr)
+	finish(tr, "app", loc, all, offset(tr, loc, 32<<10, 40<<10))
 
 	// Stalled within the first bytes, which fasthttp reads before any
 	// handler runs: the same bound applies (fasthttp answers 408).
-	c = tr.raw()
+	c = raw(tr)
 	start = time.Now()
 	c.send("PUT /v2/app/manifests/latest HTTP/1.1\r\nHost: registry.test\r\nContent-Length: 5000\r\n\r\n{")
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -279,20 +282,20 @@ func TestIdleBodyCutOff(t *testing.T) {
 // caller may upload again.
 func TestUploadsPerCaller(t *testing.T) {
 	rs := newRecordingStreamer(t, 8)
-	tr := newTCPRegistry(t, engine.Options{Streamer: rs}, func(_ *engine.Registry, o *Options) { o.UploadsPerCaller = 2 })
-	blob := randomBytes(16 << 10)
+	tr := newTCPRegistry(t, servertest.Config{Engine: engine.Options{Streamer: rs}, Server: func(_ *servertest.Registry, o *server.Options) { o.UploadsPerCaller = 2 }})
+	blob := servertest.RandomBytes(16 << 10)
 	d := digest.FromBytes(blob)
 	var held []*rawConn
 	for range 2 {
-		c := tr.raw()
+		c := raw(tr)
 		c.send(fmt.Sprintf("POST /v2/app/blobs/uploads/?digest=%s HTTP/1.1\r\nHost: registry.test\r\nContent-Length: %d\r\n\r\n", d, len(blob)))
 		c.send(string(blob[:10<<10])) // past what fasthttp reads before the handler
 		rs.next(t)                    // admitted: streaming
 		held = append(held, c)
 	}
-	r := tr.do("POST", "/v2/app/blobs/uploads/?digest="+d.String(), blob)
-	tr.expect(r, 429, "TOOMANYREQUESTS", "a third upload")
-	if r.header.Get("Retry-After") == "" {
+	r := tr.Do("POST", "/v2/app/blobs/uploads/?digest="+d.String(), blob)
+	tr.Expect(r, 429, "TOOMANYREQUESTS", "a third upload")
+	if r.Header.Get("Retry-After") == "" {
 		t.Error("429 without Retry-After")
 	}
 	held[0].send(string(blob[10<<10:]))
@@ -302,12 +305,12 @@ func TestUploadsPerCaller(t *testing.T) {
 	// The count drops when the handler returns, just after the answer.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		r := tr.do("POST", "/v2/app/blobs/uploads/?digest="+d.String(), blob)
-		if r.status == 201 {
+		r := tr.Do("POST", "/v2/app/blobs/uploads/?digest="+d.String(), blob)
+		if r.Status == 201 {
 			break
 		}
-		if r.status != 429 || time.Now().After(deadline) {
-			t.Fatalf("after one upload ended: %d %s", r.status, r.body)
+		if r.Status != 429 || time.Now().After(deadline) {
+			t.Fatalf("after one upload ended: %d %s", r.Status, r.Body)
 		}
 	}
 }
@@ -316,21 +319,21 @@ func TestUploadsPerCaller(t *testing.T) {
 // answers (200, no event) as soon as shutdown begins, so it does not hold
 // the shutdown until its timeout.
 func TestShutdownAnswersLongPolls(t *testing.T) {
-	ar, root := newAdminRegistry(t)
-	ar.api(root, "POST", "/accounts", `{"name":"ci","type":"system"}`, 201, nil)
+	ar, root := servertest.NewAdmin(t)
+	ar.API(root, "POST", "/accounts", `{"name":"ci","type":"system"}`, 201, nil)
 	var p apiv1.EventPage
-	waitFor(t, func() bool { // the journal writes behind a queue
-		ar.api(root, "GET", "/audit?n=1000", "", 200, &p)
+	wait.For(t, "the account event", func() bool { // the journal writes behind a queue
+		ar.API(root, "GET", "/audit?n=1000", "", 200, &p)
 		return len(p.Events) > 0
 	})
 	cursor := p.Events[len(p.Events)-1].Cursor
-	ar.client.CloseIdleConnections()
-	waitFor(t, func() bool { return ar.srv.conns.count() == 0 })
+	ar.Client.CloseIdleConnections()
+	wait.For(t, "every connection to close", func() bool { return server.OpenConns(ar.Srv) == 0 })
 	got := make(chan int, 1)
 	go func() {
 		req, _ := http.NewRequest("GET", "http://registry.test"+apiv1.Prefix+"/audit?wait=1m&cursor="+url.QueryEscape(cursor), nil)
 		req.Header.Set("Authorization", root)
-		res, err := ar.client.Do(req)
+		res, err := ar.Client.Do(req)
 		if err != nil {
 			got <- 0
 			return
@@ -338,13 +341,13 @@ func TestShutdownAnswersLongPolls(t *testing.T) {
 		_ = res.Body.Close()
 		got <- res.StatusCode
 	}()
-	// Once the poll's connection is open, fasthttp serves its request
-	// even if shutdown has begun; either way it must answer at once.
-	waitFor(t, func() bool { return ar.srv.conns.count() == 1 })
+	// The poll is in its handler, waiting for a commit, when shutdown
+	// begins: it must answer at once.
+	wait.For(t, "the long poll to wait", func() bool { return ar.Journal.Stats().Following == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
-	if err := ar.srv.Shutdown(ctx); err != nil {
+	if err := ar.Srv.Shutdown(ctx); err != nil {
 		t.Fatalf("shutdown with a long poll in flight: %v", err)
 	}
 	if took := time.Since(start); took > 10*time.Second {

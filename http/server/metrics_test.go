@@ -1,9 +1,8 @@
-package server
+package server_test
 
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -18,39 +17,25 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
-	"git.wntrmute.dev/kyle/mcr/engine/policy"
-	"git.wntrmute.dev/kyle/mcr/http/auth"
 	"git.wntrmute.dev/kyle/mcr/http/metrics"
+	"git.wntrmute.dev/kyle/mcr/http/server"
+	"git.wntrmute.dev/kyle/mcr/http/servertest"
 	"git.wntrmute.dev/kyle/mcr/jobs"
-	"git.wntrmute.dev/kyle/mcr/kv"
 )
-
-// serveWithOptions is serveTestRegistry with the server Options in the
-// test's hands (metrics, readiness, auth) and the stores opened here.
-func serveWithOptions(t *testing.T, opts func(dir string, store *kv.Badger, reg *engine.Registry, pool *jobs.Pool, o *Options)) *testRegistry {
-	t.Helper()
-	dir, store, blobs := openTestStores(t)
-	pool := jobs.NewPool(4, 64)
-	t.Cleanup(pool.Close)
-	return serveTestRegistry(t, dir, store, blobs, engine.Options{Streamer: pool}, func(reg *engine.Registry, o *Options) {
-		opts(dir, store, reg, pool, o)
-	})
-}
 
 // scrape fetches /metrics, checks it with the Prometheus text parser
 // (checkExposition), and reads the samples: one per line,
 // "name{labels} value", comments skipped.
-func (tr *testRegistry) scrape(hdr ...string) map[string]float64 {
-	tr.t.Helper()
-	r := tr.do("GET", MetricsPath, nil, hdr...)
-	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain; version=0.0.4") {
-		tr.t.Fatalf("scrape: %d %q %s", r.status, r.header.Get("Content-Type"), truncate(r.body))
+func scrape(tr *servertest.Registry, hdr ...string) map[string]float64 {
+	tr.T.Helper()
+	r := tr.Do("GET", server.MetricsPath, nil, hdr...)
+	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain; version=0.0.4") {
+		tr.T.Fatalf("scrape: %d %q %s", r.Status, r.Header.Get("Content-Type"), servertest.Truncate(r.Body))
 	}
-	checkExposition(tr.t, r.body)
+	checkExposition(tr.T, r.Body)
 	m := map[string]float64{}
-	sc := bufio.NewScanner(bytes.NewReader(r.body))
+	sc := bufio.NewScanner(bytes.NewReader(r.Body))
 	for sc.Scan() {
 		line := sc.Text()
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -58,11 +43,11 @@ func (tr *testRegistry) scrape(hdr ...string) map[string]float64 {
 		}
 		i := strings.LastIndexByte(line, ' ')
 		if i <= 0 {
-			tr.t.Fatalf("malformed sample %q", line)
+			tr.T.Fatalf("malformed sample %q", line)
 		}
 		v, err := strconv.ParseFloat(line[i+1:], 64)
 		if err != nil {
-			tr.t.Fatalf("sample %q: %v", line, err)
+			tr.T.Fatalf("sample %q: %v", line, err)
 		}
 		m[line[:i]] = v
 	}
@@ -73,12 +58,12 @@ func (tr *testRegistry) scrape(hdr ...string) map[string]float64 {
 // and requires a # HELP text and a # TYPE for every family: the parser
 // refuses a family's metadata given twice, and leaves Help nil and Type
 // untyped where the lines are missing.
-func checkExposition(t *testing.T, body []byte) {
+func checkExposition(t testing.TB, body []byte) {
 	t.Helper()
 	p := expfmt.NewTextParser(model.LegacyValidation)
 	families, err := p.TextToMetricFamilies(bytes.NewReader(body))
 	if err != nil {
-		t.Fatalf("/metrics does not parse: %v\n%s", err, truncate(body))
+		t.Fatalf("/metrics does not parse: %v\n%s", err, servertest.Truncate(body))
 	}
 	for name, f := range families {
 		if f.GetHelp() == "" || f.GetHelp() == name {
@@ -94,7 +79,8 @@ func checkExposition(t *testing.T, body []byte) {
 }
 
 func TestMetricsMoveWithTraffic(t *testing.T) {
-	tr := serveWithOptions(t, func(_ string, _ *kv.Badger, reg *engine.Registry, pool *jobs.Pool, o *Options) {
+	tr := servertest.Serve(t, servertest.Config{Server: func(tr *servertest.Registry, o *server.Options) {
+		reg, pool := tr.Reg, tr.Pool
 		o.Metrics = metrics.New(metrics.Sources{
 			Uploads: pool.Stats,
 			Actors: func() (int, int) {
@@ -109,8 +95,8 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 			Staging: func() metrics.Staging { return metrics.Staging{Sessions: 1, Files: 1, Bytes: 9} },
 			Cleaned: func() metrics.Cleaned { return metrics.Cleaned{StagingFiles: 1, StagingBytes: 2} },
 		})
-	})
-	before := tr.scrape()
+	}})
+	before := scrape(tr)
 	for _, k := range []string{"mcr_uploads_active", "mcr_uploads_queued", "mcr_actors", "mcr_actor_mailbox_depth",
 		"mcr_badger_lsm_bytes", "mcr_badger_vlog_bytes", "mcr_badger_other_bytes", `mcr_job_runs_total{job="gc"}`, `mcr_job_running{job="gc"}`,
 		`mcr_job_last_duration_seconds{job="gc"}`, `mcr_job_last_reclaimed_bytes{job="gc"}`, "go_goroutines"} {
@@ -123,20 +109,20 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	}
 
 	// Push an image, pull it back, miss once.
-	m := tr.image("team/app", 1, "")
-	tr.expect(tr.putManifest("team/app", "v1", m, ociManifest), 201, "", "push manifest")
-	r := tr.do("GET", "/v2/team/app/manifests/v1", nil, "Accept", ociManifest)
-	tr.expect(r, 200, "", "pull manifest")
+	m := tr.Image("team/app", 1, "")
+	tr.Expect(tr.PutManifest("team/app", "v1", m, servertest.OCIManifest), 201, "", "push manifest")
+	r := tr.Do("GET", "/v2/team/app/manifests/v1", nil, "Accept", servertest.OCIManifest)
+	tr.Expect(r, 200, "", "pull manifest")
 	var man struct{ Layers []struct{ Digest string } }
-	if err := json.Unmarshal(r.body, &man); err != nil || len(man.Layers) != 1 {
-		t.Fatalf("manifest %s: %v", r.body, err)
+	if err := json.Unmarshal(r.Body, &man); err != nil || len(man.Layers) != 1 {
+		t.Fatalf("manifest %s: %v", r.Body, err)
 	}
-	tr.expect(tr.do("GET", "/v2/team/app/blobs/"+man.Layers[0].Digest, nil), 200, "", "pull layer")
-	tr.expect(tr.do("GET", "/v2/team/app/tags/list", nil), 200, "", "tags")
-	tr.expect(tr.do("GET", "/v2/team/app/manifests/nope", nil), 404, "MANIFEST_UNKNOWN", "missing tag")
-	tr.expect(tr.do("GET", "/nowhere/team/app", nil), 404, "", "unknown path")
+	tr.Expect(tr.Do("GET", "/v2/team/app/blobs/"+man.Layers[0].Digest, nil), 200, "", "pull layer")
+	tr.Expect(tr.Do("GET", "/v2/team/app/tags/list", nil), 200, "", "tags")
+	tr.Expect(tr.Do("GET", "/v2/team/app/manifests/nope", nil), 404, "MANIFEST_UNKNOWN", "missing tag")
+	tr.Expect(tr.Do("GET", "/nowhere/team/app", nil), 404, "", "unknown path")
 
-	after := tr.scrape()
+	after := scrape(tr)
 	delta := func(k string) float64 { return after[k] - before[k] }
 	for k, want := range map[string]float64{
 		`mcr_http_requests_total{route="manifest",method="PUT",status="201"}`:                        1,
@@ -165,19 +151,19 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	}
 	// A chunked PATCH declares no length: what was read is counted.
 	before = after
-	loc := tr.do("POST", "/v2/team/app/blobs/uploads/", nil).header.Get("Location")
-	req, err := http.NewRequest("PATCH", "http://registry.test"+loc, io.MultiReader(bytes.NewReader(randomBytes(3000)), bytes.NewReader(randomBytes(2000))))
+	loc := tr.Do("POST", "/v2/team/app/blobs/uploads/", nil).Header.Get("Location")
+	req, err := http.NewRequest("PATCH", "http://registry.test"+loc, io.MultiReader(bytes.NewReader(servertest.RandomBytes(3000)), bytes.NewReader(servertest.RandomBytes(2000))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.ContentLength = -1 // chunked
 	req.Header.Set("Content-Type", "application/octet-stream")
-	res, err := tr.client.Do(req)
+	res, err := tr.Client.Do(req)
 	if err != nil || res.StatusCode != 202 {
 		t.Fatalf("chunked PATCH: %v %v", res, err)
 	}
 	res.Body.Close()
-	after = tr.scrape()
+	after = scrape(tr)
 	if got := delta(`mcr_http_request_bytes_total{route="upload"}`); got != 5000 {
 		t.Errorf("chunked upload bytes in moved by %v, want 5000", got)
 	}
@@ -190,71 +176,52 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 
 func TestHealthAndReadiness(t *testing.T) {
 	var probeDir string
-	tr := serveWithOptions(t, func(dir string, _ *kv.Badger, _ *engine.Registry, _ *jobs.Pool, o *Options) {
-		probeDir = filepath.Join(dir, "probe")
+	tr := servertest.Serve(t, servertest.Config{Server: func(tr *servertest.Registry, o *server.Options) {
+		probeDir = filepath.Join(tr.Dir, "probe")
 		if err := os.Mkdir(probeDir, 0o700); err != nil {
 			t.Fatal(err)
 		}
 		o.Ready = func() error { return metrics.DirWritable(probeDir) }
-	})
-	tr.expect(tr.do("GET", HealthzPath, nil), 200, "", "healthz")
-	tr.expect(tr.do("GET", ReadyzPath, nil), 200, "", "readyz")
+	}})
+	tr.Expect(tr.Do("GET", server.HealthzPath, nil), 200, "", "healthz")
+	tr.Expect(tr.Do("GET", server.ReadyzPath, nil), 200, "", "readyz")
 	if left, _ := os.ReadDir(probeDir); len(left) != 0 {
 		t.Errorf("probe files left behind: %v", left)
 	}
 	// Without metrics configured, /metrics is not served.
-	tr.expect(tr.do("GET", MetricsPath, nil), 404, "", "metrics off")
+	tr.Expect(tr.Do("GET", server.MetricsPath, nil), 404, "", "metrics off")
 
 	// A data directory that is gone (even root cannot write there).
 	if err := os.RemoveAll(probeDir); err != nil {
 		t.Fatal(err)
 	}
-	r := tr.do("GET", ReadyzPath, nil)
+	r := tr.Do("GET", server.ReadyzPath, nil)
 	var body struct{ Status, Reason string }
-	if err := json.Unmarshal(r.body, &body); r.status != 503 || err != nil || body.Status != "unavailable" || !strings.Contains(body.Reason, "not writable") {
-		t.Errorf("readyz on a removed dir: %d %s", r.status, r.body)
+	if err := json.Unmarshal(r.Body, &body); r.Status != 503 || err != nil || body.Status != "unavailable" || !strings.Contains(body.Reason, "not writable") {
+		t.Errorf("readyz on a removed dir: %d %s", r.Status, r.Body)
 	}
-	tr.expect(tr.do("GET", HealthzPath, nil), 200, "", "healthz stays up")
+	tr.Expect(tr.Do("GET", server.HealthzPath, nil), 200, "", "healthz stays up")
 }
 
 func TestMetricsAuth(t *testing.T) {
 	for _, require := range []bool{false, true} {
 		t.Run("require_auth="+strconv.FormatBool(require), func(t *testing.T) {
-			var ids *identity.Service
-			tr := serveWithOptions(t, func(_ string, store *kv.Badger, _ *engine.Registry, _ *jobs.Pool, o *Options) {
-				ctx := context.Background()
-				var err error
-				ids, err = identity.New(ctx, store, identity.Options{Service: testService, Hash: identity.HashParams{Time: 1, Memory: 64, Threads: 1}})
-				if err != nil {
-					t.Fatal(err)
-				}
-				pol, err := policy.NewEngine(ctx, store, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				o.Auth = auth.New(auth.Options{Mode: auth.ModeBuiltin, Identity: ids, Policy: pol})
+			tr := servertest.Serve(t, servertest.Config{Auth: &servertest.Setup{}, Server: func(_ *servertest.Registry, o *server.Options) {
 				o.Metrics = metrics.New(metrics.Sources{})
 				o.MetricsRequireAuth = require
-			})
-			for _, name := range []string{"root", "dev"} {
-				roles := []string{}
-				if name == "root" {
-					roles = append(roles, identity.RoleAdmin)
-				}
-				if _, err := ids.CreateAccount(context.Background(), identity.NewAccount{Name: name, Type: identity.Human, Roles: roles, Password: name + "-password"}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			}})
+			tr.Account("root", identity.Human, identity.RoleAdmin)
+			tr.Account("dev", identity.Human)
 			// Probes never need credentials, and bad ones do not fail them.
-			tr.expect(tr.do("GET", HealthzPath, nil, "Authorization", basic("root", "wrong")), 200, "", "healthz")
-			tr.expect(tr.do("GET", ReadyzPath, nil), 200, "", "readyz")
+			tr.Expect(tr.Do("GET", server.HealthzPath, nil, "Authorization", servertest.Basic("root", "wrong")), 200, "", "healthz")
+			tr.Expect(tr.Do("GET", server.ReadyzPath, nil), 200, "", "readyz")
 			if !require {
-				tr.expect(tr.do("GET", MetricsPath, nil), 200, "", "open metrics")
+				tr.Expect(tr.Do("GET", server.MetricsPath, nil), 200, "", "open metrics")
 				return
 			}
-			tr.expect(tr.do("GET", MetricsPath, nil), 401, "UNAUTHORIZED", "anonymous scrape")
-			tr.expect(tr.do("GET", MetricsPath, nil, "Authorization", basic("dev", "dev-password")), 403, "DENIED", "non-admin scrape")
-			got := tr.scrape("Authorization", basic("root", "root-password"))
+			tr.Expect(tr.Do("GET", server.MetricsPath, nil), 401, "UNAUTHORIZED", "anonymous scrape")
+			tr.Expect(tr.Do("GET", server.MetricsPath, nil, "Authorization", servertest.Basic("dev", "dev-password")), 403, "DENIED", "non-admin scrape")
+			got := scrape(tr, "Authorization", servertest.Basic("root", "root-password"))
 			if _, ok := got[`mcr_http_requests_total{route="ops",method="GET",status="401"}`]; !ok {
 				t.Errorf("admin scrape lacks the refused scrape: %v", got)
 			}

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
+	"git.wntrmute.dev/kyle/mcr/http/server"
+	"git.wntrmute.dev/kyle/mcr/http/servertest"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 )
 
@@ -36,23 +38,24 @@ func TestSlowClientsDoNotStarveOthers(t *testing.T) {
 	)
 	pool := jobs.NewPool(128, 4096)
 	t.Cleanup(pool.Close)
-	ar := newAuthRegistry(t, authSetup{
-		eng: engine.Options{Streamer: pool},
-		opts: func(o *Options) {
+	ar := servertest.Serve(t, servertest.Config{
+		Auth:   &servertest.Setup{},
+		Engine: engine.Options{Streamer: pool},
+		Server: func(_ *servertest.Registry, o *server.Options) {
 			o.UploadsPerCaller = perCaller
 			o.BodyIdleTimeout = 2 * time.Second
 		},
 	})
-	ar.account("slow", "human")
-	ar.account("fast", "human")
-	slow, fast := basic("slow", "slow-password"), basic("fast", "fast-password")
+	ar.Account("slow", "human")
+	ar.Account("fast", "human")
+	slow, fast := servertest.Basic("slow", "slow-password"), servertest.Basic("fast", "fast-password")
 
 	stop := make(chan struct{})
 	var trickling sync.WaitGroup
 	refused := make(chan int, tricklers) // statuses of the answered ones
-	blob := randomBytes(200 << 10)
+	blob := servertest.RandomBytes(200 << 10)
 	for i := range tricklers {
-		c := ar.raw()
+		c := raw(ar)
 		trickling.Go(func() {
 			body := append([]byte(fmt.Sprint(i)), blob...)
 			c.send(fmt.Sprintf("POST /v2/slow/blobs/uploads/?digest=%s HTTP/1.1\r\nHost: registry.test\r\nAuthorization: %s\r\nContent-Length: %d\r\n\r\n",
@@ -113,7 +116,7 @@ func TestSlowClientsDoNotStarveOthers(t *testing.T) {
 			for i := range pushes / 4 {
 				b := []byte(fmt.Sprintf("small blob %d/%d %s", w, i, strings.Repeat("x", 4000)))
 				start := time.Now()
-				st := pushWithin(ar.testRegistry, "fast/app", b, fast, budget)
+				st := pushWithin(ar, "fast/app", b, fast, budget)
 				d := time.Since(start)
 				if st != http.StatusCreated {
 					t.Errorf("small push: %d after %s", st, d)
@@ -138,7 +141,7 @@ func TestSlowClientsDoNotStarveOthers(t *testing.T) {
 
 // pushWithin pushes b monolithically and returns the status, or 0 if no
 // answer came within d.
-func pushWithin(tr *testRegistry, repo string, b []byte, cred string, d time.Duration) int {
+func pushWithin(tr *servertest.Registry, repo string, b []byte, cred string, d time.Duration) int {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, "POST", "http://registry.test/v2/"+repo+"/blobs/uploads/?digest="+digest.FromBytes(b).String(), strings.NewReader(string(b)))
@@ -146,7 +149,7 @@ func pushWithin(tr *testRegistry, repo string, b []byte, cred string, d time.Dur
 		return 0
 	}
 	req.Header.Set("Authorization", cred)
-	res, err := tr.client.Do(req)
+	res, err := tr.Client.Do(req)
 	if err != nil {
 		return 0
 	}

@@ -3,6 +3,7 @@ package tlsconf_test
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 	"git.wntrmute.dev/kyle/mcr/http/tlsconf"
 	"git.wntrmute.dev/kyle/mcr/http/tlsconf/tlstest"
 )
@@ -109,17 +111,10 @@ func TestReloadOnCallAndOnFileChange(t *testing.T) {
 // waitSerial polls new handshakes until one sees serial.
 func waitSerial(t *testing.T, cfg *tls.Config, ca *tlstest.CA, serial int64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	wait.For(t, fmt.Sprintf("a handshake to see serial %d", serial), func() bool {
 		got, err := handshake(t, cfg, clientConfig(ca))
-		if err == nil && got == serial {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("handshakes still see serial %d (%v), want %d", got, err, serial)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err == nil && got == serial
+	})
 }
 
 func writeFile(t *testing.T, path string, b []byte) {

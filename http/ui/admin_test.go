@@ -9,15 +9,16 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
+	"git.wntrmute.dev/kyle/mcr/http/servertest"
 )
 
 // TestPolicyPages drives the rule form and the policy test: create,
 // disable, enable, edit, delete, each visible in the policy engine.
 func TestPolicyPages(t *testing.T) {
 	e := newEnv(t)
-	bot := e.account("bot", identity.System)
+	bot := e.Account("bot", identity.System)
 	b := e.browser()
-	b.login("admin", password).mustStatus(t, http.StatusSeeOther)
+	b.login("admin", servertest.Password("admin")).mustStatus(t, http.StatusSeeOther)
 	csrf := b.csrf()
 	test := func() string {
 		t.Helper()
@@ -29,7 +30,7 @@ func TestPolicyPages(t *testing.T) {
 	}
 	b.post("/ui/policy/rules", url.Values{"csrf": {csrf}, "id": {"bot-push"}, "priority": {"5"}, "effect": {"allow"},
 		"account": {bot.ID}, "action": {"pull", "push"}, "repositories": {"ci/*, ci/**"}, "enabled": {"on"}}).mustStatus(t, http.StatusSeeOther)
-	r, ok := e.policy.Rule("bot-push")
+	r, ok := e.Policy.Rule("bot-push")
 	if !ok || r.Priority != 5 || len(r.Actions) != 2 || len(r.Repositories) != 2 || !r.Enabled {
 		t.Fatalf("created rule: %+v %v", r, ok)
 	}
@@ -37,7 +38,7 @@ func TestPolicyPages(t *testing.T) {
 		t.Fatalf("after the rule:\n%s", body)
 	}
 	b.post("/ui/policy/rules/bot-push/disable", url.Values{"csrf": {csrf}}).mustStatus(t, http.StatusSeeOther)
-	if r, _ := e.policy.Rule("bot-push"); r.Enabled {
+	if r, _ := e.Policy.Rule("bot-push"); r.Enabled {
 		t.Error("disable did not disable")
 	}
 	b.post("/ui/policy/rules/bot-push/enable", url.Values{"csrf": {csrf}}).mustStatus(t, http.StatusSeeOther)
@@ -47,12 +48,12 @@ func TestPolicyPages(t *testing.T) {
 	}
 	b.post("/ui/policy/rules", url.Values{"csrf": {csrf}, "replace": {"1"}, "id": {"bot-push"}, "priority": {"7"}, "effect": {"deny"},
 		"account": {bot.ID}, "action": {"push"}, "repositories": {"ci/**"}, "enabled": {"on"}}).mustStatus(t, http.StatusSeeOther)
-	if r, _ := e.policy.Rule("bot-push"); r.Priority != 7 || r.Effect != policy.Deny {
+	if r, _ := e.Policy.Rule("bot-push"); r.Priority != 7 || r.Effect != policy.Deny {
 		t.Errorf("edited rule: %+v", r)
 	}
 	b.post("/ui/policy/rules", url.Values{"csrf": {csrf}, "id": {"bad rule"}, "effect": {"allow"}, "action": {"pull"}}).mustStatus(t, http.StatusBadRequest)
 	b.post("/ui/policy/rules/bot-push/delete", url.Values{"csrf": {csrf}}).mustStatus(t, http.StatusSeeOther)
-	if _, ok := e.policy.Rule("bot-push"); ok {
+	if _, ok := e.Policy.Rule("bot-push"); ok {
 		t.Error("delete did not delete")
 	}
 	b.post("/ui/policy/rules/builtin:admin/delete", url.Values{"csrf": {csrf}}).mustStatus(t, http.StatusConflict)
@@ -62,9 +63,9 @@ func TestPolicyPages(t *testing.T) {
 // the password of the system account), and revokes it.
 func TestAccessKeys(t *testing.T) {
 	e := newEnv(t)
-	bot := e.account("bot", identity.System)
+	bot := e.Account("bot", identity.System)
 	b := e.browser()
-	b.login("admin", password).mustStatus(t, http.StatusSeeOther)
+	b.login("admin", servertest.Password("admin")).mustStatus(t, http.StatusSeeOther)
 	csrf := b.csrf()
 	p := b.post("/ui/accounts/"+bot.ID+"/keys", url.Values{"csrf": {csrf}, "description": {"ci"}}).mustStatus(t, http.StatusCreated)
 	secret := p.valueOf(t, "secret")
@@ -74,18 +75,18 @@ func TestAccessKeys(t *testing.T) {
 	if again := b.get("/ui/accounts/" + bot.ID); strings.Contains(again.body, secret) {
 		t.Error("the secret is shown twice")
 	}
-	if _, err := e.ids.Login(context.Background(), "bot", secret); err != nil {
+	if _, err := e.IDs.Login(context.Background(), "bot", secret); err != nil {
 		t.Fatalf("the UI's key does not log in: %v", err)
 	}
-	keys, err := e.ids.AccessKeys(context.Background(), bot.ID)
+	keys, err := e.IDs.AccessKeys(context.Background(), bot.ID)
 	if err != nil || len(keys) != 1 {
 		t.Fatal(keys, err)
 	}
 	b.post("/ui/accounts/"+bot.ID+"/keys/"+keys[0].ID+"/revoke", url.Values{"csrf": {csrf}}).mustStatus(t, http.StatusSeeOther)
-	if _, err := e.ids.Login(context.Background(), "bot", secret); err == nil {
+	if _, err := e.IDs.Login(context.Background(), "bot", secret); err == nil {
 		t.Error("a revoked key still logs in")
 	}
-	admin := must(e.ids.AccountByName(context.Background(), "admin"))
+	admin := must(e.IDs.AccountByName(context.Background(), "admin"))
 	b.post("/ui/accounts/"+admin.ID+"/keys/"+keys[0].ID+"/revoke", url.Values{"csrf": {csrf}}).mustStatus(t, http.StatusNotFound)
 	b.post("/ui/accounts/"+admin.ID+"/keys", url.Values{"csrf": {csrf}}).mustStatus(t, http.StatusBadRequest)
 }

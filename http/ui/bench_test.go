@@ -28,7 +28,7 @@ func BenchmarkPages(b *testing.B) {
 	e := newEnv(b)
 	ctx := context.Background()
 	first := e.image("base/seed", "v1", v1.Image{Platform: v1.Platform{OS: "linux", Architecture: "amd64"}}, nil)
-	seed, err := e.reg.GetManifest(ctx, "base/seed", names.Reference{Tag: "v1"})
+	seed, err := e.Reg.GetManifest(ctx, "base/seed", names.Reference{Tag: "v1"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -38,11 +38,11 @@ func BenchmarkPages(b *testing.B) {
 	// only) and pushes the same manifest.
 	populate := func(repo string, tags []string) {
 		for _, d := range append([]v1.Descriptor{m.Config}, m.Layers...) {
-			if ok, err := e.reg.MountBlob(ctx, repo, "base/seed", d.Digest, nil); err != nil || !ok {
+			if ok, err := e.Reg.MountBlob(ctx, repo, "base/seed", d.Digest, nil); err != nil || !ok {
 				b.Fatalf("mount into %s: %v %v", repo, ok, err)
 			}
 		}
-		if _, err := e.reg.PutManifest(ctx, repo, names.Reference{Tag: tags[0]}, v1.MediaTypeImageManifest, seed.Payload, tags[1:]); err != nil {
+		if _, err := e.Reg.PutManifest(ctx, repo, names.Reference{Tag: tags[0]}, v1.MediaTypeImageManifest, seed.Payload, tags[1:]); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -57,11 +57,11 @@ func BenchmarkPages(b *testing.B) {
 		}
 		populate(bigRepo, tags)
 	}
-	sess, err := e.ids.CreateSession(ctx, must(e.ids.AccountByName(ctx, "admin")).Principal(), time.Hour)
+	sess, err := e.IDs.CreateSession(ctx, must(e.IDs.AccountByName(ctx, "admin")).Principal(), time.Hour)
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := e.srv.Handler()
+	h := e.Srv.Handler()
 	for _, path := range []string{
 		"/ui/",
 		"/ui/?q=app09",

@@ -12,6 +12,7 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
+	"git.wntrmute.dev/kyle/mcr/http/servertest"
 	"git.wntrmute.dev/kyle/mcr/http/ui"
 )
 
@@ -25,7 +26,7 @@ func TestSignInAndOut(t *testing.T) {
 	if !strings.Contains(res.body, "Wrong user name or password") || res.header.Get("WWW-Authenticate") != "" {
 		t.Errorf("failed sign-in: %q, WWW-Authenticate %q", res.body, res.header.Get("WWW-Authenticate"))
 	}
-	res = b.login("admin", password).mustStatus(t, http.StatusSeeOther)
+	res = b.login("admin", servertest.Password("admin")).mustStatus(t, http.StatusSeeOther)
 	cookie := sessionCookie(res)
 	for _, attr := range []string{"httponly", "samesite=strict", "path=/ui", "max-age=43200"} {
 		if !strings.Contains(strings.ToLower(cookie), attr) {
@@ -58,18 +59,18 @@ func TestSignInRateLimited(t *testing.T) {
 	}
 	// The limiter is http/auth's: the right password is refused too,
 	// until the bucket drains.
-	b.login("admin", password).mustStatus(t, http.StatusTooManyRequests)
+	b.login("admin", servertest.Password("admin")).mustStatus(t, http.StatusTooManyRequests)
 }
 
 func TestDisabledAccountSessionEnds(t *testing.T) {
 	e := newEnv(t)
-	a := e.account("ann", identity.Human)
+	a := e.Account("ann", identity.Human)
 	b := e.browser()
-	b.login("ann", password).mustStatus(t, http.StatusSeeOther)
+	b.login("ann", servertest.Password("ann")).mustStatus(t, http.StatusSeeOther)
 	if p := b.get("/ui/"); !strings.Contains(p.body, `id="logout"`) {
 		t.Fatal("not signed in")
 	}
-	if err := e.ids.SetEnabled(context.Background(), a.ID, false); err != nil {
+	if err := e.IDs.SetEnabled(context.Background(), a.ID, false); err != nil {
 		t.Fatal(err)
 	}
 	if p := b.get("/ui/"); strings.Contains(p.body, `id="logout"`) {
@@ -81,7 +82,7 @@ func TestLoginFormNeedsToken(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser()
 	b.get("/ui/login")
-	res := b.post("/ui/login", url.Values{"token": {"forged"}, "user": {"admin"}, "password": {password}})
+	res := b.post("/ui/login", url.Values{"token": {"forged"}, "user": {"admin"}, "password": {servertest.Password("admin")}})
 	res.mustStatus(t, http.StatusForbidden)
 	if sessionCookie(res) != "" {
 		t.Error("a forged sign-in form started a session")
@@ -95,7 +96,7 @@ func TestNextStaysInUI(t *testing.T) {
 	} {
 		b := e.browser()
 		form := b.get("/ui/login")
-		res := b.post("/ui/login", url.Values{"token": {form.hidden(t, "token")}, "user": {"admin"}, "password": {password}, "next": {next}})
+		res := b.post("/ui/login", url.Values{"token": {form.hidden(t, "token")}, "user": {"admin"}, "password": {servertest.Password("admin")}, "next": {next}})
 		if got := res.header.Get("Location"); got != want {
 			t.Errorf("next %q: redirected to %q, want %q", next, got, want)
 		}
@@ -107,13 +108,13 @@ func TestNextStaysInUI(t *testing.T) {
 // changes nothing.
 func TestPullOnlyViewer(t *testing.T) {
 	e := newEnv(t)
-	e.account("puller", identity.System)
+	e.Account("puller", identity.System)
 	e.allow("puller-pull", policy.Subject{AccountType: identity.System}, []string{"app/**"}, policy.Pull)
 	e.image("app/web", "v1", v1.Image{Platform: v1.Platform{OS: "linux", Architecture: "amd64"}}, nil)
 	e.image("secret/db", "v1", v1.Image{Platform: v1.Platform{OS: "linux", Architecture: "amd64"}}, nil)
 
 	b := e.browser()
-	b.login("puller", password).mustStatus(t, http.StatusSeeOther)
+	b.login("puller", servertest.Password("puller")).mustStatus(t, http.StatusSeeOther)
 	list := b.get("/ui/").mustStatus(t, http.StatusOK)
 	if !strings.Contains(list.body, "app/web") || strings.Contains(list.body, "secret/db") {
 		t.Errorf("the list shows what the viewer may not pull, or hides what it may:\n%s", list.body)
@@ -159,7 +160,7 @@ func TestCSRF(t *testing.T) {
 	e.image("app/web", "v1", v1.Image{}, nil)
 	e.image("app/web", "v2", v1.Image{Author: "two"}, nil)
 	b := e.browser()
-	b.login("admin", password).mustStatus(t, http.StatusSeeOther)
+	b.login("admin", servertest.Password("admin")).mustStatus(t, http.StatusSeeOther)
 	for _, form := range []url.Values{{"tag": {"v1"}}, {"tag": {"v1"}, "csrf": {"forged"}}, {"tag": {"v1"}, "csrf": {""}}} {
 		b.post("/ui/r/app/web/-/delete", form).mustStatus(t, http.StatusForbidden)
 	}
@@ -200,7 +201,7 @@ func TestSecureCookieUnderTLS(t *testing.T) {
 	// a browser would over HTTPS.
 	tok := form.hidden(t, "token")
 	req, _ := http.NewRequest(http.MethodPost, base+"/ui/login",
-		strings.NewReader(url.Values{"token": {tok}, "user": {"admin"}, "password": {password}}.Encode()))
+		strings.NewReader(url.Values{"token": {tok}, "user": {"admin"}, "password": {servertest.Password("admin")}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: "mcr_login", Value: tok})
 	res := b.do(req).mustStatus(t, http.StatusSeeOther)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,42 @@ var conformanceAPIs = []string{
 	"OCI_API_BLOBS_MOUNT_ANONYMOUS=true",
 	"OCI_API_BLOBS_DIGEST_HEADER=true",
 	"OCI_API_MANIFESTS_DIGEST_HEADER=true",
+}
+
+// expectedSkips are the suite's tests a run may skip, by the setting that
+// turns their API area on: with the setting absent from the run's
+// environment the area is off and its tests skip. Any other skip fails the
+// run, naming the test, so that a check the suite stops making (a changed
+// default, a registry answer it reads as "unsupported") cannot pass
+// unnoticed.
+var expectedSkips = map[string][]string{
+	"OCI_API_BLOBS_UPLOAD_CANCEL=true": {
+		"sha256 blobs/post cancel/blob-post-cancel",
+		"sha512 blobs/post cancel/blob-post-cancel",
+	},
+}
+
+// unexpectedSkips lists the skipped tests that neither suiteEnv nor the
+// run's own allowed list explain.
+func unexpectedSkips(skipped, suiteEnv, allowedHere []string) []string {
+	allowed := map[string]bool{}
+	for _, n := range allowedHere {
+		allowed[n] = true
+	}
+	for setting, names := range expectedSkips {
+		if !slices.Contains(suiteEnv, setting) {
+			for _, n := range names {
+				allowed[n] = true
+			}
+		}
+	}
+	var out []string
+	for _, n := range skipped {
+		if !allowed[n] {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // TestConformance runs the pinned OCI distribution-spec conformance suite
@@ -71,7 +108,9 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-func runConformance(t *testing.T, suite string, reg *registry, profile string, suiteEnv []string) {
+// runConformance runs the suite against reg; allowed names the skips this
+// run expects beyond expectedSkips (each caller says why).
+func runConformance(t *testing.T, suite string, reg *registry, profile string, suiteEnv []string, allowed ...string) {
 	dir := workDir(t, "conformance")
 	ns := fmt.Sprintf("conformance/%s-%s", runID, strings.ReplaceAll(profile, ".", ""))
 	env := []string{
@@ -108,6 +147,9 @@ func runConformance(t *testing.T, suite string, reg *registry, profile string, s
 	}
 	if rep.total == 0 {
 		t.Fatalf("conformance suite ran no tests\nconsole:\n%s", tail(console, 4000))
+	}
+	if extra := unexpectedSkips(rep.skippedNames, suiteEnv, allowed); len(extra) > 0 {
+		t.Errorf("%d conformance tests skipped that %s does not turn off (expectedSkips): %s", len(extra), profile, strings.Join(extra, ", "))
 	}
 	if len(rep.failed) > 0 {
 		var b strings.Builder
@@ -219,4 +261,29 @@ func lastExchange(output string) string {
 
 func indent(s, prefix string) string {
 	return strings.ReplaceAll(s, "\n", "\n"+prefix)
+}
+
+// The allow-list explains a skip only where the run leaves the area off.
+func TestUnexpectedSkips(t *testing.T) {
+	cancel := expectedSkips["OCI_API_BLOBS_UPLOAD_CANCEL=true"][0]
+	for _, c := range []struct {
+		skipped, env, want []string
+	}{
+		{nil, nil, nil},
+		{[]string{cancel}, []string{"OCI_VERSION=1.1"}, nil},
+		{[]string{cancel}, []string{"OCI_VERSION=dev", "OCI_API_BLOBS_UPLOAD_CANCEL=true"}, []string{cancel}},
+		{[]string{"sha256 pull/manifests/get"}, nil, []string{"sha256 pull/manifests/get"}},
+	} {
+		if got := unexpectedSkips(c.skipped, c.env, nil); !slices.Equal(got, c.want) {
+			t.Errorf("unexpectedSkips(%q, %q) = %q, want %q", c.skipped, c.env, got, c.want)
+		}
+	}
+}
+
+// A run's own allowed list explains its skips and no other.
+func TestUnexpectedSkipsAllowedHere(t *testing.T) {
+	got := unexpectedSkips([]string{"a", "b"}, nil, []string{"a"})
+	if !slices.Equal(got, []string{"b"}) {
+		t.Errorf("unexpectedSkips = %q, want [b]", got)
+	}
 }

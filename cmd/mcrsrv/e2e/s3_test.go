@@ -39,6 +39,9 @@ func storageEnv(cfg s3store.Config, redirect bool) []string {
 // more with pulls redirected to presigned URLs. A redirected GET is
 // answered by the store, which sends no Docker-Content-Digest (the spec
 // does not require it on a blob GET), so that run leaves the check off.
+// The store also answers the suite's invalid range (500-0) itself, not
+// with the 416 mcr gives, and the suite skips that check: the redirect
+// run allows exactly those two skips.
 func TestConformanceS3(t *testing.T) {
 	requireE2E(t)
 	suite := tool(t, "conformance")
@@ -47,9 +50,11 @@ func TestConformanceS3(t *testing.T) {
 		redirect  bool
 		suiteEnv  []string
 		serverEnv []string
+		skips     []string
 	}{
 		{name: "v1.1-stream", suiteEnv: []string{"OCI_VERSION=1.1"}},
-		{name: "v1.1-redirect", redirect: true, suiteEnv: []string{"OCI_VERSION=1.1", "OCI_API_BLOBS_DIGEST_HEADER=false"}},
+		{name: "v1.1-redirect", redirect: true, suiteEnv: []string{"OCI_VERSION=1.1", "OCI_API_BLOBS_DIGEST_HEADER=false"},
+			skips: []string{"sha256 blobs/range requests/range 500-0", "sha512 blobs/range requests/range 500-0"}},
 		{
 			name:      "dev-stream",
 			suiteEnv:  []string{"OCI_VERSION=dev", "OCI_DATA_SPARSE=true", "OCI_API_BLOBS_UPLOAD_CANCEL=true"},
@@ -61,7 +66,7 @@ func TestConformanceS3(t *testing.T) {
 			t.Parallel()
 			env := append(append(s3Env(t, run.redirect), postgresEnv(t)...), run.serverEnv...)
 			reg := startRegistry(t, env...)
-			runConformance(t, suite, reg, "s3-"+run.name, run.suiteEnv)
+			runConformance(t, suite, reg, "s3-"+run.name, run.suiteEnv, run.skips...)
 		})
 	}
 }

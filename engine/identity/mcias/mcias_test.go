@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/clock"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 )
 
@@ -74,23 +75,11 @@ func newFake(t *testing.T) *fakeMCIAS {
 	return f
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func TestLoginAndValidate(t *testing.T) {
 	ctx := context.Background()
 	f := newFake(t)
-	clk := &clock{t: time.Now()}
-	c, err := New(Options{URL: f.srv.URL, CAFile: f.caFile, Now: clk.now})
+	clk := clock.At(time.Now())
+	c, err := New(Options{URL: f.srv.URL, CAFile: f.caFile, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +96,7 @@ func TestLoginAndValidate(t *testing.T) {
 	if _, err := c.Login(ctx, "kyle", "hunter22"); err != nil || f.logins.Load() != n {
 		t.Errorf("cached login went to MCIAS (%v)", err)
 	}
-	clk.add(31 * time.Second)
+	clk.Add(31 * time.Second)
 	if _, err := c.Login(ctx, "kyle", "hunter22"); err != nil || f.logins.Load() != n+1 {
 		t.Errorf("expired cache entry not refreshed (%v)", err)
 	}

@@ -1,4 +1,4 @@
-package server
+package auth_test
 
 import (
 	"crypto/tls"
@@ -15,6 +15,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/identity/mcias"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/http/auth"
+	"git.wntrmute.dev/kyle/mcr/http/servertest"
 )
 
 // TestAuthMCIAS runs the registry with auth.mode = "mcias" against an
@@ -56,22 +57,22 @@ func TestAuthMCIAS(t *testing.T) {
 	}
 	defer client.Close()
 
-	ar := newAuthRegistry(t, authSetup{mode: auth.ModeMCIAS, mcias: client})
-	ar.rule(policy.Rule{ID: "ci-role", Subject: policy.Subject{Role: "ci"}, Actions: []policy.Action{policy.Pull, policy.Push}, Repositories: []string{"ci/*"}})
+	ar := servertest.Serve(t, servertest.Config{Auth: &servertest.Setup{Mode: auth.ModeMCIAS, MCIAS: client}})
+	ar.Rule(policy.Rule{ID: "ci-role", Subject: policy.Subject{Role: "ci"}, Actions: []policy.Action{policy.Pull, policy.Push}, Repositories: []string{"ci/*"}})
 
-	cred := basic("kyle", "from-mcias")
-	ar.expect(ar.pushImage(cred, "ci/app", "v1"), 201, "", "push with MCIAS credentials")
+	cred := servertest.Basic("kyle", "from-mcias")
+	ar.Expect(ar.PushImage(cred, "ci/app", "v1"), 201, "", "push with MCIAS credentials")
 	if n := logins.Load(); n != 1 {
 		t.Errorf("%d MCIAS logins for one push: positive answers are not cached", n)
 	}
-	tok := ar.token(cred, "repository:ci/app:pull")
+	tok := ar.Token(cred, "repository:ci/app:pull")
 	if tok.Scope != "repository:ci/app:pull" {
 		t.Errorf("granted %q", tok.Scope)
 	}
-	ar.expect(ar.do("GET", "/v2/ci/app/manifests/v1", nil, "Authorization", bearer(tok.Token)), 200, "", "mcr token of an MCIAS user")
+	ar.Expect(ar.Do("GET", "/v2/ci/app/manifests/v1", nil, "Authorization", servertest.Bearer(tok.Token)), 200, "", "mcr token of an MCIAS user")
 	// MCIAS's own token works as a bearer token too (validated by MCIAS).
-	ar.expect(ar.do("GET", "/v2/ci/app/manifests/v1", nil, "Authorization", bearer("mcias-token-kyle")), 200, "", "MCIAS token")
-	ar.expect(ar.do("GET", "/v2/ci/app/manifests/v1", nil, "Authorization", bearer("forged")), 401, "UNAUTHORIZED", "forged token")
-	ar.expect(ar.do("GET", "/v2/", nil, "Authorization", basic("kyle", "wrong")), 401, "UNAUTHORIZED", "wrong MCIAS password")
-	ar.expect(ar.pushImage(cred, "prod/app", "v1"), 403, "DENIED", "push outside the role's repositories")
+	ar.Expect(ar.Do("GET", "/v2/ci/app/manifests/v1", nil, "Authorization", servertest.Bearer("mcias-token-kyle")), 200, "", "MCIAS token")
+	ar.Expect(ar.Do("GET", "/v2/ci/app/manifests/v1", nil, "Authorization", servertest.Bearer("forged")), 401, "UNAUTHORIZED", "forged token")
+	ar.Expect(ar.Do("GET", "/v2/", nil, "Authorization", servertest.Basic("kyle", "wrong")), 401, "UNAUTHORIZED", "wrong MCIAS password")
+	ar.Expect(ar.PushImage(cred, "prod/app", "v1"), 403, "DENIED", "push outside the role's repositories")
 }

@@ -1,4 +1,4 @@
-package server
+package auth_test
 
 import (
 	"errors"
@@ -12,6 +12,7 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
+	"git.wntrmute.dev/kyle/mcr/http/servertest"
 )
 
 // TestAuthRealClient drives the whole Docker token dance with
@@ -19,11 +20,11 @@ import (
 // ping, 401 challenge, token request with Basic credentials, retry with the
 // bearer token, and a fresh token when a push needs a wider scope.
 func TestAuthRealClient(t *testing.T) {
-	ar := newAuthRegistry(t, authSetup{})
-	ci := ar.account("ci", identity.System)
-	ar.rule(policy.Rule{ID: "ci", Subject: policy.Subject{AccountID: ci.ID},
+	ar := servertest.Serve(t, servertest.Config{Auth: &servertest.Setup{}})
+	ci := ar.Account("ci", identity.System)
+	ar.Rule(policy.Rule{ID: "ci", Subject: policy.Subject{AccountID: ci.ID},
 		Actions: []policy.Action{policy.Pull, policy.Push}, Repositories: []string{"ci/*"}})
-	ar.account("alice", identity.Human)
+	ar.Account("alice", identity.Human)
 
 	ref := func(s string) name.Reference {
 		r, err := name.ParseReference("registry.test/"+s, name.Insecure)
@@ -35,7 +36,7 @@ func TestAuthRealClient(t *testing.T) {
 	as := func(user, pass string) remote.Option {
 		return remote.WithAuth(authn.FromConfig(authn.AuthConfig{Username: user, Password: pass}))
 	}
-	tr := remote.WithTransport(ar.client.Transport)
+	tr := remote.WithTransport(ar.Client.Transport)
 	img, err := random.Image(2048, 2)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,2 @@
+// Package audittest keeps audit events in memory for tests to assert on.
+package audittest
