@@ -5,10 +5,12 @@
 #   make image        multi-platform OCI image layout in bin/image (no container engine)
 #   make deploy-config  regenerate deploy/mcr.toml and the key table of docs/operations.md
 #   make tools        pinned test tools into .tools/bin (idempotent)
-#   make test         vet, staticcheck, every test with -race, including the e2e suites
+#   make test         tools, build, image, k6-check and proto-check, then vet,
+#                     staticcheck and every test with -race (the e2e suites too)
 #   make lint         go vet + staticcheck
 #   make proto        regenerate the gRPC API's Go code (http/grpcapi/mcrv1)
 #   make proto-baseline  move the buf breaking-change baseline (deliberately)
+#   make proto-check  buf lint, and no breaking change against the baseline
 #   make bench        the load harness (bench/) against a fresh bin/mcrsrv
 #   make bench-go     go test benchmarks
 #   make bench-micro  hot-path microbenchmarks, -count=6, benchstat-ready file
@@ -16,9 +18,10 @@
 #   make k6-check     syntax check of the k6 scripts (part of test)
 #   make conformance  only the OCI conformance runs, verbose
 #   make clients      only the crane/oras/regctl/skopeo runs, verbose
+#   make clean        remove bin/
 #
 # Everything a fresh Debian machine with Go needs is installed by `make tools`:
-# Go tools at pinned versions, skopeo, nginx, chromium, systemd
+# Go tools at pinned versions, skopeo, nginx, HAProxy, chromium, systemd
 # (systemd-analyze), PostgreSQL and e2fsprogs (mkfs.ext4, for the disk-full
 # test) (and node for k6-check) from Debian's packages.
 
@@ -159,6 +162,9 @@ tools:
 	$(call apt_tool,skopeo,skopeo)
 	$(call apt_tool,systemd-analyze,systemd)
 	$(call apt_tool,nginx,nginx)
+	@# The replicas test (cmd/mcrsrv/e2e) runs deploy/haproxy/haproxy.cfg:
+	@# Debian's package, at the release's version (2.6 on Debian 12).
+	$(call apt_tool,haproxy,haproxy)
 	@# The disk-full test (cmd/mcrsrv/e2e) makes and loop-mounts an ext4 image.
 	$(call apt_tool,mkfs.ext4,e2fsprogs)
 	$(call apt_tool,chromium,chromium)

@@ -56,6 +56,10 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 	rounds := fs.Int("rounds", 0, "rounds: every scenario runs this many times against each registry; the table shows medians (0: 3, or 1 with -quick/-tiny)")
 	outDir := fs.String("out", "bench/results", "directory for results.json and results.md")
 	plotPath := fs.String("plot", "docs/benchmarks-throughput.svg", "SVG plot of throughput against concurrency (empty: none)")
+	null := fs.Bool("null", true, "also run the null registry (the machine's ceiling) in the scenarios it serves")
+	// The target is an idle resident set under 64 MiB within a minute
+	// of a burst.
+	idleAfter := fs.Duration("idle-after", time.Minute, "after the last scenario, let the registries idle this long, then read their resident sets")
 	limitMiB := fs.Int("limits-mib", 0, "bytes per machine-limit measurement in MiB (0: 512, or 128 with -quick)")
 	cfg, list, err := k.parse(fs, args)
 	if err != nil {
@@ -97,10 +101,18 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 
 	regs := map[server.Kind]*registryRun{}
 	order := []server.Kind{server.MCR, server.Reference}
+	if *null {
+		order = append(order, server.Null)
+	}
 	for _, kind := range order {
 		bin := *mcrBin
-		if kind == server.Reference {
+		switch kind {
+		case server.Reference:
 			bin = *refBin
+		case server.Null:
+			if bin, err = os.Executable(); err != nil {
+				return err
+			}
 		}
 		proc, err := server.Start(ctx, kind, bin, tmp, server.Options{MCRAuth: k.mcrAuth})
 		if err != nil {
@@ -122,7 +134,10 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 		}
 		env := scenario.NewEnv(client, ecfg, k.seedValue())
 		env.Logf = logf
-		env.Mem = proc
+		env.Mem, env.Meter = proc, proc
+		if kind != server.Null {
+			env.Cache = proc
+		}
 		regs[kind] = &registryRun{proc: proc, env: env, rounds: make([][]*scenario.Result, *rounds)}
 		rep.Versions[string(kind)] = proc.Version
 		logf("started %s (%s) on %s, pid %d, data in %s", kind, proc.Version, proc.Addr, proc.Pid(), proc.Dir)
@@ -140,6 +155,9 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
+				if kind == server.Null && !slices.Contains(server.NullScenarios, s.Name) {
+					continue
+				}
 				rr := regs[kind]
 				logf("round %d/%d, %s, %s", round+1, *rounds, s.Name, kind)
 				r := runOne(ctx, rr.env, s, rr.proc)
@@ -151,11 +169,18 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 			}
 		}
 	}
+	idle, err := idleRSS(ctx, regs, *idleAfter)
+	if err != nil {
+		return err
+	}
 	for _, kind := range order {
 		rr := regs[kind]
 		rep.Raw[string(kind)] = rr.rounds
 		rep.Median[string(kind)] = medians(rr.rounds)
 		rep.Median[string(kind)]["overall peak RSS"] = overallPeak(rr.rounds)
+		if v, ok := idle[kind]; ok {
+			rep.Median[string(kind)][idleKey] = v
+		}
 	}
 	rep.Elapsed = time.Since(started)
 	rep.LoadEnd = machine.LoadAvg()
@@ -174,6 +199,27 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func tmpDir(dir string) string { return machine.TempDir(dir) }
+
+// idleKey names the resident set a minute after the last scenario.
+const idleKey = "idle RSS 60 s after the run"
+
+// idleRSS waits idleAfter with every registry idle, then reads their
+// resident sets.
+func idleRSS(ctx context.Context, regs map[server.Kind]*registryRun, idleAfter time.Duration) (map[server.Kind]float64, error) {
+	logf("idle for %s, then reading the registries' resident sets", idleAfter)
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(idleAfter):
+	}
+	out := map[server.Kind]float64{}
+	for kind, rr := range regs {
+		if v, err := rr.proc.RSSMiB(); err == nil {
+			out[kind] = v
+		}
+	}
+	return out, nil
+}
 
 // samples counts, for every metric key, the rounds that produced it.
 func samples(rounds [][]*scenario.Result) map[string]int {

@@ -19,6 +19,7 @@ type knobs struct {
 	conc         int
 	repos        int
 	imageJobs    int
+	imagePool    int
 	largeMiB     int
 	tags         string
 	catalogRepos int
@@ -40,6 +41,7 @@ func (k *knobs) register(fs *flag.FlagSet, defaultScenarios string) {
 	fs.IntVar(&k.conc, "c", 0, "concurrency of the throughput scenarios (0: the preset's levels)")
 	fs.IntVar(&k.repos, "repos", 0, "push-image: number of repositories (0: 8)")
 	fs.IntVar(&k.imageJobs, "image-jobs", 0, "push-image: blobs of one image uploaded at once (0: the preset's 4, as crane; 1: one by one)")
+	fs.IntVar(&k.imagePool, "image-pool", 0, "push-image: images whose layer digests are computed before each case (0: the preset's 3000); a loaded machine spends minutes on them")
 	fs.IntVar(&k.largeMiB, "large-mib", 0, "push-large/pull-large blob size in MiB (0: the preset's)")
 	fs.StringVar(&k.tags, "tags", "", "tag-list repository sizes, comma-separated (default 10000,100000)")
 	fs.IntVar(&k.catalogRepos, "catalog-repos", 0, "catalog: repositories to create (0: 10000)")
@@ -82,6 +84,9 @@ func (k *knobs) config() (scenario.Config, error) {
 	}
 	if k.imageJobs > 0 {
 		c.ImageJobs = k.imageJobs
+	}
+	if k.imagePool > 0 {
+		c.ImagePool = k.imagePool
 	}
 	if k.largeMiB > 0 {
 		c.LargeSize = int64(k.largeMiB) << 20

@@ -28,6 +28,8 @@ func main() {
 	switch {
 	case len(os.Args) > 1 && os.Args[1] == "compare":
 		err = compareMain(ctx, os.Args[2:], os.Stdout)
+	case len(os.Args) > 1 && os.Args[1] == server.NullCommand:
+		err = nullMain(ctx, os.Args[2:])
 	case len(os.Args) > 1 && os.Args[1] == "report":
 		err = reportMain(ctx, os.Args[2:], os.Stdout)
 	default:
@@ -37,6 +39,19 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// nullMain runs the null registry (server.Null) until interrupted.
+func nullMain(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench "+server.NullCommand, flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "listen address (loopback)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := loopbackOnly(*addr); err != nil {
+		return err
+	}
+	return server.ServeNull(ctx, *addr)
 }
 
 // errFailed means some operation failed; the report says which.
@@ -119,7 +134,7 @@ func singleMain(ctx context.Context, args []string, out io.Writer) error {
 	env := scenario.NewEnv(client, k.withGC(cfg, *mcrBin != ""), k.seedValue())
 	env.Logf = logf
 	if proc != nil {
-		env.Mem = proc
+		env.Mem, env.Meter, env.Cache = proc, proc, proc
 	}
 	var results []*scenario.Result
 	failed := false

@@ -3,13 +3,33 @@ package main
 import (
 	"context"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"git.wntrmute.dev/kyle/mcr/bench/server"
 )
+
+// TestMain lets the comparison start this test binary as the null
+// registry, as it starts the harness's own executable outside tests.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == server.NullCommand {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := nullMain(ctx, os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	os.Exit(m.Run())
+}
 
 // referenceBin finds distribution's registry binary for the smoke test:
 // BENCH_REFERENCE_BIN, else MCR_TOOLS_BIN/registry when `make
@@ -56,13 +76,13 @@ func TestSmoke(t *testing.T) {
 		return
 	}
 	svg := filepath.Join(dir, "plot.svg")
-	err := compareMain(ctx, []string{"-tiny", "-rounds", "1", "-limits-mib", "8", "-mcr", bin, "-reference", ref,
+	err := compareMain(ctx, []string{"-tiny", "-rounds", "1", "-limits-mib", "8", "-idle-after", "1s", "-mcr", bin, "-reference", ref,
 		"-tmp", dir, "-out", filepath.Join(dir, "out"), "-plot", svg}, &out)
 	t.Log(out.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| push-image c=4 repos=2 throughput |", "| pull-manifest GET c=4 throughput |", "loopback TCP"} {
+	for _, want := range []string{"| push-image c=4 repos=2 throughput |", "| pull-manifest GET c=4 throughput |", "loopback TCP", "Cost per operation", "| pull-large after push GET sha256-verified |"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}

@@ -61,7 +61,7 @@ const tagScanMax = 1024
 // coherent with the repository's actor, so that a repository of 100 000
 // tags does not make every listing that shows it walk them all.
 func (r *Registry) tagCount(ctx context.Context, t kv.Reader, repo string, prefix []byte) (int64, error) {
-	if tl := r.tags.current(repo); tl != nil {
+	if tl := r.cachedTags(ctx, t, repo); tl != nil {
 		return int64(len(tl.Tags)), nil
 	}
 	var n int64

@@ -80,12 +80,16 @@ func pushImage(t testing.TB, r *Registry, repo string, shared []byte) []byte {
 // tags. Afterwards every tag must name a manifest whose blobs are all
 // readable with the right digest. Run under -race.
 func TestConcurrentPushRetag(t *testing.T) {
-	t.Run("badger", func(t *testing.T) { concurrentPushRetag(t, false) })
-	t.Run("postgres", func(t *testing.T) { concurrentPushRetag(t, true) })
+	t.Run("badger", func(t *testing.T) { concurrentPushRetag(t, []*Registry{newTestEngineOn(t, Options{}, false)}) })
+	t.Run("postgres", func(t *testing.T) { concurrentPushRetag(t, []*Registry{newTestEngineOn(t, Options{}, true)}) })
+	// Three replicas on one database: the actors serialize nothing
+	// between them, the database's serializable transactions must.
+	t.Run("postgres-replicas", func(t *testing.T) { concurrentPushRetag(t, newReplicas(t, 3)) })
 }
 
-func concurrentPushRetag(t *testing.T, pg bool) {
-	r := newTestEngineOn(t, Options{}, pg)
+// concurrentPushRetag runs the writers and readers spread over regs
+// (replicas sharing their stores), and checks through each of them.
+func concurrentPushRetag(t *testing.T, regs []*Registry) {
 	ctx := context.Background()
 	repos := []string{"ci/a", "ci/b", "ci/c"}
 	tags := []string{"latest", "stable", "main"}
@@ -95,20 +99,26 @@ func concurrentPushRetag(t *testing.T, pg bool) {
 	var wg sync.WaitGroup
 	errs := make(chan error, writers*rounds*2)
 	stop := make(chan struct{})
+	var acked sync.Map // repo@digest of every acknowledged push
 	for w := range writers {
 		wg.Go(func() {
+			r := regs[w%len(regs)]
 			for i := range rounds {
 				repo := repos[(w+i)%len(repos)]
 				m := pushImage(t, r, repo, shared)
 				tag := tags[(w*rounds+i)%len(tags)]
-				if _, err := r.PutManifest(ctx, repo, names.Reference{Tag: tag}, v1.MediaTypeImageManifest, m, nil); err != nil {
+				res, err := r.PutManifest(ctx, repo, names.Reference{Tag: tag}, v1.MediaTypeImageManifest, m, nil)
+				if err != nil {
 					errs <- fmt.Errorf("push %s:%s: %w", repo, tag, err)
+					continue
 				}
+				acked.Store(repo+"@"+res.Digest.String(), true)
 			}
 		})
 	}
 	var readers sync.WaitGroup
-	for range 4 {
+	for i := range 4 {
+		r := regs[i%len(regs)]
 		readers.Go(func() {
 			for {
 				select {
@@ -136,17 +146,26 @@ func concurrentPushRetag(t *testing.T, pg bool) {
 		t.Error(err)
 	}
 
-	for _, repo := range repos {
-		page, err := r.Tags(ctx, repo, "", -1)
-		if err != nil {
-			t.Fatal(err)
+	for _, r := range regs {
+		for _, repo := range repos {
+			page, err := r.Tags(ctx, repo, "", -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page.Items) != len(tags) {
+				t.Errorf("%s has tags %v, want %v", repo, page.Items, tags)
+			}
+			for _, tag := range page.Items {
+				verifyImage(t, r, repo, tag)
+			}
 		}
-		if len(page.Items) != len(tags) {
-			t.Errorf("%s has tags %v, want %v", repo, page.Items, tags)
-		}
-		for _, tag := range page.Items {
-			verifyImage(t, r, repo, tag)
-		}
+		acked.Range(func(k, _ any) bool {
+			repo, d, _ := strings.Cut(k.(string), "@")
+			if _, err := r.GetManifest(ctx, repo, names.Reference{Digest: digest.Digest(d)}); err != nil {
+				t.Errorf("acknowledged push %s lost: %v", k, err)
+			}
+			return true
+		})
 	}
 }
 

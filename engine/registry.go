@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -43,19 +42,26 @@ type Options struct {
 }
 
 // Registry is the transport-free registry service. Reads go straight to a
-// kv snapshot and the blob store; manifest, tag and link deletions go
-// through the repository's actor; blob uploads write their link directly in
-// one transaction. See docs/architecture.md.
+// kv snapshot and the blob store. Manifest pushes and every deletion
+// (manifest, tag, blob link) go through the repository's actor (mutate);
+// blob uploads and mounts write the blob record and its link directly, in
+// one transaction, guarded against GC (checkSweep) and against other
+// writers of the same blob record (blobWriters). See docs/architecture.md.
 type Registry struct {
 	kv      kv.Store
 	blobs   blobstore.Store
 	actors  *actors.System[string]
 	opts    Options
 	now     func() time.Time
-	uploads inUse
+	claims  uploadClaims // the uploads a request is writing now
 	writers blobWriters
 	tags    *tagLists
-	big     bigSlots
+	// bigBufSlots are the places of the pipelines that may use the
+	// large buffers (bigBufs).
+	bigBufSlots bigSlots
+	// shared: other processes write the metadata store too (replicas on
+	// PostgreSQL), so cached tag lists check its generation (taggen.go).
+	shared bool
 }
 
 // New builds a Registry over an open metadata store and blob store. The
@@ -72,13 +78,14 @@ func New(store kv.Store, blobs blobstore.Store, o Options) *Registry {
 		now = time.Now
 	}
 	return &Registry{
-		kv:     store,
-		blobs:  blobs,
-		actors: actors.New[string](actors.Options{MailboxSize: o.MailboxSize, IdleTimeout: o.ActorIdle}),
-		opts:   o,
-		now:    now,
-		tags:   &tagLists{limit: o.TagCacheBytes},
-		big:    make(bigSlots, bigPipelines),
+		kv:          store,
+		blobs:       blobs,
+		actors:      actors.New[string](actors.Options{MailboxSize: o.MailboxSize, IdleTimeout: o.ActorIdle}),
+		opts:        o,
+		now:         now,
+		tags:        &tagLists{limit: o.TagCacheBytes},
+		bigBufSlots: make(bigSlots, bigPipelines),
+		shared:      sharedStore(store),
 	}
 }
 
@@ -88,7 +95,8 @@ func (r *Registry) Close(ctx context.Context) error { return r.actors.Stop(ctx) 
 // ActorStats reports the live repository actors and their queued messages.
 func (r *Registry) ActorStats() actors.Stats { return r.actors.Stats() }
 
-// mutate runs fn as one transaction on repo's actor: the single writer of
+// mutate runs fn as one transaction on repo's actor (a full mailbox is
+// actors.ErrBusy, answered 429): the single writer of
 // that repository's manifests and tags. blobs are the blob records fn
 // rewrites; their writers' stripes are held around the transaction (see
 // blobWriters), taken on the actor so that a request waiting in the
@@ -96,15 +104,11 @@ func (r *Registry) ActorStats() actors.Stats { return r.actors.Stats() }
 // invalidated on the actor, after the transaction and before the answer,
 // even when the caller stopped waiting (see tagLists).
 func (r *Registry) mutate(ctx context.Context, repo string, blobs []digest.Digest, fn func(kv.Txn) error) error {
-	err := r.actors.Ask(ctx, repo, func(ctx context.Context) error {
+	return r.actors.Ask(ctx, repo, func(ctx context.Context) error {
 		defer r.tags.invalidate(repo)
 		defer r.writers.lock(blobs...)()
-		return r.kv.Update(ctx, fn)
+		return r.kv.Update(ctx, r.versioned(repo, fn))
 	})
-	if errors.Is(err, actors.ErrBusy) {
-		return errcode.New(errcode.Busy, "repository %s is busy, retry later", repo)
-	}
-	return err
 }
 
 // Exclusive runs fn on repo's actor: after every manifest, tag and link
@@ -112,16 +116,17 @@ func (r *Registry) mutate(ctx context.Context, repo string, blobs []digest.Diges
 // how maintenance jobs (engine/gc: untagged manifests, unused links, empty
 // repositories) change a repository's metadata while keeping the rule that
 // only its actor does. fn does its own kv transactions; the repository's
-// cached tag list is invalidated when fn returns.
+// cached tag list is invalidated when fn returns (on a shared store, for
+// every replica: taggen.go).
 func (r *Registry) Exclusive(ctx context.Context, repo string, fn func(context.Context) error) error {
-	err := r.actors.Ask(ctx, repo, func(ctx context.Context) error {
+	return r.actors.Ask(ctx, repo, func(ctx context.Context) error {
 		defer r.tags.invalidate(repo)
-		return fn(ctx)
+		err := fn(ctx)
+		if berr := r.bumpTags(ctx, repo); berr != nil {
+			err = errors.Join(err, berr)
+		}
+		return err
 	})
-	if errors.Is(err, actors.ErrBusy) {
-		return errcode.New(errcode.Busy, "repository %s is busy, retry later", repo)
-	}
-	return err
 }
 
 // checkSweep guards the transaction that records blob d against garbage
@@ -187,15 +192,3 @@ func notFound(err error, e *errcode.Error) error {
 	}
 	return err
 }
-
-// inUse guards upload sessions against two requests writing one staging
-// file at once. It is per upload, not a global lock: a second request for
-// the same upload is refused, not queued.
-type inUse struct{ m sync.Map }
-
-func (u *inUse) acquire(id string) bool {
-	_, busy := u.m.LoadOrStore(id, struct{}{})
-	return !busy
-}
-
-func (u *inUse) release(id string) { u.m.Delete(id) }

@@ -242,10 +242,10 @@ func TestUploadAdmin(t *testing.T) {
 	}
 
 	// A session a request is writing is not removed under it.
-	r.uploads.acquire(written)
+	r.claims.claim(written)
 	_, err = r.RemoveUpload(ctx, written)
-	r.uploads.release(written)
-	wantKind(t, err, errcode.Conflict, "removal of a session being written")
+	r.claims.release(written)
+	wantKind(t, err, errcode.UploadInUse, "removal of a session being written")
 	if _, err := r.RemoveUpload(ctx, written); err != nil {
 		t.Fatal(err)
 	}

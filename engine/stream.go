@@ -11,7 +11,6 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
-	"git.wntrmute.dev/kyle/mcr/jobs"
 )
 
 // Streamer runs upload copies on a bounded worker pool (jobs.Pool). It
@@ -22,9 +21,6 @@ import (
 type Streamer interface {
 	Do(ctx context.Context, fn func(context.Context)) error
 }
-
-// errStreamerBusy is what a full pool becomes on the wire.
-var errStreamerBusy = errcode.New(errcode.Busy, "too many uploads in progress, retry later")
 
 // pipelineMin is the declared body size from which an upload is pipelined:
 // below it the handoff between goroutines costs more than it overlaps.
@@ -75,10 +71,9 @@ func (r *Registry) stream(ctx context.Context, w io.Writer, src io.Reader, lengt
 	return r.pipeline(ctx, w, src, hs...)
 }
 
+// streamErr is the copy's outcome: the pool's refusal first (a full pool
+// is jobs.ErrBusy, answered 429), then the copy's own error.
 func streamErr(doErr, copyErr error) error {
-	if errors.Is(doErr, jobs.ErrBusy) {
-		return errStreamerBusy
-	}
 	if doErr != nil {
 		return doErr
 	}
@@ -139,7 +134,7 @@ func (r *Registry) pipeline(ctx context.Context, w io.Writer, src io.Reader, hs 
 	toWrite := make(chan *slot, depth)
 	toHash := make(chan *slot, depth)
 	free := make(chan *slot, depth+1)
-	bufs, release := r.big.acquire()
+	bufs, release := r.bigBufSlots.acquire()
 	defer release()
 	for range depth + 1 {
 		free <- &slot{buf: bufs.Get().(*[]byte), free: free}

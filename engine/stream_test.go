@@ -65,11 +65,11 @@ func TestStreamBusy(t *testing.T) {
 			body = data[:length]
 		}
 		err := r.PutBlob(context.Background(), "s", digest.FromBytes(body), onlyReader{bytes.NewReader(body)}, length)
-		if errcode.KindOf(err) != errcode.Busy {
-			t.Errorf("length %d: %v, want Busy (429)", length, err)
+		if errcode.KindOf(err) != errcode.TooManyRequests {
+			t.Errorf("length %d: %v, want TooManyRequests (429)", length, err)
 		}
 	}
-	if n := len(r.big); n != 0 {
+	if n := len(r.bigBufSlots); n != 0 {
 		t.Errorf("%d big buffer sets held after refused uploads", n)
 	}
 }
@@ -104,7 +104,7 @@ func TestStreamConcurrentPipelines(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := len(r.big); n != 0 {
+	if n := len(r.bigBufSlots); n != 0 {
 		t.Fatalf("%d big buffer sets still held", n)
 	}
 }

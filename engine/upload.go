@@ -7,6 +7,7 @@ import (
 	"errors"
 	"hash"
 	"io"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 
@@ -115,8 +116,8 @@ func (r *Registry) open(ctx context.Context, repo, id string, keep bool) (*sessi
 	if !blobstore.ValidUploadID(id) {
 		return nil, uploadUnknown(id)
 	}
-	if !r.uploads.acquire(id) {
-		return nil, errcode.New(errcode.BlobUploadInvalid, "another request is writing this upload")
+	if !r.claims.claim(id) {
+		return nil, errUploadInUse(id)
 	}
 	s := &session{r: r, id: id}
 	var err error
@@ -131,7 +132,7 @@ func (r *Registry) open(ctx context.Context, repo, id string, keep bool) (*sessi
 		}
 	}
 	if err != nil {
-		r.uploads.release(id)
+		r.claims.release(id)
 		return nil, err
 	}
 	return s, nil
@@ -141,7 +142,7 @@ func (s *session) close() {
 	if s.file != nil {
 		_ = s.file.Close()
 	}
-	s.r.uploads.release(s.id)
+	s.r.claims.release(s.id)
 }
 
 // write appends body, checking its length when known (length >= 0). A
@@ -169,7 +170,8 @@ type truncater interface{ Truncate(n int64) error }
 
 // persist makes what was written durable and records the new offset,
 // hash state and the store's staging state, failing if the session was
-// cancelled meanwhile.
+// cancelled, or advanced by another request (on another replica),
+// meanwhile.
 func (s *session) persist(ctx context.Context, n int64) error {
 	staging, err := s.file.Sync(ctx)
 	if err != nil {
@@ -185,8 +187,21 @@ func (s *session) persist(ctx context.Context, n int64) error {
 	rec.Staging = staging
 	rec.Updated = s.r.now().UnixNano()
 	err = s.r.kv.Update(ctx, func(t kv.Txn) error {
-		if ok, err := t.Has(kv.UploadKey(s.id)); err != nil || !ok {
-			return notFound(errors.Join(err, kv.ErrNotFound), uploadUnknown(s.id))
+		v, err := t.Get(kv.UploadKey(s.id))
+		if err != nil {
+			return notFound(err, uploadUnknown(s.id))
+		}
+		// Compare and set: the claim (inUse) keeps two requests of this
+		// process off one session, not requests on two replicas. Only the
+		// request that took up the state recorded now may advance it, so
+		// a session never forks; the loser's bytes are not recorded.
+		cur, err := kv.DecodeUpload(v)
+		if err != nil {
+			return err
+		}
+		if cur.Offset != s.rec.Offset || cur.Updated != s.rec.Updated {
+			return errcode.New(errcode.RangeInvalid, "another request wrote this upload meanwhile; it has %d bytes", cur.Offset).
+				WithDetail(map[string]int64{"offset": cur.Offset})
 		}
 		return t.Set(kv.UploadKey(s.id), rec.Encode())
 	})
@@ -292,10 +307,10 @@ func (r *Registry) CancelUpload(ctx context.Context, repo, id string) error {
 	if _, err := r.loadUpload(ctx, repo, id); err != nil {
 		return err
 	}
-	if !r.uploads.acquire(id) {
-		return errcode.New(errcode.BlobUploadInvalid, "another request is writing this upload")
+	if !r.claims.claim(id) {
+		return errUploadInUse(id)
 	}
-	defer r.uploads.release(id)
+	defer r.claims.release(id)
 	return r.dropUpload(ctx, id)
 }
 
@@ -309,144 +324,22 @@ func (r *Registry) dropUpload(ctx context.Context, id string) error {
 	return r.blobs.RemoveStaging(ctx, id)
 }
 
-// PutBlob stores a whole blob sent in one request (POST ?digest= or a
-// monolithic PUT) without an upload session.
-func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, body io.Reader, length int64) error {
-	if err := r.admit(length); err != nil {
-		return err
-	}
-	id := newID()
-	f, err := r.blobs.Stage(ctx, id, blobstore.Position{})
-	if err != nil {
-		return diskspace.Classify(err)
-	}
-	committed := false
-	defer func() {
-		_ = f.Close()
-		if !committed {
-			_ = r.blobs.RemoveStaging(context.WithoutCancel(ctx), id)
-		}
-	}()
-	h := d.Algorithm().Hash()
-	n, err := r.stream(ctx, r.guard(f), body, length, h)
-	if err != nil {
-		return err
-	}
-	if length >= 0 && n != length {
-		return errcode.New(errcode.SizeInvalid, "body has %d bytes, Content-Length said %d", n, length)
-	}
-	if got := digest.NewDigest(d.Algorithm(), h); got != d {
-		return digestMismatch(d, got)
-	}
-	if err := f.Commit(ctx, d); err != nil {
-		return diskspace.Classify(err)
-	}
-	committed = true
-	defer r.writers.lock(d)()
-	return r.kv.Update(ctx, func(t kv.Txn) error { return r.link(ctx, t, repo, d, n) })
+// uploadClaims is the set of uploads a request is writing now: it guards
+// upload sessions against two requests writing one staging file at once.
+// It is per upload, not a global lock: a second request for the same
+// upload is refused (errUploadInUse), not queued.
+type uploadClaims struct{ m sync.Map }
+
+// claim claims upload id for the calling request; false when another
+// request holds it.
+func (u *uploadClaims) claim(id string) bool {
+	_, held := u.m.LoadOrStore(id, struct{}{})
+	return !held
 }
 
-// link records that blob d (of size bytes, already committed to the blob
-// store) is in repo. It rewrites the blob record's LastLinked in the same
-// transaction, which is what makes a concurrent GC sweep of d conflict
-// with it (docs/design.md §5).
-func (r *Registry) link(ctx context.Context, t kv.Txn, repo string, d digest.Digest, size int64) error {
-	if err := r.checkSweep(ctx, t, d); err != nil {
-		return err
-	}
-	now := r.now()
-	rec := kv.BlobRecord{Size: size, Created: now.UnixNano()}
-	if v, err := t.Get(kv.BlobKey(d.String())); err == nil {
-		if rec, err = kv.DecodeBlob(v); err != nil {
-			return err
-		}
-	} else if !errors.Is(err, kv.ErrNotFound) {
-		return err
-	}
-	rec.LastLinked = now.UnixNano()
-	if err := t.Set(kv.BlobKey(d.String()), rec.Encode()); err != nil {
-		return err
-	}
-	if err := t.Set(kv.LinkKey(repo, d.String()), nil); err != nil {
-		return err
-	}
-	if err := t.Set(kv.InverseLinkKey(d.String(), repo), nil); err != nil {
-		return err
-	}
-	return ensureRepo(t, repo, now)
-}
+func (u *uploadClaims) release(id string) { u.m.Delete(id) }
 
-// MountBlob links blob d into repo from repository from, or from any
-// repository holding it when from is empty (OCI 1.1 automatic mount). It
-// reports false, with no error, when the blob is not mountable: the caller
-// then opens an upload session instead (spec: 202 fallback). canPull, when
-// not nil, limits the candidate source repositories.
-func (r *Registry) MountBlob(ctx context.Context, repo, from string, d digest.Digest, canPull func(repo string) bool) (bool, error) {
-	if err := r.admit(0); err != nil {
-		return false, err
-	}
-	mounted := false
-	unlock := r.writers.lock(d)
-	defer unlock()
-	err := r.kv.Update(ctx, func(t kv.Txn) error {
-		mounted = false
-		src, err := r.mountSource(t, from, d, canPull)
-		if err != nil || src == "" {
-			return err
-		}
-		v, err := t.Get(kv.BlobKey(d.String()))
-		if err != nil {
-			return err // kv.ErrNotFound: a record swept by GC; not mountable
-		}
-		rec, err := kv.DecodeBlob(v)
-		if err != nil {
-			return err
-		}
-		mounted = true
-		return r.link(ctx, t, repo, d, rec.Size)
-	})
-	if errors.Is(err, kv.ErrNotFound) {
-		return false, nil
-	}
-	return mounted, err
-}
-
-// mountSource finds a repository that links d: from itself, or the first
-// permitted one when from is empty. "" means none.
-func (r *Registry) mountSource(t kv.Reader, from string, d digest.Digest, canPull func(string) bool) (string, error) {
-	if from != "" {
-		ok, err := t.Has(kv.LinkKey(from, d.String()))
-		if err != nil || !ok || (canPull != nil && !canPull(from)) {
-			return "", err
-		}
-		return from, nil
-	}
-	src := ""
-	prefix := kv.InverseLinkPrefix(d.String())
-	err := t.ScanKeys(prefix, nil, func(k []byte) error {
-		if repo := kv.Suffix(k, prefix); canPull == nil || canPull(repo) {
-			src = repo
-			return kv.ErrStop
-		}
-		return nil
-	})
-	return src, err
-}
-
-// DeleteBlob unlinks blob d from repo. The bytes stay until garbage
-// collection finds no repository linking them.
-func (r *Registry) DeleteBlob(ctx context.Context, repo string, d digest.Digest) error {
-	return r.mutate(ctx, repo, nil, func(t kv.Txn) error {
-		ok, err := t.Has(kv.LinkKey(repo, d.String()))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return r.unknown(t, repo, kv.ErrNotFound, blobUnknown(d))
-		}
-		if err := t.Delete(kv.LinkKey(repo, d.String())); err != nil {
-			return err
-		}
-		return t.Delete(kv.InverseLinkKey(d.String(), repo))
-	})
+// errUploadInUse refuses a request for an upload another request holds.
+func errUploadInUse(id string) *errcode.Error {
+	return errcode.New(errcode.UploadInUse, "upload %s is being written by another request; retry when it ends", id)
 }

@@ -24,6 +24,10 @@ type Job struct {
 	Every time.Duration
 	// Timeout bounds one run; 0 is no bound.
 	Timeout time.Duration
+	// Local runs the job on every process, leader or not (compacting a
+	// process's own files). Without it, when the Runner has a Leader, the
+	// job runs only on the leader (leader.go).
+	Local bool
 }
 
 // Options configures a Runner. The zero value is usable.
@@ -44,6 +48,13 @@ type Options struct {
 	OnError func(kind string, err error)
 	// OnFinish is told about every finished run, for logging.
 	OnFinish func(Status)
+	// Leader, when set, restricts the jobs that are not Local to the
+	// process it says leads (several replicas sharing one store); Store
+	// must then be a SharedStatusStore. nil: this process always leads.
+	Leader Leader
+	// Poll is how often the leader looks in the shared store for runs
+	// other replicas requested, and re-checks its leadership. Default 1s.
+	Poll time.Duration
 }
 
 // Runner runs jobs on a bounded worker pool (conc), on demand (Trigger,
@@ -79,7 +90,11 @@ type entry struct {
 	cancel context.CancelFunc // of the active run; guarded by Runner.mu
 	idle   chan struct{}      // closed while no run is active; guarded by Runner.mu
 	saved  time.Time          // last progress save; guarded by Runner.mu
-	saveMu sync.Mutex         // orders saves, so the last one written is the newest
+	// deposed: the active run was cancelled because this process lost
+	// the lead; it ends Interrupted, for the next leader to run again.
+	// Guarded by Runner.mu.
+	deposed bool
+	saveMu  sync.Mutex // orders saves, so the last one written is the newest
 }
 
 type run struct {
@@ -103,6 +118,9 @@ func NewRunner(o Options) *Runner {
 	}
 	if o.CatchUp <= 0 {
 		o.CatchUp = time.Minute
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Runner{
@@ -153,6 +171,11 @@ func (r *Runner) Start(ctx context.Context) error {
 		entries = append(entries, e)
 	}
 	r.mu.Unlock()
+	if r.opts.Leader != nil {
+		if _, ok := r.opts.Store.(SharedStatusStore); !ok {
+			return errors.New("jobs: a Runner with a Leader needs a SharedStatusStore")
+		}
+	}
 	for _, e := range entries {
 		if err := r.load(ctx, e); err != nil {
 			return err
@@ -162,6 +185,9 @@ func (r *Runner) Start(ctx context.Context) error {
 	r.state = runnerStarted
 	r.mu.Unlock()
 	r.bg.Go(r.dispatch)
+	if r.opts.Leader != nil {
+		r.bg.Go(func() { r.follow(entries) })
+	}
 	for _, e := range entries {
 		if e.job.Every > 0 {
 			r.bg.Go(func() { r.schedule(e) })
@@ -184,7 +210,9 @@ func (r *Runner) load(ctx context.Context, e *entry) error {
 	}
 	s.Kind = e.job.Kind
 	s.Next = time.Time{}
-	interrupted := s.Active()
+	// A leader-only kind's active run belongs to whichever replica leads:
+	// the one elected decides (follow), not every process that starts.
+	interrupted := s.Active() && !r.leaderOnly(e)
 	if interrupted {
 		s.State = Interrupted
 		s.LastError = "interrupted: the process stopped during the run"
@@ -207,6 +235,9 @@ func (r *Runner) Trigger(kind string) error {
 	if !ok {
 		return ErrUnknownJob
 	}
+	if r.leaderOnly(e) && !r.leading() {
+		return r.request(e)
+	}
 	return r.enqueue(e, e.job.Run, e.job.Timeout)
 }
 
@@ -224,7 +255,7 @@ func (r *Runner) Submit(kind string, fn Func) error {
 			r.mu.Unlock()
 			return r.stateErr()
 		}
-		e = newEntry(Job{Kind: kind})
+		e = newEntry(Job{Kind: kind, Local: true})
 		r.entries[kind] = e
 	}
 	r.mu.Unlock()
@@ -260,6 +291,7 @@ func (r *Runner) enqueue(e *entry, fn Func, timeout time.Duration) error {
 	e.status.State = Queued
 	e.status.LastError = ""
 	e.cancel = cancel
+	e.deposed = false
 	e.idle = make(chan struct{})
 	r.mu.Unlock()
 	r.persist(e)
@@ -332,6 +364,8 @@ func (r *Runner) finishLocked(e *entry, res string, err error, cancelled bool) {
 	switch {
 	case err == nil:
 		s.State, s.LastError = Succeeded, ""
+	case cancelled && e.deposed:
+		s.State, s.LastError = Interrupted, "interrupted: this replica lost the lead during the run"
 	case cancelled:
 		s.State, s.LastError = Cancelled, err.Error()
 	default:
@@ -353,9 +387,13 @@ func (r *Runner) finishLocked(e *entry, res string, err error, cancelled bool) {
 
 func (r *Runner) progress(e *entry, done, total int64, note string) {
 	r.mu.Lock()
+	// A new phase is saved at once, so that other replicas (and an
+	// operator) see where a run is; progress within a phase at most once
+	// a second.
+	phase := note != e.status.Note
 	e.status.Done, e.status.Total, e.status.Note = done, total, note
 	now := r.opts.Clock.Now()
-	save := now.Sub(e.saved) >= time.Second
+	save := phase || now.Sub(e.saved) >= time.Second
 	if save {
 		e.saved = now
 	}
@@ -380,7 +418,11 @@ func (r *Runner) persist(e *entry) {
 	// A status write must not be lost to the cancellation that ends a run.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 10*time.Second)
 	defer cancel()
-	if err := r.opts.Store.SaveStatus(ctx, s); err != nil && r.opts.OnError != nil {
+	save := r.opts.Store.SaveStatus
+	if r.leaderOnly(e) {
+		save = r.opts.Store.(SharedStatusStore).SaveLeaderStatus
+	}
+	if err := save(ctx, s); err != nil && r.opts.OnError != nil {
 		r.opts.OnError(s.Kind, err)
 	}
 }
@@ -412,7 +454,10 @@ func (r *Runner) schedule(e *entry) {
 			return
 		}
 		// ErrRunning: the previous run is still going; skip this tick.
-		_ = r.enqueue(e, e.job.Run, e.job.Timeout)
+		// A replica that does not lead skips it too: the leader runs it.
+		if !r.leaderOnly(e) || r.leading() {
+			_ = r.enqueue(e, e.job.Run, e.job.Timeout)
+		}
 		next = r.opts.Clock.Now().Add(e.job.Every)
 	}
 }
@@ -433,22 +478,26 @@ func (r *Runner) Cancel(kind string) bool {
 // Status returns kind's status.
 func (r *Runner) Status(kind string) (Status, bool) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	e, ok := r.entries[kind]
+	r.mu.Unlock()
 	if !ok {
 		return Status{}, false
 	}
-	return e.status, true
+	return r.current(e), true
 }
 
 // Statuses returns every kind's status, by kind.
 func (r *Runner) Statuses() []Status {
 	r.mu.Lock()
-	out := make([]Status, 0, len(r.entries))
+	entries := make([]*entry, 0, len(r.entries))
 	for _, e := range r.entries {
-		out = append(out, e.status)
+		entries = append(entries, e)
 	}
 	r.mu.Unlock()
+	out := make([]Status, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, r.current(e))
+	}
 	slices.SortFunc(out, func(a, b Status) int {
 		switch {
 		case a.Kind < b.Kind:
@@ -461,8 +510,10 @@ func (r *Runner) Statuses() []Status {
 	return out
 }
 
-// Wait blocks until kind has no queued or running run (or ctx ends) and
-// returns its status.
+// Wait blocks until kind has no queued or running run in this process (or
+// ctx ends) and returns its status. On a process that does not lead, a
+// leader-only kind runs elsewhere: Wait returns at once with the status in
+// the shared store, and a caller follows it with Status.
 func (r *Runner) Wait(ctx context.Context, kind string) (Status, error) {
 	r.mu.Lock()
 	e, ok := r.entries[kind]

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // MemTableSize is the size of each of Badger's memtables, and of the
@@ -41,11 +42,14 @@ type Barrier interface {
 type Badger struct {
 	db      *badger.DB
 	barrier Barrier
+	watch   watchers
 }
 
 var (
-	_ Store    = (*Badger)(nil)
-	_ Restorer = (*Badger)(nil)
+	_ Store         = (*Badger)(nil)
+	_ Restorer      = (*Badger)(nil)
+	_ Changes       = (*Badger)(nil)
+	_ SingleProcess = (*Badger)(nil)
 )
 
 // Open opens (creating if needed) the store and checks its schema version.
@@ -73,7 +77,15 @@ func Open(o Options) (*Badger, error) {
 		// small values; values over the threshold (large manifests) count
 		// only their pointer into the value log (TestLargestTransaction).
 		WithMemTableSize(MemTableSize).
-		WithNumMemtables(3)
+		WithNumMemtables(3).
+		// Keys and small values compress little, and a compressed block
+		// has to be decompressed into Badger's block cache (256 MiB by
+		// default, filled by the first large listing and then held) on
+		// every read that misses it. Uncompressed, a read takes the
+		// block straight from the table's memory map: no cache to fill,
+		// no decompression on the read path.
+		WithCompression(options.None).
+		WithBlockCacheSize(0)
 	if o.InMemory {
 		opts = opts.WithInMemory(true).WithDir("").WithValueDir("")
 	}
@@ -106,6 +118,9 @@ func (s *Badger) CompactValueLog(ctx context.Context) (int, error) {
 	return n, ctx.Err()
 }
 
+// SingleProcess implements SingleProcess: Badger locks its directory.
+func (s *Badger) SingleProcess() {}
+
 // Ping implements Pinger: Badger is embedded, so it is up until closed.
 func (s *Badger) Ping(context.Context) error {
 	if s.db.IsClosed() {
@@ -119,7 +134,7 @@ func (s *Badger) View(ctx context.Context, fn func(Reader) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return closedErr(s.db.View(func(t *badger.Txn) error { return fn(txn{t}) }))
+	return closedErr(s.db.View(func(t *badger.Txn) error { return fn(txn{t: t}) }))
 }
 
 // Update implements Store.
@@ -139,8 +154,10 @@ func (s *Badger) UpdateUnsynced(ctx context.Context, fn func(Txn) error) error {
 }
 
 func (s *Badger) update(ctx context.Context, fn func(Txn) error, barrier Barrier) error {
-	return retryConflicts(ctx, func() error {
-		err := s.db.Update(func(t *badger.Txn) error { return fn(txn{t}) })
+	var topics []string
+	err := retryConflicts(ctx, func() error {
+		topics = topics[:0] // what a conflicted attempt published is void
+		err := s.db.Update(func(t *badger.Txn) error { return fn(txn{t: t, topics: &topics}) })
 		if err == nil && barrier != nil {
 			// Committed and visible, not yet acknowledged. A reader that
 			// acts on it writes after it, so its own acknowledgement
@@ -149,7 +166,24 @@ func (s *Badger) update(ctx context.Context, fn func(Txn) error, barrier Barrier
 		}
 		return closedErr(err)
 	}, func(err error) bool { return errors.Is(err, badger.ErrConflict) })
+	if err == nil {
+		for _, topic := range topics {
+			s.watch.fire(topic)
+		}
+	}
+	return err
 }
+
+// Watch implements Changes within this process: Badger has one writer
+// process, so the topics its own commits publish are all there is.
+func (s *Badger) Watch(fn func(topic string)) (stop func()) {
+	stop = s.watch.add(fn)
+	fn("") // listening from now on
+	return stop
+}
+
+// Shared implements Changes: no other process opens a Badger directory.
+func (s *Badger) Shared() bool { return false }
 
 // closedErr maps Badger's closed-store error to the port's.
 func closedErr(err error) error {
@@ -183,7 +217,20 @@ func (s *Badger) Restore(ctx context.Context, r io.Reader) error {
 // Close implements Store.
 func (s *Badger) Close() error { return s.db.Close() }
 
-type txn struct{ t *badger.Txn }
+// txn is a Badger transaction; topics collects what an Update's
+// transaction published (nil in a View).
+type txn struct {
+	t      *badger.Txn
+	topics *[]string
+}
+
+func (t txn) publish(topic string) error {
+	if t.topics == nil {
+		return badger.ErrReadOnlyTxn
+	}
+	*t.topics = append(*t.topics, topic)
+	return nil
+}
 
 func (t txn) Get(key []byte) ([]byte, error) {
 	it, err := t.t.Get(key)

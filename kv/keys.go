@@ -18,12 +18,16 @@ package kv
 //	k/s/<signing-key-id>           → SigningKeyRecord: a token signing key
 //	p/<rule-id>                    → PolicyRecord: a policy rule (built-ins are not stored)
 //	g/j/<kind>                     → JobRecord: status of a background job kind (jobs.Status)
+//	g/l                            → LeaseRecord: the background-jobs leader lease (holder, term,
+//	                                 expiry); every fenced transaction reads it (lease.go)
 //	g/s/<digest>                   → (empty) sweep tombstone: GC removed the blob's record and
 //	                                 is removing its file; linking the digest is refused meanwhile
 //	e/<time>/<seq>                 → audit event (engine/audit), hash-chained to the one before;
 //	                                 time and seq are 16 hex digits, so key order is append order
 //	g/a                            → audit chain head: first and last seq, hash of the last event,
 //	                                 size of the events kept
+//	g/c/<topic>                    → generation (uvarint) of a published topic (changes.go)
+//	g/t/<repo>                     → generation (uvarint) of a repository's tags, on a shared store
 //	w/<sha256(session-id)>         → SessionRecord: a web UI sign-in (http/ui); keyed by a hash so
 //	                                 the metadata store never holds a usable cookie
 //
@@ -187,16 +191,38 @@ func PolicyPrefix() []byte { return policyPrefix }
 var (
 	jobPrefix   = []byte("g/j/")
 	sweepPrefix = []byte("g/s/")
+	leaseKey    = []byte("g/l")
 )
 
 // JobKey is the status record of job kind.
 func JobKey(kind string) []byte { return under(jobPrefix, kind) }
+
+// LeaseKey is the background-jobs leader lease (lease.go).
+func LeaseKey() []byte { return leaseKey }
 
 // SweepKey is the tombstone GC holds while it deletes the file of blob d.
 func SweepKey(d string) []byte { return under(sweepPrefix, d) }
 
 // SweepPrefix covers every sweep tombstone.
 func SweepPrefix() []byte { return sweepPrefix }
+
+// The generation rows (g/c/, g/t/; changes.go) hold new keys only, like
+// the rest of g/: older data has none, which reads as generation 0. They
+// are never deleted, so a generation never goes back and a cache entry
+// labelled with an old one can never look current again.
+var (
+	topicPrefix  = []byte("g/c/")
+	tagGenPrefix = []byte("g/t/")
+)
+
+// TopicKey is the generation of published topic (Publish).
+func TopicKey(topic string) []byte { return under(topicPrefix, topic) }
+
+// TopicPrefix covers every topic's generation.
+func TopicPrefix() []byte { return topicPrefix }
+
+// TagGenerationKey is the generation of repo's tags.
+func TagGenerationKey(repo string) []byte { return under(tagGenPrefix, repo) }
 
 // ManifestNamespace, LinkNamespace, TagNamespace and InverseLinkNamespace
 // cover their kind of key in every repository, for maintenance scans (GC)

@@ -76,7 +76,7 @@ func writeKVList(w io.Writer, list *pb.KVList) error {
 }
 
 // ErrNotEmpty is returned by Restore into a store that holds data.
-var ErrNotEmpty = errors.New("kv: restore needs an empty store")
+var ErrNotEmpty error = &kindError{"kv: restore needs an empty store", "Conflict"}
 
 // Restore loads a backup stream (from either store) into this database,
 // which must hold nothing but the schema version that opening it wrote. The

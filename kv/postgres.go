@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,17 @@ type PostgresOptions struct {
 	// MaxConns bounds the connection pool; 0 keeps pgx's default
 	// (the larger of 4 and the number of CPUs).
 	MaxConns int32
+	// OnListenError, when set, is told each time the change listener's
+	// connection fails (it reconnects on its own; docs/scale-out.md).
+	OnListenError func(error)
+	// IdleTxnTimeout makes the server end a session that sits idle inside
+	// a read-write transaction this long (idle_in_transaction_session_timeout),
+	// releasing its locks: a replica paused mid-transaction (SIGSTOP, a
+	// frozen VM) must not hold up the others, or a leader takeover,
+	// forever. Read-only transactions (View) hold no locks and are exempt:
+	// a collection's mark-and-sweep reads one snapshot for minutes while it
+	// works between queries. 0 leaves the server's setting.
+	IdleTxnTimeout time.Duration
 }
 
 // Postgres is the Store implementation on PostgreSQL (pgx/v5): every key
@@ -38,14 +50,19 @@ type PostgresOptions struct {
 // PostgreSQL has acknowledged it (durable under synchronous_commit=on, its
 // default).
 type Postgres struct {
-	pool   *pgxpool.Pool
-	closed atomic.Bool
+	pool          *pgxpool.Pool
+	connConfig    *pgx.ConnConfig // for the listener's own connection
+	closed        atomic.Bool
+	listener      pgListener
+	onListenError func(error)   // PostgresOptions.OnListenError
+	view          pgx.TxOptions // how View begins its transaction
 }
 
 var (
-	_ Store  = (*Postgres)(nil)
-	_ Sizer  = (*Postgres)(nil)
-	_ Pinger = (*Postgres)(nil)
+	_ Store   = (*Postgres)(nil)
+	_ Sizer   = (*Postgres)(nil)
+	_ Pinger  = (*Postgres)(nil)
+	_ Changes = (*Postgres)(nil)
 )
 
 // OpenPostgres connects to the database named by o.DSN, creates or
@@ -61,11 +78,19 @@ func OpenPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}
+	if o.IdleTxnTimeout > 0 {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(o.IdleTxnTimeout.Milliseconds(), 10)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, pgError(err)
 	}
-	s := &Postgres{pool: pool}
+	s := &Postgres{pool: pool, connConfig: listenerConfig(cfg.ConnConfig), onListenError: o.OnListenError,
+		view: pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}}
+	if o.IdleTxnTimeout > 0 {
+		// In the same round trip as BEGIN (simple protocol: one message).
+		s.view.BeginQuery = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL idle_in_transaction_session_timeout = 0`
+	}
 	if err := migrate(ctx, pool); err != nil {
 		pool.Close()
 		if isUnavailable(err) {
@@ -85,7 +110,7 @@ func (s *Postgres) View(ctx context.Context, fn func(Reader) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	tx, err := s.pool.BeginTx(ctx, s.view)
 	if err != nil {
 		return pgError(err)
 	}
@@ -116,7 +141,7 @@ func (s *Postgres) update(ctx context.Context, fn func(Txn) error) error {
 		// so its error wins even if fn went on and returned another one
 		// (or none): a serialization failure must reach the retry loop.
 		if t.failed != nil {
-			return t.failed
+			return pgError(t.failed)
 		}
 		return ferr
 	}
@@ -133,6 +158,7 @@ func (s *Postgres) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.stopListening()
 	s.pool.Close()
 	return nil
 }

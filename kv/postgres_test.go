@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -128,5 +129,62 @@ func TestPostgresRestoreRefuses(t *testing.T) {
 	}
 	if err := fresh.Restore(ctx, bytes.NewReader(buf.Bytes())); err != nil {
 		t.Fatalf("restore after a failed one: %v", err)
+	}
+}
+
+// With PostgreSQL stopped, reads and writes fail with ErrUnavailable
+// (bounded by their context, never a hang), a write that failed left
+// nothing, and the same store works again once the server is back: the
+// pool reconnects by itself.
+func TestPostgresOutage(t *testing.T) {
+	srv := pgtest.Private(t)
+	ctx := context.Background()
+	db, err := srv.CreateDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := kv.OpenPostgres(ctx, kv.PostgresOptions{DSN: srv.DSN(db)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	put := func(ctx context.Context, k string) error {
+		return s.Update(ctx, func(tx kv.Txn) error { return tx.Set([]byte(k), []byte("v")) })
+	}
+	get := func(ctx context.Context, k string) error {
+		return s.View(ctx, func(r kv.Reader) error { _, err := r.Get([]byte(k)); return err })
+	}
+	if err := put(ctx, "before"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []func(context.Context) error{
+		func(ctx context.Context) error { return put(ctx, "during") },
+		func(ctx context.Context) error { return get(ctx, "before") },
+	} {
+		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := op(octx)
+		cancel()
+		if !errors.Is(err, kv.ErrUnavailable) {
+			t.Fatalf("during the outage: %v; want ErrUnavailable (refused at once, not the context's deadline)", err)
+		}
+	}
+	if err := srv.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for err := get(ctx, "before"); err != nil; err = get(ctx, "before") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the store did not come back in 30s after the server: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the store, with a deadline
+	}
+	if err := get(ctx, "during"); !errors.Is(err, kv.ErrNotFound) {
+		t.Fatalf("a write refused during the outage: %v, want ErrNotFound", err)
+	}
+	if err := put(ctx, "after"); err != nil {
+		t.Fatal(err)
 	}
 }

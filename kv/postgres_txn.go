@@ -20,6 +20,8 @@ const (
 	valuePageCap = 128
 )
 
+var _ RowLocker = (*pgTxn)(nil)
+
 // pgTxn is a Txn on one PostgreSQL transaction.
 type pgTxn struct {
 	ctx context.Context
@@ -41,6 +43,26 @@ func (t *pgTxn) fail(err error) error {
 func (t *pgTxn) Get(key []byte) ([]byte, error) {
 	var v []byte
 	err := t.tx.QueryRow(t.ctx, `SELECT v FROM kv WHERE k = $1`, key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	return v, nil
+}
+
+// GetKeyShare implements RowLocker: SELECT ... FOR KEY SHARE, which an
+// UPDATE of the value alone does not wait for.
+func (t *pgTxn) GetKeyShare(key []byte) ([]byte, error) { return t.getLocked(key, "FOR KEY SHARE") }
+
+// GetForUpdate implements RowLocker: SELECT ... FOR UPDATE, which waits
+// for every other lock on the row.
+func (t *pgTxn) GetForUpdate(key []byte) ([]byte, error) { return t.getLocked(key, "FOR UPDATE") }
+
+func (t *pgTxn) getLocked(key []byte, lock string) ([]byte, error) {
+	var v []byte
+	err := t.tx.QueryRow(t.ctx, `SELECT v FROM kv WHERE k = $1 `+lock, key).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -212,3 +212,30 @@ func DecodeJob(b []byte) (JobRecord, error) {
 		Note: d.string(), LastResult: d.string(), LastError: d.string(), Runs: d.int()}
 	return r, d.err
 }
+
+// LeaseRecord is the background-jobs leader lease (lease.go): which
+// process holds it, under which term, until when (unix nanoseconds, by the
+// holder's clock), and the replica name operators see.
+type LeaseRecord struct {
+	Holder  string
+	Name    string
+	Term    int64
+	Expires int64
+}
+
+// Encode serializes r.
+func (r LeaseRecord) Encode() []byte {
+	e := start()
+	e.string(r.Holder)
+	e.string(r.Name)
+	e.int(r.Term)
+	e.int(r.Expires)
+	return e.b
+}
+
+// DecodeLease parses a LeaseRecord.
+func DecodeLease(b []byte) (LeaseRecord, error) {
+	d := newDecoder(b)
+	r := LeaseRecord{Holder: d.string(), Name: d.string(), Term: d.int(), Expires: d.int()}
+	return r, d.err
+}

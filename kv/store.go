@@ -8,30 +8,36 @@ import (
 	"io"
 )
 
-// ErrNotFound is returned by Get when the key does not exist.
+// ErrNotFound is returned by Get when the key does not exist. It names no
+// kind: the engine turns a missing key into the kind of what was missing
+// (ManifestUnknown, BlobUnknown, NameUnknown...); one that escapes
+// unconverted is a bug, answered as internal.
 var ErrNotFound = errors.New("kv: key not found")
 
 // ErrStop may be returned by a Scan callback to end the scan early without
-// an error.
+// an error: it never leaves a Scan.
 var ErrStop = errors.New("kv: stop scan")
 
-// ErrClosed is returned by View and Update once the store is closed.
-var ErrClosed = errors.New("kv: store closed")
+// ErrClosed is returned by View and Update once the store is closed: the
+// server is stopping.
+var ErrClosed error = &kindError{"kv: store closed", "Unavailable"}
 
 // ErrUnavailable wraps the errors of a server store that could not be
-// reached, or said to come back later: worth retrying, not a bug. Its
-// Unavailable method is what the engine's error kinds recognize
-// (errcode.KindOf), so it reaches a client as 503 with Retry-After.
-var ErrUnavailable error = unavailable{}
-
-type unavailable struct{}
-
-func (unavailable) Error() string     { return "kv: metadata store unavailable" }
-func (unavailable) Unavailable() bool { return true }
+// reached, or said to come back later: worth retrying, not a bug. It
+// reaches a client as 503 with Retry-After.
+var ErrUnavailable error = &kindError{"kv: metadata store unavailable", "Unavailable"}
 
 // ErrConflict is returned by Update when the transaction still conflicted
-// after every retry.
-var ErrConflict = errors.New("kv: transaction conflict")
+// after every retry: the keys are contended, and the client retries later.
+var ErrConflict error = &kindError{"kv: transaction conflict, retry later", "TooManyRequests"}
+
+// kindError is a sentinel that names its kind in the engine's error
+// registry (engine/errcode, which reads ErrorKind): kv sits below the
+// engine, so it names the kind instead of importing it.
+type kindError struct{ msg, kind string }
+
+func (e *kindError) Error() string     { return e.msg }
+func (e *kindError) ErrorKind() string { return e.kind }
 
 // Reader is a consistent read view of the store.
 type Reader interface {
@@ -103,6 +109,29 @@ type Sizer interface {
 // store, reachable.
 type Pinger interface {
 	Ping(ctx context.Context) error
+}
+
+// SingleProcess is a store that only one process can open at a time
+// (Badger's directory lock): a lease found in it was left by a process
+// that is gone, so the leader election (lease.go) need not wait for it to
+// expire.
+type SingleProcess interface {
+	SingleProcess()
+}
+
+// RowLocker is a transaction that can lock the row of a key until it
+// ends (PostgreSQL). The lease fence uses it (lease.go): a fenced
+// transaction reads the lease with GetKeyShare, a takeover with
+// GetForUpdate, which waits for every fenced transaction in flight, so the
+// takeover is ordered after them in real time, not only in the
+// serialization order; a renewal, which only rewrites the value, waits for
+// none. Badger has no need: its optimistic commit fails a transaction
+// whose read key was written and committed since it began.
+type RowLocker interface {
+	// GetKeyShare reads key and holds a key-share lock on its row.
+	GetKeyShare(key []byte) ([]byte, error)
+	// GetForUpdate reads key and holds an exclusive lock on its row.
+	GetForUpdate(key []byte) ([]byte, error)
 }
 
 // checkSchema writes the keyspace's schema version into an empty store and

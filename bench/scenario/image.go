@@ -28,15 +28,13 @@ func PushImage(ctx context.Context, e *Env) *Result {
 		if e.Mem != nil {
 			_ = e.Mem.ResetPeak()
 		}
-		o := Run(ctx, Load{Conc: c, Duration: e.Cfg.Duration, Warmup: e.Cfg.Warmup}, func(ctx context.Context, _ int, i int64) error {
+		o := Run(ctx, Load{Conc: c, Duration: e.Cfg.Duration, Warmup: e.Cfg.Warmup, Meter: e.Meter}, func(ctx context.Context, _ int, i int64) error {
 			img := pool.take()
 			repo := e.repo("image", fmt.Sprintf("r%02d", i%int64(e.Cfg.ImageRepos)))
 			return e.C.PushImage(ctx, repo, fmt.Sprintf("v%d", e.Seed()), img, opts)
 		})
 		inline += pool.inline.Load()
-		r.absorb(name, o)
-		r.rate(name, "images/s", o.Rate())
-		r.latency(name, o)
+		r.measured(name, "images/s", o)
 		if e.Mem != nil {
 			if peak, err := e.Mem.PeakMiB(); err == nil {
 				r.add(name, "peak RSS", "MiB", peak, false)
@@ -101,22 +99,18 @@ func PullManifest(ctx context.Context, e *Env) *Result {
 	}
 	for _, c := range e.Cfg.ManifestConc {
 		name := fmt.Sprintf("GET c=%d", c)
-		o := Run(ctx, Load{Conc: c, Duration: e.Cfg.Duration, Warmup: e.Cfg.Warmup}, func(ctx context.Context, _ int, _ int64) error {
+		o := Run(ctx, Load{Conc: c, Duration: e.Cfg.Duration, Warmup: e.Cfg.Warmup, Meter: e.Meter}, func(ctx context.Context, _ int, _ int64) error {
 			_, err := e.C.GetKnownManifest(ctx, repo, "latest", img.ManifestDigest, img.Manifest)
 			return err
 		})
-		r.absorb(name, o)
-		r.rate(name, "req/s", o.Rate())
-		r.latency(name, o)
+		r.measured(name, "req/s", o)
 	}
 	name := fmt.Sprintf("HEAD c=%d", e.Cfg.ManifestHeadC)
 	size := int64(len(img.Manifest))
-	o := Run(ctx, Load{Conc: e.Cfg.ManifestHeadC, Duration: e.Cfg.Duration, Warmup: e.Cfg.Warmup}, func(ctx context.Context, _ int, _ int64) error {
+	o := Run(ctx, Load{Conc: e.Cfg.ManifestHeadC, Duration: e.Cfg.Duration, Warmup: e.Cfg.Warmup, Meter: e.Meter}, func(ctx context.Context, _ int, _ int64) error {
 		return e.C.HeadManifest(ctx, repo, "latest", img.ManifestDigest, size)
 	})
-	r.absorb(name, o)
-	r.rate(name, "req/s", o.Rate())
-	r.latency(name, o)
+	r.measured(name, "req/s", o)
 	return end(r, start)
 }
 
@@ -142,12 +136,10 @@ func PullBlobSmall(ctx context.Context, e *Env) *Result {
 		return end(r, start)
 	}
 	name := fmt.Sprintf("GET %d KiB c=%d", e.Cfg.SmallBlobSize>>10, e.Cfg.SmallConc)
-	o := Run(ctx, Load{Conc: e.Cfg.SmallConc, Duration: e.Cfg.Duration, Warmup: e.Cfg.Warmup}, func(ctx context.Context, _ int, _ int64) error {
+	o := Run(ctx, Load{Conc: e.Cfg.SmallConc, Duration: e.Cfg.Duration, Warmup: e.Cfg.Warmup, Meter: e.Meter}, func(ctx context.Context, _ int, _ int64) error {
 		_, err := e.C.GetBlobContent(ctx, repo, blobs[rand.IntN(len(blobs))])
 		return err
 	})
-	r.absorb(name, o)
-	r.rate(name, "req/s", o.Rate())
-	r.latency(name, o)
+	r.measured(name, "req/s", o)
 	return end(r, start)
 }

@@ -125,7 +125,7 @@ func mixedCase(ctx context.Context, e *Env, r *Result, label string, base oci.Im
 		})
 	}
 	measureFrom := time.Now().Add(e.Cfg.Warmup) // as Run counts: ops that start after the warm-up
-	o := Run(ctx, Load{Conc: e.Cfg.MixedConc, Duration: e.Cfg.MixedDuration, Warmup: e.Cfg.Warmup}, func(ctx context.Context, _ int, _ int64) error {
+	o := Run(ctx, Load{Conc: e.Cfg.MixedConc, Duration: e.Cfg.MixedDuration, Warmup: e.Cfg.Warmup, Meter: e.Meter}, func(ctx context.Context, _ int, _ int64) error {
 		counted := time.Now().After(measureFrom)
 		repo := name(rand.IntN(e.Cfg.MixedRepos))
 		if rand.Float64() < e.Cfg.MixedPull {
@@ -157,6 +157,7 @@ func mixedCase(ctx context.Context, e *Env, r *Result, label string, base oci.Im
 	r.add(c, "pushes", "images/s", float64(pushes.Load())/secs, true)
 	r.add(c, "p99", "ms", ms(o.Pct(0.99)), false)
 	r.add(c, "errors", "count", float64(o.Errors+gcErrs.Load()), false)
+	r.cost(c, o.Ops, o.Cost)
 	if gc != nil {
 		r.add(c, "GC runs", "count", float64(gcRuns.Load()), true)
 	}

@@ -35,14 +35,12 @@ func Mount(ctx context.Context, e *Env) *Result {
 	}
 	counter, _ := once(e, "mount-counter", func() (*atomic.Int64, error) { return new(atomic.Int64), nil })
 	name := fmt.Sprintf("c=%d", e.Cfg.MountConc)
-	o := Run(ctx, Load{Conc: e.Cfg.MountConc, Duration: e.Cfg.Duration, Warmup: e.Cfg.Warmup}, func(ctx context.Context, _ int, _ int64) error {
+	o := Run(ctx, Load{Conc: e.Cfg.MountConc, Duration: e.Cfg.Duration, Warmup: e.Cfg.Warmup, Meter: e.Meter}, func(ctx context.Context, _ int, _ int64) error {
 		k := counter.Add(1) - 1
 		dst := e.repo("mount", fmt.Sprintf("d%03d", k%mountDsts))
 		return e.C.MountBlob(ctx, dst, src, blobs[(k/mountDsts)%mountBlobs].Digest)
 	})
-	r.absorb(name, o)
-	r.rate(name, "ops/s", o.Rate())
-	r.latency(name, o)
+	r.measured(name, "ops/s", o)
 	if counter.Load() > mountBlobs*mountDsts {
 		r.note("more than %d mounts in this registry: later ones re-link blobs already linked", mountBlobs*mountDsts)
 	}

@@ -23,6 +23,10 @@ type Load struct {
 	// MaxErrors stops the case early once this many operations failed
 	// (default 10): a broken registry should not take the full duration.
 	MaxErrors int64
+	// Meter, when set, adds the registry's CPU and resident set to the
+	// Cost Run measures of the timed part (the load generator's CPU is
+	// always measured).
+	Meter Meter
 }
 
 // Outcome is what a case measured.
@@ -32,6 +36,7 @@ type Outcome struct {
 	Samples []string      // the first few error messages
 	Elapsed time.Duration // from the end of the warm-up to the last operation's end
 	Lat     []time.Duration
+	Cost    Cost // from the end of the warm-up to the last operation's end
 }
 
 // Rate is successful operations per second.
@@ -84,6 +89,7 @@ func Run(ctx context.Context, l Load, op Op) Outcome {
 	if l.Duration > 0 {
 		stopAt = measureFrom.Add(l.Duration)
 	}
+	meter := openAfter(l.Meter, time.Until(measureFrom))
 	lats := make([][]time.Duration, l.Conc)
 	oks := make([]int64, l.Conc)
 	for w := range l.Conc {
@@ -122,6 +128,7 @@ func Run(ctx context.Context, l Load, op Op) Outcome {
 		})
 	}
 	wg.Wait()
+	out.Cost = meter.close()
 	out.Elapsed = time.Since(measureFrom)
 	out.Errors = errCount.Load()
 	for w := range l.Conc {

@@ -82,10 +82,16 @@ type MemProbe interface {
 // configuration and the state kept between rounds (what is set up, which
 // blobs were pushed).
 type Env struct {
-	C    *oci.Client
-	Cfg  Config
-	Mem  MemProbe // nil when the registry was not started by the harness
-	Logf func(format string, a ...any)
+	C   *oci.Client
+	Cfg Config
+	Mem MemProbe // nil when the registry was not started by the harness
+	// Meter reads the registry's CPU and resident set; nil when the
+	// harness did not start it.
+	Meter Meter
+	// Cache evicts the registry's blob files from the page cache; nil
+	// when the harness did not start it.
+	Cache PageCache
+	Logf  func(format string, a ...any)
 
 	seed  atomic.Uint64
 	mu    sync.Mutex

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"git.wntrmute.dev/kyle/mcr/bench/machine"
 )
 
 // Kind is a registry implementation the harness knows how to start.
@@ -80,13 +82,18 @@ func Start(ctx context.Context, k Kind, bin, parent string, o Options) (*Process
 			return nil, fmt.Errorf("mcr auth mode %q: want none or builtin", o.MCRAuth)
 		}
 		args = []string{"serve", "--data", filepath.Join(dir, "data"), "--addr", addr}
-		env = append(env, "MCR_LOG_LEVEL=warn", "MCR_AUTH_MODE="+o.MCRAuth)
+		// The load generator is one address standing in for a fleet of
+		// CI jobs: the per-caller upload bound (16 at once) would refuse
+		// push-image's concurrency, and the reference has none.
+		env = append(env, "MCR_LOG_LEVEL=warn", "MCR_AUTH_MODE="+o.MCRAuth, "MCR_UPLOADS_PER_ACCOUNT=0")
 	case Reference:
 		cfg := filepath.Join(dir, "config.yml")
 		if err := os.WriteFile(cfg, []byte(referenceConfig(filepath.Join(dir, "data"), addr)), 0o644); err != nil {
 			return nil, err
 		}
 		args = []string{"serve", cfg}
+	case Null:
+		args = []string{NullCommand, "-addr", addr}
 	default:
 		return nil, fmt.Errorf("unknown registry kind %q", k)
 	}
@@ -162,6 +169,9 @@ func cleanEnv() []string {
 }
 
 func version(k Kind, bin string) string {
+	if k == Null {
+		return "null registry (the harness, fasthttp)"
+	}
 	arg := "version"
 	if k == Reference {
 		arg = "--version"
@@ -283,3 +293,9 @@ func procStatusMiB(pid int, field string) (float64, error) {
 	}
 	return 0, fmt.Errorf("/proc/%d/status: no %s", pid, field)
 }
+
+// CPU is the process's user + system time so far.
+func (p *Process) CPU() time.Duration { return machine.ProcCPU(p.Pid()) }
+
+// RSSMiB is VmRSS of the process in MiB: its resident set now.
+func (p *Process) RSSMiB() (float64, error) { return procStatusMiB(p.Pid(), "VmRSS") }

@@ -34,6 +34,7 @@ func statusCommand(s *streams) *cli.Command {
 			row(tw, "version", st.Version)
 			row(tw, "started", fmtTime(st.Started))
 			row(tw, "uptime", (time.Duration(st.UptimeSeconds) * time.Second).String())
+			row(tw, "jobs leader", leaderText(st.Leader))
 			row(tw, "repositories", st.Repositories)
 			row(tw, "manifests", st.Manifests)
 			row(tw, "tags", st.Tags)
@@ -306,4 +307,16 @@ func diskRows(w io.Writer, fs apiv1.Filesystem) {
 		}
 		row(w, name+" reserve", humanBytes(int64(min(fs.ReserveSize, 1<<62)))+" "+held)
 	}
+}
+
+// leaderText names the replica running the background jobs, and whether
+// it is the one that answered.
+func leaderText(l apiv1.Leader) string {
+	switch {
+	case l.Replica == "":
+		return "none (the lease is free)"
+	case l.Self:
+		return l.Replica + " (this replica)"
+	}
+	return l.Replica
 }

@@ -110,8 +110,10 @@ func auditStats(j *audit.Journal, agg *audit.Aggregator) func() metrics.AuditSta
 }
 
 // auditJobs is the audit log's retention job.
-func auditJobs(c Config, j *audit.Journal) []jobs.Job {
-	return []jobs.Job{j.RetentionJob(c.Audit.RetentionInterval.Duration, c.Audit.retention())}
+// Its deletions go through store, fenced by the leader lease where
+// replicas share the metadata.
+func auditJobs(c Config, j *audit.Journal, store kv.Store) []jobs.Job {
+	return []jobs.Job{j.RetentionJob(c.Audit.RetentionInterval.Duration, c.Audit.retention(), store)}
 }
 
 // auditJobRun records a finished garbage collection or upload expiry run

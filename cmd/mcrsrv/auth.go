@@ -24,15 +24,10 @@ import (
 // written, mode 0600, inside the data directory.
 const initialPasswordFile = "initial-admin-password"
 
-// setupAuth builds the authenticator of c.Auth.Mode: nil for "none",
-// after a loud warning. In builtin mode a data directory without accounts
-// gets its first admin (bootstrapAdmin).
-func setupAuth(ctx context.Context, c Config, store kv.Store, log zerolog.Logger) (*auth.Auth, func(), error) {
-	return setupAuthWith(ctx, c, store, audit.Log{L: log}, log)
-}
-
-// setupAuthWith is setupAuth with the audit events going to rec.
-func setupAuthWith(ctx context.Context, c Config, store kv.Store, rec audit.Recorder, log zerolog.Logger) (*auth.Auth, func(), error) {
+// setupAuth builds the authenticator of c.Auth.Mode, its audit events
+// going to rec: nil for "none", after a loud warning. In builtin mode a
+// data directory without accounts gets its first admin (bootstrapAdmin).
+func setupAuth(ctx context.Context, c Config, store kv.Store, rec audit.Recorder, log zerolog.Logger) (*auth.Auth, func(), error) {
 	if c.Auth.Mode == "none" {
 		log.Warn().Str("addr", c.Addr).
 			Msg("AUTHENTICATION IS OFF (auth.mode = none): anyone who reaches this address can pull, push and delete everything. Use it for local development only.")
@@ -69,6 +64,24 @@ func setupAuthWith(ctx context.Context, c Config, store kv.Store, rec audit.Reco
 		closeFn = cl.Close
 	}
 	return auth.New(o), closeFn, nil
+}
+
+// followPolicy keeps authn's rules current with the changes other
+// replicas commit (policy.Engine.Follow) until the returned stop is
+// called; nothing to follow with auth off.
+func followPolicy(ctx context.Context, authn *auth.Auth, log zerolog.Logger) (stop func()) {
+	if authn == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		authn.Policy().Follow(ctx, func(err error) {
+			log.Warn().Err(err).Str("component", "policy").Msg("reloading the policy rules after a change elsewhere failed; retrying")
+		})
+	}()
+	return func() { cancel(); <-done }
 }
 
 // bootstrapAdmin creates the first admin when the registry has no account.

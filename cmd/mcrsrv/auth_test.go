@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"git.wntrmute.dev/kyle/mcr/engine/audit"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
@@ -111,7 +112,7 @@ func TestServeBootstrapsAdmin(t *testing.T) {
 	}
 	defer store.Close()
 	var logs bytes.Buffer
-	a, done, err := setupAuth(ctx, c, store, zerolog.New(&logs))
+	a, done, err := setupAuth(ctx, c, store, audit.Log{L: zerolog.New(&logs)}, zerolog.New(&logs))
 	if err != nil || a == nil {
 		t.Fatalf("setupAuth: %v", err)
 	}
@@ -125,7 +126,7 @@ func TestServeBootstrapsAdmin(t *testing.T) {
 	}
 	// A second start finds the admin and writes nothing.
 	_ = os.Remove(filepath.Join(c.Data, initialPasswordFile))
-	if _, done, err := setupAuth(ctx, c, store, zerolog.Nop()); err != nil {
+	if _, done, err := setupAuth(ctx, c, store, audit.Log{L: zerolog.Nop()}, zerolog.Nop()); err != nil {
 		t.Fatal(err)
 	} else {
 		done()
@@ -136,7 +137,7 @@ func TestServeBootstrapsAdmin(t *testing.T) {
 	// Mode none builds nothing and warns.
 	logs.Reset()
 	c.Auth.Mode = "none"
-	if a, _, err := setupAuth(ctx, c, store, zerolog.New(&logs)); a != nil || err != nil || !strings.Contains(logs.String(), "AUTHENTICATION IS OFF") {
+	if a, _, err := setupAuth(ctx, c, store, audit.Log{L: zerolog.New(&logs)}, zerolog.New(&logs)); a != nil || err != nil || !strings.Contains(logs.String(), "AUTHENTICATION IS OFF") {
 		t.Errorf("mode none: %v %v %s", a, err, logs.String())
 	}
 }

@@ -215,7 +215,7 @@ func Defaults() Config {
 			S3:            S3Config{PartSize: Size{16 << 20}, Redirect: true},
 		},
 
-		Metadata: MetadataConfig{Backend: backendBadger},
+		Metadata: MetadataConfig{Backend: backendBadger, Postgres: PostgresConfig{IdleTxnTimeout: Duration{time.Minute}}},
 	}
 }
 

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -247,5 +249,33 @@ func TestStorageFloorKeys(t *testing.T) {
 	c.Storage.Reserve = Size{1 << 20}
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "storage.reserve") {
 		t.Errorf("a 1 MiB reserve: %v", err)
+	}
+}
+
+// TestReleaseWhenIdle: memory is released once per quiet spell, at the
+// first tick that finds no new request, and never while requests come.
+func TestReleaseWhenIdle(t *testing.T) {
+	var served atomic.Uint64
+	tick := make(chan time.Time)
+	freed := make(chan struct{}, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		releaseWhenIdle(ctx, tick, served.Load, func() { freed <- struct{}{} })
+	}()
+	step := func(requests uint64) {
+		served.Add(requests)
+		tick <- time.Now()
+		tick <- time.Now() // the second send waits until the first tick is handled
+	}
+	step(0) // idle from the start: nothing to release
+	step(5) // busy, then a quiet tick: one release
+	step(0) // still quiet: none more
+	step(3) // busy again, then quiet: one more
+	cancel()
+	<-done
+	if n := len(freed); n != 2 {
+		t.Fatalf("released %d times, want 2", n)
 	}
 }

@@ -100,25 +100,6 @@ func writeDefaultConfig(w io.Writer) error {
 	return err
 }
 
-// writeKeyTable writes the Markdown table of every key for
-// docs/operations.md.
-func writeKeyTable(w io.Writer) error {
-	var b strings.Builder
-	b.WriteString("| key | env | default | meaning |\n| --- | --- | --- | --- |\n")
-	for _, k := range configKeys(reflect.ValueOf(Defaults())) {
-		v, err := tomlValue(k.Value)
-		if err != nil {
-			return fmt.Errorf("%s: %w", k.Path, err)
-		}
-		if len(v) > 2 && v[0] == '"' {
-			v = v[1 : len(v)-1]
-		}
-		fmt.Fprintf(&b, "| `%s` | `%s` | `%s` | %s |\n", k.Path, k.Env(), v, strings.ReplaceAll(keyComment(k.Path), "|", `\|`))
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
 // keyComment is the key's line of keyDocs; a key without one still gets
 // into the output, and TestConfigKeysDocumented fails.
 func keyComment(path string) string {

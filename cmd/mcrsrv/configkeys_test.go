@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -243,4 +244,23 @@ func TestConfigValueText(t *testing.T) {
 	if s := tomlString("a\"b\\c\nd"); s != `"a\"b\\c\u000Ad"` {
 		t.Errorf("tomlString: %s", s)
 	}
+}
+
+// writeKeyTable writes the Markdown table of every key for
+// docs/operations.md (make deploy-config runs it through TestConfigFiles).
+func writeKeyTable(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("| key | env | default | meaning |\n| --- | --- | --- | --- |\n")
+	for _, k := range configKeys(reflect.ValueOf(Defaults())) {
+		v, err := tomlValue(k.Value)
+		if err != nil {
+			return fmt.Errorf("%s: %w", k.Path, err)
+		}
+		if len(v) > 2 && v[0] == '"' {
+			v = v[1 : len(v)-1]
+		}
+		fmt.Fprintf(&b, "| `%s` | `%s` | `%s` | %s |\n", k.Path, k.Env(), v, strings.ReplaceAll(keyComment(k.Path), "|", `\|`))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -13,11 +13,17 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore/s3store"
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore/s3test"
 	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
 )
@@ -100,8 +106,10 @@ func (a *acked) tag(ref, d string) { a.mu.Lock(); a.manifests[ref] = d; a.mu.Unl
 func digestOf(b []byte) string { return fmt.Sprintf("sha256:%x", sha256.Sum256(b)) }
 
 // pushLoop pushes blobs (monolithic and chunked) and manifests until the
-// server dies, recording only what was acknowledged.
-func pushLoop(ctx context.Context, base string, w int, a *acked) {
+// server dies, recording only what was acknowledged. With large > 0 every
+// fourth layer has that many bytes (on S3: more than a part, so that the
+// upload goes through a multipart upload).
+func pushLoop(ctx context.Context, base string, w, large int, a *acked) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
 	do := func(method, url string, body []byte, hdr ...string) (*http.Response, error) {
@@ -121,7 +129,11 @@ func pushLoop(ctx context.Context, base string, w int, a *acked) {
 	}
 	for i := 0; ; i++ {
 		repo := fmt.Sprintf("crash/r%d", w%3)
-		layer := make([]byte, 1000+rng.IntN(300_000))
+		size := 1000 + rng.IntN(300_000)
+		if large > 0 && i%4 == 3 {
+			size = large + rng.IntN(300_000)
+		}
+		layer := make([]byte, size)
 		for j := range layer {
 			layer[j] = byte(rng.Uint32())
 		}
@@ -179,21 +191,49 @@ func pushLoop(ctx context.Context, base string, w int, a *acked) {
 // bytes, and that start-up removed exactly the staging files and blob
 // files the kill left that belong to nothing. Three rounds, each on the data the previous round left; in both
 // storage.sync modes, since with group commit a commit is visible before
-// it is acknowledged; and with the metadata in PostgreSQL, where an
-// acknowledged commit is the database's.
+// it is acknowledged; with the metadata in PostgreSQL, where an
+// acknowledged commit is the database's; and with the blobs in S3 as well
+// (versitygw), where some layers go through multipart uploads and no
+// multipart upload may outlive its session.
 func TestKillLosesNothingAcknowledged(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills server processes")
 	}
 	for _, mode := range []string{syncGroup, syncFile} {
-		t.Run(mode, func(t *testing.T) { killAndVerify(t, "MCR_STORAGE_SYNC="+mode) })
+		t.Run(mode, func(t *testing.T) { killAndVerify(t, killMode{env: []string{"MCR_STORAGE_SYNC=" + mode}}) })
 	}
 	t.Run("postgres", func(t *testing.T) {
-		killAndVerify(t, "MCR_METADATA_BACKEND=postgres", "MCR_METADATA_POSTGRES_DSN="+pgtest.Database(t))
+		killAndVerify(t, killMode{env: postgresEnv(t)})
+	})
+	t.Run("s3+postgres", func(t *testing.T) {
+		cfg := s3test.Start(t).Bucket(t, "mcr-crash")
+		killAndVerify(t, killMode{env: append(postgresEnv(t), s3Env(cfg)...), large: s3store.MinPartSize + 1000, bucket: &cfg})
 	})
 }
 
-func killAndVerify(t *testing.T, env ...string) {
+// killMode is what a kill test runs on: the server's environment (which
+// stores), the size of every fourth layer (0: all small), and the bucket
+// of an S3 blob store.
+type killMode struct {
+	env    []string
+	large  int
+	bucket *s3store.Config
+}
+
+func postgresEnv(t *testing.T) []string {
+	return []string{"MCR_METADATA_BACKEND=postgres", "MCR_METADATA_POSTGRES_DSN=" + pgtest.Database(t)}
+}
+
+// s3Env puts the blobs in cfg's bucket, with the smallest part size S3
+// takes, so that a few MiB are a multipart upload.
+func s3Env(cfg s3store.Config) []string {
+	return []string{"MCR_STORAGE_BACKEND=s3", "MCR_STORAGE_S3_ENDPOINT=" + cfg.Endpoint, "MCR_STORAGE_S3_BUCKET=" + cfg.Bucket,
+		"MCR_STORAGE_S3_REGION=" + cfg.Region, "MCR_STORAGE_S3_ACCESS_KEY_ID=" + cfg.AccessKeyID,
+		"MCR_STORAGE_S3_SECRET_ACCESS_KEY=" + cfg.SecretAccessKey, "MCR_STORAGE_S3_PART_SIZE=5MiB"}
+}
+
+func killAndVerify(t *testing.T, mode killMode) {
+	env := mode.env
 	data := t.TempDir()
 	a := &acked{blobs: map[string][]byte{}, manifests: map[string]string{}}
 	var left *crashState // what the last kill left on disk
@@ -201,12 +241,12 @@ func killAndVerify(t *testing.T, env ...string) {
 		srv := startServer(t, data, freePort(t), env...)
 		base := "http://" + srv.addr
 		verify(t, base, a, round)
-		logged := left != nil && checkStartupCleanup(t, data, *left, srv)
+		logged := left != nil && checkStartupCleanup(t, *left, srv)
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		tags := a.tags()
 		for w := range 6 {
-			wg.Go(func() { pushLoop(ctx, base, w+10*round, a) })
+			wg.Go(func() { pushLoop(ctx, base, w+10*round, mode.large, a) })
 		}
 		a.waitTag(t, tags)
 		time.Sleep(time.Duration(300+rand.IntN(700)) * time.Millisecond)
@@ -230,7 +270,7 @@ func killAndVerify(t *testing.T, env ...string) {
 	}
 	srv := startServer(t, data, freePort(t), env...)
 	verify(t, "http://"+srv.addr, a, 3)
-	logged := checkStartupCleanup(t, data, *left, srv)
+	logged := checkStartupCleanup(t, *left, srv)
 	if len(a.manifests) == 0 {
 		t.Fatal("no push was acknowledged before the kills: the test proved nothing")
 	}
@@ -241,6 +281,37 @@ func killAndVerify(t *testing.T, env ...string) {
 	if logged {
 		checkCleanupLogged(t, srv)
 	}
+	if mode.bucket != nil {
+		checkMultiparts(t, *mode.bucket, readCrashState(t, data, env...))
+	}
+}
+
+// checkMultiparts fails on a multipart upload in the bucket that no open
+// upload session owns: after start-up and a clean stop, an acknowledged
+// blob (whose session is gone) and a push the kills cut short leave none.
+func checkMultiparts(t *testing.T, cfg s3store.Config, st crashState) {
+	t.Helper()
+	c := s3test.Client(cfg)
+	in := &s3.ListMultipartUploadsInput{Bucket: &cfg.Bucket}
+	n := 0
+	for {
+		out, err := c.ListMultipartUploads(t.Context(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range out.Uploads {
+			n++
+			id, _, _ := strings.Cut(strings.TrimPrefix(aws.ToString(u.Key), "uploads/"), "/")
+			if _, open := st.sessions[id]; !open || !strings.HasPrefix(aws.ToString(u.Key), "uploads/") {
+				t.Errorf("multipart upload at %s belongs to no open upload session", aws.ToString(u.Key))
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			break
+		}
+		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	}
+	t.Logf("%d multipart uploads left, each of one of the %d open sessions", n, len(st.sessions))
 }
 
 func verify(t *testing.T, base string, a *acked, round int) {

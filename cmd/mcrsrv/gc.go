@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -15,6 +16,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/engine/gc"
+	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
@@ -56,6 +58,9 @@ type JobsConfig struct {
 	// VlogInterval is how often Badger's value log is compacted; 0
 	// disables it.
 	VlogInterval Duration `toml:"vlog_interval"`
+	// LeaseTTL is the life of the leader lease that makes one replica
+	// run the background jobs (kv.Lease; docs/scale-out.md).
+	LeaseTTL Duration `toml:"lease_ttl"`
 }
 
 func defaultGC() GCConfig {
@@ -71,7 +76,7 @@ func defaultGC() GCConfig {
 }
 
 func defaultJobs() JobsConfig {
-	return JobsConfig{Workers: 2, UploadsInterval: Duration{time.Hour}, VlogInterval: Duration{10 * time.Minute}}
+	return JobsConfig{Workers: 2, UploadsInterval: Duration{time.Hour}, VlogInterval: Duration{10 * time.Minute}, LeaseTTL: Duration{10 * time.Second}}
 }
 
 func (g GCConfig) validate() []error {
@@ -103,6 +108,9 @@ func (j JobsConfig) validate() []error {
 			errs = append(errs, fmt.Errorf("%s: must not be negative", name))
 		}
 	}
+	if j.LeaseTTL.Duration < 300*time.Millisecond {
+		errs = append(errs, fmt.Errorf("jobs.lease_ttl %v: want at least 300ms (it is renewed every third of it)", j.LeaseTTL.Duration))
+	}
 	return errs
 }
 
@@ -117,6 +125,11 @@ type background struct {
 	Collector *gc.Collector
 	// Cleaned is what start-up removed after a crash (gc.Startup).
 	Cleaned gc.AfterCrash
+	// Lease elects the replica that runs the background jobs, when the
+	// metadata store is shared (PostgreSQL); nil on Badger, which one
+	// process opens: that process always leads.
+	Lease     *kv.Lease
+	stopLease func()
 }
 
 // startJobs cleans up after a crash (gc.Startup: interrupted sweeps, whose
@@ -125,18 +138,32 @@ type background struct {
 // records), then starts the jobs runtime with collection, upload expiry and
 // value-log compaction (when the store has a value log) on their schedules.
 // The admin API triggers and reads the same jobs through Runner.
+//
+// On a metadata store several replicas share, the jobs that must run once
+// (all but value-log compaction) run on the replica holding the leader
+// lease, and every transaction they write in is fenced by it
+// (docs/scale-out.md, "Background jobs").
 func startJobs(ctx context.Context, c Config, store kv.Store, blobs blobstore.Store, reg *engine.Registry, journal *audit.Journal, log zerolog.Logger) (*background, error) {
 	log = log.With().Str("component", "jobs").Logger()
-	col := gc.New(store, blobs, reg, c.GC.options())
-	began := time.Now()
-	cleaned, err := col.Startup(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("gc: cleaning up after a crash: %w", err)
+	b := &background{stopLease: func() {}}
+	jobStore := store // what the leader-only jobs write through
+	if _, single := store.(kv.SingleProcess); !single {
+		b.Lease = kv.NewLease(store, kv.LeaseOptions{Name: replicaName(c.Addr), TTL: c.Jobs.LeaseTTL.Duration})
+		jobStore = kv.Fenced(store, b.Lease)
 	}
-	logStartup(log, cleaned, time.Since(began))
-	r := jobs.NewRunner(jobs.Options{
+	if err := startupCleanup(ctx, c, store, blobs, reg, b, log); err != nil {
+		return nil, err
+	}
+	// The admin API's one-off work (deleting a repository) runs on the
+	// replica asked, like any request; the scheduled jobs run fenced.
+	b.Collector = gc.New(store, blobs, reg, c.GC.options())
+	col := b.Collector
+	if b.Lease != nil {
+		col = gc.New(jobStore, blobs, reg, c.GC.options())
+	}
+	opts := jobs.Options{
 		Workers: c.Jobs.Workers,
-		Store:   gc.NewStatusStore(store),
+		Store:   gc.NewStatusStore(store, b.Lease),
 		OnError: func(kind string, err error) {
 			log.Warn().Err(err).Str("job", kind).Msg("saving job status failed")
 		},
@@ -151,23 +178,110 @@ func startJobs(ctx context.Context, c Config, store kv.Store, blobs blobstore.St
 				auditJobRun(journal, s)
 			}
 		},
-	})
+	}
+	if b.Lease != nil {
+		opts.Leader = b.Lease
+		lctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		logged := make(chan struct{})
+		go func() { defer close(done); b.Lease.Run(lctx) }()
+		go func() { defer close(logged); logLeadership(lctx, b.Lease, log) }()
+		b.stopLease = func() { cancel(); <-done; <-logged }
+	}
+	r := jobs.NewRunner(opts)
+	b.Runner = r
 	all := col.Jobs(gc.Schedule{Collect: c.GC.Interval.Duration, Uploads: c.Jobs.UploadsInterval.Duration, Timeout: c.GC.Timeout.Duration})
 	if vc, ok := store.(kv.ValueLogCompactor); ok {
-		all = append(all, jobs.Job{Kind: "badger-vlog", Every: c.Jobs.VlogInterval.Duration, Run: vlogGC(vc)})
+		all = append(all, jobs.Job{Kind: "badger-vlog", Every: c.Jobs.VlogInterval.Duration, Run: vlogGC(vc), Local: true})
 	}
 	if journal != nil {
-		all = append(all, auditJobs(c, journal)...)
+		all = append(all, auditJobs(c, journal, jobStore)...)
 	}
 	for _, j := range all {
 		if err := r.Register(j); err != nil {
+			b.stopLease()
 			return nil, err
 		}
 	}
 	if err := r.Start(ctx); err != nil {
+		b.stopLease()
 		return nil, err
 	}
-	return &background{Runner: r, Collector: col, Cleaned: cleaned}, nil
+	return b, nil
+}
+
+// startupCleanup runs gc.Startup, which removes files of no record at once
+// with no grace period: safe only while no other process writes the same
+// stores. Replicas share them when both are servers (PostgreSQL and S3):
+// another replica's upload may sit between its file and its record, so
+// there start-up cleans nothing, and the leader's collections (which finish
+// interrupted sweeps first, and wait out the grace period for files) do it.
+func startupCleanup(ctx context.Context, c Config, store kv.Store, blobs blobstore.Store, reg *engine.Registry, b *background, log zerolog.Logger) error {
+	if b.Lease != nil && c.Storage.Backend == backendS3 {
+		return nil
+	}
+	began := time.Now()
+	cleaned, err := gc.New(store, blobs, reg, c.GC.options()).Startup(ctx)
+	if err != nil {
+		return fmt.Errorf("gc: cleaning up after a crash: %w", err)
+	}
+	b.Cleaned = cleaned
+	logStartup(log, cleaned, time.Since(began))
+	return nil
+}
+
+// leader reports which replica runs the jobs, for the admin API.
+func (b *background) leader(addr string) func(context.Context) (apiv1.Leader, error) {
+	if b.Lease == nil {
+		return func(context.Context) (apiv1.Leader, error) {
+			return apiv1.Leader{Replica: replicaName(addr), Self: true}, nil
+		}
+	}
+	return func(ctx context.Context) (apiv1.Leader, error) {
+		rec, err := b.Lease.Current(ctx)
+		if err != nil {
+			return apiv1.Leader{}, err
+		}
+		self, _ := b.Lease.Leading()
+		l := apiv1.Leader{Term: rec.Term, Self: self && rec.Holder == b.Lease.ID()}
+		if exp := time.Unix(0, rec.Expires); exp.After(time.Now()) {
+			l.Replica, l.Expires = rec.Name, &exp
+		}
+		return l, nil
+	}
+}
+
+// logLeadership logs each change of this replica's leadership, until ctx
+// ends.
+func logLeadership(ctx context.Context, l *kv.Lease, log zerolog.Logger) {
+	was := false
+	for {
+		lead, changed := l.Leading()
+		if lead != was {
+			ev := log.Info().Int64("term", l.Term())
+			if lead {
+				ev.Msg("leading the background jobs")
+			} else {
+				ev.Msg("no longer leading the background jobs")
+			}
+			was = lead
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// replicaName is how this replica appears as the jobs leader: its host
+// and listen address.
+func replicaName(addr string) string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
+	return host + "/" + addr
 }
 
 // logStartup reports in one line what start-up cleaned, when it cleaned
@@ -183,13 +297,15 @@ func logStartup(log zerolog.Logger, a gc.AfterCrash, took time.Duration) {
 		Dur("took", took).Msg("cleaned up after a crash")
 }
 
-// stop cancels running jobs and waits for them, bounded.
+// stop cancels running jobs and waits for them, bounded, then gives the
+// leader lease up so that another replica takes over at once.
 func (b *background) stop(log zerolog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := b.Runner.Stop(ctx); err != nil {
 		log.Warn().Err(err).Msg("background jobs did not stop in time")
 	}
+	b.stopLease()
 }
 
 func jsonOrNull(s string) []byte {

@@ -51,17 +51,12 @@ func (t TLSConfig) validate() []error {
 	return errs
 }
 
-// listen binds c.Addr before anything else of the server starts. With TLS
-// configured it loads the files first (a bad pair stops the start with the
-// file's name and the reason) and keeps them fresh until ctx ends: the
-// files are polled, and SIGHUP reloads them at once.
-func listen(ctx context.Context, c Config, log zerolog.Logger) (net.Listener, error) {
-	ln, _, err := listenTLS(ctx, c, log)
-	return ln, err
-}
-
-// listenTLS is listen that also returns the TLS configuration (nil without
-// TLS), for the other listeners that serve with the same certificate.
+// listenTLS binds c.Addr before anything else of the server starts. With
+// TLS configured it loads the files first (a bad pair stops the start with
+// the file's name and the reason) and keeps them fresh until ctx ends: the
+// files are polled, and SIGHUP reloads them at once. It also returns the
+// TLS configuration (nil without TLS), for the other listeners that serve
+// with the same certificate.
 func listenTLS(ctx context.Context, c Config, log zerolog.Logger) (net.Listener, *tls.Config, error) {
 	var cfg *tls.Config
 	var certs *tlsconf.Reloader

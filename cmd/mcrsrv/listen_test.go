@@ -60,15 +60,15 @@ func TestListenTLS(t *testing.T) {
 	c.TLS.CertFile, c.TLS.KeyFile = certFile, otherKey
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := listen(ctx, c, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "does not match") {
+	if _, _, err := listenTLS(ctx, c, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "does not match") {
 		t.Fatalf("listen with a mismatched key: %v", err)
 	}
 	c.TLS.KeyFile = filepath.Join(dir, "absent.key")
-	if _, err := listen(ctx, c, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "key: open "+c.TLS.KeyFile) {
+	if _, _, err := listenTLS(ctx, c, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "key: open "+c.TLS.KeyFile) {
 		t.Fatalf("listen with a missing key: %v", err)
 	}
 	c.TLS.KeyFile = keyFile
-	ln, err := listen(ctx, c, zerolog.Nop())
+	ln, _, err := listenTLS(ctx, c, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,11 @@
-// Command mcrsrv is the mcr registry server: serve runs it, init prepares a
-// data directory and its first admin, account and policy manage a stopped
-// server's accounts and rules, snapshot and restore copy a stopped server's
-// data, config prints the default configuration file or checks one,
-// version prints the build. Everything it creates is readable by its
+// Command mcrsrv is the mcr registry server. Its subcommands, in the order
+// of its help: serve runs it; init prepares a data directory and its first
+// admin; gc collects garbage on a stopped server; account and policy
+// manage a stopped server's accounts and rules; snapshot writes a stopped
+// server's data and restore brings a snapshot back into a new data
+// directory; config prints the default configuration file or checks one;
+// version prints the build. A test (TestSubcommandsDocumented) keeps this
+// list equal to the commands. Everything it creates is readable by its
 // owner only (umask 0077, umask_unix.go).
 package main
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -37,6 +38,10 @@ type PostgresConfig struct {
 	// MaxConns bounds the connection pool; 0 is the driver's default,
 	// the larger of 4 and the number of CPUs.
 	MaxConns int `toml:"max_conns"`
+	// IdleTxnTimeout has the server end a session left idle inside a
+	// transaction this long (a replica paused mid-transaction), so that
+	// its locks do not hold up the other replicas or a leader takeover.
+	IdleTxnTimeout Duration `toml:"idle_txn_timeout"`
 }
 
 const (
@@ -60,6 +65,9 @@ func (m MetadataConfig) validate() []error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("metadata.backend %q: want %q or %q", m.Backend, backendBadger, backendPostgres))
+	}
+	if m.Postgres.IdleTxnTimeout.Duration < 0 {
+		errs = append(errs, errors.New("metadata.postgres.idle_txn_timeout: must not be negative"))
 	}
 	if m.Postgres.MaxConns < 0 || m.Postgres.MaxConns > math.MaxInt32 {
 		errs = append(errs, fmt.Errorf("metadata.postgres.max_conns %d: want 0 (the default) or a positive pool size", m.Postgres.MaxConns))
@@ -87,7 +95,22 @@ func openMetadata(ctx context.Context, c Config, barrier kv.Barrier, log zerolog
 	if c.Metadata.Backend != backendPostgres {
 		return kv.Open(kv.Options{Dir: metaDir(c.Data), Logger: badgerLogger{log.With().Str("component", "badger").Logger()}, Barrier: barrier})
 	}
-	return kv.OpenPostgres(ctx, kv.PostgresOptions{DSN: c.Metadata.Postgres.DSN, MaxConns: int32(c.Metadata.Postgres.MaxConns)})
+	return kv.OpenPostgres(ctx, kv.PostgresOptions{DSN: c.Metadata.Postgres.DSN, MaxConns: int32(c.Metadata.Postgres.MaxConns),
+		OnListenError: listenErrorLogger(log), IdleTxnTimeout: c.Metadata.Postgres.IdleTxnTimeout.Duration})
+}
+
+// listenErrorLogger logs the failures of the PostgreSQL change listener
+// (it reconnects on its own, every 250 ms): at most one line a minute,
+// so that an outage is visible without flooding the log.
+func listenErrorLogger(log zerolog.Logger) func(error) {
+	var last atomic.Int64
+	return func(err error) {
+		now := time.Now().UnixNano()
+		if prev := last.Load(); now-prev < int64(time.Minute) || !last.CompareAndSwap(prev, now) {
+			return
+		}
+		log.Warn().Err(err).Str("component", "postgres").Msg("change listener lost its connection; reconnecting (policy changes from other replicas wait until it is back)")
+	}
 }
 
 // awaitMetadata is openMetadata for serve: a PostgreSQL that is unreachable

@@ -208,14 +208,20 @@ func waitOffset(t *testing.T, base, loc string, n int64) int64 {
 	return off
 }
 
-// crashState is what a killed server left on disk, read with the server
-// down: the staging files, the sessions and their recorded offsets, the
-// blob files and the blob records.
+// crashState is what a killed server left in its stores, read with the
+// server down: the stagings, the sessions and their recorded offsets, the
+// blobs stored and the blob records.
 type crashState struct {
 	staging  map[string]int64 // id → size
 	sessions map[string]int64 // id → recorded offset
-	files    []string         // blob files (digests)
+	files    []string         // blobs in the blob store (digests)
 	records  map[string]bool  // digests with a b/ record
+	// blobs is the server's blob store (local files or a bucket); trims
+	// says start-up cuts its stagings back to their records
+	// (blobstore.StagingTrimmer): on S3 the record's part list is the
+	// truth and the stagings of open sessions stay as they are.
+	blobs blobstore.Store
+	trims bool
 }
 
 func readCrashState(t *testing.T, data string, env ...string) crashState {
@@ -249,28 +255,28 @@ func readCrashState(t *testing.T, data string, env ...string) crashState {
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := blobstore.Open(data, nil)
-	if err != nil {
+	if s.blobs, err = c.Storage.openBlobs(data, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := blobs.WalkStaging(t.Context(), func(f blobstore.StagingFile) error { s.staging[f.ID] = f.Size; return nil }); err != nil {
+	_, s.trims = s.blobs.(blobstore.StagingTrimmer)
+	if err := s.blobs.WalkStaging(t.Context(), func(f blobstore.StagingFile) error { s.staging[f.ID] = f.Size; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	walkBlobFiles(t, blobs, func(d string) { s.files = append(s.files, d) })
+	walkBlobFiles(t, s.blobs, func(d string) { s.files = append(s.files, d) })
 	return s
 }
 
-// walkBlobFiles calls fn with every blob file's digest.
-func walkBlobFiles(t *testing.T, blobs *blobstore.FS, fn func(string)) {
+// walkBlobFiles calls fn with every stored blob's digest.
+func walkBlobFiles(t *testing.T, blobs blobstore.Store, fn func(string)) {
 	t.Helper()
 	if err := blobs.Walk(t.Context(), func(d digest.Digest) error { fn(d.String()); return nil }); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// expectAfterStartup is what start-up must leave of s: the staging files
-// of sessions that hold bytes, cut to their recorded offset, and the blob
-// files that have a record; and the counts it must remove.
+// expectAfterStartup is what start-up must leave of s: the stagings of
+// sessions that hold bytes, cut to their recorded offset where the store
+// trims, and the blobs that have a record; and the counts it must remove.
 func (s crashState) expectAfterStartup() (staging map[string]int64, files []string, strays, orphans int) {
 	staging = map[string]int64{}
 	for id, size := range s.staging {
@@ -278,6 +284,8 @@ func (s crashState) expectAfterStartup() (staging map[string]int64, files []stri
 		switch {
 		case !open:
 			strays++
+		case !s.trims:
+			staging[id] = size
 		case size >= off:
 			staging[id] = off
 		}
@@ -296,13 +304,10 @@ func (s crashState) expectAfterStartup() (staging map[string]int64, files []stri
 // checkStartupCleanup compares what start-up left with what it should
 // have, exactly, and reports whether it should have logged a clean-up
 // (the caller reads the log once the server is gone).
-func checkStartupCleanup(t *testing.T, data string, before crashState, srv *child) (logged bool) {
+func checkStartupCleanup(t *testing.T, before crashState, srv *child) (logged bool) {
 	t.Helper()
 	wantStaging, wantFiles, strays, orphans := before.expectAfterStartup()
-	blobs, err := blobstore.Open(data, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	blobs := before.blobs
 	gotStaging := map[string]int64{}
 	if err := blobs.WalkStaging(t.Context(), func(f blobstore.StagingFile) error { gotStaging[f.ID] = f.Size; return nil }); err != nil {
 		t.Fatal(err)

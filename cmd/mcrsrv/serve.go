@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -62,7 +63,7 @@ func (b badgerLogger) Infof(string, ...any)        {}
 func (b badgerLogger) Debugf(string, ...any)       {}
 
 // serve binds the listener (with TLS loaded, when configured) before it
-// creates anything, opens the stores, serves until ctx ends
+// creates anything and answers 503 on it while it opens the stores, serves until ctx ends
 // (SIGINT/SIGTERM), then shuts down in order (drainAndStop): drain, stop
 // accepting, let requests finish (bounded), stop the jobs and the actors,
 // close Badger.
@@ -74,7 +75,11 @@ func serve(ctx context.Context, c Config) error {
 	if err != nil {
 		return err
 	}
-	defer ln.Close() // on the early returns below; Serve closes it otherwise
+	// Until the stores are open (PostgreSQL may take a while to answer)
+	// the port answers 503 and /readyz says starting, instead of holding
+	// connections nobody reads; Handoff passes it to the real server.
+	starting := server.ServeStarting(ln)
+	defer starting.Close() // on the early returns below; Serve closes it otherwise
 	c.Memory.apply(log)
 	warnLooseDirs(c.Data, log)
 	warnUnknownEnv(os.Environ(), log)
@@ -111,11 +116,12 @@ func serve(ctx context.Context, c Config) error {
 	}
 	journal, rec := openJournal(c, store, log)
 	defer closeJournal(journal, rec, log) // after the listener and jobs stop, before the store closes
-	authn, closeAuth, err := setupAuthWith(ctx, c, store, rec, log)
+	authn, closeAuth, err := setupAuth(ctx, c, store, rec, log)
 	if err != nil {
 		return err
 	}
 	defer closeAuth()
+	defer followPolicy(ctx, authn, log)()
 	uploads := jobs.NewPool(c.Uploads.Workers, c.Uploads.Queue)
 	defer uploads.Close() // after the listener is drained: no upload is in flight
 	eopts := engine.Options{AllowSparse: c.Manifest.AllowSparse, Streamer: uploads}
@@ -156,7 +162,12 @@ func serve(ctx context.Context, c Config) error {
 	log.Info().Str("addr", ln.Addr().String()).Bool("tls", c.TLS.enabled()).Str("data", c.Data).Str("metadata", c.Metadata.Backend).Bool("allow_sparse", c.Manifest.AllowSparse).Str("auth", c.Auth.Mode).
 		Str("version", buildinfo.String()).Msg("mcrsrv serving")
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(starting.Handoff()) }()
+	idle := time.NewTicker(idleCheck)
+	ictx, stopIdle := context.WithCancel(ctx)
+	idleDone := make(chan struct{})
+	go func() { defer close(idleDone); releaseWhenIdle(ictx, idle.C, srv.Served, debug.FreeOSMemory) }()
+	defer func() { stopIdle(); idle.Stop(); <-idleDone }()
 	gerrc := make(chan error, 1)
 	if gsrv != nil {
 		log.Info().Str("grpc_addr", gln.Addr().String()).Bool("tls", tlsCfg != nil).Msg("gRPC admin API serving")
@@ -185,6 +196,7 @@ func adminAPI(c Config, store kv.Store, blobs blobstore.Store, reg *engine.Regis
 		Registry: reg, Jobs: bg.Runner, GC: bg.Collector, Journal: journal, Audit: rec,
 		Snapshot:    snapshotFunc(store, blobs),
 		SnapshotDir: snapshotDir(c.Data), MetadataBytes: metadataBytes(store),
+		Leader:  bg.leader(c.Addr),
 		Version: buildinfo.String(), Started: time.Now(),
 	}, Log: log.With().Str("component", "adminapi").Logger()}
 	if space != nil {

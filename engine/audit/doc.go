@@ -14,6 +14,12 @@
 // count or bytes (the head keeps the size of the events kept) and moves
 // the chain's anchor.
 //
+// Across replicas sharing a PostgreSQL store there is still one chain: a
+// batch reads the head and writes it back in one serializable
+// transaction, so two replicas' batches conflict and the later one is
+// retried after the earlier (kv.Store.Update), and each batch publishes
+// Topic so that followers on every replica wake (docs/scale-out.md).
+//
 // Invariants: Record never fails the request that caused the event and
 // never blocks it: Journal queues (bounded) and sheds with a counter and an
 // audit_shed event when full. Only Journal's writer goroutine appends to

@@ -53,6 +53,8 @@ type Journal struct {
 	wmu   sync.Mutex
 	woken chan struct{}
 
+	unwatch func() // ends the watch for other processes' batches
+
 	shed    atomic.Uint64 // dropped since the last audit_shed event
 	dropped atomic.Uint64
 	written atomic.Uint64
@@ -82,9 +84,22 @@ func Open(store kv.Store, o Options) *Journal {
 		o.Now = time.Now
 	}
 	j := &Journal{store: store, o: o, q: make(chan Event, o.Queue), done: make(chan struct{}), woken: make(chan struct{})}
+	j.unwatch = func() {}
+	if c, ok := store.(kv.Changes); ok {
+		// Batches other replicas commit wake this one's followers too.
+		j.unwatch = c.Watch(func(topic string) {
+			if topic == Topic || topic == "" {
+				j.wake()
+			}
+		})
+	}
 	go j.run()
 	return j
 }
+
+// Topic is what each committed batch publishes (kv.Publish), so that the
+// followers (Follow) of every process sharing the store wake up.
+const Topic = "audit"
 
 // Record queues e, or drops it when the queue is full or the journal is
 // closed. It never blocks.
@@ -139,6 +154,7 @@ func (j *Journal) Close(ctx context.Context) error {
 	j.mu.Unlock()
 	select {
 	case <-j.done:
+		j.unwatch()
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("audit: flushing the queue: %w", ctx.Err())
@@ -189,6 +205,11 @@ func (j *Journal) write(batch []Event) {
 		return
 	}
 	j.written.Add(uint64(len(batch)))
+	j.wake()
+}
+
+// wake releases the followers waiting for the next batch.
+func (j *Journal) wake() {
 	j.wmu.Lock()
 	close(j.woken)
 	j.woken = make(chan struct{})
@@ -196,7 +217,7 @@ func (j *Journal) write(batch []Event) {
 }
 
 // Written returns a channel closed when the next batch of events is
-// committed.
+// committed, by this process or, on a store with kv.Changes, any other.
 func (j *Journal) Written() <-chan struct{} {
 	j.wmu.Lock()
 	defer j.wmu.Unlock()
@@ -303,5 +324,8 @@ func appendEvents(t kv.Txn, batch []Event) error {
 		h.Last, h.LastTime, h.LastHash = r.Seq, at, hashOf(b)
 		h.Bytes += uint64(len(key) + len(b))
 	}
-	return writeHead(t, h)
+	if err := writeHead(t, h); err != nil {
+		return err
+	}
+	return kv.Publish(t, Topic)
 }

@@ -298,7 +298,7 @@ func TestPrune(t *testing.T) {
 	if _, err := j.Prune(ctx, Retention{MaxCount: 5}); err != nil {
 		t.Fatal(err)
 	}
-	job := j.RetentionJob(time.Hour, Retention{MaxCount: 1000})
+	job := j.RetentionJob(time.Hour, Retention{MaxCount: 1000}, s)
 	if job.Kind != JobRetention || job.Every != time.Hour {
 		t.Errorf("job %+v", job)
 	}

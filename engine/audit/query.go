@@ -3,11 +3,11 @@ package audit
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
 
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
@@ -64,7 +64,7 @@ const (
 )
 
 // ErrBadCursor is returned for a cursor Query did not produce.
-var ErrBadCursor = errors.New("audit: malformed cursor")
+var ErrBadCursor = errcode.New(errcode.PaginationInvalid, "malformed cursor")
 
 // Query returns up to limit events matching f, oldest first, starting
 // after the cursor after ("" for the start). It seeks: a page costs what

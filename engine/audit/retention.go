@@ -129,7 +129,11 @@ func sizeOf(t kv.Reader) (uint64, error) {
 // deleted anything, records an audit_pruned event: retention is visible in
 // the chain it shortens.
 func (j *Journal) Prune(ctx context.Context, r Retention) (PruneCount, error) {
-	n, err := Prune(ctx, j.store, r, j.o.Now())
+	return j.prune(ctx, j.store, r)
+}
+
+func (j *Journal) prune(ctx context.Context, store kv.Store, r Retention) (PruneCount, error) {
+	n, err := Prune(ctx, store, r, j.o.Now())
 	j.prunedAge.Add(n.Age)
 	j.prunedCap.Add(n.Cap)
 	if n.Total() > 0 {
@@ -141,10 +145,12 @@ func (j *Journal) Prune(ctx context.Context, r Retention) (PruneCount, error) {
 }
 
 // RetentionJob is the scheduled job that applies r every interval (0: on
-// demand only), for a jobs.Runner.
-func (j *Journal) RetentionJob(every time.Duration, r Retention) jobs.Job {
+// demand only), for a jobs.Runner. Its deletions go through store: the
+// journal's own, or one fenced by the leader lease (kv.Fenced) where
+// replicas share it, so that only the leader prunes.
+func (j *Journal) RetentionJob(every time.Duration, r Retention, store kv.Store) jobs.Job {
 	return jobs.Job{Kind: JobRetention, Every: every, Run: func(ctx context.Context, _ *jobs.Progress) (string, error) {
-		n, err := j.Prune(ctx, r)
+		n, err := j.prune(ctx, store, r)
 		b, _ := json.Marshal(map[string]uint64{"deleted": n.Total(), "by_age": n.Age, "over_cap": n.Cap})
 		return string(b), err
 	}}

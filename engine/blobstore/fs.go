@@ -32,15 +32,16 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"git.wntrmute.dev/kyle/mcr/engine/durable"
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 )
 
 // ErrNotFound is returned for a digest or upload the store does not hold.
-var ErrNotFound = errors.New("blobstore: not found")
+var ErrNotFound = errcode.New(errcode.BlobUnknown, "blob unknown to the blob store")
 
 // ErrStagingShort is returned by OpenStaging when a staging file holds
 // fewer bytes than its session recorded: the bytes the session promised
 // are gone (the file was removed or cut by hand), so it cannot go on.
-var ErrStagingShort = errors.New("blobstore: staging file shorter than its recorded offset")
+var ErrStagingShort = errcode.New(errcode.BlobUploadUnknown, "the upload's staged bytes are gone: start it again")
 
 // FS is the filesystem blob store.
 type FS struct {

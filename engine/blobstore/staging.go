@@ -134,7 +134,7 @@ func (f *File) Sync() error {
 	if f.wroteDirect {
 		// Only this File's bytes: a chunked upload's earlier chunks were
 		// read back after their own PATCH.
-		readAhead(f.f, f.start, f.off-f.start)
+		readAhead(f.f, f.start, f.off-f.start, readBacks)
 	}
 	return nil
 }
@@ -143,7 +143,7 @@ func (f *File) Sync() error {
 // served, into the page cache ahead of sendfile, which otherwise reads a
 // blob that is not cached in readahead-sized steps only as fast as the
 // socket drains, so that disk and network take turns.
-func Prefetch(f *os.File, n int64) { readAhead(f, 0, n) }
+func Prefetch(f *os.File, n int64) { readAhead(f, 0, n, prefetches) }
 
 // Close closes the file.
 func (f *File) Close() error { return f.f.Close() }

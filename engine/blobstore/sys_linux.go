@@ -29,35 +29,42 @@ func startWriteback(f *os.File, off, n int64) {
 }
 
 // readAheadStep is how much one WILLNEED advice reads; maxReadAheads
-// bounds the goroutines advising large files.
+// bounds the goroutines advising large files, per purpose.
 const (
 	readAheadStep = 8 << 20
 	maxReadAheads = 4
 )
 
-var readAheads = make(chan struct{}, maxReadAheads)
+// readBacks and prefetches are the slots of the two kinds of read-ahead:
+// the read-back of bytes just written direct, and the prefetch of a blob
+// about to be served. Apart, so that a push's read-backs, which may fill
+// theirs, never cost a pull its prefetch.
+var (
+	readBacks  = make(chan struct{}, maxReadAheads)
+	prefetches = make(chan struct{}, maxReadAheads)
+)
 
 // readAhead has the kernel read the n bytes of f at off into the page
 // cache. The advice blocks while the kernel queues the reads (milliseconds
 // for 8 MiB) and one call covers only about 8 MiB, so it is given in steps
 // on a goroutine of its own, on a duplicate of the descriptor that the
-// caller may close meanwhile; at most maxReadAheads run at once, and a
-// range that finds them all busy is left to the kernel's ordinary
+// caller may close meanwhile; at most maxReadAheads run at once in slots,
+// and a range that finds them all busy is left to the kernel's ordinary
 // readahead. Advice only: errors are ignored.
-func readAhead(f *os.File, off, n int64) {
+func readAhead(f *os.File, off, n int64, slots chan struct{}) {
 	fd := int(f.Fd())
 	select {
-	case readAheads <- struct{}{}:
+	case slots <- struct{}{}:
 	default:
 		return
 	}
 	dup, err := unix.Dup(fd)
 	if err != nil {
-		<-readAheads
+		<-slots
 		return
 	}
 	go func() {
-		defer func() { <-readAheads }()
+		defer func() { <-slots }()
 		defer unix.Close(dup)
 		for end := off + n; off < end; off += readAheadStep {
 			_ = unix.Fadvise(dup, off, min(readAheadStep, end-off), unix.FADV_WILLNEED)

@@ -22,8 +22,8 @@ func TestReadAheadReleases(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		readAhead(f, 0, 3*readAheadStep)
+		readAhead(f, 0, 3*readAheadStep, readBacks)
 		_ = f.Close()
 	}
-	wait.For(t, "the read-aheads to finish", func() bool { return len(readAheads) == 0 })
+	wait.For(t, "the read-aheads to finish", func() bool { return len(readBacks) == 0 })
 }

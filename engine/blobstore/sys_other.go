@@ -15,7 +15,9 @@ func setDirect(*os.File, bool) error { return errors.New("blobstore: no direct I
 func startWriteback(*os.File, int64, int64) {}
 
 // readAhead is a no-op where the kernel offers no fadvise.
-func readAhead(*os.File, int64, int64) {}
+func readAhead(*os.File, int64, int64, chan struct{}) {}
+
+var readBacks, prefetches chan struct{}
 
 // canSyncFS is false: there is no syncfs(2) here, so NewBarrier refuses
 // and every write is fsynced on its own.

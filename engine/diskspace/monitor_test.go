@@ -194,3 +194,20 @@ func TestClassify(t *testing.T) {
 		t.Error("other errors changed")
 	}
 }
+
+// BenchmarkAdmit is the check every manifest put, mount and upload buffer
+// pays, on the real statfs(2) of a temporary directory: one statfs per
+// watched filesystem.
+func BenchmarkAdmit(b *testing.B) {
+	m, err := New(Options{Dirs: []Dir{{Name: "data", Path: b.TempDir()}}, MinFree: Floor{Amount: 1}, Log: zerolog.Nop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := m.Admit(4096); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

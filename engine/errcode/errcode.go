@@ -1,7 +1,3 @@
-// Package errcode defines the typed errors that leave the engine. Each Kind
-// is a domain condition, not a wire format: the HTTP layer maps every Kind
-// to an OCI error code and status in one table (http/distapi/errors.go), and
-// a test there checks that no Kind is left unmapped.
 package errcode
 
 import (
@@ -9,50 +5,6 @@ import (
 	"fmt"
 	"unicode/utf8"
 )
-
-// Kind is a class of registry error.
-type Kind int
-
-// The kinds. Names follow the OCI distribution spec's error codes where one
-// exists (spec §"Error Codes"); the rest are conditions that need their own
-// HTTP status.
-const (
-	Internal            Kind = iota // a bug or an I/O failure: never bad input
-	BlobUnknown                     // BLOB_UNKNOWN
-	BlobUploadInvalid               // BLOB_UPLOAD_INVALID
-	BlobUploadUnknown               // BLOB_UPLOAD_UNKNOWN
-	DigestInvalid                   // DIGEST_INVALID
-	ManifestBlobUnknown             // MANIFEST_BLOB_UNKNOWN
-	ManifestInvalid                 // MANIFEST_INVALID
-	ManifestUnknown                 // MANIFEST_UNKNOWN
-	NameInvalid                     // NAME_INVALID
-	NameUnknown                     // NAME_UNKNOWN
-	SizeInvalid                     // SIZE_INVALID
-	Unsupported                     // UNSUPPORTED
-	RangeInvalid                    // a chunk that does not start at the upload's offset (416)
-	TooLarge                        // a body over its limit, e.g. a manifest over 4 MiB (413)
-	PaginationInvalid               // a bad n or last query parameter
-	Busy                            // a bounded queue is full: retry later (429)
-	Unauthorized                    // UNAUTHORIZED
-	Denied                          // DENIED
-	TooManyRequests                 // TOOMANYREQUESTS
-	EndpointUnknown                 // a path that is no endpoint of the API
-	Invalid                         // a malformed request outside the OCI codes: a bad policy rule, token request (400)
-	NotFound                        // an operator resource that does not exist: a rule, a job (404)
-	Conflict                        // the resource exists already or is in a state that forbids the change (409)
-	Unavailable                     // a store the request needs does not answer: retry later (503 with Retry-After)
-	InsufficientStorage             // free space or inodes below the storage floor: writes that add data are refused (507)
-	kindCount
-)
-
-// Kinds lists every Kind, for tests that check a mapping is complete.
-func Kinds() []Kind {
-	ks := make([]Kind, 0, kindCount)
-	for k := Internal; k < kindCount; k++ {
-		ks = append(ks, k)
-	}
-	return ks
-}
 
 // Error is an engine error with its kind, a message for the client and an
 // optional structured detail (serialized into the OCI error's "detail").
@@ -136,18 +88,55 @@ func clipArgs(args []any) []any {
 	return out
 }
 
-// KindOf returns the Kind of err: Internal for anything that is not an
-// *Error.
+// KindOf returns the Kind of err: Internal for anything that carries no
+// kind.
 func KindOf(err error) Kind {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Kind
+	k, _ := find(err)
+	return k
+}
+
+// Public returns what a client may read of err: its kind, message and
+// detail. An internal error's text stays in the log; its message is
+// "internal error". Every surface writes its answer from this.
+func Public(err error) (k Kind, message string, detail any) {
+	k, c := find(err)
+	switch e := c.(type) {
+	case nil:
+		return Internal, "internal error", nil
+	case *Error:
+		return k, e.Message, e.Detail
 	}
-	// A store below the engine that could not be reached says so with
-	// this method (kv.ErrUnavailable), so that kv needs no errcode.
-	var u interface{ Unavailable() bool }
-	if errors.As(err, &u) && u.Unavailable() {
-		return Unavailable
+	return k, c.Error(), nil
+}
+
+// kinded is an error that names its kind: every *Error, and the sentinel
+// errors of the packages below the engine (kv, actors, jobs), which may
+// not import errcode and answer with the kind's registered name.
+type kinded interface {
+	error
+	ErrorKind() string
+}
+
+// ErrorKind is e's kind by its registered name.
+func (e *Error) ErrorKind() string { return e.Kind.String() }
+
+// find returns the kind of the outermost error in err's chain that names
+// one (the most specific: an engine error wrapping a store's sentinel
+// answers as the engine said) and that error.
+func find(err error) (Kind, kinded) {
+	var c kinded
+	if !errors.As(err, &c) {
+		return Internal, nil
 	}
-	return Internal
+	if e, ok := c.(*Error); ok {
+		if e.Kind == Internal {
+			return Internal, nil
+		}
+		return e.Kind, e
+	}
+	k, ok := Named(c.ErrorKind())
+	if !ok || k == Internal {
+		return Internal, nil
+	}
+	return k, c
 }

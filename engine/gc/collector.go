@@ -3,17 +3,17 @@ package gc
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"sync/atomic"
 	"time"
 
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
 // ErrRunning is returned by Run while another run of the same Collector is
 // in progress.
-var ErrRunning = errors.New("gc: a collection is already running")
+var ErrRunning = errcode.New(errcode.Conflict, "a collection is already running")
 
 // Repos serializes maintenance work on a repository with the repository's
 // own mutations: online it is the engine's Registry (its actor runs fn);

@@ -244,13 +244,13 @@ func TestOrphanFiles(t *testing.T) {
 	e := newEnv(t, defaults())
 	writeOrphan := func(data []byte) digest.Digest {
 		d := digest.FromBytes(data)
-		f, err := e.blobs.CreateStaging("0123456789abcdef0123456789abcdef")
+		f, err := e.fs.CreateStaging("0123456789abcdef0123456789abcdef")
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, _ = f.Write(data)
 		_ = f.Close()
-		if err := e.blobs.Commit("0123456789abcdef0123456789abcdef", d); err != nil {
+		if err := e.fs.Commit("0123456789abcdef0123456789abcdef", d); err != nil {
 			t.Fatal(err)
 		}
 		return d
@@ -506,7 +506,7 @@ func TestOnlyOneRun(t *testing.T) {
 func TestJobsAndStatusStore(t *testing.T) {
 	e := newEnv(t, defaults())
 	e.simpleImage("a", "v1")
-	r := jobs.NewRunner(jobs.Options{Store: NewStatusStore(e.store)})
+	r := jobs.NewRunner(jobs.Options{Store: NewStatusStore(e.store, nil)})
 	for _, j := range e.gc.Jobs(Schedule{}) {
 		if err := r.Register(j); err != nil {
 			t.Fatal(err)
@@ -532,12 +532,12 @@ func TestJobsAndStatusStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The status survives: a new runner over the same store reads it.
-	got, ok, err := NewStatusStore(e.store).LoadStatus(ctx, JobCollect)
+	got, ok, err := NewStatusStore(e.store, nil).LoadStatus(ctx, JobCollect)
 	if err != nil || !ok || got.State != jobs.Succeeded || got.Runs != 1 || got.LastResult != st.LastResult ||
 		!got.Started.Equal(st.Started) || !got.Finished.Equal(st.Finished) {
 		t.Fatalf("persisted %+v, want %+v (%v)", got, st, err)
 	}
-	if _, ok, _ := NewStatusStore(e.store).LoadStatus(ctx, "never"); ok {
+	if _, ok, _ := NewStatusStore(e.store, nil).LoadStatus(ctx, "never"); ok {
 		t.Fatal("status of a kind that never ran")
 	}
 }

@@ -17,6 +17,8 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore/s3store"
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore/s3test"
 	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/kv"
@@ -43,7 +45,8 @@ type env struct {
 	ctx   context.Context
 	dir   string
 	store kv.Store
-	blobs *blobstore.FS
+	blobs blobstore.Store
+	fs    *blobstore.FS // blobs, when they are local files; nil on S3
 	reg   *engine.Registry
 	gc    *Collector
 	clock *clock
@@ -53,6 +56,10 @@ type envOptions struct {
 	gc       Options
 	disk     bool // Badger on disk instead of in memory
 	postgres bool // PostgreSQL (pgtest) instead of Badger
+	s3       bool // a bucket on a versitygw (s3test) instead of local files
+	// deletes, when set, watches every blob deletion of the collector:
+	// the blob's record must be gone before its object is.
+	deletes  *deleteOrder
 	realTime bool // the real clock instead of a settable one
 	offline  bool // Offline repos instead of the registry's actors
 }
@@ -71,14 +78,23 @@ func newEnv(t testing.TB, o envOptions) *env {
 		e.store = pg
 	case o.disk:
 		s := enginetest.Open(t, e.dir)
-		e.store, e.blobs = s.KV, s.Blobs
+		e.store, e.fs = s.KV, s.Blobs
 	default:
 		e.store = enginetest.Memory(t)
 	}
-	if e.blobs == nil {
-		if e.blobs, err = blobstore.Open(e.dir, nil); err != nil {
+	if o.s3 {
+		s3, err := s3store.New(s3test.Start(t).Bucket(t, "mcr-gc"))
+		if err != nil {
 			t.Fatal(err)
 		}
+		e.blobs = s3
+	} else {
+		if e.fs == nil {
+			if e.fs, err = blobstore.Open(e.dir, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.blobs = e.fs
 	}
 	now := time.Now
 	if !o.realTime {
@@ -91,7 +107,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.offline {
 		repos = Offline{}
 	}
-	e.gc = New(e.store, e.blobs, repos, o.gc)
+	var gcBlobs blobstore.Store = e.blobs
+	if o.deletes != nil {
+		gcBlobs = o.deletes.watch(e.store, e.blobs)
+	}
+	e.gc = New(e.store, gcBlobs, repos, o.gc)
 	t.Cleanup(func() {
 		if err := e.reg.Close(context.Background()); err != nil {
 			t.Error(err)

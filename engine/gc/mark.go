@@ -1,8 +1,10 @@
 package gc
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -75,8 +77,9 @@ type node struct {
 	children []string // child manifests of an index
 }
 
-// policy is how manifests are judged live.
-type policy struct {
+// liveRule is the rule manifests are judged live by: the untagged
+// setting and the grace period (not an access rule of engine/policy).
+type liveRule struct {
 	deleteUntagged bool
 	cutoff         int64 // manifests created at or after it are young (unix ns)
 }
@@ -93,7 +96,7 @@ type policy struct {
 //
 // A manifest whose subject is absent from the repository is live only as a
 // root. live never returns a digest that is not in nodes.
-func live(nodes map[string]node, tagged []string, p policy) map[string]bool {
+func live(nodes map[string]node, tagged []string, p liveRule) map[string]bool {
 	keep := make(map[string]bool, len(nodes))
 	if !p.deleteUntagged {
 		for d := range nodes {
@@ -150,7 +153,6 @@ func markKey(d string) string {
 	return alg[:1] + string(raw)
 }
 
-func (m markSet) add(d string)      { m[markKey(d)] = struct{}{} }
 func (m markSet) has(d string) bool { _, ok := m[markKey(d)]; return ok }
 
 // usedCache remembers, across runs, the mark keys of the blobs each
@@ -194,4 +196,94 @@ func (c *usedCache) keys(d string, record []byte) ([]string, error) {
 	c.m[d] = ks
 	c.mu.Unlock()
 	return ks, nil
+}
+
+// markRepo marks the blobs of repo's manifests and removes the links of
+// repo that none of its manifests uses and that are older than the grace
+// period, and links to blobs without a record.
+func (r *run) markRepo(t kv.Reader, repo string, marks markSet) error {
+	var dead map[string]string
+	if r.dry {
+		// A real run deleted these before the snapshot; a dry run must not
+		// count their blobs as live.
+		var err error
+		if dead, err = deadManifests(t, repo, r.liveRule()); err != nil {
+			return err
+		}
+	}
+	used := map[string]struct{}{} // markKeys of the blobs repo's manifests use
+	prefix := kv.ManifestPrefix(repo)
+	manifests := 0
+	err := t.Scan(prefix, nil, func(k, v []byte) error {
+		d := kv.Suffix(k, prefix)
+		if _, ok := dead[d]; ok {
+			return nil
+		}
+		keys, err := r.c.used.keys(d, v)
+		if err != nil {
+			return err
+		}
+		manifests++
+		for _, k := range keys {
+			used[k] = struct{}{}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for k := range used {
+		marks[k] = struct{}{}
+	}
+	r.count(func(rep *Report) { rep.Manifests += manifests })
+
+	var cands []linkCandidate
+	lprefix := kv.LinkPrefix(repo)
+	err = t.ScanKeys(lprefix, nil, func(k []byte) error {
+		d := kv.Suffix(k, lprefix)
+		if _, ok := used[markKey(d)]; !ok {
+			cands = append(cands, linkCandidate{digest: d})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	keep := cands[:0]
+	for _, c := range cands {
+		v, err := t.Get(kv.BlobKey(c.digest))
+		if errors.Is(err, kv.ErrNotFound) {
+			c.dangling = true
+			keep = append(keep, c)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		rec, err := kv.DecodeBlob(v)
+		if err != nil {
+			return err
+		}
+		if rec.Created < r.cutoff && rec.LastLinked < r.cutoff {
+			c.rec = rec
+			keep = append(keep, c)
+		}
+	}
+	if len(keep) == 0 {
+		return nil
+	}
+	if r.dry {
+		for _, c := range keep {
+			r.count(func(rep *Report) {
+				if c.dangling {
+					rep.DanglingLinks++
+				} else {
+					rep.UnusedLinks++
+				}
+			})
+		}
+		return nil
+	}
+	_, err = r.exclusive(repo, func(ctx context.Context) error { return r.unlink(ctx, repo, keep) })
+	return err
 }

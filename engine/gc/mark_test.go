@@ -123,7 +123,7 @@ func TestLive(t *testing.T) {
 			[]string{"idx"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			keep := live(tc.nodes, tc.tagged, policy{deleteUntagged: tc.deleteUntagged, cutoff: cutoff})
+			keep := live(tc.nodes, tc.tagged, liveRule{deleteUntagged: tc.deleteUntagged, cutoff: cutoff})
 			var got []string
 			for d, ok := range keep {
 				if ok {
@@ -141,11 +141,11 @@ func TestLive(t *testing.T) {
 func TestMarkKey(t *testing.T) {
 	m := markSet{}
 	a, b := dg("a"), digest.SHA512.FromString("a").String()
-	m.add(a)
+	m[markKey(a)] = struct{}{}
 	if !m.has(a) || m.has(b) || m.has(dg("b")) {
 		t.Fatal("mark set membership is wrong")
 	}
-	m.add(b)
+	m[markKey(b)] = struct{}{}
 	if !m.has(b) || len(m) != 2 {
 		t.Fatal("sha512 digest not distinct from sha256")
 	}

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"git.wntrmute.dev/kyle/mcr/engine/errcode"
+	"git.wntrmute.dev/kyle/mcr/actors"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
@@ -91,7 +91,7 @@ func (r *run) exclusive(repo string, fn func(context.Context) error) (bool, erro
 	backoff := 10 * time.Millisecond
 	for range 6 {
 		err := r.c.repos.Exclusive(r.ctx, repo, fn)
-		if errcode.KindOf(err) != errcode.Busy || errors.Is(err, context.Canceled) {
+		if !errors.Is(err, actors.ErrBusy) {
 			return err == nil, err
 		}
 		select {

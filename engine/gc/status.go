@@ -12,13 +12,21 @@ import (
 // StatusStore keeps job statuses in the metadata store under g/j/<kind>,
 // so that the last result of a collection (and the fact that one was cut
 // short by a restart) survives the process. It implements
-// jobs.StatusStore.
-type StatusStore struct{ kv kv.Store }
+// jobs.StatusStore, and jobs.SharedStatusStore: replicas sharing the store
+// request runs of the leader through it and read the leader's statuses.
+type StatusStore struct {
+	kv    kv.Store
+	lease *kv.Lease
+}
 
-var _ jobs.StatusStore = StatusStore{}
+var _ jobs.SharedStatusStore = StatusStore{}
 
-// NewStatusStore returns the job status store over store.
-func NewStatusStore(store kv.Store) StatusStore { return StatusStore{kv: store} }
+// NewStatusStore returns the job status store over store. lease is the
+// process's leader lease, which fences the leader's saves; nil on a store
+// only this process uses.
+func NewStatusStore(store kv.Store, lease *kv.Lease) StatusStore {
+	return StatusStore{kv: store, lease: lease}
+}
 
 // LoadStatus implements jobs.StatusStore.
 func (s StatusStore) LoadStatus(ctx context.Context, kind string) (jobs.Status, bool, error) {
@@ -37,11 +45,48 @@ func (s StatusStore) LoadStatus(ctx context.Context, kind string) (jobs.Status, 
 
 // SaveStatus implements jobs.StatusStore.
 func (s StatusStore) SaveStatus(ctx context.Context, st jobs.Status) error {
+	return save(ctx, s.kv, st)
+}
+
+// SaveLeaderStatus implements jobs.SharedStatusStore: the save is fenced
+// by the lease.
+func (s StatusStore) SaveLeaderStatus(ctx context.Context, st jobs.Status) error {
+	if s.lease == nil {
+		return save(ctx, s.kv, st)
+	}
+	return save(ctx, kv.Fenced(s.kv, s.lease), st)
+}
+
+func save(ctx context.Context, store kv.Store, st jobs.Status) error {
 	rec := kv.JobRecord{
 		State: string(st.State), Started: toNanos(st.Started), Finished: toNanos(st.Finished),
 		Done: st.Done, Total: st.Total, Note: st.Note, LastResult: st.LastResult, LastError: st.LastError, Runs: st.Runs,
 	}
-	return s.kv.Update(ctx, func(t kv.Txn) error { return t.Set(kv.JobKey(st.Kind), rec.Encode()) })
+	return store.Update(ctx, func(t kv.Txn) error { return t.Set(kv.JobKey(st.Kind), rec.Encode()) })
+}
+
+// RequestRun implements jobs.SharedStatusStore: kind's record becomes
+// Queued (its last result and counters kept) unless a run is queued or
+// running.
+func (s StatusStore) RequestRun(ctx context.Context, kind string) error {
+	return s.kv.Update(ctx, func(t kv.Txn) error {
+		var rec kv.JobRecord
+		v, err := t.Get(kv.JobKey(kind))
+		switch {
+		case errors.Is(err, kv.ErrNotFound):
+		case err != nil:
+			return err
+		default:
+			if rec, err = kv.DecodeJob(v); err != nil {
+				return err
+			}
+		}
+		if st := jobs.State(rec.State); st == jobs.Queued || st == jobs.Running {
+			return jobs.ErrRunning
+		}
+		rec.State, rec.LastError = string(jobs.Queued), ""
+		return t.Set(kv.JobKey(kind), rec.Encode())
+	})
 }
 
 func toNanos(t time.Time) int64 {

@@ -40,7 +40,7 @@ func graph(t kv.Reader, repo string) (map[string]node, []string, error) {
 
 // deadManifests returns the manifests of repo the policy drops, with their
 // subjects ("" for none).
-func deadManifests(t kv.Reader, repo string, p policy) (map[string]string, error) {
+func deadManifests(t kv.Reader, repo string, p liveRule) (map[string]string, error) {
 	if !p.deleteUntagged {
 		return nil, nil
 	}
@@ -58,8 +58,8 @@ func deadManifests(t kv.Reader, repo string, p policy) (map[string]string, error
 	return dead, nil
 }
 
-func (r *run) policy() policy {
-	return policy{deleteUntagged: r.c.o.DeleteUntagged, cutoff: r.cutoff}
+func (r *run) liveRule() liveRule {
+	return liveRule{deleteUntagged: r.c.o.DeleteUntagged, cutoff: r.cutoff}
 }
 
 // deleteUntagged removes the manifests the untagged policy drops. It runs
@@ -80,7 +80,7 @@ func (r *run) deleteUntagged() error {
 		}
 		for i, repo := range repos {
 			r.report(int64(i), int64(len(repos)), "untagged")
-			dead, err := deadManifests(t, repo, r.policy())
+			dead, err := deadManifests(t, repo, r.liveRule())
 			if err != nil {
 				return err
 			}
@@ -102,7 +102,7 @@ func (r *run) deleteUntagged() error {
 	for _, repo := range todo {
 		_, err := r.exclusive(repo, func(ctx context.Context) error {
 			dead, err := kv.Read(ctx, r.c.kv, func(t kv.Reader) (map[string]string, error) {
-				return deadManifests(t, repo, r.policy())
+				return deadManifests(t, repo, r.liveRule())
 			})
 			if err != nil {
 				return err

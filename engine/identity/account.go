@@ -312,13 +312,13 @@ func (s *Service) DeleteAccount(ctx context.Context, id string) error {
 func (s *Service) Principal(ctx context.Context, id string) (Principal, error) {
 	a, err := s.Account(ctx, id)
 	if errcode.KindOf(err) == errcode.NameUnknown {
-		return Principal{}, badCredentials(ErrUnknownAccount)
+		return Principal{}, ErrUnknownAccount
 	}
 	if err != nil {
 		return Principal{}, err
 	}
 	if !a.Enabled {
-		return Principal{}, badCredentials(ErrDisabled)
+		return Principal{}, ErrDisabled
 	}
 	return a.Principal(), nil
 }

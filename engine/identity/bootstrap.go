@@ -2,11 +2,12 @@ package identity
 
 import (
 	"context"
-	"errors"
+
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 )
 
 // ErrInitialized is returned by Bootstrap when accounts already exist.
-var ErrInitialized = errors.New("identity: accounts already exist")
+var ErrInitialized = errcode.New(errcode.Conflict, "accounts exist already: the registry is initialized")
 
 // Bootstrap creates the first admin (a human account with role admin) on a
 // registry that has no account. With password "" it generates one and

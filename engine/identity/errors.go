@@ -2,6 +2,7 @@ package identity
 
 import (
 	"errors"
+	"fmt"
 
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 )
@@ -10,22 +11,23 @@ import (
 // caller cannot probe which names exist or are disabled); the reason is
 // kept as the cause, for logs and audit events.
 var (
-	ErrUnknownAccount = errors.New("unknown account")
-	ErrBadPassword    = errors.New("wrong password")
-	ErrDisabled       = errors.New("account disabled")
-	ErrBadKey         = errors.New("unknown or revoked access key")
-	ErrNoPassword     = errors.New("account has no password")
+	ErrUnknownAccount = badCredentials("unknown account")
+	ErrBadPassword    = badCredentials("wrong password")
+	ErrDisabled       = badCredentials("account disabled")
+	ErrBadKey         = badCredentials("unknown or revoked access key")
+	ErrNoPassword     = badCredentials("account has no password")
 )
 
-func badCredentials(reason error) error {
-	return errcode.Wrap(errcode.Unauthorized, reason, "invalid username or password")
+func badCredentials(reason string) *errcode.Error {
+	return errcode.Wrap(errcode.Unauthorized, errors.New(reason), "invalid username or password")
 }
 
-// Token failures, for the invalid_token challenge.
-var (
-	ErrTokenInvalid = errors.New("invalid token")
-)
+// ErrTokenInvalid is a token that is malformed, expired, signed by no key
+// of ours or of the wrong use: the invalid_token challenge.
+var ErrTokenInvalid = errcode.Wrap(errcode.Unauthorized, errors.New("invalid token"), "invalid or expired token")
 
+// invalidToken is ErrTokenInvalid with the reason a token was refused,
+// for logs.
 func invalidToken(reason error) error {
-	return errcode.Wrap(errcode.Unauthorized, reason, "invalid or expired token")
+	return errcode.Wrap(errcode.Unauthorized, fmt.Errorf("%w: %w", ErrTokenInvalid, reason), "invalid or expired token")
 }

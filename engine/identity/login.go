@@ -26,7 +26,7 @@ func (s *Service) Login(ctx context.Context, name, secret string) (Principal, er
 		if _, _, isKey := parseAccessKey(secret); !isKey {
 			_ = s.hash(ctx, func() { VerifyPassword(secret, s.dummy()) })
 		}
-		return Principal{}, badCredentials(ErrUnknownAccount)
+		return Principal{}, ErrUnknownAccount
 	}
 	if err != nil {
 		return Principal{}, err
@@ -35,7 +35,7 @@ func (s *Service) Login(ctx context.Context, name, secret string) (Principal, er
 	if id, sec, ok := parseAccessKey(secret); ok {
 		err = s.store.View(ctx, func(t kv.Reader) error { return checkAccessKey(t, rec, id, sec) })
 		if errors.Is(err, ErrBadKey) {
-			return Principal{}, badCredentials(ErrBadKey)
+			return Principal{}, ErrBadKey
 		}
 		if err != nil {
 			return Principal{}, err
@@ -44,19 +44,19 @@ func (s *Service) Login(ctx context.Context, name, secret string) (Principal, er
 	} else {
 		if rec.PasswordHash == "" {
 			_ = s.hash(ctx, func() { VerifyPassword(secret, s.dummy()) })
-			return Principal{}, badCredentials(ErrNoPassword)
+			return Principal{}, ErrNoPassword
 		}
 		ok := false
 		if err := s.hash(ctx, func() { ok = VerifyPassword(secret, rec.PasswordHash) }); err != nil {
 			return Principal{}, err
 		}
 		if !ok {
-			return Principal{}, badCredentials(ErrBadPassword)
+			return Principal{}, ErrBadPassword
 		}
 		entry = loginEntry{account: rec.ID, passwordHash: rec.PasswordHash}
 	}
 	if rec.Disabled {
-		return Principal{}, badCredentials(ErrDisabled)
+		return Principal{}, ErrDisabled
 	}
 	if s.opts.LoginCacheTTL > 0 {
 		entry.expires = s.now().Add(s.opts.LoginCacheTTL)

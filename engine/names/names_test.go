@@ -1,8 +1,11 @@
 package names
 
 import (
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/distribution/reference"
 
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 )
@@ -83,13 +86,42 @@ func TestParseReference(t *testing.T) {
 	}
 }
 
+// anchoredName is the grammar as distribution/reference writes it, which
+// repoGrammar must match exactly, less the host part Repo refuses.
+var anchoredName = regexp.MustCompile(`^` + reference.NameRegexp.String() + `$`)
+
 func FuzzRepo(f *testing.F) {
-	for _, s := range []string{"a/b", "A", "a..b", "x:1/y"} {
+	for _, s := range []string{"a/b", "A", "a..b", "x:1/y", "a__b-c.d/e---f", "a___b", "a_-b", "a/-b", "a.-b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if Repo(s) == nil && (strings.Contains(s, "@") || strings.Contains(s, "..") || strings.HasPrefix(s, "/")) {
+		ok := Repo(s) == nil
+		if ok && (strings.Contains(s, "@") || strings.Contains(s, "..") || strings.HasPrefix(s, "/")) {
 			t.Fatalf("accepted %q", s)
+		}
+		want := len(s) <= MaxRepoLength && !strings.ContainsAny(s, ":[]") && strings.ToLower(s) == s && anchoredName.MatchString(s)
+		if ok != want {
+			t.Fatalf("Repo(%q) valid = %v, the regular expression says %v", s, ok, want)
+		}
+	})
+}
+
+// BenchmarkRepo is Repo on a typical name, and the regular expression it
+// replaced on the same name.
+func BenchmarkRepo(b *testing.B) {
+	const name = "team-a/project_x/app.server"
+	b.Run("scan", func(b *testing.B) {
+		for b.Loop() {
+			if Repo(name) != nil {
+				b.Fatal("refused")
+			}
+		}
+	})
+	b.Run("regexp", func(b *testing.B) {
+		for b.Loop() {
+			if !anchoredName.MatchString(name) {
+				b.Fatal("refused")
+			}
 		}
 	})
 }

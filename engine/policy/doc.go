@@ -11,7 +11,11 @@
 // Invariants:
 //   - Evaluation never takes a lock and never reads the store: Engine holds
 //     an immutable, sorted snapshot of the rules behind an atomic pointer
-//     and swaps in a new one after every change it commits.
+//     and swaps in a new one after every change it commits. A change
+//     committed by another process sharing the store (another replica)
+//     is published on the store (kv.Publish) and reloaded by Follow within
+//     the store's announcement delay: milliseconds, at most its poll
+//     interval when the announcement was lost (docs/scale-out.md).
 //   - A rule with no repositories matches only global operations (catalog,
 //     version_check, admin, policy:manage); a rule with repositories matches
 //     only operations on a repository one of its globs matches.

@@ -76,6 +76,57 @@ func (e *Engine) reload(ctx context.Context) error {
 	return nil
 }
 
+// Topic is what a change of the stored rules publishes (kv.Publish), so
+// that every process sharing the store reloads them (Follow).
+const Topic = "policy"
+
+// reloadRetry is how soon Follow tries again after a failed reload.
+const reloadRetry = 250 * time.Millisecond
+
+// Follow keeps the rules current with changes committed by any process
+// sharing the store (another replica, the offline policy commands) until
+// ctx ends: it reloads when the store announces Topic, and when it may
+// have missed announcements. A failed reload is retried; the first failure
+// after a success is reported to onErr. Without a store that announces changes (kv.Changes) it only
+// waits for ctx: then this process is the only writer, and Put and Delete
+// reload themselves.
+func (e *Engine) Follow(ctx context.Context, onErr func(error)) {
+	c, ok := e.store.(kv.Changes)
+	if !ok {
+		<-ctx.Done()
+		return
+	}
+	poke := make(chan struct{}, 1)
+	stop := c.Watch(func(topic string) {
+		if topic == "" || topic == Topic {
+			select {
+			case poke <- struct{}{}:
+			default: // a reload is pending already, and will see this change
+			}
+		}
+	})
+	defer stop()
+	var retry <-chan time.Time
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-poke:
+		case <-retry:
+		}
+		retry = nil
+		err := e.Reload(ctx)
+		if err != nil && ctx.Err() == nil {
+			if !failing { // once per outage, not once per retry
+				onErr(err)
+			}
+			retry = time.After(reloadRetry)
+		}
+		failing = err != nil
+	}
+}
+
 // Evaluate decides q against the current rules. It takes no lock.
 func (e *Engine) Evaluate(q Request) Decision { return evaluate(*e.snap.Load(), q) }
 
@@ -107,7 +158,7 @@ func errBuiltIn(id string) error {
 }
 
 // ErrNoStore is returned by changes to an engine without a store.
-var ErrNoStore = errors.New("policy: engine has no store")
+var ErrNoStore = errcode.New(errcode.Conflict, "this policy engine has no store: its rules are not managed here")
 
 // Put creates or replaces a stored rule.
 func (e *Engine) Put(ctx context.Context, r Rule) error { return e.put(ctx, r, putAny) }
@@ -156,7 +207,10 @@ func (e *Engine) put(ctx context.Context, r Rule, mode putMode) error {
 		case mode == putReplace:
 			return errcode.New(errcode.NotFound, "no rule %s", r.ID)
 		}
-		return t.Set(kv.PolicyKey(r.ID), rec.Encode())
+		if err := t.Set(kv.PolicyKey(r.ID), rec.Encode()); err != nil {
+			return err
+		}
+		return kv.Publish(t, Topic)
 	})
 	if err != nil {
 		return err
@@ -183,7 +237,10 @@ func (e *Engine) Delete(ctx context.Context, id string) (bool, error) {
 			return err
 		}
 		found = true
-		return t.Delete(kv.PolicyKey(id))
+		if err := t.Delete(kv.PolicyKey(id)); err != nil {
+			return err
+		}
+		return kv.Publish(t, Topic)
 	})
 	if err != nil {
 		return false, err

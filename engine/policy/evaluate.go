@@ -75,7 +75,3 @@ func evaluate(sorted []Rule, q Request) Decision {
 	}
 	return Decision{}
 }
-
-// Evaluate decides q against rules (in any order) plus nothing else: the
-// built-ins are added by the Engine, or by the caller with BuiltIns.
-func Evaluate(rules []Rule, q Request) Decision { return evaluate(sortRules(rules), q) }

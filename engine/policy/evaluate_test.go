@@ -116,7 +116,7 @@ func TestEvaluate(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d := Evaluate(c.rules, c.q)
+			d := evaluate(sortRules(c.rules), c.q)
 			by := ""
 			if d.Rule != nil {
 				by = d.Rule.ID

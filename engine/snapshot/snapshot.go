@@ -17,6 +17,7 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/engine/durable"
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
@@ -59,7 +60,7 @@ func (m *Manifest) Bytes() int64 {
 }
 
 // ErrNotEmpty is returned when the target directory already has content.
-var ErrNotEmpty = errors.New("snapshot: target directory is not empty")
+var ErrNotEmpty = errcode.New(errcode.Conflict, "the snapshot's directory exists and is not empty")
 
 // Create writes a snapshot of store and blobs into dir, which must be
 // empty or absent. It is safe while the registry serves: the backup is one
@@ -353,7 +354,7 @@ func emptyDir(dir string) error {
 		return err
 	}
 	if len(ents) > 0 {
-		return fmt.Errorf("%w: %s", ErrNotEmpty, dir)
+		return errcode.Wrap(errcode.Conflict, ErrNotEmpty, "%s exists and is not empty", dir)
 	}
 	return nil
 }

@@ -169,7 +169,7 @@ func TestAdminAPIRepositories(t *testing.T) {
 	ar.APIError(ci, "DELETE", "/repositories/ci/tool", "", 403, apiv1.CodeDenied)
 	var j apiv1.Job
 	ar.API(root, "DELETE", "/repositories/ci/tool", "", 202, &j)
-	if j.Kind != adminapi.RepoDeleteJob("ci/tool") {
+	if j.Kind != adminsvc.RepoDeleteJob("ci/tool") {
 		t.Fatalf("job %+v", j)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -7,6 +7,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
@@ -29,7 +30,7 @@ func auditFilter(ctx *fasthttp.RequestCtx) (audit.Filter, error) {
 		if v := args.Peek(name); len(v) > 0 {
 			p, err := time.Parse(time.RFC3339Nano, string(v))
 			if err != nil {
-				return f, errBadRequest("%s: want an RFC 3339 time", name)
+				return f, errcode.New(errcode.BadRequest, "%s: want an RFC 3339 time", name)
 			}
 			*t = p
 		}
@@ -51,7 +52,7 @@ func (a *API) queryAudit(ctx *fasthttp.RequestCtx) error {
 	if v := ctx.QueryArgs().Peek("wait"); len(v) > 0 {
 		wait, err := time.ParseDuration(string(v))
 		if err != nil {
-			return errBadRequest("wait: want a duration up to %s, like 30s", audit.MaxWait)
+			return errcode.New(errcode.BadRequest, "wait: want a duration up to %s, like 30s", audit.MaxWait)
 		}
 		// A long poll: it ends, with what it found, when shutdown begins.
 		wctx, stop := reqctx.Waiting(ctx)

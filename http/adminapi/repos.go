@@ -9,7 +9,6 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
-	"git.wntrmute.dev/kyle/mcr/http/adminsvc"
 	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 )
 
@@ -116,9 +115,6 @@ func (a *API) repository(ctx *fasthttp.RequestCtx) error {
 	}
 	return h(ctx)
 }
-
-// RepoDeleteJob is the job kind deleting repo.
-func RepoDeleteJob(repo string) string { return adminsvc.RepoDeleteJob(repo) }
 
 // deleteRef deletes a tag, or (byDigest) a manifest with its tags.
 func (a *API) deleteRef(ctx *fasthttp.RequestCtx, repo, ref string, byDigest bool) error {

@@ -31,15 +31,15 @@ func readJSON(ctx *fasthttp.RequestCtx, v any, emptyOK bool) error {
 		if emptyOK {
 			return nil
 		}
-		return errBadRequest("a JSON body is required")
+		return errcode.New(errcode.BadRequest, "a JSON body is required")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return errBadRequest("malformed JSON body: %v", err)
+		return errcode.New(errcode.BadRequest, "malformed JSON body: %v", err)
 	}
 	if dec.More() {
-		return errBadRequest("malformed JSON body: data after the document")
+		return errcode.New(errcode.BadRequest, "malformed JSON body: data after the document")
 	}
 	return nil
 }
@@ -49,7 +49,7 @@ func readBody(ctx *fasthttp.RequestCtx) ([]byte, error) {
 	r := reqctx.Body(ctx)
 	b, err := io.ReadAll(io.LimitReader(r, MaxBody+1))
 	if err != nil {
-		return nil, errBadRequest("reading the body: %v", err)
+		return nil, errcode.New(errcode.BadRequest, "reading the body: %v", err)
 	}
 	if len(b) > MaxBody {
 		// Read (and drop) a few more MiB, so that a client that is still
@@ -80,7 +80,7 @@ func page(ctx *fasthttp.RequestCtx) (n int, cursor string, err error) {
 	if v := args.Peek("n"); len(v) > 0 {
 		n, err = strconv.Atoi(string(v))
 		if err != nil || n < 1 || n > adminsvc.MaxPage {
-			return 0, "", errBadRequest("n must be an integer from 1 to %d", adminsvc.MaxPage)
+			return 0, "", errcode.New(errcode.BadRequest, "n must be an integer from 1 to %d", adminsvc.MaxPage)
 		}
 	}
 	return n, string(args.Peek("cursor")), nil

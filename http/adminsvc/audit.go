@@ -2,7 +2,6 @@ package adminsvc
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
@@ -26,13 +25,6 @@ func eventPage(p audit.Page) apiv1.EventPage {
 	return apiv1.EventPage{Events: docs(p.Events, event), Next: p.Next}
 }
 
-func auditError(err error) error {
-	if errors.Is(err, audit.ErrBadCursor) {
-		return errcode.New(errcode.PaginationInvalid, "malformed cursor")
-	}
-	return err
-}
-
 func (s *Service) journal() (*audit.Journal, error) {
 	if s.d.Journal == nil {
 		return nil, errNotManaged("audit events")
@@ -48,7 +40,7 @@ func (s *Service) QueryAudit(ctx context.Context, f audit.Filter, cursor string,
 	}
 	p, err := j.Query(ctx, f, cursor, n)
 	if err != nil {
-		return apiv1.EventPage{}, auditError(err)
+		return apiv1.EventPage{}, err
 	}
 	return eventPage(p), nil
 }
@@ -67,7 +59,7 @@ func (s *Service) FollowAudit(ctx context.Context, f audit.Filter, cursor string
 	}
 	p, err := j.Follow(ctx, f, cursor, n, wait)
 	if err != nil {
-		return apiv1.EventPage{}, auditError(err)
+		return apiv1.EventPage{}, err
 	}
 	return eventPage(p), nil
 }

@@ -96,7 +96,7 @@ func (s *Service) RunGC(dryRun bool) (apiv1.Job, error) {
 		kind = gc.JobDryRun
 	}
 	if err := s.d.Jobs.Trigger(kind); err != nil {
-		return apiv1.Job{}, jobError(err, kind)
+		return apiv1.Job{}, err // jobs.ErrRunning is 409, ErrBusy 429
 	}
 	return s.jobStatus(kind), nil
 }

@@ -65,7 +65,7 @@ func (s *Service) DeleteRepository(ctx context.Context, repo string) (apiv1.Job,
 	}
 	kind := RepoDeleteJob(repo)
 	if err := s.d.Jobs.Submit(kind, s.d.GC.DeleteRepositoryJob(repo)); err != nil {
-		return apiv1.Job{}, jobError(err, kind)
+		return apiv1.Job{}, err // jobs.ErrRunning is 409, ErrBusy 429
 	}
 	s.record(ctx, audit.Delete, string(policy.Admin), repo, "", "repository deletion started (job "+kind+")")
 	st, _ := s.d.Jobs.Status(kind)

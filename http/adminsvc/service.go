@@ -2,7 +2,6 @@ package adminsvc
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
@@ -40,7 +39,10 @@ type Deps struct {
 	MetadataBytes func() int64
 	// Disk reports the filesystems the registry writes against their
 	// floors (nil: not watched).
-	Disk    func() ([]diskspace.Status, error)
+	Disk func() ([]diskspace.Status, error)
+	// Leader reports which replica runs the background jobs (nil: this
+	// one, alone on its store).
+	Leader  func(ctx context.Context) (apiv1.Leader, error)
 	Version string
 	Started time.Time
 }
@@ -81,19 +83,6 @@ func errNotManaged(what string) error {
 	return errcode.New(errcode.Conflict, "%s are not managed by this registry in its auth mode", what)
 }
 
-// jobError maps the job runner's refusals.
-func jobError(err error, kind string) error {
-	switch {
-	case errors.Is(err, jobs.ErrRunning):
-		return errcode.New(errcode.Conflict, "a %s run is already queued or running", kind)
-	case errors.Is(err, jobs.ErrBusy):
-		return errcode.New(errcode.Busy, "the job queue is full; retry later")
-	case errors.Is(err, jobs.ErrUnknownJob):
-		return errcode.New(errcode.NotFound, "no job %s", kind)
-	}
-	return err
-}
-
 // record writes an audit event for a change made through the service, by
 // the actor ctx carries.
 func (s *Service) record(ctx context.Context, kind audit.Kind, action, repo, dgst, detail string) {
@@ -119,6 +108,12 @@ func (s *Service) Status(ctx context.Context) (apiv1.Status, error) {
 	}
 	if s.d.MetadataBytes != nil {
 		st.Storage.MetadataBytes = s.d.MetadataBytes()
+	}
+	st.Leader = apiv1.Leader{Self: true}
+	if s.d.Leader != nil {
+		if st.Leader, err = s.d.Leader(ctx); err != nil {
+			return apiv1.Status{}, err
+		}
 	}
 	up, err := s.d.Registry.UploadTotals(ctx)
 	if err != nil {

@@ -2,12 +2,10 @@ package adminsvc
 
 import (
 	"context"
-	"errors"
 	"path/filepath"
 
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
-	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 )
 
@@ -27,9 +25,6 @@ func (s *Service) CreateSnapshot(ctx context.Context, dir string) (apiv1.Snapsho
 		dir = filepath.Join(s.d.SnapshotDir, dir)
 	}
 	m, err := s.d.Snapshot(ctx, filepath.Clean(dir))
-	if errors.Is(err, snapshot.ErrNotEmpty) {
-		return apiv1.Snapshot{}, errcode.New(errcode.Conflict, "%s exists and is not empty", dir)
-	}
 	if err != nil {
 		return apiv1.Snapshot{}, err
 	}

@@ -29,11 +29,15 @@ func (e *headerError) SetHeaders(h *fasthttp.ResponseHeader) {
 	}
 }
 
+// asEngineError is err as an engine error carrying what a client may read
+// of it (errcode.Public): the text of what wraps a kinded error, or of an
+// internal one, stays in the log.
 func asEngineError(err error) *errcode.Error {
 	if e, ok := err.(*errcode.Error); ok {
 		return e
 	}
-	return errcode.Wrap(errcode.KindOf(err), err, "%s", err.Error())
+	k, msg, detail := errcode.Public(err)
+	return errcode.Wrap(k, err, "%s", msg).WithDetail(detail)
 }
 
 // challenge returns a 401 carrying a Bearer challenge (RFC 6750 §3; the

@@ -9,46 +9,6 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 )
 
-// wireError is how an engine error kind appears on the wire.
-type wireError struct {
-	code   string
-	status int
-}
-
-// wire is the one table from engine error kinds to OCI error codes and HTTP
-// statuses (distribution spec, "Error Codes"). TestEveryKindMapped keeps it
-// complete.
-var wire = map[errcode.Kind]wireError{
-	errcode.Internal:            {"INTERNAL_ERROR", fasthttp.StatusInternalServerError},
-	errcode.BlobUnknown:         {"BLOB_UNKNOWN", fasthttp.StatusNotFound},
-	errcode.BlobUploadInvalid:   {"BLOB_UPLOAD_INVALID", fasthttp.StatusBadRequest},
-	errcode.BlobUploadUnknown:   {"BLOB_UPLOAD_UNKNOWN", fasthttp.StatusNotFound},
-	errcode.DigestInvalid:       {"DIGEST_INVALID", fasthttp.StatusBadRequest},
-	errcode.ManifestBlobUnknown: {"MANIFEST_BLOB_UNKNOWN", fasthttp.StatusBadRequest},
-	errcode.ManifestInvalid:     {"MANIFEST_INVALID", fasthttp.StatusBadRequest},
-	errcode.ManifestUnknown:     {"MANIFEST_UNKNOWN", fasthttp.StatusNotFound},
-	errcode.NameInvalid:         {"NAME_INVALID", fasthttp.StatusBadRequest},
-	errcode.NameUnknown:         {"NAME_UNKNOWN", fasthttp.StatusNotFound},
-	errcode.SizeInvalid:         {"SIZE_INVALID", fasthttp.StatusBadRequest},
-	errcode.Unsupported:         {"UNSUPPORTED", fasthttp.StatusMethodNotAllowed},
-	errcode.RangeInvalid:        {"BLOB_UPLOAD_INVALID", fasthttp.StatusRequestedRangeNotSatisfiable},
-	errcode.TooLarge:            {"SIZE_INVALID", fasthttp.StatusRequestEntityTooLarge},
-	errcode.PaginationInvalid:   {"PAGINATION_NUMBER_INVALID", fasthttp.StatusBadRequest},
-	errcode.Busy:                {"TOOMANYREQUESTS", fasthttp.StatusTooManyRequests},
-	errcode.Unauthorized:        {"UNAUTHORIZED", fasthttp.StatusUnauthorized},
-	errcode.Denied:              {"DENIED", fasthttp.StatusForbidden},
-	errcode.TooManyRequests:     {"TOOMANYREQUESTS", fasthttp.StatusTooManyRequests},
-	errcode.EndpointUnknown:     {"NOT_FOUND", fasthttp.StatusNotFound},
-	errcode.Invalid:             {"UNSUPPORTED", fasthttp.StatusBadRequest},
-	errcode.NotFound:            {"NOT_FOUND", fasthttp.StatusNotFound},
-	errcode.Conflict:            {"UNSUPPORTED", fasthttp.StatusConflict},
-	errcode.Unavailable:         {"UNAVAILABLE", fasthttp.StatusServiceUnavailable},
-	// The spec has no storage code (distribution answers a full disk with
-	// 500 UNKNOWN): a code of our own, named after the status, tells the
-	// client the registry is full rather than broken (docs/api.md).
-	errcode.InsufficientStorage: {"INSUFFICIENT_STORAGE", fasthttp.StatusInsufficientStorage},
-}
-
 type errorBody struct {
 	Errors []errorEntry `json:"errors"`
 }
@@ -59,20 +19,27 @@ type errorEntry struct {
 	Detail  any    `json:"detail,omitempty"`
 }
 
-// WriteError writes err as OCI error JSON with its status. It is the only
-// place an error becomes a response; an error that is not an engine error
-// is internal and its text stays in the log, not on the wire.
+// WriteError writes err as OCI error JSON (distribution spec, "Error
+// Codes") with the code and status its kind is registered with
+// (engine/errcode). It is the only place an error becomes a /v2
+// response; an error that is not an engine error is internal and its
+// text stays in the log, not on the wire.
 func WriteError(ctx *fasthttp.RequestCtx, err error) {
-	kind := errcode.KindOf(err)
-	w := wire[kind]
-	entry := errorEntry{Code: w.code, Message: "internal error"}
-	var e *errcode.Error
-	if kind != errcode.Internal && errors.As(err, &e) {
-		entry.Message, entry.Detail = e.Message, e.Detail
+	kind, msg, detail := errcode.Public(err)
+	a := kind.Describe().OCI
+	body, _ := json.Marshal(errorBody{Errors: []errorEntry{{Code: a.Code, Message: msg, Detail: detail}}})
+	WriteErrorBody(ctx, a.Status, body, err)
+	if kind == errcode.Internal {
+		ctx.SetUserValue(internalErrorKey, err)
 	}
-	body, _ := json.Marshal(errorBody{Errors: []errorEntry{entry}})
+}
+
+// WriteErrorBody writes an error answer: status, the JSON body, and the
+// headers the error calls for. It is the tail every HTTP surface's error
+// writer shares (the admin API writes its own body with it).
+func WriteErrorBody(ctx *fasthttp.RequestCtx, status int, body []byte, err error) {
 	ctx.Response.ResetBody()
-	ctx.SetStatusCode(w.status)
+	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(body)
 	// An error may carry response headers: the WWW-Authenticate challenge
@@ -83,11 +50,8 @@ func WriteError(ctx *fasthttp.RequestCtx, err error) {
 	if errors.As(err, &hs) {
 		hs.SetHeaders(&ctx.Response.Header)
 	}
-	if kind == errcode.Unavailable {
+	if errcode.KindOf(err) == errcode.Unavailable {
 		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, retryAfterUnavailable)
-	}
-	if kind == errcode.Internal {
-		ctx.SetUserValue(internalErrorKey, err)
 	}
 }
 

@@ -10,16 +10,23 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 )
 
-func TestEveryKindMapped(t *testing.T) {
+// Every kind is written with its registered OCI code and status, and its
+// message (an internal error's stays in the log).
+func TestWriteErrorEveryKind(t *testing.T) {
 	for _, k := range errcode.Kinds() {
-		w, ok := wire[k]
-		if !ok || w.code == "" || w.status < 400 {
-			t.Errorf("errcode kind %d has no wire mapping", k)
+		var ctx fasthttp.RequestCtx
+		WriteError(&ctx, errcode.New(k, "boom"))
+		var body errorBody
+		if err := json.Unmarshal(ctx.Response.Body(), &body); err != nil || len(body.Errors) != 1 {
+			t.Fatalf("%s: body %s", k, ctx.Response.Body())
 		}
-		// 5xx is the server's fault: an internal failure, a full disk or
-		// a store that does not answer, never the client's input.
-		if k != errcode.Internal && k != errcode.InsufficientStorage && k != errcode.Unavailable && w.status >= 500 {
-			t.Errorf("kind %d maps to %d: only internal failures, a full disk and an unavailable store may be 5xx", k, w.status)
+		a := k.Describe().OCI
+		want := "boom"
+		if k == errcode.Internal {
+			want = "internal error"
+		}
+		if got := body.Errors[0]; ctx.Response.StatusCode() != a.Status || got.Code != a.Code || got.Message != want {
+			t.Errorf("%s: wrote %d %+v, want %d %s %q", k, ctx.Response.StatusCode(), got, a.Status, a.Code, want)
 		}
 	}
 }

@@ -118,7 +118,9 @@ func readLimited(ctx *fasthttp.RequestCtx, limit int) ([]byte, error) {
 	}
 	b, err := io.ReadAll(io.LimitReader(body, int64(limit)+1))
 	if err != nil {
-		return nil, errcode.Wrap(errcode.BlobUploadInvalid, err, "reading the request body failed")
+		// The manifest as received is cut short (the client went away or
+		// stalled): not a blob upload, so not BLOB_UPLOAD_INVALID.
+		return nil, errcode.Wrap(errcode.ManifestInvalid, err, "reading the manifest body failed")
 	}
 	if len(b) > limit {
 		return nil, tooLarge()

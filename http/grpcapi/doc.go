@@ -10,7 +10,8 @@
 // interceptor authenticate the call's authorization metadata (the admin
 // API's bearer tokens, or Basic with a password or an access key) and
 // authorize that action before the method runs, auditing denials as the
-// REST API does. Engine errors become gRPC status codes in one table
+// REST API does. Engine errors become the gRPC status codes their kinds
+// are registered with in engine/errcode, the one registry of error kinds
 // (errors.go).
 //
 // The server also answers grpc.health.v1 (SERVING while the registry

@@ -17,6 +17,7 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
+	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
 	"git.wntrmute.dev/kyle/mcr/http/adminsvc"
 	"git.wntrmute.dev/kyle/mcr/http/grpcapi"
 	"git.wntrmute.dev/kyle/mcr/http/grpcapi/mcrv1"
@@ -49,7 +50,11 @@ func newEnv(t *testing.T) *env {
 	reg := servertest.NewEngine(t, stores, engine.Options{})
 	sv := servertest.NewServices(t, stores, reg, servertest.Setup{Admin: true})
 	dir, ids, pol, journal, authn := stores.Dir, sv.IDs, sv.Policy, sv.Journal, sv.Auth
-	svc := adminsvc.New(sv.AdminDeps())
+	deps := sv.AdminDeps()
+	deps.Leader = func(context.Context) (apiv1.Leader, error) {
+		return apiv1.Leader{Replica: "host/127.0.0.1:5000", Term: 7, Self: true}, nil
+	}
+	svc := adminsvc.New(deps)
 	srv := grpcapi.New(grpcapi.Options{Service: svc, Auth: authn, Log: zerolog.Nop()})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

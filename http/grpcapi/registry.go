@@ -26,7 +26,8 @@ func (s registryService) GetStatus(ctx context.Context, _ *mcrv1.GetStatusReques
 			Filesystems: each(st.Storage.Filesystems, pbFilesystem),
 		},
 		Repositories: st.Repositories, Manifests: st.Manifests, Tags: st.Tags, Blobs: st.Blobs, UploadsActive: st.UploadsActive,
-		Jobs: pbJobs(st.Jobs),
+		Jobs:   pbJobs(st.Jobs),
+		Leader: &mcrv1.Leader{Replica: st.Leader.Replica, Term: st.Leader.Term, Expires: tsp(st.Leader.Expires), Self: st.Leader.Self},
 	}, nil
 }
 

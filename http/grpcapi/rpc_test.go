@@ -29,6 +29,9 @@ func TestRegistryService(t *testing.T) {
 	if err != nil || st.Version != "test" || st.Repositories != 2 || st.Tags != 3 || st.Storage.GetBlobBytes() == 0 {
 		t.Fatalf("status %v %v", st, err)
 	}
+	if l := st.GetLeader(); l.GetReplica() != "host/127.0.0.1:5000" || l.GetTerm() != 7 || !l.GetSelf() || l.GetExpires() != nil {
+		t.Fatalf("status leader %v", l)
+	}
 
 	repos, err := e.registry.ListRepositories(ctx, &mcrv1.ListRepositoriesRequest{PageSize: 1})
 	if err != nil || len(repos.Repositories) != 1 || repos.NextCursor == "" {

@@ -11,17 +11,19 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 )
 
 // Why a request was cut off: the cause of its context.
 var (
 	// ErrClientGone: reading the request body from the connection failed.
-	ErrClientGone = errors.New("client went away")
+	ErrClientGone = errcode.New(errcode.BadRequest, "the request body was cut short: the client went away")
 	// ErrIdle: the request body made no progress for the idle timeout.
-	ErrIdle = errors.New("request body made no progress")
+	ErrIdle = errcode.New(errcode.BadRequest, "the request body made no progress")
 	// ErrShutdown: the server's shutdown timeout ran out with the request
 	// still in flight.
-	ErrShutdown = errors.New("server shut down")
+	ErrShutdown = errcode.New(errcode.Unavailable, "the server shut down")
 )
 
 // errDone ends a request's context when its handler has returned.

@@ -19,6 +19,12 @@
 // ends, then cancels the contexts of those still running and closes every
 // connection, and waits a bounded moment for their handlers to return.
 //
+// Starting. The listener is bound before the stores open, and until the
+// server takes it over (Starting.Handoff) it answers every request at
+// once: /healthz 200, /readyz 503 "starting", anything else 503
+// UNAVAILABLE with Retry-After (starting.go). One accept loop feeds both
+// servers, so the socket is never closed in between.
+//
 // Refusing early. A declared Content-Length over its route's limit
 // (manifests 4 MiB, the admin API's and the token endpoint's limits) is
 // answered 413 before 100 Continue and before any body byte is read

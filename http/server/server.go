@@ -80,6 +80,7 @@ type Server struct {
 	conns    *conns
 	draining atomic.Bool
 	proxies  forwarded.Trust
+	served   atomic.Uint64 // requests begun (Served)
 }
 
 // prefetchLimit is how much of a request body fasthttp reads before the
@@ -157,6 +158,10 @@ func New(reg *engine.Registry, log zerolog.Logger, o Options) *Server {
 	return s
 }
 
+// Served counts the requests that began so far; a caller that sees it
+// unchanged knows the server was idle meanwhile.
+func (s *Server) Served() uint64 { return s.served.Load() }
+
 // Serve answers requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
@@ -165,6 +170,7 @@ func (s *Server) Handler() fasthttp.RequestHandler { return s.srv.Handler }
 
 func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
+		s.served.Add(1)
 		start := time.Now()
 		id := requestID(ctx)
 		ctx.Response.Header.Set("X-Request-Id", id)

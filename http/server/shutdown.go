@@ -90,13 +90,6 @@ func (c *conns) signal() {
 	}
 }
 
-// count is how many connections are open.
-func (c *conns) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.m)
-}
-
 // closeAll closes every open connection and returns a channel closed once
 // their goroutines have let go of them.
 func (c *conns) closeAll() <-chan struct{} {

@@ -85,7 +85,7 @@ func NewServices(t testing.TB, s *enginetest.Stores, reg *engine.Registry, c Set
 		sv.Journal = audit.Open(s.KV, audit.Options{})
 		sv.Audit = audit.Tee{sv.Journal, sv.Events}
 		sv.GC = gc.New(s.KV, s.Blobs, reg, gc.Options{Grace: time.Hour, UploadExpiry: time.Hour, Workers: 2})
-		sv.Runner = jobs.NewRunner(jobs.Options{Workers: 2, Store: gc.NewStatusStore(s.KV)})
+		sv.Runner = jobs.NewRunner(jobs.Options{Workers: 2, Store: gc.NewStatusStore(s.KV, nil)})
 		for _, j := range sv.GC.Jobs(gc.Schedule{}) {
 			if err := sv.Runner.Register(j); err != nil {
 				t.Fatal(err)

@@ -66,9 +66,6 @@ func (r *Reloader) Config() *tls.Config {
 	}
 }
 
-// Leaf is the certificate being served now.
-func (r *Reloader) Leaf() *x509.Certificate { return r.cur.Load().leaf }
-
 // Reload reads the files again and, if they load, serves them to the next
 // handshakes. On error the previous generation stays in service.
 func (r *Reloader) Reload() error {

@@ -99,7 +99,7 @@ func TestReloadOnCallAndOnFileChange(t *testing.T) {
 	if serial, err := handshake(t, cfg, clientConfig(ca)); err != nil || serial != 3 {
 		t.Fatalf("after a bad pair: serial %d, %v; want the old 3", serial, err)
 	}
-	if got := r.Leaf().SerialNumber.Int64(); got != 3 {
+	if got := tlsconf.Leaf(r).SerialNumber.Int64(); got != 3 {
 		t.Fatalf("Leaf serial %d, want 3", got)
 	}
 

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"encoding/json"
-	"errors"
 	"path/filepath"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/gc"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
-	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
 	"git.wntrmute.dev/kyle/mcr/http/reqctx"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 )
@@ -121,12 +119,8 @@ func (u *UI) gcStatus(ctx *fasthttp.RequestCtx, _ *viewer) error {
 
 // gcRun starts a collection; the page it redirects to follows it.
 func (u *UI) gcRun(ctx *fasthttp.RequestCtx, _ *viewer) error {
-	switch err := u.d.Jobs.Trigger(gc.JobCollect); {
-	case errors.Is(err, jobs.ErrRunning):
-		return errcode.New(errcode.Conflict, "a collection is already queued or running")
-	case errors.Is(err, jobs.ErrBusy):
-		return errcode.New(errcode.Busy, "the job queue is full; retry later")
-	case err != nil:
+	// jobs.ErrRunning is 409, jobs.ErrBusy 429.
+	if err := u.d.Jobs.Trigger(gc.JobCollect); err != nil {
 		return err
 	}
 	// The run audits itself (gc_run) when it finishes.
@@ -143,9 +137,6 @@ func (u *UI) createSnapshot(ctx *fasthttp.RequestCtx, v *viewer) error {
 	name := time.Now().UTC().Format("ui-20060102T150405.000000000Z")
 	dir := filepath.Join(u.d.SnapshotDir, name)
 	_, err := u.d.Snapshot(reqctx.Context(ctx), dir)
-	if errors.Is(err, snapshot.ErrNotEmpty) {
-		return errcode.New(errcode.Conflict, "%s exists and is not empty", dir)
-	}
 	if err != nil {
 		return err
 	}

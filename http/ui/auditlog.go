@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"errors"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -33,9 +32,6 @@ func (u *UI) auditPage(ctx *fasthttp.RequestCtx, v *viewer) error {
 		f.Kinds = []audit.Kind{audit.Kind(d.Type)}
 	}
 	p, err := u.d.Journal.Query(reqctx.Context(ctx), f, string(args.Peek("after")), pageSize)
-	if errors.Is(err, audit.ErrBadCursor) {
-		return errcode.New(errcode.Invalid, "malformed cursor")
-	}
 	if err != nil {
 		return err
 	}

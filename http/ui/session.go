@@ -146,7 +146,7 @@ func (v *viewer) readForm(ctx *fasthttp.RequestCtx) error {
 	}
 	b, err := io.ReadAll(io.LimitReader(r, maxForm+1))
 	if err != nil {
-		return errcode.Wrap(errcode.Invalid, err, "reading the form")
+		return errcode.Wrap(errcode.BadRequest, err, "reading the form")
 	}
 	if len(b) > maxForm {
 		return errcode.New(errcode.TooLarge, "form over %d bytes", maxForm)

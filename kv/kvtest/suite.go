@@ -54,6 +54,7 @@ func Run(t *testing.T, open Opener, o Options) {
 		{"LargeValues", func(t *testing.T, s kv.Store) { testLargeValues(t, s, o.MaxValue) }},
 		{"EmptyPrefix", testEmptyPrefix},
 		{"Closed", testClosed},
+		{"Changes", testChanges},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

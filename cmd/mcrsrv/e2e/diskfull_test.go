@@ -219,15 +219,22 @@ func fillAll(t *testing.T, mnt, name string) {
 type proc struct {
 	*child
 	data string
+	addr string // host:port
 	base string
 }
 
 func startProc(t *testing.T, data string, env []string) *proc {
 	t.Helper()
-	addr := freeAddr(t)
+	return startProcOn(t, freeAddr(t), data, env)
+}
+
+// startProcOn is startProc listening on addr (a replica restarted where
+// its load balancer expects it). Auth is off unless env turns it on.
+func startProcOn(t *testing.T, addr, data string, env []string) *proc {
+	t.Helper()
 	cmd := exec.Command(serverBinary(t), "serve", "--data", data, "--addr", addr)
 	cmd.Env = append(append(serverEnviron(), "MCR_AUTH_MODE=none"), env...)
-	p := &proc{child: startChild(t, "mcrsrv", cmd, filepath.Join(t.TempDir(), "mcrsrv.log")), base: "http://" + addr, data: data}
+	p := &proc{child: startChild(t, "mcrsrv", cmd, filepath.Join(t.TempDir(), "mcrsrv.log")), addr: addr, base: "http://" + addr, data: data}
 	t.Cleanup(func() {
 		if !p.gone() {
 			_ = p.cmd.Process.Kill()
@@ -237,7 +244,7 @@ func startProc(t *testing.T, data string, env []string) *proc {
 	})
 	p.waitReady(t, func() (bool, string) {
 		code, err := (&registry{base: p.base}).ping()
-		return err == nil && code == http.StatusOK, fmt.Sprintf("GET /v2/ answered %d, %v", code, err)
+		return err == nil && (code == http.StatusOK || code == http.StatusUnauthorized), fmt.Sprintf("GET /v2/ answered %d, %v", code, err) // 401: up, with auth on
 	})
 	return p
 }

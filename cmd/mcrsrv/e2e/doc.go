@@ -40,6 +40,12 @@
 // walks the UI in headless Chromium (Debian's package, driven with
 // chromedp): it fails on any console error, failed sub-resource or dialog
 // (a hostile label that ran).
+// The replicas tests (cluster_test.go, replicas_test.go,
+// replicas_auth_test.go) start PostgreSQL (kv/pgtest), an S3 server
+// (versitygw, s3test), three replicas sharing them and HAProxy (Debian's
+// package) running deploy/haproxy/haproxy.cfg with the test's ports, and
+// drive everything through HAProxy, each test on one cluster shared by its
+// subtests (docs/scale-out.md).
 // Repository names carry a per-run id, so runs against a shared registry
 // (MCR_E2E_REGISTRY) do not collide.
 //

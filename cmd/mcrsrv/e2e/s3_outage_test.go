@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
-	"time"
 
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore/s3test"
 )
@@ -41,67 +39,21 @@ func TestS3Outage(t *testing.T) {
 
 	srv.Stop()
 	// Load during the outage: concurrent pushes of distinct blobs and
-	// pulls of the stored one, a bounded number of each.
-	const workers, each = 4, 5
-	var wg sync.WaitGroup
-	results := make(chan response, 2*workers*each)
-	lost := make(chan []byte, workers*each)
-	for range workers {
-		wg.Go(func() {
-			for range each {
-				b := randomBytes(t, 32<<10)
-				r, err := p.do(http.MethodPost, fmt.Sprintf("/v2/%s/blobs/uploads/?digest=%s", repo, sha256Digest(b)), nil, b)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				results <- r
-				lost <- b
-				r, err = p.do(http.MethodGet, fmt.Sprintf("/v2/%s/blobs/%s", repo, sha256Digest(before)), nil, nil)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				results <- r
-			}
-		})
-	}
-	wg.Wait()
-	close(results)
-	close(lost)
-	n := 0
-	for r := range results {
-		n++
-		expectUnavailable(t, r)
-	}
-	if n != 2*workers*each {
-		t.Fatalf("%d answers during the outage, want %d", n, 2*workers*each)
-	}
-	if r, err := p.do(http.MethodGet, "/readyz", nil, nil); err != nil || r.status != http.StatusServiceUnavailable {
-		t.Fatalf("/readyz during the outage: %d, %v; want 503", r.status, err)
-	}
+	// pulls of the stored one.
+	refused := outageLoad(t, p, func(b []byte) []outageRequest {
+		return []outageRequest{
+			{method: http.MethodPost, path: fmt.Sprintf("/v2/%s/blobs/uploads/?digest=%s", repo, sha256Digest(b)), body: b},
+			{method: http.MethodGet, path: fmt.Sprintf("/v2/%s/blobs/%s", repo, sha256Digest(before))},
+		}
+	})
 	// HEAD is answered from the metadata record, without the store.
 	if status, err := p.blobStatus(repo, sha256Digest(before)); err != nil || status != http.StatusOK {
 		t.Fatalf("HEAD of a stored blob during the outage: %d, %v", status, err)
 	}
 
 	srv.Restart(t)
-	deadline := time.Now().Add(time.Minute)
-	for {
-		r, err := p.do(http.MethodGet, "/readyz", nil, nil)
-		if err == nil && r.status == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz not 200 a minute after the store came back: %d, %v", r.status, err)
-		}
-		time.Sleep(100 * time.Millisecond) // polling an observable condition, with a deadline
-	}
-	for b := range lost {
-		if status, err := p.blobStatus(repo, sha256Digest(b)); err != nil || status != http.StatusNotFound {
-			t.Fatalf("a blob refused during the outage: HEAD %d, %v; want 404", status, err)
-		}
-	}
+	awaitReady(t, p, "the store")
+	checkRefused(t, p, repo, refused)
 	after := randomBytes(t, 6<<20) // more than one part
 	if r := push(after); r.status != http.StatusCreated {
 		t.Fatalf("push after the outage: %d %s", r.status, r.body)

@@ -21,8 +21,9 @@
 // Commit runs after the engine verified the digest: a blob that fits one
 // part is put at its final key directly; a larger one is completed at
 // uploads/<id>/data and copied to its final key, so the final key only
-// ever holds verified bytes. CopyObject takes objects of up to 5 GiB; a
-// larger blob would need UploadPartCopy, which this store does not do yet.
+// ever holds verified bytes. CopyObject takes objects of up to 5 GiB, so
+// a larger blob (above Config.CopySize) is copied as a multipart upload of
+// UploadPartCopy ranges, which its key shows only once complete.
 // Removing a staging aborts its multipart uploads (found by
 // ListMultipartUploads) and deletes its objects.
 package s3store

@@ -147,7 +147,8 @@ func (w *writer) Sync(ctx context.Context) ([]byte, error) {
 
 // Commit stores the verified bytes as blob d: directly when they never
 // filled a part, else by completing the multipart upload at the staging
-// key and copying it to d's key. The staging is removed afterwards.
+// key and copying it to d's key (copy.go). The staging is removed
+// afterwards.
 func (w *writer) Commit(ctx context.Context, d digest.Digest) error {
 	s := w.s
 	key := s.blobKey(d)
@@ -165,10 +166,8 @@ func (w *writer) Commit(ctx context.Context, d digest.Digest) error {
 		if err := w.complete(ctx); err != nil {
 			return err
 		}
-		_, err = s.c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &s.cfg.Bucket, Key: &key,
-			CopySource: aws.String(s.cfg.Bucket + "/" + w.dataKey())})
-		if err != nil {
-			return wrap(err)
+		if err := s.copyObject(ctx, w.dataKey(), key, w.st.size()+int64(len(w.buf))); err != nil {
+			return err
 		}
 	}
 	return s.RemoveStaging(ctx, w.id)

@@ -22,6 +22,10 @@ import (
 // MinPartSize is the smallest part S3 accepts (but for the last).
 const MinPartSize = 5 << 20
 
+// MaxCopySize is the largest object one CopyObject copies, and the largest
+// part UploadPartCopy takes: 5 GiB (S3's limits).
+const MaxCopySize = 5 << 30
+
 // Config says which bucket to use and how to reach it.
 type Config struct {
 	Endpoint        string // e.g. http://127.0.0.1:7070; empty: the SDK's default for Region
@@ -31,6 +35,11 @@ type Config struct {
 	AccessKeyID     string // empty: AWS_ACCESS_KEY_ID
 	SecretAccessKey string // empty: AWS_SECRET_ACCESS_KEY
 	PartSize        int64
+	// CopySize is the largest staged object Commit copies with one
+	// CopyObject; a larger one is copied by UploadPartCopy in parts of
+	// CopySize. 0 is MaxCopySize, S3's limit; tests lower it (at least
+	// MinPartSize) to run the multipart copy without a 5 GiB blob.
+	CopySize int64
 	// Redirect makes the store a blobstore.Presigner: pulls are sent to
 	// a presigned URL valid for PresignExpiry.
 	Redirect      bool
@@ -48,6 +57,12 @@ type Store struct {
 func New(cfg Config) (*Store, error) {
 	if cfg.PartSize < MinPartSize {
 		return nil, fmt.Errorf("s3store: part size %d is below S3's minimum of %d", cfg.PartSize, MinPartSize)
+	}
+	switch {
+	case cfg.CopySize == 0:
+		cfg.CopySize = MaxCopySize
+	case cfg.CopySize < MinPartSize || cfg.CopySize > MaxCopySize:
+		return nil, fmt.Errorf("s3store: copy size %d is outside S3's part limits [%d, %d]", cfg.CopySize, MinPartSize, MaxCopySize)
 	}
 	if cfg.PresignExpiry <= 0 {
 		cfg.PresignExpiry = 5 * time.Minute

@@ -1,13 +1,18 @@
 package s3store_test
 
 import (
+	"bytes"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/opencontainers/go-digest"
 
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore/blobtest"
@@ -72,5 +77,63 @@ func TestRemoveStagingAbortsMultipart(t *testing.T) {
 	objs, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(cfg.Bucket)})
 	if err != nil || len(objs.Contents) != 0 {
 		t.Fatalf("objects after removal: %d, %v; want 0", len(objs.Contents), err)
+	}
+}
+
+// A staged object larger than Config.CopySize is committed by a multipart
+// UploadPartCopy (CopyObject stops at 5 GiB): the blob has the exact
+// bytes, its ETag is a multipart one of the expected part count, and no
+// multipart upload or staging object is left.
+func TestCommitLargerThanCopySize(t *testing.T) {
+	srv := s3test.Start(t)
+	cfg := srv.Bucket(t, "mcr-copy")
+	cfg.CopySize = s3store.MinPartSize
+	s, err := s3store.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	data := make([]byte, 2*s3store.MinPartSize+12345) // three copy parts, the last short
+	_, _ = rand.Read(data)
+	d := digest.FromBytes(data)
+	id := "00112233445566778899aabbccddeeff"
+	w, err := s.Stage(ctx, id, blobstore.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Close()
+	r, err := s.Reader(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	_ = r.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("blob read back: %d bytes (digest %s), want %d (%s): %v", len(got), digest.FromBytes(got), len(data), d, err)
+	}
+	c := s3test.Client(cfg)
+	h := d.Encoded()
+	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(cfg.Bucket), Key: aws.String("blobs/sha256/" + h[:2] + "/" + h)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if etag := strings.Trim(aws.ToString(head.ETag), `"`); !strings.HasSuffix(etag, "-3") {
+		t.Errorf("blob ETag %s: want a multipart ETag of 3 parts (the UploadPartCopy path)", etag)
+	}
+	ups, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(cfg.Bucket)})
+	if err != nil || len(ups.Uploads) != 0 {
+		t.Fatalf("multipart uploads after commit: %d, %v; want 0", len(ups.Uploads), err)
+	}
+	if _, err := s.StatStaging(ctx, id); !errors.Is(err, blobstore.ErrNotFound) {
+		t.Fatalf("staging after commit: %v, want ErrNotFound", err)
+	}
+	if _, err := s3store.New(s3store.Config{Bucket: "b", Region: "r", PartSize: s3store.MinPartSize, CopySize: s3store.MinPartSize - 1}); err == nil {
+		t.Error("a copy size below S3's smallest part is accepted")
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 )
 
@@ -134,10 +133,6 @@ func (c *Client) post(ctx context.Context, path string, body, out any) error {
 	return nil
 }
 
-func unauthorized(reason error) error {
-	return errcode.Wrap(errcode.Unauthorized, reason, "invalid username or password")
-}
-
 // Login checks credentials with MCIAS and returns who they belong to.
 func (c *Client) Login(ctx context.Context, user, password string) (identity.Principal, error) {
 	key := sum("login", user, password)
@@ -147,7 +142,7 @@ func (c *Client) Login(ctx context.Context, user, password string) (identity.Pri
 	var lr loginReply
 	if err := c.post(ctx, "/v1/auth/login", map[string]string{"username": user, "password": password}, &lr); err != nil {
 		if errors.Is(err, errRefused) {
-			return identity.Principal{}, unauthorized(identity.ErrBadPassword)
+			return identity.Principal{}, identity.ErrBadPassword
 		}
 		return identity.Principal{}, err
 	}
@@ -180,7 +175,7 @@ func (c *Client) validate(ctx context.Context, token string) (identity.Principal
 	var vr validateReply
 	err := c.post(ctx, "/v1/token/validate", map[string]string{"token": token}, &vr)
 	if errors.Is(err, errRefused) || (err == nil && (!vr.Valid || vr.Sub == "")) {
-		return identity.Principal{}, time.Time{}, errcode.Wrap(errcode.Unauthorized, identity.ErrTokenInvalid, "invalid or expired token")
+		return identity.Principal{}, time.Time{}, identity.ErrTokenInvalid
 	}
 	if err != nil {
 		return identity.Principal{}, time.Time{}, err

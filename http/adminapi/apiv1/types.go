@@ -58,6 +58,24 @@ type Status struct {
 	Blobs         int64     `json:"blobs"`
 	UploadsActive int64     `json:"uploads_active"`
 	Jobs          []Job     `json:"jobs"`
+	Leader        Leader    `json:"leader"`
+}
+
+// Leader is the replica that runs the background jobs: the holder of the
+// leader lease in the shared metadata store (docs/scale-out.md). A
+// replica alone on its store (Badger) always leads.
+type Leader struct {
+	// Replica is the leader's host/listen address; empty while no
+	// replica holds the lease.
+	Replica string `json:"replica"`
+	// Term grows with every change of leader; the leader's writes are
+	// fenced by it.
+	Term int64 `json:"term"`
+	// Expires is when the lease runs out unless renewed; nil on a
+	// single-node store.
+	Expires *time.Time `json:"expires,omitempty"`
+	// Self says whether the replica that answered leads.
+	Self bool `json:"self"`
 }
 
 // Storage is the space used, and what is left on each filesystem the

@@ -70,6 +70,8 @@ type GetStatusResponse struct {
 	Blobs         int64                  `protobuf:"varint,8,opt,name=blobs,proto3" json:"blobs,omitempty"`
 	UploadsActive int64                  `protobuf:"varint,9,opt,name=uploads_active,json=uploadsActive,proto3" json:"uploads_active,omitempty"`
 	Jobs          []*Job                 `protobuf:"bytes,10,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	// Which replica runs the background jobs.
+	Leader        *Leader `protobuf:"bytes,11,opt,name=leader,proto3" json:"leader,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -170,6 +172,13 @@ func (x *GetStatusResponse) GetUploadsActive() int64 {
 func (x *GetStatusResponse) GetJobs() []*Job {
 	if x != nil {
 		return x.Jobs
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetLeader() *Leader {
+	if x != nil {
+		return x.Leader
 	}
 	return nil
 }
@@ -1256,7 +1265,7 @@ var File_mcr_v1_registry_proto protoreflect.FileDescriptor
 const file_mcr_v1_registry_proto_rawDesc = "" +
 	"\n" +
 	"\x15mcr/v1/registry.proto\x12\x06mcr.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x12mcr/v1/types.proto\"\x12\n" +
-	"\x10GetStatusRequest\"\xe9\x02\n" +
+	"\x10GetStatusRequest\"\x91\x03\n" +
 	"\x11GetStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x124\n" +
 	"\astarted\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\astarted\x12%\n" +
@@ -1268,7 +1277,8 @@ const file_mcr_v1_registry_proto_rawDesc = "" +
 	"\x05blobs\x18\b \x01(\x03R\x05blobs\x12%\n" +
 	"\x0euploads_active\x18\t \x01(\x03R\ruploadsActive\x12\x1f\n" +
 	"\x04jobs\x18\n" +
-	" \x03(\v2\v.mcr.v1.JobR\x04jobs\"N\n" +
+	" \x03(\v2\v.mcr.v1.JobR\x04jobs\x12&\n" +
+	"\x06leader\x18\v \x01(\v2\x0e.mcr.v1.LeaderR\x06leader\"N\n" +
 	"\x17ListRepositoriesRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x16\n" +
 	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"s\n" +
@@ -1405,53 +1415,55 @@ var file_mcr_v1_registry_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil),    // 24: google.protobuf.Timestamp
 	(*Storage)(nil),                  // 25: mcr.v1.Storage
 	(*Job)(nil),                      // 26: mcr.v1.Job
-	(*Repository)(nil),               // 27: mcr.v1.Repository
-	(*Tag)(nil),                      // 28: mcr.v1.Tag
-	(*Manifest)(nil),                 // 29: mcr.v1.Manifest
-	(*Upload)(nil),                   // 30: mcr.v1.Upload
+	(*Leader)(nil),                   // 27: mcr.v1.Leader
+	(*Repository)(nil),               // 28: mcr.v1.Repository
+	(*Tag)(nil),                      // 29: mcr.v1.Tag
+	(*Manifest)(nil),                 // 30: mcr.v1.Manifest
+	(*Upload)(nil),                   // 31: mcr.v1.Upload
 }
 var file_mcr_v1_registry_proto_depIdxs = []int32{
 	24, // 0: mcr.v1.GetStatusResponse.started:type_name -> google.protobuf.Timestamp
 	25, // 1: mcr.v1.GetStatusResponse.storage:type_name -> mcr.v1.Storage
 	26, // 2: mcr.v1.GetStatusResponse.jobs:type_name -> mcr.v1.Job
-	27, // 3: mcr.v1.ListRepositoriesResponse.repositories:type_name -> mcr.v1.Repository
-	27, // 4: mcr.v1.GetRepositoryResponse.repository:type_name -> mcr.v1.Repository
-	26, // 5: mcr.v1.DeleteRepositoryResponse.job:type_name -> mcr.v1.Job
-	28, // 6: mcr.v1.ListTagsResponse.tags:type_name -> mcr.v1.Tag
-	28, // 7: mcr.v1.GetTagResponse.tag:type_name -> mcr.v1.Tag
-	29, // 8: mcr.v1.GetTagResponse.manifest:type_name -> mcr.v1.Manifest
-	29, // 9: mcr.v1.ListManifestsResponse.manifests:type_name -> mcr.v1.Manifest
-	29, // 10: mcr.v1.GetManifestResponse.manifest:type_name -> mcr.v1.Manifest
-	30, // 11: mcr.v1.ListUploadsResponse.uploads:type_name -> mcr.v1.Upload
-	0,  // 12: mcr.v1.RegistryService.GetStatus:input_type -> mcr.v1.GetStatusRequest
-	2,  // 13: mcr.v1.RegistryService.ListRepositories:input_type -> mcr.v1.ListRepositoriesRequest
-	4,  // 14: mcr.v1.RegistryService.GetRepository:input_type -> mcr.v1.GetRepositoryRequest
-	6,  // 15: mcr.v1.RegistryService.DeleteRepository:input_type -> mcr.v1.DeleteRepositoryRequest
-	8,  // 16: mcr.v1.RegistryService.ListTags:input_type -> mcr.v1.ListTagsRequest
-	10, // 17: mcr.v1.RegistryService.GetTag:input_type -> mcr.v1.GetTagRequest
-	12, // 18: mcr.v1.RegistryService.DeleteTag:input_type -> mcr.v1.DeleteTagRequest
-	14, // 19: mcr.v1.RegistryService.ListManifests:input_type -> mcr.v1.ListManifestsRequest
-	16, // 20: mcr.v1.RegistryService.GetManifest:input_type -> mcr.v1.GetManifestRequest
-	18, // 21: mcr.v1.RegistryService.DeleteManifest:input_type -> mcr.v1.DeleteManifestRequest
-	20, // 22: mcr.v1.RegistryService.ListUploads:input_type -> mcr.v1.ListUploadsRequest
-	22, // 23: mcr.v1.RegistryService.DeleteUpload:input_type -> mcr.v1.DeleteUploadRequest
-	1,  // 24: mcr.v1.RegistryService.GetStatus:output_type -> mcr.v1.GetStatusResponse
-	3,  // 25: mcr.v1.RegistryService.ListRepositories:output_type -> mcr.v1.ListRepositoriesResponse
-	5,  // 26: mcr.v1.RegistryService.GetRepository:output_type -> mcr.v1.GetRepositoryResponse
-	7,  // 27: mcr.v1.RegistryService.DeleteRepository:output_type -> mcr.v1.DeleteRepositoryResponse
-	9,  // 28: mcr.v1.RegistryService.ListTags:output_type -> mcr.v1.ListTagsResponse
-	11, // 29: mcr.v1.RegistryService.GetTag:output_type -> mcr.v1.GetTagResponse
-	13, // 30: mcr.v1.RegistryService.DeleteTag:output_type -> mcr.v1.DeleteTagResponse
-	15, // 31: mcr.v1.RegistryService.ListManifests:output_type -> mcr.v1.ListManifestsResponse
-	17, // 32: mcr.v1.RegistryService.GetManifest:output_type -> mcr.v1.GetManifestResponse
-	19, // 33: mcr.v1.RegistryService.DeleteManifest:output_type -> mcr.v1.DeleteManifestResponse
-	21, // 34: mcr.v1.RegistryService.ListUploads:output_type -> mcr.v1.ListUploadsResponse
-	23, // 35: mcr.v1.RegistryService.DeleteUpload:output_type -> mcr.v1.DeleteUploadResponse
-	24, // [24:36] is the sub-list for method output_type
-	12, // [12:24] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	27, // 3: mcr.v1.GetStatusResponse.leader:type_name -> mcr.v1.Leader
+	28, // 4: mcr.v1.ListRepositoriesResponse.repositories:type_name -> mcr.v1.Repository
+	28, // 5: mcr.v1.GetRepositoryResponse.repository:type_name -> mcr.v1.Repository
+	26, // 6: mcr.v1.DeleteRepositoryResponse.job:type_name -> mcr.v1.Job
+	29, // 7: mcr.v1.ListTagsResponse.tags:type_name -> mcr.v1.Tag
+	29, // 8: mcr.v1.GetTagResponse.tag:type_name -> mcr.v1.Tag
+	30, // 9: mcr.v1.GetTagResponse.manifest:type_name -> mcr.v1.Manifest
+	30, // 10: mcr.v1.ListManifestsResponse.manifests:type_name -> mcr.v1.Manifest
+	30, // 11: mcr.v1.GetManifestResponse.manifest:type_name -> mcr.v1.Manifest
+	31, // 12: mcr.v1.ListUploadsResponse.uploads:type_name -> mcr.v1.Upload
+	0,  // 13: mcr.v1.RegistryService.GetStatus:input_type -> mcr.v1.GetStatusRequest
+	2,  // 14: mcr.v1.RegistryService.ListRepositories:input_type -> mcr.v1.ListRepositoriesRequest
+	4,  // 15: mcr.v1.RegistryService.GetRepository:input_type -> mcr.v1.GetRepositoryRequest
+	6,  // 16: mcr.v1.RegistryService.DeleteRepository:input_type -> mcr.v1.DeleteRepositoryRequest
+	8,  // 17: mcr.v1.RegistryService.ListTags:input_type -> mcr.v1.ListTagsRequest
+	10, // 18: mcr.v1.RegistryService.GetTag:input_type -> mcr.v1.GetTagRequest
+	12, // 19: mcr.v1.RegistryService.DeleteTag:input_type -> mcr.v1.DeleteTagRequest
+	14, // 20: mcr.v1.RegistryService.ListManifests:input_type -> mcr.v1.ListManifestsRequest
+	16, // 21: mcr.v1.RegistryService.GetManifest:input_type -> mcr.v1.GetManifestRequest
+	18, // 22: mcr.v1.RegistryService.DeleteManifest:input_type -> mcr.v1.DeleteManifestRequest
+	20, // 23: mcr.v1.RegistryService.ListUploads:input_type -> mcr.v1.ListUploadsRequest
+	22, // 24: mcr.v1.RegistryService.DeleteUpload:input_type -> mcr.v1.DeleteUploadRequest
+	1,  // 25: mcr.v1.RegistryService.GetStatus:output_type -> mcr.v1.GetStatusResponse
+	3,  // 26: mcr.v1.RegistryService.ListRepositories:output_type -> mcr.v1.ListRepositoriesResponse
+	5,  // 27: mcr.v1.RegistryService.GetRepository:output_type -> mcr.v1.GetRepositoryResponse
+	7,  // 28: mcr.v1.RegistryService.DeleteRepository:output_type -> mcr.v1.DeleteRepositoryResponse
+	9,  // 29: mcr.v1.RegistryService.ListTags:output_type -> mcr.v1.ListTagsResponse
+	11, // 30: mcr.v1.RegistryService.GetTag:output_type -> mcr.v1.GetTagResponse
+	13, // 31: mcr.v1.RegistryService.DeleteTag:output_type -> mcr.v1.DeleteTagResponse
+	15, // 32: mcr.v1.RegistryService.ListManifests:output_type -> mcr.v1.ListManifestsResponse
+	17, // 33: mcr.v1.RegistryService.GetManifest:output_type -> mcr.v1.GetManifestResponse
+	19, // 34: mcr.v1.RegistryService.DeleteManifest:output_type -> mcr.v1.DeleteManifestResponse
+	21, // 35: mcr.v1.RegistryService.ListUploads:output_type -> mcr.v1.ListUploadsResponse
+	23, // 36: mcr.v1.RegistryService.DeleteUpload:output_type -> mcr.v1.DeleteUploadResponse
+	25, // [25:37] is the sub-list for method output_type
+	13, // [13:25] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_mcr_v1_registry_proto_init() }

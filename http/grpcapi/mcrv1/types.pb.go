@@ -149,6 +149,82 @@ func (x *Job) GetError() string {
 	return ""
 }
 
+// Leader is the replica that runs the background jobs (GC, upload expiry,
+// audit retention): the holder of the leader lease in the shared metadata
+// store. A replica alone on its store always leads.
+type Leader struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// host/listen address of the leading replica; empty while none holds
+	// the lease.
+	Replica string `protobuf:"bytes,1,opt,name=replica,proto3" json:"replica,omitempty"`
+	// Grows with every change of leader; the leader's writes are fenced by it.
+	Term int64 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	// When the lease runs out unless renewed; unset on a single-node store.
+	Expires *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expires,proto3" json:"expires,omitempty"`
+	// Whether the replica that answered leads.
+	Self          bool `protobuf:"varint,4,opt,name=self,proto3" json:"self,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Leader) Reset() {
+	*x = Leader{}
+	mi := &file_mcr_v1_types_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Leader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Leader) ProtoMessage() {}
+
+func (x *Leader) ProtoReflect() protoreflect.Message {
+	mi := &file_mcr_v1_types_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Leader.ProtoReflect.Descriptor instead.
+func (*Leader) Descriptor() ([]byte, []int) {
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Leader) GetReplica() string {
+	if x != nil {
+		return x.Replica
+	}
+	return ""
+}
+
+func (x *Leader) GetTerm() int64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *Leader) GetExpires() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Expires
+	}
+	return nil
+}
+
+func (x *Leader) GetSelf() bool {
+	if x != nil {
+		return x.Self
+	}
+	return false
+}
+
 // Storage is what the registry holds on disk.
 type Storage struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -164,7 +240,7 @@ type Storage struct {
 
 func (x *Storage) Reset() {
 	*x = Storage{}
-	mi := &file_mcr_v1_types_proto_msgTypes[1]
+	mi := &file_mcr_v1_types_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -176,7 +252,7 @@ func (x *Storage) String() string {
 func (*Storage) ProtoMessage() {}
 
 func (x *Storage) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[1]
+	mi := &file_mcr_v1_types_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -189,7 +265,7 @@ func (x *Storage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Storage.ProtoReflect.Descriptor instead.
 func (*Storage) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{1}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Storage) GetBlobBytes() int64 {
@@ -252,7 +328,7 @@ type Filesystem struct {
 
 func (x *Filesystem) Reset() {
 	*x = Filesystem{}
-	mi := &file_mcr_v1_types_proto_msgTypes[2]
+	mi := &file_mcr_v1_types_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -264,7 +340,7 @@ func (x *Filesystem) String() string {
 func (*Filesystem) ProtoMessage() {}
 
 func (x *Filesystem) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[2]
+	mi := &file_mcr_v1_types_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -277,7 +353,7 @@ func (x *Filesystem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filesystem.ProtoReflect.Descriptor instead.
 func (*Filesystem) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{2}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Filesystem) GetNames() string {
@@ -379,7 +455,7 @@ type Repository struct {
 
 func (x *Repository) Reset() {
 	*x = Repository{}
-	mi := &file_mcr_v1_types_proto_msgTypes[3]
+	mi := &file_mcr_v1_types_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -391,7 +467,7 @@ func (x *Repository) String() string {
 func (*Repository) ProtoMessage() {}
 
 func (x *Repository) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[3]
+	mi := &file_mcr_v1_types_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -404,7 +480,7 @@ func (x *Repository) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Repository.ProtoReflect.Descriptor instead.
 func (*Repository) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{3}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Repository) GetName() string {
@@ -463,7 +539,7 @@ type Descriptor struct {
 
 func (x *Descriptor) Reset() {
 	*x = Descriptor{}
-	mi := &file_mcr_v1_types_proto_msgTypes[4]
+	mi := &file_mcr_v1_types_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -475,7 +551,7 @@ func (x *Descriptor) String() string {
 func (*Descriptor) ProtoMessage() {}
 
 func (x *Descriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[4]
+	mi := &file_mcr_v1_types_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -488,7 +564,7 @@ func (x *Descriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Descriptor.ProtoReflect.Descriptor instead.
 func (*Descriptor) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{4}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Descriptor) GetMediaType() string {
@@ -539,7 +615,7 @@ type Platform struct {
 
 func (x *Platform) Reset() {
 	*x = Platform{}
-	mi := &file_mcr_v1_types_proto_msgTypes[5]
+	mi := &file_mcr_v1_types_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +627,7 @@ func (x *Platform) String() string {
 func (*Platform) ProtoMessage() {}
 
 func (x *Platform) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[5]
+	mi := &file_mcr_v1_types_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +640,7 @@ func (x *Platform) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Platform.ProtoReflect.Descriptor instead.
 func (*Platform) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{5}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Platform) GetArchitecture() string {
@@ -606,7 +682,7 @@ type PlatformManifest struct {
 
 func (x *PlatformManifest) Reset() {
 	*x = PlatformManifest{}
-	mi := &file_mcr_v1_types_proto_msgTypes[6]
+	mi := &file_mcr_v1_types_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -618,7 +694,7 @@ func (x *PlatformManifest) String() string {
 func (*PlatformManifest) ProtoMessage() {}
 
 func (x *PlatformManifest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[6]
+	mi := &file_mcr_v1_types_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -631,7 +707,7 @@ func (x *PlatformManifest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlatformManifest.ProtoReflect.Descriptor instead.
 func (*PlatformManifest) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{6}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PlatformManifest) GetDigest() string {
@@ -671,7 +747,7 @@ type Manifest struct {
 
 func (x *Manifest) Reset() {
 	*x = Manifest{}
-	mi := &file_mcr_v1_types_proto_msgTypes[7]
+	mi := &file_mcr_v1_types_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -683,7 +759,7 @@ func (x *Manifest) String() string {
 func (*Manifest) ProtoMessage() {}
 
 func (x *Manifest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[7]
+	mi := &file_mcr_v1_types_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -696,7 +772,7 @@ func (x *Manifest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Manifest.ProtoReflect.Descriptor instead.
 func (*Manifest) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{7}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Manifest) GetDigest() string {
@@ -794,7 +870,7 @@ type Tag struct {
 
 func (x *Tag) Reset() {
 	*x = Tag{}
-	mi := &file_mcr_v1_types_proto_msgTypes[8]
+	mi := &file_mcr_v1_types_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -806,7 +882,7 @@ func (x *Tag) String() string {
 func (*Tag) ProtoMessage() {}
 
 func (x *Tag) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[8]
+	mi := &file_mcr_v1_types_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -819,7 +895,7 @@ func (x *Tag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tag.ProtoReflect.Descriptor instead.
 func (*Tag) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{8}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Tag) GetName() string {
@@ -850,7 +926,7 @@ type Upload struct {
 
 func (x *Upload) Reset() {
 	*x = Upload{}
-	mi := &file_mcr_v1_types_proto_msgTypes[9]
+	mi := &file_mcr_v1_types_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -862,7 +938,7 @@ func (x *Upload) String() string {
 func (*Upload) ProtoMessage() {}
 
 func (x *Upload) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[9]
+	mi := &file_mcr_v1_types_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -875,7 +951,7 @@ func (x *Upload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Upload.ProtoReflect.Descriptor instead.
 func (*Upload) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{9}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Upload) GetId() string {
@@ -925,7 +1001,7 @@ type Subject struct {
 
 func (x *Subject) Reset() {
 	*x = Subject{}
-	mi := &file_mcr_v1_types_proto_msgTypes[10]
+	mi := &file_mcr_v1_types_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -937,7 +1013,7 @@ func (x *Subject) String() string {
 func (*Subject) ProtoMessage() {}
 
 func (x *Subject) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[10]
+	mi := &file_mcr_v1_types_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -950,7 +1026,7 @@ func (x *Subject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subject.ProtoReflect.Descriptor instead.
 func (*Subject) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{10}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Subject) GetAccountId() string {
@@ -993,7 +1069,7 @@ type Rule struct {
 
 func (x *Rule) Reset() {
 	*x = Rule{}
-	mi := &file_mcr_v1_types_proto_msgTypes[11]
+	mi := &file_mcr_v1_types_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1005,7 +1081,7 @@ func (x *Rule) String() string {
 func (*Rule) ProtoMessage() {}
 
 func (x *Rule) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[11]
+	mi := &file_mcr_v1_types_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1018,7 +1094,7 @@ func (x *Rule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rule.ProtoReflect.Descriptor instead.
 func (*Rule) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{11}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Rule) GetId() string {
@@ -1100,7 +1176,7 @@ type Account struct {
 
 func (x *Account) Reset() {
 	*x = Account{}
-	mi := &file_mcr_v1_types_proto_msgTypes[12]
+	mi := &file_mcr_v1_types_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1112,7 +1188,7 @@ func (x *Account) String() string {
 func (*Account) ProtoMessage() {}
 
 func (x *Account) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[12]
+	mi := &file_mcr_v1_types_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1125,7 +1201,7 @@ func (x *Account) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Account.ProtoReflect.Descriptor instead.
 func (*Account) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{12}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Account) GetId() string {
@@ -1185,7 +1261,7 @@ type AccessKey struct {
 
 func (x *AccessKey) Reset() {
 	*x = AccessKey{}
-	mi := &file_mcr_v1_types_proto_msgTypes[13]
+	mi := &file_mcr_v1_types_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1197,7 +1273,7 @@ func (x *AccessKey) String() string {
 func (*AccessKey) ProtoMessage() {}
 
 func (x *AccessKey) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[13]
+	mi := &file_mcr_v1_types_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1210,7 +1286,7 @@ func (x *AccessKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccessKey.ProtoReflect.Descriptor instead.
 func (*AccessKey) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{13}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AccessKey) GetId() string {
@@ -1275,7 +1351,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_mcr_v1_types_proto_msgTypes[14]
+	mi := &file_mcr_v1_types_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1287,7 +1363,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[14]
+	mi := &file_mcr_v1_types_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1300,7 +1376,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{14}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Event) GetSeq() uint64 {
@@ -1432,7 +1508,7 @@ type AuditFilter struct {
 
 func (x *AuditFilter) Reset() {
 	*x = AuditFilter{}
-	mi := &file_mcr_v1_types_proto_msgTypes[15]
+	mi := &file_mcr_v1_types_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1444,7 +1520,7 @@ func (x *AuditFilter) String() string {
 func (*AuditFilter) ProtoMessage() {}
 
 func (x *AuditFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_mcr_v1_types_proto_msgTypes[15]
+	mi := &file_mcr_v1_types_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1457,7 +1533,7 @@ func (x *AuditFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditFilter.ProtoReflect.Descriptor instead.
 func (*AuditFilter) Descriptor() ([]byte, []int) {
-	return file_mcr_v1_types_proto_rawDescGZIP(), []int{15}
+	return file_mcr_v1_types_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AuditFilter) GetTypes() []string {
@@ -1527,7 +1603,12 @@ const file_mcr_v1_types_proto_rawDesc = "" +
 	"\vresult_json\x18\n" +
 	" \x01(\tR\n" +
 	"resultJson\x12\x14\n" +
-	"\x05error\x18\v \x01(\tR\x05error\"\xcf\x01\n" +
+	"\x05error\x18\v \x01(\tR\x05error\"\x80\x01\n" +
+	"\x06Leader\x12\x18\n" +
+	"\areplica\x18\x01 \x01(\tR\areplica\x12\x12\n" +
+	"\x04term\x18\x02 \x01(\x03R\x04term\x124\n" +
+	"\aexpires\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aexpires\x12\x12\n" +
+	"\x04self\x18\x04 \x01(\bR\x04self\"\xcf\x01\n" +
 	"\aStorage\x12\x1d\n" +
 	"\n" +
 	"blob_bytes\x18\x01 \x01(\x03R\tblobBytes\x12%\n" +
@@ -1683,55 +1764,57 @@ func file_mcr_v1_types_proto_rawDescGZIP() []byte {
 	return file_mcr_v1_types_proto_rawDescData
 }
 
-var file_mcr_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_mcr_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_mcr_v1_types_proto_goTypes = []any{
 	(*Job)(nil),                   // 0: mcr.v1.Job
-	(*Storage)(nil),               // 1: mcr.v1.Storage
-	(*Filesystem)(nil),            // 2: mcr.v1.Filesystem
-	(*Repository)(nil),            // 3: mcr.v1.Repository
-	(*Descriptor)(nil),            // 4: mcr.v1.Descriptor
-	(*Platform)(nil),              // 5: mcr.v1.Platform
-	(*PlatformManifest)(nil),      // 6: mcr.v1.PlatformManifest
-	(*Manifest)(nil),              // 7: mcr.v1.Manifest
-	(*Tag)(nil),                   // 8: mcr.v1.Tag
-	(*Upload)(nil),                // 9: mcr.v1.Upload
-	(*Subject)(nil),               // 10: mcr.v1.Subject
-	(*Rule)(nil),                  // 11: mcr.v1.Rule
-	(*Account)(nil),               // 12: mcr.v1.Account
-	(*AccessKey)(nil),             // 13: mcr.v1.AccessKey
-	(*Event)(nil),                 // 14: mcr.v1.Event
-	(*AuditFilter)(nil),           // 15: mcr.v1.AuditFilter
-	nil,                           // 16: mcr.v1.Descriptor.AnnotationsEntry
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(*Leader)(nil),                // 1: mcr.v1.Leader
+	(*Storage)(nil),               // 2: mcr.v1.Storage
+	(*Filesystem)(nil),            // 3: mcr.v1.Filesystem
+	(*Repository)(nil),            // 4: mcr.v1.Repository
+	(*Descriptor)(nil),            // 5: mcr.v1.Descriptor
+	(*Platform)(nil),              // 6: mcr.v1.Platform
+	(*PlatformManifest)(nil),      // 7: mcr.v1.PlatformManifest
+	(*Manifest)(nil),              // 8: mcr.v1.Manifest
+	(*Tag)(nil),                   // 9: mcr.v1.Tag
+	(*Upload)(nil),                // 10: mcr.v1.Upload
+	(*Subject)(nil),               // 11: mcr.v1.Subject
+	(*Rule)(nil),                  // 12: mcr.v1.Rule
+	(*Account)(nil),               // 13: mcr.v1.Account
+	(*AccessKey)(nil),             // 14: mcr.v1.AccessKey
+	(*Event)(nil),                 // 15: mcr.v1.Event
+	(*AuditFilter)(nil),           // 16: mcr.v1.AuditFilter
+	nil,                           // 17: mcr.v1.Descriptor.AnnotationsEntry
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
 }
 var file_mcr_v1_types_proto_depIdxs = []int32{
-	17, // 0: mcr.v1.Job.started:type_name -> google.protobuf.Timestamp
-	17, // 1: mcr.v1.Job.finished:type_name -> google.protobuf.Timestamp
-	17, // 2: mcr.v1.Job.next:type_name -> google.protobuf.Timestamp
-	2,  // 3: mcr.v1.Storage.filesystems:type_name -> mcr.v1.Filesystem
-	17, // 4: mcr.v1.Repository.created:type_name -> google.protobuf.Timestamp
-	17, // 5: mcr.v1.Repository.last_push:type_name -> google.protobuf.Timestamp
-	16, // 6: mcr.v1.Descriptor.annotations:type_name -> mcr.v1.Descriptor.AnnotationsEntry
-	5,  // 7: mcr.v1.PlatformManifest.platform:type_name -> mcr.v1.Platform
-	17, // 8: mcr.v1.Manifest.created:type_name -> google.protobuf.Timestamp
-	4,  // 9: mcr.v1.Manifest.config:type_name -> mcr.v1.Descriptor
-	4,  // 10: mcr.v1.Manifest.layers:type_name -> mcr.v1.Descriptor
-	6,  // 11: mcr.v1.Manifest.platforms:type_name -> mcr.v1.PlatformManifest
-	4,  // 12: mcr.v1.Manifest.referrers:type_name -> mcr.v1.Descriptor
-	17, // 13: mcr.v1.Upload.started:type_name -> google.protobuf.Timestamp
-	17, // 14: mcr.v1.Upload.last_write:type_name -> google.protobuf.Timestamp
-	10, // 15: mcr.v1.Rule.subject:type_name -> mcr.v1.Subject
-	17, // 16: mcr.v1.Account.created:type_name -> google.protobuf.Timestamp
-	17, // 17: mcr.v1.AccessKey.created:type_name -> google.protobuf.Timestamp
-	17, // 18: mcr.v1.AccessKey.revoked:type_name -> google.protobuf.Timestamp
-	17, // 19: mcr.v1.Event.time:type_name -> google.protobuf.Timestamp
-	17, // 20: mcr.v1.AuditFilter.since:type_name -> google.protobuf.Timestamp
-	17, // 21: mcr.v1.AuditFilter.until:type_name -> google.protobuf.Timestamp
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	18, // 0: mcr.v1.Job.started:type_name -> google.protobuf.Timestamp
+	18, // 1: mcr.v1.Job.finished:type_name -> google.protobuf.Timestamp
+	18, // 2: mcr.v1.Job.next:type_name -> google.protobuf.Timestamp
+	18, // 3: mcr.v1.Leader.expires:type_name -> google.protobuf.Timestamp
+	3,  // 4: mcr.v1.Storage.filesystems:type_name -> mcr.v1.Filesystem
+	18, // 5: mcr.v1.Repository.created:type_name -> google.protobuf.Timestamp
+	18, // 6: mcr.v1.Repository.last_push:type_name -> google.protobuf.Timestamp
+	17, // 7: mcr.v1.Descriptor.annotations:type_name -> mcr.v1.Descriptor.AnnotationsEntry
+	6,  // 8: mcr.v1.PlatformManifest.platform:type_name -> mcr.v1.Platform
+	18, // 9: mcr.v1.Manifest.created:type_name -> google.protobuf.Timestamp
+	5,  // 10: mcr.v1.Manifest.config:type_name -> mcr.v1.Descriptor
+	5,  // 11: mcr.v1.Manifest.layers:type_name -> mcr.v1.Descriptor
+	7,  // 12: mcr.v1.Manifest.platforms:type_name -> mcr.v1.PlatformManifest
+	5,  // 13: mcr.v1.Manifest.referrers:type_name -> mcr.v1.Descriptor
+	18, // 14: mcr.v1.Upload.started:type_name -> google.protobuf.Timestamp
+	18, // 15: mcr.v1.Upload.last_write:type_name -> google.protobuf.Timestamp
+	11, // 16: mcr.v1.Rule.subject:type_name -> mcr.v1.Subject
+	18, // 17: mcr.v1.Account.created:type_name -> google.protobuf.Timestamp
+	18, // 18: mcr.v1.AccessKey.created:type_name -> google.protobuf.Timestamp
+	18, // 19: mcr.v1.AccessKey.revoked:type_name -> google.protobuf.Timestamp
+	18, // 20: mcr.v1.Event.time:type_name -> google.protobuf.Timestamp
+	18, // 21: mcr.v1.AuditFilter.since:type_name -> google.protobuf.Timestamp
+	18, // 22: mcr.v1.AuditFilter.until:type_name -> google.protobuf.Timestamp
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_mcr_v1_types_proto_init() }
@@ -1745,7 +1828,7 @@ func file_mcr_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mcr_v1_types_proto_rawDesc), len(file_mcr_v1_types_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
-	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
@@ -89,10 +88,10 @@ func (r *Registry) RemoveUpload(ctx context.Context, id string) (UploadInfo, err
 	if err != nil {
 		return info, err
 	}
-	if !r.uploads.acquire(id) {
-		return info, errcode.New(errcode.Conflict, "upload %s is being written; retry when its request ends", id)
+	if !r.claims.claim(id) {
+		return info, errUploadInUse(id)
 	}
-	defer r.uploads.release(id)
+	defer r.claims.release(id)
 	return info, r.dropUpload(ctx, id)
 }
 

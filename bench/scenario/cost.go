@@ -1,0 +1,146 @@
+package scenario
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"git.wntrmute.dev/kyle/mcr/bench/machine"
+)
+
+// Meter reads the counters of the registry process, when the harness
+// started it.
+type Meter interface {
+	CPU() time.Duration       // user + system time so far
+	RSSMiB() (float64, error) // resident set now
+}
+
+// rssEvery is how often a window samples the registry's resident set.
+const rssEvery = 100 * time.Millisecond
+
+// Cost is what a measured window cost: the registry's CPU, the load
+// generator's (this process's) CPU, and the registry's resident set,
+// sampled through the window.
+type Cost struct {
+	Server, Client time.Duration
+	RSS            []float64 // MiB, one sample per rssEvery
+	Metered        bool      // Server and RSS were measured
+}
+
+// add accumulates another window's cost (one per large blob).
+func (c *Cost) add(o Cost) {
+	c.Server += o.Server
+	c.Client += o.Client
+	c.RSS = append(c.RSS, o.RSS...)
+	c.Metered = c.Metered || o.Metered
+}
+
+// window measures a Cost from open to close. CPU is taken as the
+// difference of two readings, so what the registry does between
+// operations (its background work) counts too: that is part of what an
+// operation costs it.
+type window struct {
+	m           Meter
+	srv0, self0 time.Duration
+	stop        chan struct{}
+	done        chan struct{}
+	rss         []float64
+}
+
+// openWindow starts measuring; m may be nil (the registry was not started
+// by the harness), and then only the load generator's CPU is measured.
+func openWindow(m Meter) *window {
+	w := &window{m: m, self0: machine.SelfCPU(), stop: make(chan struct{}), done: make(chan struct{})}
+	if m == nil {
+		close(w.done)
+		return w
+	}
+	w.srv0 = m.CPU()
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(rssEvery)
+		defer t.Stop()
+		for {
+			if v, err := m.RSSMiB(); err == nil {
+				w.rss = append(w.rss, v)
+			}
+			select {
+			case <-w.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return w
+}
+
+// close ends the window and returns its cost.
+func (w *window) close() Cost {
+	c := Cost{Client: machine.SelfCPU() - w.self0}
+	close(w.stop)
+	<-w.done
+	if w.m != nil {
+		c.Server = w.m.CPU() - w.srv0
+		c.RSS, c.Metered = w.rss, true
+	}
+	return c
+}
+
+// gate opens a window at a set time (the end of a warm-up) unless it was
+// shut first.
+type gate struct {
+	mu    sync.Mutex
+	w     *window
+	shut  bool
+	timer *time.Timer
+}
+
+func openAfter(m Meter, d time.Duration) *gate {
+	g := &gate{}
+	g.timer = time.AfterFunc(d, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if !g.shut {
+			g.w = openWindow(m)
+		}
+	})
+	return g
+}
+
+// close shuts the gate and returns the cost of the window, if it opened.
+func (g *gate) close() Cost {
+	g.timer.Stop()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.shut = true
+	if g.w == nil {
+		return Cost{}
+	}
+	return g.w.close()
+}
+
+// cost records, per operation of case c, the registry's CPU, the load
+// generator's CPU (both in ms), and the registry's median resident set
+// over the window ("steady RSS"); nothing when no operation succeeded.
+func (r *Result) cost(c string, ops int64, k Cost) {
+	if ops <= 0 {
+		return
+	}
+	if k.Metered {
+		r.add(c, "server CPU/op", "ms", ms(k.Server)/float64(ops), false)
+	}
+	r.add(c, "client CPU/op", "ms", ms(k.Client)/float64(ops), false)
+	if len(k.RSS) > 0 {
+		s := slices.Clone(k.RSS)
+		slices.Sort(s)
+		r.add(c, "steady RSS", "MiB", s[len(s)/2], false)
+	}
+}
+
+// measured records a Run case's throughput, latency and cost.
+func (r *Result) measured(c, unit string, o Outcome) {
+	r.absorb(c, o)
+	r.rate(c, unit, o.Rate())
+	r.latency(c, o)
+	r.cost(c, o.Ops, o.Cost)
+}

@@ -1,0 +1,144 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
+)
+
+// fakeLeader is a Leader the test elects and deposes.
+type fakeLeader struct {
+	mu      sync.Mutex
+	lead    bool
+	changed chan struct{}
+}
+
+func newFakeLeader(lead bool) *fakeLeader {
+	return &fakeLeader{lead: lead, changed: make(chan struct{})}
+}
+
+func (l *fakeLeader) Leading() (bool, <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lead, l.changed
+}
+
+func (l *fakeLeader) set(lead bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lead = lead
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// replicaStore is one replica's view of a shared memStore: its leader-only
+// saves are fenced by its own leadership, as kv.Fenced does in the store's
+// transaction.
+type replicaStore struct {
+	*memStore
+	l *fakeLeader
+}
+
+func (s replicaStore) SaveLeaderStatus(ctx context.Context, st Status) error {
+	if lead, _ := s.l.Leading(); !lead {
+		return errors.New("fenced")
+	}
+	return s.SaveStatus(ctx, st)
+}
+
+func (s replicaStore) RequestRun(_ context.Context, kind string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.m[kind]
+	if st.Active() {
+		return ErrRunning
+	}
+	st.Kind, st.State, st.LastError = kind, Queued, ""
+	s.m[kind] = st
+	return nil
+}
+
+// A trigger on a replica that does not lead is a request in the shared
+// store; the leader runs it once, and the follower reports the leader's
+// status. A Local job runs where it is triggered.
+func TestRunnerFollowerTriggerRunsOnLeader(t *testing.T) {
+	shared := newMemStore()
+	la, lb := newFakeLeader(true), newFakeLeader(false)
+	var onA, onB, local atomic.Int32
+	job := func(n *atomic.Int32) Func {
+		return func(context.Context, *Progress) (string, error) { n.Add(1); return "done", nil }
+	}
+	a := startRunner(t, Options{Store: replicaStore{shared, la}, Leader: la, Poll: 5 * time.Millisecond},
+		Job{Kind: "gc", Run: job(&onA)})
+	b := startRunner(t, Options{Store: replicaStore{shared, lb}, Leader: lb, Poll: 5 * time.Millisecond},
+		Job{Kind: "gc", Run: job(&onB)}, Job{Kind: "vlog", Run: job(&local), Local: true})
+
+	if err := b.Trigger("gc"); err != nil {
+		t.Fatalf("trigger on the follower: %v", err)
+	}
+	if st, _ := b.Status("gc"); st.State != Queued && st.State != Running && st.State != Succeeded {
+		t.Fatalf("the follower's status after its trigger: %+v", st)
+	}
+	wait.For(t, "the leader's run", func() bool { return shared.get("gc").State == Succeeded })
+	if st, _ := b.Status("gc"); st.State != Succeeded || st.Runs != 1 || st.LastResult != "done" {
+		t.Fatalf("the follower reports %+v, want the leader's run", st)
+	}
+	if onA.Load() != 1 || onB.Load() != 0 {
+		t.Fatalf("runs: leader %d, follower %d; want 1 and 0", onA.Load(), onB.Load())
+	}
+	if err := a.Trigger("gc"); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitRun(t, a, "gc"); st.Runs != 2 || onA.Load() != 2 {
+		t.Fatalf("a trigger on the leader: %+v, %d runs", st, onA.Load())
+	}
+	if err := b.Trigger("vlog"); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitRun(t, b, "vlog"); st.State != Succeeded || local.Load() != 1 {
+		t.Fatalf("a local job on the follower: %+v", st)
+	}
+}
+
+// When the leader loses the lead mid-run its run is cancelled and its last
+// saves are fenced out; the replica elected next finds the run Running in
+// the store, marks it Interrupted and runs it again to the end.
+func TestRunnerTakeoverFinishesTheWork(t *testing.T) {
+	shared := newMemStore()
+	la, lb := newFakeLeader(true), newFakeLeader(false)
+	started := make(chan struct{})
+	var finished atomic.Int32
+	a := startRunner(t, Options{Store: replicaStore{shared, la}, Leader: la, Poll: 5 * time.Millisecond},
+		Job{Kind: "gc", Run: func(ctx context.Context, _ *Progress) (string, error) {
+			close(started)
+			<-ctx.Done()
+			return "", ctx.Err()
+		}})
+	b := startRunner(t, Options{Store: replicaStore{shared, lb}, Leader: lb, Poll: 5 * time.Millisecond},
+		Job{Kind: "gc", Run: func(context.Context, *Progress) (string, error) {
+			finished.Add(1)
+			return "finished", nil
+		}})
+	if err := a.Trigger("gc"); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	la.set(false)
+	waitRun(t, a, "gc") // its run ended (cancelled)
+	if st := shared.get("gc"); st.State != Running {
+		t.Fatalf("the shared status after the deposed leader's run ended: %+v (its save must be fenced out)", st)
+	}
+	lb.set(true)
+	wait.For(t, "the new leader's run", func() bool { return shared.get("gc").State == Succeeded })
+	if st, _ := b.Status("gc"); finished.Load() != 1 || st.LastResult != "finished" {
+		t.Fatalf("new leader: %d runs, status %+v", finished.Load(), st)
+	}
+	if st, _ := a.Status("gc"); st.State != Succeeded {
+		t.Fatalf("the old leader, now a follower, reports %+v", st)
+	}
+}
