@@ -18,6 +18,9 @@
 #   make k6-check     syntax check of the k6 scripts (part of test)
 #   make conformance  only the OCI conformance runs, verbose
 #   make clients      only the crane/oras/regctl/skopeo runs, verbose
+#   make test-seaweedfs  the S3 blob store suite, conformance, clients and the
+#                     S3 outage test against SeaweedFS instead of versitygw
+#                     (not part of test: building weed takes ~10 minutes)
 #   make clean        remove bin/
 #
 # Everything a fresh Debian machine with Go needs is installed by `make tools`:
@@ -60,6 +63,13 @@ STATICCHECK_VER  := v0.8.2
 # The S3 server the blob store tests run against (engine/blobstore/s3test).
 VERSITYGW_MOD    := github.com/versity/versitygw
 VERSITYGW_VER    := v1.8.0
+# A second S3 server, a real distributed object store, for make
+# test-seaweedfs only. Its go.mod has replace directives, which
+# `go install mod@version` refuses, so the module is downloaded at the
+# pinned version and built in its own directory with its own go.mod and
+# go.sum; weed.version beside the binary records what was built.
+SEAWEEDFS_MOD    := github.com/seaweedfs/seaweedfs
+SEAWEEDFS_VER    := v0.0.0-20261109003541-7506e5f91cd6
 # The gRPC API's definitions (http/grpcapi/proto): buf lints them, checks
 # them for breaking changes and drives the two pinned Go plugins;
 # grpcurl is the external client of the e2e test.
@@ -250,6 +260,27 @@ k6-check:
 	@echo "k6 scripts: syntax ok"
 
 .PHONY: bench-go bench-micro bench-compare k6-check
+
+# The S3 tests (s3test chooses the server by MCR_S3_SERVER) against
+# SeaweedFS: the blob store suite, both conformance profiles and the four
+# clients on S3 + PostgreSQL, and the S3 outage test.
+S3_E2E_TESTS := ^(TestConformanceS3|TestClientsS3|TestS3Outage)$$
+
+weed:
+	@mkdir -p $(TOOLS_BIN)
+	@if [ ! -x $(TOOLS_BIN)/weed ] || [ "$$(cat $(TOOLS_BIN)/weed.version 2>/dev/null)" != "$(SEAWEEDFS_VER)" ]; then \
+	  echo "tools: building weed from $(SEAWEEDFS_MOD)@$(SEAWEEDFS_VER) (about 10 minutes)"; \
+	  dir=$$(cd / && $(GO) mod download -json $(SEAWEEDFS_MOD)@$(SEAWEEDFS_VER) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	  test -n "$$dir"; \
+	  (cd "$$dir" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false $(GO) build -o $(TOOLS_BIN)/weed ./weed); \
+	  echo "$(SEAWEEDFS_VER)" > $(TOOLS_BIN)/weed.version; \
+	fi
+
+test-seaweedfs: tools build weed
+	MCR_S3_SERVER=seaweedfs $(E2E_ENV) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -v ./engine/blobstore/s3store
+	MCR_S3_SERVER=seaweedfs $(E2E_ENV) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -v -run '$(S3_E2E_TESTS)' $(E2E_PKG)
+
+.PHONY: weed test-seaweedfs
 
 conformance: tools build
 	$(E2E_ENV) $(GO) test -count=1 -v -timeout $(TEST_TIMEOUT) -run '^TestConformance$$' $(E2E_PKG)

@@ -41,6 +41,8 @@ type Report struct {
 	Raw       map[string][][]*scenario.Result `json:"raw"`    // registry → rounds → results
 	Median    map[string]map[string]float64   `json:"median"` // registry → metric key → median
 	Rows      []row                           `json:"rows"`
+	Backends  []backendTable                  `json:"backends,omitempty"`
+	Requests  []requestCount                  `json:"requests,omitempty"`
 	Failed    bool                            `json:"failed"`
 	LoadStart float64                         `json:"loadavg_start"`
 	LoadEnd   float64                         `json:"loadavg_end"`
@@ -56,19 +58,15 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 	rounds := fs.Int("rounds", 0, "rounds: every scenario runs this many times against each registry; the table shows medians (0: 3, or 1 with -quick/-tiny)")
 	outDir := fs.String("out", "bench/results", "directory for results.json and results.md")
 	plotPath := fs.String("plot", "docs/benchmarks-throughput.svg", "SVG plot of throughput against concurrency (empty: none)")
+	backendList := fs.String("backends", "fs", "comma-separated storage backends, each measured with both registries: fs (mcr on local files and Badger, the reference on its filesystem driver), s3 (mcr on S3 and PostgreSQL, the reference on its s3 driver, one versitygw)")
+	s3Bin := fs.String("s3-server", ".tools/bin/versitygw", "versitygw binary for the s3 backend")
+	countImages := fs.Int("count-requests", 20, "s3 backend: after the rounds, push and pull this many images through mcr and the reference on logging services of their own and count S3 requests and PostgreSQL statements per image (0: skip)")
 	null := fs.Bool("null", true, "also run the null registry (the machine's ceiling) in the scenarios it serves")
 	// The target is an idle resident set under 64 MiB within a minute
 	// of a burst.
 	idleAfter := fs.Duration("idle-after", time.Minute, "after the last scenario, let the registries idle this long, then read their resident sets")
 	limitMiB := fs.Int("limits-mib", 0, "bytes per machine-limit measurement in MiB (0: 512, or 128 with -quick)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := k.config()
-	if err != nil {
-		return err
-	}
-	list, err := k.list()
+	cfg, list, err := k.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -106,12 +104,35 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("machine limits: %w", err)
 	}
 
-	regs := map[server.Kind]*registryRun{}
-	order := []server.Kind{server.MCR, server.Reference}
-	if *null {
-		order = append(order, server.Null)
+	backends, err := server.ParseBackends(*backendList)
+	if err != nil {
+		return fmt.Errorf("-backends: %w", err)
 	}
-	for _, kind := range order {
+	var svc *server.Services
+	if slices.Contains(backends, server.S3) {
+		if svc, err = server.StartServices(ctx, *s3Bin, tmp, false); err != nil {
+			return fmt.Errorf("services of the s3 backend: %w", err)
+		}
+		defer func() { _ = svc.Stop() }()
+		logf("started versitygw on %s and PostgreSQL for the s3 backend", svc.S3.Endpoint)
+	}
+	// order names the registries: mcr and the reference on each backend,
+	// and the null registry (no storage) once.
+	type planned struct {
+		kind    server.Kind
+		backend server.Backend
+	}
+	var plan []planned
+	for _, b := range backends {
+		plan = append(plan, planned{server.MCR, b}, planned{server.Reference, b})
+	}
+	if *null {
+		plan = append(plan, planned{server.Null, server.FS})
+	}
+	regs := map[string]*registryRun{}
+	var order []string
+	for _, st := range plan {
+		kind := st.kind
 		bin := *mcrBin
 		switch kind {
 		case server.Reference:
@@ -121,7 +142,13 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 				return err
 			}
 		}
-		proc, err := server.Start(ctx, kind, bin, tmp, server.Options{MCRAuth: k.mcrAuth})
+		o := server.Options{MCRAuth: k.mcrAuth}
+		if st.backend == server.S3 {
+			if o.Storage, err = svc.Fresh(ctx, kind); err != nil {
+				return err
+			}
+		}
+		proc, err := server.Start(ctx, kind, bin, tmp, o)
 		if err != nil {
 			return err
 		}
@@ -145,9 +172,11 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 		if kind != server.Null {
 			env.Cache = proc
 		}
-		regs[kind] = &registryRun{proc: proc, env: env, rounds: make([][]*scenario.Result, *rounds)}
+		name := proc.Name()
+		order = append(order, name)
+		regs[name] = &registryRun{proc: proc, env: env, rounds: make([][]*scenario.Result, *rounds)}
 		rep.Versions[string(kind)] = proc.Version
-		logf("started %s (%s) on %s, pid %d, data in %s", kind, proc.Version, proc.Addr, proc.Pid(), proc.Dir)
+		logf("started %s (%s) on %s, pid %d, data in %s", name, proc.Version, proc.Addr, proc.Pid(), proc.Dir)
 	}
 
 	// Scenario-major with alternating order, so slow drift of the machine
@@ -158,20 +187,20 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 			if round%2 == 1 {
 				slices.Reverse(ord)
 			}
-			for _, kind := range ord {
+			for _, name := range ord {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				if kind == server.Null && !slices.Contains(server.NullScenarios, s.Name) {
+				rr := regs[name]
+				if rr.proc.Kind == server.Null && !slices.Contains(server.NullScenarios, s.Name) {
 					continue
 				}
-				rr := regs[kind]
-				logf("round %d/%d, %s, %s", round+1, *rounds, s.Name, kind)
+				logf("round %d/%d, %s, %s", round+1, *rounds, s.Name, name)
 				r := runOne(ctx, rr.env, s, rr.proc)
 				rr.rounds[round] = append(rr.rounds[round], r)
 				rep.Failed = rep.Failed || r.Failed()
 				if !rr.proc.Alive() {
-					return fmt.Errorf("%s exited during %s:\n%s", kind, s.Name, rr.proc.LogTail())
+					return fmt.Errorf("%s exited during %s:\n%s", name, s.Name, rr.proc.LogTail())
 				}
 			}
 		}
@@ -180,18 +209,26 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for _, kind := range order {
-		rr := regs[kind]
-		rep.Raw[string(kind)] = rr.rounds
-		rep.Median[string(kind)] = medians(rr.rounds)
-		rep.Median[string(kind)]["overall peak RSS"] = overallPeak(rr.rounds)
-		if v, ok := idle[kind]; ok {
-			rep.Median[string(kind)][idleKey] = v
+	for _, name := range order {
+		rr := regs[name]
+		rep.Raw[name] = rr.rounds
+		rep.Median[name] = medians(rr.rounds)
+		rep.Median[name]["overall peak RSS"] = overallPeak(rr.rounds)
+		if v, ok := idle[name]; ok {
+			rep.Median[name][idleKey] = v
+		}
+	}
+	if svc != nil && *countImages > 0 {
+		logf("counting S3 requests and PostgreSQL statements per image (%d images)", *countImages)
+		bins := map[server.Kind]string{server.MCR: *mcrBin, server.Reference: *refBin}
+		if rep.Requests, err = countRequests(ctx, &k, cfg, bins, *s3Bin, tmp, *countImages); err != nil {
+			return err
 		}
 	}
 	rep.Elapsed = time.Since(started)
 	rep.LoadEnd = machine.LoadAvg()
 	rep.Rows = buildRows(rep)
+	rep.Backends = buildBackendRows(rep)
 
 	md := renderMarkdown(rep)
 	fmt.Fprint(out, "\n"+md)
@@ -212,14 +249,14 @@ const idleKey = "idle RSS 60 s after the run"
 
 // idleRSS waits idleAfter with every registry idle, then reads their
 // resident sets.
-func idleRSS(ctx context.Context, regs map[server.Kind]*registryRun, idleAfter time.Duration) (map[server.Kind]float64, error) {
+func idleRSS(ctx context.Context, regs map[string]*registryRun, idleAfter time.Duration) (map[string]float64, error) {
 	logf("idle for %s, then reading the registries' resident sets", idleAfter)
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-time.After(idleAfter):
 	}
-	out := map[server.Kind]float64{}
+	out := map[string]float64{}
 	for kind, rr := range regs {
 		if v, err := rr.proc.RSSMiB(); err == nil {
 			out[kind] = v
@@ -284,7 +321,7 @@ func overallPeak(rounds [][]*scenario.Result) float64 {
 	return peak
 }
 
-func printFailures(out io.Writer, regs map[server.Kind]*registryRun) {
+func printFailures(out io.Writer, regs map[string]*registryRun) {
 	fmt.Fprintln(out, "\nERRORS:")
 	for kind, rr := range regs {
 		failed := false

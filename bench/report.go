@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"git.wntrmute.dev/kyle/mcr/bench/machine"
@@ -81,8 +83,17 @@ func targets(l machine.Limits, cfg scenario.Config) []target {
 // metrics in the order it produced them (a metric that only a later round
 // produced still sits with its scenario).
 func buildRows(rep *Report) []row {
-	mcr, ref := rep.Median[string(server.MCR)], rep.Median[string(server.Reference)]
-	nm, nr := samples(rep.Raw[string(server.MCR)]), samples(rep.Raw[string(server.Reference)])
+	return pairRows(rep, string(server.MCR), string(server.Reference), targets(rep.Limits, rep.Config))
+}
+
+// pairRows is the table of registry mcrName against registry refName
+// (names as in rep.Raw), with targets ts checked on it.
+func pairRows(rep *Report, mcrName, refName string, ts []target) []row {
+	mcr, ref := rep.Median[mcrName], rep.Median[refName]
+	if mcr == nil || ref == nil {
+		return nil
+	}
+	nm, nr := samples(rep.Raw[mcrName]), samples(rep.Raw[refName])
 	var rows []row
 	seen := map[string]bool{}
 	add := func(key, unit string, higher bool) {
@@ -104,8 +115,8 @@ func buildRows(rep *Report) []row {
 	extra := func(m scenario.Metric) bool { return m.Case == "" && (m.Name == "peak RSS" || m.Unit == "cores") }
 	for _, s := range scenario.All() {
 		for _, wantExtra := range []bool{false, true} {
-			for _, kind := range []server.Kind{server.MCR, server.Reference} {
-				for _, rs := range rep.Raw[string(kind)] {
+			for _, name := range []string{mcrName, refName} {
+				for _, rs := range rep.Raw[name] {
 					for _, r := range rs {
 						if r.Scenario != s.Name {
 							continue
@@ -122,7 +133,6 @@ func buildRows(rep *Report) []row {
 	}
 	add("overall peak RSS", "MiB", false)
 	add(idleKey, "MiB", false)
-	ts := targets(rep.Limits, rep.Config)
 	for i := range rows {
 		if strings.HasSuffix(rows[i].Key, " steady RSS") {
 			// Memory under load: at most the reference's (issue 20).
@@ -169,9 +179,35 @@ func renderMarkdown(rep *Report) string {
 	if c := renderCost(rep); c != "" {
 		b.WriteString("Cost per operation:\n\n" + c + "\nEvery measurement:\n\n")
 	}
-	b.WriteString("| scenario / case / metric | unit | mcr | reference | mcr/ref | target | met |\n")
+	if len(rep.Rows) > 0 {
+		renderTable(&b, rep.Rows, rep.Rounds, "mcr", "reference")
+	}
+	renderBackends(&b, rep)
+	b.WriteString("\n↑ higher is better, ↓ lower is better. Medians over the rounds; MB/s are MiB/s. " +
+		"\"CPU\" rows are the cores used during the whole scenario (set-up included) by the registry, by the load generator, " +
+		"and by every other process on the machine (the idle other registry, other users' work).\n")
+	fmt.Fprintf(&b, "\nLoad average (1 min) at the start %.2f, at the end %.2f.\n", rep.LoadStart, rep.LoadEnd)
+	if rep.Failed {
+		b.WriteString("\n**The run had errors**:\n\n")
+		for _, name := range slices.Sorted(maps.Keys(rep.Raw)) {
+			for i, rs := range rep.Raw[name] {
+				for _, r := range rs {
+					if r.Failed() {
+						fmt.Fprintf(&b, "- %s, round %d, %s: %d error(s): `%s`\n", name, i+1, r.Scenario, r.Errors, strings.Join(r.Samples, "`; `"))
+					}
+				}
+			}
+		}
+	}
+	return b.String()
+}
+
+// renderTable writes rows as a Markdown table, mcrCol and refCol naming
+// the two registries' columns.
+func renderTable(b *strings.Builder, rows []row, rounds int, mcrCol, refCol string) {
+	fmt.Fprintf(b, "| scenario / case / metric | unit | %s | %s | ratio | target | met |\n", mcrCol, refCol)
 	b.WriteString("| --- | --- | ---: | ---: | ---: | --- | --- |\n")
-	for _, r := range rep.Rows {
+	for _, r := range rows {
 		dir := "↑"
 		switch {
 		case r.Unit == "cores":
@@ -181,29 +217,12 @@ func renderMarkdown(rep *Report) string {
 		}
 		cell := func(v float64, n int) string {
 			if n > 0 {
-				return fmt.Sprintf("%s (%d of %d rounds)", num(v), n, rep.Rounds)
+				return fmt.Sprintf("%s (%d of %d rounds)", num(v), n, rounds)
 			}
 			return num(v)
 		}
-		fmt.Fprintf(&b, "| %s | %s %s | %s | %s | %s | %s | %s |\n", r.Key, r.Unit, dir, cell(r.MCR, r.NMCR), cell(r.Ref, r.NRef), ratio(r), r.Target, r.Met)
+		fmt.Fprintf(b, "| %s | %s %s | %s | %s | %s | %s | %s |\n", r.Key, r.Unit, dir, cell(r.MCR, r.NMCR), cell(r.Ref, r.NRef), ratio(r), r.Target, r.Met)
 	}
-	b.WriteString("\n↑ higher is better, ↓ lower is better. Medians over the rounds; MB/s are MiB/s. " +
-		"\"CPU\" rows are the cores used during the whole scenario (set-up included) by the registry, by the load generator, " +
-		"and by every other process on the machine (the idle other registry, other users' work).\n")
-	fmt.Fprintf(&b, "\nLoad average (1 min) at the start %.2f, at the end %.2f.\n", rep.LoadStart, rep.LoadEnd)
-	if rep.Failed {
-		b.WriteString("\n**The run had errors**:\n\n")
-		for _, kind := range []server.Kind{server.MCR, server.Reference} {
-			for i, rs := range rep.Raw[string(kind)] {
-				for _, r := range rs {
-					if r.Failed() {
-						fmt.Fprintf(&b, "- %s, round %d, %s: %d error(s): `%s`\n", kind, i+1, r.Scenario, r.Errors, strings.Join(r.Samples, "`; `"))
-					}
-				}
-			}
-		}
-	}
-	return b.String()
 }
 
 // writePlot draws throughput against concurrency for push-image and

@@ -38,6 +38,7 @@ func reportMain(_ context.Context, args []string, out io.Writer) error {
 		rep.Median[kind] = m
 	}
 	rep.Rows = buildRows(&rep)
+	rep.Backends = buildBackendRows(&rep)
 	md := renderMarkdown(&rep)
 	fmt.Fprint(out, md)
 	return writeOutputs(&rep, md, *outDir, *plotPath)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -110,6 +111,56 @@ func TestLoopbackOnly(t *testing.T) {
 	for addr, ok := range map[string]bool{"127.0.0.1:5000": true, "localhost:1": true, "[::1]:5000": true, "10.0.0.1:5000": false, "example.com:443": false} {
 		if err := loopbackOnly(addr); (err == nil) != ok {
 			t.Errorf("loopbackOnly(%q) = %v", addr, err)
+		}
+	}
+}
+
+// TestSmokeS3Backend runs the comparison on the s3 backend at the tiny
+// size (one round, the listing and image scenarios): mcr on versitygw and
+// PostgreSQL, the reference on its s3 driver on the same versitygw, and
+// the request count, whose figures prove each registry used the bucket
+// (and mcr the database). It needs what TestSmoke's comparison needs and
+// versitygw in MCR_TOOLS_BIN; PostgreSQL comes with them (make tools).
+func TestSmokeS3Backend(t *testing.T) {
+	bin, ref := os.Getenv("MCR_BIN"), referenceBin()
+	vgw := filepath.Join(os.Getenv("MCR_TOOLS_BIN"), "versitygw")
+	if _, err := os.Stat(vgw); bin == "" || ref == "" || os.Getenv("MCR_TOOLS_BIN") == "" || err != nil {
+		t.Skip("needs MCR_BIN, the reference registry (see TestSmoke) and MCR_TOOLS_BIN/versitygw")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	var out strings.Builder
+	err := compareMain(ctx, []string{"-tiny", "-rounds", "1", "-limits-mib", "8", "-backends", "s3", "-s3-server", vgw,
+		"-scenario", "push-image,pull-manifest,tag-list,catalog", "-count-requests", "3",
+		"-mcr", bin, "-reference", ref, "-tmp", dir, "-out", filepath.Join(dir, "out"), "-plot", ""}, &out)
+	t.Log(out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "out", "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rows) != 0 || len(rep.Backends) != 1 || rep.Backends[0].MCR != "mcr@s3" || rep.Backends[0].Ref != "reference@s3" {
+		t.Fatalf("want only the s3 table, mcr@s3 against reference@s3; got %d fs rows and %+v", len(rep.Rows), rep.Backends)
+	}
+	if !strings.Contains(out.String(), "| catalog page n=20 at the middle of 60 p50 |") {
+		t.Error("the report lacks the catalog's middle page")
+	}
+	if len(rep.Requests) != 2 {
+		t.Fatalf("request counts: %+v; want mcr@s3 and reference@s3", rep.Requests)
+	}
+	for _, c := range rep.Requests {
+		if c.PushS3 <= 0 || c.PullS3 <= 0 || c.PullS3Ops["GetObject"] <= 0 {
+			t.Errorf("%s: %.1f S3 requests per push, %.1f per pull (%v); every push and pull goes to the bucket", c.Registry, c.PushS3, c.PullS3, c.PullS3Ops)
+		}
+		if c.Registry == "mcr@s3" && (c.PushSQL <= 0 || c.PullSQL <= 0) {
+			t.Errorf("mcr@s3: %.1f statements per push, %.1f per pull; its metadata is in PostgreSQL", c.PushSQL, c.PullSQL)
 		}
 	}
 }

@@ -36,6 +36,12 @@ func (c *Client) TagsAt(ctx context.Context, ref, repo string) (Page, error) {
 	return Page{Items: tags, Next: next}, nil
 }
 
+// Catalog is GET /v2/_catalog with n (omitted when n < 0) and last
+// (omitted when empty).
+func (c *Client) Catalog(ctx context.Context, n int, last string) (Page, error) {
+	return c.CatalogAt(ctx, "/v2/_catalog"+pageQuery(n, last))
+}
+
 // CatalogAt fetches a catalog page at ref, a path and query such as Page.Next.
 func (c *Client) CatalogAt(ctx context.Context, ref string) (Page, error) {
 	_, repos, next, err := c.getList(ctx, ref, "repositories")

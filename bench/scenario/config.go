@@ -34,7 +34,11 @@ type Config struct {
 	TagPage       int   // page size of tag-list and catalog pages
 	ListMaxOps    int   // cap on timed requests per listing case
 	ListDuration  time.Duration
-	CatalogRepos  int     // repositories for the catalog
+	CatalogRepos  int // repositories for the catalog
+	// CatalogCap bounds one catalog request (a whole walk, one page): a
+	// registry whose catalog walks its storage (the reference on S3) may
+	// need minutes, and is reported as over the cap instead.
+	CatalogCap    time.Duration
 	MountConc     int     // mount concurrency
 	MixedRepos    int     // mixed: repositories
 	MixedConc     int     // mixed: concurrency
@@ -61,7 +65,7 @@ func Full() Config {
 		ManifestConc: []int{1, 4, 16, 64, 256}, ManifestHeadC: 64,
 		SmallBlobSize: 64 << 10, SmallBlobs: 64, SmallConc: 64,
 		TagCounts: []int{10_000, 100_000}, TagPage: 100, ListMaxOps: 200, ListDuration: 6 * time.Second,
-		CatalogRepos: 10_000, MountConc: 16,
+		CatalogRepos: 10_000, CatalogCap: time.Minute, MountConc: 16,
 		MixedRepos: 100, MixedConc: 32, MixedPull: 0.8, MixedDuration: 15 * time.Second, GCInterval: time.Second,
 	}
 }

@@ -23,6 +23,11 @@ type Load struct {
 	// MaxErrors stops the case early once this many operations failed
 	// (default 10): a broken registry should not take the full duration.
 	MaxErrors int64
+	// OpTimeout caps one operation (0: none). An operation past it is
+	// not an error but counted in Outcome.TimedOut, and it ends the case:
+	// a registry that needs longer for one request will not do better on
+	// the next, and the run must go on.
+	OpTimeout time.Duration
 	// Meter, when set, adds the registry's CPU and resident set to the
 	// Cost Run measures of the timed part (the load generator's CPU is
 	// always measured).
@@ -36,7 +41,9 @@ type Outcome struct {
 	Samples []string      // the first few error messages
 	Elapsed time.Duration // from the end of the warm-up to the last operation's end
 	Lat     []time.Duration
-	Cost    Cost // from the end of the warm-up to the last operation's end
+	// TimedOut counts operations cut at Load.OpTimeout.
+	TimedOut int64
+	Cost     Cost // from the end of the warm-up to the last operation's end
 }
 
 // Rate is successful operations per second.
@@ -78,6 +85,7 @@ func Run(ctx context.Context, l Load, op Op) Outcome {
 	var (
 		next     atomic.Int64
 		errCount atomic.Int64
+		timedOut atomic.Int64
 		mu       sync.Mutex
 		out      Outcome
 		wg       sync.WaitGroup
@@ -103,8 +111,13 @@ func Run(ctx context.Context, l Load, op Op) Outcome {
 				if l.MaxOps > 0 && i >= l.MaxOps {
 					return
 				}
-				err := op(ctx, w, i)
+				err := capped(ctx, l.OpTimeout, func(ctx context.Context) error { return op(ctx, w, i) })
 				end := time.Now()
+				if errors.Is(err, errOverCap) {
+					timedOut.Add(1)
+					cancel()
+					return
+				}
 				if err != nil {
 					if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 						return
@@ -131,6 +144,7 @@ func Run(ctx context.Context, l Load, op Op) Outcome {
 	out.Cost = meter.close()
 	out.Elapsed = time.Since(measureFrom)
 	out.Errors = errCount.Load()
+	out.TimedOut = timedOut.Load()
 	for w := range l.Conc {
 		out.Ops += oks[w]
 		out.Lat = append(out.Lat, lats[w]...)
@@ -140,6 +154,25 @@ func Run(ctx context.Context, l Load, op Op) Outcome {
 		out.Samples = []string{fmt.Sprintf("%d errors", out.Errors)}
 	}
 	return out
+}
+
+// errOverCap is an operation cut at Load.OpTimeout.
+var errOverCap = errors.New("operation over its time cap")
+
+// capped runs f under timeout d (none when d is 0) and reports
+// errOverCap when f failed because d ran out, rather than the case's own
+// end.
+func capped(ctx context.Context, d time.Duration, f func(context.Context) error) error {
+	if d <= 0 {
+		return f(ctx)
+	}
+	cctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	err := f(cctx)
+	if err != nil && ctx.Err() == nil && cctx.Err() == context.DeadlineExceeded {
+		return errOverCap
+	}
+	return err
 }
 
 func sortDurations(d []time.Duration) { slices.Sort(d) }

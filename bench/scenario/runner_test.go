@@ -37,3 +37,26 @@ func TestPercentile(t *testing.T) {
 		t.Fatalf("p50 %d p99 %d p100 %d", Percentile(l, 0.5), Percentile(l, 0.99), Percentile(l, 1))
 	}
 }
+
+// An operation past Load.OpTimeout is counted as timed out, not as an
+// error, and ends the case; operations under the cap are measured.
+func TestRunOpTimeout(t *testing.T) {
+	start := time.Now()
+	out := Run(context.Background(), Load{Conc: 1, Duration: time.Minute, OpTimeout: 20 * time.Millisecond}, func(ctx context.Context, _ int, i int64) error {
+		if i < 3 {
+			return nil // fast: measured
+		}
+		<-ctx.Done() // the cap is the only way out
+		return ctx.Err()
+	})
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("a capped case took %s", d)
+	}
+	if out.TimedOut != 1 || out.Errors != 0 || out.Ops != 3 {
+		t.Fatalf("timed out %d, errors %d, ops %d; want 1, 0, 3", out.TimedOut, out.Errors, out.Ops)
+	}
+	out = Run(context.Background(), Load{Conc: 1, MaxOps: 2, OpTimeout: time.Minute}, func(context.Context, int, int64) error { return errors.New("boom") })
+	if out.TimedOut != 0 || out.Errors != 2 {
+		t.Fatalf("plain errors under a cap: timed out %d, errors %d; want 0, 2", out.TimedOut, out.Errors)
+	}
+}

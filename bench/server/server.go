@@ -30,8 +30,10 @@ const (
 // Process is a running registry.
 type Process struct {
 	Kind    Kind
-	Addr    string // 127.0.0.1:port
-	Dir     string // its data and log directory
+	Backend Backend
+	Storage *Storage // nil on FS
+	Addr    string   // 127.0.0.1:port
+	Dir     string   // its data and log directory
 	Version string
 	// Username and Password are the credentials clients must send (mcr
 	// with builtin auth); empty when the registry is anonymous.
@@ -50,6 +52,9 @@ type Options struct {
 	// admin's generated password is read back and sent as Basic
 	// credentials on every request).
 	MCRAuth string
+	// Storage puts the registry's data in S3 (and mcr's metadata in
+	// PostgreSQL) instead of local files (nil: FS).
+	Storage *Storage
 }
 
 // Start runs bin as a registry of kind k under a fresh directory in
@@ -70,7 +75,10 @@ func Start(ctx context.Context, k Kind, bin, parent string, o Options) (*Process
 	if err != nil {
 		return nil, err
 	}
-	p := &Process{Kind: k, Addr: addr, Dir: dir, exited: make(chan struct{}), logPath: filepath.Join(dir, "registry.log")}
+	p := &Process{Kind: k, Backend: FS, Addr: addr, Dir: dir, exited: make(chan struct{}), logPath: filepath.Join(dir, "registry.log")}
+	if o.Storage != nil {
+		p.Backend, p.Storage = S3, o.Storage
+	}
 	var args []string
 	env := cleanEnv()
 	switch k {
@@ -86,9 +94,12 @@ func Start(ctx context.Context, k Kind, bin, parent string, o Options) (*Process
 		// CI jobs: the per-caller upload bound (16 at once) would refuse
 		// push-image's concurrency, and the reference has none.
 		env = append(env, "MCR_LOG_LEVEL=warn", "MCR_AUTH_MODE="+o.MCRAuth, "MCR_UPLOADS_PER_ACCOUNT=0")
+		if o.Storage != nil {
+			env = append(env, mcrStorageEnv(o.Storage)...)
+		}
 	case Reference:
 		cfg := filepath.Join(dir, "config.yml")
-		if err := os.WriteFile(cfg, []byte(referenceConfig(filepath.Join(dir, "data"), addr)), 0o644); err != nil {
+		if err := os.WriteFile(cfg, []byte(referenceConfig(referenceStorage(filepath.Join(dir, "data"), o.Storage), addr)), 0o644); err != nil {
 			return nil, err
 		}
 		args = []string{"serve", cfg}
@@ -130,19 +141,17 @@ func Start(ctx context.Context, k Kind, bin, parent string, o Options) (*Process
 }
 
 // referenceConfig is distribution's configuration for the comparison:
-// filesystem storage, deletes enabled, the blob-descriptor cache as the
+// the storage driver section given (referenceStorage), deletes enabled, the blob-descriptor cache as the
 // project's example configuration ships it (in memory), warnings only and
 // no access log (mcr logs no access lines at warn either).
-func referenceConfig(root, addr string) string {
+func referenceConfig(storage, addr string) string {
 	return fmt.Sprintf(`version: 0.1
 log:
   level: warn
   accesslog:
     disabled: true
 storage:
-  filesystem:
-    rootdirectory: %s
-  delete:
+%s  delete:
     enabled: true
   cache:
     blobdescriptor: inmemory
@@ -151,7 +160,7 @@ http:
 health:
   storagedriver:
     enabled: false
-`, root, addr)
+`, storage, addr)
 }
 
 // cleanEnv is the environment minus MCR_* (test and harness knobs that

@@ -127,7 +127,7 @@ func initdb(s *Server, data string) error {
 func (s *Server) start() error {
 	data := filepath.Join(s.dir, "data")
 	s.done = make(chan struct{})
-	logf, err := os.OpenFile(filepath.Join(s.dir, "log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logf, err := os.OpenFile(s.LogPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ func (s *Server) start() error {
 		}
 		select {
 		case <-s.done:
-			log, _ := os.ReadFile(filepath.Join(s.dir, "log"))
+			log, _ := os.ReadFile(s.LogPath())
 			return fmt.Errorf("postgres exited at start: %s", log)
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -210,6 +210,15 @@ func (s *Server) CreateDatabase(ctx context.Context) (string, error) {
 func (s *Server) DropDatabase(ctx context.Context, db string) error {
 	return s.admin(ctx, `DROP DATABASE IF EXISTS `+db+` WITH (FORCE)`)
 }
+
+// LogStatements makes the server log every statement run in database db
+// to LogPath, from the next session on: to count a client's round trips.
+func (s *Server) LogStatements(ctx context.Context, db string) error {
+	return s.admin(ctx, `ALTER DATABASE `+db+` SET log_statement = 'all'`)
+}
+
+// LogPath is the server's log file.
+func (s *Server) LogPath() string { return filepath.Join(s.dir, "log") }
 
 func (s *Server) admin(ctx context.Context, sql string) error {
 	conn, err := pgx.Connect(ctx, s.DSN("postgres"))
