@@ -66,14 +66,7 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 	// of a burst.
 	idleAfter := fs.Duration("idle-after", time.Minute, "after the last scenario, let the registries idle this long, then read their resident sets")
 	limitMiB := fs.Int("limits-mib", 0, "bytes per machine-limit measurement in MiB (0: 512, or 128 with -quick)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := k.config()
-	if err != nil {
-		return err
-	}
-	list, err := k.list()
+	cfg, list, err := k.parse(fs, args)
 	if err != nil {
 		return err
 	}

@@ -142,6 +142,20 @@ func (k *knobs) clientOptions(user, pass string) (oci.Options, error) {
 	return o, nil
 }
 
+// parse parses args into fs, whose flags include k's, and resolves the
+// preset and the scenarios from them.
+func (k *knobs) parse(fs *flag.FlagSet, args []string) (scenario.Config, []scenario.Scenario, error) {
+	if err := fs.Parse(args); err != nil {
+		return scenario.Config{}, nil, err
+	}
+	cfg, err := k.config()
+	if err != nil {
+		return scenario.Config{}, nil, err
+	}
+	list, err := k.list()
+	return cfg, list, err
+}
+
 // list resolves -scenario.
 func (k *knobs) list() ([]scenario.Scenario, error) {
 	if k.scenarios == "all" || k.scenarios == "" {

@@ -75,14 +75,7 @@ func singleMain(ctx context.Context, args []string, out io.Writer) error {
 			"       bench report [flags]     (re-render a comparison's results.json; see bench report -h)\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := k.config()
-	if err != nil {
-		return err
-	}
-	list, err := k.list()
+	cfg, list, err := k.parse(fs, args)
 	if err != nil {
 		return err
 	}

@@ -54,13 +54,7 @@ type Counts struct {
 
 // RepositoryInfo summarizes repo.
 func (r *Registry) RepositoryInfo(ctx context.Context, repo string) (RepoInfo, error) {
-	var info RepoInfo
-	err := r.kv.View(ctx, func(t kv.Reader) error {
-		var err error
-		info, err = repoInfo(t, repo, countKeys)
-		return err
-	})
-	return info, err
+	return kv.Read(ctx, r.kv, func(t kv.Reader) (RepoInfo, error) { return repoInfo(t, repo, countKeys) })
 }
 
 // RepositoryInfos summarizes a page of repositories in catalog order.

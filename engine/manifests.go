@@ -190,21 +190,6 @@ func (r *Registry) DeleteManifest(ctx context.Context, repo string, ref names.Re
 // repository's tags: deleting a manifest by digest is rare next to tag
 // reads, so no reverse index is kept for it.
 func (r *Registry) untag(t kv.Txn, repo, d string) error {
-	var stale [][]byte
-	prefix := kv.TagPrefix(repo)
-	err := t.Scan(prefix, nil, func(k, v []byte) error {
-		if string(v) == d {
-			stale = append(stale, append([]byte(nil), k...))
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, k := range stale {
-		if err := t.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := kv.DeleteWhere(t, kv.TagPrefix(repo), func(_, v []byte) bool { return string(v) == d })
+	return err
 }

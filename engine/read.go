@@ -174,13 +174,7 @@ func list(t kv.Reader, prefix []byte, after string, n int) (Page, error) {
 
 // Catalog lists repositories in lexical order.
 func (r *Registry) Catalog(ctx context.Context, after string, n int) (Page, error) {
-	var p Page
-	err := r.kv.View(ctx, func(t kv.Reader) error {
-		var err error
-		p, err = list(t, kv.RepoPrefix(), after, n)
-		return err
-	})
-	return p, err
+	return kv.Read(ctx, r.kv, func(t kv.Reader) (Page, error) { return list(t, kv.RepoPrefix(), after, n) })
 }
 
 // Referrers lists the manifests of repo whose subject is d, keeping those

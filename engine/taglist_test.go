@@ -191,12 +191,7 @@ func TestTagListPages(t *testing.T) {
 	cases := []q{{"", -1}, {"", 0}, {"", 5}, {"t04", 5}, {"t045", 3}, {"t23", 5}, {"latest", 100}, {"zzz", 2}, {"a", 1}, {"t24", -1}}
 	var want []Page
 	for _, c := range cases {
-		var p Page
-		err := r.kv.View(ctx, func(tx kv.Reader) error {
-			var err error
-			p, err = list(tx, kv.TagPrefix(repo), c.after, c.n)
-			return err
-		})
+		p, err := kv.Read(ctx, r.kv, func(tx kv.Reader) (Page, error) { return list(tx, kv.TagPrefix(repo), c.after, c.n) })
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -78,18 +78,10 @@ func (r *Registry) loadUpload(ctx context.Context, repo, id string) (kv.UploadRe
 
 // readUpload reads session id, whatever its repository.
 func (r *Registry) readUpload(ctx context.Context, id string) (kv.UploadRecord, error) {
-	var rec kv.UploadRecord
 	if !blobstore.ValidUploadID(id) {
-		return rec, uploadUnknown(id)
+		return kv.UploadRecord{}, uploadUnknown(id)
 	}
-	err := r.kv.View(ctx, func(t kv.Reader) error {
-		v, err := t.Get(kv.UploadKey(id))
-		if err != nil {
-			return err
-		}
-		rec, err = kv.DecodeUpload(v)
-		return err
-	})
+	rec, err := kv.Load(ctx, r.kv, kv.UploadKey(id), kv.DecodeUpload)
 	return rec, notFound(err, uploadUnknown(id))
 }
 

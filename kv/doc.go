@@ -4,7 +4,10 @@
 // seek-based pagination, the PostgreSQL schema migrations (pgschema.go)
 // and Badger's backup/restore, and the leader lease that elects one of the
 // processes sharing a store to run the background jobs, with the fence
-// that checks its term inside a transaction (lease.go). kvtest is the
+// that checks its term inside a transaction (lease.go). access.go holds
+// the patterns every user of the port repeats (a value read out of one
+// snapshot, a record loaded and decoded, every record under a prefix
+// decoded, the keys under a prefix deleted by a predicate). kvtest is the
 // port's shared suite; pgtest runs throwaway PostgreSQL servers for tests.
 //
 // Invariants, on both implementations:

@@ -11,8 +11,10 @@ import (
 
 // ErrFenced is returned by a fenced transaction (Lease.Fence, Fenced) of
 // a process that no longer holds the leader lease under the term it
-// acquired: another replica took over, so this one must not act.
-var ErrFenced = errors.New("kv: fenced: this replica no longer holds the leader lease")
+// acquired: another replica took over, so this one must not act. A
+// request that meets it (a job trigger saved as the lead is lost) is
+// answered as unavailable: the next attempt reaches the new leader's state.
+var ErrFenced error = &kindError{"kv: fenced: this replica no longer holds the leader lease", "Unavailable"}
 
 // LeaseOptions configures a Lease.
 type LeaseOptions struct {

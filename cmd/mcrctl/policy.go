@@ -38,32 +38,21 @@ var ruleFlagNames = []string{"id", "priority", "effect", "actions", "repositorie
 
 // applyRuleFlags sets on r the rule flags given on cmd.
 func applyRuleFlags(cmd *cli.Command, r *apiv1.Rule) {
-	if cmd.IsSet("id") {
-		r.ID = cmd.String("id")
+	for name, field := range map[string]*string{
+		"id": &r.ID, "effect": &r.Effect, "description": &r.Description,
+		"account-type": &r.Subject.AccountType, "role": &r.Subject.Role, "account-id": &r.Subject.AccountID,
+	} {
+		if cmd.IsSet(name) {
+			*field = cmd.String(name)
+		}
+	}
+	for name, field := range map[string]*[]string{"actions": &r.Actions, "repositories": &r.Repositories} {
+		if cmd.IsSet(name) {
+			*field = cmd.StringSlice(name)
+		}
 	}
 	if cmd.IsSet("priority") {
 		r.Priority = cmd.Int("priority")
-	}
-	if cmd.IsSet("effect") {
-		r.Effect = cmd.String("effect")
-	}
-	if cmd.IsSet("actions") {
-		r.Actions = cmd.StringSlice("actions")
-	}
-	if cmd.IsSet("repositories") {
-		r.Repositories = cmd.StringSlice("repositories")
-	}
-	if cmd.IsSet("account-type") {
-		r.Subject.AccountType = cmd.String("account-type")
-	}
-	if cmd.IsSet("role") {
-		r.Subject.Role = cmd.String("role")
-	}
-	if cmd.IsSet("account-id") {
-		r.Subject.AccountID = cmd.String("account-id")
-	}
-	if cmd.IsSet("description") {
-		r.Description = cmd.String("description")
 	}
 	if cmd.IsSet("disabled") {
 		r.Enabled = !cmd.Bool("disabled")
@@ -117,7 +106,7 @@ func policyCommand(s *streams) *cli.Command {
 					return printList(cmd, s, l, l.Rules,
 						[]string{"ID", "PRIORITY", "EFFECT", "SUBJECT", "ACTIONS", "REPOSITORIES", "ENABLED", "DESCRIPTION"},
 						func(r apiv1.Rule) []any {
-							return []any{r.ID, r.Priority, r.Effect, subjectString(r.Subject), strings.Join(r.Actions, ","),
+							return []any{r.ID, r.Priority, r.Effect, r.Subject.String(), strings.Join(r.Actions, ","),
 								orDash(strings.Join(r.Repositories, ",")), r.Enabled, orDash(r.Description)}
 						})
 				}),
@@ -285,28 +274,11 @@ func printRule(cmd *cli.Command, s *streams, r apiv1.Rule) error {
 		row(tw, "id", r.ID)
 		row(tw, "priority", r.Priority)
 		row(tw, "effect", r.Effect)
-		row(tw, "subject", subjectString(r.Subject))
+		row(tw, "subject", r.Subject.String())
 		row(tw, "actions", strings.Join(r.Actions, ","))
 		row(tw, "repositories", orDash(strings.Join(r.Repositories, ",")))
 		row(tw, "enabled", r.Enabled)
 		row(tw, "builtin", r.BuiltIn)
 		row(tw, "description", orDash(r.Description))
 	})
-}
-
-func subjectString(s apiv1.Subject) string {
-	var parts []string
-	if s.AccountID != "" {
-		parts = append(parts, "account="+s.AccountID)
-	}
-	if s.AccountType != "" {
-		parts = append(parts, "type="+s.AccountType)
-	}
-	if s.Role != "" {
-		parts = append(parts, "role="+s.Role)
-	}
-	if len(parts) == 0 {
-		return "anyone"
-	}
-	return strings.Join(parts, ",")
 }

@@ -34,13 +34,11 @@ func offlineFlags(extra ...cli.Flag) []cli.Flag {
 // withOffline loads the configuration of cmd, opens its data directory,
 // runs fn and closes the store.
 func withOffline(ctx context.Context, cmd *cli.Command, fn func(*offline) error) error {
-	c, err := commandConfig(cmd)
+	c, err := validConfig(cmd, func(_ *cli.Command, c *Config) {
+		c.Auth.Mode = "builtin" // these commands manage builtin accounts whatever the config serves with
+	})
 	if err != nil {
 		return err
-	}
-	c.Auth.Mode = "builtin" // these commands manage builtin accounts whatever the config serves with
-	if err := c.Validate(); err != nil {
-		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	o, err := openOffline(ctx, c)
 	if err != nil {
@@ -50,17 +48,19 @@ func withOffline(ctx context.Context, cmd *cli.Command, fn func(*offline) error)
 	return fn(o)
 }
 
+// offlineAction is the Action of a command that needs nothing but the
+// opened data directory and its flags: withOffline around fn.
+func offlineAction(fn func(ctx context.Context, cmd *cli.Command, o *offline) error) cli.ActionFunc {
+	return func(ctx context.Context, cmd *cli.Command) error {
+		return withOffline(ctx, cmd, func(o *offline) error { return fn(ctx, cmd, o) })
+	}
+}
+
 // openOffline opens c.Data, which mcrsrv init (or a first serve) made.
 func openOffline(ctx context.Context, c Config) (*offline, error) {
-	if err := requireMetadata(c, " (run mcrsrv init first)"); err != nil {
-		return nil, err
-	}
 	log := c.logger()
-	store, err := openMetadata(ctx, c, nil, log)
+	store, err := openStopped(ctx, c, log, " (run mcrsrv init first)", "these commands need it stopped")
 	if err != nil {
-		if strings.Contains(err.Error(), "lock") {
-			return nil, fmt.Errorf("%w (is the server running? these commands need it stopped)", err)
-		}
 		return nil, err
 	}
 	ids, err := identity.New(ctx, store, identity.Options{Service: c.Auth.Service})
@@ -111,9 +111,9 @@ func accountCommand() *cli.Command {
 				Name:  "ls",
 				Usage: "list the accounts",
 				Flags: offlineFlags(),
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					return withOffline(ctx, cmd, func(o *offline) error { return listAccounts(ctx, o, cmd.Root().Writer) })
-				},
+				Action: offlineAction(func(ctx context.Context, cmd *cli.Command, o *offline) error {
+					return listAccounts(ctx, o, cmd.Root().Writer)
+				}),
 			},
 			{
 				Name:  "key",
@@ -126,11 +126,9 @@ func accountCommand() *cli.Command {
 							&cli.StringFlag{Name: "name", Required: true, Usage: "account name"},
 							&cli.StringFlag{Name: "description", Usage: "what the key is for"},
 						),
-						Action: func(ctx context.Context, cmd *cli.Command) error {
-							return withOffline(ctx, cmd, func(o *offline) error {
-								return addAccessKey(ctx, o, cmd.String("name"), cmd.String("description"), cmd.Root().Writer)
-							})
-						},
+						Action: offlineAction(func(ctx context.Context, cmd *cli.Command, o *offline) error {
+							return addAccessKey(ctx, o, cmd.String("name"), cmd.String("description"), cmd.Root().Writer)
+						}),
 					},
 				},
 			},

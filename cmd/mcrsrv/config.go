@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding"
 	"errors"
 	"fmt"
@@ -425,6 +426,35 @@ func configFlags(configUsage string, extra ...cli.Flag) []cli.Flag {
 		&cli.StringFlag{Name: "config", Usage: configUsage + " (env MCR_CONFIG)", Sources: cli.EnvVars("MCR_CONFIG")},
 		&cli.StringFlag{Name: "data", Usage: "data directory (overrides config and MCR_DATA)"},
 	}, extra...)
+}
+
+// configAction is the Action of a command that works on a configuration:
+// cmd's (commandConfig), with the command's own flags applied by
+// override (nil: it has none), valid.
+func configAction(override func(*cli.Command, *Config), run func(context.Context, *cli.Command, Config) error) cli.ActionFunc {
+	return func(ctx context.Context, cmd *cli.Command) error {
+		c, err := validConfig(cmd, override)
+		if err != nil {
+			return err
+		}
+		return run(ctx, cmd, c)
+	}
+}
+
+// validConfig is commandConfig with override applied (when not nil), then
+// validated.
+func validConfig(cmd *cli.Command, override func(*cli.Command, *Config)) (Config, error) {
+	c, err := commandConfig(cmd)
+	if err != nil {
+		return c, err
+	}
+	if override != nil {
+		override(cmd, &c)
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return c, nil
 }
 
 // commandConfig loads cmd's configuration: defaults, the --config file,

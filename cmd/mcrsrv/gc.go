@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -338,22 +337,16 @@ func gcCommand() *cli.Command {
 			&cli.BoolFlag{Name: "delete-untagged", Usage: "collect untagged manifests too (overrides gc.delete_untagged)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 		),
-		Action: func(ctx context.Context, cmd *cli.Command) error {
-			c, err := commandConfig(cmd)
-			if err != nil {
-				return err
-			}
+		Action: configAction(func(cmd *cli.Command, c *Config) {
 			if cmd.IsSet("grace") {
 				c.GC.Grace = Duration{cmd.Duration("grace")}
 			}
 			if cmd.IsSet("delete-untagged") {
 				c.GC.DeleteUntagged = cmd.Bool("delete-untagged")
 			}
-			if err := c.Validate(); err != nil {
-				return fmt.Errorf("invalid configuration:\n%w", err)
-			}
+		}, func(ctx context.Context, cmd *cli.Command, c Config) error {
 			return offlineGC(ctx, c, cmd.Bool("dry-run"), cmd.Bool("json"), cmd.Root().Writer)
-		},
+		}),
 	}
 }
 
@@ -362,14 +355,8 @@ func gcCommand() *cli.Command {
 // to open a store a server still holds. PostgreSQL has no such lock: the
 // operator stops every server first (docs/operations.md).
 func offlineGC(ctx context.Context, c Config, dry, asJSON bool, w io.Writer) error {
-	if err := requireMetadata(c, ""); err != nil {
-		return err
-	}
-	store, err := openMetadata(ctx, c, nil, zerolog.Nop())
+	store, err := openStopped(ctx, c, zerolog.Nop(), "", "stop it, or let it collect online")
 	if err != nil {
-		if strings.Contains(err.Error(), "lock") {
-			return fmt.Errorf("%w (is the server running? stop it, or let it collect online)", err)
-		}
 		return err
 	}
 	defer store.Close()

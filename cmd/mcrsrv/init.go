@@ -21,26 +21,21 @@ func initCommand() *cli.Command {
 			&cli.StringFlag{Name: "admin-user", Usage: "name of the first admin (overrides auth.admin_user)"},
 			&cli.StringFlag{Name: "admin-password-file", Usage: "file holding the first admin's password; without it one is generated into DATA/" + initialPasswordFile},
 		),
-		Action: func(ctx context.Context, cmd *cli.Command) error {
-			c, err := commandConfig(cmd)
-			if err != nil {
-				return err
-			}
+		Action: configAction(func(cmd *cli.Command, c *Config) {
 			if cmd.IsSet("admin-user") {
 				c.Auth.AdminUser = cmd.String("admin-user")
 			}
 			c.Auth.Mode = "builtin" // init makes builtin accounts whatever the config serves with
-			if err := c.Validate(); err != nil {
-				return fmt.Errorf("invalid configuration:\n%w", err)
-			}
+		}, func(ctx context.Context, cmd *cli.Command, c Config) error {
 			password := ""
 			if f := cmd.String("admin-password-file"); f != "" {
+				var err error
 				if password, err = readSecret(f); err != nil {
 					return err
 				}
 			}
 			return initData(ctx, c, password, cmd.Root().Writer)
-		},
+		}),
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -142,6 +143,22 @@ func awaitMetadata(ctx context.Context, c Config, barrier kv.Barrier, log zerolo
 // errNoBackup answers a snapshot or restore on a metadata store without a
 // backup stream (both of today's stores have one).
 var errNoBackup = errors.New("this metadata store cannot be snapshotted: back it up with its own tools (docs/operations.md)")
+
+// openStopped opens c's metadata store for a command that works on a
+// stopped server's data directory. missing is appended to the error when
+// there is no data; running says what to do instead when the store is
+// locked (Badger's directory lock refuses a store a server still holds;
+// PostgreSQL has no such lock).
+func openStopped(ctx context.Context, c Config, log zerolog.Logger, missing, running string) (kv.Store, error) {
+	if err := requireMetadata(c, missing); err != nil {
+		return nil, err
+	}
+	store, err := openMetadata(ctx, c, nil, log)
+	if err != nil && strings.Contains(err.Error(), "lock") {
+		return nil, fmt.Errorf("%w (is the server running? %s)", err, running)
+	}
+	return store, err
+}
 
 // requireMetadata checks that there is registry data to open: Badger's
 // directory (a database is checked by connecting to it).

@@ -55,19 +55,17 @@ func policyCommand() *cli.Command {
 				Name:  "ls",
 				Usage: "list the rules in evaluation order, built-ins included",
 				Flags: offlineFlags(),
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					return withOffline(ctx, cmd, func(o *offline) error { return listRules(ctx, o, cmd.Root().Writer) })
-				},
+				Action: offlineAction(func(ctx context.Context, cmd *cli.Command, o *offline) error {
+					return listRules(ctx, o, cmd.Root().Writer)
+				}),
 			},
 			{
 				Name:  "rm",
 				Usage: "delete a rule",
 				Flags: offlineFlags(&cli.StringFlag{Name: "id", Required: true, Usage: "rule id"}),
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					return withOffline(ctx, cmd, func(o *offline) error {
-						return removeRule(ctx, o, cmd.String("id"), cmd.Root().Writer)
-					})
-				},
+				Action: offlineAction(func(ctx context.Context, cmd *cli.Command, o *offline) error {
+					return removeRule(ctx, o, cmd.String("id"), cmd.Root().Writer)
+				}),
 			},
 		},
 	}
@@ -176,27 +174,18 @@ func listRules(ctx context.Context, o *offline, w io.Writer) error {
 	return tw.Flush()
 }
 
-// subjectString spells a subject as "account=ci (id), type=system,
-// role=admin", or "anyone".
+// subjectString spells a subject as apiv1.Subject does, naming its
+// account: "account=ci(id)", or "account=id(deleted?)" when no account has
+// that id any more.
 func subjectString(s policy.Subject, names map[string]string) string {
-	var parts []string
+	shown := apiv1.Subject{AccountType: s.AccountType, Role: s.Role}
 	if s.AccountID != "" {
+		shown.AccountID = s.AccountID + "(deleted?)"
 		if n := names[s.AccountID]; n != "" {
-			parts = append(parts, fmt.Sprintf("account=%s(%s)", n, s.AccountID))
-		} else {
-			parts = append(parts, "account="+s.AccountID+"(deleted?)")
+			shown.AccountID = n + "(" + s.AccountID + ")"
 		}
 	}
-	if s.AccountType != "" {
-		parts = append(parts, "type="+s.AccountType)
-	}
-	if s.Role != "" {
-		parts = append(parts, "role="+s.Role)
-	}
-	if len(parts) == 0 {
-		return "anyone"
-	}
-	return strings.Join(parts, ",")
+	return shown.String()
 }
 
 func describeRule(r policy.Rule, names map[string]string) string {

@@ -45,6 +45,7 @@ var sentinels = map[string]error{
 	"kv.ErrConflict":                    kv.ErrConflict,
 	"kv.ErrNotEmpty":                    kv.ErrNotEmpty,
 	"kv.ErrCorrupt":                     kv.ErrCorrupt,
+	"kv.ErrFenced":                      kv.ErrFenced,
 	"engine/audit.ErrBadCursor":         audit.ErrBadCursor,
 	"engine/blobstore.ErrNotFound":      blobstore.ErrNotFound,
 	"engine/blobstore.ErrStagingShort":  blobstore.ErrStagingShort,

@@ -37,11 +37,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "tls-cert", Usage: "PEM certificate chain: serve HTTPS (overrides tls.cert_file and MCR_TLS_CERT_FILE)"},
 			&cli.StringFlag{Name: "tls-key", Usage: "PEM private key of --tls-cert (overrides tls.key_file and MCR_TLS_KEY_FILE)"},
 		),
-		Action: func(ctx context.Context, cmd *cli.Command) error {
-			c, err := commandConfig(cmd)
-			if err != nil {
-				return err
-			}
+		Action: configAction(func(cmd *cli.Command, c *Config) {
 			if cmd.IsSet("addr") {
 				c.Addr = cmd.String("addr")
 			}
@@ -54,11 +50,7 @@ func serveCommand() *cli.Command {
 			if cmd.IsSet("tls-key") {
 				c.TLS.KeyFile = cmd.String("tls-key")
 			}
-			if err := c.Validate(); err != nil {
-				return fmt.Errorf("invalid configuration:\n%w", err)
-			}
-			return serve(ctx, c)
-		},
+		}, func(ctx context.Context, _ *cli.Command, c Config) error { return serve(ctx, c) }),
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/rs/zerolog"
@@ -29,13 +28,9 @@ func snapshotCommand() *cli.Command {
 		Flags: configFlags("TOML configuration file (for the data directory)",
 			&cli.StringFlag{Name: "to", Usage: "snapshot directory (must be empty or absent)", Required: true},
 		),
-		Action: func(ctx context.Context, cmd *cli.Command) error {
-			c, err := commandConfig(cmd)
-			if err != nil {
-				return err
-			}
+		Action: configAction(nil, func(ctx context.Context, cmd *cli.Command, c Config) error {
 			return offlineSnapshot(ctx, c, cmd.String("to"), cmd.Root().Writer)
-		},
+		}),
 	}
 }
 
@@ -49,13 +44,9 @@ func restoreCommand() *cli.Command {
 		Flags: configFlags("TOML configuration file (for the data directory)",
 			&cli.StringFlag{Name: "from", Usage: "snapshot directory written by `mcrsrv snapshot`", Required: true},
 		),
-		Action: func(ctx context.Context, cmd *cli.Command) error {
-			c, err := commandConfig(cmd)
-			if err != nil {
-				return err
-			}
+		Action: configAction(nil, func(ctx context.Context, cmd *cli.Command, c Config) error {
 			return restoreSnapshot(ctx, c, cmd.String("from"), cmd.Root().Writer)
-		},
+		}),
 	}
 }
 
@@ -64,14 +55,8 @@ func restoreCommand() *cli.Command {
 // one); PostgreSQL's backup is one read snapshot, safe either way.
 func offlineSnapshot(ctx context.Context, c Config, to string, w io.Writer) error {
 	data := c.Data
-	if err := requireMetadata(c, ""); err != nil {
-		return err
-	}
-	store, err := openMetadata(ctx, c, nil, zerolog.Nop())
+	store, err := openStopped(ctx, c, zerolog.Nop(), "", "stop it, or snapshot through the admin API")
 	if err != nil {
-		if strings.Contains(err.Error(), "lock") {
-			return fmt.Errorf("%w (is the server running? stop it, or snapshot through the admin API)", err)
-		}
 		return err
 	}
 	defer store.Close()

@@ -31,6 +31,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"git.wntrmute.dev/kyle/mcr/engine/durable"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 )
 
@@ -346,16 +347,8 @@ func ValidUploadID(id string) bool {
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return fmt.Errorf("blobstore: sync dir: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("blobstore: sync dir %s: %w", dir, err)
 	}
 	return nil
 }

@@ -100,12 +100,7 @@ func (r *run) strayStaging(cutoff int64) error {
 		if f.Modified.UnixNano() >= cutoff {
 			return nil
 		}
-		var open bool
-		err := r.c.kv.View(r.ctx, func(t kv.Reader) error {
-			var err error
-			open, err = t.Has(kv.UploadKey(f.ID))
-			return err
-		})
+		open, err := kv.Read(r.ctx, r.c.kv, func(t kv.Reader) (bool, error) { return t.Has(kv.UploadKey(f.ID)) })
 		if err != nil || open {
 			return err
 		}

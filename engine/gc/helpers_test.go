@@ -245,11 +245,7 @@ func (e *env) readable(repo string, d digest.Digest) error {
 // hasRecord reports whether blob d has a record, and whether its file exists.
 func (e *env) hasRecord(d digest.Digest) (record, file bool) {
 	e.t.Helper()
-	err := e.store.View(e.ctx, func(t kv.Reader) error {
-		var err error
-		record, err = t.Has(kv.BlobKey(d.String()))
-		return err
-	})
+	record, err := kv.Read(e.ctx, e.store, func(t kv.Reader) (bool, error) { return t.Has(kv.BlobKey(d.String())) })
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -25,12 +25,8 @@ type RepoDeletion struct {
 func (c *Collector) DeleteRepository(ctx context.Context, repo string) (*RepoDeletion, error) {
 	res := &RepoDeletion{Repository: repo}
 	err := c.repos.Exclusive(ctx, repo, func(ctx context.Context) error {
-		var known bool
-		if err := c.kv.View(ctx, func(t kv.Reader) error {
-			var err error
-			known, err = t.Has(kv.RepoKey(repo))
-			return err
-		}); err != nil {
+		known, err := kv.Read(ctx, c.kv, func(t kv.Reader) (bool, error) { return t.Has(kv.RepoKey(repo)) })
+		if err != nil {
 			return err
 		}
 		for {

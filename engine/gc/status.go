@@ -30,15 +30,7 @@ func NewStatusStore(store kv.Store, lease *kv.Lease) StatusStore {
 
 // LoadStatus implements jobs.StatusStore.
 func (s StatusStore) LoadStatus(ctx context.Context, kind string) (jobs.Status, bool, error) {
-	var rec kv.JobRecord
-	err := s.kv.View(ctx, func(t kv.Reader) error {
-		v, err := t.Get(kv.JobKey(kind))
-		if err != nil {
-			return err
-		}
-		rec, err = kv.DecodeJob(v)
-		return err
-	})
+	rec, err := kv.Load(ctx, s.kv, kv.JobKey(kind), kv.DecodeJob)
 	if errors.Is(err, kv.ErrNotFound) {
 		return jobs.Status{}, false, nil
 	}

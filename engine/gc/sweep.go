@@ -326,12 +326,7 @@ func (r *run) recoverTombstones() error {
 		return nil
 	}
 	for _, d := range ds {
-		var known bool
-		err := r.c.kv.View(r.ctx, func(t kv.Reader) error {
-			var err error
-			known, err = t.Has(kv.BlobKey(d))
-			return err
-		})
+		known, err := kv.Read(r.ctx, r.c.kv, func(t kv.Reader) (bool, error) { return t.Has(kv.BlobKey(d)) })
 		if err != nil {
 			return err
 		}

@@ -101,11 +101,8 @@ func (r *run) deleteUntagged() error {
 	}
 	for _, repo := range todo {
 		_, err := r.exclusive(repo, func(ctx context.Context) error {
-			var dead map[string]string
-			err := r.c.kv.View(ctx, func(t kv.Reader) error {
-				var err error
-				dead, err = deadManifests(t, repo, r.liveRule())
-				return err
+			dead, err := kv.Read(ctx, r.c.kv, func(t kv.Reader) (map[string]string, error) {
+				return deadManifests(t, repo, r.liveRule())
 			})
 			if err != nil {
 				return err

@@ -88,20 +88,17 @@ func toAccessKey(r kv.AccessKeyRecord) AccessKey {
 
 // AccessKeys lists the keys of account accountID, revoked ones included.
 func (s *Service) AccessKeys(ctx context.Context, accountID string) ([]AccessKey, error) {
+	recs, err := kv.LoadAll(ctx, s.store, kv.AccessKeyPrefix(), kv.DecodeAccessKey)
+	if err != nil {
+		return nil, err
+	}
 	var out []AccessKey
-	err := s.store.View(ctx, func(t kv.Reader) error {
-		return t.Scan(kv.AccessKeyPrefix(), nil, func(_, v []byte) error {
-			r, err := kv.DecodeAccessKey(v)
-			if err != nil {
-				return err
-			}
-			if r.Account == accountID {
-				out = append(out, toAccessKey(r))
-			}
-			return nil
-		})
-	})
-	return out, err
+	for _, r := range recs {
+		if r.Account == accountID {
+			out = append(out, toAccessKey(r))
+		}
+	}
+	return out, nil
 }
 
 // RevokeAccessKey revokes key id at once: the next login with it fails,

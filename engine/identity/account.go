@@ -185,12 +185,7 @@ func getAccountByName(t kv.Reader, name string) (kv.AccountRecord, error) {
 
 // Account returns the account with id.
 func (s *Service) Account(ctx context.Context, id string) (Account, error) {
-	var rec kv.AccountRecord
-	err := s.store.View(ctx, func(t kv.Reader) error {
-		var err error
-		rec, err = getAccount(t, id)
-		return err
-	})
+	rec, err := kv.Read(ctx, s.store, func(t kv.Reader) (kv.AccountRecord, error) { return getAccount(t, id) })
 	if errors.Is(err, kv.ErrNotFound) {
 		return Account{}, errNoAccount(id)
 	}
@@ -199,12 +194,7 @@ func (s *Service) Account(ctx context.Context, id string) (Account, error) {
 
 // AccountByName returns the account called name.
 func (s *Service) AccountByName(ctx context.Context, name string) (Account, error) {
-	var rec kv.AccountRecord
-	err := s.store.View(ctx, func(t kv.Reader) error {
-		var err error
-		rec, err = getAccountByName(t, name)
-		return err
-	})
+	rec, err := kv.Read(ctx, s.store, func(t kv.Reader) (kv.AccountRecord, error) { return getAccountByName(t, name) })
 	if errors.Is(err, kv.ErrNotFound) {
 		return Account{}, errNoAccount(name)
 	}
@@ -213,18 +203,15 @@ func (s *Service) AccountByName(ctx context.Context, name string) (Account, erro
 
 // Accounts lists every account, ordered by id.
 func (s *Service) Accounts(ctx context.Context) ([]Account, error) {
-	var out []Account
-	err := s.store.View(ctx, func(t kv.Reader) error {
-		return t.Scan(kv.AccountPrefix(), nil, func(_, v []byte) error {
-			rec, err := kv.DecodeAccount(v)
-			if err != nil {
-				return err
-			}
-			out = append(out, toAccount(rec))
-			return nil
-		})
-	})
-	return out, err
+	recs, err := kv.LoadAll(ctx, s.store, kv.AccountPrefix(), kv.DecodeAccount)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Account, len(recs))
+	for i, rec := range recs {
+		out[i] = toAccount(rec)
+	}
+	return out, nil
 }
 
 // HasAccounts reports whether any account exists.
@@ -293,20 +280,12 @@ func (s *Service) DeleteAccount(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		var keys [][]byte
-		err = t.Scan(kv.AccessKeyPrefix(), nil, func(k, v []byte) error {
-			if ak, err := kv.DecodeAccessKey(v); err == nil && ak.Account == id {
-				keys = append(keys, slices.Clone(k))
-			}
-			return nil
+		_, err = kv.DeleteWhere(t, kv.AccessKeyPrefix(), func(_, v []byte) bool {
+			ak, err := kv.DecodeAccessKey(v)
+			return err == nil && ak.Account == id
 		})
 		if err != nil {
 			return err
-		}
-		for _, k := range keys {
-			if err := t.Delete(k); err != nil {
-				return err
-			}
 		}
 		if err := t.Delete(kv.AccountNameKey(rec.Name)); err != nil {
 			return err

@@ -19,12 +19,7 @@ func (s *Service) Login(ctx context.Context, name, secret string) (Principal, er
 		return p, nil
 	}
 	ck := CredentialKey(name, secret)
-	var rec kv.AccountRecord
-	err := s.store.View(ctx, func(t kv.Reader) error {
-		var err error
-		rec, err = getAccountByName(t, name)
-		return err
-	})
+	rec, err := kv.Read(ctx, s.store, func(t kv.Reader) (kv.AccountRecord, error) { return getAccountByName(t, name) })
 	if errors.Is(err, kv.ErrNotFound) {
 		// Spend the same time as a real check would (a hash for a
 		// password, none for an access key): names are not disclosed.

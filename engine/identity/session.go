@@ -52,20 +52,12 @@ func (s *Service) CreateSession(ctx context.Context, p Principal, ttl time.Durat
 	rec := kv.SessionRecord{AccountID: p.ID, Name: p.Name, Type: p.Type, Roles: slices.Clone(p.Roles),
 		CSRF: sess.CSRF, Created: now.UnixNano(), Expires: sess.Expires.UnixNano()}
 	err := s.store.Update(ctx, func(t kv.Txn) error {
-		var stale [][]byte
-		err := t.Scan(kv.SessionPrefix(), nil, func(k, v []byte) error {
-			if r, err := kv.DecodeSession(v); err != nil || r.Expires <= now.UnixNano() {
-				stale = append(stale, slices.Clone(k))
-			}
-			return nil
+		_, err := kv.DeleteWhere(t, kv.SessionPrefix(), func(_, v []byte) bool {
+			r, err := kv.DecodeSession(v)
+			return err != nil || r.Expires <= now.UnixNano()
 		})
 		if err != nil {
 			return err
-		}
-		for _, k := range stale {
-			if err := t.Delete(k); err != nil {
-				return err
-			}
 		}
 		return t.Set(sessionKey(sess.ID), rec.Encode())
 	})
@@ -81,15 +73,7 @@ func (s *Service) Session(ctx context.Context, id string) (Session, error) {
 	if id == "" {
 		return Session{}, ErrNoSession
 	}
-	var rec kv.SessionRecord
-	err := s.store.View(ctx, func(t kv.Reader) error {
-		v, err := t.Get(sessionKey(id))
-		if err != nil {
-			return err
-		}
-		rec, err = kv.DecodeSession(v)
-		return err
-	})
+	rec, err := kv.Load(ctx, s.store, sessionKey(id), kv.DecodeSession)
 	if errors.Is(err, kv.ErrNotFound) || (err == nil && rec.Expires <= s.now().UnixNano()) {
 		return Session{}, ErrNoSession
 	}

@@ -26,15 +26,8 @@ type keyring struct {
 func loadKeyring(ctx context.Context, store kv.Store, now time.Time) (*keyring, error) {
 	var recs []kv.SigningKeyRecord
 	err := store.Update(ctx, func(t kv.Txn) error {
-		recs = recs[:0]
-		err := t.Scan(kv.SigningKeyPrefix(), nil, func(_, v []byte) error {
-			r, err := kv.DecodeSigningKey(v)
-			if err != nil {
-				return err
-			}
-			recs = append(recs, r)
-			return nil
-		})
+		var err error
+		recs, err = kv.ScanRecords(t, kv.SigningKeyPrefix(), kv.DecodeSigningKey)
 		if err != nil || len(recs) > 0 {
 			return err
 		}

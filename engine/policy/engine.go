@@ -63,18 +63,12 @@ func (e *Engine) Reload(ctx context.Context) error {
 func (e *Engine) reload(ctx context.Context) error {
 	rules := BuiltIns()
 	if e.store != nil {
-		err := e.store.View(ctx, func(t kv.Reader) error {
-			return t.Scan(kv.PolicyPrefix(), nil, func(_, v []byte) error {
-				rec, err := kv.DecodePolicy(v)
-				if err != nil {
-					return err
-				}
-				rules = append(rules, fromRecord(rec))
-				return nil
-			})
-		})
+		recs, err := kv.LoadAll(ctx, e.store, kv.PolicyPrefix(), kv.DecodePolicy)
 		if err != nil {
 			return err
+		}
+		for _, rec := range recs {
+			rules = append(rules, fromRecord(rec))
 		}
 	}
 	sorted := sortRules(rules)

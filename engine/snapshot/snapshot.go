@@ -16,6 +16,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
+	"git.wntrmute.dev/kyle/mcr/engine/durable"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
@@ -105,10 +106,14 @@ func Create(ctx context.Context, store kv.Backuper, blobs blobstore.Store, dir s
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFile(filepath.Join(dir, ManifestFile), append(b, '\n')); err != nil {
+	err = durable.WriteFile(filepath.Join(dir, ManifestFile), func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	return m, syncDir(dir)
+	return m, durable.SyncDir(dir)
 }
 
 // ReadManifest reads the manifest of the snapshot in dir.
@@ -187,24 +192,21 @@ func Restore(ctx context.Context, dir string, store Target, blobs blobstore.Stor
 
 // writeBackup streams store's backup to path, returning its hash and size.
 func writeBackup(ctx context.Context, store kv.Backuper, path string) (string, int64, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	h := sha256.New()
+	var n int64
+	err := durable.WriteFile(path, func(f io.Writer) error {
+		cw := &counter{w: io.MultiWriter(f, h)}
+		err := store.Backup(ctx, cw)
+		n = cw.n
+		if err != nil {
+			return fmt.Errorf("snapshot: backing up the metadata: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return "", 0, err
 	}
-	h := sha256.New()
-	cw := &counter{w: io.MultiWriter(f, h)}
-	if err := store.Backup(ctx, cw); err != nil {
-		_ = f.Close()
-		return "", 0, fmt.Errorf("snapshot: backing up the metadata: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return "", 0, err
-	}
-	if err := f.Close(); err != nil {
-		return "", 0, err
-	}
-	return hex.EncodeToString(h.Sum(nil)), cw.n, nil
+	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
 // backupBlobs lists the blob records inside a backup by loading it into a
@@ -304,19 +306,10 @@ func place(ctx context.Context, blobs blobstore.Store, b Blob, dir string) (bool
 		return false, fmt.Errorf("snapshot: blob %s: %w", b.Digest, err)
 	}
 	defer src.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return false, err
-	}
-	if _, err := io.Copy(out, src); err != nil {
-		_ = out.Close()
-		return false, err
-	}
-	if err := out.Sync(); err != nil {
-		_ = out.Close()
-		return false, err
-	}
-	return false, out.Close()
+	return false, durable.WriteFile(dst, func(out io.Writer) error {
+		_, err := io.Copy(out, src)
+		return err
+	})
 }
 
 // importBlob copies a snapshot's blob file into the blob store through a
@@ -397,22 +390,6 @@ func hashFile(path string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, err
 }
 
-func writeFile(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return err
-	}
-	return f.Close()
-}
-
 // syncTree fsyncs every directory under root (the entries of linked and
 // copied blobs), then root.
 func syncTree(root string) error {
@@ -423,18 +400,6 @@ func syncTree(root string) error {
 		if err != nil || !e.IsDir() {
 			return err
 		}
-		return syncDir(p)
+		return durable.SyncDir(p)
 	})
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

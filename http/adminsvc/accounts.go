@@ -65,11 +65,7 @@ func (s *Service) Accounts(ctx context.Context) (apiv1.AccountList, error) {
 	if err != nil {
 		return apiv1.AccountList{}, err
 	}
-	out := apiv1.AccountList{Accounts: make([]apiv1.Account, len(all))}
-	for i, acct := range all {
-		out.Accounts[i] = accountDoc(acct)
-	}
-	return out, nil
+	return apiv1.AccountList{Accounts: docs(all, accountDoc)}, nil
 }
 
 // CreateAccount creates an account; a human account without a password
@@ -153,11 +149,7 @@ func (s *Service) AccessKeys(ctx context.Context, who string) (apiv1.AccessKeyLi
 	if err != nil {
 		return apiv1.AccessKeyList{}, err
 	}
-	out := apiv1.AccessKeyList{Keys: make([]apiv1.AccessKey, len(keys))}
-	for i, k := range keys {
-		out.Keys[i] = accessKey(k)
-	}
-	return out, nil
+	return apiv1.AccessKeyList{Keys: docs(keys, accessKey)}, nil
 }
 
 // CreateAccessKey creates a key for an account; the secret is returned

@@ -22,11 +22,7 @@ func event(e audit.Entry) apiv1.Event {
 }
 
 func eventPage(p audit.Page) apiv1.EventPage {
-	out := apiv1.EventPage{Events: make([]apiv1.Event, len(p.Events)), Next: p.Next}
-	for i, e := range p.Events {
-		out.Events[i] = event(e)
-	}
-	return out
+	return apiv1.EventPage{Events: docs(p.Events, event), Next: p.Next}
 }
 
 func (s *Service) journal() (*audit.Journal, error) {

@@ -46,13 +46,16 @@ func timeOrNil(t time.Time) *time.Time {
 	return &t
 }
 
-func jobList(ss []jobs.Status) []apiv1.Job {
-	out := make([]apiv1.Job, len(ss))
-	for i, s := range ss {
-		out[i] = job(s)
+// docs turns the engine's values into their apiv1 documents, one by one.
+func docs[T, D any](xs []T, doc func(T) D) []D {
+	out := make([]D, len(xs))
+	for i, x := range xs {
+		out[i] = doc(x)
 	}
 	return out
 }
+
+func jobList(ss []jobs.Status) []apiv1.Job { return docs(ss, job) }
 
 // Jobs lists every job the runner knows.
 func (s *Service) Jobs() apiv1.JobList {

@@ -81,10 +81,7 @@ func (s *Service) Tags(ctx context.Context, repo, cursor string, n int) (apiv1.T
 	if err != nil {
 		return apiv1.TagPage{}, err
 	}
-	out := apiv1.TagPage{Tags: make([]apiv1.Tag, len(tags))}
-	for i, t := range tags {
-		out.Tags[i] = apiv1.Tag{Name: t.Name, Digest: t.Digest}
-	}
+	out := apiv1.TagPage{Tags: docs(tags, func(t engine.TagInfo) apiv1.Tag { return apiv1.Tag{Name: t.Name, Digest: t.Digest} })}
 	if more {
 		out.Next = tags[len(tags)-1].Name
 	}
@@ -115,10 +112,7 @@ func (s *Service) Manifests(ctx context.Context, repo, cursor string, n int) (ap
 	if err != nil {
 		return apiv1.ManifestPage{}, err
 	}
-	out := apiv1.ManifestPage{Manifests: make([]apiv1.Manifest, len(ms))}
-	for i, m := range ms {
-		out.Manifests[i] = manifestSummary(m)
-	}
+	out := apiv1.ManifestPage{Manifests: docs(ms, manifestSummary)}
 	if more {
 		out.Next = ms[len(ms)-1].Digest
 	}

@@ -17,11 +17,7 @@ func (s accountService) ListAccounts(ctx context.Context, _ *mcrv1.ListAccountsR
 	if err != nil {
 		return nil, err
 	}
-	out := &mcrv1.ListAccountsResponse{}
-	for _, a := range all.Accounts {
-		out.Accounts = append(out.Accounts, pbAccount(a))
-	}
-	return out, nil
+	return &mcrv1.ListAccountsResponse{Accounts: each(all.Accounts, pbAccount)}, nil
 }
 
 func (s accountService) CreateAccount(ctx context.Context, req *mcrv1.CreateAccountRequest) (*mcrv1.CreateAccountResponse, error) {
@@ -75,11 +71,7 @@ func (s accountService) ListAccessKeys(ctx context.Context, req *mcrv1.ListAcces
 	if err != nil {
 		return nil, err
 	}
-	out := &mcrv1.ListAccessKeysResponse{}
-	for _, k := range ks.Keys {
-		out.Keys = append(out.Keys, pbAccessKey(k))
-	}
-	return out, nil
+	return &mcrv1.ListAccessKeysResponse{Keys: each(ks.Keys, pbAccessKey)}, nil
 }
 
 func (s accountService) CreateAccessKey(ctx context.Context, req *mcrv1.CreateAccessKeyRequest) (*mcrv1.CreateAccessKeyResponse, error) {

@@ -80,6 +80,8 @@ func pbManifest(m apiv1.Manifest) *mcrv1.Manifest {
 	return out
 }
 
+func pbTag(t apiv1.Tag) *mcrv1.Tag { return &mcrv1.Tag{Name: t.Name, Digest: t.Digest} }
+
 func pbUpload(u apiv1.Upload) *mcrv1.Upload {
 	return &mcrv1.Upload{Id: u.ID, Repository: u.Repository, Bytes: u.Bytes, Started: ts(u.Started), LastWrite: tsp(u.LastWrite)}
 }

@@ -17,11 +17,7 @@ func (s policyService) ListRules(context.Context, *mcrv1.ListRulesRequest) (*mcr
 	if err != nil {
 		return nil, err
 	}
-	out := &mcrv1.ListRulesResponse{}
-	for _, r := range rs.Rules {
-		out.Rules = append(out.Rules, pbRule(r))
-	}
-	return out, nil
+	return &mcrv1.ListRulesResponse{Rules: each(rs.Rules, pbRule)}, nil
 }
 
 func (s policyService) CreateRule(ctx context.Context, req *mcrv1.CreateRuleRequest) (*mcrv1.CreateRuleResponse, error) {

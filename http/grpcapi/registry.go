@@ -40,11 +40,7 @@ func (s registryService) ListRepositories(ctx context.Context, req *mcrv1.ListRe
 	if err != nil {
 		return nil, err
 	}
-	out := &mcrv1.ListRepositoriesResponse{NextCursor: p.Next}
-	for _, r := range p.Repositories {
-		out.Repositories = append(out.Repositories, pbRepository(r))
-	}
-	return out, nil
+	return &mcrv1.ListRepositoriesResponse{Repositories: each(p.Repositories, pbRepository), NextCursor: p.Next}, nil
 }
 
 func (s registryService) GetRepository(ctx context.Context, req *mcrv1.GetRepositoryRequest) (*mcrv1.GetRepositoryResponse, error) {
@@ -72,11 +68,7 @@ func (s registryService) ListTags(ctx context.Context, req *mcrv1.ListTagsReques
 	if err != nil {
 		return nil, err
 	}
-	out := &mcrv1.ListTagsResponse{NextCursor: p.Next}
-	for _, t := range p.Tags {
-		out.Tags = append(out.Tags, &mcrv1.Tag{Name: t.Name, Digest: t.Digest})
-	}
-	return out, nil
+	return &mcrv1.ListTagsResponse{Tags: each(p.Tags, pbTag), NextCursor: p.Next}, nil
 }
 
 func (s registryService) GetTag(ctx context.Context, req *mcrv1.GetTagRequest) (*mcrv1.GetTagResponse, error) {
@@ -84,7 +76,7 @@ func (s registryService) GetTag(ctx context.Context, req *mcrv1.GetTagRequest) (
 	if err != nil {
 		return nil, err
 	}
-	return &mcrv1.GetTagResponse{Tag: &mcrv1.Tag{Name: t.Name, Digest: t.Digest}, Manifest: pbManifest(*t.Manifest)}, nil
+	return &mcrv1.GetTagResponse{Tag: pbTag(t), Manifest: pbManifest(*t.Manifest)}, nil
 }
 
 func (s registryService) DeleteTag(ctx context.Context, req *mcrv1.DeleteTagRequest) (*mcrv1.DeleteTagResponse, error) {
@@ -103,11 +95,7 @@ func (s registryService) ListManifests(ctx context.Context, req *mcrv1.ListManif
 	if err != nil {
 		return nil, err
 	}
-	out := &mcrv1.ListManifestsResponse{NextCursor: p.Next}
-	for _, m := range p.Manifests {
-		out.Manifests = append(out.Manifests, pbManifest(m))
-	}
-	return out, nil
+	return &mcrv1.ListManifestsResponse{Manifests: each(p.Manifests, pbManifest), NextCursor: p.Next}, nil
 }
 
 func (s registryService) GetManifest(ctx context.Context, req *mcrv1.GetManifestRequest) (*mcrv1.GetManifestResponse, error) {
@@ -134,11 +122,7 @@ func (s registryService) ListUploads(ctx context.Context, req *mcrv1.ListUploads
 	if err != nil {
 		return nil, err
 	}
-	out := &mcrv1.ListUploadsResponse{NextCursor: p.Next}
-	for _, u := range p.Uploads {
-		out.Uploads = append(out.Uploads, pbUpload(u))
-	}
-	return out, nil
+	return &mcrv1.ListUploadsResponse{Uploads: each(p.Uploads, pbUpload), NextCursor: p.Next}, nil
 }
 
 func (s registryService) DeleteUpload(ctx context.Context, req *mcrv1.DeleteUploadRequest) (*mcrv1.DeleteUploadResponse, error) {

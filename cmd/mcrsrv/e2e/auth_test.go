@@ -25,9 +25,7 @@ func adminPassword(t *testing.T, reg *registry) string {
 // extra settings of env (KEY=VALUE).
 func startAuthRegistry(t *testing.T, env ...string) (*registry, string) {
 	t.Helper()
-	if os.Getenv(envRegistry) != "" {
-		t.Skipf("%s is set: this test needs a server of its own with auth on", envRegistry)
-	}
+	requireOwnServer(t, "with auth on")
 	reg := startRegistry(t, append([]string{"MCR_AUTH_MODE=builtin"}, env...)...)
 	return reg, adminPassword(t, reg)
 }

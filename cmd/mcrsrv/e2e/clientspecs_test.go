@@ -252,12 +252,16 @@ func mountDigest(rawURL string) (string, bool) {
 // crane -v logs "<-- 201 http://host/v2/<name>/blobs/uploads/?from=..&mount=.. (1ms)".
 var craneResponse = regexp.MustCompile(`<-- (\d{3}) (\S+)`)
 
-func craneMounts(log string) []mountAttempt {
+func craneMounts(log string) []mountAttempt { return lineMounts(log, craneResponse, 2, 1) }
+
+// lineMounts reads the mount attempts of a client that logs a request's
+// URL and its answer's status on one line: groups url and status of re.
+func lineMounts(log string, re *regexp.Regexp, url, status int) []mountAttempt {
 	var out []mountAttempt
-	for _, m := range craneResponse.FindAllStringSubmatch(log, -1) {
-		if d, ok := mountDigest(m[2]); ok {
-			status, _ := strconv.Atoi(m[1])
-			out = append(out, mountAttempt{digest: d, status: status})
+	for _, m := range re.FindAllStringSubmatch(log, -1) {
+		if d, ok := mountDigest(m[url]); ok {
+			code, _ := strconv.Atoi(m[status])
+			out = append(out, mountAttempt{digest: d, status: code})
 		}
 	}
 	return out
@@ -309,16 +313,7 @@ func orasMounts(log string) []mountAttempt {
 //	msg="reg http request" req-method=POST req-url="http://..?from=..&mount=.." ... resp-status="201 Created"
 var regctlRequest = regexp.MustCompile(`req-url="([^"]*)".*?resp-status="(\d{3})`)
 
-func regctlMounts(log string) []mountAttempt {
-	var out []mountAttempt
-	for _, m := range regctlRequest.FindAllStringSubmatch(log, -1) {
-		if d, ok := mountDigest(m[1]); ok {
-			status, _ := strconv.Atoi(m[2])
-			out = append(out, mountAttempt{digest: d, status: status})
-		}
-	}
-	return out
-}
+func regctlMounts(log string) []mountAttempt { return lineMounts(log, regctlRequest, 1, 2) }
 
 // skopeo --debug (containers/image docker_image_dest.go mountBlob) logs
 // "Trying to mount /v2/..?mount=..&from=..", then "... mount OK" on 201,

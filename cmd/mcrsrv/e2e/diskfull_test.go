@@ -217,13 +217,10 @@ func fillAll(t *testing.T, mnt, name string) {
 
 // proc is one mcrsrv process on the test's filesystem.
 type proc struct {
-	data    string
-	cmd     *exec.Cmd
-	addr    string // host:port
-	base    string
-	log     string
-	exited  chan struct{}
-	waitErr error
+	*child
+	data string
+	addr string // host:port
+	base string
 }
 
 func startProc(t *testing.T, data string, env []string) *proc {
@@ -235,55 +232,29 @@ func startProc(t *testing.T, data string, env []string) *proc {
 // its load balancer expects it). Auth is off unless env turns it on.
 func startProcOn(t *testing.T, addr, data string, env []string) *proc {
 	t.Helper()
-	p := &proc{addr: addr, base: "http://" + addr, data: data, exited: make(chan struct{})}
-	logFile, err := os.CreateTemp(t.TempDir(), "mcrsrv-*.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	p.log = logFile.Name()
-	p.cmd = exec.Command(serverBinary(t), "serve", "--data", data, "--addr", addr)
-	p.cmd.Env = append(append(serverEnviron(), "MCR_AUTH_MODE=none"), env...)
-	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.waitErr = p.cmd.Wait(); close(p.exited) }()
+	cmd := exec.Command(serverBinary(t), "serve", "--data", data, "--addr", addr)
+	cmd.Env = append(append(serverEnviron(), "MCR_AUTH_MODE=none"), env...)
+	p := &proc{child: startChild(t, "mcrsrv", cmd, filepath.Join(t.TempDir(), "mcrsrv.log")), addr: addr, base: "http://" + addr, data: data}
 	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
+		if !p.gone() {
 			_ = p.cmd.Process.Kill()
 			<-p.exited
 		}
-		if t.Failed() {
-			t.Logf("mcrsrv log (%s):\n%s", p.log, logExcerpt(p.log))
-		}
+		p.logOnFailure(t)
 	})
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		if code, err := (&registry{base: p.base}).ping(); err == nil && (code == http.StatusOK || code == http.StatusUnauthorized) { // 401: up, with auth on
-			return p
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("mcrsrv exited during start-up: %v\n%s", describeExit(p.waitErr), logExcerpt(p.log))
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mcrsrv not up after %s", readyTimeout)
-		}
-	}
+	p.waitReady(t, func() (bool, string) {
+		code, err := (&registry{base: p.base}).ping()
+		return err == nil && (code == http.StatusOK || code == http.StatusUnauthorized), fmt.Sprintf("GET /v2/ answered %d, %v", code, err) // 401: up, with auth on
+	})
+	return p
 }
 
 // alive fails the test if the server is gone: a crash is the one thing
 // this test is about.
 func (p *proc) alive(t *testing.T) {
 	t.Helper()
-	select {
-	case <-p.exited:
+	if p.gone() {
 		t.Fatalf("mcrsrv died: %v\n%s", describeExit(p.waitErr), logExcerpt(p.log))
-	default:
 	}
 }
 
@@ -291,14 +262,12 @@ func (p *proc) alive(t *testing.T) {
 func (p *proc) stop(t *testing.T) {
 	t.Helper()
 	p.alive(t)
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(stopTimeout):
-		t.Fatalf("mcrsrv still running %s after SIGTERM", stopTimeout)
+	_, stopped, err := p.child.stop(syscall.SIGTERM)
+	if !stopped {
+		t.Fatalf("mcrsrv still running %s after SIGTERM: killed", stopTimeout)
 	}
-	if p.waitErr != nil {
-		t.Fatalf("mcrsrv did not exit cleanly on SIGTERM: %v\n%s", describeExit(p.waitErr), logExcerpt(p.log))
+	if err != nil {
+		t.Fatalf("mcrsrv did not exit cleanly on SIGTERM: %v\n%s", describeExit(err), logExcerpt(p.log))
 	}
 }
 

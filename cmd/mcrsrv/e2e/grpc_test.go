@@ -24,9 +24,7 @@ import (
 func TestGRPCurl(t *testing.T) {
 	requireE2E(t)
 	grpcurl := tool(t, "grpcurl")
-	if os.Getenv(envRegistry) != "" {
-		t.Skipf("%s is set: this test needs a server of its own with gRPC on", envRegistry)
-	}
+	requireOwnServer(t, "with gRPC on")
 	p := newServerPKI(t)
 	gaddr := freeAddr(t)
 	reg := startTLSRegistry(t, p.trust(), p.ca.File, p.env("MCR_AUTH_MODE=builtin", "MCR_GRPC_ADDR="+gaddr)...)

@@ -66,6 +66,15 @@ func requireE2E(t *testing.T) {
 	}
 }
 
+// requireOwnServer skips a test that starts a server configured its own
+// way (what) when the suite runs against an external one (MCR_REGISTRY).
+func requireOwnServer(t *testing.T, what string) {
+	t.Helper()
+	if os.Getenv(envRegistry) != "" {
+		t.Skipf("%s is set: this test needs a server of its own %s", envRegistry, what)
+	}
+}
+
 // tool returns the path of a required binary: MCR_TOOLS_BIN first, then PATH.
 // A missing tool fails the test: with MCR_E2E=1 nothing is optional.
 func tool(t *testing.T, name string) string {
@@ -140,9 +149,7 @@ func startRegistryOn(t *testing.T, dataDir string, serverEnv ...string) *registr
 // (MCR_TLS_*); clientTLS and caFile are how clients trust it.
 func startTLSRegistry(t *testing.T, clientTLS *tls.Config, caFile string, serverEnv ...string) *registry {
 	t.Helper()
-	if os.Getenv(envRegistry) != "" {
-		t.Skipf("%s is set: this test needs a server of its own with TLS on", envRegistry)
-	}
+	requireOwnServer(t, "with TLS on")
 	return launch(t, "", clientTLS, caFile, serverEnv)
 }
 
@@ -168,74 +175,39 @@ func launch(t *testing.T, dataDir string, clientTLS *tls.Config, caFile string, 
 	if dataDir == "" {
 		dataDir = filepath.Join(dir, "data")
 	}
-	logPath := filepath.Join(dir, "mcrsrv.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close() // the child holds its own descriptor
-
 	cmd := exec.Command(bin, "serve", "--data", dataDir, "--addr", addr)
 	// Auth is off unless a test turns it on (MCR_AUTH_MODE=builtin in
 	// serverEnv: the later duplicate wins).
 	cmd.Env = append(append(serverEnviron(), "MCR_AUTH_MODE=none"), serverEnv...)
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
+	c := startChild(t, "mcrsrv", cmd, filepath.Join(dir, "mcrsrv.log"))
 	t.Logf("started %s (pid %d) with %v", strings.Join(cmd.Args, " "), cmd.Process.Pid, serverEnv)
 
 	t.Cleanup(func() {
-		select {
-		case <-exited:
-			t.Errorf("mcrsrv exited before the test ended: %v", describeExit(waitErr))
-		default:
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			stopping := time.Now()
-			select {
-			case <-exited:
-				if waitErr != nil {
-					t.Errorf("mcrsrv did not exit cleanly on SIGTERM: %v after %.1fs", describeExit(waitErr), time.Since(stopping).Seconds())
-				} else {
-					t.Logf("mcrsrv exited cleanly %.2fs after SIGTERM", time.Since(stopping).Seconds())
-				}
-			case <-time.After(stopTimeout):
-				_ = cmd.Process.Kill()
-				<-exited
+		if c.gone() {
+			t.Errorf("mcrsrv exited before the test ended: %v", describeExit(c.waitErr))
+		} else {
+			switch took, stopped, err := c.stop(syscall.SIGTERM); {
+			case !stopped:
 				t.Errorf("mcrsrv still running %s after SIGTERM: killed", stopTimeout)
+			case err != nil:
+				t.Errorf("mcrsrv did not exit cleanly on SIGTERM: %v after %.1fs", describeExit(err), took.Seconds())
+			default:
+				t.Logf("mcrsrv exited cleanly %.2fs after SIGTERM", took.Seconds())
 			}
 		}
-		if t.Failed() {
-			t.Logf("mcrsrv log (%s):\n%s", logPath, logExcerpt(logPath))
-		}
+		c.logOnFailure(t)
 	})
 
-	reg := &registry{host: addr, base: "http://" + addr, data: dataDir, tls: clientTLS, caFile: caFile, proc: cmd.Process, log: logPath}
+	reg := &registry{host: addr, base: "http://" + addr, data: dataDir, tls: clientTLS, caFile: caFile, proc: cmd.Process, log: c.log}
 	if clientTLS != nil {
 		reg.base = "https://" + addr
 	}
-	deadline := time.Now().Add(readyTimeout)
-	for {
+	c.waitReady(t, func() (bool, string) {
 		code, err := reg.ping()
-		if err == nil && (code == http.StatusOK || code == http.StatusUnauthorized) { // 401: up, with auth on
-			return reg
-		}
-		select {
-		case <-exited:
-			t.Fatalf("mcrsrv exited during start-up: %v", describeExit(waitErr))
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mcrsrv not ready after %s: GET /v2/ answered %d, %v", readyTimeout, code, err)
-		}
-	}
+		// 401: up, with auth on.
+		return err == nil && (code == http.StatusOK || code == http.StatusUnauthorized), fmt.Sprintf("GET /v2/ answered %d, %v", code, err)
+	})
+	return reg
 }
 
 // serverEnviron is this process's environment minus the test's own MCR_*

@@ -25,9 +25,7 @@ const nginxConf = "../../../deploy/nginx/mcr.conf"
 // announce the https realm on nginx's address, or every client fails.
 func TestNginx(t *testing.T) {
 	requireE2E(t)
-	if os.Getenv(envRegistry) != "" {
-		t.Skipf("%s is set: this test needs a server of its own behind nginx", envRegistry)
-	}
+	requireOwnServer(t, "behind nginx")
 	nginx := tool(t, "nginx")
 	suite := tool(t, "conformance")
 	crane := tool(t, "crane")
@@ -130,55 +128,28 @@ func startNginx(t *testing.T, nginx, dir, upstream, certFile, keyFile string, ca
 			t.Fatal(err)
 		}
 	}
-	logPath := filepath.Join(dir, "nginx.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
 	// One process (master_process off): no switch to an unprivileged
 	// worker user that could not read the test's temporary directory.
 	cmd := exec.Command(nginx, "-p", dir, "-c", main, "-e", "stderr",
 		"-g", "daemon off; master_process off; pid "+filepath.Join(dir, "nginx.pid")+"; error_log stderr warn;")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	c := startChild(t, "nginx", cmd, filepath.Join(dir, "nginx.log"))
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt) // nginx: fast shutdown
-		select {
-		case <-exited:
-		case <-time.After(stopTimeout):
-			_ = cmd.Process.Kill()
-			<-exited
+		if _, stopped, _ := c.stop(os.Interrupt); !stopped { // nginx: fast shutdown
 			t.Errorf("nginx still running %s after SIGINT: killed", stopTimeout)
 		}
-		if t.Failed() {
-			t.Logf("nginx log (%s):\n%s", logPath, logExcerpt(logPath))
-		}
+		c.logOnFailure(t)
 	})
 
 	client := httpsClient(ca)
-	deadline := time.Now().Add(readyTimeout)
-	for {
+	c.waitReady(t, func() (bool, string) {
 		resp, err := client.Get("https://" + front + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusUnauthorized {
-				return front
-			}
+		if err != nil {
+			return false, "not proxying: " + err.Error()
 		}
-		select {
-		case err := <-exited:
-			t.Fatalf("nginx exited during start-up: %v\n%s", describeExit(err), logExcerpt(logPath))
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx not proxying after %s: %v", readyTimeout, err)
-		}
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusUnauthorized, "GET /v2/ through nginx answered " + resp.Status
+	})
+	return front
 }
 
 func httpsClient(ca *tlstest.CA) *http.Client {

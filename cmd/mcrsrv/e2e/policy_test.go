@@ -64,9 +64,7 @@ var loginSpecs = map[string]loginSpec{
 // outcome is confirmed over plain HTTP.
 func TestClientsPolicy(t *testing.T) {
 	requireE2E(t)
-	if os.Getenv(envRegistry) != "" {
-		t.Skipf("%s is set: this test needs a server of its own with prepared accounts", envRegistry)
-	}
+	requireOwnServer(t, "with prepared accounts")
 	dir := workDir(t, "policy")
 	data := filepath.Join(dir, "data")
 	readerKey := preparePolicyData(t, dir, data)

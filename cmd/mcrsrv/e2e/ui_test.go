@@ -212,9 +212,7 @@ func newBrowser(t *testing.T, dir string) (context.Context, *browserLog) {
 // failed sub-resource.
 func TestUIInBrowser(t *testing.T) {
 	requireE2E(t)
-	if os.Getenv(envRegistry) != "" {
-		t.Skipf("%s is set: this test needs a server of its own with prepared accounts", envRegistry)
-	}
+	requireOwnServer(t, "with prepared accounts")
 	dir := workDir(t, "ui")
 	data := filepath.Join(dir, "data")
 	prepareUIData(t, dir, data)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -79,12 +80,26 @@ func New(cfg Config) (*Store, error) {
 		// all accept the SDK's default trailing checksums.
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+		Retryer:                    retry.NewStandard(retryDirectoryRace),
 	}
 	if cfg.Endpoint != "" {
 		opts.BaseEndpoint = aws.String(cfg.Endpoint)
 	}
 	c := s3.New(opts)
 	return &Store{c: c, presign: s3.NewPresignClient(c), cfg: cfg}, nil
+}
+
+// retryDirectoryRace adds to the SDK's retryable answers the one that
+// S3 servers keeping objects as files (versitygw's posix backend) give
+// when a write's parent directory is removed under it: a delete of the
+// last object under a prefix (uploads/, a blob's fan-out directory)
+// removes the emptied directories while a put under the same prefix is
+// creating them again, and the put fails "ExistingObjectIsDirectory".
+// mcr never writes a key that is a prefix of another, so on S3 proper the
+// answer cannot mean a real conflict, and a retry finds the directory
+// made again (TestPutRetriesDirectoryRace).
+func retryDirectoryRace(o *retry.StandardOptions) {
+	o.Retryables = append(o.Retryables, retry.RetryableErrorCode{Codes: map[string]struct{}{"ExistingObjectIsDirectory": {}}})
 }
 
 // Ping checks that the bucket answers.

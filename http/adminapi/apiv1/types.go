@@ -5,6 +5,7 @@ package apiv1
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -238,6 +239,22 @@ type Subject struct {
 	AccountID   string `json:"account_id,omitempty"`
 	AccountType string `json:"account_type,omitempty"`
 	Role        string `json:"role,omitempty"`
+}
+
+// String spells the subject for people, both CLIs alike: the fields set,
+// as "account=ci,type=system,role=admin", or "anyone" when none is (the
+// subject every caller matches, anonymous ones included).
+func (s Subject) String() string {
+	var parts []string
+	for _, f := range [][2]string{{"account", s.AccountID}, {"type", s.AccountType}, {"role", s.Role}} {
+		if f[1] != "" {
+			parts = append(parts, f[0]+"="+f[1])
+		}
+	}
+	if len(parts) == 0 {
+		return "anyone"
+	}
+	return strings.Join(parts, ",")
 }
 
 // DefaultPriority is the priority of a rule that names none: in a request
