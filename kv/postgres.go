@@ -214,7 +214,8 @@ func pgError(err error) error {
 }
 
 // isUnavailable reports the errors worth waiting out: no connection (refused,
-// timed out, cut), and the server's own "not now": connection exceptions
+// timed out, cut, or already closed by the driver when the server went
+// away), and the server's own "not now": connection exceptions
 // (class 08), insufficient resources (53: out of connections, disk full)
 // and operator intervention (57P: shutting down, starting up).
 func isUnavailable(err error) bool {
@@ -224,5 +225,6 @@ func isUnavailable(err error) bool {
 	}
 	var ce *pgconn.ConnectError
 	var ne net.Error
-	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
