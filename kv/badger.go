@@ -74,7 +74,7 @@ func Open(o Options) (*Badger, error) {
 		// and a memory-mapped write-ahead log of twice its size, both
 		// resident once written, and the collector's headroom doubles
 		// the arena: with 16 MiB memtables the arena alone was 21 MiB of
-		// a 26 MiB idle heap. 4 MiB (5.3 MiB arenas) still allows
+		// a 26 MiB idle heap. 4 MiB (5.2 MiB arenas) still allows
 		// transactions of 630 KiB (15 % of a memtable) of keys and small
 		// values, some thousand blob records; values over the threshold
 		// (large manifests) count only their pointer into the value log.
