@@ -255,8 +255,16 @@ func (t txn) Has(key []byte) (bool, error) {
 	return err == nil, err
 }
 
-func (t txn) Set(key, val []byte) error { return t.t.Set(key, val) }
-func (t txn) Delete(key []byte) error   { return t.t.Delete(key) }
+func (t txn) Set(key, val []byte) error { return tooLarge(t.t.Set(key, val)) }
+func (t txn) Delete(key []byte) error   { return tooLarge(t.t.Delete(key)) }
+
+// tooLarge maps Badger's per-transaction limit to the port's error.
+func tooLarge(err error) error {
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		return fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
+	return err
+}
 
 func (t txn) Scan(prefix, after []byte, fn func(key, val []byte) error) error {
 	return t.scan(prefix, after, true, func(it *badger.Item) error {
