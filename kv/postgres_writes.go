@@ -49,8 +49,9 @@ func (t *pgTxn) Set(key, val []byte) error {
 	if t.failed != nil {
 		return pgError(t.failed)
 	}
-	// Copied: the caller may reuse its slices once Set returns.
-	// An empty value is a value: never nil, which would be SQL NULL.
+	// Copied, so that the buffer does not depend on what the caller does
+	// with its slice. An empty value is a value: never nil, which would
+	// be SQL NULL.
 	t.put(key, pending{val: append([]byte{}, val...)})
 	return nil
 }
