@@ -100,18 +100,23 @@ func (r *Registry) PutManifest(ctx context.Context, repo string, ref names.Refer
 // or the push retries against the other's result (docs/design.md §5).
 func (r *Registry) checkReferences(t kv.Txn, repo string, m *manifest.Manifest) error {
 	now := r.now().UnixNano()
-	for _, b := range m.Blobs() {
-		ok, err := t.Has(kv.LinkKey(repo, b.Digest.String()))
-		if err != nil {
-			return err
-		}
-		v, err := t.Get(kv.BlobKey(b.Digest.String()))
-		if errors.Is(err, kv.ErrNotFound) {
-			ok = false
-		} else if err != nil {
-			return err
-		}
-		if !ok {
+	blobs, children := m.Blobs(), m.Children()
+	// Every key the check needs, in one read (kv.GetMany): per blob its
+	// link and record, then each child manifest.
+	keys := make([][]byte, 0, 2*len(blobs)+len(children))
+	for _, b := range blobs {
+		keys = append(keys, kv.LinkKey(repo, b.Digest.String()), kv.BlobKey(b.Digest.String()))
+	}
+	for _, c := range children {
+		keys = append(keys, kv.ManifestKey(repo, c.Digest.String()))
+	}
+	vs, err := kv.GetMany(t, keys...)
+	if err != nil {
+		return err
+	}
+	for i, b := range blobs {
+		link, v := vs[2*i], vs[2*i+1]
+		if link == nil || v == nil {
 			if r.opts.AllowSparse {
 				continue
 			}
@@ -130,12 +135,8 @@ func (r *Registry) checkReferences(t kv.Txn, repo string, m *manifest.Manifest) 
 			return err
 		}
 	}
-	for _, c := range m.Children() {
-		ok, err := t.Has(kv.ManifestKey(repo, c.Digest.String()))
-		if err != nil {
-			return err
-		}
-		if !ok && !r.opts.AllowSparse {
+	for i, c := range children {
+		if vs[2*len(blobs)+i] == nil && !r.opts.AllowSparse {
 			return errcode.New(errcode.ManifestBlobUnknown, "manifest unknown to registry").WithDetail(map[string]string{"digest": c.Digest.String()})
 		}
 	}
@@ -167,14 +168,14 @@ func (r *Registry) DeleteManifest(ctx context.Context, repo string, ref names.Re
 				return err
 			}
 			if !ok {
-				return r.unknown(t, repo, kv.ErrNotFound, errcode.New(errcode.ManifestUnknown, "manifest unknown").WithDetail(map[string]string{"tag": ref.Tag}))
+				return r.unknown(t, repo, kv.ErrNotFound, tagUnknown(ref.Tag))
 			}
 			return t.Delete(key)
 		}
 		d := ref.Digest.String()
 		v, err := t.Get(kv.ManifestKey(repo, d))
 		if err != nil {
-			return r.unknown(t, repo, err, errcode.New(errcode.ManifestUnknown, "manifest unknown").WithDetail(map[string]string{"digest": d}))
+			return r.unknown(t, repo, err, manifestUnknown(ref.Digest))
 		}
 		rec, err := kv.DecodeManifest(v)
 		if err != nil {
