@@ -15,6 +15,25 @@ type Meter interface {
 	RSSMiB() (float64, error) // resident set now
 }
 
+// Probe is an optional capability of a Meter: more of the system under
+// test measured over the same windows, such as the processes in front of
+// and behind the registry (a load balancer, a database) and the work the
+// registry asks of them. Window is called as a window opens; the function
+// it returns is called as the window closes and gives the readings.
+type Probe interface {
+	Window() func() []Reading
+}
+
+// Reading is one figure a Probe measured over a window.
+type Reading struct {
+	Name, Unit string
+	Value      float64
+	// PerOp divides Value by the window's operations and reports it as
+	// Name + "/op"; otherwise Value is reported as it is.
+	PerOp  bool
+	Higher bool // whether higher is better
+}
+
 // rssEvery is how often a window samples the registry's resident set.
 const rssEvery = 100 * time.Millisecond
 
@@ -25,14 +44,27 @@ type Cost struct {
 	Server, Client time.Duration
 	RSS            []float64 // MiB, one sample per rssEvery
 	Metered        bool      // Server and RSS were measured
+	Readings       []Reading // the Meter's Probe's, if it has one
 }
 
-// add accumulates another window's cost (one per large blob).
+// add accumulates another window's cost (one per large blob): readings
+// per operation add up, others keep the latest window's value.
 func (c *Cost) add(o Cost) {
 	c.Server += o.Server
 	c.Client += o.Client
 	c.RSS = append(c.RSS, o.RSS...)
 	c.Metered = c.Metered || o.Metered
+	for _, x := range o.Readings {
+		i := slices.IndexFunc(c.Readings, func(y Reading) bool { return y.Name == x.Name })
+		switch {
+		case i < 0:
+			c.Readings = append(c.Readings, x)
+		case x.PerOp:
+			c.Readings[i].Value += x.Value
+		default:
+			c.Readings[i] = x
+		}
+	}
 }
 
 // window measures a Cost from open to close. CPU is taken as the
@@ -45,6 +77,7 @@ type window struct {
 	stop        chan struct{}
 	done        chan struct{}
 	rss         []float64
+	probe       func() []Reading
 }
 
 // openWindow starts measuring; m may be nil (the registry was not started
@@ -54,6 +87,9 @@ func openWindow(m Meter) *window {
 	if m == nil {
 		close(w.done)
 		return w
+	}
+	if p, ok := m.(Probe); ok {
+		w.probe = p.Window()
 	}
 	w.srv0 = m.CPU()
 	go func() {
@@ -82,6 +118,9 @@ func (w *window) close() Cost {
 	if w.m != nil {
 		c.Server = w.m.CPU() - w.srv0
 		c.RSS, c.Metered = w.rss, true
+	}
+	if w.probe != nil {
+		c.Readings = w.probe()
 	}
 	return c
 }
@@ -134,6 +173,13 @@ func (r *Result) cost(c string, ops int64, k Cost) {
 		s := slices.Clone(k.RSS)
 		slices.Sort(s)
 		r.add(c, "steady RSS", "MiB", s[len(s)/2], false)
+	}
+	for _, x := range k.Readings {
+		if x.PerOp {
+			r.add(c, x.Name+"/op", x.Unit, x.Value/float64(ops), x.Higher)
+		} else {
+			r.add(c, x.Name, x.Unit, x.Value, x.Higher)
+		}
 	}
 }
 

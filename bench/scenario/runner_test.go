@@ -60,3 +60,37 @@ func TestRunOpTimeout(t *testing.T) {
 		t.Fatalf("plain errors under a cap: timed out %d, errors %d; want 0, 2", out.TimedOut, out.Errors)
 	}
 }
+
+// probeMeter is a Meter with a Probe whose windows read fixed figures.
+type probeMeter struct{ windows int }
+
+func (*probeMeter) CPU() time.Duration       { return 0 }
+func (*probeMeter) RSSMiB() (float64, error) { return 1, nil }
+func (p *probeMeter) Window() func() []Reading {
+	p.windows++
+	return func() []Reading {
+		return []Reading{{Name: "statements", Value: 300, PerOp: true}, {Name: "lock waits", Unit: "%", Value: 2.5}}
+	}
+}
+
+// TestProbeReadings: a Meter's Probe is read over the timed window, and
+// its readings are reported per operation or as they are.
+func TestProbeReadings(t *testing.T) {
+	m := &probeMeter{}
+	o := Run(context.Background(), Load{Conc: 2, Duration: 50 * time.Millisecond, Meter: m}, func(context.Context, int, int64) error { return nil })
+	r := &Result{Scenario: "s"}
+	r.measured("c", "ops/s", o)
+	got := map[string]float64{}
+	for _, x := range r.Metrics {
+		got[x.Key()] = x.Value
+	}
+	if m.windows != 1 || o.Ops == 0 || got["s c statements/op"] != 300/float64(o.Ops) || got["s c lock waits"] != 2.5 {
+		t.Fatalf("%d windows, %d ops, metrics %v", m.windows, o.Ops, got)
+	}
+	var c Cost
+	c.add(o.Cost)
+	c.add(o.Cost)
+	if len(c.Readings) != 2 || c.Readings[0].Value != 600 || c.Readings[1].Value != 2.5 {
+		t.Fatalf("two windows added: %+v", c.Readings)
+	}
+}
