@@ -1,16 +1,20 @@
 package machine
 
 import (
+	"bufio"
 	"os"
 	"os/exec"
 	"testing"
-	"time"
 )
 
-// TestSnapTree finds a child of this process and counts the CPU it uses.
+// TestSnapTree finds a child of this process and counts the CPU it used.
 func TestSnapTree(t *testing.T) {
-	cmd := exec.Command("sh", "-c", "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; read x")
+	cmd := exec.Command("sh", "-c", "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; echo done; read x")
 	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,15 +23,16 @@ func TestSnapTree(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = stdin.Close(); _ = cmd.Wait() }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		now := SnapTree(os.Getpid())
-		if now[cmd.Process.Pid] > 0 && now.Since(start) >= now[cmd.Process.Pid] {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("child %d: CPU %v in the tree %v after 30s", cmd.Process.Pid, now[cmd.Process.Pid], now)
-		}
-		time.Sleep(10 * time.Millisecond) // polling the child's CPU counter, bounded by the deadline
+	// The child has done its work once it says so, and waits on stdin.
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "done\n" {
+		t.Fatalf("child: %q, %v", line, err)
+	}
+	now := SnapTree(os.Getpid())
+	child := now[cmd.Process.Pid]
+	if child <= 0 {
+		t.Fatalf("child %d: no CPU time in the tree %v", cmd.Process.Pid, now)
+	}
+	if used := now.Since(start); used < child {
+		t.Errorf("the tree used %v since the start, less than the child's own %v", used, child)
 	}
 }
