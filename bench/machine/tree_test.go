@@ -9,7 +9,7 @@ import (
 
 // TestSnapTree finds a child of this process and counts the CPU it used.
 func TestSnapTree(t *testing.T) {
-	cmd := exec.Command("sh", "-c", "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; echo done; read x")
+	cmd := exec.Command("sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo done; read x")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
