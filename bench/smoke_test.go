@@ -184,7 +184,7 @@ func TestSmokeReplicas(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	var out strings.Builder
-	err := replicasMain(ctx, []string{"-tiny", "-c", "4", "-replicas", "1,2", "-mcr", bin, "-s3-server", vgw, "-haproxy", haproxy,
+	err := replicasMain(ctx, []string{"-tiny", "-c", "4", "-duration", "1s", "-replicas", "1,2", "-mcr", bin, "-s3-server", vgw, "-haproxy", haproxy,
 		"-tmp", dir, "-out", filepath.Join(dir, "out")}, &out)
 	t.Log(out.String())
 	if err != nil {

@@ -3,6 +3,7 @@ package scenario
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"git.wntrmute.dev/kyle/mcr/bench/machine"
@@ -128,22 +129,40 @@ func (w *window) close() Cost {
 // gate opens a window at a set time (the end of a warm-up) unless it was
 // shut first.
 type gate struct {
-	mu    sync.Mutex
-	w     *window
-	shut  bool
-	timer *time.Timer
+	opened atomic.Int64 // unix nanoseconds; 0 until the window is open
+	mu     sync.Mutex
+	w      *window
+	shut   bool
+	timer  *time.Timer
 }
 
+// With no warm-up (d ≤ 0) the window opens before openAfter returns, so
+// before the first operation starts.
 func openAfter(m Meter, d time.Duration) *gate {
 	g := &gate{}
-	g.timer = time.AfterFunc(d, func() {
+	open := func() {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		if !g.shut {
 			g.w = openWindow(m)
+			g.opened.Store(time.Now().UnixNano())
 		}
-	})
+	}
+	if d <= 0 {
+		open()
+		g.timer = time.NewTimer(0) // stopped by close like the other
+		return g
+	}
+	g.timer = time.AfterFunc(d, open)
 	return g
+}
+
+// openedAt is when the window finished opening: a Probe's first reading
+// may take a while on a loaded machine, and an operation that started
+// before it ended is not in the window.
+func (g *gate) openedAt() (time.Time, bool) {
+	n := g.opened.Load()
+	return time.Unix(0, n), n != 0
 }
 
 // close shuts the gate and returns the cost of the window, if it opened.

@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -92,5 +93,32 @@ func TestProbeReadings(t *testing.T) {
 	c.add(o.Cost)
 	if len(c.Readings) != 2 || c.Readings[0].Value != 600 || c.Readings[1].Value != 2.5 {
 		t.Fatalf("two windows added: %+v", c.Readings)
+	}
+}
+
+// slowProbe's window takes until the 50th operation has finished to open.
+type slowProbe struct {
+	probeMeter
+	reached chan struct{}
+}
+
+func (p *slowProbe) Window() func() []Reading {
+	<-p.reached
+	return p.probeMeter.Window()
+}
+
+// TestSlowProbeWindow: operations that started while a Probe was still
+// taking its first readings are not counted in the window.
+func TestSlowProbeWindow(t *testing.T) {
+	p := &slowProbe{reached: make(chan struct{})}
+	var done atomic.Int64
+	o := Run(context.Background(), Load{Conc: 2, Warmup: time.Millisecond, Duration: 100 * time.Millisecond, Meter: p}, func(context.Context, int, int64) error {
+		if done.Add(1) == 50 {
+			close(p.reached)
+		}
+		return nil
+	})
+	if o.Ops == 0 || o.Ops > done.Load()-50 || p.windows != 1 {
+		t.Fatalf("%d ops counted of %d done, %d windows; the 50 before the window opened must not count", o.Ops, done.Load(), p.windows)
 	}
 }
