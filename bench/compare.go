@@ -111,7 +111,7 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 	}
 	var svc *server.Services
 	if slices.Contains(backends, server.S3) {
-		if svc, err = server.StartServices(ctx, *s3Bin, tmp, false); err != nil {
+		if svc, err = server.StartServices(ctx, *s3Bin, tmp, server.Trace{}); err != nil {
 			return fmt.Errorf("services of the s3 backend: %w", err)
 		}
 		defer func() { _ = svc.Stop() }()

@@ -65,6 +65,7 @@ type Postgres struct {
 	listener      pgListener
 	onListenError func(error)   // PostgresOptions.OnListenError
 	view          pgx.TxOptions // how View begins its transaction
+	tracer        *statementCounter
 }
 
 var (
@@ -91,12 +92,15 @@ func OpenPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 	if o.IdleTxnTimeout > 0 {
 		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(o.IdleTxnTimeout.Milliseconds(), 10)
 	}
+	// Before the listener's copy is taken: its statements count too.
+	tracer := &statementCounter{}
+	cfg.ConnConfig.Tracer = tracer
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, pgError(err)
 	}
 	s := &Postgres{pool: pool, connConfig: listenerConfig(cfg.ConnConfig), onListenError: o.OnListenError,
-		view: pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}}
+		view: pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, tracer: tracer}
 	if o.IdleTxnTimeout > 0 {
 		// In the same round trip as BEGIN (simple protocol: one message).
 		s.view.BeginQuery = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL idle_in_transaction_session_timeout = 0`
