@@ -1,6 +1,7 @@
 package enginetest
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"sync"
@@ -83,6 +84,20 @@ func Barrier(t testing.TB, dir string) *blobstore.Barrier {
 func Memory(t testing.TB) *kv.Badger {
 	t.Helper()
 	s, err := kv.Open(kv.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// Postgres is a PostgreSQL store on dsn (a kv/pgtest database; the stores
+// of one test that play replicas share it), with a pool of at most
+// maxConns connections (0: kv's default), closed when the test ends,
+// after the cleanups registered later (a registry over it closes first).
+func Postgres(t testing.TB, dsn string, maxConns int32) *kv.Postgres {
+	t.Helper()
+	s, err := kv.OpenPostgres(context.Background(), kv.PostgresOptions{DSN: dsn, MaxConns: maxConns})
 	if err != nil {
 		t.Fatal(err)
 	}
