@@ -48,6 +48,19 @@ func wantArgs(cmd *cli.Command, n int, usage string) error {
 	return usagef("usage: %s %s", cmd.FullName(), usage)
 }
 
+// deleteAction is the Action of a subcommand that deletes the one thing
+// its argument (named by usage) names, at path(arg), and reports it with
+// done, a format of the argument.
+func deleteAction(s *streams, usage string, path func(string) string, done string) cli.ActionFunc {
+	return withClient(s, 1, usage, func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
+		id := args[0]
+		if err := c.do(ctx, "DELETE", path(id), nil, nil, nil); err != nil {
+			return err
+		}
+		return printDone(cmd, s, map[string]string{"deleted": id}, done, id)
+	})
+}
+
 // printList prints a listing: doc (the answer, with its items) as JSON
 // with -o json, else a table of items under header, cells giving the
 // columns of one item. The caller passes its items through nonNil in doc,

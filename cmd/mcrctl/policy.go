@@ -183,13 +183,7 @@ func policyCommand(s *streams) *cli.Command {
 				Name:      "rm",
 				Usage:     "delete a rule",
 				ArgsUsage: "ID",
-				Action: withClient(s, 1, "ID", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
-					id := args[0]
-					if err := c.do(ctx, "DELETE", rulePath(id), nil, nil, nil); err != nil {
-						return err
-					}
-					return printDone(cmd, s, map[string]string{"deleted": id}, "deleted rule %s\n", id)
-				}),
+				Action:    deleteAction(s, "ID", rulePath, "deleted rule %s\n"),
 			},
 			{
 				Name:      "enable",
