@@ -3,6 +3,7 @@ package enginetest
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -103,4 +104,19 @@ func Postgres(t testing.TB, dsn string, maxConns int32) *kv.Postgres {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// StagingFiles lists the files in dir's uploads directory, where uploads
+// stage in a data directory laid out as mcrsrv serve lays it out.
+func StagingFiles(t testing.TB, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(dir, "uploads"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }
