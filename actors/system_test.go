@@ -56,6 +56,21 @@ func result(t *testing.T, m *message) error {
 
 // hold occupies key's actor until the returned release is called, so that
 // later messages for key queue up deterministically.
+// sendCancelled queues a message for key's actor and then cancels its
+// ctx; ran reports whether its fn ran. Read ran only after the actor has
+// taken the message (a later Ask on key returned: mailboxes are FIFO).
+func sendCancelled(t *testing.T, s *System[string], key string) (m *message, ran *bool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ran = new(bool)
+	m, err := s.send(ctx, key, func(context.Context) error { *ran = true; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	return m, ran
+}
+
 func hold[K comparable](t *testing.T, s *System[K], key K) (release func()) {
 	t.Helper()
 	started, gate := make(chan struct{}), make(chan struct{})
@@ -225,13 +240,7 @@ func TestContextDoneWhileQueued(t *testing.T) {
 	s := New[string](Options{})
 	defer stop(t, s)
 	release := hold(t, s, "k")
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := false
-	m, err := s.send(ctx, "k", func(context.Context) error { ran = true; return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cancel()
+	m, ran := sendCancelled(t, s, "k")
 	res := make(chan error, 1)
 	go func() { res <- m.wait() }()
 	if err := await(t, res, "Ask to give up while the actor is busy"); !errors.Is(err, context.Canceled) {
@@ -242,7 +251,7 @@ func TestContextDoneWhileQueued(t *testing.T) {
 	if err := s.Ask(context.Background(), "k", noop); err != nil {
 		t.Fatal(err)
 	}
-	if ran {
+	if *ran {
 		t.Fatal("fn ran after its caller had given up")
 	}
 }
@@ -253,13 +262,7 @@ func TestContextDoneBeforeActorTakesIt(t *testing.T) {
 	s := New[string](Options{})
 	defer stop(t, s)
 	release := hold(t, s, "k")
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := false
-	m, err := s.send(ctx, "k", func(context.Context) error { ran = true; return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cancel()
+	m, ran := sendCancelled(t, s, "k")
 	release()
 	if err := s.Ask(context.Background(), "k", noop); err != nil { // FIFO: m has been taken
 		t.Fatal(err)
@@ -267,7 +270,7 @@ func TestContextDoneBeforeActorTakesIt(t *testing.T) {
 	if err := result(t, m); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Ask = %v, want context.Canceled", err)
 	}
-	if ran {
+	if *ran {
 		t.Fatal("fn ran with a cancelled context")
 	}
 }

@@ -35,12 +35,7 @@ func newTestEngineOn(t testing.TB, o Options, pg bool) *Registry {
 	s := enginetest.Open(t, "")
 	var store kv.Store = s.KV
 	if pg {
-		pgs, err := kv.OpenPostgres(context.Background(), kv.PostgresOptions{DSN: pgtest.Database(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = pgs.Close() })
-		store = pgs
+		store = enginetest.Postgres(t, pgtest.Database(t), 0)
 	}
 	r := New(store, s.Blobs, o)
 	t.Cleanup(func() {

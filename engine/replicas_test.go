@@ -27,10 +27,7 @@ func newReplicas(t testing.TB, n int) []*Registry {
 	dsn := pgtest.Database(t)
 	regs := make([]*Registry, n)
 	for i := range regs {
-		store, err := kv.OpenPostgres(context.Background(), kv.PostgresOptions{DSN: dsn, MaxConns: 8})
-		if err != nil {
-			t.Fatal(err)
-		}
+		store := enginetest.Postgres(t, dsn, 8)
 		blobs, err := blobstore.Open(shared.Dir, shared.Barrier)
 		if err != nil {
 			t.Fatal(err)
@@ -40,7 +37,6 @@ func newReplicas(t testing.TB, n int) []*Registry {
 			if err := r.Close(context.Background()); err != nil {
 				t.Error(err)
 			}
-			_ = store.Close()
 		})
 		regs[i] = r
 	}

@@ -13,11 +13,7 @@ import (
 // exactly the matching keys under its prefix.
 func TestAccessPatterns(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openBadger(t, Options{InMemory: true})
 	for _, tag := range []string{"a", "b", "c"} {
 		d := "sha256:keep"
 		if tag != "b" {

@@ -2,8 +2,8 @@ package kv
 
 // Records of the identity, policy and session namespaces (a/, k/, p/, w/;
 // see keys.go).
-// They use the same versioned codec as records.go: fields in a fixed order,
-// new fields appended at the end.
+// They use the same versioned codec as records.go (codec.go): fields in a
+// fixed order, new fields appended at the end.
 
 // AccountRecord is an identity: a person (human) or a CI robot or service
 // (system).
@@ -54,124 +54,71 @@ type PolicyRecord struct {
 	Updated        int64
 }
 
-func (e *encoder) strings(v []string) {
-	e.int(int64(len(v)))
-	for _, s := range v {
-		e.string(s)
-	}
+func (r *AccountRecord) fields(c *codec) {
+	c.string(&r.ID)
+	c.string(&r.Name)
+	c.string(&r.Type)
+	c.strings(&r.Roles)
+	c.bool(&r.Disabled)
+	c.int(&r.Created)
+	c.string(&r.PasswordHash)
+	c.int(&r.Updated)
 }
-
-func (e *encoder) bool(v bool) {
-	if v {
-		e.int(1)
-	} else {
-		e.int(0)
-	}
-}
-
-func (d *decoder) strings() []string {
-	n := d.int()
-	if n < 0 || n > int64(len(d.b)) { // every element takes at least one byte
-		d.err = ErrCorrupt
-		return nil
-	}
-	if n == 0 {
-		return nil
-	}
-	v := make([]string, n)
-	for i := range v {
-		v[i] = d.string()
-	}
-	return v
-}
-
-func (d *decoder) bool() bool { return d.int() != 0 }
 
 // Encode serializes r.
-func (r AccountRecord) Encode() []byte {
-	e := start()
-	e.string(r.ID)
-	e.string(r.Name)
-	e.string(r.Type)
-	e.strings(r.Roles)
-	e.bool(r.Disabled)
-	e.int(r.Created)
-	e.string(r.PasswordHash)
-	e.int(r.Updated)
-	return e.b
-}
+func (r AccountRecord) Encode() []byte { return encode(&r, 0) }
 
 // DecodeAccount parses an AccountRecord.
-func DecodeAccount(b []byte) (AccountRecord, error) {
-	d := newDecoder(b)
-	r := AccountRecord{ID: d.string(), Name: d.string(), Type: d.string(), Roles: d.strings(),
-		Disabled: d.bool(), Created: d.int(), PasswordHash: d.string(), Updated: d.int()}
-	return r, d.err
+func DecodeAccount(b []byte) (AccountRecord, error) { return decode[AccountRecord](b) }
+
+func (r *AccessKeyRecord) fields(c *codec) {
+	c.string(&r.ID)
+	c.string(&r.Account)
+	c.bytes(&r.Hash)
+	c.string(&r.Description)
+	c.int(&r.Created)
+	c.int(&r.Revoked)
 }
 
 // Encode serializes r.
-func (r AccessKeyRecord) Encode() []byte {
-	e := start()
-	e.string(r.ID)
-	e.string(r.Account)
-	e.bytes(r.Hash)
-	e.string(r.Description)
-	e.int(r.Created)
-	e.int(r.Revoked)
-	return e.b
-}
+func (r AccessKeyRecord) Encode() []byte { return encode(&r, 0) }
 
 // DecodeAccessKey parses an AccessKeyRecord.
-func DecodeAccessKey(b []byte) (AccessKeyRecord, error) {
-	d := newDecoder(b)
-	r := AccessKeyRecord{ID: d.string(), Account: d.string(), Hash: d.bytes(), Description: d.string(),
-		Created: d.int(), Revoked: d.int()}
-	return r, d.err
+func DecodeAccessKey(b []byte) (AccessKeyRecord, error) { return decode[AccessKeyRecord](b) }
+
+func (r *SigningKeyRecord) fields(c *codec) {
+	c.string(&r.ID)
+	c.string(&r.Alg)
+	c.bytes(&r.Private)
+	c.int(&r.Created)
 }
 
 // Encode serializes r.
-func (r SigningKeyRecord) Encode() []byte {
-	e := start()
-	e.string(r.ID)
-	e.string(r.Alg)
-	e.bytes(r.Private)
-	e.int(r.Created)
-	return e.b
-}
+func (r SigningKeyRecord) Encode() []byte { return encode(&r, 0) }
 
 // DecodeSigningKey parses a SigningKeyRecord.
-func DecodeSigningKey(b []byte) (SigningKeyRecord, error) {
-	d := newDecoder(b)
-	r := SigningKeyRecord{ID: d.string(), Alg: d.string(), Private: d.bytes(), Created: d.int()}
-	return r, d.err
+func DecodeSigningKey(b []byte) (SigningKeyRecord, error) { return decode[SigningKeyRecord](b) }
+
+func (r *PolicyRecord) fields(c *codec) {
+	c.string(&r.ID)
+	c.int(&r.Priority)
+	c.string(&r.Description)
+	c.string(&r.Effect)
+	c.string(&r.SubjectAccount)
+	c.string(&r.SubjectType)
+	c.string(&r.SubjectRole)
+	c.strings(&r.Actions)
+	c.strings(&r.Repositories)
+	c.bool(&r.Enabled)
+	c.int(&r.Created)
+	c.int(&r.Updated)
 }
 
 // Encode serializes r.
-func (r PolicyRecord) Encode() []byte {
-	e := start()
-	e.string(r.ID)
-	e.int(r.Priority)
-	e.string(r.Description)
-	e.string(r.Effect)
-	e.string(r.SubjectAccount)
-	e.string(r.SubjectType)
-	e.string(r.SubjectRole)
-	e.strings(r.Actions)
-	e.strings(r.Repositories)
-	e.bool(r.Enabled)
-	e.int(r.Created)
-	e.int(r.Updated)
-	return e.b
-}
+func (r PolicyRecord) Encode() []byte { return encode(&r, 0) }
 
 // DecodePolicy parses a PolicyRecord.
-func DecodePolicy(b []byte) (PolicyRecord, error) {
-	d := newDecoder(b)
-	r := PolicyRecord{ID: d.string(), Priority: d.int(), Description: d.string(), Effect: d.string(),
-		SubjectAccount: d.string(), SubjectType: d.string(), SubjectRole: d.string(),
-		Actions: d.strings(), Repositories: d.strings(), Enabled: d.bool(), Created: d.int(), Updated: d.int()}
-	return r, d.err
-}
+func DecodePolicy(b []byte) (PolicyRecord, error) { return decode[PolicyRecord](b) }
 
 // SessionRecord is a web UI sign-in. The principal is copied in because
 // with MCIAS the account lives elsewhere; with builtin accounts the UI
@@ -186,23 +133,18 @@ type SessionRecord struct {
 	Expires   int64  // unix nanoseconds
 }
 
-// Encode serializes r.
-func (r SessionRecord) Encode() []byte {
-	e := start()
-	e.string(r.AccountID)
-	e.string(r.Name)
-	e.string(r.Type)
-	e.strings(r.Roles)
-	e.string(r.CSRF)
-	e.int(r.Created)
-	e.int(r.Expires)
-	return e.b
+func (r *SessionRecord) fields(c *codec) {
+	c.string(&r.AccountID)
+	c.string(&r.Name)
+	c.string(&r.Type)
+	c.strings(&r.Roles)
+	c.string(&r.CSRF)
+	c.int(&r.Created)
+	c.int(&r.Expires)
 }
 
+// Encode serializes r.
+func (r SessionRecord) Encode() []byte { return encode(&r, 0) }
+
 // DecodeSession parses a SessionRecord.
-func DecodeSession(b []byte) (SessionRecord, error) {
-	d := newDecoder(b)
-	r := SessionRecord{AccountID: d.string(), Name: d.string(), Type: d.string(), Roles: d.strings(),
-		CSRF: d.string(), Created: d.int(), Expires: d.int()}
-	return r, d.err
-}
+func DecodeSession(b []byte) (SessionRecord, error) { return decode[SessionRecord](b) }

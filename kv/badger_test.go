@@ -42,8 +42,7 @@ func TestReopenKeepsData(t *testing.T) {
 
 func TestBackupRestore(t *testing.T) {
 	ctx := context.Background()
-	src, _ := Open(Options{InMemory: true})
-	defer src.Close()
+	src := openBadger(t, Options{InMemory: true})
 	_ = src.Update(ctx, func(tx Txn) error {
 		for i := range 100 {
 			if err := tx.Set(RepoKey(fmt.Sprintf("r%03d", i)), RepoRecord{Created: int64(i)}.Encode()); err != nil {
@@ -56,8 +55,7 @@ func TestBackupRestore(t *testing.T) {
 	if err := src.Backup(ctx, &buf); err != nil {
 		t.Fatal(err)
 	}
-	dst, _ := Open(Options{Dir: t.TempDir()})
-	defer dst.Close()
+	dst := openBadger(t, Options{Dir: t.TempDir()})
 	if err := dst.Restore(ctx, &buf); err != nil {
 		t.Fatal(err)
 	}
@@ -103,11 +101,7 @@ func (b *testBarrier) Wait() error {
 // transaction does not wait, and that the barrier's error is Update's.
 func TestUpdateWaitsOnBarrier(t *testing.T) {
 	b := &testBarrier{}
-	s, err := Open(Options{Dir: t.TempDir(), Barrier: b})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openBadger(t, Options{Dir: t.TempDir(), Barrier: b})
 	ctx := context.Background()
 	b.check = func() error {
 		return s.View(ctx, func(r Reader) error {

@@ -13,11 +13,7 @@ import (
 // and a large value written to the value log shows up in ValueLog.
 func TestDiskUsageAllocated(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openBadger(t, Options{Dir: dir})
 
 	var apparent int64
 	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
@@ -54,11 +50,7 @@ func TestDiskUsageAllocated(t *testing.T) {
 }
 
 func TestDiskUsageInMemory(t *testing.T) {
-	s, err := Open(Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openBadger(t, Options{InMemory: true})
 	u, err := s.DiskUsage()
 	if err != nil || u.Total() != 0 {
 		t.Errorf("in-memory store: %+v, %v; want 0", u, err)

@@ -1,19 +1,5 @@
 package kv
 
-import (
-	"encoding/binary"
-	"errors"
-)
-
-// ErrCorrupt is returned when a stored record cannot be decoded.
-var ErrCorrupt = errors.New("kv: corrupt record")
-
-// Records are encoded as a version byte followed by fields in a fixed order:
-// integers as varints, strings and byte slices as uvarint length + bytes. A
-// new field is appended at the end and older records decode with its zero
-// value, so adding one needs no migration.
-const recordVersion = 1
-
 // BlobRecord says the content of a digest is in the blob store.
 type BlobRecord struct {
 	Size       int64
@@ -48,133 +34,58 @@ type UploadRecord struct {
 	Staging []byte
 }
 
-type encoder struct{ b []byte }
-
-func (e *encoder) int(v int64) { e.b = binary.AppendVarint(e.b, v) }
-func (e *encoder) bytes(v []byte) {
-	e.b = binary.AppendUvarint(e.b, uint64(len(v)))
-	e.b = append(e.b, v...)
+func (r *BlobRecord) fields(c *codec) {
+	c.int(&r.Size)
+	c.int(&r.Created)
+	c.int(&r.LastLinked)
 }
-func (e *encoder) string(v string) {
-	e.b = binary.AppendUvarint(e.b, uint64(len(v)))
-	e.b = append(e.b, v...)
-}
-
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func newDecoder(b []byte) *decoder {
-	if len(b) == 0 || b[0] != recordVersion {
-		return &decoder{err: ErrCorrupt}
-	}
-	return &decoder{b: b[1:]}
-}
-
-func (d *decoder) int() int64 {
-	if d.err != nil || len(d.b) == 0 {
-		return 0 // a field appended after this record was written
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = ErrCorrupt
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) bytes() []byte {
-	if d.err != nil || len(d.b) == 0 {
-		return nil
-	}
-	l, n := binary.Uvarint(d.b)
-	if n <= 0 || uint64(len(d.b)-n) < l {
-		d.err = ErrCorrupt
-		return nil
-	}
-	v := make([]byte, l)
-	copy(v, d.b[n:])
-	d.b = d.b[n+int(l):]
-	return v
-}
-
-func (d *decoder) string() string { return string(d.bytes()) }
-
-func start() *encoder { return &encoder{b: []byte{recordVersion}} }
 
 // Encode serializes r.
-func (r BlobRecord) Encode() []byte {
-	e := start()
-	e.int(r.Size)
-	e.int(r.Created)
-	e.int(r.LastLinked)
-	return e.b
-}
+func (r BlobRecord) Encode() []byte { return encode(&r, 0) }
 
 // DecodeBlob parses a BlobRecord.
-func DecodeBlob(b []byte) (BlobRecord, error) {
-	d := newDecoder(b)
-	r := BlobRecord{Size: d.int(), Created: d.int(), LastLinked: d.int()}
-	return r, d.err
+func DecodeBlob(b []byte) (BlobRecord, error) { return decode[BlobRecord](b) }
+
+func (r *RepoRecord) fields(c *codec) {
+	c.int(&r.Created)
 }
 
 // Encode serializes r.
-func (r RepoRecord) Encode() []byte {
-	e := start()
-	e.int(r.Created)
-	return e.b
-}
+func (r RepoRecord) Encode() []byte { return encode(&r, 0) }
 
 // DecodeRepo parses a RepoRecord.
-func DecodeRepo(b []byte) (RepoRecord, error) {
-	d := newDecoder(b)
-	r := RepoRecord{Created: d.int()}
-	return r, d.err
+func DecodeRepo(b []byte) (RepoRecord, error) { return decode[RepoRecord](b) }
+
+func (r *ManifestRecord) fields(c *codec) {
+	c.string(&r.MediaType)
+	c.string(&r.ArtifactType)
+	c.string(&r.Subject)
+	c.int(&r.Created)
+	c.bytes(&r.Payload)
 }
 
 // Encode serializes r.
 func (r ManifestRecord) Encode() []byte {
-	e := start()
-	e.b = make([]byte, 0, len(r.Payload)+len(r.MediaType)+len(r.ArtifactType)+len(r.Subject)+32)
-	e.b = append(e.b, recordVersion)
-	e.string(r.MediaType)
-	e.string(r.ArtifactType)
-	e.string(r.Subject)
-	e.int(r.Created)
-	e.bytes(r.Payload)
-	return e.b
+	return encode(&r, len(r.Payload)+len(r.MediaType)+len(r.ArtifactType)+len(r.Subject)+32)
 }
 
 // DecodeManifest parses a ManifestRecord.
-func DecodeManifest(b []byte) (ManifestRecord, error) {
-	d := newDecoder(b)
-	r := ManifestRecord{MediaType: d.string(), ArtifactType: d.string(), Subject: d.string(), Created: d.int(), Payload: d.bytes()}
-	return r, d.err
+func DecodeManifest(b []byte) (ManifestRecord, error) { return decode[ManifestRecord](b) }
+
+func (r *UploadRecord) fields(c *codec) {
+	c.string(&r.Repo)
+	c.int(&r.Offset)
+	c.int(&r.Started)
+	c.bytes(&r.HashState)
+	c.int(&r.Updated)
+	c.bytes(&r.Staging)
 }
 
 // Encode serializes r.
-func (r UploadRecord) Encode() []byte {
-	e := start()
-	e.string(r.Repo)
-	e.int(r.Offset)
-	e.int(r.Started)
-	e.bytes(r.HashState)
-	e.int(r.Updated)
-	e.bytes(r.Staging)
-	return e.b
-}
+func (r UploadRecord) Encode() []byte { return encode(&r, 0) }
 
 // DecodeUpload parses an UploadRecord.
-func DecodeUpload(b []byte) (UploadRecord, error) {
-	d := newDecoder(b)
-	r := UploadRecord{Repo: d.string(), Offset: d.int(), Started: d.int(), HashState: d.bytes(), Updated: d.int(), Staging: d.bytes()}
-	if len(r.Staging) == 0 {
-		r.Staging = nil // local files keep no state
-	}
-	return r, d.err
-}
+func DecodeUpload(b []byte) (UploadRecord, error) { return decode[UploadRecord](b) }
 
 // JobRecord is the persisted status of a background job kind (jobs.Status;
 // times in unix nanoseconds, 0 for none).
@@ -190,28 +101,23 @@ type JobRecord struct {
 	Runs       int64
 }
 
-// Encode serializes r.
-func (r JobRecord) Encode() []byte {
-	e := start()
-	e.string(r.State)
-	e.int(r.Started)
-	e.int(r.Finished)
-	e.int(r.Done)
-	e.int(r.Total)
-	e.string(r.Note)
-	e.string(r.LastResult)
-	e.string(r.LastError)
-	e.int(r.Runs)
-	return e.b
+func (r *JobRecord) fields(c *codec) {
+	c.string(&r.State)
+	c.int(&r.Started)
+	c.int(&r.Finished)
+	c.int(&r.Done)
+	c.int(&r.Total)
+	c.string(&r.Note)
+	c.string(&r.LastResult)
+	c.string(&r.LastError)
+	c.int(&r.Runs)
 }
 
+// Encode serializes r.
+func (r JobRecord) Encode() []byte { return encode(&r, 0) }
+
 // DecodeJob parses a JobRecord.
-func DecodeJob(b []byte) (JobRecord, error) {
-	d := newDecoder(b)
-	r := JobRecord{State: d.string(), Started: d.int(), Finished: d.int(), Done: d.int(), Total: d.int(),
-		Note: d.string(), LastResult: d.string(), LastError: d.string(), Runs: d.int()}
-	return r, d.err
-}
+func DecodeJob(b []byte) (JobRecord, error) { return decode[JobRecord](b) }
 
 // LeaseRecord is the background-jobs leader lease (lease.go): which
 // process holds it, under which term, until when (unix nanoseconds, by the
@@ -223,19 +129,15 @@ type LeaseRecord struct {
 	Expires int64
 }
 
-// Encode serializes r.
-func (r LeaseRecord) Encode() []byte {
-	e := start()
-	e.string(r.Holder)
-	e.string(r.Name)
-	e.int(r.Term)
-	e.int(r.Expires)
-	return e.b
+func (r *LeaseRecord) fields(c *codec) {
+	c.string(&r.Holder)
+	c.string(&r.Name)
+	c.int(&r.Term)
+	c.int(&r.Expires)
 }
 
+// Encode serializes r.
+func (r LeaseRecord) Encode() []byte { return encode(&r, 0) }
+
 // DecodeLease parses a LeaseRecord.
-func DecodeLease(b []byte) (LeaseRecord, error) {
-	d := newDecoder(b)
-	r := LeaseRecord{Holder: d.string(), Name: d.string(), Term: d.int(), Expires: d.int()}
-	return r, d.err
-}
+func DecodeLease(b []byte) (LeaseRecord, error) { return decode[LeaseRecord](b) }

@@ -125,13 +125,7 @@ func accountCommand(s *streams) *cli.Command {
 				Name:      "rm",
 				Usage:     "delete an account",
 				ArgsUsage: "ACCOUNT",
-				Action: withClient(s, 1, "ACCOUNT", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
-					acct := args[0]
-					if err := c.do(ctx, "DELETE", accountPath(acct), nil, nil, nil); err != nil {
-						return err
-					}
-					return printDone(cmd, s, map[string]string{"deleted": acct}, "deleted account %s\n", acct)
-				}),
+				Action:    deleteAction(s, "ACCOUNT", func(a string) string { return accountPath(a) }, "deleted account %s\n"),
 			},
 			{
 				Name:      "passwd",

@@ -13,28 +13,31 @@ import (
 // The helpers here hold what the subcommands' actions have in common, so
 // that each action states only its call and its output.
 
-// withArgs is the Action of a subcommand that takes exactly n arguments,
-// named by usage in the error when the count is off.
-func withArgs(n int, usage string, fn func(ctx context.Context, cmd *cli.Command, args []string) error) cli.ActionFunc {
-	return func(ctx context.Context, cmd *cli.Command) error {
-		if err := wantArgs(cmd, n, usage); err != nil {
-			return err
-		}
-		return fn(ctx, cmd, cmd.Args().Slice())
-	}
+// withClient is the Action of a subcommand that takes exactly n
+// arguments, named by usage in the error when the count is off, and calls
+// the server.
+func withClient(s *streams, n int, usage string, fn func(ctx context.Context, cmd *cli.Command, c *client, args []string) error) cli.ActionFunc {
+	return withChecked(s, func(cmd *cli.Command) ([]string, error) {
+		return cmd.Args().Slice(), wantArgs(cmd, n, usage)
+	}, fn)
 }
 
-// withClient is withArgs for a subcommand that calls the server: the
-// client is made after the arguments are checked, so that a wrong command
-// line is reported as such even where no server is configured.
-func withClient(s *streams, n int, usage string, fn func(ctx context.Context, cmd *cli.Command, c *client, args []string) error) cli.ActionFunc {
-	return withArgs(n, usage, func(ctx context.Context, cmd *cli.Command, args []string) error {
+// withChecked is the Action of a subcommand that calls the server: check
+// reads its command line, then the client is made, in that order, so that
+// a wrong command line is reported as such even where no server is
+// configured; fn gets what check read.
+func withChecked[T any](s *streams, check func(cmd *cli.Command) (T, error), fn func(ctx context.Context, cmd *cli.Command, c *client, v T) error) cli.ActionFunc {
+	return func(ctx context.Context, cmd *cli.Command) error {
+		v, err := check(cmd)
+		if err != nil {
+			return err
+		}
 		c, err := newClient(cmd, s)
 		if err != nil {
 			return err
 		}
-		return fn(ctx, cmd, c, args)
-	})
+		return fn(ctx, cmd, c, v)
+	}
 }
 
 // wantArgs checks cmd has exactly n arguments, named by usage.
@@ -46,6 +49,19 @@ func wantArgs(cmd *cli.Command, n int, usage string) error {
 		return usagef("%s takes no arguments", cmd.FullName())
 	}
 	return usagef("usage: %s %s", cmd.FullName(), usage)
+}
+
+// deleteAction is the Action of a subcommand that deletes the one thing
+// its argument (named by usage) names, at path(arg), and reports it with
+// done, a format of the argument.
+func deleteAction(s *streams, usage string, path func(string) string, done string) cli.ActionFunc {
+	return withClient(s, 1, usage, func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
+		id := args[0]
+		if err := c.do(ctx, "DELETE", path(id), nil, nil, nil); err != nil {
+			return err
+		}
+		return printDone(cmd, s, map[string]string{"deleted": id}, done, id)
+	})
 }
 
 // printList prints a listing: doc (the answer, with its items) as JSON

@@ -62,19 +62,13 @@ func auditQuery(cmd *cli.Command, now time.Time) (url.Values, error) {
 	return q, nil
 }
 
-// auditClient reads the query of cmd's filters, then makes the client: in
-// that order, so that a bad filter is reported as such even where no
-// server is configured.
-func auditClient(cmd *cli.Command, s *streams) (*client, url.Values, error) {
-	q, err := auditQuery(cmd, time.Now())
-	if err != nil {
-		return nil, nil, err
+// auditArgs checks audit ls and tail take no arguments and reads the
+// query of their filters.
+func auditArgs(cmd *cli.Command) (url.Values, error) {
+	if err := wantArgs(cmd, 0, ""); err != nil {
+		return nil, err
 	}
-	c, err := newClient(cmd, s)
-	if err != nil {
-		return nil, nil, err
-	}
-	return c, q, nil
+	return auditQuery(cmd, time.Now())
 }
 
 // parseTimeArg reads RFC 3339, or a duration before now.
@@ -98,13 +92,7 @@ func auditCommand(s *streams) *cli.Command {
 				Name:  "ls",
 				Usage: "list events, oldest first",
 				Flags: listFlags(auditFilterFlags()...),
-				// withArgs, not withClient: auditClient checks the filters
-				// before it makes the client.
-				Action: withArgs(0, "", func(ctx context.Context, cmd *cli.Command, _ []string) error {
-					c, q, err := auditClient(cmd, s)
-					if err != nil {
-						return err
-					}
+				Action: withChecked(s, auditArgs, func(ctx context.Context, cmd *cli.Command, c *client, q url.Values) error {
 					evs, next, err := fetchAll(ctx, cmd, c, apiv1.Prefix+"/audit", q, listing[apiv1.EventPage, apiv1.Event]{
 						items: func(p *apiv1.EventPage) []apiv1.Event { return p.Events },
 						next:  func(p *apiv1.EventPage) string { return p.Next },
@@ -127,15 +115,13 @@ func auditCommand(s *streams) *cli.Command {
 					&cli.IntFlag{Name: "lines", Aliases: []string{"n"}, Value: 10, Usage: "how many of the newest events to print first"},
 					&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new events (long poll) until interrupted"},
 				),
-				// withArgs, not withClient, as in ls.
-				Action: withArgs(0, "", func(ctx context.Context, cmd *cli.Command, _ []string) error {
-					if cmd.Int("lines") < 0 {
-						return usagef("--lines must be >= 0")
+				Action: withChecked(s, func(cmd *cli.Command) (url.Values, error) {
+					q, err := auditArgs(cmd)
+					if err == nil && cmd.Int("lines") < 0 {
+						err = usagef("--lines must be >= 0")
 					}
-					c, q, err := auditClient(cmd, s)
-					if err != nil {
-						return err
-					}
+					return q, err
+				}, func(ctx context.Context, cmd *cli.Command, c *client, q url.Values) error {
 					return tail(ctx, cmd, s, c, q)
 				}),
 			},

@@ -121,27 +121,20 @@ func policyCommand(s *streams) *cli.Command {
 				Name:  "add",
 				Usage: "create a rule (409, exit 5, when the id exists)",
 				Flags: ruleFlags(),
-				// withArgs, not withClient: the rule is checked before the
-				// client is made, so that a bad one is reported as such even
-				// where no server is configured.
-				Action: withArgs(0, "", func(ctx context.Context, cmd *cli.Command, _ []string) error {
-					var r apiv1.Rule
+				Action: withChecked(s, func(cmd *cli.Command) (apiv1.Rule, error) {
+					if err := wantArgs(cmd, 0, ""); err != nil {
+						return apiv1.Rule{}, err
+					}
 					if cmd.IsSet("file") {
-						var err error
-						if r, err = ruleFromFile(cmd, s); err != nil {
-							return err
-						}
-					} else {
-						r = apiv1.Rule{Priority: cmd.Int("priority"), Enabled: true}
-						applyRuleFlags(cmd, &r)
-						if r.ID == "" || r.Effect == "" || len(r.Actions) == 0 {
-							return usagef("policy add needs --id, --effect and --actions (or --file)")
-						}
+						return ruleFromFile(cmd, s)
 					}
-					c, err := newClient(cmd, s)
-					if err != nil {
-						return err
+					r := apiv1.Rule{Priority: cmd.Int("priority"), Enabled: true}
+					applyRuleFlags(cmd, &r)
+					if r.ID == "" || r.Effect == "" || len(r.Actions) == 0 {
+						return r, usagef("policy add needs --id, --effect and --actions (or --file)")
 					}
+					return r, nil
+				}, func(ctx context.Context, cmd *cli.Command, c *client, r apiv1.Rule) error {
 					var out apiv1.Rule
 					if err := c.do(ctx, "POST", apiv1.Prefix+"/policy/rules", nil, r, &out); err != nil {
 						return err
@@ -183,13 +176,7 @@ func policyCommand(s *streams) *cli.Command {
 				Name:      "rm",
 				Usage:     "delete a rule",
 				ArgsUsage: "ID",
-				Action: withClient(s, 1, "ID", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
-					id := args[0]
-					if err := c.do(ctx, "DELETE", rulePath(id), nil, nil, nil); err != nil {
-						return err
-					}
-					return printDone(cmd, s, map[string]string{"deleted": id}, "deleted rule %s\n", id)
-				}),
+				Action:    deleteAction(s, "ID", rulePath, "deleted rule %s\n"),
 			},
 			{
 				Name:      "enable",
@@ -213,25 +200,24 @@ func policyCommand(s *streams) *cli.Command {
 					&cli.StringFlag{Name: "action", Required: true, Usage: "the action: pull, push, delete, catalog, admin, policy:manage, ..."},
 					&cli.StringFlag{Name: "repository", Usage: "the repository, for repository actions"},
 				},
-				// withArgs, not withClient: the flags are checked before the
-				// client is made, as in add.
-				Action: withArgs(0, "", func(ctx context.Context, cmd *cli.Command, _ []string) error {
+				Action: withChecked(s, func(cmd *cli.Command) (apiv1.EvaluateRequest, error) {
 					req := apiv1.EvaluateRequest{
 						Account: cmd.String("account"), AccountType: cmd.String("account-type"), Roles: cmd.StringSlice("role"),
 						Action: cmd.String("action"), Repository: cmd.String("repository"),
 					}
+					if err := wantArgs(cmd, 0, ""); err != nil {
+						return req, err
+					}
 					if req.Account != "" && (req.AccountType != "" || len(req.Roles) > 0) {
-						return usagef("--account excludes --account-type and --role")
+						return req, usagef("--account excludes --account-type and --role")
 					}
-					c, err := newClient(cmd, s)
-					if err != nil {
-						return err
-					}
+					return req, nil
+				}, func(ctx context.Context, cmd *cli.Command, c *client, req apiv1.EvaluateRequest) error {
 					var d apiv1.Decision
 					if err := c.do(ctx, "POST", apiv1.Prefix+"/policy/evaluate", nil, req, &d); err != nil {
 						return err
 					}
-					err = printFields(cmd, s, d, func(tw io.Writer) {
+					err := printFields(cmd, s, d, func(tw io.Writer) {
 						verdict := "denied"
 						if d.Allowed {
 							verdict = "allowed"

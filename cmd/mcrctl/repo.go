@@ -109,32 +109,31 @@ func tagCommand(s *streams) *cli.Command {
 				Name:      "rm",
 				Usage:     "delete a tag (the manifest stays)",
 				ArgsUsage: "REPO TAG | REPO:TAG",
-				// Not withClient: it takes one argument or two.
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					var repo, tag string
-					switch cmd.NArg() {
-					case 1:
-						var ok bool
-						if repo, tag, ok = splitRepoTag(cmd.Args().First()); !ok {
-							return usagef("%q is not REPO:TAG", cmd.Args().First())
-						}
-					case 2:
-						repo, tag = cmd.Args().Get(0), cmd.Args().Get(1)
-					default:
-						return usagef("tag rm takes REPO TAG or REPO:TAG")
-					}
-					c, err := newClient(cmd, s)
-					if err != nil {
-						return err
-					}
+				Action: withChecked(s, tagArgs, func(ctx context.Context, cmd *cli.Command, c *client, rt [2]string) error {
+					repo, tag := rt[0], rt[1]
 					if err := c.do(ctx, "DELETE", repoPath(repo, "tags", tag), nil, nil, nil); err != nil {
 						return err
 					}
 					return printDone(cmd, s, map[string]string{"deleted": repo + ":" + tag}, "deleted tag %s:%s\n", repo, tag)
-				},
+				}),
 			},
 		},
 	}
+}
+
+// tagArgs reads the repository and tag of tag rm: REPO TAG, or REPO:TAG.
+func tagArgs(cmd *cli.Command) ([2]string, error) {
+	switch cmd.NArg() {
+	case 1:
+		repo, tag, ok := splitRepoTag(cmd.Args().First())
+		if !ok {
+			return [2]string{}, usagef("%q is not REPO:TAG", cmd.Args().First())
+		}
+		return [2]string{repo, tag}, nil
+	case 2:
+		return [2]string{cmd.Args().Get(0), cmd.Args().Get(1)}, nil
+	}
+	return [2]string{}, usagef("tag rm takes REPO TAG or REPO:TAG")
 }
 
 // splitRepoTag splits REPO:TAG at the colon after the last slash.

@@ -41,13 +41,7 @@ func uploadCommand(s *streams) *cli.Command {
 				Name:      "rm",
 				Usage:     "remove an upload session and its staging file (its client's next request gets BLOB_UPLOAD_UNKNOWN)",
 				ArgsUsage: "ID",
-				Action: withClient(s, 1, "ID", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
-					id := args[0]
-					if err := c.do(ctx, "DELETE", apiv1.Prefix+"/uploads/"+url.PathEscape(id), nil, nil, nil); err != nil {
-						return err
-					}
-					return printDone(cmd, s, map[string]string{"deleted": id}, "removed upload %s\n", id)
-				}),
+				Action:    deleteAction(s, "ID", func(id string) string { return apiv1.Prefix + "/uploads/" + url.PathEscape(id) }, "removed upload %s\n"),
 			},
 		},
 	}

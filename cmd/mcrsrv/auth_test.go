@@ -11,8 +11,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
-	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
 func TestAuthConfig(t *testing.T) {
@@ -73,11 +73,7 @@ func TestInit(t *testing.T) {
 	if err := initData(ctx, c, "", &out); err == nil || !strings.Contains(err.Error(), "already initialized") {
 		t.Errorf("second init: %v", err)
 	}
-	store, err := kv.Open(kv.Options{Dir: filepath.Join(c.Data, "meta")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := enginetest.Open(t, c.Data).KV
 	ids, err := identity.New(ctx, store, identity.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -106,11 +102,7 @@ func TestServeBootstrapsAdmin(t *testing.T) {
 	ctx := context.Background()
 	c := Defaults()
 	c.Data = t.TempDir()
-	store, err := kv.Open(kv.Options{Dir: filepath.Join(c.Data, "meta")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := enginetest.Open(t, c.Data).KV
 	var logs bytes.Buffer
 	a, done, err := setupAuth(ctx, c, store, audit.Log{L: zerolog.New(&logs)}, zerolog.New(&logs))
 	if err != nil || a == nil {

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
-	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
 // runMcrsrv runs the command line args (without the program name) and
@@ -114,11 +114,7 @@ func TestOfflineAccountsAndPolicy(t *testing.T) {
 		t.Errorf("account ls:\n%s", accts)
 	}
 
-	store, err := kv.Open(kv.Options{Dir: filepath.Join(data, "meta")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := enginetest.Open(t, data).KV
 	ids, err := identity.New(ctx, store, identity.Options{})
 	if err != nil {
 		t.Fatal(err)

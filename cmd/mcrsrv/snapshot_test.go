@@ -17,11 +17,9 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
-	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
-	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
 // image is what the test pushed: to be read back after a restore.
@@ -119,16 +117,8 @@ func TestSnapshotRestore(t *testing.T) {
 	if !strings.Contains(out, "every digest verified") || !strings.Contains(out, "hash chain intact") {
 		t.Fatalf("restore said:\n%s", out)
 	}
-	store2, err := kv.Open(kv.Options{Dir: filepath.Join(restored, "meta")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store2.Close()
-	blobs2, err := blobstore.Open(restored, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg2 := engine.New(store2, blobs2, engine.Options{})
+	stores2 := enginetest.Open(t, restored)
+	reg2 := engine.New(stores2.KV, stores2.Blobs, engine.Options{})
 	defer reg2.Close(ctx)
 	for _, im := range images {
 		for _, ref := range []names.Reference{{Tag: im.tag}, {Digest: im.manifest}} {
@@ -149,7 +139,7 @@ func TestSnapshotRestore(t *testing.T) {
 			}
 		}
 	}
-	p, err := audit.Query(ctx, store2, audit.Filter{Repository: "tools"}, "", 10)
+	p, err := audit.Query(ctx, stores2.KV, audit.Filter{Repository: "tools"}, "", 10)
 	if err != nil || len(p.Events) != 1 {
 		t.Fatalf("audit log after restore: %+v %v", p, err)
 	}

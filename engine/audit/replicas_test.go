@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/kv"
 	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
 )
@@ -26,11 +27,7 @@ func TestChainAcrossReplicas(t *testing.T) {
 	journals := make([]*Journal, replicas)
 	viewed := make(chan struct{}, 1)
 	for i := range journals {
-		s, err := kv.OpenPostgres(ctx, kv.PostgresOptions{DSN: dsn, MaxConns: 4})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
+		s := enginetest.Postgres(t, dsn, 4)
 		stores[i] = s
 		if i == 0 {
 			stores[i] = viewSignal{s, viewed}

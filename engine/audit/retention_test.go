@@ -12,24 +12,18 @@ import (
 )
 
 // chainBytes adds up the stored events' keys and values.
-func chainBytes(t *testing.T, s kv.Store) uint64 {
-	t.Helper()
-	var n uint64
-	err := s.View(context.Background(), func(r kv.Reader) (err error) { n, err = sizeOf(r); return })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
+func chainBytes(t *testing.T, s kv.Store) uint64 { t.Helper(); return mustRead(t, s, sizeOf) }
 
-func headOf(t *testing.T, s kv.Store) head {
+func headOf(t *testing.T, s kv.Store) head { t.Helper(); return mustRead(t, s, readHead) }
+
+// mustRead is what fn reads out of one snapshot of s.
+func mustRead[T any](t *testing.T, s kv.Store, fn func(kv.Reader) (T, error)) T {
 	t.Helper()
-	var h head
-	err := s.View(context.Background(), func(r kv.Reader) (err error) { h, err = readHead(r); return })
+	v, err := kv.Read(context.Background(), s, fn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return v
 }
 
 // filled returns a store holding n events, one a second from base.

@@ -1,7 +1,9 @@
 package enginetest
 
 import (
+	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -88,4 +90,33 @@ func Memory(t testing.TB) *kv.Badger {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// Postgres is a PostgreSQL store on dsn (a kv/pgtest database; the stores
+// of one test that play replicas share it), with a pool of at most
+// maxConns connections (0: kv's default), closed when the test ends,
+// after the cleanups registered later (a registry over it closes first).
+func Postgres(t testing.TB, dsn string, maxConns int32) *kv.Postgres {
+	t.Helper()
+	s, err := kv.OpenPostgres(context.Background(), kv.PostgresOptions{DSN: dsn, MaxConns: maxConns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// StagingFiles lists the files in dir's uploads directory, where uploads
+// stage in a data directory laid out as mcrsrv serve lays it out.
+func StagingFiles(t testing.TB, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(dir, "uploads"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }

@@ -58,7 +58,7 @@ func TestSweepUnreferenced(t *testing.T) {
 	if rep.Swept != 0 || rep.Kept != 3 || rep.Marked != 3 {
 		t.Fatalf("inside the grace period: %+v", rep)
 	}
-	e.clock.Advance(2 * hour)
+	e.clock.Add(2 * hour)
 	rep = e.run(false)
 	if rep.Swept != 3 || rep.Marked != 3 || rep.Blobs != 6 || rep.Manifests != 1 || rep.SweptBytes != 64+256+100 {
 		t.Fatalf("report: %+v", rep)
@@ -97,7 +97,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 	}
 	_ = old
 	e.blob("b", randBytes(10))
-	e.clock.Advance(2 * hour)
+	e.clock.Add(2 * hour)
 	before := e.dump()
 	dry := e.run(true)
 	if after := e.dump(); len(after) != len(before) {
@@ -135,7 +135,7 @@ func TestUntaggedPolicy(t *testing.T) {
 	if err := e.reg.DeleteManifest(ctx, "multi", names.Reference{Tag: "old"}); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(2 * hour)
+	e.clock.Add(2 * hour)
 	// Pushed just now: young, stays although untagged.
 	fresh, _ := e.simpleImage("multi", "")
 
@@ -203,7 +203,7 @@ func TestUnusedAndDanglingLinks(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(2 * hour)
+	e.clock.Add(2 * hour)
 	rep := e.run(false)
 	// b's two links are unused, a's ghost link and inverse link dangle.
 	if rep.UnusedLinks != 2 || rep.DanglingLinks != 2 || rep.Swept != 1 || rep.EmptyRepositories != 1 {
@@ -229,7 +229,7 @@ func TestRepositoryRecordRestored(t *testing.T) {
 	if err := e.store.Update(e.ctx, func(t kv.Txn) error { return t.Delete(kv.RepoKey("r")) }); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(2 * hour)
+	e.clock.Add(2 * hour)
 	rep := e.run(false)
 	// Content under a repository without a record is still marked.
 	if rep.Swept != 0 || rep.RestoredRepos != 1 || rep.Marked != len(blobs) {
@@ -260,7 +260,7 @@ func TestOrphanFiles(t *testing.T) {
 	if rep := e.run(false); rep.Orphans != 0 {
 		t.Fatalf("a young orphan may be an upload in flight: %+v", rep)
 	}
-	e.clock.Advance(2 * hour)
+	e.clock.Add(2 * hour)
 	rep := e.run(false)
 	if rep.Orphans != 1 || rep.OrphanBytes != 77 || rep.ReclaimedBytes() != 77 {
 		t.Fatalf("report %+v", rep)
@@ -272,11 +272,11 @@ func TestOrphanFiles(t *testing.T) {
 
 	// Later runs walk the files once per OrphanInterval (1h by default).
 	late := writeOrphan(randBytes(55))
-	e.clock.Advance(30 * time.Minute)
+	e.clock.Add(30 * time.Minute)
 	if rep := e.run(false); rep.OrphanWalk || rep.Orphans != 0 {
 		t.Fatalf("walked again within the interval: %+v", rep)
 	}
-	e.clock.Advance(2 * hour)
+	e.clock.Add(2 * hour)
 	if rep := e.run(false); !rep.OrphanWalk || rep.Orphans != 1 {
 		t.Fatalf("no walk once the interval passed: %+v", rep)
 	}
@@ -300,7 +300,7 @@ func TestUploadExpiry(t *testing.T) {
 	if rep, err := e.gc.ExpireUploads(ctx, RunOptions{}); err != nil || rep.UploadsExpired != 0 {
 		t.Fatalf("fresh uploads expired: %+v %v", rep, err)
 	}
-	e.clock.Advance(25 * hour)
+	e.clock.Add(25 * hour)
 	// Recent writes to the staging file keep a session alive, whatever its age.
 	if err := os.Chtimes(stray, time.Now().Add(-48*hour), time.Now().Add(-48*hour)); err != nil {
 		t.Fatal(err)
@@ -374,7 +374,7 @@ func TestSweepRacesPush(t *testing.T) {
 			cfg := blobs[0]
 			data := randBytes(20)
 			layer := e.blob("a", data)
-			e.clock.Advance(time.Second)
+			e.clock.Add(time.Second)
 			raced := false
 			e.gc.hook = func(point, d string) {
 				if point != "sweep" || raced || d != layer.Digest.String() {
@@ -389,7 +389,7 @@ func TestSweepRacesPush(t *testing.T) {
 				}); err != nil {
 					t.Error(err)
 				}
-				e.clock.Advance(time.Millisecond)
+				e.clock.Add(time.Millisecond)
 				switch how {
 				case "manifest":
 					e.manifest("a", "v1", image(cfg, []v1.Descriptor{layer}, nil))
@@ -425,7 +425,7 @@ func pushAfterSweepFails(t *testing.T, pg bool) {
 	cfg := e.blob("a", randBytes(10))
 	data := randBytes(20)
 	layer := e.blob("a", data)
-	e.clock.Advance(time.Second)
+	e.clock.Add(time.Second)
 	e.gc.hook = func(point, d string) {
 		if point == "unrecorded" && d == layer.Digest.String() {
 			_, err := e.push("a", "v1", image(cfg, []v1.Descriptor{layer}, nil))
@@ -468,7 +468,7 @@ func TestDeleteRepository(t *testing.T) {
 			t.Fatalf("left %v", k)
 		}
 	}
-	e.clock.Advance(2 * hour)
+	e.clock.Add(2 * hour)
 	if rep := e.run(false); rep.Swept != 4 {
 		t.Fatalf("blobs of the deleted repository: %+v", rep)
 	}
@@ -482,9 +482,9 @@ func TestOnlyOneRun(t *testing.T) {
 	e.simpleImage("a", "v1")
 	started := make(chan struct{})
 	release := make(chan struct{})
-	e.clock.Advance(2 * hour)
+	e.clock.Add(2 * hour)
 	e.blob("a", randBytes(5))
-	e.clock.Advance(2 * hour)
+	e.clock.Add(2 * hour)
 	e.gc.hook = func(point, _ string) {
 		if point == "sweep" {
 			close(started)

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,24 +19,11 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore/s3store"
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore/s3test"
 	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/clock"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/kv"
 	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
 )
-
-// clock is a settable clock shared by the engine and the collector. It
-// starts at the real time, because file ages (orphans, staging files) are
-// real modification times.
-type clock struct{ ns atomic.Int64 }
-
-func newClock() *clock {
-	c := &clock{}
-	c.ns.Store(time.Now().UnixNano())
-	return c
-}
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // env is a registry and a collector over one store and one blob store.
 type env struct {
@@ -49,7 +35,7 @@ type env struct {
 	fs    *blobstore.FS // blobs, when they are local files; nil on S3
 	reg   *engine.Registry
 	gc    *Collector
-	clock *clock
+	clock *clock.Clock
 }
 
 type envOptions struct {
@@ -70,12 +56,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	var err error
 	switch {
 	case o.postgres:
-		pg, err := kv.OpenPostgres(e.ctx, kv.PostgresOptions{DSN: pgtest.Database(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = pg.Close() })
-		e.store = pg
+		e.store = enginetest.Postgres(t, pgtest.Database(t), 0)
 	case o.disk:
 		s := enginetest.Open(t, e.dir)
 		e.store, e.fs = s.KV, s.Blobs
@@ -98,7 +79,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	now := time.Now
 	if !o.realTime {
-		e.clock = newClock()
+		// The real time to start from: file ages (orphans, staging files)
+		// are real modification times.
+		e.clock = clock.At(time.Now())
 		now = e.clock.Now
 	}
 	e.reg = engine.New(e.store, e.blobs, engine.Options{Now: now})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/kv"
 )
@@ -17,15 +18,7 @@ import (
 // stagingIDs lists the files in the uploads directory.
 func (e *env) stagingIDs() []string {
 	e.t.Helper()
-	entries, err := os.ReadDir(filepath.Join(e.dir, "uploads"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var ids []string
-	for _, en := range entries {
-		ids = append(ids, en.Name())
-	}
-	return ids
+	return enginetest.StagingFiles(e.t, e.dir)
 }
 
 // Start-up after a crash: every leftover a crash can make is cleaned at

@@ -280,46 +280,46 @@ func (tt *torture) pick(rnd *rand.Rand, repo string) *acked {
 	return in[rnd.IntN(len(in))]
 }
 
-func (tt *torture) retag(ctx context.Context, rnd *rand.Rand, repo string) {
+// withPicked runs fn on a random acknowledged manifest of repo, holding
+// its lock, unless repo has none or the one picked is deleted meanwhile.
+func (tt *torture) withPicked(rnd *rand.Rand, repo string, fn func(a *acked)) {
 	a := tt.pick(rnd, repo)
 	if a == nil {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.gone.Load() {
-		return
+	if !a.gone.Load() {
+		fn(a)
 	}
-	_, err := tt.e.push(repo, tt.tags[rnd.IntN(len(tt.tags)-1)], a.payload)
-	if err != nil {
-		// A live manifest's blobs are never collected: re-pushing it must work.
-		tt.fail(ctx, "retag", err)
-		return
-	}
-	tt.counts.retags.Add(1)
+}
+
+func (tt *torture) retag(ctx context.Context, rnd *rand.Rand, repo string) {
+	tt.withPicked(rnd, repo, func(a *acked) {
+		_, err := tt.e.push(repo, tt.tags[rnd.IntN(len(tt.tags)-1)], a.payload)
+		if err != nil {
+			// A live manifest's blobs are never collected: re-pushing it must work.
+			tt.fail(ctx, "retag", err)
+			return
+		}
+		tt.counts.retags.Add(1)
+	})
 }
 
 func (tt *torture) deleteOne(ctx context.Context, rnd *rand.Rand, repo string) {
-	a := tt.pick(rnd, repo)
-	if a == nil {
-		return
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.gone.Load() {
-		return
-	}
-	tt.delMu.RLock()
-	defer tt.delMu.RUnlock()
-	if err := tt.e.reg.DeleteManifest(ctx, repo, names.Reference{Digest: a.digest}); err != nil {
-		tt.fail(ctx, "delete manifest", err)
-		return
-	}
-	a.gone.Store(true)
-	tt.mu.Lock()
-	delete(tt.live, repo+"@"+a.digest.String())
-	tt.mu.Unlock()
-	tt.counts.deletes.Add(1)
+	tt.withPicked(rnd, repo, func(a *acked) {
+		tt.delMu.RLock()
+		defer tt.delMu.RUnlock()
+		if err := tt.e.reg.DeleteManifest(ctx, repo, names.Reference{Digest: a.digest}); err != nil {
+			tt.fail(ctx, "delete manifest", err)
+			return
+		}
+		a.gone.Store(true)
+		tt.mu.Lock()
+		delete(tt.live, repo+"@"+a.digest.String())
+		tt.mu.Unlock()
+		tt.counts.deletes.Add(1)
+	})
 }
 
 // checkpoint verifies every acknowledged, undeleted manifest while pushes

@@ -21,13 +21,7 @@ func desc(mt, content string, extra ...obj) obj {
 func descAlg(alg digest.Algorithm, mt, content string, extra ...obj) obj {
 	d := obj{"mediaType": mt, "digest": alg.FromString(content).String(), "size": len(content)}
 	for _, e := range extra {
-		for k, v := range e {
-			if v == nil {
-				delete(d, k)
-				continue
-			}
-			d[k] = v
-		}
+		d = with(d, e)
 	}
 	return d
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"git.wntrmute.dev/kyle/mcr/kv"
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest"
 	"git.wntrmute.dev/kyle/mcr/kv/pgtest"
 )
 
@@ -26,16 +26,12 @@ func TestFollowAcrossReplicas(t *testing.T) {
 	engines := make([]*Engine, 2)
 	var wg sync.WaitGroup
 	for i := range engines {
-		store, err := kv.OpenPostgres(ctx, kv.PostgresOptions{DSN: dsn, MaxConns: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if engines[i], err = NewEngine(ctx, store, nil); err != nil {
+		var err error
+		if engines[i], err = NewEngine(ctx, enginetest.Postgres(t, dsn, 2), nil); err != nil {
 			t.Fatal(err)
 		}
 		e := engines[i]
 		wg.Go(func() { e.Follow(ctx, func(err error) { t.Errorf("reload: %v", err) }) })
-		t.Cleanup(func() { _ = store.Close() })
 	}
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	a, b := engines[0], engines[1]

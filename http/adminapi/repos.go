@@ -78,26 +78,14 @@ func (a *API) repository(ctx *fasthttp.RequestCtx) error {
 			return answer(ctx)(a.svc.Repository(reqctx.Context(ctx), rt.repo))
 		}
 	case what == "tags" && ref == "" && !del:
-		act, h = policy.Pull, func(ctx *fasthttp.RequestCtx) error {
-			n, cursor, err := page(ctx)
-			if err != nil {
-				return err
-			}
-			return answer(ctx)(a.svc.Tags(reqctx.Context(ctx), rt.repo, cursor, n))
-		}
+		act, h = policy.Pull, listIn(rt.repo, a.svc.Tags)
 	case what == "tags" && ref != "":
 		act, h = policy.Pull, func(ctx *fasthttp.RequestCtx) error { return answer(ctx)(a.svc.Tag(reqctx.Context(ctx), rt.repo, ref)) }
 		if del {
 			act, h = policy.Delete, func(ctx *fasthttp.RequestCtx) error { return a.deleteRef(ctx, rt.repo, ref, false) }
 		}
 	case what == "manifests" && ref == "" && !del:
-		act, h = policy.Pull, func(ctx *fasthttp.RequestCtx) error {
-			n, cursor, err := page(ctx)
-			if err != nil {
-				return err
-			}
-			return answer(ctx)(a.svc.Manifests(reqctx.Context(ctx), rt.repo, cursor, n))
-		}
+		act, h = policy.Pull, listIn(rt.repo, a.svc.Manifests)
 	case what == "manifests" && ref != "":
 		act, h = policy.Pull, func(ctx *fasthttp.RequestCtx) error {
 			return answer(ctx)(a.svc.Manifest(reqctx.Context(ctx), rt.repo, ref))

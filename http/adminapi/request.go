@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"strconv"
@@ -84,6 +85,19 @@ func page(ctx *fasthttp.RequestCtx) (n int, cursor string, err error) {
 		}
 	}
 	return n, string(args.Peek("cursor")), nil
+}
+
+// listIn is the handler of a plain listing within scope (a repository,
+// or "" for all): list reads the page the query asks for (page), and that
+// page is the answer.
+func listIn[P any](scope string, list func(ctx context.Context, scope, cursor string, n int) (P, error)) handler {
+	return func(ctx *fasthttp.RequestCtx) error {
+		n, cursor, err := page(ctx)
+		if err != nil {
+			return err
+		}
+		return answer(ctx)(list(reqctx.Context(ctx), scope, cursor, n))
+	}
 }
 
 // answer writes v (200), or returns err: a route's tail call, as

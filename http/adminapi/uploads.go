@@ -1,19 +1,11 @@
 package adminapi
 
-import (
-	"github.com/valyala/fasthttp"
-
-	"git.wntrmute.dev/kyle/mcr/http/reqctx"
-)
+import "github.com/valyala/fasthttp"
 
 // listUploads pages through the open upload sessions in id order,
 // optionally those of one repository (?repository=).
 func (a *API) listUploads(ctx *fasthttp.RequestCtx) error {
-	n, cursor, err := page(ctx)
-	if err != nil {
-		return err
-	}
-	return answer(ctx)(a.svc.Uploads(reqctx.Context(ctx), string(ctx.QueryArgs().Peek("repository")), cursor, n))
+	return listIn(string(ctx.QueryArgs().Peek("repository")), a.svc.Uploads)(ctx)
 }
 
 // deleteUpload ends a session and removes its staging file; its client's

@@ -1,6 +1,7 @@
 package grpcapi
 
 import (
+	"context"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -33,6 +34,23 @@ func timeOf(t *timestamppb.Timestamp) time.Time {
 
 // pageOf checks a request's page size (0: the default).
 func pageOf(n int32) (int, error) { return adminsvc.CheckPage(int(n)) }
+
+// pageRequest is a listing's request within a repository ("" for all).
+type pageRequest interface {
+	GetRepository() string
+	GetCursor() string
+	GetPageSize() int32
+}
+
+// pageIn reads the page req asks for with list, its size checked first.
+func pageIn[P any](ctx context.Context, req pageRequest, list func(ctx context.Context, repo, cursor string, n int) (P, error)) (P, error) {
+	n, err := pageOf(req.GetPageSize())
+	if err != nil {
+		var zero P
+		return zero, err
+	}
+	return list(ctx, req.GetRepository(), req.GetCursor(), n)
+}
 
 func pbJob(j apiv1.Job) *mcrv1.Job {
 	return &mcrv1.Job{

@@ -60,11 +60,7 @@ func (s registryService) DeleteRepository(ctx context.Context, req *mcrv1.Delete
 }
 
 func (s registryService) ListTags(ctx context.Context, req *mcrv1.ListTagsRequest) (*mcrv1.ListTagsResponse, error) {
-	n, err := pageOf(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	p, err := s.o.Service.Tags(ctx, req.GetRepository(), req.GetCursor(), n)
+	p, err := pageIn(ctx, req, s.o.Service.Tags)
 	if err != nil {
 		return nil, err
 	}
@@ -87,11 +83,7 @@ func (s registryService) DeleteTag(ctx context.Context, req *mcrv1.DeleteTagRequ
 }
 
 func (s registryService) ListManifests(ctx context.Context, req *mcrv1.ListManifestsRequest) (*mcrv1.ListManifestsResponse, error) {
-	n, err := pageOf(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	p, err := s.o.Service.Manifests(ctx, req.GetRepository(), req.GetCursor(), n)
+	p, err := pageIn(ctx, req, s.o.Service.Manifests)
 	if err != nil {
 		return nil, err
 	}
@@ -114,11 +106,7 @@ func (s registryService) DeleteManifest(ctx context.Context, req *mcrv1.DeleteMa
 }
 
 func (s registryService) ListUploads(ctx context.Context, req *mcrv1.ListUploadsRequest) (*mcrv1.ListUploadsResponse, error) {
-	n, err := pageOf(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	p, err := s.o.Service.Uploads(ctx, req.GetRepository(), req.GetCursor(), n)
+	p, err := pageIn(ctx, req, s.o.Service.Uploads)
 	if err != nil {
 		return nil, err
 	}

@@ -8,8 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -211,15 +209,7 @@ func RandomBytes(n int) []byte {
 // StagingFiles lists what is left in the uploads directory.
 func (tr *Registry) StagingFiles() []string {
 	tr.T.Helper()
-	entries, err := os.ReadDir(filepath.Join(tr.Dir, "uploads"))
-	if err != nil {
-		tr.T.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
+	return enginetest.StagingFiles(tr.T, tr.Dir)
 }
 
 // Blob reads back what the engine stores for d in repo: the bytes a later

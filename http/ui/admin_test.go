@@ -9,7 +9,6 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
-	"git.wntrmute.dev/kyle/mcr/http/servertest"
 )
 
 // TestPolicyPages drives the rule form and the policy test: create,
@@ -17,8 +16,7 @@ import (
 func TestPolicyPages(t *testing.T) {
 	e := newEnv(t)
 	bot := e.Account("bot", identity.System)
-	b := e.browser()
-	b.login("admin", servertest.Password("admin")).mustStatus(t, http.StatusSeeOther)
+	b := e.signedIn(t, "admin")
 	csrf := b.csrf()
 	test := func() string {
 		t.Helper()
@@ -64,8 +62,7 @@ func TestPolicyPages(t *testing.T) {
 func TestAccessKeys(t *testing.T) {
 	e := newEnv(t)
 	bot := e.Account("bot", identity.System)
-	b := e.browser()
-	b.login("admin", servertest.Password("admin")).mustStatus(t, http.StatusSeeOther)
+	b := e.signedIn(t, "admin")
 	csrf := b.csrf()
 	p := b.post("/ui/accounts/"+bot.ID+"/keys", url.Values{"csrf": {csrf}, "description": {"ci"}}).mustStatus(t, http.StatusCreated)
 	secret := p.valueOf(t, "secret")

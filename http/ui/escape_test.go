@@ -9,8 +9,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/net/html"
-
-	"git.wntrmute.dev/kyle/mcr/http/servertest"
 )
 
 // hostile strings, as an attacker would put them in labels, annotations
@@ -82,8 +80,7 @@ func TestHostileContentIsEscaped(t *testing.T) {
 		Subject: &v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: digestOf(d), Size: 1},
 	})
 
-	b := e.browser()
-	b.login("admin", servertest.Password("admin")).mustStatus(t, http.StatusSeeOther)
+	b := e.signedIn(t, "admin")
 	for _, path := range []string{"/ui/r/evil/app/-/manifest/v1", "/ui/r/evil/app", "/ui/?q=" + url.QueryEscape(hostile[0]), "/ui/r/evil/app?q=" + url.QueryEscape(hostile[1])} {
 		p := b.get(path)
 		if p.status != http.StatusOK {
@@ -144,8 +141,7 @@ func TestUnusualContentShownSafely(t *testing.T) {
 	e.push(repo, "huge", v1.MediaTypeImageManifest, v1.Manifest{Versioned: specsVersioned, MediaType: v1.MediaTypeImageManifest,
 		Config: cfg, Layers: []v1.Descriptor{layer}, Annotations: map[string]string{"big": strings.Repeat("x", 4<<20-2048)}})
 
-	b := e.browser()
-	b.login("admin", servertest.Password("admin")).mustStatus(t, http.StatusSeeOther)
+	b := e.signedIn(t, "admin")
 	for ref, want := range map[string]string{
 		"artifact": "the config is not an image config",
 		"broken":   "the config is not valid JSON",

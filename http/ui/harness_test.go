@@ -92,6 +92,15 @@ func (e *env) browser() *browser {
 	}}
 }
 
+// signedIn is a browser signed in as the account name, whose password is
+// servertest.Password(name).
+func (e *env) signedIn(t *testing.T, name string) *browser {
+	t.Helper()
+	b := e.browser()
+	b.login(name, servertest.Password(name)).mustStatus(t, http.StatusSeeOther)
+	return b
+}
+
 // page is an answer read whole.
 type page struct {
 	status int

@@ -65,8 +65,7 @@ func TestSignInRateLimited(t *testing.T) {
 func TestDisabledAccountSessionEnds(t *testing.T) {
 	e := newEnv(t)
 	a := e.Account("ann", identity.Human)
-	b := e.browser()
-	b.login("ann", servertest.Password("ann")).mustStatus(t, http.StatusSeeOther)
+	b := e.signedIn(t, "ann")
 	if p := b.get("/ui/"); !strings.Contains(p.body, `id="logout"`) {
 		t.Fatal("not signed in")
 	}
@@ -113,8 +112,7 @@ func TestPullOnlyViewer(t *testing.T) {
 	e.image("app/web", "v1", v1.Image{Platform: v1.Platform{OS: "linux", Architecture: "amd64"}}, nil)
 	e.image("secret/db", "v1", v1.Image{Platform: v1.Platform{OS: "linux", Architecture: "amd64"}}, nil)
 
-	b := e.browser()
-	b.login("puller", servertest.Password("puller")).mustStatus(t, http.StatusSeeOther)
+	b := e.signedIn(t, "puller")
 	list := b.get("/ui/").mustStatus(t, http.StatusOK)
 	if !strings.Contains(list.body, "app/web") || strings.Contains(list.body, "secret/db") {
 		t.Errorf("the list shows what the viewer may not pull, or hides what it may:\n%s", list.body)
@@ -159,8 +157,7 @@ func TestCSRF(t *testing.T) {
 	e := newEnv(t)
 	e.image("app/web", "v1", v1.Image{}, nil)
 	e.image("app/web", "v2", v1.Image{Author: "two"}, nil)
-	b := e.browser()
-	b.login("admin", servertest.Password("admin")).mustStatus(t, http.StatusSeeOther)
+	b := e.signedIn(t, "admin")
 	for _, form := range []url.Values{{"tag": {"v1"}}, {"tag": {"v1"}, "csrf": {"forged"}}, {"tag": {"v1"}, "csrf": {""}}} {
 		b.post("/ui/r/app/web/-/delete", form).mustStatus(t, http.StatusForbidden)
 	}
