@@ -153,6 +153,19 @@ func (s *Badger) UpdateUnsynced(ctx context.Context, fn func(Txn) error) error {
 	return s.update(ctx, fn, nil)
 }
 
+// Sync returns once every commit applied before the call is durable: it
+// is how a commit of UpdateUnsynced is acknowledged after the fact. A
+// caller that holds a lock around its commit releases the lock first and
+// then waits here, so that the writers queued behind the lock share one
+// flush instead of each waiting for its own. Without a barrier Badger
+// synced each commit itself and there is nothing to wait for.
+func (s *Badger) Sync() error {
+	if s.barrier == nil {
+		return nil
+	}
+	return s.barrier.Wait()
+}
+
 func (s *Badger) update(ctx context.Context, fn func(Txn) error, barrier Barrier) error {
 	var topics []string
 	err := retryConflicts(ctx, func() error {
