@@ -52,8 +52,7 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 		return diskspace.Classify(err)
 	}
 	committed = true
-	defer r.writers.lock(d)()
-	return r.kv.Update(ctx, func(t kv.Txn) error { return r.link(ctx, t, repo, d, n) })
+	return r.updateBlobs(ctx, []digest.Digest{d}, func(t kv.Txn) error { return r.link(ctx, t, repo, d, n) })
 }
 
 // link records that blob d (of size bytes, already committed to the blob
@@ -103,9 +102,7 @@ func (r *Registry) MountBlob(ctx context.Context, repo, from string, d digest.Di
 		return false, err
 	}
 	mounted := false
-	unlock := r.writers.lock(d)
-	defer unlock()
-	err := r.kv.Update(ctx, func(t kv.Txn) error {
+	err := r.updateBlobs(ctx, []digest.Digest{d}, func(t kv.Txn) error {
 		mounted = false
 		src, err := r.mountSource(t, from, d, canPull)
 		if err != nil || src == "" {

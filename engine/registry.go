@@ -102,13 +102,20 @@ func (r *Registry) ActorStats() actors.Stats { return r.actors.Stats() }
 // blobWriters), taken on the actor so that a request waiting in the
 // mailbox never holds one. The repository's cached tag list is
 // invalidated on the actor, after the transaction and before the answer,
-// even when the caller stopped waiting (see tagLists).
+// even when the caller stopped waiting (see tagLists). The actor and the
+// stripes are left once the transaction is applied; the answer then waits
+// for it to be durable (commit.go).
 func (r *Registry) mutate(ctx context.Context, repo string, blobs []digest.Digest, fn func(kv.Txn) error) error {
-	return r.actors.Ask(ctx, repo, func(ctx context.Context) error {
+	commit, durable := r.committer()
+	err := r.actors.Ask(ctx, repo, func(ctx context.Context) error {
 		defer r.tags.invalidate(repo)
 		defer r.writers.lock(blobs...)()
-		return r.kv.Update(ctx, r.versioned(repo, fn))
+		return commit(ctx, r.versioned(repo, fn))
 	})
+	if err != nil {
+		return err
+	}
+	return durable()
 }
 
 // Exclusive runs fn on repo's actor: after every manifest, tag and link

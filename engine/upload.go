@@ -38,7 +38,7 @@ type Upload struct {
 // StartUpload opens an upload session in repo. Its record is written
 // before the 202, so the session is there after a restart even if no
 // byte was sent to it yet. The 202 acknowledges no bytes, so where the
-// store can (unsyncedStore) the record is not waited onto the disk: it
+// store can (deferredStore) the record is not waited onto the disk: it
 // survives the process being killed, and only a power cut in the moment
 // before the next sync loses it, after which the client's next request
 // is BLOB_UPLOAD_UNKNOWN and it starts again, having lost nothing. The
@@ -53,18 +53,9 @@ func (r *Registry) StartUpload(ctx context.Context, repo string) (Upload, error)
 		return Upload{}, err
 	}
 	rec := kv.UploadRecord{Repo: repo, Started: r.now().UnixNano(), HashState: state}
-	update := r.kv.Update
-	if u, ok := r.kv.(unsyncedStore); ok {
-		update = u.UpdateUnsynced
-	}
-	err = update(ctx, func(t kv.Txn) error { return t.Set(kv.UploadKey(id), rec.Encode()) })
+	commit, _ := r.committer()
+	err = commit(ctx, func(t kv.Txn) error { return t.Set(kv.UploadKey(id), rec.Encode()) })
 	return Upload{ID: id}, err
-}
-
-// unsyncedStore is a metadata store that can commit without waiting for
-// the commit to be durable (kv.Badger.UpdateUnsynced).
-type unsyncedStore interface {
-	UpdateUnsynced(ctx context.Context, fn func(kv.Txn) error) error
 }
 
 // loadUpload reads session id and checks it belongs to repo.
@@ -277,8 +268,7 @@ func (r *Registry) FinishUpload(ctx context.Context, repo, id string, d digest.D
 	if err := s.file.Commit(ctx, d); err != nil {
 		return diskspace.Classify(err)
 	}
-	defer r.writers.lock(d)()
-	return r.kv.Update(ctx, func(t kv.Txn) error {
+	return r.updateBlobs(ctx, []digest.Digest{d}, func(t kv.Txn) error {
 		if err := t.Delete(kv.UploadKey(id)); err != nil {
 			return err
 		}

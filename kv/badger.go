@@ -8,12 +8,18 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+
+	"git.wntrmute.dev/kyle/mcr/kv/flush"
 )
 
 // MemTableSize is the size of each of Badger's memtables, and of the
 // level-0 table a full one is flushed to. The disk-space reserve is sized
 // from it (docs/operations.md, "Disk space").
 const MemTableSize = 4 << 20
+
+// valueThreshold is the size from which Badger keeps a value in its value
+// log rather than in the tree (Open).
+const valueThreshold = 64 << 10
 
 // Options configures the Badger store.
 type Options struct {
@@ -25,10 +31,13 @@ type Options struct {
 	InMemory bool
 	// Logger receives Badger's own log lines; nil silences them.
 	Logger badger.Logger
-	// Barrier, when set, makes commits durable instead of Badger's
-	// per-commit fsync: Update returns after Barrier.Wait, which must
-	// sync every file under Dir (blobstore.Barrier, a filesystem sync
-	// shared by concurrent writers).
+	// GroupSync makes commits durable by a sync of Badger's own logs
+	// shared by every writer waiting at that moment (group commit,
+	// logsync.go) instead of Badger's per-commit fsync.
+	GroupSync bool
+	// Barrier, when set, replaces both: Update returns after
+	// Barrier.Wait, which must make every commit applied before it
+	// durable. Tests set it to watch or fail that moment.
 	Barrier Barrier
 }
 
@@ -42,6 +51,7 @@ type Barrier interface {
 type Badger struct {
 	db      *badger.DB
 	barrier Barrier
+	logs    *logSync // GroupSync's, or nil
 	watch   watchers
 }
 
@@ -57,16 +67,17 @@ func Open(o Options) (*Badger, error) {
 	opts := badger.DefaultOptions(o.Dir).
 		// Every commit is on disk before Update returns: a 201 means on
 		// disk. Without a barrier Badger fsyncs each commit itself; with
-		// one it only writes (Update waits on the barrier), so that a new
+		// one (GroupSync's, or Barrier) it only writes (Update waits on
+		// the barrier), so that a new
 		// transaction, which waits for every commit before it to be
 		// applied (Badger's read timestamp), does not also wait for their
 		// flushes: reads never queue behind a disk.
-		WithSyncWrites(o.Barrier == nil).
+		WithSyncWrites(o.Barrier == nil && !o.GroupSync).
 		WithLogger(o.Logger).
 		// Manifests are up to 4 MiB; keeping values up to 64 KiB in the LSM
 		// tree makes a manifest GET one lookup without a value-log read for
 		// the common case, while large manifests go to the value log.
-		WithValueThreshold(64 << 10).
+		WithValueThreshold(valueThreshold).
 		WithNumVersionsToKeep(1).
 		// Registry metadata is small and written in small transactions:
 		// Badger's defaults (five 64 MiB memtables) are sized for bulk
@@ -98,6 +109,10 @@ func Open(o Options) (*Badger, error) {
 		return nil, fmt.Errorf("kv: open badger at %q: %w", o.Dir, err)
 	}
 	s := &Badger{db: db, barrier: o.Barrier}
+	if o.GroupSync && o.Barrier == nil && !o.InMemory {
+		s.logs = newLogSync(o.Dir)
+		s.barrier = flush.New(s.logs.sync)
+	}
 	if err := checkSchema(s); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -111,6 +126,7 @@ func (s *Badger) CompactValueLog(ctx context.Context) (int, error) {
 	n := 0
 	for ctx.Err() == nil {
 		err := s.db.RunValueLogGC(0.5)
+		s.wroteValueLog() // what it moved went to the newest value log
 		if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrGCInMemoryMode) || errors.Is(err, badger.ErrRejected) {
 			return n, nil
 		}
@@ -157,11 +173,31 @@ func (s *Badger) UpdateUnsynced(ctx context.Context, fn func(Txn) error) error {
 	return s.update(ctx, fn, nil)
 }
 
+// Sync returns once every commit applied before the call is durable: it
+// is how a commit of UpdateUnsynced is acknowledged after the fact. A
+// caller that holds a lock around its commit releases the lock first and
+// then waits here, so that the writers queued behind the lock share one
+// flush instead of each waiting for its own. Without a barrier Badger
+// synced each commit itself and there is nothing to wait for.
+func (s *Badger) Sync() error {
+	if s.barrier == nil {
+		return nil
+	}
+	return s.barrier.Wait()
+}
+
 func (s *Badger) update(ctx context.Context, fn func(Txn) error, barrier Barrier) error {
 	var topics []string
+	var big bool
 	err := retryConflicts(ctx, func() error {
 		topics = topics[:0] // what a conflicted attempt published is void
-		err := s.db.Update(func(t *badger.Txn) error { return fn(txn{t: t, topics: &topics}) })
+		big = false
+		err := s.db.Update(func(t *badger.Txn) error { return fn(txn{t: t, topics: &topics, big: &big}) })
+		if err == nil && big {
+			// After the commit, so that the sync that takes the mark
+			// begins after the value was written.
+			s.wroteValueLog()
+		}
 		if err == nil && barrier != nil {
 			// Committed and visible, not yet acknowledged. A reader that
 			// acts on it writes after it, so its own acknowledgement
@@ -215,17 +251,33 @@ func (s *Badger) Restore(ctx context.Context, r io.Reader) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	defer s.wroteValueLog()
 	return s.db.Load(r, 256)
 }
 
+// wroteValueLog tells GroupSync's next sync to sync the value log too.
+func (s *Badger) wroteValueLog() {
+	if s.logs != nil {
+		s.logs.vlog.Store(true)
+	}
+}
+
 // Close implements Store.
-func (s *Badger) Close() error { return s.db.Close() }
+func (s *Badger) Close() error {
+	err := s.db.Close()
+	if s.logs != nil {
+		s.logs.close()
+	}
+	return err
+}
 
 // txn is a Badger transaction; topics collects what an Update's
-// transaction published (nil in a View).
+// transaction published, big says it set a value that goes to the value
+// log (both nil in a View).
 type txn struct {
 	t      *badger.Txn
 	topics *[]string
+	big    *bool
 }
 
 func (t txn) publish(topic string) error {
@@ -255,8 +307,14 @@ func (t txn) Has(key []byte) (bool, error) {
 	return err == nil, err
 }
 
-func (t txn) Set(key, val []byte) error { return tooLarge(t.t.Set(key, val)) }
-func (t txn) Delete(key []byte) error   { return tooLarge(t.t.Delete(key)) }
+func (t txn) Set(key, val []byte) error {
+	if len(val) >= valueThreshold && t.big != nil {
+		*t.big = true
+	}
+	return tooLarge(t.t.Set(key, val))
+}
+
+func (t txn) Delete(key []byte) error { return tooLarge(t.t.Delete(key)) }
 
 // tooLarge maps Badger's per-transaction limit to the port's error.
 func tooLarge(err error) error {

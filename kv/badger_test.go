@@ -149,6 +149,10 @@ func TestUpdateUnsynced(t *testing.T) {
 	if err := s.View(ctx, func(r Reader) error { _, err := r.Get([]byte("u")); return err }); err != nil {
 		t.Fatalf("unsynced commit not visible: %v", err)
 	}
+	// Sync is the wait the commit skipped, with the barrier's error.
+	if err := s.Sync(); err == nil || b.waits != base+1 {
+		t.Fatalf("Sync = %v after %d waits, want the barrier's error after one", err, b.waits-base)
+	}
 	b.check = nil
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

@@ -16,8 +16,8 @@
 //
 // Invariants, on both implementations:
 //   - When Update returns nil the change is durable: synced by Badger
-//     (each commit, or the group-commit barrier shared by concurrent
-//     writers), acknowledged by PostgreSQL.
+//     (each commit, or one sync of its logs shared by concurrent
+//     writers: logsync.go, flush), acknowledged by PostgreSQL.
 //   - Update is serializable and retries the whole closure on a conflict
 //     (Badger's ErrConflict, PostgreSQL's serialization failure or
 //     deadlock), so closures must be free of side effects outside the

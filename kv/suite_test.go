@@ -23,12 +23,6 @@ func closing(t *testing.T, s kv.Store, err error) kv.Store {
 	return s
 }
 
-// syncBarrier stands in for blobstore.Barrier: everything Badger wrote is
-// already in the page cache, and the suite does not cut power.
-type syncBarrier struct{}
-
-func (syncBarrier) Wait() error { return nil }
-
 func TestBadgerMemory(t *testing.T) {
 	kvtest.Run(t, func(t *testing.T) kv.Store {
 		s, err := kv.Open(kv.Options{InMemory: true})
@@ -43,9 +37,9 @@ func TestBadgerDisk(t *testing.T) {
 	}, kvtest.Options{})
 }
 
-func TestBadgerDiskBarrier(t *testing.T) {
+func TestBadgerDiskGroupSync(t *testing.T) {
 	kvtest.Run(t, func(t *testing.T) kv.Store {
-		s, err := kv.Open(kv.Options{Dir: t.TempDir(), Barrier: syncBarrier{}})
+		s, err := kv.Open(kv.Options{Dir: t.TempDir(), GroupSync: true})
 		return closing(t, s, err)
 	}, kvtest.Options{})
 }

@@ -87,7 +87,7 @@ var keyDocs = map[string]string{
 	"metadata.postgres.dsn":              "PostgreSQL connection string or URL (backend postgres); keep the password in PGPASSWORD or ~/.pgpass",
 	"metadata.postgres.max_conns":        "connection pool size; 0: 4 per CPU (GOMAXPROCS), at least 16",
 	"metadata.postgres.idle_txn_timeout": "the server ends a session idle inside a transaction this long, releasing its locks (a paused replica); 0: the server's setting",
-	"storage.sync":                       "how a write is made durable before it is acknowledged: group (one filesystem sync shared by concurrent writers) or file (fsync each file)",
+	"storage.sync":                       "how a write is made durable before it is acknowledged: group (syncs shared by concurrent writers: the filesystem for blob files, Badger's logs for metadata) or file (fsync each file)",
 	"storage.min_free":                   "floor of free space on each filesystem mcr writes: a percentage, an amount, or both (the smaller applies), never under 32 MiB; below it pushes get 507",
 	"storage.min_free_inodes":            "floor of free inodes, written the same way with a count",
 	"storage.reserve":                    "space preallocated in <data>/meta/space-reserve and handed to the metadata store below the floor; 0 none, else at least 16 MiB",

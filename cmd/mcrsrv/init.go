@@ -46,7 +46,7 @@ func initData(ctx context.Context, c Config, password string, out interface{ Wri
 	}
 	log := c.logger()
 	warnLooseDirs(c.Data, log)
-	store, err := openMetadata(ctx, c, nil, log)
+	store, err := openMetadata(ctx, c, false, log)
 	if err != nil {
 		return err
 	}

@@ -89,11 +89,11 @@ func (c Config) barrierMetaDir() string {
 }
 
 // openMetadata opens the configured metadata store, in one attempt (the
-// offline commands). barrier is Badger's group commit, nil for per-commit
-// fsync.
-func openMetadata(ctx context.Context, c Config, barrier kv.Barrier, log zerolog.Logger) (kv.Store, error) {
+// offline commands). groupSync is Badger's group commit (storage.sync =
+// "group"), false for per-commit fsync.
+func openMetadata(ctx context.Context, c Config, groupSync bool, log zerolog.Logger) (kv.Store, error) {
 	if c.Metadata.Backend != backendPostgres {
-		return kv.Open(kv.Options{Dir: metaDir(c.Data), Logger: badgerLogger{log.With().Str("component", "badger").Logger()}, Barrier: barrier})
+		return kv.Open(kv.Options{Dir: metaDir(c.Data), Logger: badgerLogger{log.With().Str("component", "badger").Logger()}, GroupSync: groupSync})
 	}
 	return kv.OpenPostgres(ctx, kv.PostgresOptions{DSN: c.Metadata.Postgres.DSN, MaxConns: int32(c.Metadata.Postgres.MaxConns),
 		OnListenError: listenErrorLogger(log), IdleTxnTimeout: c.Metadata.Postgres.IdleTxnTimeout.Duration})
@@ -117,10 +117,10 @@ func listenErrorLogger(log zerolog.Logger) func(error) {
 // (starting alongside mcrsrv, failing over) is retried with backoff until
 // ctx ends, never a crash; a refusal that waiting cannot fix (bad
 // credentials, a newer schema) fails at once.
-func awaitMetadata(ctx context.Context, c Config, barrier kv.Barrier, log zerolog.Logger) (kv.Store, error) {
+func awaitMetadata(ctx context.Context, c Config, groupSync bool, log zerolog.Logger) (kv.Store, error) {
 	backoff := 250 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		s, err := openMetadata(ctx, c, barrier, log)
+		s, err := openMetadata(ctx, c, groupSync, log)
 		if err == nil {
 			if attempt > 1 {
 				log.Info().Int("attempt", attempt).Msg("metadata store: PostgreSQL reachable")
@@ -153,7 +153,7 @@ func openStopped(ctx context.Context, c Config, log zerolog.Logger, missing, run
 	if err := requireMetadata(c, missing); err != nil {
 		return nil, err
 	}
-	store, err := openMetadata(ctx, c, nil, log)
+	store, err := openMetadata(ctx, c, false, log)
 	if err != nil && strings.Contains(err.Error(), "lock") {
 		return nil, fmt.Errorf("%w (is the server running? %s)", err, running)
 	}

@@ -94,7 +94,7 @@ func TestAwaitPostgres(t *testing.T) {
 	}
 	done := make(chan opened, 1)
 	go func() {
-		s, err := awaitMetadata(context.Background(), c, nil, zerolog.New(logs))
+		s, err := awaitMetadata(context.Background(), c, false, zerolog.New(logs))
 		done <- opened{s, err}
 	}()
 	waitLog(t, logs, "PostgreSQL unreachable, retrying")
@@ -128,7 +128,7 @@ func TestAwaitPostgres(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		s, err := awaitMetadata(ctx, c, nil, zerolog.New(logs))
+		s, err := awaitMetadata(ctx, c, false, zerolog.New(logs))
 		done <- opened{s, err}
 	}()
 	waitLog(t, logs, "PostgreSQL unreachable, retrying")

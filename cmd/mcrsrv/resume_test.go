@@ -233,7 +233,7 @@ func readCrashState(t *testing.T, data string, env ...string) crashState {
 		t.Fatal(err)
 	}
 	c.Data = data
-	store, err := openMetadata(context.Background(), c, nil, zerolog.Nop())
+	store, err := openMetadata(context.Background(), c, false, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

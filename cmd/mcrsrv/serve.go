@@ -98,7 +98,7 @@ func serve(ctx context.Context, c Config) error {
 	if barrier != nil {
 		defer barrier.Close() // after the store: closing Badger writes through it
 	}
-	store, err := awaitMetadata(ctx, c, barrier.Waiter(), log)
+	store, err := awaitMetadata(ctx, c, barrier != nil, log)
 	if err != nil {
 		return err
 	}

@@ -123,7 +123,7 @@ func restoreSnapshot(ctx context.Context, c Config, from string, w io.Writer) (e
 			}
 		}
 	}()
-	opened, err := openMetadata(ctx, c, nil, zerolog.Nop())
+	opened, err := openMetadata(ctx, c, false, zerolog.Nop())
 	if err != nil {
 		return err
 	}

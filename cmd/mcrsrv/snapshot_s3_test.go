@@ -43,7 +43,7 @@ func TestSnapshotRestoreS3(t *testing.T) {
 		return c
 	}
 	src := config(t.TempDir(), envFor(s3srv.Bucket(t, "mcr-snap-src")))
-	store, err := openMetadata(ctx, src, nil, zerolog.Nop())
+	store, err := openMetadata(ctx, src, false, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

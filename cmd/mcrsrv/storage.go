@@ -18,7 +18,9 @@ import (
 type StorageConfig struct {
 	// Sync is how an acknowledged write is made durable. "group" (the
 	// default) syncs the data directory's filesystem once for every
-	// write waiting at that moment (blobstore.Barrier, Linux's syncfs);
+	// blob write waiting at that moment (blobstore.Barrier, Linux's
+	// syncfs), and Badger's logs once for every metadata commit waiting
+	// (kv.Options.GroupSync);
 	// "file" fsyncs each file and directory written and has Badger fsync
 	// each commit. Both make a 2xx mean on disk; group does it with a
 	// fraction of the disk flushes under concurrent pushes, but also

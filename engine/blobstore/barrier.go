@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
+
+	"git.wntrmute.dev/kyle/mcr/kv/flush"
 )
 
 // Barrier makes everything written so far to a set of filesystems durable,
@@ -22,18 +23,11 @@ import (
 // The price: a sync also writes whatever else is dirty on the
 // filesystem, so the data directory should be a filesystem of its own
 // (storage.sync = "file" keeps per-file fsync for when it cannot be).
-// An error is sticky: once a sync fails, bytes written before it may be
-// lost, so no later Wait may claim durability (PostgreSQL's fsync lesson).
+// An error is sticky (kv/flush, which does the grouping).
 type Barrier struct {
 	files []*os.File           // one per filesystem
 	sync  func(*os.File) error // syncFS; tests count or fail syncs here
-
-	mu      sync.Mutex
-	cond    sync.Cond
-	started uint64 // syncs begun; one is running while started > done
-	done    uint64 // syncs finished
-	parked  int    // Waits blocked behind a running sync (tests observe it)
-	err     error
+	group *flush.Group         // runs syncAll for every waiter at once
 }
 
 // NewBarrier returns a Barrier covering the filesystems that hold dirs. It
@@ -44,7 +38,7 @@ func NewBarrier(dirs ...string) (*Barrier, error) {
 		return nil, fmt.Errorf("blobstore: filesystem sync: %w", errors.ErrUnsupported)
 	}
 	b := &Barrier{sync: syncFS}
-	b.cond.L = &b.mu
+	b.group = flush.New(b.syncAll)
 	seen := map[uint64]bool{}
 	for _, d := range dirs {
 		dev, err := deviceOf(d)
@@ -68,32 +62,7 @@ func NewBarrier(dirs ...string) (*Barrier, error) {
 
 // Wait returns once a sync that began after the call has finished: every
 // write that completed before Wait was called is then on disk.
-func (b *Barrier) Wait() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	// A sync already running may have begun before the caller's writes:
-	// only the next one counts.
-	target := b.started + 1
-	for b.done < target && b.err == nil {
-		if b.started > b.done {
-			b.parked++
-			b.cond.Wait()
-			b.parked--
-			continue
-		}
-		b.started++
-		n := b.started
-		b.mu.Unlock()
-		err := b.syncAll()
-		b.mu.Lock()
-		b.done = n
-		if err != nil {
-			b.err = err
-		}
-		b.cond.Broadcast()
-	}
-	return b.err
-}
+func (b *Barrier) Wait() error { return b.group.Wait() }
 
 func (b *Barrier) syncAll() error {
 	for _, f := range b.files {
@@ -102,15 +71,6 @@ func (b *Barrier) syncAll() error {
 		}
 	}
 	return nil
-}
-
-// Waiter is b for a consumer that takes an optional barrier as an
-// interface (kv.Options): nil, not a nil *Barrier, when b is nil.
-func (b *Barrier) Waiter() interface{ Wait() error } {
-	if b == nil {
-		return nil
-	}
-	return b
 }
 
 // Close releases the directories' descriptors.

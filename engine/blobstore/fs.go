@@ -203,13 +203,17 @@ func (s *FS) ReadStaging(id string) (*os.File, error) {
 // Commit moves the staging file of upload id into place as blob d and
 // makes the rename durable. The caller has verified the content and synced
 // the file. If d is already stored the staging file is simply dropped:
-// content-addressed bytes are identical.
+// content-addressed bytes are identical. Either way the blob's name is
+// durable when Commit returns: the file found may be another upload's,
+// renamed a moment ago and not yet synced, and the metadata store syncs
+// only its own files before the record naming the blob is acknowledged.
 func (s *FS) Commit(id string, d digest.Digest) error {
 	dst := s.path(d)
 	if _, err := os.Stat(dst); err == nil {
-		return s.removeStaging(id)
-	}
-	if err := os.Rename(s.stagingPath(id), dst); err != nil {
+		if err := s.removeStaging(id); err != nil {
+			return err
+		}
+	} else if err := os.Rename(s.stagingPath(id), dst); err != nil {
 		return fmt.Errorf("blobstore: commit %s: %w", d, err)
 	}
 	if s.barrier != nil {

@@ -18,8 +18,10 @@ type Stores struct {
 	Dir   string
 	KV    *kv.Badger
 	Blobs *blobstore.FS
-	// Barrier is the group-commit barrier both stores wait on, or nil
-	// where the platform has no filesystem sync.
+	// Barrier is the blob store's group-commit barrier, or nil where the
+	// platform has no filesystem sync; the metadata store then fsyncs
+	// each commit, and otherwise group-commits its own logs (as mcrsrv
+	// serve opens them).
 	Barrier *blobstore.Barrier
 
 	once sync.Once
@@ -35,7 +37,7 @@ func Open(t testing.TB, dir string) *Stores {
 	}
 	s := &Stores{Dir: dir, Barrier: Barrier(t, dir)}
 	var err error
-	if s.KV, err = kv.Open(kv.Options{Dir: filepath.Join(dir, "meta"), Barrier: s.Barrier.Waiter()}); err != nil {
+	if s.KV, err = kv.Open(kv.Options{Dir: filepath.Join(dir, "meta"), GroupSync: s.Barrier != nil}); err != nil {
 		t.Fatal(err)
 	}
 	if s.Blobs, err = blobstore.Open(dir, s.Barrier); err != nil {
