@@ -145,6 +145,9 @@ func (s *Postgres) update(ctx context.Context, fn func(Txn) error) error {
 	}
 	t := &pgTxn{ctx: ctx, tx: tx}
 	ferr := fn(t)
+	if ferr == nil {
+		ferr = t.flush()
+	}
 	if t.failed != nil || ferr != nil {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		// A failed statement aborts the whole transaction in PostgreSQL,
@@ -161,6 +164,24 @@ func (s *Postgres) update(ctx context.Context, fn func(Txn) error) error {
 		return pgError(err)
 	}
 	return nil
+}
+
+// getSnapshot implements snapshotGetter (ReadKeys): a statement outside
+// a transaction block sees one snapshot of its own, so reading every key
+// in one statement is a View's read without its BEGIN and ROLLBACK.
+func (s *Postgres) getSnapshot(ctx context.Context, keys [][]byte) ([][]byte, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	got, err := selectKeys(ctx, s.pool, keys)
+	if err != nil {
+		return nil, pgError(err)
+	}
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i] = got[string(k)]
+	}
+	return out, nil
 }
 
 // Close implements Store. It waits for connections in use to be released.
