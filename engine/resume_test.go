@@ -97,7 +97,7 @@ func TestUploadSurvivesRestart(t *testing.T) {
 	}
 }
 
-func testPool(t *testing.T) *jobs.Pool {
+func testPool(t testing.TB) *jobs.Pool {
 	p := jobs.NewPool(2, 2)
 	t.Cleanup(p.Close)
 	return p

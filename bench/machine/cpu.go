@@ -41,6 +41,32 @@ func SelfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// ThreadCPU is the CPU time of the calling thread so far, from
+// /proc/thread-self/schedstat in nanoseconds, or this process's
+// (SelfCPU) where the kernel keeps no schedstat. The caller locks its
+// goroutine to the thread (runtime.LockOSThread) around what it times.
+func ThreadCPU() time.Duration {
+	if d, ok := schedstat("/proc/thread-self/schedstat"); ok {
+		return d
+	}
+	return SelfCPU()
+}
+
+// schedstat reads the time on a CPU, in nanoseconds, from a schedstat
+// file of /proc.
+func schedstat(path string) (time.Duration, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, false
+	}
+	ns, err := strconv.ParseInt(f[0], 10, 64)
+	return time.Duration(ns), err == nil
+}
+
 // Usage is the cores used between two snapshots by the watched process,
 // this process, and everything else on the machine.
 type Usage struct{ Proc, Self, Others float64 }
@@ -106,19 +132,15 @@ func schedCPU(pid int) (time.Duration, bool) {
 	}
 	var sum time.Duration
 	for _, t := range tasks {
-		b, err := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
-		if err != nil {
-			continue // the thread exited meanwhile
-		}
-		f := strings.Fields(string(b))
-		if len(f) == 0 {
+		path := dir + "/" + t.Name() + "/schedstat"
+		d, ok := schedstat(path)
+		if !ok {
+			if _, err := os.Stat(path); err != nil {
+				continue // the thread exited meanwhile
+			}
 			return 0, false
 		}
-		ns, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			return 0, false
-		}
-		sum += time.Duration(ns)
+		sum += d
 	}
 	return sum, len(tasks) > 0
 }

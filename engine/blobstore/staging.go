@@ -134,7 +134,7 @@ func (f *File) Sync() error {
 	if f.wroteDirect {
 		// Only this File's bytes: a chunked upload's earlier chunks were
 		// read back after their own PATCH.
-		readAhead(f.f, f.start, f.off-f.start, readBacks)
+		readBack(f.f, f.start, f.off-f.start)
 	}
 	return nil
 }

@@ -17,6 +17,9 @@ func startWriteback(*os.File, int64, int64) {}
 // readAhead is a no-op where the kernel offers no fadvise.
 func readAhead(*os.File, int64, int64, chan struct{}) {}
 
+// readBack is a no-op: direct I/O is only used on Linux.
+func readBack(*os.File, int64, int64) {}
+
 var readBacks, prefetches chan struct{}
 
 // canSyncFS is false: there is no syncfs(2) here, so NewBarrier refuses
