@@ -197,6 +197,9 @@ var (
 // JobKey is the status record of job kind.
 func JobKey(kind string) []byte { return under(jobPrefix, kind) }
 
+// JobPrefix covers every job status record.
+func JobPrefix() []byte { return jobPrefix }
+
 // LeaseKey is the background-jobs leader lease (lease.go).
 func LeaseKey() []byte { return leaseKey }
 
