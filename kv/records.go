@@ -239,3 +239,25 @@ func DecodeLease(b []byte) (LeaseRecord, error) {
 	r := LeaseRecord{Holder: d.string(), Name: d.string(), Term: d.int(), Expires: d.int()}
 	return r, d.err
 }
+
+// FailureRecord is a failed-login bucket shared by replicas (http/auth's
+// limiter): the time (unix nanoseconds) at which it drains empty. Its
+// level at t is (Empty - t) times its drain rate, when positive, so one
+// number describes it whatever the bucket's burst.
+type FailureRecord struct {
+	Empty int64
+}
+
+// Encode serializes r.
+func (r FailureRecord) Encode() []byte {
+	e := start()
+	e.int(r.Empty)
+	return e.b
+}
+
+// DecodeFailure parses a FailureRecord.
+func DecodeFailure(b []byte) (FailureRecord, error) {
+	d := newDecoder(b)
+	r := FailureRecord{Empty: d.int()}
+	return r, d.err
+}
