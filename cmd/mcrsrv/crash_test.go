@@ -42,30 +42,8 @@ func TestMain(m *testing.M) {
 type child struct {
 	cmd  *exec.Cmd
 	addr string
-	log  *logBuffer
+	log  *bytes.Buffer
 }
-
-// logBuffer is a child's output, safe to read while the child writes it
-// (os/exec copies its output from a goroutine of its own).
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// Bytes is a copy of the output so far.
-func (l *logBuffer) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.b.Bytes())
-}
-
-func (l *logBuffer) String() string { return string(l.Bytes()) }
 
 func freePort(t *testing.T) string {
 	t.Helper()
@@ -79,7 +57,7 @@ func freePort(t *testing.T) string {
 
 func startServer(t *testing.T, data, addr string, env ...string) *child {
 	t.Helper()
-	c := &child{addr: addr, log: &logBuffer{}}
+	c := &child{addr: addr, log: &bytes.Buffer{}}
 	c.cmd = exec.Command(os.Args[0], "serve", "--data", data, "--addr", addr, "--auth", "none")
 	c.cmd.Env = append(append(os.Environ(), "MCRSRV_TEST_MAIN=1", "MCR_LOG_LEVEL=warn"), env...)
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log

@@ -36,7 +36,7 @@ func TestReadyzWhileAwaitingPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := freePort(t)
-	srv := &child{addr: addr, log: &logBuffer{}}
+	srv := &child{addr: addr, log: &bytes.Buffer{}}
 	srv.cmd = exec.Command(os.Args[0], "serve", "--data", t.TempDir(), "--addr", addr, "--auth", "none")
 	srv.cmd.Env = append(os.Environ(), "MCRSRV_TEST_MAIN=1", "MCR_LOG_LEVEL=warn",
 		"MCR_METADATA_BACKEND=postgres", "MCR_METADATA_POSTGRES_DSN="+pg.DSN(db))
