@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,7 +65,7 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 	null := fs.Bool("null", true, "also run the null registry (the machine's ceiling) in the scenarios it serves")
 	// The target is an idle resident set under 64 MiB within a minute
 	// of a burst.
-	idleAfter := fs.Duration("idle-after", time.Minute, "after the last scenario, let the registries idle this long, then read their resident sets")
+	idleAfter := fs.Duration("idle-after", time.Minute, "after the last scenario, let the registries idle this long, reading their resident sets at 1/6, 1/2 and the end of it (the rows say 10, 30 and 60 s, the default)")
 	limitMiB := fs.Int("limits-mib", 0, "bytes per machine-limit measurement in MiB (0: 512, or 128 with -quick)")
 	cfg, list, err := k.parse(fs, args)
 	if err != nil {
@@ -110,7 +111,7 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 	}
 	var svc *server.Services
 	if slices.Contains(backends, server.S3) {
-		if svc, err = server.StartServices(ctx, *s3Bin, tmp, false); err != nil {
+		if svc, err = server.StartServices(ctx, *s3Bin, tmp, server.Trace{}); err != nil {
 			return fmt.Errorf("services of the s3 backend: %w", err)
 		}
 		defer func() { _ = svc.Stop() }()
@@ -214,9 +215,7 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 		rep.Raw[name] = rr.rounds
 		rep.Median[name] = medians(rr.rounds)
 		rep.Median[name]["overall peak RSS"] = overallPeak(rr.rounds)
-		if v, ok := idle[name]; ok {
-			rep.Median[name][idleKey] = v
-		}
+		maps.Copy(rep.Median[name], idle[name])
 	}
 	if svc != nil && *countImages > 0 {
 		logf("counting S3 requests and PostgreSQL statements per image (%d images)", *countImages)
@@ -247,19 +246,34 @@ func tmpDir(dir string) string { return machine.TempDir(dir) }
 // idleKey names the resident set a minute after the last scenario.
 const idleKey = "idle RSS 60 s after the run"
 
-// idleRSS waits idleAfter with every registry idle, then reads their
-// resident sets.
-func idleRSS(ctx context.Context, regs map[string]*registryRun, idleAfter time.Duration) (map[string]float64, error) {
-	logf("idle for %s, then reading the registries' resident sets", idleAfter)
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-time.After(idleAfter):
-	}
-	out := map[string]float64{}
-	for kind, rr := range regs {
-		if v, err := rr.proc.RSSMiB(); err == nil {
-			out[kind] = v
+// idleMarks are when, as shares of -idle-after, the idle resident sets
+// are read, and their rows: 10, 30 and 60 s after the last request by
+// default, so the table shows how fast memory goes back, not only where
+// it ends.
+var idleMarks = []struct {
+	share float64
+	key   string
+}{{1.0 / 6, "idle RSS 10 s after the run"}, {0.5, "idle RSS 30 s after the run"}, {1, idleKey}}
+
+// idleRSS lets every registry idle for idleAfter and reads their
+// resident sets at each of idleMarks, keyed by registry, then mark.
+func idleRSS(ctx context.Context, regs map[string]*registryRun, idleAfter time.Duration) (map[string]map[string]float64, error) {
+	logf("idle for %s, reading the registries' resident sets along the way", idleAfter)
+	start := time.Now()
+	out := map[string]map[string]float64{}
+	for _, m := range idleMarks {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Until(start.Add(time.Duration(m.share * float64(idleAfter))))):
+		}
+		for kind, rr := range regs {
+			if v, err := rr.proc.RSSMiB(); err == nil {
+				if out[kind] == nil {
+					out[kind] = map[string]float64{}
+				}
+				out[kind][m.key] = v
+			}
 		}
 	}
 	return out, nil

@@ -30,6 +30,8 @@ func main() {
 		err = compareMain(ctx, os.Args[2:], os.Stdout)
 	case len(os.Args) > 1 && os.Args[1] == server.NullCommand:
 		err = nullMain(ctx, os.Args[2:])
+	case len(os.Args) > 1 && os.Args[1] == "replicas":
+		err = replicasMain(ctx, os.Args[2:], os.Stdout)
 	case len(os.Args) > 1 && os.Args[1] == "report":
 		err = reportMain(ctx, os.Args[2:], os.Stdout)
 	default:
@@ -72,7 +74,8 @@ func singleMain(ctx context.Context, args []string, out io.Writer) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load generator (not the registry) to this file")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: bench [flags]            (one registry)\n       bench compare [flags]    (mcr against the reference; see bench compare -h)\n"+
-			"       bench report [flags]     (re-render a comparison's results.json; see bench report -h)\n\n")
+			"       bench report [flags]     (re-render a comparison's results.json; see bench report -h)\n"+
+			"       bench replicas [flags]   (mcr replicas behind HAProxy on S3 + PostgreSQL; see bench replicas -h)\n\n")
 		fs.PrintDefaults()
 	}
 	cfg, list, err := k.parse(fs, args)

@@ -132,7 +132,9 @@ func pairRows(rep *Report, mcrName, refName string, ts []target) []row {
 		}
 	}
 	add("overall peak RSS", "MiB", false)
-	add(idleKey, "MiB", false)
+	for _, m := range idleMarks {
+		add(m.key, "MiB", false)
+	}
 	for i := range rows {
 		if strings.HasSuffix(rows[i].Key, " steady RSS") {
 			// Memory under load: at most the reference's (issue 20).

@@ -33,7 +33,7 @@ type requestCount struct {
 // timed rounds pay for no logging), pushes n images into each one
 // request at a time, pulls them back, and counts from the logs.
 func countRequests(ctx context.Context, k *knobs, cfg scenario.Config, bins map[server.Kind]string, s3Bin, tmp string, n int) ([]requestCount, error) {
-	svc, err := server.StartServices(ctx, s3Bin, tmp, true)
+	svc, err := server.StartServices(ctx, s3Bin, tmp, server.Trace{S3: true, SQL: true})
 	if err != nil {
 		return nil, err
 	}

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -161,6 +163,62 @@ func TestSmokeS3Backend(t *testing.T) {
 		}
 		if c.Registry == "mcr@s3" && (c.PushSQL <= 0 || c.PullSQL <= 0) {
 			t.Errorf("mcr@s3: %.1f statements per push, %.1f per pull; its metadata is in PostgreSQL", c.PushSQL, c.PullSQL)
+		}
+	}
+}
+
+// TestSmokeReplicas runs the replicas dimension at the tiny size: one and
+// two mcr replicas on versitygw and PostgreSQL behind HAProxy, push-image
+// and pull-manifest through it. The report must have every case for both
+// sizes, with the counters that prove each part was measured: statements
+// from the replicas' /metrics, S3 requests from versitygw's log, CPU of
+// HAProxy and PostgreSQL, and requests spread over both replicas.
+func TestSmokeReplicas(t *testing.T) {
+	bin := os.Getenv("MCR_BIN")
+	vgw := filepath.Join(os.Getenv("MCR_TOOLS_BIN"), "versitygw")
+	haproxy, herr := exec.LookPath("haproxy")
+	if _, err := os.Stat(vgw); bin == "" || os.Getenv("MCR_TOOLS_BIN") == "" || err != nil || herr != nil {
+		t.Skip("needs MCR_BIN, MCR_TOOLS_BIN/versitygw and haproxy (make tools)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	var out strings.Builder
+	err := replicasMain(ctx, []string{"-tiny", "-c", "4", "-duration", "1s", "-replicas", "1,2", "-mcr", bin, "-s3-server", vgw, "-haproxy", haproxy,
+		"-tmp", dir, "-out", filepath.Join(dir, "out")}, &out)
+	t.Log(out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "out", "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep ReplicasReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	push, get := "push-image c=4 repos=2", "pull-manifest GET c=4"
+	if !slices.Contains(rep.Cases, push) || !slices.Contains(rep.Cases, get) {
+		t.Fatalf("cases %v; want %q and %q", rep.Cases, push, get)
+	}
+	for _, n := range []int{1, 2} {
+		med := rep.Median[clusterName(n)]
+		for _, cs := range []string{push, get} {
+			if !strings.Contains(out.String(), fmt.Sprintf("| %s | %d |", cs, n)) {
+				t.Errorf("the table has no row for %s with %d replicas", cs, n)
+			}
+			for _, m := range []string{"throughput", "server CPU/op", "HAProxy CPU/op", "PostgreSQL CPU/op", "PostgreSQL statements/op", "PostgreSQL round trips/op"} {
+				if med[cs+" "+m] <= 0 {
+					t.Errorf("%d replicas, %s: %s = %v; want > 0", n, cs, m, med[cs+" "+m])
+				}
+			}
+		}
+		if med[push+" S3 requests/op"] < 5 {
+			t.Errorf("%d replicas: %.1f S3 requests per push; a push writes every blob and the manifest", n, med[push+" S3 requests/op"])
+		}
+		if share := med[get+" busiest replica share"]; n == 2 && (share < 50 || share > 75) {
+			t.Errorf("2 replicas: the busiest served %.0f%% of the manifest GETs; round robin gives each about half", share)
 		}
 	}
 }

@@ -61,17 +61,21 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 // transaction, which is what makes a concurrent GC sweep of d conflict
 // with it (docs/design.md §5).
 func (r *Registry) link(ctx context.Context, t kv.Txn, repo string, d digest.Digest, size int64) error {
-	if err := r.checkSweep(ctx, t, d); err != nil {
+	// One read for the three keys the link depends on (kv.GetMany).
+	vs, err := kv.GetMany(t, kv.SweepKey(d.String()), kv.BlobKey(d.String()), kv.RepoKey(repo))
+	if err != nil {
+		return err
+	}
+	blob, repoRec := vs[1], vs[2]
+	if err := r.checkSweep(ctx, vs[0] != nil, blob != nil, d); err != nil {
 		return err
 	}
 	now := r.now()
 	rec := kv.BlobRecord{Size: size, Created: now.UnixNano()}
-	if v, err := t.Get(kv.BlobKey(d.String())); err == nil {
-		if rec, err = kv.DecodeBlob(v); err != nil {
+	if blob != nil {
+		if rec, err = kv.DecodeBlob(blob); err != nil {
 			return err
 		}
-	} else if !errors.Is(err, kv.ErrNotFound) {
-		return err
 	}
 	rec.LastLinked = now.UnixNano()
 	if err := t.Set(kv.BlobKey(d.String()), rec.Encode()); err != nil {
@@ -83,7 +87,10 @@ func (r *Registry) link(ctx context.Context, t kv.Txn, repo string, d digest.Dig
 	if err := t.Set(kv.InverseLinkKey(d.String(), repo), nil); err != nil {
 		return err
 	}
-	return ensureRepo(t, repo, now)
+	if repoRec != nil {
+		return nil
+	}
+	return createRepo(t, repo, now)
 }
 
 // MountBlob links blob d into repo from repository from, or from any

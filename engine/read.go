@@ -23,30 +23,77 @@ type Manifest struct {
 	Payload   []byte
 }
 
-// GetManifest resolves ref (a tag or a digest) in repo from one snapshot.
+// GetManifest resolves ref (a tag or a digest) in repo. Each read is one
+// snapshot of the keys it needs, beside the repository's record (which
+// tells NAME_UNKNOWN from the more specific error): on PostgreSQL one
+// statement each (kv.ReadKeys). A tag is resolved, then its manifest read,
+// in two snapshots. That answers what one snapshot at the first would
+// have: a manifest's record under its digest does not change while it
+// exists (the digest is of its bytes). Only when the tag's manifest is
+// gone by the second read (the tag moved and the manifest was deleted
+// meanwhile) is the tag resolved again, with its manifest, from one
+// snapshot.
 func (r *Registry) GetManifest(ctx context.Context, repo string, ref names.Reference) (*Manifest, error) {
-	var m *Manifest
-	err := r.kv.View(ctx, func(t kv.Reader) error {
-		d := ref.Digest
-		if !ref.IsDigest() {
-			v, err := t.Get(kv.TagKey(repo, ref.Tag))
-			if err != nil {
-				return r.unknown(t, repo, err, errcode.New(errcode.ManifestUnknown, "manifest unknown").WithDetail(map[string]string{"tag": ref.Tag}))
-			}
-			d = digest.Digest(v)
-		}
-		v, err := t.Get(kv.ManifestKey(repo, d.String()))
+	d := ref.Digest
+	if !ref.IsDigest() {
+		vs, err := kv.ReadKeys(ctx, r.kv, kv.TagKey(repo, ref.Tag), kv.RepoKey(repo))
 		if err != nil {
-			return r.unknown(t, repo, err, errcode.New(errcode.ManifestUnknown, "manifest unknown").WithDetail(map[string]string{"digest": d.String()}))
+			return nil, err
 		}
-		rec, err := kv.DecodeManifest(v)
+		if vs[0] == nil {
+			return nil, missing(repo, vs[1] != nil, tagUnknown(ref.Tag))
+		}
+		d = digest.Digest(vs[0])
+	}
+	vs, err := kv.ReadKeys(ctx, r.kv, kv.ManifestKey(repo, d.String()), kv.RepoKey(repo))
+	switch {
+	case err != nil:
+		return nil, err
+	case vs[0] != nil:
+		return decodeManifest(d, vs[0])
+	case !ref.IsDigest():
+		return r.resolveManifest(ctx, repo, ref.Tag)
+	}
+	return nil, missing(repo, vs[1] != nil, manifestUnknown(d))
+}
+
+// resolveManifest reads tag and its manifest from one snapshot.
+func (r *Registry) resolveManifest(ctx context.Context, repo, tag string) (*Manifest, error) {
+	return kv.Read(ctx, r.kv, func(t kv.Reader) (*Manifest, error) {
+		v, err := t.Get(kv.TagKey(repo, tag))
 		if err != nil {
-			return err
+			return nil, r.unknown(t, repo, err, tagUnknown(tag))
 		}
-		m = &Manifest{Digest: d, MediaType: rec.MediaType, Payload: rec.Payload}
-		return nil
+		d := digest.Digest(v)
+		if v, err = t.Get(kv.ManifestKey(repo, d.String())); err != nil {
+			return nil, r.unknown(t, repo, err, manifestUnknown(d))
+		}
+		return decodeManifest(d, v)
 	})
-	return m, err
+}
+
+func decodeManifest(d digest.Digest, v []byte) (*Manifest, error) {
+	rec, err := kv.DecodeManifest(v)
+	if err != nil {
+		return nil, err
+	}
+	return &Manifest{Digest: d, MediaType: rec.MediaType, Payload: rec.Payload}, nil
+}
+
+func tagUnknown(tag string) *errcode.Error {
+	return errcode.New(errcode.ManifestUnknown, "manifest unknown").WithDetail(map[string]string{"tag": tag})
+}
+
+func manifestUnknown(d digest.Digest) *errcode.Error {
+	return errcode.New(errcode.ManifestUnknown, "manifest unknown").WithDetail(map[string]string{"digest": d.String()})
+}
+
+// missing is e, or NAME_UNKNOWN when the repository does not exist.
+func missing(repo string, exists bool, e *errcode.Error) error {
+	if !exists {
+		return nameUnknown(repo)
+	}
+	return e
 }
 
 // unknown picks between NAME_UNKNOWN (the repository does not exist) and
@@ -69,26 +116,22 @@ func nameUnknown(repo string) *errcode.Error {
 	return errcode.New(errcode.NameUnknown, "repository name not known to registry").WithDetail(map[string]string{"name": repo})
 }
 
-// StatBlob returns the size of blob d if repo may serve it.
+// StatBlob returns the size of blob d if repo may serve it, from one
+// snapshot of its link, its record and the repository's record (on
+// PostgreSQL one statement: kv.ReadKeys).
 func (r *Registry) StatBlob(ctx context.Context, repo string, d digest.Digest) (int64, error) {
-	var size int64
-	err := r.kv.View(ctx, func(t kv.Reader) error {
-		ok, err := t.Has(kv.LinkKey(repo, d.String()))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return r.unknown(t, repo, kv.ErrNotFound, blobUnknown(d))
-		}
-		v, err := t.Get(kv.BlobKey(d.String()))
-		if err != nil {
-			return notFound(err, blobUnknown(d))
-		}
-		rec, err := kv.DecodeBlob(v)
-		size = rec.Size
-		return err
-	})
-	return size, err
+	vs, err := kv.ReadKeys(ctx, r.kv, kv.LinkKey(repo, d.String()), kv.BlobKey(d.String()), kv.RepoKey(repo))
+	if err != nil {
+		return 0, err
+	}
+	if vs[0] == nil {
+		return 0, missing(repo, vs[2] != nil, blobUnknown(d))
+	}
+	if vs[1] == nil {
+		return 0, blobUnknown(d)
+	}
+	rec, err := kv.DecodeBlob(vs[1])
+	return rec.Size, err
 }
 
 // OpenBlob opens blob d of repo for reading and returns its size. The

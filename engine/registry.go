@@ -137,17 +137,14 @@ func (r *Registry) Exclusive(ctx context.Context, repo string, fn func(context.C
 // record a file GC is deleting: while the tombstone exists the link is
 // refused (and conflicts with GC's transaction if they overlap), and after
 // it is gone a new record is written only if the file is really there.
-func (r *Registry) checkSweep(ctx context.Context, t kv.Reader, d digest.Digest) error {
-	swept, err := t.Has(kv.SweepKey(d.String()))
-	if err != nil {
-		return err
-	}
+// swept and known say whether the transaction found d's tombstone and d's
+// record.
+func (r *Registry) checkSweep(ctx context.Context, swept, known bool, d digest.Digest) error {
 	if !swept {
-		known, err := t.Has(kv.BlobKey(d.String()))
-		if err != nil || known {
-			return err
+		if known {
+			return nil
 		}
-		if _, err = r.blobs.Stat(ctx, d); !errors.Is(err, blobstore.ErrNotFound) {
+		if _, err := r.blobs.Stat(ctx, d); !errors.Is(err, blobstore.ErrNotFound) {
 			return err
 		}
 	}
@@ -181,6 +178,11 @@ func ensureRepo(t kv.Txn, repo string, now time.Time) error {
 	if err != nil || ok {
 		return err
 	}
+	return createRepo(t, repo, now)
+}
+
+// createRepo writes repo's record, created now.
+func createRepo(t kv.Txn, repo string, now time.Time) error {
 	return t.Set(kv.RepoKey(repo), kv.RepoRecord{Created: now.UnixNano()}.Encode())
 }
 

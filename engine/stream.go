@@ -27,8 +27,47 @@ type Streamer interface {
 const pipelineMin = 4 << 20
 
 // copyBufs are the upload buffers, aligned so that blobstore.File can
-// write them with direct I/O.
-var copyBufs = sync.Pool{New: func() any { b := blobstore.AlignedBuffer(1 << 20); return &b }}
+// write them with direct I/O, in size classes from 64 KiB to 1 MiB: a
+// body gets the smallest buffer that holds it whole. A buffer held by an
+// upload counts toward the collector's heap goal whether its pages were
+// touched or not, and the goal is what the resident set grows to: 128
+// uploads of push-image's 16–512 KiB layers holding 1 MiB each made
+// 128 MiB of "live" heap and a goal of twice that (docs/benchmarks.md,
+// "Memory").
+var copyBufs = newBufClasses(64<<10, 1<<20)
+
+// bufClasses are pools of aligned buffers of min, 2×min, ... bytes.
+type bufClasses struct {
+	min   int
+	pools []sync.Pool
+}
+
+func newBufClasses(lo, hi int) *bufClasses {
+	c := &bufClasses{min: lo}
+	for n := lo; n <= hi; n *= 2 {
+		c.pools = append(c.pools, sync.Pool{New: func() any { b := blobstore.AlignedBuffer(n); return &b }})
+	}
+	return c
+}
+
+// class is the index of the smallest class of at least n bytes (the
+// largest for n < 0, a body of unknown length).
+func (c *bufClasses) class(n int64) int {
+	i := 0
+	for size := int64(c.min); i < len(c.pools)-1 && (n < 0 || size < n); size *= 2 {
+		i++
+	}
+	return i
+}
+
+// get returns a buffer that holds n bytes, or the largest if none does.
+func (c *bufClasses) get(n int64) *[]byte { return c.pools[c.class(n)].Get().(*[]byte) }
+
+// put gives back a buffer get returned.
+func (c *bufClasses) put(b *[]byte) { c.pools[c.class(int64(len(*b)))].Put(b) }
+
+// largest is the pool of the largest buffers, for bodies of any length.
+func (c *bufClasses) largest() *sync.Pool { return &c.pools[len(c.pools)-1] }
 
 // bigBufs are the buffers of the first few concurrent pipelined uploads:
 // a direct write of 4 MiB keeps the disk far busier than four of 1 MiB
@@ -49,7 +88,7 @@ func (b bigSlots) acquire() (*sync.Pool, func()) {
 	case b <- struct{}{}:
 		return &bigBufs, func() { <-b }
 	default:
-		return &copyBufs, func() {}
+		return copyBufs.largest(), func() {}
 	}
 }
 
@@ -58,14 +97,14 @@ func (b bigSlots) acquire() (*sync.Pool, func()) {
 // pooled buffers.
 func (r *Registry) stream(ctx context.Context, w io.Writer, src io.Reader, length int64, hs ...hash.Hash) (int64, error) {
 	if r.opts.Streamer == nil {
-		return copyHashed(w, src, hs...)
+		return copyHashed(w, src, length, hs...)
 	}
 	var (
 		n   int64
 		err error
 	)
 	if length >= 0 && length < pipelineMin {
-		derr := r.opts.Streamer.Do(ctx, func(context.Context) { n, err = copyHashed(w, src, hs...) })
+		derr := r.opts.Streamer.Do(ctx, func(context.Context) { n, err = copyHashed(w, src, length, hs...) })
 		return n, streamErr(derr, err)
 	}
 	return r.pipeline(ctx, w, src, hs...)
@@ -84,10 +123,11 @@ func streamErr(doErr, copyErr error) error {
 // the buffer before hashing and writing it: a request body arrives in
 // reads of a few KiB, and each write to a file costs a syscall and the
 // filesystem's per-write work (locking the inode, updating its times), so
-// a 512 KiB layer is one write instead of dozens.
-func copyHashed(w io.Writer, src io.Reader, hs ...hash.Hash) (int64, error) {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
+// a 512 KiB layer is one write instead of dozens. length is the declared
+// size, or -1; it picks the buffer.
+func copyHashed(w io.Writer, src io.Reader, length int64, hs ...hash.Hash) (int64, error) {
+	bp := copyBufs.get(length)
+	defer copyBufs.put(bp)
 	buf := *bp
 	var n int64
 	for {

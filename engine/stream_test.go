@@ -108,3 +108,29 @@ func TestStreamConcurrentPipelines(t *testing.T) {
 		t.Fatalf("%d big buffer sets still held", n)
 	}
 }
+
+// TestBufClasses checks that a body gets the smallest buffer that holds it
+// whole, that unknown and oversized lengths get the largest, and that a
+// buffer goes back to the pool of its own size.
+func TestBufClasses(t *testing.T) {
+	c := newBufClasses(64<<10, 1<<20)
+	for _, tc := range []struct {
+		length int64
+		want   int
+	}{
+		{-1, 1 << 20}, {0, 64 << 10}, {1, 64 << 10}, {64 << 10, 64 << 10}, {64<<10 + 1, 128 << 10},
+		{300 << 10, 512 << 10}, {512 << 10, 512 << 10}, {1 << 20, 1 << 20}, {3 << 20, 1 << 20},
+	} {
+		b := c.get(tc.length)
+		if len(*b) != tc.want {
+			t.Errorf("get(%d): %d bytes, want %d", tc.length, len(*b), tc.want)
+		}
+		if got := c.class(int64(len(*b))); len(*c.pools[got].Get().(*[]byte)) != tc.want {
+			t.Errorf("put(%d bytes) would go to the pool of class %d", len(*b), got)
+		}
+		c.put(b)
+	}
+	if n := len(*c.largest().Get().(*[]byte)); n != 1<<20 {
+		t.Errorf("largest: %d bytes, want %d", n, 1<<20)
+	}
+}

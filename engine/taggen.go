@@ -40,6 +40,9 @@ func (w *tagWatch) Set(key, val []byte) error {
 	return w.Txn.Set(key, val)
 }
 
+// GetMany forwards kv.MultiGetter, which the embedded interface hides.
+func (w *tagWatch) GetMany(keys ...[]byte) ([][]byte, error) { return kv.GetMany(w.Txn, keys...) }
+
 func (w *tagWatch) Delete(key []byte) error {
 	w.changed = w.changed || bytes.HasPrefix(key, w.prefix)
 	return w.Txn.Delete(key)

@@ -29,16 +29,18 @@ func Read[T any](ctx context.Context, v Viewer, fn func(Reader) (T, error)) (T, 
 }
 
 // Load reads the record at key from one snapshot of v and decodes it;
-// a missing key is ErrNotFound.
+// a missing key is ErrNotFound. On PostgreSQL that is one statement
+// (ReadKeys).
 func Load[T any](ctx context.Context, v Viewer, key []byte, decode func([]byte) (T, error)) (T, error) {
-	return Read(ctx, v, func(t Reader) (T, error) {
-		b, err := t.Get(key)
-		if err != nil {
-			var zero T
-			return zero, err
-		}
-		return decode(b)
-	})
+	vs, err := ReadKeys(ctx, v, key)
+	if err == nil && vs[0] == nil {
+		err = ErrNotFound
+	}
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return decode(vs[0])
 }
 
 // ScanRecords decodes, in key order, every record under prefix in t.

@@ -13,7 +13,7 @@ import (
 // MemTableSize is the size of each of Badger's memtables, and of the
 // level-0 table a full one is flushed to. The disk-space reserve is sized
 // from it (docs/operations.md, "Disk space").
-const MemTableSize = 16 << 20
+const MemTableSize = 4 << 20
 
 // Options configures the Badger store.
 type Options struct {
@@ -70,12 +70,16 @@ func Open(o Options) (*Badger, error) {
 		WithNumVersionsToKeep(1).
 		// Registry metadata is small and written in small transactions:
 		// Badger's defaults (five 64 MiB memtables) are sized for bulk
-		// loads. Each memtable is a Go-heap arena plus a memory-mapped
-		// write-ahead log of its size, both resident once written, and
-		// the Go collector's headroom doubles the arenas. 16 MiB still
-		// allows transactions of 2.4 MiB (15 % of a memtable) of keys and
-		// small values; values over the threshold (large manifests) count
-		// only their pointer into the value log (TestLargestTransaction).
+		// loads. Each memtable is a Go-heap arena (its size plus 30 %)
+		// and a memory-mapped write-ahead log of twice its size, both
+		// resident once written, and the collector's headroom doubles
+		// the arena: with 16 MiB memtables the arena alone was 21 MiB of
+		// a 26 MiB idle heap. 4 MiB (5.2 MiB arenas) still allows
+		// transactions of 630 KiB (15 % of a memtable) of keys and small
+		// values, some thousand blob records; values over the threshold
+		// (large manifests) count only their pointer into the value log.
+		// At push-image rates it flushes every few seconds, a 4 MiB
+		// sequential write (docs/benchmarks.md, "Memory").
 		WithMemTableSize(MemTableSize).
 		WithNumMemtables(3).
 		// Keys and small values compress little, and a compressed block
@@ -251,8 +255,16 @@ func (t txn) Has(key []byte) (bool, error) {
 	return err == nil, err
 }
 
-func (t txn) Set(key, val []byte) error { return t.t.Set(key, val) }
-func (t txn) Delete(key []byte) error   { return t.t.Delete(key) }
+func (t txn) Set(key, val []byte) error { return tooLarge(t.t.Set(key, val)) }
+func (t txn) Delete(key []byte) error   { return tooLarge(t.t.Delete(key)) }
+
+// tooLarge maps Badger's per-transaction limit to the port's error.
+func tooLarge(err error) error {
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		return fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
+	return err
+}
 
 func (t txn) Scan(prefix, after []byte, fn func(key, val []byte) error) error {
 	return t.scan(prefix, after, true, func(it *badger.Item) error {

@@ -167,3 +167,32 @@ func TestUpdateUnsynced(t *testing.T) {
 		t.Fatalf("unsynced commit lost by a clean close: %v", err)
 	}
 }
+
+// A transaction larger than Badger commits at once fails with the port's
+// ErrTooLarge (a 413 for the request that built it), and nothing of it is
+// stored; one of the same records at a time still commits.
+func TestTransactionTooLarge(t *testing.T) {
+	s, err := Open(Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	err = s.Update(ctx, func(tx Txn) error {
+		for i := range 20_000 {
+			if err := tx.Set(TagKey("r", fmt.Sprintf("t%05d", i)), []byte("sha256:m")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("20 000 records in one transaction: %v, want ErrTooLarge", err)
+	}
+	if err := s.View(ctx, func(r Reader) error { _, err := r.Get(TagKey("r", "t00000")); return err }); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a record of the refused transaction: %v, want ErrNotFound", err)
+	}
+	if err := s.Update(ctx, func(tx Txn) error { return tx.Set(TagKey("r", "t00000"), []byte("sha256:m")) }); err != nil {
+		t.Fatal(err)
+	}
+}

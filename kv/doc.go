@@ -7,7 +7,11 @@
 // that checks its term inside a transaction (lease.go). access.go holds
 // the patterns every user of the port repeats (a value read out of one
 // snapshot, a record loaded and decoded, every record under a prefix
-// decoded, the keys under a prefix deleted by a predicate). kvtest is the
+// decoded, the keys under a prefix deleted by a predicate); getmany.go
+// reads several independent keys at once (GetMany in a transaction,
+// ReadKeys from one snapshot: one statement each on PostgreSQL, where a
+// pgTxn also holds its writes back and sends them in one statement,
+// postgres_writes.go). kvtest is the
 // port's shared suite; pgtest runs throwaway PostgreSQL servers for tests.
 //
 // Invariants, on both implementations:
@@ -18,7 +22,9 @@
 //     (Badger's ErrConflict, PostgreSQL's serialization failure or
 //     deadlock), so closures must be free of side effects outside the
 //     transaction.
-//   - View reads one consistent snapshot.
+//   - View reads one consistent snapshot; so does ReadKeys.
+//   - A transaction's reads see its own writes, whenever the store sends
+//     them to its server.
 //   - Bytes handed to a Scan callback are valid only during that call; Get
 //     returns a copy. A Scan callback may read through its transaction.
 //   - Operations only one implementation has (backup, value-log GC, size,

@@ -65,6 +65,7 @@ type Postgres struct {
 	listener      pgListener
 	onListenError func(error)   // PostgresOptions.OnListenError
 	view          pgx.TxOptions // how View begins its transaction
+	tracer        *statementCounter
 }
 
 var (
@@ -91,12 +92,15 @@ func OpenPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 	if o.IdleTxnTimeout > 0 {
 		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(o.IdleTxnTimeout.Milliseconds(), 10)
 	}
+	// Before the listener's copy is taken: its statements count too.
+	tracer := &statementCounter{}
+	cfg.ConnConfig.Tracer = tracer
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, pgError(err)
 	}
 	s := &Postgres{pool: pool, connConfig: listenerConfig(cfg.ConnConfig), onListenError: o.OnListenError,
-		view: pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}}
+		view: pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, tracer: tracer}
 	if o.IdleTxnTimeout > 0 {
 		// In the same round trip as BEGIN (simple protocol: one message).
 		s.view.BeginQuery = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL idle_in_transaction_session_timeout = 0`
@@ -145,6 +149,9 @@ func (s *Postgres) update(ctx context.Context, fn func(Txn) error) error {
 	}
 	t := &pgTxn{ctx: ctx, tx: tx}
 	ferr := fn(t)
+	if ferr == nil {
+		ferr = t.flush()
+	}
 	if t.failed != nil || ferr != nil {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		// A failed statement aborts the whole transaction in PostgreSQL,
@@ -161,6 +168,24 @@ func (s *Postgres) update(ctx context.Context, fn func(Txn) error) error {
 		return pgError(err)
 	}
 	return nil
+}
+
+// getSnapshot implements snapshotGetter (ReadKeys): a statement outside
+// a transaction block sees one snapshot of its own, so reading every key
+// in one statement is a View's read without its BEGIN and ROLLBACK.
+func (s *Postgres) getSnapshot(ctx context.Context, keys [][]byte) ([][]byte, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	got, err := selectKeys(ctx, s.pool, keys)
+	if err != nil {
+		return nil, pgError(err)
+	}
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i] = got[string(k)]
+	}
+	return out, nil
 }
 
 // Close implements Store. It waits for connections in use to be released.

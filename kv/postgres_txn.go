@@ -30,6 +30,10 @@ type pgTxn struct {
 	// the transaction on any error, so it decides the outcome whatever
 	// the closure does with it.
 	failed error
+	// writes and topics are what the transaction wrote and published and
+	// has not sent yet (postgres_writes.go).
+	writes map[string]pending
+	topics []string
 }
 
 // fail records err as the transaction's failure and returns it wrapped.
@@ -41,6 +45,12 @@ func (t *pgTxn) fail(err error) error {
 }
 
 func (t *pgTxn) Get(key []byte) ([]byte, error) {
+	if p, ok := t.buffered(key); ok {
+		if p.del {
+			return nil, ErrNotFound
+		}
+		return append([]byte{}, p.val...), nil
+	}
 	var v []byte
 	err := t.tx.QueryRow(t.ctx, `SELECT v FROM kv WHERE k = $1`, key).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -61,6 +71,13 @@ func (t *pgTxn) GetKeyShare(key []byte) ([]byte, error) { return t.getLocked(key
 func (t *pgTxn) GetForUpdate(key []byte) ([]byte, error) { return t.getLocked(key, "FOR UPDATE") }
 
 func (t *pgTxn) getLocked(key []byte, lock string) ([]byte, error) {
+	// The lock is taken on the row as PostgreSQL has it, so a buffered
+	// write of it goes first.
+	if _, ok := t.buffered(key); ok {
+		if err := t.flush(); err != nil {
+			return nil, err
+		}
+	}
 	var v []byte
 	err := t.tx.QueryRow(t.ctx, `SELECT v FROM kv WHERE k = $1 `+lock, key).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -73,29 +90,14 @@ func (t *pgTxn) getLocked(key []byte, lock string) ([]byte, error) {
 }
 
 func (t *pgTxn) Has(key []byte) (bool, error) {
+	if p, ok := t.buffered(key); ok {
+		return !p.del, nil
+	}
 	var ok bool
 	if err := t.tx.QueryRow(t.ctx, `SELECT EXISTS (SELECT 1 FROM kv WHERE k = $1)`, key).Scan(&ok); err != nil {
 		return false, t.fail(err)
 	}
 	return ok, nil
-}
-
-func (t *pgTxn) Set(key, val []byte) error {
-	if val == nil {
-		val = []byte{} // nil would be SQL NULL; an empty value is a value
-	}
-	_, err := t.tx.Exec(t.ctx, `INSERT INTO kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v`, key, val)
-	if err != nil {
-		return t.fail(err)
-	}
-	return nil
-}
-
-func (t *pgTxn) Delete(key []byte) error {
-	if _, err := t.tx.Exec(t.ctx, `DELETE FROM kv WHERE k = $1`, key); err != nil {
-		return t.fail(err)
-	}
-	return nil
 }
 
 func (t *pgTxn) Scan(prefix, after []byte, fn func(key, val []byte) error) error {
@@ -110,6 +112,9 @@ func (t *pgTxn) ScanKeys(prefix, after []byte, fn func(key []byte) error) error 
 // prefix+after; end is the first key past every key with the prefix. Each
 // page resumes strictly after the last key of the one before.
 func (t *pgTxn) scan(prefix, after []byte, values bool, fn func(key, val []byte) error) error {
+	if err := t.flushFor(prefix, after); err != nil {
+		return err
+	}
 	cols, page, pageCap := "k, NULL::bytea", firstPage, keyPageCap
 	if values {
 		cols, pageCap = "k, v", valuePageCap
@@ -174,4 +179,64 @@ func prefixEnd(prefix []byte) []byte {
 		}
 	}
 	return nil
+}
+
+// selectMany reads several keys in one statement.
+const selectMany = `SELECT k, v FROM kv WHERE k = ANY($1::bytea[])`
+
+// GetMany implements MultiGetter: the keys the transaction wrote are
+// answered from its buffer, the others in one statement.
+func (t *pgTxn) GetMany(keys ...[]byte) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	var ask [][]byte
+	for i, k := range keys {
+		if p, ok := t.buffered(k); ok {
+			if !p.del {
+				out[i] = append([]byte{}, p.val...)
+			}
+			continue
+		}
+		ask = append(ask, k)
+	}
+	if len(ask) == 0 {
+		return out, nil
+	}
+	got, err := selectKeys(t.ctx, t.tx, ask)
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	for i, k := range keys {
+		if v, ok := got[string(k)]; ok { // never a buffered key: not asked
+			out[i] = v
+		}
+	}
+	return out, nil
+}
+
+// querier is what selectKeys runs on: a transaction, or the pool for a
+// single-statement snapshot.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// selectKeys reads keys in one statement and returns the values found,
+// by key; an empty value is a non-nil empty slice.
+func selectKeys(ctx context.Context, q querier, keys [][]byte) (map[string][]byte, error) {
+	rows, err := q.Query(ctx, selectMany, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	got := make(map[string][]byte, len(keys))
+	for rows.Next() {
+		var k, v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		if v == nil {
+			v = []byte{}
+		}
+		got[string(k)] = v
+	}
+	return got, rows.Err()
 }

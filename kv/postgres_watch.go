@@ -48,13 +48,6 @@ func listenerConfig(c *pgx.ConnConfig) *pgx.ConnConfig {
 // listener.
 const watchRetry = 250 * time.Millisecond
 
-func (t *pgTxn) publish(topic string) error {
-	if _, err := t.tx.Exec(t.ctx, `SELECT pg_notify($1, $2)`, notifyChannel, topic); err != nil {
-		return t.fail(err)
-	}
-	return nil
-}
-
 // pgListener is the store's listening goroutine and its watchers.
 type pgListener struct {
 	start sync.Once

@@ -31,6 +31,13 @@ var ErrUnavailable error = &kindError{"kv: metadata store unavailable", "Unavail
 // after every retry: the keys are contended, and the client retries later.
 var ErrConflict error = &kindError{"kv: transaction conflict, retry later", "TooManyRequests"}
 
+// ErrTooLarge is returned by a transaction's Set or Delete when the
+// transaction has outgrown what the store commits at once (Badger: 15 %
+// of a memtable, some 5 000 small records; docs/operations.md
+// "Limits"). The request that built it is too large, not the store
+// broken: it answers 413.
+var ErrTooLarge error = &kindError{"kv: transaction too large to commit at once", "TooLarge"}
+
 // kindError is a sentinel that names its kind in the engine's error
 // registry (engine/errcode, which reads ErrorKind): kv sits below the
 // engine, so it names the kind instead of importing it.

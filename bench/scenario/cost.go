@@ -3,6 +3,7 @@ package scenario
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"git.wntrmute.dev/kyle/mcr/bench/machine"
@@ -15,6 +16,25 @@ type Meter interface {
 	RSSMiB() (float64, error) // resident set now
 }
 
+// Probe is an optional capability of a Meter: more of the system under
+// test measured over the same windows, such as the processes in front of
+// and behind the registry (a load balancer, a database) and the work the
+// registry asks of them. Window is called as a window opens; the function
+// it returns is called as the window closes and gives the readings.
+type Probe interface {
+	Window() func() []Reading
+}
+
+// Reading is one figure a Probe measured over a window.
+type Reading struct {
+	Name, Unit string
+	Value      float64
+	// PerOp divides Value by the window's operations and reports it as
+	// Name + "/op"; otherwise Value is reported as it is.
+	PerOp  bool
+	Higher bool // whether higher is better
+}
+
 // rssEvery is how often a window samples the registry's resident set.
 const rssEvery = 100 * time.Millisecond
 
@@ -25,14 +45,27 @@ type Cost struct {
 	Server, Client time.Duration
 	RSS            []float64 // MiB, one sample per rssEvery
 	Metered        bool      // Server and RSS were measured
+	Readings       []Reading // the Meter's Probe's, if it has one
 }
 
-// add accumulates another window's cost (one per large blob).
+// add accumulates another window's cost (one per large blob): readings
+// per operation add up, others keep the latest window's value.
 func (c *Cost) add(o Cost) {
 	c.Server += o.Server
 	c.Client += o.Client
 	c.RSS = append(c.RSS, o.RSS...)
 	c.Metered = c.Metered || o.Metered
+	for _, x := range o.Readings {
+		i := slices.IndexFunc(c.Readings, func(y Reading) bool { return y.Name == x.Name })
+		switch {
+		case i < 0:
+			c.Readings = append(c.Readings, x)
+		case x.PerOp:
+			c.Readings[i].Value += x.Value
+		default:
+			c.Readings[i] = x
+		}
+	}
 }
 
 // window measures a Cost from open to close. CPU is taken as the
@@ -45,6 +78,7 @@ type window struct {
 	stop        chan struct{}
 	done        chan struct{}
 	rss         []float64
+	probe       func() []Reading
 }
 
 // openWindow starts measuring; m may be nil (the registry was not started
@@ -54,6 +88,9 @@ func openWindow(m Meter) *window {
 	if m == nil {
 		close(w.done)
 		return w
+	}
+	if p, ok := m.(Probe); ok {
+		w.probe = p.Window()
 	}
 	w.srv0 = m.CPU()
 	go func() {
@@ -83,28 +120,49 @@ func (w *window) close() Cost {
 		c.Server = w.m.CPU() - w.srv0
 		c.RSS, c.Metered = w.rss, true
 	}
+	if w.probe != nil {
+		c.Readings = w.probe()
+	}
 	return c
 }
 
 // gate opens a window at a set time (the end of a warm-up) unless it was
 // shut first.
 type gate struct {
-	mu    sync.Mutex
-	w     *window
-	shut  bool
-	timer *time.Timer
+	opened atomic.Int64 // unix nanoseconds; 0 until the window is open
+	mu     sync.Mutex
+	w      *window
+	shut   bool
+	timer  *time.Timer
 }
 
+// With no warm-up (d ≤ 0) the window opens before openAfter returns, so
+// before the first operation starts.
 func openAfter(m Meter, d time.Duration) *gate {
 	g := &gate{}
-	g.timer = time.AfterFunc(d, func() {
+	open := func() {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		if !g.shut {
 			g.w = openWindow(m)
+			g.opened.Store(time.Now().UnixNano())
 		}
-	})
+	}
+	if d <= 0 {
+		open()
+		g.timer = time.NewTimer(0) // stopped by close like the other
+		return g
+	}
+	g.timer = time.AfterFunc(d, open)
 	return g
+}
+
+// openedAt is when the window finished opening: a Probe's first reading
+// may take a while on a loaded machine, and an operation that started
+// before it ended is not in the window.
+func (g *gate) openedAt() (time.Time, bool) {
+	n := g.opened.Load()
+	return time.Unix(0, n), n != 0
 }
 
 // close shuts the gate and returns the cost of the window, if it opened.
@@ -134,6 +192,13 @@ func (r *Result) cost(c string, ops int64, k Cost) {
 		s := slices.Clone(k.RSS)
 		slices.Sort(s)
 		r.add(c, "steady RSS", "MiB", s[len(s)/2], false)
+	}
+	for _, x := range k.Readings {
+		if x.PerOp {
+			r.add(c, x.Name+"/op", x.Unit, x.Value/float64(ops), x.Higher)
+		} else {
+			r.add(c, x.Name, x.Unit, x.Value, x.Higher)
+		}
 	}
 }
 

@@ -39,11 +39,11 @@ type Outcome struct {
 	Ops     int64         // successful operations
 	Errors  int64         // failed operations
 	Samples []string      // the first few error messages
-	Elapsed time.Duration // from the end of the warm-up to the last operation's end
+	Elapsed time.Duration // from the window's opening (the end of the warm-up, once a Probe has read its counters) to the last operation's end
 	Lat     []time.Duration
 	// TimedOut counts operations cut at Load.OpTimeout.
 	TimedOut int64
-	Cost     Cost // from the end of the warm-up to the last operation's end
+	Cost     Cost // over the same window as Elapsed
 }
 
 // Rate is successful operations per second.
@@ -132,8 +132,8 @@ func Run(ctx context.Context, l Load, op Op) Outcome {
 					}
 					continue
 				}
-				if start.Before(measureFrom) {
-					continue
+				if from, open := meter.openedAt(); !open || start.Before(from) {
+					continue // warm-up, or the window was still opening
 				}
 				oks[w]++
 				lats[w] = append(lats[w], end.Sub(start))
@@ -142,7 +142,11 @@ func Run(ctx context.Context, l Load, op Op) Outcome {
 	}
 	wg.Wait()
 	out.Cost = meter.close()
-	out.Elapsed = time.Since(measureFrom)
+	from, open := meter.openedAt()
+	if !open {
+		from = measureFrom
+	}
+	out.Elapsed = time.Since(from)
 	out.Errors = errCount.Load()
 	out.TimedOut = timedOut.Load()
 	for w := range l.Conc {

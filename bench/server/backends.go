@@ -73,22 +73,31 @@ type Services struct {
 	S3    *s3server.Server
 	pg    *pgtest.Server
 	dir   string
-	trace bool
+	trace Trace
 	next  atomic.Int64
+}
+
+// Trace says what the services log, to count requests rather than to
+// measure speed.
+type Trace struct {
+	// S3: versitygw logs every request (S3AccessLog).
+	S3 bool
+	// SQL: PostgreSQL logs every statement of the databases Fresh
+	// creates (SQLLog).
+	SQL bool
 }
 
 // StartServices starts versitygw (binary s3Bin) with its data in a fresh
 // directory under parent, and a throwaway PostgreSQL (kv/pgtest: initdb
-// into a temporary directory, a unix socket only). With trace, versitygw
-// logs every request (S3AccessLog) and PostgreSQL every statement of the
-// databases Fresh creates (SQLLog): to count them, not to measure speed.
-func StartServices(ctx context.Context, s3Bin, parent string, trace bool) (*Services, error) {
+// into a temporary directory, a unix socket only), logging what trace
+// asks for.
+func StartServices(ctx context.Context, s3Bin, parent string, trace Trace) (*Services, error) {
 	dir, err := os.MkdirTemp(parent, "bench-services-")
 	if err != nil {
 		return nil, err
 	}
 	s := &Services{dir: dir, trace: trace}
-	if s.S3, err = s3server.Start(ctx, s3server.Versitygw, s3Bin, dir, s3server.Options{KeepAlive: true, AccessLog: trace}); err != nil {
+	if s.S3, err = s3server.Start(ctx, s3server.Versitygw, s3Bin, dir, s3server.Options{KeepAlive: true, AccessLog: trace.S3}); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
@@ -115,7 +124,7 @@ func (s *Services) Fresh(ctx context.Context, k Kind) (*Storage, error) {
 		if err != nil {
 			return nil, fmt.Errorf("PostgreSQL: create database: %w", err)
 		}
-		if s.trace {
+		if s.trace.SQL {
 			if err := s.pg.LogStatements(ctx, db); err != nil {
 				return nil, fmt.Errorf("PostgreSQL: %w", err)
 			}
@@ -128,8 +137,13 @@ func (s *Services) Fresh(ctx context.Context, k Kind) (*Storage, error) {
 // S3AccessLog is versitygw's request log (with trace).
 func (s *Services) S3AccessLog() string { return s.S3.AccessLogPath() }
 
-// SQLLog is PostgreSQL's log, every statement in it (with trace).
+// SQLLog is PostgreSQL's log: errors (a serialization failure is one),
+// and every statement with Trace.SQL.
 func (s *Services) SQLLog() string { return s.pg.LogPath() }
+
+// PostgresPid is the postmaster's process id: the database's CPU is its
+// and its children's (machine.SnapTree).
+func (s *Services) PostgresPid() int { return s.pg.Pid() }
 
 // Stop stops both servers and removes their data.
 func (s *Services) Stop() error {

@@ -9,7 +9,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"git.wntrmute.dev/kyle/mcr/engine/diskspace"
-	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
 // The disk-space defaults (docs/operations.md, "Disk space").
@@ -22,19 +21,26 @@ var (
 	defaultMinFreeInodes = diskspace.Floor{Percent: 1, Amount: 10000}
 )
 
-// defaultReserve is four memtables: below the floor the metadata store
+// flushUnit is the unit of the metadata store's disk needs below: one
+// memtable flush as the reserve and floors were sized and run in the
+// disk-full test, with 16 MiB memtables. Memtables are 4 MiB now
+// (kv.MemTableSize, shrunk for memory), so each figure below covers four
+// times the flushes it names: a margin kept rather than re-measured.
+const flushUnit = 16 << 20
+
+// defaultReserve is four flushes: below the floor the metadata store
 // may flush a full memtable to a level-0 table (one), start filling the
 // next memtable's log (two) and compact level 0 (the rest), and a clean
 // shutdown flushes once more.
-const defaultReserve = 4 * kv.MemTableSize
+const defaultReserve = 4 * flushUnit
 
-// minReserve is one memtable flush: the least that lets a clean shutdown
-// on a full disk finish.
-const minReserve = kv.MemTableSize
+// minReserve is one flush: the least that lets a clean shutdown on a
+// full disk finish.
+const minReserve = flushUnit
 
 // closeHeadroom is the free space the metadata store needs to be closed
 // cleanly: the flush of a full memtable, with margin.
-const closeHeadroom = 2 * kv.MemTableSize
+const closeHeadroom = 2 * flushUnit
 
 // ByteFloor is storage.min_free: "2%", "1GiB" or "2%, 1GiB".
 type ByteFloor struct{ diskspace.Floor }
@@ -74,7 +80,7 @@ func (s StorageConfig) monitor(data, meta string, log zerolog.Logger) (*diskspac
 		ReserveDir: meta, Reserve: int64(min(s.Reserve.Bytes, 1<<62)),
 		// A memtable's log is the largest amount Badger gives back at
 		// once (it is deleted after the flush).
-		Hysteresis:   kv.MemTableSize,
+		Hysteresis:   flushUnit,
 		FloorAtLeast: closeHeadroom,
 		Log:          log,
 	})

@@ -85,12 +85,13 @@ func violation(top, imp string) string {
 }
 
 // serviceStarters start the external servers the s3 backend of bench
-// compare runs on (an S3 server, PostgreSQL). They link no registry code:
+// compare and bench replicas run on (an S3 server, PostgreSQL, HAProxy). They link no registry code:
 // TestServiceStartersAreLeaves holds them to that, so bench still only
 // measures from outside.
 var serviceStarters = map[string]bool{
 	module + "/engine/blobstore/s3test/s3server": true,
 	module + "/kv/pgtest":                        true,
+	module + "/deploy/haproxy":                   true,
 }
 
 func TestServiceStartersAreLeaves(t *testing.T) {

@@ -45,8 +45,18 @@ func newMetrics(store kv.Store, reg *engine.Registry, uploads *jobs.Pool, bg *ba
 	if space != nil {
 		src.Disk = space.Statuses
 	}
+	if pg, ok := store.(postgresStatser); ok {
+		src.Postgres = func() metrics.PostgresStats {
+			st := pg.Stats()
+			return metrics.PostgresStats{Statements: st.Statements, RoundTrips: st.RoundTrips, EmptyAcquires: st.EmptyAcquires,
+				EmptyAcquireWaitSecs: st.EmptyAcquireWait.Seconds(), Conns: st.Conns, MaxConns: st.MaxConns}
+		}
+	}
 	return metrics.New(src)
 }
+
+// postgresStatser is the PostgreSQL store's counters, for /metrics.
+type postgresStatser interface{ Stats() kv.PostgresStats }
 
 // metadataUsage is the metadata store's disk usage, for /metrics and the
 // admin API's status alike. A walk that fails part-way (a file that cannot

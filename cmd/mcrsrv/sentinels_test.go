@@ -43,6 +43,7 @@ var sentinels = map[string]error{
 	"kv.ErrClosed":                      kv.ErrClosed,
 	"kv.ErrUnavailable":                 kv.ErrUnavailable,
 	"kv.ErrConflict":                    kv.ErrConflict,
+	"kv.ErrTooLarge":                    kv.ErrTooLarge,
 	"kv.ErrNotEmpty":                    kv.ErrNotEmpty,
 	"kv.ErrCorrupt":                     kv.ErrCorrupt,
 	"kv.ErrFenced":                      kv.ErrFenced,

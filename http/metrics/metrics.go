@@ -37,6 +37,9 @@ type Sources struct {
 	Staging func() Staging
 	// Cleaned reports what start-up removed after a crash.
 	Cleaned func() Cleaned
+	// Postgres reports the PostgreSQL metadata store's statements and
+	// pool (nil on Badger).
+	Postgres func() PostgresStats
 }
 
 // Staging is the upload sessions and what their files hold on disk.
@@ -190,6 +193,9 @@ func (m *Metrics) writeSources(w io.Writer) {
 		vm.WriteCounterUint64(w, `mcr_startup_cleanup_files_total{kind="orphan"}`, uint64(max(c.OrphanFiles, 0)))
 		vm.WriteCounterUint64(w, `mcr_startup_cleanup_bytes_total{kind="staging"}`, uint64(max(c.StagingBytes, 0)))
 		vm.WriteCounterUint64(w, `mcr_startup_cleanup_bytes_total{kind="orphan"}`, uint64(max(c.OrphanBytes, 0)))
+	}
+	if f := m.src.Postgres; f != nil {
+		writePostgres(w, f())
 	}
 	if f := m.src.Jobs; f != nil {
 		writeJobs(w, f())

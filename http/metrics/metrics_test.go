@@ -92,3 +92,26 @@ func TestUploadSeries(t *testing.T) {
 		}
 	}
 }
+
+func TestPostgresSeries(t *testing.T) {
+	m := New(Sources{Postgres: func() PostgresStats {
+		return PostgresStats{Statements: 120, RoundTrips: 90, EmptyAcquires: 3, EmptyAcquireWaitSecs: 0.25, Conns: 5, MaxConns: 16}
+	}})
+	var b bytes.Buffer
+	m.Write(&b)
+	for _, want := range []string{
+		"mcr_kv_postgres_statements_total 120\n", "mcr_kv_postgres_round_trips_total 90\n",
+		"mcr_kv_postgres_pool_empty_acquires_total 3\n", "mcr_kv_postgres_pool_empty_acquire_wait_seconds_total 0.25\n",
+		"mcr_kv_postgres_pool_connections 5\n", "mcr_kv_postgres_pool_max_connections 16\n",
+		"# HELP mcr_kv_postgres_statements_total " + help["mcr_kv_postgres_statements_total"] + "\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("missing %q in\n%s", want, b.String())
+		}
+	}
+	var none bytes.Buffer
+	New(Sources{}).Write(&none)
+	if strings.Contains(none.String(), "mcr_kv_postgres") {
+		t.Error("a registry on Badger exposes PostgreSQL series")
+	}
+}

@@ -38,6 +38,8 @@ func Run(t *testing.T, open Opener, o Options) {
 	}{
 		{"GetSetDelete", testGetSetDelete},
 		{"OwnWrites", testOwnWrites},
+		{"BufferedWrites", testBufferedWrites},
+		{"GetMany", testGetMany},
 		{"EmptyValues", testEmptyValues},
 		{"BinaryKeys", testBinaryKeys},
 		{"ScanPaging", testScanPaging},

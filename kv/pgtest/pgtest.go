@@ -217,6 +217,10 @@ func (s *Server) LogStatements(ctx context.Context, db string) error {
 	return s.admin(ctx, `ALTER DATABASE `+db+` SET log_statement = 'all'`)
 }
 
+// Pid is the postmaster's process id; each connection is served by a
+// child of it.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
 // LogPath is the server's log file.
 func (s *Server) LogPath() string { return filepath.Join(s.dir, "log") }
 

@@ -355,7 +355,7 @@ func (c *cluster) serving(t *testing.T) int {
 	deadline := time.Now().Add(lbTimeout)
 	for {
 		for i, s := range c.servers(t) {
-			if s.current > 0 {
+			if s.Current > 0 {
 				return i
 			}
 		}

@@ -198,6 +198,9 @@ func (s *Server) CreateBucket(ctx context.Context, name string) error {
 	return nil
 }
 
+// Pid is the server's process id.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
 // Client is a plain S3 client of the root account.
 func (s *Server) Client() *s3.Client { return Client(s.Endpoint, Region, AccessKey, SecretKey) }
 
