@@ -14,7 +14,12 @@
 // Interrupted and run again, a requested one is started. On losing the
 // lead a process cancels its leader-only runs (they end Interrupted) and
 // its status saves are fenced (SaveLeaderStatus), so a deposed leader
-// never overwrites its successor's status.
+// never overwrites its successor's status. One-off work named by an
+// argument (deleting repository R) is a Family of kinds ("repo-delete:R")
+// whose run is made from the kind, so the leader can carry out a request
+// any replica recorded. A follower reads the leader's statuses in one read
+// (SharedStatusStore.LoadStatuses), and the leader looks for requests with
+// one read per poll.
 //
 // mcr's Leader is kv.Lease: a lease record with an expiry and a term in
 // the metadata store itself, renewed every third of its life. A lease and

@@ -7,7 +7,7 @@ import (
 
 var (
 	// ErrBusy is returned by Pool.Do when every worker is busy and the
-	// queue is full, and by Runner.Submit when the run queue is full. The
+	// queue is full, and by Runner.Trigger when the run queue is full. The
 	// caller sheds load (HTTP 429) instead of waiting.
 	ErrBusy error = &kindError{"jobs: the queue is full, retry later", "TooManyRequests"}
 	// ErrClosed is returned after Pool.Close or Runner.Stop: the server is

@@ -142,3 +142,128 @@ func TestRunnerTakeoverFinishesTheWork(t *testing.T) {
 		t.Fatalf("the old leader, now a follower, reports %+v", st)
 	}
 }
+
+// A family kind triggered on a follower runs on the leader, which makes
+// the run from the kind it finds requested in the shared store; any
+// replica reports its status, even one that never saw the kind. When the
+// leader is deposed mid-run, the next one runs it again to the end.
+func TestRunnerFamilyRunsOnLeader(t *testing.T) {
+	shared := newMemStore()
+	la, lb := newFakeLeader(true), newFakeLeader(false)
+	ran := map[string]*atomic.Int32{"a": new(atomic.Int32), "b": new(atomic.Int32), "third": new(atomic.Int32)}
+	family := func(who string) Family {
+		return Family{Prefix: "repo-delete:", Make: func(arg string) Func {
+			return func(context.Context, *Progress) (string, error) {
+				ran[who].Add(1)
+				return who + " deleted " + arg, nil
+			}
+		}}
+	}
+	start := func(l *fakeLeader, f Family) *Runner {
+		r := NewRunner(Options{Store: replicaStore{shared, l}, Leader: l, Poll: 5 * time.Millisecond})
+		if err := r.RegisterFamily(f); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.Stop(context.Background()) })
+		return r
+	}
+	start(la, family("a"))
+	b := start(lb, family("b"))
+	third := start(newFakeLeader(false), family("third"))
+
+	if err := b.Trigger("repo-delete:ci/x"); err != nil {
+		t.Fatalf("trigger on the follower: %v", err)
+	}
+	if err := b.Trigger("repo-delete:ci/x"); err != nil && !errors.Is(err, ErrRunning) {
+		t.Fatalf("second trigger: %v", err)
+	}
+	wait.For(t, "the leader's run", func() bool { return shared.get("repo-delete:ci/x").State == Succeeded })
+	if st, ok := third.Status("repo-delete:ci/x"); !ok || st.LastResult != "a deleted ci/x" {
+		t.Fatalf("a replica that never saw the kind reports %+v %v", st, ok)
+	}
+	if st, _ := b.Status("repo-delete:ci/x"); st.State != Succeeded {
+		t.Fatalf("the follower reports %+v", st)
+	}
+	if ran["a"].Load() != 1 || ran["b"].Load()+ran["third"].Load() != 0 {
+		t.Fatalf("runs: leader %d, followers %d and %d; want 1, 0, 0", ran["a"].Load(), ran["b"].Load(), ran["third"].Load())
+	}
+	if _, ok := third.Status("repo-delete:never"); ok {
+		t.Fatal("a kind never triggered has a status")
+	}
+}
+
+// A deposed leader's family run ends without its last save; the next
+// leader finds it Running in the store and runs it again.
+func TestRunnerFamilyTakeover(t *testing.T) {
+	shared := newMemStore()
+	la, lb := newFakeLeader(true), newFakeLeader(false)
+	started := make(chan struct{})
+	var finished atomic.Int32
+	start := func(l *fakeLeader, run Func) *Runner {
+		r := NewRunner(Options{Store: replicaStore{shared, l}, Leader: l, Poll: 5 * time.Millisecond})
+		if err := r.RegisterFamily(Family{Prefix: "repo-delete:", Make: func(string) Func { return run }}); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.Stop(context.Background()) })
+		return r
+	}
+	a := start(la, func(ctx context.Context, _ *Progress) (string, error) {
+		close(started)
+		<-ctx.Done()
+		return "", ctx.Err()
+	})
+	start(lb, func(context.Context, *Progress) (string, error) { finished.Add(1); return "finished", nil })
+	if err := a.Trigger("repo-delete:ci/y"); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	la.set(false)
+	waitRun(t, a, "repo-delete:ci/y")
+	if st := shared.get("repo-delete:ci/y"); st.State != Running {
+		t.Fatalf("the shared status after the deposed leader's run: %+v", st)
+	}
+	lb.set(true)
+	wait.For(t, "the new leader's run", func() bool { return shared.get("repo-delete:ci/y").State == Succeeded })
+	if finished.Load() != 1 {
+		t.Fatalf("the new leader ran it %d times", finished.Load())
+	}
+}
+
+// A follower lists every kind's status with one read of the shared store,
+// however many leader-only kinds there are (a /metrics scrape lists them).
+func TestRunnerFollowerStatusesReadOnce(t *testing.T) {
+	shared := newMemStore()
+	la, lb := newFakeLeader(true), newFakeLeader(false)
+	var kinds []Job
+	for _, k := range []string{"gc", "gc-dry-run", "upload-expiry", "audit-retention"} {
+		kinds = append(kinds, Job{Kind: k, Run: func(context.Context, *Progress) (string, error) { return k + " done", nil }})
+	}
+	a := startRunner(t, Options{Store: replicaStore{shared, la}, Leader: la, Poll: time.Hour}, kinds...)
+	b := startRunner(t, Options{Store: replicaStore{shared, lb}, Leader: lb, Poll: time.Hour},
+		append(kinds, Job{Kind: "vlog", Local: true, Run: func(context.Context, *Progress) (string, error) { return "", nil }})...)
+	for _, j := range kinds {
+		if err := a.Trigger(j.Kind); err != nil {
+			t.Fatal(err)
+		}
+		waitRun(t, a, j.Kind)
+	}
+	before := shared.readCount()
+	sts := b.Statuses()
+	if n := shared.readCount() - before; n != 1 {
+		t.Fatalf("Statuses on a follower read the shared store %d times, want 1", n)
+	}
+	if len(sts) != 5 {
+		t.Fatalf("statuses: %+v", sts)
+	}
+	for _, st := range sts[:4] { // by kind: vlog, the follower's own, is last
+		if st.State != Succeeded || st.LastResult != st.Kind+" done" {
+			t.Fatalf("the follower reports %+v, want the leader's run", st)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,9 +58,9 @@ type Options struct {
 	Poll time.Duration
 }
 
-// Runner runs jobs on a bounded worker pool (conc), on demand (Trigger,
-// Submit) and on schedules (Job.Every), with at most one queued or running
-// run per kind.
+// Runner runs jobs on a bounded worker pool (conc), on demand (Trigger: a
+// registered kind, or a kind of a registered Family) and on schedules
+// (Job.Every), with at most one queued or running run per kind.
 //
 // Its mutex guards the job table only; it is never held while a job runs or
 // while a status is saved, and no request path takes it.
@@ -68,8 +69,10 @@ type Runner struct {
 
 	mu      sync.Mutex
 	entries map[string]*entry
-	state   int           // runnerNew, runnerStarted, runnerStopped; guarded by mu
-	exited  chan struct{} // closed when every goroutine the Runner started has exited
+	// families are registered before Start and only read after it.
+	families []Family
+	state    int           // runnerNew, runnerStarted, runnerStopped; guarded by mu
+	exited   chan struct{} // closed when every goroutine the Runner started has exited
 
 	queue  chan *run
 	ctx    context.Context // parent of every run; cancelled by Stop
@@ -186,7 +189,7 @@ func (r *Runner) Start(ctx context.Context) error {
 	r.mu.Unlock()
 	r.bg.Go(r.dispatch)
 	if r.opts.Leader != nil {
-		r.bg.Go(func() { r.follow(entries) })
+		r.bg.Go(r.follow)
 	}
 	for _, e := range entries {
 		if e.job.Every > 0 {
@@ -226,40 +229,27 @@ func (r *Runner) load(ctx context.Context, e *entry) error {
 	return nil
 }
 
-// Trigger queues a run of a registered kind. It returns ErrRunning when
-// one is already queued or running, ErrBusy when the run queue is full.
+// Trigger queues a run of a registered kind, or of a kind of a registered
+// family. It returns ErrRunning when one is already queued or running,
+// ErrBusy when the run queue is full.
 func (r *Runner) Trigger(kind string) error {
 	r.mu.Lock()
-	e, ok := r.entries[kind]
+	// A family's entries are made once started: Start adopts only the
+	// registered kinds.
+	e, ok := r.lookupLocked(kind, r.state == runnerStarted)
 	r.mu.Unlock()
 	if !ok {
+		if _, fam := r.family(kind); fam {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			return r.stateErr()
+		}
 		return ErrUnknownJob
 	}
 	if r.leaderOnly(e) && !r.leading() {
 		return r.request(e)
 	}
 	return r.enqueue(e, e.job.Run, e.job.Timeout)
-}
-
-// Submit queues a one-off run of fn under kind, which need not be
-// registered (deleting a repository, say): it gets a status like any other
-// kind, and at most one run of it is active at a time.
-func (r *Runner) Submit(kind string, fn Func) error {
-	if kind == "" || fn == nil {
-		return errors.New("jobs: Submit needs a kind and a function")
-	}
-	r.mu.Lock()
-	e, ok := r.entries[kind]
-	if !ok {
-		if r.state != runnerStarted {
-			r.mu.Unlock()
-			return r.stateErr()
-		}
-		e = newEntry(Job{Kind: kind, Local: true})
-		r.entries[kind] = e
-	}
-	r.mu.Unlock()
-	return r.enqueue(e, fn, e.job.Timeout)
 }
 
 func (r *Runner) stateErr() error {
@@ -475,18 +465,21 @@ func (r *Runner) Cancel(kind string) bool {
 	return true
 }
 
-// Status returns kind's status.
+// Status returns kind's status. A family kind this process never ran is
+// read from the store (the replica that ran it saved it there).
 func (r *Runner) Status(kind string) (Status, bool) {
 	r.mu.Lock()
 	e, ok := r.entries[kind]
 	r.mu.Unlock()
 	if !ok {
-		return Status{}, false
+		return r.storedStatus(kind)
 	}
-	return r.current(e), true
+	return r.current(e, nil), true
 }
 
-// Statuses returns every kind's status, by kind.
+// Statuses returns every kind's status, by kind. On a follower the
+// leader's statuses come from one read of the shared store, however many
+// kinds there are (a /metrics scrape calls this).
 func (r *Runner) Statuses() []Status {
 	r.mu.Lock()
 	entries := make([]*entry, 0, len(r.entries))
@@ -494,19 +487,18 @@ func (r *Runner) Statuses() []Status {
 		entries = append(entries, e)
 	}
 	r.mu.Unlock()
+	var shared map[string]Status
+	if r.opts.Leader != nil && !r.leading() {
+		shared, _ = r.loadAllShared()
+		if shared == nil {
+			shared = map[string]Status{} // unreadable: each kind's own status
+		}
+	}
 	out := make([]Status, 0, len(entries))
 	for _, e := range entries {
-		out = append(out, r.current(e))
+		out = append(out, r.current(e, shared))
 	}
-	slices.SortFunc(out, func(a, b Status) int {
-		switch {
-		case a.Kind < b.Kind:
-			return -1
-		case a.Kind > b.Kind:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b Status) int { return strings.Compare(a.Kind, b.Kind) })
 	return out
 }
 

@@ -75,11 +75,12 @@ func (c *fakeClock) awaitTimer(t *testing.T) {
 	}
 }
 
-// memStore is an in-memory StatusStore that counts saves.
+// memStore is an in-memory StatusStore that counts saves and reads.
 type memStore struct {
 	mu    sync.Mutex
 	m     map[string]Status
 	saves int
+	reads int
 	fail  error
 }
 
@@ -88,8 +89,26 @@ func newMemStore() *memStore { return &memStore{m: map[string]Status{}} }
 func (s *memStore) LoadStatus(_ context.Context, kind string) (Status, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.reads++
 	st, ok := s.m[kind]
 	return st, ok, nil
+}
+
+func (s *memStore) LoadStatuses(context.Context) ([]Status, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reads++
+	out := make([]Status, 0, len(s.m))
+	for _, st := range s.m {
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+func (s *memStore) readCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reads
 }
 
 func (s *memStore) SaveStatus(_ context.Context, st Status) error {
@@ -335,20 +354,36 @@ func TestRunnerRestart(t *testing.T) {
 	}
 }
 
-func TestRunnerSubmit(t *testing.T) {
-	r := NewRunner(Options{})
-	if err := r.Submit("repo-delete", func(context.Context, *Progress) (string, error) { return "", nil }); !errors.Is(err, ErrNotStarted) {
-		t.Fatalf("Submit before Start = %v", err)
+// A family kind is made from its argument when triggered, runs and keeps
+// its status like a registered kind; an unknown prefix is ErrUnknownJob.
+func TestRunnerFamily(t *testing.T) {
+	fam := Family{Prefix: "repo-delete:", Make: func(arg string) Func {
+		return func(context.Context, *Progress) (string, error) { return "deleted " + arg, nil }
+	}}
+	r := NewRunner(Options{Store: newMemStore()})
+	if err := r.RegisterFamily(fam); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RegisterFamily(Family{Prefix: "repo-", Make: fam.Make}); err == nil {
+		t.Fatal("an overlapping family was registered")
+	}
+	if err := r.Trigger("repo-delete:ci/a"); !errors.Is(err, ErrNotStarted) {
+		t.Fatalf("Trigger of a family kind before Start = %v", err)
 	}
 	if err := r.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	defer r.Stop(context.Background())
-	if err := r.Submit("repo-delete", func(context.Context, *Progress) (string, error) { return "deleted ci/a", nil }); err != nil {
+	if err := r.Trigger("repo-delete:ci/a"); err != nil {
 		t.Fatal(err)
 	}
-	if s := waitRun(t, r, "repo-delete"); s.State != Succeeded || s.LastResult != "deleted ci/a" {
-		t.Fatalf("ad-hoc job: %+v", s)
+	if s := waitRun(t, r, "repo-delete:ci/a"); s.State != Succeeded || s.LastResult != "deleted ci/a" {
+		t.Fatalf("family run: %+v", s)
+	}
+	for _, kind := range []string{"repo-delete:", "other:x"} {
+		if err := r.Trigger(kind); !errors.Is(err, ErrUnknownJob) {
+			t.Fatalf("Trigger(%q) = %v, want ErrUnknownJob", kind, err)
+		}
 	}
 	if err := r.Register(Job{Kind: "late", Run: func(context.Context, *Progress) (string, error) { return "", nil }}); err == nil {
 		t.Fatal("Register after Start succeeded")

@@ -28,6 +28,8 @@ package kv
 //	                                 size of the events kept
 //	g/c/<topic>                    → generation (uvarint) of a published topic (changes.go)
 //	g/t/<repo>                     → generation (uvarint) of a repository's tags, on a shared store
+//	g/f/<bucket>                   → FailureRecord: a failed-login bucket (http/auth limiter) that
+//	                                 replicas share; bucket is "p:<account>\x00<addr>" or "r:<addr>"
 //	w/<sha256(session-id)>         → SessionRecord: a web UI sign-in (http/ui); keyed by a hash so
 //	                                 the metadata store never holds a usable cookie
 //
@@ -197,6 +199,9 @@ var (
 // JobKey is the status record of job kind.
 func JobKey(kind string) []byte { return under(jobPrefix, kind) }
 
+// JobPrefix covers every job status record.
+func JobPrefix() []byte { return jobPrefix }
+
 // LeaseKey is the background-jobs leader lease (lease.go).
 func LeaseKey() []byte { return leaseKey }
 
@@ -223,6 +228,16 @@ func TopicPrefix() []byte { return topicPrefix }
 
 // TagGenerationKey is the generation of repo's tags.
 func TagGenerationKey(repo string) []byte { return under(tagGenPrefix, repo) }
+
+// Failed-login buckets (g/f/) are new keys in g/ like the rest, written
+// only on a shared store and deleted once drained.
+var failurePrefix = []byte("g/f/")
+
+// FailureKey is the failed-login bucket named bucket.
+func FailureKey(bucket string) []byte { return under(failurePrefix, bucket) }
+
+// FailurePrefix covers every failed-login bucket.
+func FailurePrefix() []byte { return failurePrefix }
 
 // ManifestNamespace, LinkNamespace, TagNamespace and InverseLinkNamespace
 // cover their kind of key in every repository, for maintenance scans (GC)

@@ -141,3 +141,19 @@ func (r LeaseRecord) Encode() []byte { return encode(&r, 0) }
 
 // DecodeLease parses a LeaseRecord.
 func DecodeLease(b []byte) (LeaseRecord, error) { return decode[LeaseRecord](b) }
+
+// FailureRecord is a failed-login bucket shared by replicas (http/auth's
+// limiter): the time (unix nanoseconds) at which it drains empty. Its
+// level at t is (Empty - t) times its drain rate, when positive, so one
+// number describes it whatever the bucket's burst.
+type FailureRecord struct {
+	Empty int64
+}
+
+func (r *FailureRecord) fields(c *codec) { c.int(&r.Empty) }
+
+// Encode serializes r.
+func (r FailureRecord) Encode() []byte { return encode(&r, 0) }
+
+// DecodeFailure parses a FailureRecord.
+func DecodeFailure(b []byte) (FailureRecord, error) { return decode[FailureRecord](b) }

@@ -49,6 +49,10 @@ func setupAuth(ctx context.Context, c Config, store kv.Store, rec audit.Recorder
 		Mode: auth.Mode(c.Auth.Mode), Identity: ids, Policy: pol, Realm: c.Auth.Realm, Proxies: c.proxies(),
 		Audit: rec, AuditPulls: c.Audit.Pulls,
 	}
+	if _, single := store.(kv.SingleProcess); !single {
+		// Replicas share the failed-login limits through the store.
+		o.Failures = identity.NewFailures(store)
+	}
 	closeFn := func() {}
 	switch o.Mode {
 	case auth.ModeBuiltin:

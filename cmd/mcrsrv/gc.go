@@ -121,8 +121,7 @@ func (g GCConfig) options() gc.Options {
 
 // background is the jobs runtime of a serving registry.
 type background struct {
-	Runner    *jobs.Runner
-	Collector *gc.Collector
+	Runner *jobs.Runner
 	// Cleaned is what start-up removed after a crash (gc.Startup).
 	Cleaned gc.AfterCrash
 	// Lease elects the replica that runs the background jobs, when the
@@ -154,13 +153,9 @@ func startJobs(ctx context.Context, c Config, store kv.Store, blobs blobstore.St
 	if err := startupCleanup(ctx, c, store, blobs, reg, b, log); err != nil {
 		return nil, err
 	}
-	// The admin API's one-off work (deleting a repository) runs on the
-	// replica asked, like any request; the scheduled jobs run fenced.
-	b.Collector = gc.New(store, blobs, reg, c.GC.options())
-	col := b.Collector
-	if b.Lease != nil {
-		col = gc.New(jobStore, blobs, reg, c.GC.options())
-	}
+	// The jobs (collections, expiry, repository deletions) write through
+	// jobStore, fenced by the lease on a shared store.
+	col := gc.New(jobStore, blobs, reg, c.GC.options())
 	opts := jobs.Options{
 		Workers: c.Jobs.Workers,
 		Store:   gc.NewStatusStore(store, b.Lease),
@@ -202,6 +197,10 @@ func startJobs(ctx context.Context, c Config, store kv.Store, blobs blobstore.St
 			b.stopLease()
 			return nil, err
 		}
+	}
+	if err := r.RegisterFamily(col.RepoDeletions()); err != nil {
+		b.stopLease()
+		return nil, err
 	}
 	if err := r.Start(ctx); err != nil {
 		b.stopLease()

@@ -73,5 +73,10 @@ func drainAndStop(c Config, srv *server.Server, rpc *grpcapi.Server, reg *engine
 	bg.stop(log) // before the actors stop: a collection uses them
 	actx, acancel := context.WithDeadline(context.Background(), deadline.Add(stopGrace))
 	defer acancel()
-	return reg.Close(actx)
+	err := reg.Close(actx)
+	// How long the bounded part of the stop took, by this process's
+	// clock, from the moment it took the signal: what http.shutdown_timeout
+	// governs (closing the stores follows).
+	log.Info().Dur("took", time.Since(signalled)).Msg("stopped")
+	return err
 }

@@ -193,7 +193,7 @@ func serve(ctx context.Context, c Config) error {
 func adminAPI(c Config, store kv.Store, blobs blobstore.Store, reg *engine.Registry, bg *background,
 	space *diskspace.Monitor, authn *auth.Auth, journal *audit.Journal, rec audit.Recorder, log zerolog.Logger) *adminapi.API {
 	d := adminapi.Deps{Deps: adminsvc.Deps{
-		Registry: reg, Jobs: bg.Runner, GC: bg.Collector, Journal: journal, Audit: rec,
+		Registry: reg, Jobs: bg.Runner, Journal: journal, Audit: rec,
 		Snapshot:    snapshotFunc(store, blobs),
 		SnapshotDir: snapshotDir(c.Data), MetadataBytes: metadataBytes(store),
 		Leader:  bg.leader(c.Addr),

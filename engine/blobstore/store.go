@@ -114,6 +114,15 @@ type Presigner interface {
 	PresignGet(ctx context.Context, d digest.Digest) (string, error)
 }
 
+// StrayMultiparts is a store whose blob writes can leave an unfinished
+// multipart upload at a blob's key, outside the staging area that
+// WalkStaging lists: S3's multipart copy of a large blob whose abort
+// failed (s3store). Upload expiry (engine/gc) removes those started
+// before its cutoff; dry counts them without removing any.
+type StrayMultiparts interface {
+	AbortStrayMultiparts(ctx context.Context, before time.Time, dry bool) (int, error)
+}
+
 // StagingTrimmer is a store whose staging can hold bytes past a session's
 // recorded offset after a crash, which start-up cuts off (engine/gc).
 type StagingTrimmer interface {

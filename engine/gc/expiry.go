@@ -3,6 +3,7 @@ package gc
 import (
 	"context"
 	"errors"
+	"time"
 
 	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 	"git.wntrmute.dev/kyle/mcr/kv"
@@ -94,8 +95,16 @@ func (r *run) staging(id string, cutoff int64) (int64, bool, error) {
 
 // strayStaging removes staging files older than cutoff that belong to no
 // session: a monolithic upload cut short by a crash, or a session whose
-// record went first.
+// record went first; and, on a store that can leave them, unfinished
+// multipart uploads at blob keys (a failed copy's, blobstore.StrayMultiparts).
 func (r *run) strayStaging(cutoff int64) error {
+	if sm, ok := r.c.blobs.(blobstore.StrayMultiparts); ok {
+		n, err := sm.AbortStrayMultiparts(r.ctx, time.Unix(0, cutoff), r.dry)
+		if err != nil {
+			return err
+		}
+		r.count(func(rep *Report) { rep.UploadsExpired += n })
+	}
 	return r.c.blobs.WalkStaging(r.ctx, func(f blobstore.StagingFile) error {
 		if f.Modified.UnixNano() >= cutoff {
 			return nil

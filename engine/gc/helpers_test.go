@@ -32,7 +32,8 @@ type env struct {
 	dir   string
 	store kv.Store
 	blobs blobstore.Store
-	fs    *blobstore.FS // blobs, when they are local files; nil on S3
+	fs    *blobstore.FS  // blobs, when they are local files; nil on S3
+	s3cfg s3store.Config // the bucket, on S3
 	reg   *engine.Registry
 	gc    *Collector
 	clock *clock.Clock
@@ -64,7 +65,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 		e.store = enginetest.Memory(t)
 	}
 	if o.s3 {
-		s3, err := s3store.New(s3test.Start(t).Bucket(t, "mcr-gc"))
+		e.s3cfg = s3test.Start(t).Bucket(t, "mcr-gc")
+		s3, err := s3store.New(e.s3cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

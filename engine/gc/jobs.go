@@ -48,11 +48,24 @@ func (c *Collector) job(dry bool) jobs.Func {
 	}
 }
 
-// DeleteRepositoryJob is a one-off job (jobs.Runner.Submit) deleting repo;
-// its result is the RepoDeletion as JSON.
-func (c *Collector) DeleteRepositoryJob(repo string) jobs.Func {
-	return func(ctx context.Context, _ *jobs.Progress) (string, error) {
-		res, err := c.DeleteRepository(ctx, repo)
-		return toJSON(res), err
-	}
+// RepoDeletePrefix starts the kind of the job deleting a repository:
+// RepoDeletePrefix + the repository's name.
+const RepoDeletePrefix = "repo-delete:"
+
+// RepoDeleteJob is the job kind deleting repo.
+func RepoDeleteJob(repo string) string { return RepoDeletePrefix + repo }
+
+// RepoDeletions is the family of jobs deleting repositories (one kind per
+// repository); a run's result is the RepoDeletion as JSON. Like the
+// collection it changes what every replica shares, so it runs on the
+// leader, through the Collector's (fenced) store: a replica asked to
+// delete a repository records the request and the leader carries it out,
+// even if the replica asked dies.
+func (c *Collector) RepoDeletions() jobs.Family {
+	return jobs.Family{Prefix: RepoDeletePrefix, Make: func(repo string) jobs.Func {
+		return func(ctx context.Context, _ *jobs.Progress) (string, error) {
+			res, err := c.DeleteRepository(ctx, repo)
+			return toJSON(res), err
+		}
+	}}
 }

@@ -37,10 +37,30 @@ func (s StatusStore) LoadStatus(ctx context.Context, kind string) (jobs.Status, 
 	if err != nil {
 		return jobs.Status{}, false, err
 	}
+	return status(kind, rec), true, nil
+}
+
+// LoadStatuses implements jobs.SharedStatusStore: one scan of g/j/.
+func (s StatusStore) LoadStatuses(ctx context.Context) ([]jobs.Status, error) {
+	return kv.Read(ctx, s.kv, func(t kv.Reader) ([]jobs.Status, error) {
+		var out []jobs.Status
+		err := t.Scan(kv.JobPrefix(), nil, func(k, v []byte) error {
+			rec, err := kv.DecodeJob(v)
+			if err != nil {
+				return err
+			}
+			out = append(out, status(kv.Suffix(k, kv.JobPrefix()), rec))
+			return nil
+		})
+		return out, err
+	})
+}
+
+func status(kind string, rec kv.JobRecord) jobs.Status {
 	return jobs.Status{
 		Kind: kind, State: jobs.State(rec.State), Started: fromNanos(rec.Started), Finished: fromNanos(rec.Finished),
 		Done: rec.Done, Total: rec.Total, Note: rec.Note, LastResult: rec.LastResult, LastError: rec.LastError, Runs: rec.Runs,
-	}, true, nil
+	}
 }
 
 // SaveStatus implements jobs.StatusStore.

@@ -1,7 +1,8 @@
 // Package identity owns who a caller is: accounts (human and system),
 // their passwords (argon2id) and access keys, the token signing keys, and
 // the bearer tokens (JWT, EdDSA) that mcr issues and verifies (docs/design.md
-// §6).
+// §6), and the failed-login buckets that replicas sharing a store share
+// (Failures, for http/auth's limiter).
 //
 // Invariants:
 //   - Secrets are never stored: passwords as argon2id hashes (PHC string),

@@ -169,7 +169,7 @@ func TestAdminAPIRepositories(t *testing.T) {
 	ar.APIError(ci, "DELETE", "/repositories/ci/tool", "", 403, apiv1.CodeDenied)
 	var j apiv1.Job
 	ar.API(root, "DELETE", "/repositories/ci/tool", "", 202, &j)
-	if j.Kind != adminsvc.RepoDeleteJob("ci/tool") {
+	if j.Kind != gc.RepoDeleteJob("ci/tool") {
 		t.Fatalf("job %+v", j)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -488,8 +488,7 @@ func TestAdminAPISnapshot(t *testing.T) {
 func TestAdminAPIAuthOff(t *testing.T) {
 	runner := jobs.NewRunner(jobs.Options{Workers: 1})
 	ar := servertest.Serve(t, servertest.Config{Server: func(tr *servertest.Registry, o *server.Options) {
-		o.Admin = adminapi.New(adminapi.Deps{Deps: adminsvc.Deps{Registry: tr.Reg, Jobs: runner,
-			GC: gc.New(tr.Stores.KV, tr.Stores.Blobs, tr.Reg, gc.DefaultOptions()), Started: time.Now()}})
+		o.Admin = adminapi.New(adminapi.Deps{Deps: adminsvc.Deps{Registry: tr.Reg, Jobs: runner, Started: time.Now()}})
 	}})
 	if err := runner.Start(context.Background()); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	"git.wntrmute.dev/kyle/mcr/engine"
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
+	"git.wntrmute.dev/kyle/mcr/engine/gc"
 	"git.wntrmute.dev/kyle/mcr/engine/names"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/http/adminapi/apiv1"
@@ -55,16 +56,14 @@ func (s *Service) Repository(ctx context.Context, repo string) (apiv1.Repository
 	return repository(info), nil
 }
 
-// RepoDeleteJob is the job kind deleting repo.
-func RepoDeleteJob(repo string) string { return "repo-delete:" + repo }
-
 // DeleteRepository starts the job deleting repo and returns its status.
+// With several replicas the leader runs it (gc.Collector.RepoDeletions).
 func (s *Service) DeleteRepository(ctx context.Context, repo string) (apiv1.Job, error) {
 	if _, err := s.Repository(ctx, repo); err != nil {
 		return apiv1.Job{}, err
 	}
-	kind := RepoDeleteJob(repo)
-	if err := s.d.Jobs.Submit(kind, s.d.GC.DeleteRepositoryJob(repo)); err != nil {
+	kind := gc.RepoDeleteJob(repo)
+	if err := s.d.Jobs.Trigger(kind); err != nil {
 		return apiv1.Job{}, err // jobs.ErrRunning is 409, ErrBusy 429
 	}
 	s.record(ctx, audit.Delete, string(policy.Admin), repo, "", "repository deletion started (job "+kind+")")

@@ -8,7 +8,6 @@ import (
 	"git.wntrmute.dev/kyle/mcr/engine/audit"
 	"git.wntrmute.dev/kyle/mcr/engine/diskspace"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
-	"git.wntrmute.dev/kyle/mcr/engine/gc"
 	"git.wntrmute.dev/kyle/mcr/engine/identity"
 	"git.wntrmute.dev/kyle/mcr/engine/policy"
 	"git.wntrmute.dev/kyle/mcr/engine/snapshot"
@@ -16,14 +15,14 @@ import (
 	"git.wntrmute.dev/kyle/mcr/jobs"
 )
 
-// Deps are the components the service drives. Registry, Jobs and GC are
+// Deps are the components the service drives. Registry and Jobs (with
+// garbage collection's jobs and gc.Collector.RepoDeletions registered) are
 // required; a nil Identity, Policy, Journal or Snapshot makes the
 // operations over it fail with Conflict (that part is not managed by this
 // registry in its mode).
 type Deps struct {
 	Registry *engine.Registry
 	Jobs     *jobs.Runner
-	GC       *gc.Collector
 	// Identity is nil unless accounts are mcr's own (auth mode builtin).
 	Identity *identity.Service
 	Policy   *policy.Engine

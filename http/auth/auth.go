@@ -50,7 +50,11 @@ type Options struct {
 	// address the limiter and the audit log record.
 	Proxies forwarded.Trust
 	Limits  Limits
-	Now     func() time.Time
+	// Failures, when set, shares the failed-login limits with the other
+	// replicas of a shared store (identity.Failures); nil keeps them per
+	// process (Badger: one process).
+	Failures SharedFailures
+	Now      func() time.Time
 	// AuditPulls records manifest pulls in the audit log too (busy
 	// registries pull far more than they push).
 	AuditPulls bool
@@ -84,7 +88,7 @@ func New(o Options) *Auth {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Auth{o: o, now: o.Now, audit: o.Audit, limiter: NewLimiter(o.Limits), service: o.Identity.ServiceName()}
+	return &Auth{o: o, now: o.Now, audit: o.Audit, limiter: NewLimiter(o.Limits, o.Failures), service: o.Identity.ServiceName()}
 }
 
 // remote is the client's address, as the limiter and the audit log key it.
@@ -247,12 +251,12 @@ func (a *Auth) checkLogin(ctx context.Context, addr, user, pass, via string, aud
 		if errcode.KindOf(err) != errcode.Unauthorized {
 			return identity.Principal{}, err // the store or MCIAS failed: not the client's fault
 		}
-		a.limiter.Fail(user, addr, now)
+		a.limiter.Fail(ctx, user, addr, now)
 		ev.Kind, ev.Outcome, ev.Detail = audit.LoginFailed, "failure", reason(err)
 		a.audit.Record(ctx, ev)
 		return identity.Principal{}, err
 	}
-	a.limiter.Succeed(user, addr)
+	a.limiter.Succeed(ctx, user, addr)
 	if auditSuccess {
 		ev.Kind, ev.Outcome, ev.AccountID = audit.Login, "success", p.ID
 		a.audit.Record(ctx, ev)

@@ -58,13 +58,35 @@ func (l *Limits) defaults() {
 // Limiter is the brute-force limiter. Buckets live in a sync.Map, each with
 // its own small lock: no lock is shared between keys. The map is bounded:
 // past maxBuckets, empty buckets are dropped.
+//
+// With a SharedFailures (replicas sharing a store), each failure is also
+// added to the shared bucket, and the local bucket takes the shared level:
+// a replica refuses an address once the failures on every replica fill
+// its bucket, at the latest after one more failure of its own. So N
+// replicas give an attacker the burst plus at most N-1, not N times the
+// burst. The check of a login stays local: only failures pay a write.
 type Limiter struct {
 	l       Limits
-	buckets sync.Map // string → *bucket
+	shared  SharedFailures // nil: this process's buckets only
+	buckets sync.Map       // string → *bucket
 	n       atomic.Int64
 }
 
+// SharedFailures is a store of failure buckets the replicas share
+// (identity.Failures over PostgreSQL).
+type SharedFailures interface {
+	// Fail adds one failure to each bucket (buckets[i] draining rates[i]
+	// failures a second) in one transaction and returns when each will
+	// be empty.
+	Fail(ctx context.Context, now time.Time, buckets []string, rates []float64) ([]time.Time, error)
+	// Forget deletes a bucket.
+	Forget(ctx context.Context, bucket string) error
+}
+
 const maxBuckets = 100_000
+
+// sharedTimeout bounds a write of the shared buckets.
+const sharedTimeout = 5 * time.Second
 
 type bucket struct {
 	mu     sync.Mutex
@@ -73,10 +95,11 @@ type bucket struct {
 	checks chan struct{} // the address's check slots (Enter), made on first use
 }
 
-// NewLimiter returns a limiter with l (zero values take the defaults).
-func NewLimiter(l Limits) *Limiter {
+// NewLimiter returns a limiter with l (zero values take the defaults),
+// sharing its failures through shared when it is not nil.
+func NewLimiter(l Limits, shared SharedFailures) *Limiter {
 	l.defaults()
-	return &Limiter{l: l}
+	return &Limiter{l: l, shared: shared}
 }
 
 // drain brings b to now and returns its level. Caller holds b.mu.
@@ -97,7 +120,7 @@ func (l *Limiter) check(key string, burst int, now time.Time) (time.Duration, bo
 		return 0, false
 	}
 	b := v.(*bucket)
-	rate := float64(burst) / l.l.Window.Seconds()
+	rate := l.rate(burst)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	level := b.drain(now, rate)
@@ -116,14 +139,21 @@ func (l *Limiter) bucketOf(key string, now time.Time) *bucket {
 	return v.(*bucket)
 }
 
-func (l *Limiter) add(key string, burst int, now time.Time) {
+// add counts one failure in key's bucket; with the shared bucket's empty
+// time (not zero), the bucket is at least as full as the shared one.
+func (l *Limiter) add(key string, burst int, now, empty time.Time) {
 	b := l.bucketOf(key, now)
-	rate := float64(burst) / l.l.Window.Seconds()
+	rate := l.rate(burst)
 	b.mu.Lock()
 	b.drain(now, rate)
 	b.level++
+	if shared := empty.Sub(now).Seconds() * rate; shared > b.level {
+		b.level = shared
+	}
 	b.mu.Unlock()
 }
+
+func (l *Limiter) rate(burst int) float64 { return float64(burst) / l.l.Window.Seconds() }
 
 // prune drops the buckets that have drained empty.
 func (l *Limiter) prune(now time.Time) {
@@ -145,18 +175,36 @@ func (l *Limiter) prune(now time.Time) {
 // occur in an account name or an address.
 func pairKey(account, addr string) string { return "p:" + account + "\x00" + addr }
 
+// addrKey is the bucket of addr's failures under any account.
+func addrKey(addr string) string { return "r:" + addr }
+
 // Blocked reports whether a login for account from addr must be refused,
 // and how long until it would not be.
 func (l *Limiter) Blocked(account, addr string, now time.Time) (time.Duration, bool) {
 	wp, bp := l.check(pairKey(account, addr), l.l.PairBurst, now)
-	wr, br := l.check("r:"+addr, l.l.AddrBurst, now)
+	wr, br := l.check(addrKey(addr), l.l.AddrBurst, now)
 	return max(wp, wr), bp || br
 }
 
-// Fail counts a failed login.
-func (l *Limiter) Fail(account, addr string, now time.Time) {
-	l.add(pairKey(account, addr), l.l.PairBurst, now)
-	l.add("r:"+addr, l.l.AddrBurst, now)
+// Fail counts a failed login, in the shared buckets too when there are
+// some. If they cannot be written (the store is down), the failure counts
+// here only.
+func (l *Limiter) Fail(ctx context.Context, account, addr string, now time.Time) {
+	keys := []string{pairKey(account, addr), addrKey(addr)}
+	bursts := []int{l.l.PairBurst, l.l.AddrBurst}
+	empty := make([]time.Time, len(keys))
+	if l.shared != nil {
+		// Not cut short by the client going away: a guesser must not
+		// skip the count by hanging up.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sharedTimeout)
+		defer cancel()
+		if e, err := l.shared.Fail(ctx, now, keys, []float64{l.rate(bursts[0]), l.rate(bursts[1])}); err == nil {
+			empty = e
+		}
+	}
+	for i, k := range keys {
+		l.add(k, bursts[i], now, empty[i])
+	}
 }
 
 // Enter admits one credential check from addr, waiting (at most
@@ -164,7 +212,7 @@ func (l *Limiter) Fail(account, addr string, now time.Time) {
 // flight; it refuses when the wait runs out. The caller calls leave when
 // the check is done.
 func (l *Limiter) Enter(ctx context.Context, addr string, now time.Time) (leave func(), ok bool) {
-	b := l.bucketOf("r:"+addr, now)
+	b := l.bucketOf(addrKey(addr), now)
 	b.mu.Lock()
 	if b.checks == nil {
 		b.checks = make(chan struct{}, l.l.AddrChecks)
@@ -190,9 +238,14 @@ func (l *Limiter) Enter(ctx context.Context, addr string, now time.Time) (leave 
 
 // Succeed forgets account's failures from addr: its owner got in from
 // there. The address's failures stay, so one good account does not unlock
-// spraying others.
-func (l *Limiter) Succeed(account, addr string) {
+// spraying others. The shared bucket is deleted only by a replica that
+// saw failures of the pair, so that the successful logins of every
+// request write nothing; elsewhere it drains on its own.
+func (l *Limiter) Succeed(ctx context.Context, account, addr string) {
 	if _, ok := l.buckets.LoadAndDelete(pairKey(account, addr)); ok {
 		l.n.Add(-1)
+		if l.shared != nil {
+			_ = l.shared.Forget(ctx, pairKey(account, addr)) // it drains anyway
+		}
 	}
 }

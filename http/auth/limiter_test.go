@@ -8,13 +8,13 @@ import (
 )
 
 func TestLimiter(t *testing.T) {
-	l := NewLimiter(Limits{PairBurst: 3, AddrBurst: 5, Window: time.Minute})
+	l := NewLimiter(Limits{PairBurst: 3, AddrBurst: 5, Window: time.Minute}, nil)
 	now := time.Unix(1000, 0)
 	for i := range 3 {
 		if _, blocked := l.Blocked("alice", "10.0.0.1", now); blocked {
 			t.Fatalf("blocked after %d failures", i)
 		}
-		l.Fail("alice", "10.0.0.1", now)
+		l.Fail(context.Background(), "alice", "10.0.0.1", now)
 	}
 	wait, blocked := l.Blocked("alice", "10.0.0.1", now)
 	if !blocked || wait <= 0 || wait > 20*time.Second {
@@ -34,7 +34,7 @@ func TestLimiter(t *testing.T) {
 	}
 	// The address limit counts failures across accounts.
 	for _, acct := range []string{"b", "c"} {
-		l.Fail(acct, "10.0.0.1", now)
+		l.Fail(context.Background(), acct, "10.0.0.1", now)
 	}
 	if _, blocked := l.Blocked("someone-else", "10.0.0.1", now); !blocked {
 		t.Error("address not blocked after 5 failures")
@@ -43,7 +43,7 @@ func TestLimiter(t *testing.T) {
 		t.Error("another address blocked")
 	}
 	// Success forgets the pair's failures, not the address's.
-	l.Succeed("alice", "10.0.0.1")
+	l.Succeed(context.Background(), "alice", "10.0.0.1")
 	if _, blocked := l.Blocked("alice", "10.0.0.9", now); blocked {
 		t.Error("account blocked after a success")
 	}
@@ -55,12 +55,12 @@ func TestLimiter(t *testing.T) {
 // However many addresses fail as the admin, the admin from a clean
 // address is never refused.
 func TestLimiterNoGlobalLockout(t *testing.T) {
-	l := NewLimiter(Limits{})
+	l := NewLimiter(Limits{}, nil)
 	now := time.Unix(1000, 0)
 	for i := range 5000 {
 		addr := fmt.Sprintf("10.1.%d.%d", i/250, i%250)
-		l.Fail("admin", addr, now)
-		l.Fail("admin", "10.9.9.9", now)
+		l.Fail(context.Background(), "admin", addr, now)
+		l.Fail(context.Background(), "admin", "10.9.9.9", now)
 	}
 	if _, blocked := l.Blocked("admin", "10.2.0.1", now); blocked {
 		t.Error("the admin is locked out of a clean address")
@@ -71,10 +71,10 @@ func TestLimiterNoGlobalLockout(t *testing.T) {
 }
 
 func TestLimiterBounded(t *testing.T) {
-	l := NewLimiter(Limits{Window: time.Second})
+	l := NewLimiter(Limits{Window: time.Second}, nil)
 	now := time.Unix(0, 0)
 	for i := range maxBuckets + 10 {
-		l.Fail(string(rune(i)), "a", now)
+		l.Fail(context.Background(), string(rune(i)), "a", now)
 		if i == maxBuckets/2 {
 			now = now.Add(time.Hour) // the first half drains empty
 		}
@@ -88,7 +88,7 @@ func TestLimiterBounded(t *testing.T) {
 // waits for a slot, up to CheckWait; another address is never held back.
 func TestLimiterChecksInFlight(t *testing.T) {
 	ctx := context.Background()
-	l := NewLimiter(Limits{AddrChecks: 2, CheckWait: 20 * time.Millisecond})
+	l := NewLimiter(Limits{AddrChecks: 2, CheckWait: 20 * time.Millisecond}, nil)
 	now := time.Unix(1000, 0)
 	leave1, ok1 := l.Enter(ctx, "10.0.0.1", now)
 	leave2, ok2 := l.Enter(ctx, "10.0.0.1", now)
@@ -105,7 +105,7 @@ func TestLimiterChecksInFlight(t *testing.T) {
 	leave3()
 	// A waiting check gets the slot a finished one frees.
 	got := make(chan bool)
-	waiter := NewLimiter(Limits{AddrChecks: 1, CheckWait: time.Minute})
+	waiter := NewLimiter(Limits{AddrChecks: 1, CheckWait: time.Minute}, nil)
 	hold, _ := waiter.Enter(ctx, "10.0.0.1", now)
 	go func() {
 		leave, ok := waiter.Enter(ctx, "10.0.0.1", now)

@@ -91,6 +91,9 @@ func NewServices(t testing.TB, s *enginetest.Stores, reg *engine.Registry, c Set
 				t.Fatal(err)
 			}
 		}
+		if err := sv.Runner.RegisterFamily(sv.GC.RepoDeletions()); err != nil {
+			t.Fatal(err)
+		}
 		if err := sv.Runner.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +120,7 @@ func NewServices(t testing.TB, s *enginetest.Stores, reg *engine.Registry, c Set
 // AdminDeps are the admin service's dependencies (Setup.Admin).
 func (sv *Services) AdminDeps() adminsvc.Deps {
 	return adminsvc.Deps{
-		Registry: sv.reg, Jobs: sv.Runner, GC: sv.GC, Identity: sv.IDs, Policy: sv.Policy, Journal: sv.Journal, Audit: sv.Audit,
+		Registry: sv.reg, Jobs: sv.Runner, Identity: sv.IDs, Policy: sv.Policy, Journal: sv.Journal, Audit: sv.Audit,
 		Snapshot: func(ctx context.Context, dir string) (*snapshot.Manifest, error) {
 			return snapshot.Create(ctx, sv.stores.KV, sv.stores.Blobs, dir)
 		},

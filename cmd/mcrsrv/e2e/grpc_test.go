@@ -121,6 +121,9 @@ func TestGRPCurl(t *testing.T) {
 // followPush follows the audit log for pushes with grpcurl's server
 // stream, pushes an artifact over HTTP meanwhile, and waits for the
 // stream to deliver its push event; cancelling the stream ends grpcurl.
+// The line reader stops sending once ctx ends (the lines after the one
+// awaited have no taker) and followPush returns only after it exited, so
+// no goroutine outlives the test.
 func followPush(t *testing.T, reg *registry, pw, grpcurl, caFile, token, gaddr string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -135,12 +138,22 @@ func followPush(t *testing.T, reg *registry, pw, grpcurl, caFile, token, gaddr s
 		t.Fatal(err)
 	}
 	lines := make(chan string)
+	read := make(chan struct{})
 	go func() {
+		defer close(read)
 		defer close(lines)
 		for s := bufio.NewScanner(out); s.Scan(); {
-			lines <- s.Text()
+			select {
+			case lines <- s.Text():
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
+	// Whatever ends the test, the reader exits before followPush returns
+	// and before Wait closes the pipe it reads (os/exec: reads must end
+	// first).
+	defer func() { cancel(); <-read; _ = follow.Wait() }()
 	// The follow starts at the beginning of the log, so the first push is
 	// delivered however the stream and the push race; once it arrived the
 	// stream is live, and the second push can only arrive as it happens.
@@ -148,8 +161,7 @@ func followPush(t *testing.T, reg *registry, pw, grpcurl, caFile, token, gaddr s
 	awaitLine(t, ctx, lines, first)
 	second := pushArtifact(t, reg, pw, "follow/app", "v2")
 	awaitLine(t, ctx, lines, second)
-	cancel()
-	_ = follow.Wait() // killed by the cancel: the stream ends with its client
+	// The deferred cancel kills grpcurl: the stream ends with its client.
 }
 
 // awaitLine reads lines until one contains want.

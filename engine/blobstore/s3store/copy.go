@@ -2,12 +2,18 @@ package s3store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"git.wntrmute.dev/kyle/mcr/engine/blobstore"
 )
+
+var _ blobstore.StrayMultiparts = (*Store)(nil)
 
 // copyObject copies the size bytes at src to dst inside the bucket. S3's
 // CopyObject stops at 5 GiB, so an object larger than Config.CopySize is
@@ -46,7 +52,34 @@ func (s *Store) copyObject(ctx context.Context, src, dst string, size int64) err
 // abortCopy drops a multipart copy that failed, so that it leaves no
 // parts billed in the bucket, and returns the failure. The abort runs even
 // when ctx is cancelled (a client gone is the usual reason for failing).
+// If the abort fails too, the upload stays at the blob's key, where the
+// staging walk does not look: upload expiry finds it with
+// AbortStrayMultiparts.
 func (s *Store) abortCopy(ctx context.Context, key string, id *string, failed error) error {
 	_, _ = s.c.AbortMultipartUpload(context.WithoutCancel(ctx), &s3.AbortMultipartUploadInput{Bucket: &s.cfg.Bucket, Key: &key, UploadId: id})
 	return failed
+}
+
+// AbortStrayMultiparts implements blobstore.StrayMultiparts: it aborts the
+// multipart uploads under blobs/ initiated before before (dry: counts
+// them). Every such upload is a copy's (copyObject): a blob's key gets a
+// multipart upload from nothing else, and a copy still running is younger
+// than any cutoff upload expiry uses.
+func (s *Store) AbortStrayMultiparts(ctx context.Context, before time.Time, dry bool) (int, error) {
+	n := 0
+	err := s.multiparts(ctx, s.cfg.Prefix+"blobs/", func(u types.MultipartUpload) error {
+		if !aws.ToTime(u.Initiated).Before(before) {
+			return nil
+		}
+		n++
+		if dry {
+			return nil
+		}
+		_, err := s.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.cfg.Bucket, Key: u.Key, UploadId: u.UploadId})
+		if err = wrap(err); errors.Is(err, blobstore.ErrNotFound) {
+			return nil // aborted meanwhile
+		}
+		return err
+	})
+	return n, err
 }
