@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -38,6 +39,11 @@ type Starting struct {
 	closing sync.Once
 }
 
+// startingDrain bounds how much of a request body is read and dropped
+// while starting; past it the connection is closed (ReadTimeout bounds
+// the time).
+const startingDrain = 64 << 20
+
 // errStarting is /readyz's reason while the process starts.
 var errStarting = errors.New("starting: opening the stores")
 
@@ -51,6 +57,9 @@ func ServeStarting(ln net.Listener) *Starting {
 		ReadTimeout:  10 * time.Second,
 		WriteTimeout: 10 * time.Second,
 		IdleTimeout:  time.Second,
+		// Streamed, a large upload's PUT gets the 503 too instead of a
+		// 400 for a body over the default limit.
+		StreamRequestBody: true,
 		Handler: func(ctx *fasthttp.RequestCtx) {
 			ctx.SetConnectionClose() // the next request reaches the real server
 			switch string(ctx.Path()) {
@@ -59,6 +68,11 @@ func ServeStarting(ln net.Listener) *Starting {
 			case ReadyzPath:
 				ready(ctx)
 			default:
+				// Read and drop what the client is still sending, so that it
+				// reads the answer instead of a reset connection.
+				if body := ctx.RequestBodyStream(); body != nil {
+					_, _ = io.CopyN(io.Discard, body, startingDrain)
+				}
 				distapi.WriteError(ctx, errcode.New(errcode.Unavailable, "the registry is starting; retry later"))
 			}
 		},

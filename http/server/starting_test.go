@@ -47,6 +47,22 @@ func TestStartingAnswersThenHandsOff(t *testing.T) {
 		t.Fatalf("a registry request while starting: %d %v %s", res.StatusCode, res.Header, body)
 	}
 
+	// A large upload's PUT gets the same answer, not a 400 for a body
+	// over the default limit: its body is never read.
+	req, err := http.NewRequest(http.MethodPut, base+"/v2/library/app/blobs/uploads/x?digest=sha256:0", io.LimitReader(zeros{}, 16<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = 16 << 20
+	if res, err := client.Do(req); err != nil {
+		t.Fatalf("a large PUT while starting: %v", err)
+	} else {
+		_ = res.Body.Close()
+		if res.StatusCode != 503 {
+			t.Fatalf("a large PUT while starting: %d, want 503", res.StatusCode)
+		}
+	}
+
 	real := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("real") }}
 	served := make(chan error, 1)
 	go func() { served <- real.Serve(st.Handoff()) }()
@@ -78,3 +94,8 @@ func TestStartingClose(t *testing.T) {
 		t.Fatal("the port still accepts after Close")
 	}
 }
+
+// zeros is an endless body.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
