@@ -353,22 +353,31 @@ func printFailures(out io.Writer, regs map[string]*registryRun) {
 	}
 }
 
+// writeResults writes a run's report as results.json and results.md in
+// outDir: the raw numbers and the table docs/benchmarks.md quotes.
+func writeResults(rep any, md, outDir string) error {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(outDir, "results.json"), b, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(outDir, "results.md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s and %s", filepath.Join(outDir, "results.json"), filepath.Join(outDir, "results.md"))
+	return nil
+}
+
 func writeOutputs(rep *Report, md, outDir, plotPath string) error {
 	if outDir != "" {
-		if err := os.MkdirAll(outDir, 0o755); err != nil {
+		if err := writeResults(rep, md, outDir); err != nil {
 			return err
 		}
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(outDir, "results.json"), b, 0o644); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(outDir, "results.md"), []byte(md), 0o644); err != nil {
-			return err
-		}
-		logf("wrote %s and %s", filepath.Join(outDir, "results.json"), filepath.Join(outDir, "results.md"))
 	}
 	if plotPath != "" {
 		if err := writePlot(rep, plotPath); err != nil {

@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -108,7 +105,7 @@ func replicasMain(ctx context.Context, args []string, out io.Writer) error {
 	md := renderReplicas(rep)
 	fmt.Fprint(out, "\n"+md)
 	if *outDir != "" {
-		if err := writeReplicas(rep, md, *outDir); err != nil {
+		if err := writeResults(rep, md, *outDir); err != nil {
 			return err
 		}
 	}
@@ -271,22 +268,4 @@ func renderReplicas(rep *ReplicasReport) string {
 		}
 	}
 	return b.String()
-}
-
-func writeReplicas(rep *ReplicasReport, md, outDir string) error {
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(outDir, "results.json"), b, 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(outDir, "results.md"), []byte(md), 0o644); err != nil {
-		return err
-	}
-	logf("wrote %s and %s", filepath.Join(outDir, "results.json"), filepath.Join(outDir, "results.md"))
-	return nil
 }
