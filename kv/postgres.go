@@ -139,7 +139,16 @@ func (s *Postgres) Update(ctx context.Context, fn func(Txn) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	return retryConflicts(ctx, func() error { return s.update(ctx, fn) }, isSerializationFailure)
+	return retryConflicts(ctx, func() error { return s.update(ctx, fn) }, s.retried)
+}
+
+// retried is Update's conflict test: a serialization failure, counted.
+func (s *Postgres) retried(err error) bool {
+	if !isSerializationFailure(err) {
+		return false
+	}
+	s.tracer.serializationFailures.Add(1)
+	return true
 }
 
 func (s *Postgres) update(ctx context.Context, fn func(Txn) error) error {

@@ -95,7 +95,7 @@ func TestUploadSeries(t *testing.T) {
 
 func TestPostgresSeries(t *testing.T) {
 	m := New(Sources{Postgres: func() PostgresStats {
-		return PostgresStats{Statements: 120, RoundTrips: 90, EmptyAcquires: 3, EmptyAcquireWaitSecs: 0.25, Conns: 5, MaxConns: 16}
+		return PostgresStats{Statements: 120, RoundTrips: 90, EmptyAcquires: 3, EmptyAcquireWaitSecs: 0.25, Conns: 5, MaxConns: 16, SerializationFailures: 7}
 	}})
 	var b bytes.Buffer
 	m.Write(&b)
@@ -103,6 +103,7 @@ func TestPostgresSeries(t *testing.T) {
 		"mcr_kv_postgres_statements_total 120\n", "mcr_kv_postgres_round_trips_total 90\n",
 		"mcr_kv_postgres_pool_empty_acquires_total 3\n", "mcr_kv_postgres_pool_empty_acquire_wait_seconds_total 0.25\n",
 		"mcr_kv_postgres_pool_connections 5\n", "mcr_kv_postgres_pool_max_connections 16\n",
+		"mcr_kv_postgres_serialization_failures_total 7\n",
 		"# HELP mcr_kv_postgres_statements_total " + help["mcr_kv_postgres_statements_total"] + "\n",
 	} {
 		if !strings.Contains(b.String(), want) {
