@@ -250,7 +250,7 @@ func TestOrphanFiles(t *testing.T) {
 		}
 		_, _ = f.Write(data)
 		_ = f.Close()
-		if err := e.fs.Commit("0123456789abcdef0123456789abcdef", d); err != nil {
+		if _, err := e.fs.Commit("0123456789abcdef0123456789abcdef", d); err != nil {
 			t.Fatal(err)
 		}
 		return d
