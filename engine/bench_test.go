@@ -186,6 +186,7 @@ func BenchmarkPushImagePostgres(b *testing.B) {
 			after := pg.Stats()
 			b.ReportMetric(float64(after.SerializationFailures-before.SerializationFailures)/float64(b.N), "aborts/op")
 			b.ReportMetric(float64(after.Statements-before.Statements)/float64(b.N), "statements/op")
+			b.ReportMetric(float64(after.RoundTrips-before.RoundTrips)/float64(b.N), "round-trips/op")
 		})
 	}
 }
