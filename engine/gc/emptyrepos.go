@@ -96,16 +96,12 @@ func (r *run) repositories() error {
 // record was created, and whether it has one. Referrer entries exist only
 // alongside their manifest, so manifests stand for them.
 func repoState(t kv.Reader, repo string) (empty bool, created int64, known bool, err error) {
-	v, err := t.Get(kv.RepoKey(repo))
+	rec, err := kv.GetRecord(t, kv.RepoKey(repo), kv.DecodeRepo)
 	switch {
 	case errors.Is(err, kv.ErrNotFound):
 	case err != nil:
 		return false, 0, false, err
 	default:
-		rec, err := kv.DecodeRepo(v)
-		if err != nil {
-			return false, 0, false, err
-		}
 		known, created = true, rec.Created
 	}
 	for _, p := range [][]byte{kv.ManifestPrefix(repo), kv.TagPrefix(repo), kv.LinkPrefix(repo)} {

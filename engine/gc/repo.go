@@ -85,11 +85,7 @@ func (c *Collector) deleteSome(ctx context.Context, repo string, res *RepoDeleti
 			return err
 		}
 		for _, k := range keys {
-			v, err := t.Get(k)
-			if err != nil {
-				return err
-			}
-			rec, err := kv.DecodeManifest(v)
+			rec, err := kv.GetRecord(t, k, kv.DecodeManifest)
 			if err != nil {
 				return err
 			}

@@ -96,17 +96,13 @@ func (r *run) unlink(ctx context.Context, repo string, cands []linkCandidate) er
 				if !ok {
 					continue
 				}
-				v, err := t.Get(kv.BlobKey(c.digest))
+				rec, err := kv.GetRecord(t, kv.BlobKey(c.digest), kv.DecodeBlob)
 				switch {
 				case errors.Is(err, kv.ErrNotFound):
 					dangling++
 				case err != nil:
 					return err
 				default:
-					rec, err := kv.DecodeBlob(v)
-					if err != nil {
-						return err
-					}
 					if c.dangling || rec != c.rec {
 						continue // linked or re-created since the snapshot
 					}
@@ -200,14 +196,10 @@ func (r *run) sweepBlob(d string, seen kv.BlobRecord) error {
 	deleted, changed := false, false
 	err := r.c.kv.Update(r.ctx, func(t kv.Txn) error {
 		deleted, changed = false, false
-		v, err := t.Get(kv.BlobKey(d))
+		rec, err := kv.GetRecord(t, kv.BlobKey(d), kv.DecodeBlob)
 		if errors.Is(err, kv.ErrNotFound) {
 			return nil // already gone
 		}
-		if err != nil {
-			return err
-		}
-		rec, err := kv.DecodeBlob(v)
 		if err != nil {
 			return err
 		}
