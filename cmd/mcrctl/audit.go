@@ -128,11 +128,7 @@ func auditCommand(s *streams) *cli.Command {
 			{
 				Name:  "verify",
 				Usage: "walk the audit hash chain; exit 1 when it is broken",
-				Action: withClient(s, 0, "", func(ctx context.Context, cmd *cli.Command, c *client, _ []string) error {
-					var v apiv1.Verification
-					if err := c.do(ctx, "GET", apiv1.Prefix+"/audit/verify", nil, nil, &v); err != nil {
-						return err
-					}
+				Action: callAction(s, 0, "", "GET", func([]string) string { return apiv1.Prefix + "/audit/verify" }, func(cmd *cli.Command, s *streams, v apiv1.Verification) error {
 					err := printFields(cmd, s, v, func(tw io.Writer) {
 						row(tw, "ok", v.OK)
 						row(tw, "events", v.Events)

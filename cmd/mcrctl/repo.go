@@ -39,20 +39,7 @@ func repoCommand(s *streams) *cli.Command {
 				Name:      "show",
 				Usage:     "show one repository",
 				ArgsUsage: "REPO",
-				Action: withClient(s, 1, "REPO", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
-					var r apiv1.Repository
-					if err := c.do(ctx, "GET", repoPath(args[0]), nil, nil, &r); err != nil {
-						return err
-					}
-					return printFields(cmd, s, r, func(tw io.Writer) {
-						row(tw, "name", r.Name)
-						row(tw, "created", fmtTime(r.Created))
-						row(tw, "tags", r.Tags)
-						row(tw, "manifests", r.Manifests)
-						row(tw, "size", fmt.Sprintf("%s (%d bytes)", humanBytes(r.SizeBytes), r.SizeBytes))
-						row(tw, "last push", fmtTimePtr(r.LastPush))
-					})
-				}),
+				Action:    callAction(s, 1, "REPO", "GET", func(args []string) string { return repoPath(args[0]) }, printRepository),
 			},
 			{
 				Name:      "rm",
@@ -80,6 +67,17 @@ func repoCommand(s *streams) *cli.Command {
 			},
 		},
 	}
+}
+
+func printRepository(cmd *cli.Command, s *streams, r apiv1.Repository) error {
+	return printFields(cmd, s, r, func(tw io.Writer) {
+		row(tw, "name", r.Name)
+		row(tw, "created", fmtTime(r.Created))
+		row(tw, "tags", r.Tags)
+		row(tw, "manifests", r.Manifests)
+		row(tw, "size", fmt.Sprintf("%s (%d bytes)", humanBytes(r.SizeBytes), r.SizeBytes))
+		row(tw, "last push", fmtTimePtr(r.LastPush))
+	})
 }
 
 func tagCommand(s *streams) *cli.Command {
