@@ -93,14 +93,7 @@ func auditCommand(s *streams) *cli.Command {
 				Usage: "list events, oldest first",
 				Flags: listFlags(auditFilterFlags()...),
 				Action: withChecked(s, auditArgs, func(ctx context.Context, cmd *cli.Command, c *client, q url.Values) error {
-					evs, next, err := fetchAll(ctx, cmd, c, apiv1.Prefix+"/audit", q, listing[apiv1.EventPage, apiv1.Event]{
-						items: func(p *apiv1.EventPage) []apiv1.Event { return p.Events },
-						next:  func(p *apiv1.EventPage) string { return p.Next },
-					})
-					if err != nil {
-						return err
-					}
-					return printList(cmd, s, apiv1.EventPage{Events: nonNil(evs), Next: next}, evs,
+					return listAll(ctx, cmd, s, c, apiv1.Prefix+"/audit", q, func(p *apiv1.EventPage) (*[]apiv1.Event, *string) { return &p.Events, &p.Next },
 						[]string{"SEQ", "TIME", "TYPE", "OUTCOME", "ACTOR", "REMOTE", "ACTION", "REPOSITORY", "DIGEST", "DETAIL"},
 						func(e apiv1.Event) []any {
 							return []any{e.Seq, fmtTime(e.Time), e.Type, orDash(e.Outcome), actor(e), orDash(e.Remote), orDash(e.Action),
