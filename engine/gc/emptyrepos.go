@@ -18,11 +18,7 @@ func (r *run) repositories() error {
 	}
 	var todo []verdict
 	err := r.c.kv.View(r.ctx, func(t kv.Reader) error {
-		repos, err := repositories(t)
-		if err != nil {
-			return err
-		}
-		for _, repo := range repos {
+		_, err := r.eachRepository(t, "repositories", func(repo string) error {
 			empty, created, known, err := repoState(t, repo)
 			if err != nil {
 				return err
@@ -33,11 +29,9 @@ func (r *run) repositories() error {
 			case !known && !empty:
 				todo = append(todo, verdict{repo, true})
 			}
-			if err := r.pace.step(r.ctx); err != nil {
-				return err
-			}
-		}
-		return nil
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return err

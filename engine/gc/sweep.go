@@ -17,20 +17,11 @@ import (
 func (r *run) markAndSweep() error {
 	sweepers := pool.New().WithErrors().WithMaxGoroutines(r.c.o.Workers)
 	err := r.c.kv.View(r.ctx, func(t kv.Reader) error {
-		repos, err := repositories(t)
+		marks := markSet{}
+		var err error
+		r.rep.Repositories, err = r.eachRepository(t, "mark", func(repo string) error { return r.markRepo(t, repo, marks) })
 		if err != nil {
 			return err
-		}
-		r.rep.Repositories = len(repos)
-		marks := markSet{}
-		for i, repo := range repos {
-			r.report(int64(i), int64(len(repos)), "mark")
-			if err := r.markRepo(t, repo, marks); err != nil {
-				return err
-			}
-			if err := r.pace.step(r.ctx); err != nil {
-				return err
-			}
 		}
 		if err := r.danglingInverseLinks(t); err != nil {
 			return err
