@@ -89,10 +89,19 @@ func DeleteWhere(t Txn, prefix []byte, match func(key, val []byte) bool) (int, e
 	if err != nil {
 		return 0, err
 	}
-	for _, k := range keys {
-		if err := t.Delete(k); err != nil {
-			return 0, err
-		}
+	if err := DeleteKeys(t, keys); err != nil {
+		return 0, err
 	}
 	return len(keys), nil
+}
+
+// DeleteKeys deletes keys in t: the second half of a scan that collected
+// them, since a scan must not see its own deletes.
+func DeleteKeys(t Txn, keys [][]byte) error {
+	for _, k := range keys {
+		if err := t.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -103,12 +103,7 @@ func (f *Failures) sweep(ctx context.Context, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		for _, k := range drained {
-			if err := t.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
+		return kv.DeleteKeys(t, drained)
 	})
 	if err != nil {
 		return err
