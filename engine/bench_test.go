@@ -174,7 +174,7 @@ func putBenchBlob(ctx context.Context, r *Registry, repo string, d digest.Digest
 // run again): SERIALIZABLE tracks reads by B-tree page, so on a nearly
 // empty table unrelated pushes share pages and abort each other, and the
 // rate falls as the table grows (docs/scale-out.md, "What limits a
-// cluster").
+// push").
 func BenchmarkPushImagePostgres(b *testing.B) {
 	for _, keys := range []int{0, 10_000, 100_000} {
 		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {

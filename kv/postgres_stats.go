@@ -30,7 +30,7 @@ type PostgresStats struct {
 	// for a serialization failure or a deadlock, each run again by
 	// Update (retry.go). SERIALIZABLE tracks reads by B-tree page, so on
 	// a small table most of them are pages shared by unrelated keys,
-	// not real conflicts (docs/scale-out.md, "What limits a cluster").
+	// not real conflicts (docs/scale-out.md, "What limits a push").
 	SerializationFailures uint64
 }
 
