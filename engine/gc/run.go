@@ -22,7 +22,8 @@ type run struct {
 	// own sweep names (orphans, files of an earlier run's tombstones): at
 	// most T0 - placedMinAge, whatever the grace period, because an
 	// upload links a file it placed without looking whether it is still
-	// there (engine's checkSweep) in the moment between the two.
+	// there (engine's checkSweep) in the moment between the two. An
+	// offline collection, with every server stopped, needs no margin.
 	fileCutoff int64
 
 	// pace is stepped by the run's own goroutine between units of work
@@ -49,9 +50,11 @@ func newRun(ctx context.Context, c *Collector, o RunOptions) *run {
 		report: o.Progress,
 		cutoff: now.Add(-c.o.Grace).UnixNano(),
 		rep:    &Report{DryRun: o.DryRun, Started: now, Grace: c.o.Grace},
-
-		fileCutoff: now.Add(-max(c.o.Grace, placedMinAge)).UnixNano(),
-		pace:       newPacer(c.o.Duty),
+		pace:   newPacer(c.o.Duty),
+	}
+	r.fileCutoff = now.Add(-max(c.o.Grace, placedMinAge)).UnixNano()
+	if _, stopped := c.repos.(Offline); stopped {
+		r.fileCutoff = r.cutoff // no upload runs beside an offline collection
 	}
 	if r.report == nil {
 		r.report = func(int64, int64, string) {}
