@@ -27,8 +27,7 @@ func (a *API) getManifest(ctx *fasthttp.RequestCtx, rt route) error {
 			WithDetail(map[string]string{"mediaType": m.MediaType})
 	}
 	ctx.SetContentType(m.MediaType)
-	ctx.Response.Header.Set("Docker-Content-Digest", m.Digest.String())
-	ctx.Response.Header.Set(fasthttp.HeaderETag, `"`+m.Digest.String()+`"`)
+	setDigestHeaders(&ctx.Response.Header, m.Digest)
 	if ctx.IsHead() {
 		ctx.Response.Header.SetContentLength(len(m.Payload))
 		return nil
