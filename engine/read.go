@@ -23,27 +23,26 @@ type Manifest struct {
 	Payload   []byte
 }
 
-// GetManifest resolves ref (a tag or a digest) in repo.
+// GetManifest resolves ref (a tag or a digest) in repo. The result may be
+// shared (manifestcache.go): callers must not modify it.
 //
-// On a store whose snapshots cost no round trip (Badger: kv.ChainedReads)
-// it is one snapshot that reads the tag, then its manifest, and the
-// repository's record only when one of them is missing (to tell
-// NAME_UNKNOWN from the more specific error): two lookups for a pull.
+// On a store whose snapshots cost no round trip and that no other process
+// writes (Badger) it is one snapshot that reads the tag, then its manifest
+// through the manifest cache, and the repository's record only when one
+// of them is missing (to tell NAME_UNKNOWN from the more specific error):
+// two lookups for a pull by tag, one when the manifest is cached.
 //
-// On PostgreSQL each read is one statement (kv.ReadKeys) of the keys it
-// needs beside the repository's record, so a tag is resolved, then its
-// manifest read, in two snapshots. That answers what one snapshot at the
-// first would have: a manifest's record under its digest does not change
-// while it exists (the digest is of its bytes). Only when the tag's
+// Otherwise (PostgreSQL) each read is one statement (kv.ReadKeys) of the
+// keys it needs beside the repository's record, so a tag is resolved, then
+// its manifest read, in two snapshots. That answers what one snapshot at
+// the first would have: a manifest's record under its digest does not
+// change while it exists (the digest is of its bytes). Only when the tag's
 // manifest is gone by the second read (the tag moved and the manifest was
 // deleted meanwhile) is the tag resolved again, with its manifest, from
 // one snapshot.
 func (r *Registry) GetManifest(ctx context.Context, repo string, ref names.Reference) (*Manifest, error) {
-	if kv.ChainedReads(r.kv) {
-		if ref.IsDigest() {
-			return kv.Read(ctx, r.kv, func(t kv.Reader) (*Manifest, error) { return r.readManifest(t, repo, ref.Digest) })
-		}
-		return r.resolveManifest(ctx, repo, ref.Tag)
+	if r.manifests != nil {
+		return r.getCachedManifest(ctx, repo, ref)
 	}
 	d := ref.Digest
 	if !ref.IsDigest() {
