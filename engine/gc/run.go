@@ -105,6 +105,26 @@ func (r *run) exclusive(repo string, fn func(context.Context) error) (bool, erro
 	return false, nil
 }
 
+// eachRepository calls fn for every repository in t (see repositories),
+// reporting its progress as phase and taking the pace's pause after each;
+// it returns how many repositories there are.
+func (r *run) eachRepository(t kv.Reader, phase string, fn func(repo string) error) (int, error) {
+	repos, err := repositories(t)
+	if err != nil {
+		return 0, err
+	}
+	for i, repo := range repos {
+		r.report(int64(i), int64(len(repos)), phase)
+		if err := fn(repo); err != nil {
+			return len(repos), err
+		}
+		if err := r.pace.step(r.ctx); err != nil {
+			return len(repos), err
+		}
+	}
+	return len(repos), nil
+}
+
 // repositories lists every repository that has a record, a manifest, a tag
 // or a link, in byte order. GC does not trust the catalog alone: content
 // under a repository whose record is missing must still be marked.

@@ -17,20 +17,11 @@ import (
 func (r *run) markAndSweep() error {
 	sweepers := pool.New().WithErrors().WithMaxGoroutines(r.c.o.Workers)
 	err := r.c.kv.View(r.ctx, func(t kv.Reader) error {
-		repos, err := repositories(t)
+		marks := markSet{}
+		var err error
+		r.rep.Repositories, err = r.eachRepository(t, "mark", func(repo string) error { return r.markRepo(t, repo, marks) })
 		if err != nil {
 			return err
-		}
-		r.rep.Repositories = len(repos)
-		marks := markSet{}
-		for i, repo := range repos {
-			r.report(int64(i), int64(len(repos)), "mark")
-			if err := r.markRepo(t, repo, marks); err != nil {
-				return err
-			}
-			if err := r.pace.step(r.ctx); err != nil {
-				return err
-			}
 		}
 		if err := r.danglingInverseLinks(t); err != nil {
 			return err
@@ -96,17 +87,13 @@ func (r *run) unlink(ctx context.Context, repo string, cands []linkCandidate) er
 				if !ok {
 					continue
 				}
-				v, err := t.Get(kv.BlobKey(c.digest))
+				rec, err := kv.GetRecord(t, kv.BlobKey(c.digest), kv.DecodeBlob)
 				switch {
 				case errors.Is(err, kv.ErrNotFound):
 					dangling++
 				case err != nil:
 					return err
 				default:
-					rec, err := kv.DecodeBlob(v)
-					if err != nil {
-						return err
-					}
 					if c.dangling || rec != c.rec {
 						continue // linked or re-created since the snapshot
 					}
@@ -200,14 +187,10 @@ func (r *run) sweepBlob(d string, seen kv.BlobRecord) error {
 	deleted, changed := false, false
 	err := r.c.kv.Update(r.ctx, func(t kv.Txn) error {
 		deleted, changed = false, false
-		v, err := t.Get(kv.BlobKey(d))
+		rec, err := kv.GetRecord(t, kv.BlobKey(d), kv.DecodeBlob)
 		if errors.Is(err, kv.ErrNotFound) {
 			return nil // already gone
 		}
-		if err != nil {
-			return err
-		}
-		rec, err := kv.DecodeBlob(v)
 		if err != nil {
 			return err
 		}
