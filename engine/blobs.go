@@ -48,23 +48,25 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 	if got := digest.NewDigest(d.Algorithm(), h); got != d {
 		return digestMismatch(d, got)
 	}
-	if err := f.Commit(ctx, d); err != nil {
+	existed, err := f.Commit(ctx, d)
+	if err != nil {
 		return diskspace.Classify(err)
 	}
 	committed = true
-	return r.updateBlobs(ctx, []digest.Digest{d}, func(t kv.Txn) error { return r.link(ctx, t, repo, d, n) })
+	return r.updateBlobs(ctx, []digest.Digest{d}, func(t kv.Txn) error { return r.link(ctx, t, repo, d, n, existed) })
 }
 
 // link records that blob d (of size bytes, already committed to the blob
 // store) is in repo. It rewrites the blob record's LastLinked in the same
 // transaction, which is what makes a concurrent GC sweep of d conflict
-// with it (docs/design.md §5).
-func (r *Registry) link(ctx context.Context, t kv.Txn, repo string, d digest.Digest, size int64) error {
+// with it (docs/design.md §5). existed is what the blob's Commit said:
+// the file was there before it (checkSweep).
+func (r *Registry) link(ctx context.Context, t kv.Txn, repo string, d digest.Digest, size int64, existed bool) error {
 	vs, err := kv.GetMany(t, linkKeys(repo, d)...)
 	if err != nil {
 		return err
 	}
-	return r.linkRead(ctx, t, repo, d, size, vs)
+	return r.linkRead(ctx, t, repo, d, size, existed, vs)
 }
 
 // linkKeys are the keys a link depends on: d's sweep tombstone, d's
@@ -74,9 +76,9 @@ func linkKeys(repo string, d digest.Digest) [][]byte {
 }
 
 // linkRead is link with the values of linkKeys already read in t.
-func (r *Registry) linkRead(ctx context.Context, t kv.Txn, repo string, d digest.Digest, size int64, vs [][]byte) error {
+func (r *Registry) linkRead(ctx context.Context, t kv.Txn, repo string, d digest.Digest, size int64, existed bool, vs [][]byte) error {
 	blob, repoRec := vs[1], vs[2]
-	if err := r.checkSweep(ctx, vs[0] != nil, blob != nil, d); err != nil {
+	if err := r.checkSweep(ctx, vs[0] != nil, blob != nil, existed, d); err != nil {
 		return err
 	}
 	now := r.now()
@@ -132,7 +134,7 @@ func (r *Registry) MountBlob(ctx context.Context, repo, from string, d digest.Di
 			return err
 		}
 		mounted = true
-		return r.linkRead(ctx, t, repo, d, rec.Size, vs)
+		return r.linkRead(ctx, t, repo, d, rec.Size, true, vs) // a file nothing here placed
 	})
 	if errors.Is(err, kv.ErrNotFound) {
 		return false, nil

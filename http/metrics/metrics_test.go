@@ -72,12 +72,13 @@ func TestUploadSeries(t *testing.T) {
 
 func TestPostgresSeries(t *testing.T) {
 	m := New(Sources{Postgres: func() PostgresStats {
-		return PostgresStats{Statements: 120, RoundTrips: 90, EmptyAcquires: 3, EmptyAcquireWaitSecs: 0.25, Conns: 5, MaxConns: 16}
+		return PostgresStats{Statements: 120, RoundTrips: 90, EmptyAcquires: 3, EmptyAcquireWaitSecs: 0.25, Conns: 5, MaxConns: 16, SerializationFailures: 7}
 	}})
 	wantLines(t, exposed(m),
 		"mcr_kv_postgres_statements_total 120", "mcr_kv_postgres_round_trips_total 90",
 		"mcr_kv_postgres_pool_empty_acquires_total 3", "mcr_kv_postgres_pool_empty_acquire_wait_seconds_total 0.25",
 		"mcr_kv_postgres_pool_connections 5", "mcr_kv_postgres_pool_max_connections 16",
+		"mcr_kv_postgres_serialization_failures_total 7",
 		"# HELP mcr_kv_postgres_statements_total "+help["mcr_kv_postgres_statements_total"],
 	)
 	if strings.Contains(exposed(New(Sources{})), "mcr_kv_postgres") {
