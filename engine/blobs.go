@@ -62,11 +62,21 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 // with it (docs/design.md §5). existed is what the blob's Commit said:
 // the file was there before it (checkSweep).
 func (r *Registry) link(ctx context.Context, t kv.Txn, repo string, d digest.Digest, size int64, existed bool) error {
-	// One read for the three keys the link depends on (kv.GetMany).
-	vs, err := kv.GetMany(t, kv.SweepKey(d.String()), kv.BlobKey(d.String()), kv.RepoKey(repo))
+	vs, err := kv.GetMany(t, linkKeys(repo, d)...)
 	if err != nil {
 		return err
 	}
+	return r.linkRead(ctx, t, repo, d, size, existed, vs)
+}
+
+// linkKeys are the keys a link depends on: d's sweep tombstone, d's
+// record and repo's record, read at once (kv.GetMany).
+func linkKeys(repo string, d digest.Digest) [][]byte {
+	return [][]byte{kv.SweepKey(d.String()), kv.BlobKey(d.String()), kv.RepoKey(repo)}
+}
+
+// linkRead is link with the values of linkKeys already read in t.
+func (r *Registry) linkRead(ctx context.Context, t kv.Txn, repo string, d digest.Digest, size int64, existed bool, vs [][]byte) error {
 	blob, repoRec := vs[1], vs[2]
 	if err := r.checkSweep(ctx, vs[0] != nil, blob != nil, existed, d); err != nil {
 		return err
@@ -74,6 +84,7 @@ func (r *Registry) link(ctx context.Context, t kv.Txn, repo string, d digest.Dig
 	now := r.now()
 	rec := kv.BlobRecord{Size: size, Created: now.UnixNano()}
 	if blob != nil {
+		var err error
 		if rec, err = kv.DecodeBlob(blob); err != nil {
 			return err
 		}
@@ -99,6 +110,11 @@ func (r *Registry) link(ctx context.Context, t kv.Txn, repo string, d digest.Dig
 // reports false, with no error, when the blob is not mountable: the caller
 // then opens an upload session instead (spec: 202 fallback). canPull, when
 // not nil, limits the candidate source repositories.
+//
+// A mount from a named repository reads everything it depends on at once
+// (on PostgreSQL one statement): the source's link and linkKeys, so the
+// blob's record is read once, for the check that it is still there and
+// for the link (whose rewrite of it is the GC guard).
 func (r *Registry) MountBlob(ctx context.Context, repo, from string, d digest.Digest, canPull func(repo string) bool) (bool, error) {
 	if err := r.admit(0); err != nil {
 		return false, err
@@ -106,20 +122,19 @@ func (r *Registry) MountBlob(ctx context.Context, repo, from string, d digest.Di
 	mounted := false
 	err := r.updateBlobs(ctx, []digest.Digest{d}, func(t kv.Txn) error {
 		mounted = false
-		src, err := r.mountSource(t, from, d, canPull)
-		if err != nil || src == "" {
+		vs, err := r.mountRead(t, repo, from, d, canPull)
+		if err != nil || vs == nil {
 			return err
 		}
-		v, err := t.Get(kv.BlobKey(d.String()))
-		if err != nil {
-			return err // kv.ErrNotFound: a record swept by GC; not mountable
+		if vs[1] == nil {
+			return kv.ErrNotFound // a record swept by GC: not mountable
 		}
-		rec, err := kv.DecodeBlob(v)
+		rec, err := kv.DecodeBlob(vs[1])
 		if err != nil {
 			return err
 		}
 		mounted = true
-		return r.link(ctx, t, repo, d, rec.Size, true) // a file nothing here placed
+		return r.linkRead(ctx, t, repo, d, rec.Size, true, vs) // a file nothing here placed
 	})
 	if errors.Is(err, kv.ErrNotFound) {
 		return false, nil
@@ -127,15 +142,17 @@ func (r *Registry) MountBlob(ctx context.Context, repo, from string, d digest.Di
 	return mounted, err
 }
 
-// mountSource finds a repository that links d: from itself, or the first
-// permitted one when from is empty. "" means none.
-func (r *Registry) mountSource(t kv.Reader, from string, d digest.Digest, canPull func(string) bool) (string, error) {
+// mountRead reads linkKeys for a mount of d into repo if a permitted
+// source repository links d (from, or any when from is empty); nil if
+// none does.
+func (r *Registry) mountRead(t kv.Txn, repo, from string, d digest.Digest, canPull func(string) bool) ([][]byte, error) {
+	keys := linkKeys(repo, d)
 	if from != "" {
-		ok, err := t.Has(kv.LinkKey(from, d.String()))
-		if err != nil || !ok || (canPull != nil && !canPull(from)) {
-			return "", err
+		vs, err := kv.GetMany(t, append(keys, kv.LinkKey(from, d.String()))...)
+		if err != nil || vs[len(keys)] == nil || (canPull != nil && !canPull(from)) {
+			return nil, err
 		}
-		return from, nil
+		return vs[:len(keys)], nil
 	}
 	src := ""
 	prefix := kv.InverseLinkPrefix(d.String())
@@ -146,7 +163,10 @@ func (r *Registry) mountSource(t kv.Reader, from string, d digest.Digest, canPul
 		}
 		return nil
 	})
-	return src, err
+	if err != nil || src == "" {
+		return nil, err
+	}
+	return kv.GetMany(t, keys...)
 }
 
 // DeleteBlob unlinks blob d from repo. The bytes stay until garbage

@@ -23,17 +23,27 @@ type Manifest struct {
 	Payload   []byte
 }
 
-// GetManifest resolves ref (a tag or a digest) in repo. Each read is one
-// snapshot of the keys it needs, beside the repository's record (which
-// tells NAME_UNKNOWN from the more specific error): on PostgreSQL one
-// statement each (kv.ReadKeys). A tag is resolved, then its manifest read,
-// in two snapshots. That answers what one snapshot at the first would
-// have: a manifest's record under its digest does not change while it
-// exists (the digest is of its bytes). Only when the tag's manifest is
-// gone by the second read (the tag moved and the manifest was deleted
-// meanwhile) is the tag resolved again, with its manifest, from one
-// snapshot.
+// GetManifest resolves ref (a tag or a digest) in repo. The result may be
+// shared (manifestcache.go): callers must not modify it.
+//
+// On a store whose snapshots cost no round trip and that no other process
+// writes (Badger) it is one snapshot that reads the tag, then its manifest
+// through the manifest cache, and the repository's record only when one
+// of them is missing (to tell NAME_UNKNOWN from the more specific error):
+// two lookups for a pull by tag, one when the manifest is cached.
+//
+// Otherwise (PostgreSQL) each read is one statement (kv.ReadKeys) of the
+// keys it needs beside the repository's record, so a tag is resolved, then
+// its manifest read, in two snapshots. That answers what one snapshot at
+// the first would have: a manifest's record under its digest does not
+// change while it exists (the digest is of its bytes). Only when the tag's
+// manifest is gone by the second read (the tag moved and the manifest was
+// deleted meanwhile) is the tag resolved again, with its manifest, from
+// one snapshot.
 func (r *Registry) GetManifest(ctx context.Context, repo string, ref names.Reference) (*Manifest, error) {
+	if r.manifests != nil {
+		return r.getCachedManifest(ctx, repo, ref)
+	}
 	d := ref.Digest
 	if !ref.IsDigest() {
 		vs, err := kv.ReadKeys(ctx, r.kv, kv.TagKey(repo, ref.Tag), kv.RepoKey(repo))
@@ -64,12 +74,17 @@ func (r *Registry) resolveManifest(ctx context.Context, repo, tag string) (*Mani
 		if err != nil {
 			return nil, r.unknown(t, repo, err, tagUnknown(tag))
 		}
-		d := digest.Digest(v)
-		if v, err = t.Get(kv.ManifestKey(repo, d.String())); err != nil {
-			return nil, r.unknown(t, repo, err, manifestUnknown(d))
-		}
-		return decodeManifest(d, v)
+		return r.readManifest(t, repo, digest.Digest(v))
 	})
+}
+
+// readManifest reads manifest d of repo in t.
+func (r *Registry) readManifest(t kv.Reader, repo string, d digest.Digest) (*Manifest, error) {
+	v, err := t.Get(kv.ManifestKey(repo, d.String()))
+	if err != nil {
+		return nil, r.unknown(t, repo, err, manifestUnknown(d))
+	}
+	return decodeManifest(d, v)
 }
 
 func decodeManifest(d digest.Digest, v []byte) (*Manifest, error) {

@@ -56,6 +56,9 @@ type Registry struct {
 	claims  uploadClaims // the uploads a request is writing now
 	writers blobWriters
 	tags    *tagLists
+	// manifests caches decoded manifests (manifestcache.go); nil on a
+	// store it cannot be kept coherent with.
+	manifests *manifestCache
 	// bigBufSlots are the places of the pipelines that may use the
 	// large buffers (bigBufs).
 	bigBufSlots bigSlots
@@ -77,7 +80,7 @@ func New(store kv.Store, blobs blobstore.Store, o Options) *Registry {
 	if now == nil {
 		now = time.Now
 	}
-	return &Registry{
+	r := &Registry{
 		kv:          store,
 		blobs:       blobs,
 		actors:      actors.New[string](actors.Options{MailboxSize: o.MailboxSize, IdleTimeout: o.ActorIdle}),
@@ -87,6 +90,10 @@ func New(store kv.Store, blobs blobstore.Store, o Options) *Registry {
 		bigBufSlots: make(bigSlots, bigPipelines),
 		shared:      sharedStore(store),
 	}
+	if !r.shared && kv.ChainedReads(store) {
+		r.manifests = &manifestCache{}
+	}
+	return r
 }
 
 // Close stops the repository actors after they drain their queues.

@@ -138,7 +138,9 @@ func TestStatementsPerImage(t *testing.T) {
 	// writes, COMMIT. PUT manifest: BEGIN, the references, the
 	// repository's record, the tag generation (a shared store), the
 	// writes, COMMIT.
-	bounds := map[string]int{"HEAD blob": 1, "POST upload": 3, "PUT upload": 5, "PUT manifest": 6, "GET manifest": 2, "GET blob": 1}
+	// Mount from a repository: BEGIN, one read of the source's link and
+	// everything the link depends on, the writes, COMMIT.
+	bounds := map[string]int{"HEAD blob": 1, "POST upload": 3, "PUT upload": 5, "PUT manifest": 6, "GET manifest": 2, "GET blob": 1, "mount": 4}
 	perOp := map[string][]int{}
 	check := func(op string, stmts []string) {
 		t.Helper()
@@ -200,6 +202,11 @@ func TestStatementsPerImage(t *testing.T) {
 				}
 				_ = f.Close()
 			}))
+		}
+	}))
+	check("mount", l.count(t, func() {
+		if ok, err := r.MountBlob(ctx, "count/other", repo, digest.FromBytes(cfg), nil); err != nil || !ok {
+			t.Fatalf("mount: %v, %v", ok, err)
 		}
 	}))
 	t.Logf("statements per push of %d blobs and a manifest: %d; per pull: %d; by request: %v", len(layers)+1, push, pull, perOp)

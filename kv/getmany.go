@@ -56,3 +56,14 @@ func ReadKeys(ctx context.Context, v Viewer, keys ...[]byte) ([][]byte, error) {
 	}
 	return Read(ctx, v, func(r Reader) ([][]byte, error) { return GetMany(r, keys...) })
 }
+
+// ChainedReads reports whether a path that reads a chain of keys (a tag,
+// then the manifest it names) does best reading them in one View: true
+// where a snapshot is a lookup in memory and costs no round trip
+// (Badger), so that one View skips the second snapshot and every key the
+// answer does not need; false where ReadKeys makes each step one
+// statement (PostgreSQL) and a View would add its BEGIN and ROLLBACK.
+func ChainedReads(v Viewer) bool {
+	_, ok := v.(snapshotGetter)
+	return !ok
+}

@@ -1,11 +1,13 @@
 package names
 
 import (
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
 
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 )
@@ -124,4 +126,60 @@ func BenchmarkRepo(b *testing.B) {
 			}
 		}
 	})
+}
+
+var anchoredTag = regexp.MustCompile(`^` + reference.TagRegexp.String() + `$`)
+
+func FuzzTag(f *testing.F) {
+	for _, s := range []string{"latest", "v1.2.3", "_x", ".x", "-x", "a:b", "A-b_c.d", strings.Repeat("t", 129), "é", "a\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if ok, want := Tag(s) == nil, anchoredTag.MatchString(s); ok != want {
+			t.Fatalf("Tag(%q) valid = %v, the regular expression says %v", s, ok, want)
+		}
+	})
+}
+
+// parseDigest is Digest without its scan: go-digest's parse alone.
+func parseDigest(s string) (digest.Digest, error) {
+	d, err := digest.Parse(s)
+	if err == nil {
+		if _, ok := algorithms[d.Algorithm()]; !ok {
+			err = digest.ErrDigestUnsupported
+		}
+	}
+	return d, err
+}
+
+func FuzzDigest(f *testing.F) {
+	for _, s := range []string{
+		"sha256:" + strings.Repeat("a", 64), "sha512:" + strings.Repeat("0", 128), "sha256:" + strings.Repeat("A", 64),
+		"sha256:" + strings.Repeat("a", 63), "sha384:" + strings.Repeat("a", 96), "sha256", ":", "sha256:" + strings.Repeat("g", 64),
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := Digest(s)
+		want, werr := parseDigest(s)
+		if (err == nil) != (werr == nil) || err == nil && got != want {
+			t.Fatalf("Digest(%q) = %q, %v; go-digest says %q, %v", s, got, err, want, werr)
+		}
+		if err != nil && !errors.Is(err, werr) {
+			t.Fatalf("Digest(%q) error %v, go-digest's is %v", s, err, werr)
+		}
+	})
+}
+
+func BenchmarkParseReference(b *testing.B) {
+	for _, ref := range []string{"v1.2.3", "sha256:" + strings.Repeat("b", 64)} {
+		b.Run(ref[:6], func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParseReference(ref); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -87,9 +87,22 @@ func (a *API) getBlob(ctx *fasthttp.RequestCtx, rt route) error {
 
 func setBlobHeaders(h *fasthttp.ResponseHeader, d digest.Digest) {
 	h.SetContentType("application/octet-stream")
-	h.Set("Docker-Content-Digest", d.String())
-	h.Set(fasthttp.HeaderETag, `"`+d.String()+`"`)
+	setDigestHeaders(h, d)
 	h.Set(fasthttp.HeaderAcceptRanges, "bytes")
+}
+
+// The names of the headers that carry a served object's digest, in the
+// form fasthttp writes (Set would normalize them on every request).
+var (
+	headerDigest = []byte("Docker-Content-Digest")
+	headerETag   = []byte("Etag")
+)
+
+// setDigestHeaders names d as the served object's digest and entity tag.
+func setDigestHeaders(h *fasthttp.ResponseHeader, d digest.Digest) {
+	h.SetCanonical(headerDigest, []byte(d))
+	var buf [2 + 7 + 128]byte // "sha512:<128 hex>"
+	h.SetCanonical(headerETag, append(append(append(buf[:0], '"'), d...), '"'))
 }
 
 func (a *API) deleteBlob(ctx *fasthttp.RequestCtx, rt route) error {

@@ -27,8 +27,7 @@ func (a *API) getManifest(ctx *fasthttp.RequestCtx, rt route) error {
 			WithDetail(map[string]string{"mediaType": m.MediaType})
 	}
 	ctx.SetContentType(m.MediaType)
-	ctx.Response.Header.Set("Docker-Content-Digest", m.Digest.String())
-	ctx.Response.Header.Set(fasthttp.HeaderETag, `"`+m.Digest.String()+`"`)
+	setDigestHeaders(&ctx.Response.Header, m.Digest)
 	if ctx.IsHead() {
 		ctx.Response.Header.SetContentLength(len(m.Payload))
 		return nil
@@ -55,8 +54,8 @@ func accepts(headers [][]byte, mediaType string) bool {
 
 func acceptHeader(header []byte, mediaType string, namesManifest *bool) bool {
 	for part := range strings.SplitSeq(string(header), ",") {
-		t, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
+		t, ok := acceptedType(part)
+		if !ok {
 			continue
 		}
 		switch {
@@ -67,6 +66,54 @@ func acceptHeader(header []byte, mediaType string, namesManifest *bool) bool {
 		}
 	}
 	return false
+}
+
+// acceptedType is the media type of one element of an Accept list as
+// mime.ParseMediaType reads it (lower case, parameters dropped), and
+// whether it parses. The usual element, a bare ASCII type, is read by a
+// scan: ParseMediaType allocates a map for the parameters of each, on
+// every pull (FuzzAcceptedType keeps the two equal).
+func acceptedType(part string) (string, bool) {
+	if strings.IndexByte(part, ';') >= 0 || !ascii(part) {
+		t, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		return t, err == nil
+	}
+	t := strings.ToLower(strings.TrimSpace(part))
+	typ, rest := token(t)
+	if typ == "" {
+		return "", false
+	}
+	if rest == "" {
+		return t, true
+	}
+	after, ok := strings.CutPrefix(rest, "/")
+	if !ok {
+		return "", false
+	}
+	if sub, rest := token(after); sub == "" || rest != "" {
+		return "", false
+	}
+	return t, true
+}
+
+func ascii(s string) bool {
+	for i := range len(s) {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// token splits s after its leading RFC 2045 token (printable ASCII but
+// for the tspecials).
+func token(s string) (tok, rest string) {
+	for i := range len(s) {
+		if c := s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?=`, c) >= 0 {
+			return s[:i], s[i:]
+		}
+	}
+	return s, ""
 }
 
 func (a *API) putManifest(ctx *fasthttp.RequestCtx, rt route) error {

@@ -147,7 +147,11 @@ func checkCall(call *ast.CallExpr, info *types.Info, check func(types.Type, ast.
 		var pt types.Type
 		switch {
 		case sig.Variadic() && i >= sig.Params().Len()-1:
-			pt = sig.Params().At(sig.Params().Len() - 1).Type().(*types.Slice).Elem()
+			s, ok := sig.Params().At(sig.Params().Len() - 1).Type().(*types.Slice)
+			if !ok {
+				continue // append(bytes, text...): a string, no context
+			}
+			pt = s.Elem()
 		case i < sig.Params().Len():
 			pt = sig.Params().At(i).Type()
 		default:

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -81,6 +82,7 @@ type Server struct {
 	draining atomic.Bool
 	proxies  forwarded.Trust
 	served   atomic.Uint64 // requests begun (Served)
+	idBase   uint64        // random: request ids are idBase + served
 }
 
 // prefetchLimit is how much of a request body fasthttp reads before the
@@ -98,7 +100,7 @@ func New(reg *engine.Registry, log zerolog.Logger, o Options) *Server {
 	if o.UploadsPerCaller > 0 {
 		api.WithUploadGate(newUploadGate(o.UploadsPerCaller, o.Proxies))
 	}
-	s := &Server{log: log, metrics: o.Metrics, proxies: o.Proxies, idle: o.BodyIdleTimeout, life: newLifetime(), conns: newConns()}
+	s := &Server{log: log, metrics: o.Metrics, proxies: o.Proxies, idle: o.BodyIdleTimeout, life: newLifetime(), conns: newConns(), idBase: randomBase()}
 	handler := r.Handler
 	if o.Auth != nil {
 		api.WithAuthorizer(o.Auth)
@@ -170,11 +172,11 @@ func (s *Server) Handler() fasthttp.RequestHandler { return s.srv.Handler }
 
 func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		s.served.Add(1)
+		n := s.served.Add(1)
 		start := time.Now()
-		id := requestID(ctx)
-		ctx.Response.Header.Set("X-Request-Id", id)
-		ctx.Response.Header.Set("Docker-Distribution-API-Version", "registry/2.0")
+		id := requestID(ctx, s.idBase+n)
+		ctx.Response.Header.SetCanonical(headerRequestID, []byte(id))
+		ctx.Response.Header.SetCanonical(headerAPIVersion, apiVersion)
 		end := reqctx.Begin(ctx, s.life.base(ctx.ConnID()), s.life.stopping, s.idle)
 		defer func() {
 			if p := recover(); p != nil {
@@ -198,15 +200,34 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 	}
 }
 
+// The headers of every response, their names in the form fasthttp writes
+// (Set would normalize them on every request).
+var (
+	headerRequestID  = []byte("X-Request-Id")
+	headerAPIVersion = []byte("Docker-Distribution-Api-Version")
+	apiVersion       = []byte("registry/2.0")
+)
+
 // requestID keeps a caller's X-Request-Id (so a trace spans proxies) or
-// makes one.
-func requestID(ctx *fasthttp.RequestCtx) string {
+// makes one from n: unique within the process (a counter), and across
+// processes and restarts as two random 64-bit numbers are (the counter
+// starts at one, randomBase), without a read of random bytes per request.
+func requestID(ctx *fasthttp.RequestCtx, n uint64) string {
 	if v := ctx.Request.Header.Peek("X-Request-Id"); len(v) > 0 && len(v) <= 128 {
 		return string(v)
 	}
 	var b [8]byte
+	var h [16]byte
+	binary.BigEndian.PutUint64(b[:], n)
+	hex.Encode(h[:], b[:])
+	return string(h[:])
+}
+
+// randomBase is where a server's request ids start.
+func randomBase() uint64 {
+	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return binary.BigEndian.Uint64(b[:])
 }
 
 func (s *Server) access(ctx *fasthttp.RequestCtx, id string, start time.Time) {
