@@ -5,5 +5,5 @@ package server
 func (c *conns) count() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.m)
+	return c.n
 }
