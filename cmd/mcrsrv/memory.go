@@ -126,12 +126,14 @@ func releaseWhenIdle(ctx context.Context, tick <-chan time.Time, served func() u
 // releaseMemory is releaseWhenIdle's work: close the keep-alive
 // connections waiting for a request (closeIdle, server.Server.CloseIdle),
 // whose buffers a client would otherwise keep alive for its own idle
-// timeout (90 s for Go's and fasthttp's clients), then collect and hand
-// every free page back to the OS. fasthttp returns a closed connection's
-// buffers to sync.Pools, which one collection only moves to their victim
-// caches: the second frees them.
-func releaseMemory(closeIdle func() int) {
+// timeout (90 s for Go's and fasthttp's clients), empty the caches that
+// one read rebuilds (dropCaches, engine.Registry.DropCaches), then collect
+// and hand every free page back to the OS. fasthttp returns a closed
+// connection's buffers to sync.Pools, which one collection only moves to
+// their victim caches: the second frees them.
+func releaseMemory(closeIdle func() int, dropCaches func()) {
 	closeIdle()
+	dropCaches()
 	runtime.GC()
 	debug.FreeOSMemory()
 }
