@@ -123,16 +123,15 @@ func releaseWhenIdle(ctx context.Context, tick <-chan time.Time, served func() u
 	}
 }
 
-// releaseMemory is releaseWhenIdle's work: close the keep-alive
-// connections waiting for a request (closeIdle, server.Server.CloseIdle),
-// whose buffers a client would otherwise keep alive for its own idle
-// timeout (90 s for Go's and fasthttp's clients), empty the caches that
-// one read rebuilds (dropCaches, engine.Registry.DropCaches), then collect
-// and hand every free page back to the OS. fasthttp returns a closed
-// connection's buffers to sync.Pools, which one collection only moves to
-// their victim caches: the second frees them.
-func releaseMemory(closeIdle func() int, dropCaches func()) {
-	closeIdle()
+// releaseMemory is releaseWhenIdle's work: empty the caches that one
+// read rebuilds (dropCaches, engine.Registry.DropCaches), then collect and
+// hand every free page back to the OS. fasthttp returns the buffers of
+// connections that closed to sync.Pools, which one collection only moves
+// to their victim caches: the second frees them. Idle keep-alive
+// connections stay open: closing them early (tried) fails the next
+// request of a client that reuses a pooled connection without checking
+// it, as fasthttp's client does.
+func releaseMemory(dropCaches func()) {
 	dropCaches()
 	runtime.GC()
 	debug.FreeOSMemory()

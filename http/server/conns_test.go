@@ -5,5 +5,5 @@ package server
 func (c *conns) count() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.n
+	return len(c.m)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -54,70 +53,40 @@ func newLifetime() *lifetime {
 func (l *lifetime) base(id uint64) context.Context { return l.shards[id%baseShards] }
 
 // conns tracks the open connections (Server.ConnState), so that the end
-// of shutdown can close the ones still busy, and a quiet server can close
-// the ones waiting for a request (CloseIdle). Opening and closing take the
-// lock; a request only flips its connection's idle flag, found in a
-// sync.Map without a lock.
+// of shutdown can close the ones still busy. It is touched when a
+// connection opens and closes, never per request.
 type conns struct {
-	all     sync.Map // net.Conn → *conn
 	mu      sync.Mutex
-	n       int
+	m       map[net.Conn]struct{}
 	closing bool
 	gone    chan struct{} // closed when closing and none is left
 }
 
-// conn is one open connection's state.
-type conn struct {
-	idle   atomic.Bool   // between a response and the next request
-	closed chan struct{} // closed when its goroutine has let go of it
-}
+func newConns() *conns { return &conns{m: map[net.Conn]struct{}{}, gone: make(chan struct{})} }
 
-func newConns() *conns { return &conns{gone: make(chan struct{})} }
-
-func (c *conns) state(nc net.Conn, st fasthttp.ConnState) {
+func (c *conns) state(conn net.Conn, st fasthttp.ConnState) {
 	switch st {
 	case fasthttp.StateNew:
-		c.all.Store(nc, &conn{closed: make(chan struct{})})
 		c.mu.Lock()
-		c.n++
+		c.m[conn] = struct{}{}
 		c.mu.Unlock()
-	case fasthttp.StateActive, fasthttp.StateIdle:
-		if v, ok := c.all.Load(nc); ok {
-			v.(*conn).idle.Store(st == fasthttp.StateIdle)
-		}
 	case fasthttp.StateClosed, fasthttp.StateHijacked:
-		v, ok := c.all.LoadAndDelete(nc)
-		if !ok {
-			return
-		}
 		c.mu.Lock()
-		c.n--
+		delete(c.m, conn)
 		c.signal()
 		c.mu.Unlock()
-		close(v.(*conn).closed)
 	}
 }
 
 // signal closes gone once closing has begun and no connection is left;
 // c.mu is held.
 func (c *conns) signal() {
-	if c.closing && c.n == 0 {
+	if c.closing && len(c.m) == 0 {
 		select {
 		case <-c.gone:
 		default:
 			close(c.gone)
 		}
-	}
-}
-
-// closeConn closes nc. Under TLS it closes the socket itself:
-// tls.Conn.Close first writes an alert, which can block on a client that
-// reads nothing.
-func closeConn(nc net.Conn) {
-	if t, ok := nc.(interface{ NetConn() net.Conn }); ok {
-		_ = t.NetConn().Close()
-	} else {
-		_ = nc.Close()
 	}
 }
 
@@ -127,49 +96,18 @@ func (c *conns) closeAll() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closing = true
-	c.all.Range(func(k, _ any) bool {
-		closeConn(k.(net.Conn))
-		return true
-	})
+	for conn := range c.m {
+		// Under TLS, close the socket itself: tls.Conn.Close first writes
+		// an alert, which can block on a client that reads nothing.
+		if t, ok := conn.(interface{ NetConn() net.Conn }); ok {
+			_ = t.NetConn().Close()
+		} else {
+			_ = conn.Close()
+		}
+	}
 	c.signal()
 	return c.gone
 }
-
-// closeIdle closes the connections waiting for their next request and
-// waits, at most grace, until their goroutines have let go of them (and
-// of their buffers). It returns how many it closed.
-func (c *conns) closeIdle(grace time.Duration) int {
-	var closed []chan struct{}
-	c.all.Range(func(k, v any) bool {
-		if e := v.(*conn); e.idle.Load() {
-			closeConn(k.(net.Conn))
-			closed = append(closed, e.closed)
-		}
-		return true
-	})
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	for _, ch := range closed {
-		select {
-		case <-ch:
-		case <-t.C:
-			return len(closed)
-		}
-	}
-	return len(closed)
-}
-
-// CloseIdle closes the keep-alive connections that wait for their next
-// request, as an idle timeout would, and returns once their goroutines
-// have let go of them (at most a second) with how many it closed. Each
-// holds about 30 KiB (fasthttp's 16 KiB read and 4 KiB write buffers, its
-// request context, a goroutine's stack) for as long as the client keeps
-// it, and clients keep them for 90 s or more: 500 of them were 13 MiB of
-// a quiet server's live heap (docs/benchmarks.md, "Memory"). As with any
-// idle timeout, a request sent at the very moment its connection is closed
-// gets no answer; clients retry such a request on a new connection when
-// it is idempotent, as they must when any server times out.
-func (s *Server) CloseIdle() int { return s.conns.closeIdle(cutGrace) }
 
 // Drain makes /readyz answer 503 from now on, so that a load balancer
 // stops sending new requests; everything else is still served.
