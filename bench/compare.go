@@ -8,9 +8,7 @@ import (
 	"io"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -31,23 +29,12 @@ type registryRun struct {
 
 // Report is everything a comparison produced; it is written as JSON.
 type Report struct {
-	Date      time.Time                       `json:"date"`
-	Machine   machine.Info                    `json:"machine"`
-	Limits    machine.Limits                  `json:"limits"`
-	Versions  map[string]string               `json:"versions"`
-	Command   string                          `json:"command"`
-	Config    scenario.Config                 `json:"config"`
-	Client    string                          `json:"client"`
-	Rounds    int                             `json:"rounds"`
-	Raw       map[string][][]*scenario.Result `json:"raw"`    // registry → rounds → results
-	Median    map[string]map[string]float64   `json:"median"` // registry → metric key → median
-	Rows      []row                           `json:"rows"`
-	Backends  []backendTable                  `json:"backends,omitempty"`
-	Requests  []requestCount                  `json:"requests,omitempty"`
-	Failed    bool                            `json:"failed"`
-	LoadStart float64                         `json:"loadavg_start"`
-	LoadEnd   float64                         `json:"loadavg_end"`
-	Elapsed   time.Duration                   `json:"elapsed_ns"`
+	Run                     // Raw and Median by registry
+	Limits   machine.Limits `json:"limits"`
+	Client   string         `json:"client"`
+	Rows     []row          `json:"rows"`
+	Backends []backendTable `json:"backends,omitempty"`
+	Requests []requestCount `json:"requests,omitempty"`
 }
 
 func compareMain(ctx context.Context, args []string, out io.Writer) error {
@@ -81,17 +68,7 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("-rounds must be at least 1")
 	}
 	tmp := tmpDir(k.tmp)
-	started := time.Now()
-	rep := &Report{
-		Date: started.UTC(), Machine: machine.Describe(), Command: "go run ./bench compare " + strings.Join(args, " "), Client: k.client,
-		Config: cfg, Rounds: *rounds, Versions: map[string]string{"go (harness)": runtime.Version()},
-		Raw: map[string][][]*scenario.Result{}, Median: map[string]map[string]float64{},
-		LoadStart: machine.LoadAvg(),
-	}
-
-	if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
-		rep.Versions["tree"] = strings.TrimSpace(string(out))
-	}
+	rep := &Report{Run: newRun("compare", args, cfg, *rounds), Client: k.client}
 
 	limSize := int64(512 << 20)
 	if k.quick || k.tiny {
@@ -224,8 +201,7 @@ func compareMain(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
-	rep.Elapsed = time.Since(started)
-	rep.LoadEnd = machine.LoadAvg()
+	rep.end()
 	rep.Rows = buildRows(rep)
 	rep.Backends = buildBackendRows(rep)
 

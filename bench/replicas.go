@@ -5,13 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
-	"time"
 
-	"git.wntrmute.dev/kyle/mcr/bench/machine"
 	"git.wntrmute.dev/kyle/mcr/bench/oci"
 	"git.wntrmute.dev/kyle/mcr/bench/scenario"
 	"git.wntrmute.dev/kyle/mcr/bench/server"
@@ -19,20 +15,9 @@ import (
 
 // ReplicasReport is what `bench replicas` measured; it is written as JSON.
 type ReplicasReport struct {
-	Date      time.Time                       `json:"date"`
-	Machine   machine.Info                    `json:"machine"`
-	Versions  map[string]string               `json:"versions"`
-	Command   string                          `json:"command"`
-	Config    scenario.Config                 `json:"config"`
-	Rounds    int                             `json:"rounds"`
-	Sizes     []int                           `json:"replicas"`
-	Raw       map[string][][]*scenario.Result `json:"raw"`    // cluster name → rounds → results
-	Median    map[string]map[string]float64   `json:"median"` // cluster name → metric key → median
-	Cases     []string                        `json:"cases"`  // metric keys of the cases, without " throughput"
-	Failed    bool                            `json:"failed"`
-	LoadStart float64                         `json:"loadavg_start"`
-	LoadEnd   float64                         `json:"loadavg_end"`
-	Elapsed   time.Duration                   `json:"elapsed_ns"`
+	Run            // Raw and Median by cluster name
+	Sizes []int    `json:"replicas"`
+	Cases []string `json:"cases"` // metric keys of the cases, without " throughput"
 }
 
 // clusterName names the cluster of n replicas in a report.
@@ -68,13 +53,7 @@ func replicasMain(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("-rounds must be at least 1")
 	}
 	tmp := tmpDir(k.tmp)
-	started := time.Now()
-	rep := &ReplicasReport{Date: started.UTC(), Machine: machine.Describe(), Command: "go run ./bench replicas " + strings.Join(args, " "),
-		Config: cfg, Rounds: *rounds, Sizes: ns, Versions: map[string]string{"go (harness)": runtime.Version()},
-		Raw: map[string][][]*scenario.Result{}, Median: map[string]map[string]float64{}, LoadStart: machine.LoadAvg()}
-	if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
-		rep.Versions["tree"] = strings.TrimSpace(string(out))
-	}
+	rep := &ReplicasReport{Run: newRun("replicas", args, cfg, *rounds), Sizes: ns}
 	// One S3 server logging its requests (to count them per operation)
 	// and one PostgreSQL, logging only errors (serialization failures).
 	svc, err := server.StartServices(ctx, *s3Bin, tmp, server.Trace{S3: true})
@@ -100,8 +79,7 @@ func replicasMain(ctx context.Context, args []string, out io.Writer) error {
 			rep.Cases = caseKeys(rs[0])
 		}
 	}
-	rep.Elapsed = time.Since(started)
-	rep.LoadEnd = machine.LoadAvg()
+	rep.end()
 	md := renderReplicas(rep)
 	fmt.Fprint(out, "\n"+md)
 	if *outDir != "" {
@@ -221,11 +199,8 @@ func renderReplicas(rep *ReplicasReport) string {
 	fmt.Fprintf(&b, "Run of %s UTC, %d round(s) per cluster size, %.1f min.\n\n", rep.Date.Format("2006-01-02 15:04"), rep.Rounds, rep.Elapsed.Minutes())
 	fmt.Fprintf(&b, "- machine: %s, %d cores, %d MiB memory, Linux %s; load average (1 min) %.2f at the start, %.2f at the end\n",
 		m.CPU, m.Cores, m.MemMiB, m.Kernel, rep.LoadStart, rep.LoadEnd)
-	fmt.Fprintf(&b, "- mcr: `%s`; harness: %s", rep.Versions["mcr"], rep.Versions["go (harness)"])
-	if t := rep.Versions["tree"]; t != "" {
-		fmt.Fprintf(&b, "; tree: `%s`", t)
-	}
-	fmt.Fprintf(&b, "\n- command: `%s`\n\n", rep.Command)
+	rep.writeVersions(&b, "mcr")
+	fmt.Fprintf(&b, "- command: `%s`\n\n", rep.Command)
 	b.WriteString("| case | replicas |")
 	for _, c := range replicaColumns {
 		b.WriteString(" " + c.head + " |")
@@ -255,17 +230,10 @@ func renderReplicas(rep *ReplicasReport) string {
 		"lock; idle in txn: waiting for mcr's next statement inside a transaction. Serialization failures: those PostgreSQL logged " +
 		"in the window (each a retried transaction). Pool waits: acquisitions that found no idle connection in a replica's pool. " +
 		"Pool conns: open pool connections over all replicas at the end of the window (each replica also holds one LISTEN connection).\n")
-	if rep.Failed {
-		b.WriteString("\n**The run had errors**:\n\n")
-		for _, n := range rep.Sizes {
-			for i, rs := range rep.Raw[clusterName(n)] {
-				for _, r := range rs {
-					if r.Failed() {
-						fmt.Fprintf(&b, "- %d replica(s), round %d, %s: %d error(s): `%s`\n", n, i+1, r.Scenario, r.Errors, strings.Join(r.Samples, "`; `"))
-					}
-				}
-			}
-		}
+	clusters := make([]string, len(rep.Sizes))
+	for i, n := range rep.Sizes {
+		clusters[i] = clusterName(n)
 	}
+	rep.writeFailures(&b, clusters)
 	return b.String()
 }

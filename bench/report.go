@@ -170,11 +170,7 @@ func renderMarkdown(rep *Report) string {
 	m := rep.Machine
 	fmt.Fprintf(&b, "Run of %s UTC, %d round(s), %.1f min.\n\n", rep.Date.Format("2006-01-02 15:04"), rep.Rounds, rep.Elapsed.Minutes())
 	fmt.Fprintf(&b, "- machine: %s, %d cores, %d MiB memory, Linux %s\n", m.CPU, m.Cores, m.MemMiB, m.Kernel)
-	fmt.Fprintf(&b, "- mcr: `%s`; reference: `%s`; harness: %s", rep.Versions["mcr"], rep.Versions["reference"], rep.Versions["go (harness)"])
-	if t := rep.Versions["tree"]; t != "" {
-		fmt.Fprintf(&b, "; tree: `%s`", t)
-	}
-	b.WriteString("\n")
+	rep.writeVersions(&b, "mcr", "reference")
 	fmt.Fprintf(&b, "- command: `%s`\n", rep.Command)
 	fmt.Fprintf(&b, "- machine limits, same run: single-core sha256 **%.0f MB/s** (%.0f MB per CPU-second), loopback TCP **%.0f MB/s**, sequential write+fsync **%.0f MB/s**; "+
 		"4 KiB write+fsync pairs on one thread: **%.0f/s**\n\n",
@@ -190,18 +186,7 @@ func renderMarkdown(rep *Report) string {
 		"\"CPU\" rows are the cores used during the whole scenario (set-up included) by the registry, by the load generator, " +
 		"and by every other process on the machine (the idle other registry, other users' work).\n")
 	fmt.Fprintf(&b, "\nLoad average (1 min) at the start %.2f, at the end %.2f.\n", rep.LoadStart, rep.LoadEnd)
-	if rep.Failed {
-		b.WriteString("\n**The run had errors**:\n\n")
-		for _, name := range slices.Sorted(maps.Keys(rep.Raw)) {
-			for i, rs := range rep.Raw[name] {
-				for _, r := range rs {
-					if r.Failed() {
-						fmt.Fprintf(&b, "- %s, round %d, %s: %d error(s): `%s`\n", name, i+1, r.Scenario, r.Errors, strings.Join(r.Samples, "`; `"))
-					}
-				}
-			}
-		}
-	}
+	rep.writeFailures(&b, slices.Sorted(maps.Keys(rep.Raw)))
 	return b.String()
 }
 

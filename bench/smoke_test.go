@@ -59,34 +59,23 @@ func TestSmoke(t *testing.T) {
 	if bin == "" {
 		t.Skip("MCR_BIN is not set: set it to an mcrsrv binary (make test does) to run every bench scenario against it")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
 	dir := t.TempDir()
-	var out strings.Builder
 	ref := referenceBin()
 	if ref == "" {
 		t.Logf("no reference registry (BENCH_REFERENCE_BIN, or MCR_TOOLS_BIN/registry): mcr only")
-		err := singleMain(ctx, []string{"-tiny", "-mcr", bin, "-tmp", dir}, &out)
-		t.Log(out.String())
-		if err != nil {
-			t.Fatal(err)
-		}
+		out := runBench(t, singleMain, "-tiny", "-mcr", bin, "-tmp", dir)
 		for _, s := range []string{"push-image", "pull-manifest", "tag-list", "catalog", "mixed"} {
-			if !strings.Contains(out.String(), s) {
+			if !strings.Contains(out, s) {
 				t.Errorf("no %s results in the output", s)
 			}
 		}
 		return
 	}
 	svg := filepath.Join(dir, "plot.svg")
-	err := compareMain(ctx, []string{"-tiny", "-rounds", "1", "-limits-mib", "8", "-idle-after", "1s", "-mcr", bin, "-reference", ref,
-		"-tmp", dir, "-out", filepath.Join(dir, "out"), "-plot", svg}, &out)
-	t.Log(out.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runBench(t, compareMain, "-tiny", "-rounds", "1", "-limits-mib", "8", "-idle-after", "1s", "-mcr", bin, "-reference", ref,
+		"-tmp", dir, "-out", filepath.Join(dir, "out"), "-plot", svg)
 	for _, want := range []string{"| push-image c=4 repos=2 throughput |", "| pull-manifest GET c=4 throughput |", "loopback TCP", "Cost per operation", "| pull-large after push GET sha256-verified |"} {
-		if !strings.Contains(out.String(), want) {
+		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
@@ -129,29 +118,15 @@ func TestSmokeS3Backend(t *testing.T) {
 	if _, err := os.Stat(vgw); bin == "" || ref == "" || os.Getenv("MCR_TOOLS_BIN") == "" || err != nil {
 		t.Skip("needs MCR_BIN, the reference registry (see TestSmoke) and MCR_TOOLS_BIN/versitygw")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
 	dir := t.TempDir()
-	var out strings.Builder
-	err := compareMain(ctx, []string{"-tiny", "-rounds", "1", "-limits-mib", "8", "-backends", "s3", "-s3-server", vgw,
+	out := runBench(t, compareMain, "-tiny", "-rounds", "1", "-limits-mib", "8", "-backends", "s3", "-s3-server", vgw,
 		"-scenario", "push-image,pull-manifest,tag-list,catalog", "-count-requests", "3",
-		"-mcr", bin, "-reference", ref, "-tmp", dir, "-out", filepath.Join(dir, "out"), "-plot", ""}, &out)
-	t.Log(out.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "out", "results.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep Report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+		"-mcr", bin, "-reference", ref, "-tmp", dir, "-out", filepath.Join(dir, "out"), "-plot", "")
+	rep := readResults[Report](t, filepath.Join(dir, "out"))
 	if len(rep.Rows) != 0 || len(rep.Backends) != 1 || rep.Backends[0].MCR != "mcr@s3" || rep.Backends[0].Ref != "reference@s3" {
 		t.Fatalf("want only the s3 table, mcr@s3 against reference@s3; got %d fs rows and %+v", len(rep.Rows), rep.Backends)
 	}
-	if !strings.Contains(out.String(), "| catalog page n=20 at the middle of 60 p50 |") {
+	if !strings.Contains(out, "| catalog page n=20 at the middle of 60 p50 |") {
 		t.Error("the report lacks the catalog's middle page")
 	}
 	if len(rep.Requests) != 2 {
@@ -180,24 +155,10 @@ func TestSmokeReplicas(t *testing.T) {
 	if _, err := os.Stat(vgw); bin == "" || os.Getenv("MCR_TOOLS_BIN") == "" || err != nil || herr != nil {
 		t.Skip("needs MCR_BIN, MCR_TOOLS_BIN/versitygw and haproxy (make tools)")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
 	dir := t.TempDir()
-	var out strings.Builder
-	err := replicasMain(ctx, []string{"-tiny", "-c", "4", "-duration", "1s", "-replicas", "1,2", "-mcr", bin, "-s3-server", vgw, "-haproxy", haproxy,
-		"-tmp", dir, "-out", filepath.Join(dir, "out")}, &out)
-	t.Log(out.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "out", "results.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep ReplicasReport
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+	out := runBench(t, replicasMain, "-tiny", "-c", "4", "-duration", "1s", "-replicas", "1,2", "-mcr", bin, "-s3-server", vgw, "-haproxy", haproxy,
+		"-tmp", dir, "-out", filepath.Join(dir, "out"))
+	rep := readResults[ReplicasReport](t, filepath.Join(dir, "out"))
 	push, get := "push-image c=4 repos=2", "pull-manifest GET c=4"
 	if !slices.Contains(rep.Cases, push) || !slices.Contains(rep.Cases, get) {
 		t.Fatalf("cases %v; want %q and %q", rep.Cases, push, get)
@@ -205,7 +166,7 @@ func TestSmokeReplicas(t *testing.T) {
 	for _, n := range []int{1, 2} {
 		med := rep.Median[clusterName(n)]
 		for _, cs := range []string{push, get} {
-			if !strings.Contains(out.String(), fmt.Sprintf("| %s | %d |", cs, n)) {
+			if !strings.Contains(out, fmt.Sprintf("| %s | %d |", cs, n)) {
 				t.Errorf("the table has no row for %s with %d replicas", cs, n)
 			}
 			for _, m := range []string{"throughput", "server CPU/op", "HAProxy CPU/op", "PostgreSQL CPU/op", "PostgreSQL statements/op", "PostgreSQL round trips/op"} {
@@ -221,4 +182,34 @@ func TestSmokeReplicas(t *testing.T) {
 			t.Errorf("2 replicas: the busiest served %.0f%% of the manifest GETs; round robin gives each about half", share)
 		}
 	}
+}
+
+// runBench runs one of the harness's commands (its main) with args, bound
+// by the smoke tests' deadline; it logs what the command printed, fails
+// the test when the command fails, and returns the printed text.
+func runBench(t *testing.T, main func(context.Context, []string, io.Writer) error, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var out strings.Builder
+	err := main(ctx, args, &out)
+	t.Log(out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}
+
+// readResults decodes the results.json a command wrote into outDir.
+func readResults[R any](t *testing.T, outDir string) R {
+	t.Helper()
+	var rep R
+	b, err := os.ReadFile(filepath.Join(outDir, "results.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &rep)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"git.wntrmute.dev/kyle/mcr/engine/names"
+	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
 // BenchmarkTags lists 10 000 tags, whole and a page of 100 from the middle:
@@ -110,11 +112,18 @@ func BenchmarkVerifyDigest(b *testing.B) {
 // fsync, synced commit) and a tagged manifest (a synced commit on the
 // repository's actor). Run it with -cpuprofile to see the CPU per image.
 func BenchmarkPushImage(b *testing.B) {
-	r := newTestEngine(b, Options{})
+	benchPushImages(b, newTestEngine(b, Options{}), false)
+}
+
+// benchPushImages pushes a new image per op (five blobs of 4–64 KiB and a
+// tagged manifest) into 8 repositories from 4×GOMAXPROCS pushers, like
+// push-image at c=8–16. viaSession uploads each blob as most clients do,
+// POST (StartUpload) then PUT (FinishUpload), instead of PutBlob.
+func benchPushImages(b *testing.B, r *Registry, viaSession bool) {
 	ctx := context.Background()
 	var seq atomic.Int64
 	b.ReportAllocs()
-	b.SetParallelism(4) // 4×GOMAXPROCS pushers, like push-image at c=8–16
+	b.SetParallelism(4)
 	b.RunParallel(func(pb *testing.PB) {
 		layer := make([]byte, 64<<10)
 		for pb.Next() {
@@ -126,7 +135,7 @@ func BenchmarkPushImage(b *testing.B) {
 				layer[8] = byte(j)
 				n := len(layer) >> j // 64, 32, 16, 8, 4 KiB
 				d := digest.FromBytes(layer[:n])
-				if err := r.PutBlob(ctx, repo, d, bytes.NewReader(layer[:n]), int64(n)); err != nil {
+				if err := putBenchBlob(ctx, r, repo, d, layer[:n], viaSession); err != nil {
 					b.Fatal(err)
 				}
 				descs[j] = v1.Descriptor{MediaType: v1.MediaTypeImageLayer, Digest: d, Size: int64(n)}
@@ -145,6 +154,66 @@ func BenchmarkPushImage(b *testing.B) {
 			}
 		}
 	})
+}
+
+func putBenchBlob(ctx context.Context, r *Registry, repo string, d digest.Digest, data []byte, viaSession bool) error {
+	if !viaSession {
+		return r.PutBlob(ctx, repo, d, bytes.NewReader(data), int64(len(data)))
+	}
+	up, err := r.StartUpload(ctx, repo)
+	if err != nil {
+		return err
+	}
+	return r.FinishUpload(ctx, repo, up.ID, d, -1, bytes.NewReader(data), int64(len(data)))
+}
+
+// BenchmarkPushImagePostgres is BenchmarkPushImage through upload
+// sessions with the metadata on PostgreSQL, into a store that already
+// holds some thousands of keys of other images (keys=N). It reports the
+// transactions PostgreSQL aborted per image (serialization failures, each
+// run again): SERIALIZABLE tracks reads by B-tree page, so on a nearly
+// empty table unrelated pushes share pages and abort each other, and the
+// rate falls as the table grows (docs/scale-out.md, "What limits a
+// push").
+func BenchmarkPushImagePostgres(b *testing.B) {
+	for _, keys := range []int{0, 10_000, 100_000} {
+		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
+			r := newTestEngineOn(b, Options{}, true)
+			pg := r.kv.(*kv.Postgres)
+			prefill(b, pg, keys)
+			before := pg.Stats()
+			benchPushImages(b, r, true)
+			after := pg.Stats()
+			b.ReportMetric(float64(after.SerializationFailures-before.SerializationFailures)/float64(b.N), "aborts/op")
+			b.ReportMetric(float64(after.Statements-before.Statements)/float64(b.N), "statements/op")
+			b.ReportMetric(float64(after.RoundTrips-before.RoundTrips)/float64(b.N), "round-trips/op")
+		})
+	}
+}
+
+// prefill writes n keys the way pushed images leave them (a blob record,
+// its link and its inverse link per digest, in 100 repositories), in
+// transactions of 3 000 keys, so that a benchmark meets a table of that
+// size.
+func prefill(b *testing.B, s kv.Store, n int) {
+	b.Helper()
+	rec := kv.BlobRecord{Size: 1024, Created: 1, LastLinked: 1}.Encode()
+	for done := 0; done < n; {
+		err := s.Update(context.Background(), func(t kv.Txn) error {
+			for i := done; i < min(done+3000, n); i += 3 {
+				d := digest.FromBytes(binary.AppendUvarint(nil, uint64(i))).String()
+				repo := fmt.Sprintf("prefill/r%02d", i%100)
+				if err := errors.Join(t.Set(kv.BlobKey(d), rec), t.Set(kv.LinkKey(repo, d), nil), t.Set(kv.InverseLinkKey(d, repo), nil)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		done += 3000
+	}
 }
 
 // BenchmarkSessionPush pushes small blobs the way most clients' monolithic

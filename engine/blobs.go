@@ -48,25 +48,27 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 	if got := digest.NewDigest(d.Algorithm(), h); got != d {
 		return digestMismatch(d, got)
 	}
-	if err := f.Commit(ctx, d); err != nil {
+	existed, err := f.Commit(ctx, d)
+	if err != nil {
 		return diskspace.Classify(err)
 	}
 	committed = true
-	return r.updateBlobs(ctx, []digest.Digest{d}, func(t kv.Txn) error { return r.link(ctx, t, repo, d, n) })
+	return r.updateBlobs(ctx, []digest.Digest{d}, func(t kv.Txn) error { return r.link(ctx, t, repo, d, n, existed) })
 }
 
 // link records that blob d (of size bytes, already committed to the blob
 // store) is in repo. It rewrites the blob record's LastLinked in the same
 // transaction, which is what makes a concurrent GC sweep of d conflict
-// with it (docs/design.md §5).
-func (r *Registry) link(ctx context.Context, t kv.Txn, repo string, d digest.Digest, size int64) error {
+// with it (docs/design.md §5). existed is what the blob's Commit said:
+// the file was there before it (checkSweep).
+func (r *Registry) link(ctx context.Context, t kv.Txn, repo string, d digest.Digest, size int64, existed bool) error {
 	// One read for the three keys the link depends on (kv.GetMany).
 	vs, err := kv.GetMany(t, kv.SweepKey(d.String()), kv.BlobKey(d.String()), kv.RepoKey(repo))
 	if err != nil {
 		return err
 	}
 	blob, repoRec := vs[1], vs[2]
-	if err := r.checkSweep(ctx, vs[0] != nil, blob != nil, d); err != nil {
+	if err := r.checkSweep(ctx, vs[0] != nil, blob != nil, existed, d); err != nil {
 		return err
 	}
 	now := r.now()
@@ -117,7 +119,7 @@ func (r *Registry) MountBlob(ctx context.Context, repo, from string, d digest.Di
 			return err
 		}
 		mounted = true
-		return r.link(ctx, t, repo, d, rec.Size)
+		return r.link(ctx, t, repo, d, rec.Size, true) // a file nothing here placed
 	})
 	if errors.Is(err, kv.ErrNotFound) {
 		return false, nil

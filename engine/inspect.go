@@ -82,14 +82,10 @@ func (r *Registry) RepositoryInfos(ctx context.Context, after string, n int) ([]
 // repoInfo summarizes repo from t; countTags counts the keys under its
 // tag prefix (a walk, or a cached list: see RepositorySearch).
 func repoInfo(t kv.Reader, repo string, countTags func(t kv.Reader, prefix []byte) (int64, error)) (RepoInfo, error) {
-	v, err := t.Get(kv.RepoKey(repo))
-	if err != nil {
-		if errors.Is(err, kv.ErrNotFound) {
-			return RepoInfo{}, nameUnknown(repo)
-		}
-		return RepoInfo{}, err
+	rec, err := kv.GetRecord(t, kv.RepoKey(repo), kv.DecodeRepo)
+	if errors.Is(err, kv.ErrNotFound) {
+		return RepoInfo{}, nameUnknown(repo)
 	}
-	rec, err := kv.DecodeRepo(v)
 	if err != nil {
 		return RepoInfo{}, err
 	}
@@ -115,14 +111,10 @@ func repoInfo(t kv.Reader, repo string, countTags func(t kv.Reader, prefix []byt
 	}
 	prefix := kv.LinkPrefix(repo)
 	err = t.ScanKeys(prefix, nil, func(k []byte) error {
-		v, err := t.Get(kv.BlobKey(kv.Suffix(k, prefix)))
+		b, err := kv.GetRecord(t, kv.BlobKey(kv.Suffix(k, prefix)), kv.DecodeBlob)
 		if errors.Is(err, kv.ErrNotFound) {
 			return nil // a dangling link GC has yet to clean
 		}
-		if err != nil {
-			return err
-		}
-		b, err := kv.DecodeBlob(v)
 		info.SizeBytes += b.Size
 		return err
 	})

@@ -140,15 +140,22 @@ func (r *Registry) Exclusive(ctx context.Context, repo string, fn func(context.C
 // collection deleting its file (docs/gc.md). GC deletes a blob's record
 // and writes a sweep tombstone in one transaction, then deletes the file,
 // then the tombstone; blobstore.Commit skips the rename when the file is
-// already there. So an upload that found the file present may be about to
-// record a file GC is deleting: while the tombstone exists the link is
-// refused (and conflicts with GC's transaction if they overlap), and after
-// it is gone a new record is written only if the file is really there.
-// swept and known say whether the transaction found d's tombstone and d's
-// record.
-func (r *Registry) checkSweep(ctx context.Context, swept, known bool, d digest.Digest) error {
+// already there. So an upload that found the file present (existed) may be
+// about to record a file GC is deleting: while the tombstone exists the
+// link is refused (and conflicts with GC's transaction if they overlap),
+// and after it is gone a new record is written only if the file is really
+// there. A file the upload's own Commit placed needs no such look: GC
+// deletes a file only under a tombstone written while the file's record
+// existed (never, for a file placed with no record), or left by a run
+// that stopped early, and then only a file placed before the tombstone
+// (gc's recoverTombstones); or an orphan older than the grace period. So
+// the common case, a new blob, costs no blob store request inside the
+// transaction: on S3 that request held a PostgreSQL transaction open
+// across a round trip to S3 for every new blob. swept and known say
+// whether the transaction found d's tombstone and d's record.
+func (r *Registry) checkSweep(ctx context.Context, swept, known, existed bool, d digest.Digest) error {
 	if !swept {
-		if known {
+		if known || !existed {
 			return nil
 		}
 		if _, err := r.blobs.Stat(ctx, d); !errors.Is(err, blobstore.ErrNotFound) {

@@ -265,14 +265,15 @@ func (r *Registry) FinishUpload(ctx context.Context, repo, id string, d digest.D
 	if got != d {
 		return digestMismatch(d, got)
 	}
-	if err := s.file.Commit(ctx, d); err != nil {
+	existed, err := s.file.Commit(ctx, d)
+	if err != nil {
 		return diskspace.Classify(err)
 	}
 	return r.updateBlobs(ctx, []digest.Digest{d}, func(t kv.Txn) error {
 		if err := t.Delete(kv.UploadKey(id)); err != nil {
 			return err
 		}
-		return r.link(ctx, t, repo, d, size)
+		return r.link(ctx, t, repo, d, size, existed)
 	})
 }
 

@@ -6,9 +6,9 @@ import (
 )
 
 // The functions below are the access patterns every user of the port
-// repeats: a value read out of a snapshot, one record read and decoded,
-// every record under a prefix decoded, and the keys under a prefix deleted
-// by a predicate.
+// repeats: a value read out of a snapshot, one record read and decoded
+// (from a snapshot or inside a transaction), every record under a prefix
+// decoded, and the keys under a prefix deleted by a predicate.
 
 // Viewer is the read half of a Store: what a reader of one snapshot needs.
 type Viewer interface {
@@ -41,6 +41,18 @@ func Load[T any](ctx context.Context, v Viewer, key []byte, decode func([]byte) 
 		return zero, err
 	}
 	return decode(vs[0])
+}
+
+// GetRecord reads the record at key in t and decodes it; a missing key is
+// ErrNotFound, with the zero record, so that a caller for whom absent means
+// empty can go on with it. It is Load inside a transaction.
+func GetRecord[T any](t Reader, key []byte, decode func([]byte) (T, error)) (T, error) {
+	v, err := t.Get(key)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return decode(v)
 }
 
 // ScanRecords decodes, in key order, every record under prefix in t.
@@ -77,10 +89,19 @@ func DeleteWhere(t Txn, prefix []byte, match func(key, val []byte) bool) (int, e
 	if err != nil {
 		return 0, err
 	}
-	for _, k := range keys {
-		if err := t.Delete(k); err != nil {
-			return 0, err
-		}
+	if err := DeleteKeys(t, keys); err != nil {
+		return 0, err
 	}
 	return len(keys), nil
+}
+
+// DeleteKeys deletes keys in t: the second half of a scan that collected
+// them, since a scan must not see its own deletes.
+func DeleteKeys(t Txn, keys [][]byte) error {
+	for _, k := range keys {
+		if err := t.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }

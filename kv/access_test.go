@@ -3,12 +3,14 @@ package kv
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
 
-// TestAccessPatterns: Read returns what its closure read, Load decodes one
-// record or says ErrNotFound, LoadAll decodes every record under a prefix
+// TestAccessPatterns: Read returns what its closure read, Load (from a
+// snapshot) and GetRecord (in a transaction) decode one record or say
+// ErrNotFound, LoadAll decodes every record under a prefix
 // in key order or fails on the first it cannot, and DeleteWhere deletes
 // exactly the matching keys under its prefix.
 func TestAccessPatterns(t *testing.T) {
@@ -37,6 +39,20 @@ func TestAccessPatterns(t *testing.T) {
 	}
 	if _, err := Load(ctx, s, TagKey("r", "zzz"), DecodeUpload); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Load of a missing key: %v, want ErrNotFound", err)
+	}
+	got, err := Read(ctx, s, func(r Reader) ([]string, error) {
+		c, err := GetRecord(r, TagKey("r", "c"), func(b []byte) (string, error) { return strings.ToUpper(string(b)), nil })
+		if err != nil {
+			return nil, err
+		}
+		up, err := GetRecord(r, UploadKey("none"), DecodeUpload)
+		if !errors.Is(err, ErrNotFound) || up.Repo != "" || up.Offset != 0 {
+			return nil, fmt.Errorf("GetRecord of a missing key = %+v, %v; want the zero record and ErrNotFound", up, err)
+		}
+		return []string{c}, nil
+	})
+	if err != nil || len(got) != 1 || got[0] != "SHA256:DROP" {
+		t.Fatalf("GetRecord(r:c) = %q, %v", got, err)
 	}
 
 	all, err := LoadAll(ctx, s, TagPrefix("r"), func(b []byte) (string, error) { return string(b), nil })

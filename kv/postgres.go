@@ -139,35 +139,38 @@ func (s *Postgres) Update(ctx context.Context, fn func(Txn) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	return retryConflicts(ctx, func() error { return s.update(ctx, fn) }, isSerializationFailure)
+	return retryConflicts(ctx, func() error { return s.update(ctx, fn) }, s.retried)
+}
+
+// retried is Update's conflict test: a serialization failure, counted.
+func (s *Postgres) retried(err error) bool {
+	if !isSerializationFailure(err) {
+		return false
+	}
+	s.tracer.serializationFailures.Add(1)
+	return true
 }
 
 func (s *Postgres) update(ctx context.Context, fn func(Txn) error) error {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return pgError(err)
 	}
-	t := &pgTxn{ctx: ctx, tx: tx}
+	defer conn.Release()
+	lt := &lazyTx{conn: conn}
+	t := &pgTxn{ctx: ctx, tx: lt}
 	ferr := fn(t)
-	if ferr == nil {
-		ferr = t.flush()
+	if ferr == nil && t.failed == nil {
+		ferr = t.commit(lt)
 	}
-	if t.failed != nil || ferr != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
-		// A failed statement aborts the whole transaction in PostgreSQL,
-		// so its error wins even if fn went on and returned another one
-		// (or none): a serialization failure must reach the retry loop.
-		if t.failed != nil {
-			return pgError(t.failed)
-		}
-		return ferr
+	lt.rollback(ctx) // unless committed
+	// A failed statement aborts the whole transaction in PostgreSQL, so
+	// its error wins even if fn went on and returned another one (or
+	// none): a serialization failure must reach the retry loop.
+	if t.failed != nil {
+		return pgError(t.failed)
 	}
-	// Once COMMIT is sent its outcome is the answer: a cancellation
-	// arriving meanwhile must not turn a durable commit into an error.
-	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
-		return pgError(err)
-	}
-	return nil
+	return ferr
 }
 
 // getSnapshot implements snapshotGetter (ReadKeys): a statement outside

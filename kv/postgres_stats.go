@@ -26,6 +26,12 @@ type PostgresStats struct {
 	EmptyAcquireWait time.Duration
 	// Conns is the pool's open connections now, MaxConns its bound.
 	Conns, MaxConns int32
+	// SerializationFailures counts the transactions PostgreSQL aborted
+	// for a serialization failure or a deadlock, each run again by
+	// Update (retry.go). SERIALIZABLE tracks reads by B-tree page, so on
+	// a small table most of them are pages shared by unrelated keys,
+	// not real conflicts (docs/scale-out.md, "What limits a push").
+	SerializationFailures uint64
 }
 
 // Stats reads the counters.
@@ -38,13 +44,15 @@ func (s *Postgres) Stats() PostgresStats {
 		EmptyAcquireWait: st.EmptyAcquireWaitTime(),
 		Conns:            st.TotalConns(),
 		MaxConns:         st.MaxConns(),
+
+		SerializationFailures: s.tracer.serializationFailures.Load(),
 	}
 }
 
 // statementCounter is the pool's pgx tracer: it counts, and keeps no
 // per-query state, so it costs two atomic adds per statement.
 type statementCounter struct {
-	statements, roundTrips atomic.Uint64
+	statements, roundTrips, serializationFailures atomic.Uint64
 }
 
 var (

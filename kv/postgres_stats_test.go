@@ -2,6 +2,7 @@ package kv
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -48,5 +49,43 @@ func TestPostgresStats(t *testing.T) {
 	// The first acquisition found the pool empty: it opened a connection.
 	if batched.MaxConns != 2 || batched.Conns < 1 || batched.EmptyAcquires < 1 {
 		t.Errorf("pool: %+v; want max 2, at least one connection, at least one empty acquisition", batched)
+	}
+}
+
+// TestPostgresSerializationFailuresCounted makes the first attempt of an
+// Update lose a read-modify-write race (another transaction rewrites the
+// key it read before it writes): PostgreSQL aborts it, Update runs it
+// again, and the counter says so once per aborted attempt.
+func TestPostgresSerializationFailuresCounted(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenPostgres(ctx, PostgresOptions{DSN: pgtest.Database(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	key := []byte("n")
+	before := s.Stats().SerializationFailures
+	attempts := 0
+	err = s.Update(ctx, func(tx Txn) error {
+		attempts++
+		v, err := tx.Get(key)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if attempts == 1 {
+			if err := s.Update(ctx, func(other Txn) error { return other.Set(key, []byte("other")) }); err != nil {
+				return err
+			}
+		}
+		return tx.Set(key, append(v, 'x'))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if attempts < 2 {
+		t.Fatalf("the racing write did not abort the first attempt (%d attempt)", attempts)
+	}
+	if got := s.Stats().SerializationFailures - before; got != uint64(attempts-1) {
+		t.Errorf("counted %d serialization failures for %d aborted attempts", got, attempts-1)
 	}
 }

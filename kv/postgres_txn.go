@@ -25,7 +25,7 @@ var _ RowLocker = (*pgTxn)(nil)
 // pgTxn is a Txn on one PostgreSQL transaction.
 type pgTxn struct {
 	ctx context.Context
-	tx  pgx.Tx
+	tx  pgQuerier
 	// failed is the first error a statement returned. PostgreSQL aborts
 	// the transaction on any error, so it decides the outcome whatever
 	// the closure does with it.

@@ -85,14 +85,41 @@ func (t *pgTxn) publish(topic string) error {
 }
 
 // flush sends the buffered writes and announcements in one round trip
-// (pipelined, when there are both) and empties the buffer. Keys go in byte order, so that two transactions
-// writing the same rows take their row locks in the same order.
+// (pipelined, when there are both) and empties the buffer.
 func (t *pgTxn) flush() error {
 	if t.failed != nil {
 		return pgError(t.failed)
 	}
 	if len(t.writes) == 0 && len(t.topics) == 0 {
 		return nil
+	}
+	// Close reads every result and returns the first error: a failed
+	// statement makes PostgreSQL skip the rest and abort the transaction.
+	if err := t.tx.SendBatch(t.ctx, t.takeWrites()).Close(); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+// commit sends the buffered writes and announcements and COMMIT in one
+// round trip (postgres_begin.go).
+func (t *pgTxn) commit(lt *lazyTx) error {
+	if t.failed != nil {
+		return pgError(t.failed)
+	}
+	if err := lt.commit(t.ctx, t.takeWrites()); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+// takeWrites empties the buffer into a batch of at most two statements.
+// Keys go in byte order, so that two transactions writing the same rows
+// take their row locks in the same order.
+func (t *pgTxn) takeWrites() *pgx.Batch {
+	b := &pgx.Batch{}
+	if len(t.writes) == 0 && len(t.topics) == 0 {
+		return b
 	}
 	keys := make([]string, 0, len(t.writes))
 	for k := range t.writes {
@@ -107,7 +134,6 @@ func (t *pgTxn) flush() error {
 			setK, setV = append(setK, []byte(k)), append(setV, p.val)
 		}
 	}
-	b := &pgx.Batch{}
 	if len(keys) > 0 {
 		b.Queue(writeMany, setK, setV, delK)
 	}
@@ -115,12 +141,7 @@ func (t *pgTxn) flush() error {
 		b.Queue(notifyMany, notifyChannel, t.topics)
 	}
 	t.writes, t.topics = nil, nil
-	// Close reads every result and returns the first error: a failed
-	// statement makes PostgreSQL skip the rest and abort the transaction.
-	if err := t.tx.SendBatch(t.ctx, b).Close(); err != nil {
-		return t.fail(err)
-	}
-	return nil
+	return b
 }
 
 // inRange reports whether key is one a scan of prefix after after visits

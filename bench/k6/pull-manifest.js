@@ -7,23 +7,11 @@
 // Credentials: REGISTRY_USERNAME / REGISTRY_PASSWORD. METHOD=GET (default),
 // HEAD or BOTH.
 import { check, fail } from 'k6';
-import { ACCEPT, digestOf, pushImage, request } from './lib/registry.js';
+import { ACCEPT, constantVUs, digestOf, pushImage, request } from './lib/registry.js';
 
 const METHOD = (__ENV.METHOD || 'GET').toUpperCase();
 
-export const options = {
-  scenarios: {
-    pull_manifest: {
-      executor: 'constant-vus',
-      vus: parseInt(__ENV.VUS || '64', 10),
-      duration: __ENV.DURATION || '30s',
-    },
-  },
-  thresholds: {
-    checks: ['rate==1.0'],
-    http_req_failed: ['rate==0'],
-  },
-};
+export const options = constantVUs('pull_manifest', 64);
 
 export function setup() {
   let repo = 'k6/pull';

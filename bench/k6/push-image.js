@@ -9,25 +9,13 @@
 // (8), LAYERS (4), PREFIX (k6/image).
 import { check } from 'k6';
 import { Counter, Trend } from 'k6/metrics';
-import { pushImage } from './lib/registry.js';
+import { constantVUs, pushImage } from './lib/registry.js';
 
 const REPOS = parseInt(__ENV.REPOS || '8', 10);
 const LAYERS = parseInt(__ENV.LAYERS || '4', 10);
 const PREFIX = __ENV.PREFIX || 'k6/image';
 
-export const options = {
-  scenarios: {
-    push_image: {
-      executor: 'constant-vus',
-      vus: parseInt(__ENV.VUS || '16', 10),
-      duration: __ENV.DURATION || '30s',
-    },
-  },
-  thresholds: {
-    checks: ['rate==1.0'],
-    http_req_failed: ['rate==0'],
-  },
-};
+export const options = constantVUs('push_image', 16);
 
 const imagePush = new Trend('image_push_duration', true);
 const imagesPushed = new Counter('images_pushed');

@@ -37,13 +37,7 @@ func readStdinSecret(s *streams) (string, error) {
 func accountCommand(s *streams) *cli.Command {
 	// toggle enables or disables an account.
 	toggle := func(verb string) cli.ActionFunc {
-		return withClient(s, 1, "ACCOUNT", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
-			var a apiv1.Account
-			if err := c.do(ctx, "POST", accountPath(args[0], verb), nil, nil, &a); err != nil {
-				return err
-			}
-			return printAccount(cmd, s, a)
-		})
+		return callAction(s, 1, "ACCOUNT", "POST", func(args []string) string { return accountPath(args[0], verb) }, printAccount)
 	}
 	return &cli.Command{
 		Name:  "account",
@@ -52,11 +46,7 @@ func accountCommand(s *streams) *cli.Command {
 			{
 				Name:  "ls",
 				Usage: "list the accounts",
-				Action: withClient(s, 0, "", func(ctx context.Context, cmd *cli.Command, c *client, _ []string) error {
-					var l apiv1.AccountList
-					if err := c.do(ctx, "GET", apiv1.Prefix+"/accounts", nil, nil, &l); err != nil {
-						return err
-					}
+				Action: callAction(s, 0, "", "GET", func([]string) string { return apiv1.Prefix + "/accounts" }, func(cmd *cli.Command, s *streams, l apiv1.AccountList) error {
 					l.Accounts = nonNil(l.Accounts)
 					return printList(cmd, s, l, l.Accounts,
 						[]string{"NAME", "ID", "TYPE", "ROLES", "ENABLED", "CREATED"},
@@ -69,13 +59,7 @@ func accountCommand(s *streams) *cli.Command {
 				Name:      "show",
 				Usage:     "show one account",
 				ArgsUsage: "ACCOUNT",
-				Action: withClient(s, 1, "ACCOUNT", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
-					var a apiv1.Account
-					if err := c.do(ctx, "GET", accountPath(args[0]), nil, nil, &a); err != nil {
-						return err
-					}
-					return printAccount(cmd, s, a)
-				}),
+				Action:    callAction(s, 1, "ACCOUNT", "GET", func(args []string) string { return accountPath(args[0]) }, printAccount),
 			},
 			{
 				Name:      "add",
@@ -171,11 +155,7 @@ func keyCommand(s *streams) *cli.Command {
 				Name:      "ls",
 				Usage:     "list an account's access keys",
 				ArgsUsage: "ACCOUNT",
-				Action: withClient(s, 1, "ACCOUNT", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
-					var l apiv1.AccessKeyList
-					if err := c.do(ctx, "GET", accountPath(args[0], "keys"), nil, nil, &l); err != nil {
-						return err
-					}
+				Action: callAction(s, 1, "ACCOUNT", "GET", func(args []string) string { return accountPath(args[0], "keys") }, func(cmd *cli.Command, s *streams, l apiv1.AccessKeyList) error {
 					l.Keys = nonNil(l.Keys)
 					return printList(cmd, s, l, l.Keys,
 						[]string{"ID", "DESCRIPTION", "CREATED", "REVOKED"},

@@ -51,6 +51,19 @@ func wantArgs(cmd *cli.Command, n int, usage string) error {
 	return usagef("usage: %s %s", cmd.FullName(), usage)
 }
 
+// callAction is the Action of a subcommand that takes exactly n
+// arguments, named by usage, sends method to path(args) with no body and
+// prints the answer with show.
+func callAction[T any](s *streams, n int, usage, method string, path func(args []string) string, show func(*cli.Command, *streams, T) error) cli.ActionFunc {
+	return withClient(s, n, usage, func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
+		var v T
+		if err := c.do(ctx, method, path(args), nil, nil, &v); err != nil {
+			return err
+		}
+		return show(cmd, s, v)
+	})
+}
+
 // deleteAction is the Action of a subcommand that deletes the one thing
 // its argument (named by usage) names, at path(arg), and reports it with
 // done, a format of the argument.

@@ -93,14 +93,7 @@ func auditCommand(s *streams) *cli.Command {
 				Usage: "list events, oldest first",
 				Flags: listFlags(auditFilterFlags()...),
 				Action: withChecked(s, auditArgs, func(ctx context.Context, cmd *cli.Command, c *client, q url.Values) error {
-					evs, next, err := fetchAll(ctx, cmd, c, apiv1.Prefix+"/audit", q, listing[apiv1.EventPage, apiv1.Event]{
-						items: func(p *apiv1.EventPage) []apiv1.Event { return p.Events },
-						next:  func(p *apiv1.EventPage) string { return p.Next },
-					})
-					if err != nil {
-						return err
-					}
-					return printList(cmd, s, apiv1.EventPage{Events: nonNil(evs), Next: next}, evs,
+					return listAll(ctx, cmd, s, c, apiv1.Prefix+"/audit", q, func(p *apiv1.EventPage) (*[]apiv1.Event, *string) { return &p.Events, &p.Next },
 						[]string{"SEQ", "TIME", "TYPE", "OUTCOME", "ACTOR", "REMOTE", "ACTION", "REPOSITORY", "DIGEST", "DETAIL"},
 						func(e apiv1.Event) []any {
 							return []any{e.Seq, fmtTime(e.Time), e.Type, orDash(e.Outcome), actor(e), orDash(e.Remote), orDash(e.Action),
@@ -128,11 +121,7 @@ func auditCommand(s *streams) *cli.Command {
 			{
 				Name:  "verify",
 				Usage: "walk the audit hash chain; exit 1 when it is broken",
-				Action: withClient(s, 0, "", func(ctx context.Context, cmd *cli.Command, c *client, _ []string) error {
-					var v apiv1.Verification
-					if err := c.do(ctx, "GET", apiv1.Prefix+"/audit/verify", nil, nil, &v); err != nil {
-						return err
-					}
+				Action: callAction(s, 0, "", "GET", func([]string) string { return apiv1.Prefix + "/audit/verify" }, func(cmd *cli.Command, s *streams, v apiv1.Verification) error {
 					err := printFields(cmd, s, v, func(tw io.Writer) {
 						row(tw, "ok", v.OK)
 						row(tw, "events", v.Events)

@@ -103,11 +103,7 @@ func gcCommand(s *streams) *cli.Command {
 			{
 				Name:  "status",
 				Usage: "show the GC, dry-run GC and upload-expiry jobs",
-				Action: withClient(s, 0, "", func(ctx context.Context, cmd *cli.Command, c *client, _ []string) error {
-					var st apiv1.GCStatus
-					if err := c.do(ctx, "GET", apiv1.Prefix+"/gc", nil, nil, &st); err != nil {
-						return err
-					}
+				Action: callAction(s, 0, "", "GET", func([]string) string { return apiv1.Prefix + "/gc" }, func(cmd *cli.Command, s *streams, st apiv1.GCStatus) error {
 					if jsonOutput(cmd) {
 						return printJSON(s.Out, st)
 					}

@@ -95,16 +95,14 @@ func listFlags(extra ...cli.Flag) []cli.Flag {
 	}, extra...)
 }
 
-// listing is how to read one paginated listing of type P with items T.
-type listing[P, T any] struct {
-	items func(*P) []T
-	next  func(*P) string
-}
+// pageFields says where a page P of a listing keeps its items T and the
+// cursor of the next page.
+type pageFields[P, T any] func(*P) (items *[]T, next *string)
 
 // fetchAll reads the pages of path (with query q) from the start, following
 // next cursors, until the end or cmd's --limit. It returns the items and,
 // when --limit stopped it first, the cursor to continue from.
-func fetchAll[P, T any](ctx context.Context, cmd *cli.Command, c *client, path string, q url.Values, l listing[P, T]) ([]T, string, error) {
+func fetchAll[P, T any](ctx context.Context, cmd *cli.Command, c *client, path string, q url.Values, fields pageFields[P, T]) ([]T, string, error) {
 	limit, size := cmd.Int("limit"), min(cmd.Int("page-size"), maxPageSize)
 	if limit < 0 || size <= 0 {
 		return nil, "", usagef("--limit must be >= 0 and --page-size > 0")
@@ -127,12 +125,12 @@ func fetchAll[P, T any](ctx context.Context, cmd *cli.Command, c *client, path s
 		if err := c.do(ctx, "GET", path, q, nil, &page); err != nil {
 			return nil, "", err
 		}
-		items := l.items(&page)
-		all = append(all, items...)
-		next := l.next(&page)
+		items, nextp := fields(&page)
+		all = append(all, *items...)
+		next := *nextp
 		// An empty page ends the walk even with a cursor: the audit log
 		// hands one out at its end, to follow it with.
-		if next == "" || next == cursor || len(items) == 0 {
+		if next == "" || next == cursor || len(*items) == 0 {
 			return all, "", nil
 		}
 		cursor = next
@@ -140,4 +138,18 @@ func fetchAll[P, T any](ctx context.Context, cmd *cli.Command, c *client, path s
 			return all, cursor, nil
 		}
 	}
+}
+
+// listAll prints the listing at path (with query q) as printList does,
+// reading it with fetchAll; its JSON is one page holding every item read,
+// and the cursor to go on from when --limit stopped the walk.
+func listAll[P, T any](ctx context.Context, cmd *cli.Command, s *streams, c *client, path string, q url.Values, fields pageFields[P, T], header []string, cells func(T) []any) error {
+	all, next, err := fetchAll(ctx, cmd, c, path, q, fields)
+	if err != nil {
+		return err
+	}
+	var doc P
+	items, cursor := fields(&doc)
+	*items, *cursor = nonNil(all), next
+	return printList(cmd, s, doc, all, header, cells)
 }

@@ -97,11 +97,7 @@ func policyCommand(s *streams) *cli.Command {
 			{
 				Name:  "ls",
 				Usage: "list the rules, built-ins included",
-				Action: withClient(s, 0, "", func(ctx context.Context, cmd *cli.Command, c *client, _ []string) error {
-					var l apiv1.RuleList
-					if err := c.do(ctx, "GET", apiv1.Prefix+"/policy/rules", nil, nil, &l); err != nil {
-						return err
-					}
+				Action: callAction(s, 0, "", "GET", func([]string) string { return apiv1.Prefix + "/policy/rules" }, func(cmd *cli.Command, s *streams, l apiv1.RuleList) error {
 					l.Rules = nonNil(l.Rules)
 					return printList(cmd, s, l, l.Rules,
 						[]string{"ID", "PRIORITY", "EFFECT", "SUBJECT", "ACTIONS", "REPOSITORIES", "ENABLED", "DESCRIPTION"},
@@ -246,13 +242,7 @@ func policyCommand(s *streams) *cli.Command {
 // ruleAction is the Action of a call on one rule by id (method on the
 // rule's path plus suffix) that answers the rule.
 func ruleAction(s *streams, method, suffix string) cli.ActionFunc {
-	return withClient(s, 1, "ID", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
-		var r apiv1.Rule
-		if err := c.do(ctx, method, rulePath(args[0])+suffix, nil, nil, &r); err != nil {
-			return err
-		}
-		return printRule(cmd, s, r)
-	})
+	return callAction(s, 1, "ID", method, func(args []string) string { return rulePath(args[0]) + suffix }, printRule)
 }
 
 func printRule(cmd *cli.Command, s *streams, r apiv1.Rule) error {

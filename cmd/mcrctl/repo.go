@@ -21,14 +21,7 @@ func repoCommand(s *streams) *cli.Command {
 				Usage: "list the repositories you may pull",
 				Flags: listFlags(),
 				Action: withClient(s, 0, "", func(ctx context.Context, cmd *cli.Command, c *client, _ []string) error {
-					repos, next, err := fetchAll(ctx, cmd, c, apiv1.Prefix+"/repositories", nil, listing[apiv1.RepositoryPage, apiv1.Repository]{
-						items: func(p *apiv1.RepositoryPage) []apiv1.Repository { return p.Repositories },
-						next:  func(p *apiv1.RepositoryPage) string { return p.Next },
-					})
-					if err != nil {
-						return err
-					}
-					return printList(cmd, s, apiv1.RepositoryPage{Repositories: nonNil(repos), Next: next}, repos,
+					return listAll(ctx, cmd, s, c, apiv1.Prefix+"/repositories", nil, func(p *apiv1.RepositoryPage) (*[]apiv1.Repository, *string) { return &p.Repositories, &p.Next },
 						[]string{"NAME", "TAGS", "MANIFESTS", "SIZE", "LAST PUSH"},
 						func(r apiv1.Repository) []any {
 							return []any{r.Name, r.Tags, r.Manifests, humanBytes(r.SizeBytes), fmtTimePtr(r.LastPush)}
@@ -39,20 +32,7 @@ func repoCommand(s *streams) *cli.Command {
 				Name:      "show",
 				Usage:     "show one repository",
 				ArgsUsage: "REPO",
-				Action: withClient(s, 1, "REPO", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
-					var r apiv1.Repository
-					if err := c.do(ctx, "GET", repoPath(args[0]), nil, nil, &r); err != nil {
-						return err
-					}
-					return printFields(cmd, s, r, func(tw io.Writer) {
-						row(tw, "name", r.Name)
-						row(tw, "created", fmtTime(r.Created))
-						row(tw, "tags", r.Tags)
-						row(tw, "manifests", r.Manifests)
-						row(tw, "size", fmt.Sprintf("%s (%d bytes)", humanBytes(r.SizeBytes), r.SizeBytes))
-						row(tw, "last push", fmtTimePtr(r.LastPush))
-					})
-				}),
+				Action:    callAction(s, 1, "REPO", "GET", func(args []string) string { return repoPath(args[0]) }, printRepository),
 			},
 			{
 				Name:      "rm",
@@ -82,6 +62,17 @@ func repoCommand(s *streams) *cli.Command {
 	}
 }
 
+func printRepository(cmd *cli.Command, s *streams, r apiv1.Repository) error {
+	return printFields(cmd, s, r, func(tw io.Writer) {
+		row(tw, "name", r.Name)
+		row(tw, "created", fmtTime(r.Created))
+		row(tw, "tags", r.Tags)
+		row(tw, "manifests", r.Manifests)
+		row(tw, "size", fmt.Sprintf("%s (%d bytes)", humanBytes(r.SizeBytes), r.SizeBytes))
+		row(tw, "last push", fmtTimePtr(r.LastPush))
+	})
+}
+
 func tagCommand(s *streams) *cli.Command {
 	return &cli.Command{
 		Name:  "tag",
@@ -93,14 +84,7 @@ func tagCommand(s *streams) *cli.Command {
 				ArgsUsage: "REPO",
 				Flags:     listFlags(),
 				Action: withClient(s, 1, "REPO", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
-					tags, next, err := fetchAll(ctx, cmd, c, repoPath(args[0], "tags"), nil, listing[apiv1.TagPage, apiv1.Tag]{
-						items: func(p *apiv1.TagPage) []apiv1.Tag { return p.Tags },
-						next:  func(p *apiv1.TagPage) string { return p.Next },
-					})
-					if err != nil {
-						return err
-					}
-					return printList(cmd, s, apiv1.TagPage{Tags: nonNil(tags), Next: next}, tags,
+					return listAll(ctx, cmd, s, c, repoPath(args[0], "tags"), nil, func(p *apiv1.TagPage) (*[]apiv1.Tag, *string) { return &p.Tags, &p.Next },
 						[]string{"TAG", "DIGEST"},
 						func(t apiv1.Tag) []any { return []any{t.Name, t.Digest} })
 				}),
@@ -156,14 +140,7 @@ func manifestCommand(s *streams) *cli.Command {
 				ArgsUsage: "REPO",
 				Flags:     listFlags(),
 				Action: withClient(s, 1, "REPO", func(ctx context.Context, cmd *cli.Command, c *client, args []string) error {
-					ms, next, err := fetchAll(ctx, cmd, c, repoPath(args[0], "manifests"), nil, listing[apiv1.ManifestPage, apiv1.Manifest]{
-						items: func(p *apiv1.ManifestPage) []apiv1.Manifest { return p.Manifests },
-						next:  func(p *apiv1.ManifestPage) string { return p.Next },
-					})
-					if err != nil {
-						return err
-					}
-					return printList(cmd, s, apiv1.ManifestPage{Manifests: nonNil(ms), Next: next}, ms,
+					return listAll(ctx, cmd, s, c, repoPath(args[0], "manifests"), nil, func(p *apiv1.ManifestPage) (*[]apiv1.Manifest, *string) { return &p.Manifests, &p.Next },
 						[]string{"DIGEST", "MEDIA TYPE", "SIZE", "CREATED", "TAGS"},
 						func(m apiv1.Manifest) []any {
 							return []any{m.Digest, m.MediaType, m.Size, fmtTime(m.Created), orDash(strings.Join(m.Tags, ","))}

@@ -23,14 +23,7 @@ func uploadCommand(s *streams) *cli.Command {
 					if repo := cmd.String("repo"); repo != "" {
 						q.Set("repository", repo)
 					}
-					ups, next, err := fetchAll(ctx, cmd, c, apiv1.Prefix+"/uploads", q, listing[apiv1.UploadPage, apiv1.Upload]{
-						items: func(p *apiv1.UploadPage) []apiv1.Upload { return p.Uploads },
-						next:  func(p *apiv1.UploadPage) string { return p.Next },
-					})
-					if err != nil {
-						return err
-					}
-					return printList(cmd, s, apiv1.UploadPage{Uploads: nonNil(ups), Next: next}, ups,
+					return listAll(ctx, cmd, s, c, apiv1.Prefix+"/uploads", q, func(p *apiv1.UploadPage) (*[]apiv1.Upload, *string) { return &p.Uploads, &p.Next },
 						[]string{"ID", "REPOSITORY", "BYTES", "STARTED", "LAST WRITE"},
 						func(u apiv1.Upload) []any {
 							return []any{u.ID, u.Repository, humanBytes(u.Bytes), fmtTime(u.Started), fmtTimePtr(u.LastWrite)}

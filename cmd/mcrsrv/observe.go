@@ -49,7 +49,8 @@ func newMetrics(store kv.Store, reg *engine.Registry, uploads *jobs.Pool, bg *ba
 		src.Postgres = func() metrics.PostgresStats {
 			st := pg.Stats()
 			return metrics.PostgresStats{Statements: st.Statements, RoundTrips: st.RoundTrips, EmptyAcquires: st.EmptyAcquires,
-				EmptyAcquireWaitSecs: st.EmptyAcquireWait.Seconds(), Conns: st.Conns, MaxConns: st.MaxConns}
+				EmptyAcquireWaitSecs: st.EmptyAcquireWait.Seconds(), Conns: st.Conns, MaxConns: st.MaxConns,
+				SerializationFailures: st.SerializationFailures}
 		}
 	}
 	return metrics.New(src)

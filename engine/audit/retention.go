@@ -91,10 +91,8 @@ func Prune(ctx context.Context, store kv.Store, r Retention, now time.Time) (Pru
 			if err != nil {
 				return err
 			}
-			for _, k := range keys {
-				if err := t.Delete(k); err != nil {
-					return err
-				}
+			if err := kv.DeleteKeys(t, keys); err != nil {
+				return err
 			}
 			if len(keys) == 0 && sized == h.Sized {
 				return nil

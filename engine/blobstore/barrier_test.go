@@ -150,7 +150,7 @@ func TestStoreWithBarrier(t *testing.T) {
 	}
 	_ = f.Close()
 	d := digest.FromBytes(content)
-	if err := s.Commit(id, d); err != nil {
+	if _, err := s.Commit(id, d); err != nil {
 		t.Fatal(err)
 	}
 	if n := syncs.Load(); n != 2 {

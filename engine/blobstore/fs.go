@@ -202,24 +202,40 @@ func (s *FS) ReadStaging(id string) (*os.File, error) {
 
 // Commit moves the staging file of upload id into place as blob d and
 // makes the rename durable. The caller has verified the content and synced
-// the file. If d is already stored the staging file is simply dropped:
-// content-addressed bytes are identical. Either way the blob's name is
-// durable when Commit returns: the file found may be another upload's,
-// renamed a moment ago and not yet synced, and the metadata store syncs
-// only its own files before the record naming the blob is acknowledged.
-func (s *FS) Commit(id string, d digest.Digest) error {
+// the file. If d is already stored the staging file is simply dropped
+// (content-addressed bytes are identical) and existed is true. Either way
+// the blob's name is durable when Commit returns: the file found may be
+// another upload's, renamed a moment ago and not yet synced, and the
+// metadata store syncs only its own files before the record naming the
+// blob is acknowledged.
+func (s *FS) Commit(id string, d digest.Digest) (existed bool, err error) {
 	dst := s.path(d)
 	if _, err := os.Stat(dst); err == nil {
 		if err := s.removeStaging(id); err != nil {
-			return err
+			return true, err
 		}
-	} else if err := os.Rename(s.stagingPath(id), dst); err != nil {
-		return fmt.Errorf("blobstore: commit %s: %w", d, err)
+		existed = true
+	} else if err := s.place(id, dst); err != nil {
+		return false, fmt.Errorf("blobstore: commit %s: %w", d, err)
 	}
 	if s.barrier != nil {
-		return s.barrier.Wait()
+		return existed, s.barrier.Wait()
 	}
-	return syncDir(filepath.Dir(dst))
+	return existed, syncDir(filepath.Dir(dst))
+}
+
+// place renames the staging file of upload id to dst, dated now: a rename
+// keeps the time of the staging's last write, which may be long past for
+// a resumed session, and a collection takes a blob file's time for its
+// age (an orphan younger than the grace period, or a file placed after a
+// tombstone, is never deleted: docs/gc.md).
+func (s *FS) place(id, dst string) error {
+	src := s.stagingPath(id)
+	now := time.Now()
+	if err := os.Chtimes(src, now, now); err != nil {
+		return err
+	}
+	return os.Rename(src, dst)
 }
 
 // StagingSize returns the length of upload id's staging file.
@@ -394,9 +410,9 @@ func (w *fsWriter) Reread(context.Context) (io.ReadCloser, error) {
 	return w.s.ReadStaging(w.id)
 }
 
-func (w *fsWriter) Commit(_ context.Context, d digest.Digest) error {
+func (w *fsWriter) Commit(_ context.Context, d digest.Digest) (bool, error) {
 	if err := w.File.Sync(); err != nil {
-		return err
+		return false, err
 	}
 	return w.s.Commit(w.id, d)
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -36,7 +37,7 @@ func TestStageCommitRead(t *testing.T) {
 	stage(t, s, id1, 0, "hello ")
 	stage(t, s, id1, 6, "world")
 	d := digest.FromString("hello world")
-	if err := s.Commit(id1, d); err != nil {
+	if _, err := s.Commit(id1, d); err != nil {
 		t.Fatal(err)
 	}
 	if info, err := s.Stat(t.Context(), d); err != nil || info.Size != 11 {
@@ -90,16 +91,40 @@ func TestCommitExistingDropsStaging(t *testing.T) {
 	s, _ := Open(t.TempDir(), nil)
 	d := digest.FromString("x")
 	stage(t, s, id1, 0, "x")
-	if err := s.Commit(id1, d); err != nil {
+	if _, err := s.Commit(id1, d); err != nil {
 		t.Fatal(err)
 	}
 	const id2 = "fedcba9876543210fedcba9876543210"
 	stage(t, s, id2, 0, "x")
-	if err := s.Commit(id2, d); err != nil {
+	if _, err := s.Commit(id2, d); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.ReadStaging(id2); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second staging file not removed: %v", err)
+	}
+}
+
+// TestCommitDatesBlob: a staging file last written long ago (a session
+// resumed after hours) becomes a blob dated by its Commit, or the orphan
+// walk would take it for an old orphan before its record is written.
+func TestCommitDatesBlob(t *testing.T) {
+	s, _ := Open(t.TempDir(), nil)
+	d := digest.FromString("x")
+	stage(t, s, id1, 0, "x")
+	old := time.Now().Add(-48 * time.Hour)
+	if err := os.Chtimes(s.stagingPath(id1), old, old); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	if _, err := s.Commit(id1, d); err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Stat(t.Context(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Modified.Before(before) {
+		t.Errorf("blob dated %v, want its Commit's time (after %v)", info.Modified, before)
 	}
 }
 

@@ -95,8 +95,12 @@ type Writer interface {
 	Reread(ctx context.Context) (io.ReadCloser, error)
 	// Commit makes the staged bytes blob d, durably. The caller has
 	// verified them against d. If d is already stored the staging is
-	// dropped: content-addressed bytes are identical.
-	Commit(ctx context.Context, d digest.Digest) error
+	// dropped (content-addressed bytes are identical) and existed is
+	// true: that file may be one a collection is deleting (docs/gc.md),
+	// which the caller rules out before recording d. Otherwise the blob
+	// is this Commit's own, placed now: its modification time (Info) is
+	// the time of the Commit.
+	Commit(ctx context.Context, d digest.Digest) (existed bool, err error)
 	// Close releases the writer; the staging stays until Commit or
 	// RemoveStaging.
 	Close() error

@@ -240,21 +240,26 @@ func TestRepositoryRecordRestored(t *testing.T) {
 	}
 }
 
+// placeFile commits data to the blob store with no record, as an upload
+// does just before its link transaction (or a crash between the two).
+func (e *env) placeFile(data []byte) digest.Digest {
+	e.t.Helper()
+	d := digest.FromBytes(data)
+	f, err := e.fs.CreateStaging("0123456789abcdef0123456789abcdef")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	_, _ = f.Write(data)
+	_ = f.Close()
+	if _, err := e.fs.Commit("0123456789abcdef0123456789abcdef", d); err != nil {
+		e.t.Fatal(err)
+	}
+	return d
+}
+
 func TestOrphanFiles(t *testing.T) {
 	e := newEnv(t, defaults())
-	writeOrphan := func(data []byte) digest.Digest {
-		d := digest.FromBytes(data)
-		f, err := e.fs.CreateStaging("0123456789abcdef0123456789abcdef")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = f.Write(data)
-		_ = f.Close()
-		if err := e.fs.Commit("0123456789abcdef0123456789abcdef", d); err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
+	writeOrphan := e.placeFile
 	orphan := writeOrphan(randBytes(77))
 	_, blobs := e.simpleImage("a", "v1")
 	if rep := e.run(false); rep.Orphans != 0 {
@@ -281,6 +286,44 @@ func TestOrphanFiles(t *testing.T) {
 		t.Fatalf("no walk once the interval passed: %+v", rep)
 	}
 	e.mustGone(late)
+}
+
+// TestYoungFilesOutliveTombstones: an upload links a file its own Commit
+// placed without looking at the blob store again (engine's checkSweep), so
+// even with no grace period an online run deletes neither a file under a
+// minute old that an interrupted run's tombstone names (a new upload of
+// the swept bytes) nor, as an orphan, one with no record; an older file
+// under a tombstone goes.
+func TestYoungFilesOutliveTombstones(t *testing.T) {
+	o := defaults()
+	o.gc.Grace, o.gc.OrphanInterval = 0, 0
+	e := newEnv(t, o)
+	tombstone := func(d digest.Digest) {
+		t.Helper()
+		if err := e.store.Update(e.ctx, func(tx kv.Txn) error { return tx.Set(kv.SweepKey(d.String()), nil) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	placed := e.placeFile(randBytes(50)) // after an interrupted sweep of the same bytes
+	tombstone(placed)
+	e.clock.Add(30 * time.Second) // past the grace period, not past a minute
+	rep := e.run(false)
+	if rep.Recovered != 1 || rep.Orphans != 0 {
+		t.Fatalf("want the tombstone recovered and no orphan: %+v", rep)
+	}
+	if _, err := e.blobs.Stat(e.ctx, placed); err != nil {
+		t.Fatalf("a file placed after its tombstone was deleted: %v", err)
+	}
+	if has, err := kv.Read(e.ctx, e.store, func(r kv.Reader) (bool, error) { return r.Has(kv.SweepKey(placed.String())) }); err != nil || has {
+		t.Fatalf("tombstone of the kept file still there (%v) or %v", has, err)
+	}
+	// A minute and a half on, the same file under a tombstone is the swept one.
+	e.clock.Add(time.Minute)
+	tombstone(placed)
+	if rep := e.run(false); rep.Recovered != 1 {
+		t.Fatalf("want the tombstone recovered: %+v", rep)
+	}
+	e.mustGone(placed)
 }
 
 func TestUploadExpiry(t *testing.T) {

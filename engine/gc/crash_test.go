@@ -99,7 +99,7 @@ func crashSetup(t *testing.T, dir string) map[string][]digest.Digest {
 		}
 		_, _ = f.Write(data)
 		_ = f.Close()
-		if err := blobs.Commit(id, digest.FromBytes(data)); err != nil {
+		if _, err := blobs.Commit(id, digest.FromBytes(data)); err != nil {
 			t.Fatal(err)
 		}
 	}

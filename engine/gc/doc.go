@@ -23,7 +23,9 @@
 //     them retries and sees the other's result. The record, its links and
 //     a tombstone go in one transaction; then the file; then the tombstone.
 //  5. orphans: files in the blob store without a record (a crash between
-//     the rename and the commit of an upload), older than the grace period.
+//     the rename and the commit of an upload), older than the grace period
+//     and than placedMinAge: an upload links the file it placed without
+//     looking again (docs/gc.md, "One more race").
 //  6. repositories: empty repositories older than the grace period are
 //     removed; repositories with content but no record get one back.
 //  7. uploads: sessions older than the upload expiry lose their record and

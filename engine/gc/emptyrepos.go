@@ -18,11 +18,7 @@ func (r *run) repositories() error {
 	}
 	var todo []verdict
 	err := r.c.kv.View(r.ctx, func(t kv.Reader) error {
-		repos, err := repositories(t)
-		if err != nil {
-			return err
-		}
-		for _, repo := range repos {
+		_, err := r.eachRepository(t, "repositories", func(repo string) error {
 			empty, created, known, err := repoState(t, repo)
 			if err != nil {
 				return err
@@ -33,11 +29,9 @@ func (r *run) repositories() error {
 			case !known && !empty:
 				todo = append(todo, verdict{repo, true})
 			}
-			if err := r.pace.step(r.ctx); err != nil {
-				return err
-			}
-		}
-		return nil
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return err
@@ -96,16 +90,12 @@ func (r *run) repositories() error {
 // record was created, and whether it has one. Referrer entries exist only
 // alongside their manifest, so manifests stand for them.
 func repoState(t kv.Reader, repo string) (empty bool, created int64, known bool, err error) {
-	v, err := t.Get(kv.RepoKey(repo))
+	rec, err := kv.GetRecord(t, kv.RepoKey(repo), kv.DecodeRepo)
 	switch {
 	case errors.Is(err, kv.ErrNotFound):
 	case err != nil:
 		return false, 0, false, err
 	default:
-		rec, err := kv.DecodeRepo(v)
-		if err != nil {
-			return false, 0, false, err
-		}
 		known, created = true, rec.Created
 	}
 	for _, p := range [][]byte{kv.ManifestPrefix(repo), kv.TagPrefix(repo), kv.LinkPrefix(repo)} {

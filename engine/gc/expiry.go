@@ -47,14 +47,10 @@ func (r *run) uploads() error {
 		gone := false
 		err = r.c.kv.Update(r.ctx, func(t kv.Txn) error {
 			gone = false
-			v, err := t.Get(kv.UploadKey(s.id))
+			rec, err := kv.GetRecord(t, kv.UploadKey(s.id), kv.DecodeUpload)
 			if errors.Is(err, kv.ErrNotFound) {
 				return nil
 			}
-			if err != nil {
-				return err
-			}
-			rec, err := kv.DecodeUpload(v)
 			if err != nil {
 				return err
 			}

@@ -251,16 +251,12 @@ func (r *run) markRepo(t kv.Reader, repo string, marks markSet) error {
 	}
 	keep := cands[:0]
 	for _, c := range cands {
-		v, err := t.Get(kv.BlobKey(c.digest))
+		rec, err := kv.GetRecord(t, kv.BlobKey(c.digest), kv.DecodeBlob)
 		if errors.Is(err, kv.ErrNotFound) {
 			c.dangling = true
 			keep = append(keep, c)
 			continue
 		}
-		if err != nil {
-			return err
-		}
-		rec, err := kv.DecodeBlob(v)
 		if err != nil {
 			return err
 		}

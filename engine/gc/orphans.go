@@ -82,7 +82,7 @@ func (r *run) orphan(d digest.Digest) error {
 	if err != nil {
 		return err
 	}
-	if info.Modified.UnixNano() >= r.cutoff {
+	if info.Modified.UnixNano() >= r.fileCutoff {
 		return nil
 	}
 	size := info.Size

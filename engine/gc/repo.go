@@ -58,68 +58,59 @@ func (c *Collector) deleteSome(ctx context.Context, repo string, res *RepoDeleti
 	var tags, manifests, links int
 	err := c.kv.Update(ctx, func(t kv.Txn) error {
 		tags, manifests, links = 0, 0, 0
-		var keys [][]byte
-		collect := func(prefix []byte) error {
-			return t.ScanKeys(prefix, nil, func(k []byte) error {
+		// deleteUnder deletes up to chunk keys under prefix, each with
+		// the entry also names beside it (nil: none), and says how many
+		// it deleted.
+		deleteUnder := func(prefix []byte, also func(k []byte) ([]byte, error)) (int, error) {
+			var keys [][]byte
+			err := t.ScanKeys(prefix, nil, func(k []byte) error {
 				if len(keys) == chunk {
 					return kv.ErrStop
 				}
 				keys = append(keys, append([]byte(nil), k...))
 				return nil
 			})
-		}
-		if err := collect(kv.TagPrefix(repo)); err != nil {
-			return err
-		}
-		tags = len(keys)
-		for _, k := range keys {
-			if err := t.Delete(k); err != nil {
-				return err
-			}
-		}
-		if tags > 0 {
-			return nil
-		}
-		prefix := kv.ManifestPrefix(repo)
-		if err := collect(prefix); err != nil {
-			return err
-		}
-		for _, k := range keys {
-			v, err := t.Get(k)
 			if err != nil {
-				return err
+				return 0, err
 			}
-			rec, err := kv.DecodeManifest(v)
-			if err != nil {
-				return err
-			}
-			if rec.Subject != "" {
-				if err := t.Delete(kv.ReferrerKey(repo, rec.Subject, kv.Suffix(k, prefix))); err != nil {
-					return err
+			for _, k := range keys {
+				if also != nil {
+					other, err := also(k)
+					if err != nil {
+						return 0, err
+					}
+					if other != nil {
+						if err := t.Delete(other); err != nil {
+							return 0, err
+						}
+					}
+				}
+				if err := t.Delete(k); err != nil {
+					return 0, err
 				}
 			}
-			if err := t.Delete(k); err != nil {
-				return err
-			}
+			return len(keys), nil
 		}
-		manifests = len(keys)
-		if manifests > 0 {
-			return nil
-		}
-		lprefix := kv.LinkPrefix(repo)
-		if err := collect(lprefix); err != nil {
+		var err error
+		if tags, err = deleteUnder(kv.TagPrefix(repo), nil); err != nil || tags > 0 {
 			return err
 		}
-		for _, k := range keys {
-			if err := t.Delete(k); err != nil {
-				return err
+		mprefix := kv.ManifestPrefix(repo)
+		manifests, err = deleteUnder(mprefix, func(k []byte) ([]byte, error) {
+			rec, err := kv.GetRecord(t, k, kv.DecodeManifest)
+			if err != nil || rec.Subject == "" {
+				return nil, err
 			}
-			if err := t.Delete(kv.InverseLinkKey(kv.Suffix(k, lprefix), repo)); err != nil {
-				return err
-			}
+			return kv.ReferrerKey(repo, rec.Subject, kv.Suffix(k, mprefix)), nil
+		})
+		if err != nil || manifests > 0 {
+			return err
 		}
-		links = len(keys)
-		return nil
+		lprefix := kv.LinkPrefix(repo)
+		links, err = deleteUnder(lprefix, func(k []byte) ([]byte, error) {
+			return kv.InverseLinkKey(kv.Suffix(k, lprefix), repo), nil
+		})
+		return err
 	})
 	res.Tags += tags
 	res.Manifests += manifests

@@ -18,6 +18,12 @@ type run struct {
 	dry    bool
 	report func(done, total int64, phase string)
 	cutoff int64 // T0 - grace, unix ns: only what is older may go
+	// fileCutoff is the same for blob files that no record of this run's
+	// own sweep names (orphans, files of an earlier run's tombstones): at
+	// most T0 - placedMinAge, whatever the grace period, because an
+	// upload links a file it placed without looking whether it is still
+	// there (engine's checkSweep) in the moment between the two.
+	fileCutoff int64
 
 	// pace is stepped by the run's own goroutine between units of work
 	// (never by the sweep workers, whose pace the scan sets).
@@ -28,6 +34,12 @@ type run struct {
 	lift []string // tombstones whose files are gone, to lift in one transaction
 }
 
+// placedMinAge is the least age of a blob file a collection removes
+// without having removed its record itself. An upload places its file,
+// then records it: a moment apart, a few seconds at worst with retried
+// transactions, far below a minute.
+const placedMinAge = time.Minute
+
 func newRun(ctx context.Context, c *Collector, o RunOptions) *run {
 	now := c.o.Now()
 	r := &run{
@@ -37,7 +49,9 @@ func newRun(ctx context.Context, c *Collector, o RunOptions) *run {
 		report: o.Progress,
 		cutoff: now.Add(-c.o.Grace).UnixNano(),
 		rep:    &Report{DryRun: o.DryRun, Started: now, Grace: c.o.Grace},
-		pace:   newPacer(c.o.Duty),
+
+		fileCutoff: now.Add(-max(c.o.Grace, placedMinAge)).UnixNano(),
+		pace:       newPacer(c.o.Duty),
 	}
 	if r.report == nil {
 		r.report = func(int64, int64, string) {}
@@ -103,6 +117,26 @@ func (r *run) exclusive(repo string, fn func(context.Context) error) (bool, erro
 	}
 	r.count(func(rep *Report) { rep.BusyRepositories++ })
 	return false, nil
+}
+
+// eachRepository calls fn for every repository in t (see repositories),
+// reporting its progress as phase and taking the pace's pause after each;
+// it returns how many repositories there are.
+func (r *run) eachRepository(t kv.Reader, phase string, fn func(repo string) error) (int, error) {
+	repos, err := repositories(t)
+	if err != nil {
+		return 0, err
+	}
+	for i, repo := range repos {
+		r.report(int64(i), int64(len(repos)), phase)
+		if err := fn(repo); err != nil {
+			return len(repos), err
+		}
+		if err := r.pace.step(r.ctx); err != nil {
+			return len(repos), err
+		}
+	}
+	return len(repos), nil
 }
 
 // repositories lists every repository that has a record, a manifest, a tag

@@ -49,7 +49,7 @@ func (c *Collector) Startup(ctx context.Context) (AfterCrash, error) {
 	}
 	defer c.running.Store(false)
 	r := newRun(ctx, c, RunOptions{})
-	r.cutoff = math.MaxInt64 // everything is old enough
+	r.cutoff, r.fileCutoff = math.MaxInt64, math.MaxInt64 // everything is old enough
 	// Nothing is served yet, so there is nothing to leave the CPU to:
 	// pacing (Options.Duty) would only delay the start.
 	r.pace = newPacer(0)

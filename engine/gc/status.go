@@ -90,16 +90,9 @@ func save(ctx context.Context, store kv.Store, st jobs.Status) error {
 // running.
 func (s StatusStore) RequestRun(ctx context.Context, kind string) error {
 	return s.kv.Update(ctx, func(t kv.Txn) error {
-		var rec kv.JobRecord
-		v, err := t.Get(kv.JobKey(kind))
-		switch {
-		case errors.Is(err, kv.ErrNotFound):
-		case err != nil:
+		rec, err := kv.GetRecord(t, kv.JobKey(kind), kv.DecodeJob)
+		if err != nil && !errors.Is(err, kv.ErrNotFound) {
 			return err
-		default:
-			if rec, err = kv.DecodeJob(v); err != nil {
-				return err
-			}
 		}
 		if st := jobs.State(rec.State); st == jobs.Queued || st == jobs.Running {
 			return jobs.ErrRunning

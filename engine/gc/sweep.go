@@ -17,20 +17,11 @@ import (
 func (r *run) markAndSweep() error {
 	sweepers := pool.New().WithErrors().WithMaxGoroutines(r.c.o.Workers)
 	err := r.c.kv.View(r.ctx, func(t kv.Reader) error {
-		repos, err := repositories(t)
+		marks := markSet{}
+		var err error
+		r.rep.Repositories, err = r.eachRepository(t, "mark", func(repo string) error { return r.markRepo(t, repo, marks) })
 		if err != nil {
 			return err
-		}
-		r.rep.Repositories = len(repos)
-		marks := markSet{}
-		for i, repo := range repos {
-			r.report(int64(i), int64(len(repos)), "mark")
-			if err := r.markRepo(t, repo, marks); err != nil {
-				return err
-			}
-			if err := r.pace.step(r.ctx); err != nil {
-				return err
-			}
 		}
 		if err := r.danglingInverseLinks(t); err != nil {
 			return err
@@ -96,17 +87,13 @@ func (r *run) unlink(ctx context.Context, repo string, cands []linkCandidate) er
 				if !ok {
 					continue
 				}
-				v, err := t.Get(kv.BlobKey(c.digest))
+				rec, err := kv.GetRecord(t, kv.BlobKey(c.digest), kv.DecodeBlob)
 				switch {
 				case errors.Is(err, kv.ErrNotFound):
 					dangling++
 				case err != nil:
 					return err
 				default:
-					rec, err := kv.DecodeBlob(v)
-					if err != nil {
-						return err
-					}
 					if c.dangling || rec != c.rec {
 						continue // linked or re-created since the snapshot
 					}
@@ -200,14 +187,10 @@ func (r *run) sweepBlob(d string, seen kv.BlobRecord) error {
 	deleted, changed := false, false
 	err := r.c.kv.Update(r.ctx, func(t kv.Txn) error {
 		deleted, changed = false, false
-		v, err := t.Get(kv.BlobKey(d))
+		rec, err := kv.GetRecord(t, kv.BlobKey(d), kv.DecodeBlob)
 		if errors.Is(err, kv.ErrNotFound) {
 			return nil // already gone
 		}
-		if err != nil {
-			return err
-		}
-		rec, err := kv.DecodeBlob(v)
 		if err != nil {
 			return err
 		}
@@ -281,6 +264,25 @@ func (r *run) removeFile(d string) error {
 	return nil
 }
 
+// removeOldFile is removeFile for a file that may have been placed anew
+// since its tombstone was written: one younger than fileCutoff is kept,
+// and only the tombstone goes.
+func (r *run) removeOldFile(d string) error {
+	if dg := digest.Digest(d); dg.Validate() == nil {
+		info, err := r.c.blobs.Stat(r.ctx, dg)
+		switch {
+		case err == nil && info.Modified.UnixNano() >= r.fileCutoff:
+			r.mu.Lock()
+			r.lift = append(r.lift, d)
+			r.mu.Unlock()
+			return nil
+		case err != nil && !errors.Is(err, blobstore.ErrNotFound):
+			return err
+		}
+	}
+	return r.removeFile(d)
+}
+
 // liftBatch is how many tombstones are lifted in one transaction. Lifting
 // them in batches halves the synced commits of a sweep; the price is that
 // a just-swept digest stays unlinkable (its upload is refused, and the
@@ -310,6 +312,9 @@ func (r *run) liftTombstones() error {
 
 // recoverTombstones finishes the sweeps of an interrupted run: for each
 // tombstone, delete the file (its record is gone) and lift the tombstone.
+// A file placed since (younger than fileCutoff) is not the swept one but
+// a new upload's of the same bytes, which may be about to record it: it
+// stays, and is an orphan for a later walk if nothing records it.
 func (r *run) recoverTombstones() error {
 	var ds []string
 	err := r.c.kv.View(r.ctx, func(t kv.Reader) error {
@@ -336,7 +341,7 @@ func (r *run) recoverTombstones() error {
 			// stands); if it does, the file is needed.
 			err = r.c.kv.Update(r.ctx, func(t kv.Txn) error { return t.Delete(kv.SweepKey(d)) })
 		} else {
-			err = r.removeFile(d)
+			err = r.removeOldFile(d)
 		}
 		if err != nil {
 			return err

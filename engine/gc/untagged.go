@@ -74,12 +74,7 @@ func (r *run) deleteUntagged() error {
 	}
 	var todo []string
 	err := r.c.kv.View(r.ctx, func(t kv.Reader) error {
-		repos, err := repositories(t)
-		if err != nil {
-			return err
-		}
-		for i, repo := range repos {
-			r.report(int64(i), int64(len(repos)), "untagged")
+		_, err := r.eachRepository(t, "untagged", func(repo string) error {
 			dead, err := deadManifests(t, repo, r.liveRule())
 			if err != nil {
 				return err
@@ -90,11 +85,9 @@ func (r *run) deleteUntagged() error {
 					r.rep.UntaggedManifests += len(dead)
 				}
 			}
-			if err := r.pace.step(r.ctx); err != nil {
-				return err
-			}
-		}
-		return nil
+			return nil
+		})
+		return err
 	})
 	if err != nil || r.dry {
 		return err

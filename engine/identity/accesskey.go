@@ -105,11 +105,7 @@ func (s *Service) AccessKeys(ctx context.Context, accountID string) ([]AccessKey
 // cached logins included.
 func (s *Service) RevokeAccessKey(ctx context.Context, id string) error {
 	err := s.store.Update(ctx, func(t kv.Txn) error {
-		v, err := t.Get(kv.AccessKeyKey(id))
-		if err != nil {
-			return err
-		}
-		r, err := kv.DecodeAccessKey(v)
+		r, err := kv.GetRecord(t, kv.AccessKeyKey(id), kv.DecodeAccessKey)
 		if err != nil {
 			return err
 		}
@@ -126,14 +122,10 @@ func (s *Service) RevokeAccessKey(ctx context.Context, id string) error {
 
 // checkAccessKey verifies secret for key id of account acct.
 func checkAccessKey(t kv.Reader, acct kv.AccountRecord, id, secret string) error {
-	v, err := t.Get(kv.AccessKeyKey(id))
+	r, err := kv.GetRecord(t, kv.AccessKeyKey(id), kv.DecodeAccessKey)
 	if errors.Is(err, kv.ErrNotFound) {
 		return ErrBadKey
 	}
-	if err != nil {
-		return err
-	}
-	r, err := kv.DecodeAccessKey(v)
 	if err != nil {
 		return err
 	}

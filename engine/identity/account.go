@@ -168,11 +168,7 @@ func errNoAccount(who string) error {
 }
 
 func getAccount(t kv.Reader, id string) (kv.AccountRecord, error) {
-	v, err := t.Get(kv.AccountKey(id))
-	if err != nil {
-		return kv.AccountRecord{}, err
-	}
-	return kv.DecodeAccount(v)
+	return kv.GetRecord(t, kv.AccountKey(id), kv.DecodeAccount)
 }
 
 func getAccountByName(t kv.Reader, name string) (kv.AccountRecord, error) {

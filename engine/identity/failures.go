@@ -47,16 +47,9 @@ func (f *Failures) Fail(ctx context.Context, now time.Time, buckets []string, ra
 	empty := make([]time.Time, len(buckets))
 	err := f.kv.Update(ctx, func(t kv.Txn) error {
 		for i, b := range buckets {
-			var rec kv.FailureRecord
-			v, err := t.Get(kv.FailureKey(b))
-			switch {
-			case errors.Is(err, kv.ErrNotFound):
-			case err != nil:
+			rec, err := kv.GetRecord(t, kv.FailureKey(b), kv.DecodeFailure)
+			if err != nil && !errors.Is(err, kv.ErrNotFound) {
 				return err
-			default:
-				if rec, err = kv.DecodeFailure(v); err != nil {
-					return err
-				}
 			}
 			from := max(rec.Empty, now.UnixNano())
 			rec.Empty = from + int64(float64(time.Second)/rates[i])
@@ -110,12 +103,7 @@ func (f *Failures) sweep(ctx context.Context, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		for _, k := range drained {
-			if err := t.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
+		return kv.DeleteKeys(t, drained)
 	})
 	if err != nil {
 		return err

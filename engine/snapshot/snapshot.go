@@ -338,7 +338,7 @@ func importBlob(ctx context.Context, blobs blobstore.Store, src string, b Blob) 
 	if n != b.Size || !v.Verified() {
 		return fail(fmt.Errorf("snapshot: blob %s is corrupt (%d bytes, want %d; digest verified: %t)", b.Digest, n, b.Size, v.Verified()))
 	}
-	if err := out.Commit(ctx, b.Digest); err != nil {
+	if _, err := out.Commit(ctx, b.Digest); err != nil {
 		return fail(err)
 	}
 	return nil

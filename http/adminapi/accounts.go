@@ -30,10 +30,7 @@ func (a *API) getAccount(ctx *fasthttp.RequestCtx) error {
 }
 
 func (a *API) deleteAccount(ctx *fasthttp.RequestCtx) error {
-	if err := a.svc.DeleteAccount(a.changeContext(ctx), pathID(ctx)); err != nil {
-		return err
-	}
-	return noContent(ctx)
+	return noContent(ctx, a.svc.DeleteAccount(a.changeContext(ctx), pathID(ctx)))
 }
 
 func (a *API) enableAccount(on bool) handler {
@@ -47,10 +44,7 @@ func (a *API) setPassword(ctx *fasthttp.RequestCtx) error {
 	if err := readJSON(ctx, &in, false); err != nil {
 		return err
 	}
-	if err := a.svc.SetPassword(a.changeContext(ctx), pathID(ctx), in.Password); err != nil {
-		return err
-	}
-	return noContent(ctx)
+	return noContent(ctx, a.svc.SetPassword(a.changeContext(ctx), pathID(ctx), in.Password))
 }
 
 func (a *API) listKeys(ctx *fasthttp.RequestCtx) error {
@@ -72,8 +66,5 @@ func (a *API) createKey(ctx *fasthttp.RequestCtx) error {
 // revokeKey revokes a key of the account the path names; a key of another
 // account is not found here.
 func (a *API) revokeKey(ctx *fasthttp.RequestCtx) error {
-	if err := a.svc.RevokeAccessKey(a.changeContext(ctx), pathID(ctx), ctx.UserValue("key").(string)); err != nil {
-		return err
-	}
-	return noContent(ctx)
+	return noContent(ctx, a.svc.RevokeAccessKey(a.changeContext(ctx), pathID(ctx), ctx.UserValue("key").(string)))
 }

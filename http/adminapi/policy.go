@@ -38,10 +38,7 @@ func (a *API) replaceRule(ctx *fasthttp.RequestCtx) error {
 }
 
 func (a *API) deleteRule(ctx *fasthttp.RequestCtx) error {
-	if err := a.svc.DeleteRule(a.changeContext(ctx), pathID(ctx)); err != nil {
-		return err
-	}
-	return noContent(ctx)
+	return noContent(ctx, a.svc.DeleteRule(a.changeContext(ctx), pathID(ctx)))
 }
 
 func (a *API) enableRule(on bool) handler {

@@ -106,8 +106,5 @@ func (a *API) repository(ctx *fasthttp.RequestCtx) error {
 
 // deleteRef deletes a tag, or (byDigest) a manifest with its tags.
 func (a *API) deleteRef(ctx *fasthttp.RequestCtx, repo, ref string, byDigest bool) error {
-	if err := a.svc.DeleteReference(a.changeContext(ctx), repo, ref, byDigest); err != nil {
-		return err
-	}
-	return noContent(ctx)
+	return noContent(ctx, a.svc.DeleteReference(a.changeContext(ctx), repo, ref, byDigest))
 }

@@ -111,8 +111,12 @@ func answer(ctx *fasthttp.RequestCtx) func(v any, err error) error {
 	}
 }
 
-// noContent answers 204.
-func noContent(ctx *fasthttp.RequestCtx) error {
+// noContent answers 204, or returns err: answer's counterpart for calls
+// with nothing to say, as noContent(ctx, a.svc.Method(...)).
+func noContent(ctx *fasthttp.RequestCtx, err error) error {
+	if err != nil {
+		return err
+	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
 }

@@ -11,8 +11,5 @@ func (a *API) listUploads(ctx *fasthttp.RequestCtx) error {
 // deleteUpload ends a session and removes its staging file; its client's
 // next request on it gets BLOB_UPLOAD_UNKNOWN.
 func (a *API) deleteUpload(ctx *fasthttp.RequestCtx) error {
-	if err := a.svc.DeleteUpload(a.changeContext(ctx), ctx.UserValue("id").(string)); err != nil {
-		return err
-	}
-	return noContent(ctx)
+	return noContent(ctx, a.svc.DeleteUpload(a.changeContext(ctx), ctx.UserValue("id").(string)))
 }

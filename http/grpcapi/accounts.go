@@ -37,10 +37,7 @@ func (s accountService) GetAccount(ctx context.Context, req *mcrv1.GetAccountReq
 }
 
 func (s accountService) DeleteAccount(ctx context.Context, req *mcrv1.DeleteAccountRequest) (*mcrv1.DeleteAccountResponse, error) {
-	if err := s.o.Service.DeleteAccount(ctx, req.GetAccount()); err != nil {
-		return nil, err
-	}
-	return &mcrv1.DeleteAccountResponse{}, nil
+	return empty[mcrv1.DeleteAccountResponse](s.o.Service.DeleteAccount(ctx, req.GetAccount()))
 }
 
 func (s accountService) EnableAccount(ctx context.Context, req *mcrv1.EnableAccountRequest) (*mcrv1.EnableAccountResponse, error) {
@@ -60,10 +57,7 @@ func (s accountService) DisableAccount(ctx context.Context, req *mcrv1.DisableAc
 }
 
 func (s accountService) SetPassword(ctx context.Context, req *mcrv1.SetPasswordRequest) (*mcrv1.SetPasswordResponse, error) {
-	if err := s.o.Service.SetPassword(ctx, req.GetAccount(), req.GetPassword()); err != nil {
-		return nil, err
-	}
-	return &mcrv1.SetPasswordResponse{}, nil
+	return empty[mcrv1.SetPasswordResponse](s.o.Service.SetPassword(ctx, req.GetAccount(), req.GetPassword()))
 }
 
 func (s accountService) ListAccessKeys(ctx context.Context, req *mcrv1.ListAccessKeysRequest) (*mcrv1.ListAccessKeysResponse, error) {
@@ -83,8 +77,5 @@ func (s accountService) CreateAccessKey(ctx context.Context, req *mcrv1.CreateAc
 }
 
 func (s accountService) RevokeAccessKey(ctx context.Context, req *mcrv1.RevokeAccessKeyRequest) (*mcrv1.RevokeAccessKeyResponse, error) {
-	if err := s.o.Service.RevokeAccessKey(ctx, req.GetAccount(), req.GetKeyId()); err != nil {
-		return nil, err
-	}
-	return &mcrv1.RevokeAccessKeyResponse{}, nil
+	return empty[mcrv1.RevokeAccessKeyResponse](s.o.Service.RevokeAccessKey(ctx, req.GetAccount(), req.GetKeyId()))
 }

@@ -52,6 +52,15 @@ func pageIn[P any](ctx context.Context, req pageRequest, list func(ctx context.C
 	return list(ctx, req.GetRepository(), req.GetCursor(), n)
 }
 
+// empty answers an RPC whose response says nothing: the empty R, or err,
+// as empty[mcrv1.XResponse](s.o.Service.Method(...)).
+func empty[R any](err error) (*R, error) {
+	if err != nil {
+		return nil, err
+	}
+	return new(R), nil
+}
+
 func pbJob(j apiv1.Job) *mcrv1.Job {
 	return &mcrv1.Job{
 		Kind: j.Kind, State: j.State, Started: tsp(j.Started), Finished: tsp(j.Finished), Done: j.Done, Total: j.Total,

@@ -45,10 +45,7 @@ func (s policyService) ReplaceRule(ctx context.Context, req *mcrv1.ReplaceRuleRe
 }
 
 func (s policyService) DeleteRule(ctx context.Context, req *mcrv1.DeleteRuleRequest) (*mcrv1.DeleteRuleResponse, error) {
-	if err := s.o.Service.DeleteRule(ctx, req.GetId()); err != nil {
-		return nil, err
-	}
-	return &mcrv1.DeleteRuleResponse{}, nil
+	return empty[mcrv1.DeleteRuleResponse](s.o.Service.DeleteRule(ctx, req.GetId()))
 }
 
 func (s policyService) EnableRule(ctx context.Context, req *mcrv1.EnableRuleRequest) (*mcrv1.EnableRuleResponse, error) {

@@ -76,10 +76,7 @@ func (s registryService) GetTag(ctx context.Context, req *mcrv1.GetTagRequest) (
 }
 
 func (s registryService) DeleteTag(ctx context.Context, req *mcrv1.DeleteTagRequest) (*mcrv1.DeleteTagResponse, error) {
-	if err := s.o.Service.DeleteReference(ctx, req.GetRepository(), req.GetTag(), false); err != nil {
-		return nil, err
-	}
-	return &mcrv1.DeleteTagResponse{}, nil
+	return empty[mcrv1.DeleteTagResponse](s.o.Service.DeleteReference(ctx, req.GetRepository(), req.GetTag(), false))
 }
 
 func (s registryService) ListManifests(ctx context.Context, req *mcrv1.ListManifestsRequest) (*mcrv1.ListManifestsResponse, error) {
@@ -99,10 +96,7 @@ func (s registryService) GetManifest(ctx context.Context, req *mcrv1.GetManifest
 }
 
 func (s registryService) DeleteManifest(ctx context.Context, req *mcrv1.DeleteManifestRequest) (*mcrv1.DeleteManifestResponse, error) {
-	if err := s.o.Service.DeleteReference(ctx, req.GetRepository(), req.GetDigest(), true); err != nil {
-		return nil, err
-	}
-	return &mcrv1.DeleteManifestResponse{}, nil
+	return empty[mcrv1.DeleteManifestResponse](s.o.Service.DeleteReference(ctx, req.GetRepository(), req.GetDigest(), true))
 }
 
 func (s registryService) ListUploads(ctx context.Context, req *mcrv1.ListUploadsRequest) (*mcrv1.ListUploadsResponse, error) {
@@ -114,8 +108,5 @@ func (s registryService) ListUploads(ctx context.Context, req *mcrv1.ListUploads
 }
 
 func (s registryService) DeleteUpload(ctx context.Context, req *mcrv1.DeleteUploadRequest) (*mcrv1.DeleteUploadResponse, error) {
-	if err := s.o.Service.DeleteUpload(ctx, req.GetId()); err != nil {
-		return nil, err
-	}
-	return &mcrv1.DeleteUploadResponse{}, nil
+	return empty[mcrv1.DeleteUploadResponse](s.o.Service.DeleteUpload(ctx, req.GetId()))
 }

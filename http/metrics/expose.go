@@ -50,6 +50,7 @@ var help = map[string]string{
 	"mcr_kv_postgres_pool_empty_acquire_wait_seconds_total": "Time those acquisitions waited.",
 	"mcr_kv_postgres_pool_connections":                      "Open connections of the PostgreSQL pool (the change listener's own connection not counted).",
 	"mcr_kv_postgres_pool_max_connections":                  "Bound of the PostgreSQL pool (metadata.postgres.max_conns).",
+	"mcr_kv_postgres_serialization_failures_total":          "Transactions PostgreSQL aborted for a serialization failure or deadlock and mcr ran again.",
 	"mcr_storage_below_floor":                               "1 while writes that add data are refused for lack of space or inodes.",
 }
 

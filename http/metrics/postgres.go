@@ -15,6 +15,7 @@ type PostgresStats struct {
 	EmptyAcquires          int64
 	EmptyAcquireWaitSecs   float64
 	Conns, MaxConns        int32
+	SerializationFailures  uint64
 }
 
 func writePostgres(w io.Writer, st PostgresStats) {
@@ -24,4 +25,5 @@ func writePostgres(w io.Writer, st PostgresStats) {
 	vm.WriteCounterFloat64(w, "mcr_kv_postgres_pool_empty_acquire_wait_seconds_total", st.EmptyAcquireWaitSecs)
 	vm.WriteGaugeUint64(w, "mcr_kv_postgres_pool_connections", uint64(max(st.Conns, 0)))
 	vm.WriteGaugeUint64(w, "mcr_kv_postgres_pool_max_connections", uint64(max(st.MaxConns, 0)))
+	vm.WriteCounterUint64(w, "mcr_kv_postgres_serialization_failures_total", st.SerializationFailures)
 }

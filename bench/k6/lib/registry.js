@@ -14,6 +14,26 @@ export const BASE = (__ENV.REGISTRY || 'http://127.0.0.1:5000').replace(/\/+$/, 
 const USER = __ENV.REGISTRY_USERNAME || '';
 const PASS = __ENV.REGISTRY_PASSWORD || '';
 
+// constantVUs is the options of a script: one scenario, name, of VUS
+// virtual users (default vus) for DURATION (default 30s), and a run that
+// fails on any failed check or request, so a broken registry cannot pass
+// for a fast one.
+export function constantVUs(name, vus) {
+  return {
+    scenarios: {
+      [name]: {
+        executor: 'constant-vus',
+        vus: parseInt(__ENV.VUS || String(vus), 10),
+        duration: __ENV.DURATION || '30s',
+      },
+    },
+    thresholds: {
+      checks: ['rate==1.0'],
+      http_req_failed: ['rate==0'],
+    },
+  };
+}
+
 export const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 export const ACCEPT = [
   MANIFEST_TYPE,

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -59,7 +60,7 @@ func reread(t *testing.T, s blobstore.Store) {
 	if want := digest.SHA512.FromBytes(data); d != want {
 		t.Fatalf("Reread digests to %s, want %s", d, want)
 	}
-	if err := w.Commit(ctx, d); err != nil {
+	if _, err := w.Commit(ctx, d); err != nil {
 		t.Fatal(err)
 	}
 	check(t, s, d, data)
@@ -81,6 +82,14 @@ func newID(t *testing.T) string {
 // put stores data as one staged write and returns its digest.
 func put(t *testing.T, s blobstore.Store, data []byte) digest.Digest {
 	t.Helper()
+	d, _ := commit(t, s, data)
+	return d
+}
+
+// commit stores data as one staged write and returns its digest and
+// whether Commit found it stored already.
+func commit(t *testing.T, s blobstore.Store, data []byte) (digest.Digest, bool) {
+	t.Helper()
 	ctx := t.Context()
 	w, err := s.Stage(ctx, newID(t), blobstore.Position{})
 	if err != nil {
@@ -91,10 +100,11 @@ func put(t *testing.T, s blobstore.Store, data []byte) digest.Digest {
 		t.Fatal(err)
 	}
 	d := digest.FromBytes(data)
-	if err := w.Commit(ctx, d); err != nil {
+	existed, err := w.Commit(ctx, d)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return d
+	return d, existed
 }
 
 // check reads blob d back whole and from an offset.
@@ -217,7 +227,7 @@ func finish(t *testing.T, s blobstore.Store, id string, pos blobstore.Position, 
 		t.Fatal(err)
 	}
 	defer w.Close()
-	if err := w.Commit(t.Context(), d); err != nil {
+	if _, err := w.Commit(t.Context(), d); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -294,11 +304,29 @@ func removeStaging(t *testing.T, s blobstore.Store) {
 	}
 }
 
+// commitTwice commits the same bytes twice: the second Commit keeps the
+// first's blob, says so, and leaves no staging behind. The first is dated
+// by its Commit (a collection judges a file's age by it).
 func commitTwice(t *testing.T, s blobstore.Store) {
 	data := random(t, 4096)
-	d := put(t, s, data)
-	if put(t, s, data) != d {
+	before := time.Now().Add(-time.Second) // S3 dates objects to the second
+	d, existed := commit(t, s, data)
+	if existed {
+		t.Fatal("the first Commit of a blob said it existed")
+	}
+	info, err := s.Stat(t.Context(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Modified.Before(before) {
+		t.Errorf("a blob committed now is dated %v, before %v", info.Modified, before)
+	}
+	again, existed := commit(t, s, data)
+	if again != d {
 		t.Fatal("same bytes, different digest")
+	}
+	if !existed {
+		t.Fatal("the second Commit of a blob did not say it existed")
 	}
 	check(t, s, d, data)
 	if ids := stagings(t, s); len(ids) != 0 {

@@ -198,28 +198,28 @@ func (w *writer) Sync(ctx context.Context) ([]byte, error) {
 // key and copying it to d's key (copy.go). The staging is removed
 // afterwards: exactly the objects and upload the writer knows of, with
 // no listing.
-func (w *writer) Commit(ctx context.Context, d digest.Digest) error {
+func (w *writer) Commit(ctx context.Context, d digest.Digest) (existed bool, err error) {
 	s := w.s
 	key := s.blobKey(d)
 	have, err := s.exists(ctx, key)
 	if err != nil {
-		return err
+		return false, err
 	}
 	switch {
 	case have:
 	case w.st.Upload == "" && !w.completed:
 		if err := s.putObject(ctx, key, w.buf); err != nil {
-			return err
+			return false, err
 		}
 	default:
 		if err := w.complete(ctx); err != nil {
-			return err
+			return false, err
 		}
 		if err := s.copyObject(ctx, w.dataKey(), key, w.st.size()+int64(len(w.buf))); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return w.remove(ctx)
+	return have, w.remove(ctx)
 }
 
 // remove deletes what the writer knows the staging holds: the multipart

@@ -106,7 +106,7 @@ func TestCommitLargerThanCopySize(t *testing.T) {
 	if _, err := w.Write(data); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Commit(ctx, d); err != nil {
+	if _, err := w.Commit(ctx, d); err != nil {
 		t.Fatal(err)
 	}
 	_ = w.Close()
@@ -157,7 +157,7 @@ func TestCommitRemovesWithoutListing(t *testing.T) {
 	if _, err := w.Write(small); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Commit(ctx, digest.FromBytes(small)); err != nil {
+	if _, err := w.Commit(ctx, digest.FromBytes(small)); err != nil {
 		t.Fatal(err)
 	}
 	_ = w.Close()
@@ -189,7 +189,7 @@ func TestCommitRemovesWithoutListing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := w.Commit(ctx, d); err != nil {
+		if _, err := w.Commit(ctx, d); err != nil {
 			t.Fatal(err)
 		}
 		_ = w.Close()
