@@ -92,6 +92,14 @@ func (b bigSlots) acquire() (*sync.Pool, func()) {
 	}
 }
 
+// copyMax caps the buffer of the single-goroutine copy. Its uploads are
+// the small ones (under pipelineMin), hundreds at once under push traffic,
+// and every buffer held counts twice toward the resident set (the
+// collector's goal): at push-image c=64 buffers of up to 1 MiB were
+// 9 MiB of a 29 MiB live heap. A 512 KiB layer now takes two writes
+// instead of one (docs/benchmarks.md, "Memory").
+const copyMax = 256 << 10
+
 // stream copies src into w and every hasher and returns the bytes copied.
 // length is the declared size, or -1. Bytes are never held beyond a few
 // pooled buffers.
@@ -123,9 +131,12 @@ func streamErr(doErr, copyErr error) error {
 // the buffer before hashing and writing it: a request body arrives in
 // reads of a few KiB, and each write to a file costs a syscall and the
 // filesystem's per-write work (locking the inode, updating its times), so
-// a 512 KiB layer is one write instead of dozens. length is the declared
-// size, or -1; it picks the buffer.
+// a 256 KiB layer is one write instead of dozens. length is the declared
+// size, or -1; it picks the buffer, at most copyMax.
 func copyHashed(w io.Writer, src io.Reader, length int64, hs ...hash.Hash) (int64, error) {
+	if length < 0 || length > copyMax {
+		length = copyMax
+	}
 	bp := copyBufs.get(length)
 	defer copyBufs.put(bp)
 	buf := *bp

@@ -209,6 +209,23 @@ func (c *tagLists) invalidate(repo string) {
 	}
 }
 
+// drop empties the cache; generations stay, so coherence is unaffected.
+func (c *tagLists) drop() {
+	c.lists.Range(func(k, v any) bool {
+		if c.lists.CompareAndDelete(k, v) {
+			c.bytes.Add(-v.(*TagList).size)
+		}
+		return true
+	})
+}
+
+// DropCaches empties the tag-list cache. A server that has gone quiet
+// (cmd/mcrsrv releases memory then) has no listing to serve fast, and
+// what the cache holds is live heap the collector doubles under load and
+// keeps resident when idle: up to DefaultTagCacheBytes. The next listing
+// of a repository rebuilds its list from one scan.
+func (r *Registry) DropCaches() { r.tags.drop() }
+
 // store keeps tl for repo unless it would take more than a quarter of the
 // bound, then evicts entries while the total is over the bound.
 func (c *tagLists) store(repo string, tl *TagList) {

@@ -251,3 +251,34 @@ func TestTagListBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestDropCaches: DropCaches empties the cache and its byte count, and the
+// next listing is rebuilt, current, and cached again.
+func TestDropCaches(t *testing.T) {
+	r := newTestEngine(t, Options{})
+	ctx := context.Background()
+	m := pushImage(t, r, "drop/app", []byte("drop"))
+	if _, err := r.PutManifest(ctx, "drop/app", names.Reference{Tag: "v1"}, v1.MediaTypeImageManifest, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.TagList(ctx, "drop/app"); err != nil {
+		t.Fatal(err)
+	}
+	if r.tags.current("drop/app") == nil || r.tags.bytes.Load() == 0 {
+		t.Fatal("list not cached")
+	}
+	r.DropCaches()
+	if r.tags.current("drop/app") != nil || r.tags.bytes.Load() != 0 {
+		t.Fatalf("after DropCaches: cached %v, %d bytes", r.tags.current("drop/app") != nil, r.tags.bytes.Load())
+	}
+	tl, err := r.TagList(ctx, "drop/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := tagsInKV(t, r, "drop/app"); !slices.Equal(tl.Tags, want) {
+		t.Fatalf("rebuilt %v, want %v", tl.Tags, want)
+	}
+	if r.tags.current("drop/app") != tl {
+		t.Fatal("the rebuilt list is not cached")
+	}
+}

@@ -252,30 +252,46 @@ func TestStorageFloorKeys(t *testing.T) {
 	}
 }
 
-// TestReleaseWhenIdle: memory is released once per quiet spell, at the
-// first tick that finds no new request, and never while requests come.
+// TestReleaseWhenIdle: memory is released at the first tick of a quiet
+// spell that finds no new request, again while quiet only when goroutines
+// have exited since the last release, and never while requests come.
 func TestReleaseWhenIdle(t *testing.T) {
-	var served atomic.Uint64
+	var served, goroutines atomic.Int64
+	goroutines.Store(100)
 	tick := make(chan time.Time)
 	freed := make(chan struct{}, 10)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		releaseWhenIdle(ctx, tick, served.Load, func() { freed <- struct{}{} })
+		releaseWhenIdle(ctx, tick, func() uint64 { return uint64(served.Load()) }, func() int { return int(goroutines.Load()) },
+			func() { freed <- struct{}{} })
 	}()
-	step := func(requests uint64) {
+	step := func(requests, exited int64) {
 		served.Add(requests)
+		goroutines.Add(-exited)
 		tick <- time.Now()
 		tick <- time.Now() // the second send waits until the first tick is handled
 	}
-	step(0) // idle from the start: nothing to release
-	step(5) // busy, then a quiet tick: one release
-	step(0) // still quiet: none more
-	step(3) // busy again, then quiet: one more
+	for i, s := range []struct {
+		requests, exited int64
+		releases         int
+	}{
+		{0, 0, 0},  // idle from the start: nothing to release
+		{5, 0, 1},  // busy, then a quiet tick: one release
+		{0, 0, 0},  // still quiet, nothing exited: none more
+		{0, 10, 1}, // still quiet, actors retired: one more
+		{0, 0, 0},  // and no more after that
+		{3, 10, 1}, // busy again (goroutines exiting meanwhile), then quiet: one
+	} {
+		step(s.requests, s.exited)
+		if n := len(freed); n != s.releases {
+			t.Fatalf("step %d: released %d times, want %d", i, n, s.releases)
+		}
+		for range s.releases {
+			<-freed
+		}
+	}
 	cancel()
 	<-done
-	if n := len(freed); n != 2 {
-		t.Fatalf("released %d times, want 2", n)
-	}
 }

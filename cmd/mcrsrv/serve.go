@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/debug"
+	"runtime"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -166,7 +166,10 @@ func serve(ctx context.Context, c Config) error {
 	idle := time.NewTicker(idleCheck)
 	ictx, stopIdle := context.WithCancel(ctx)
 	idleDone := make(chan struct{})
-	go func() { defer close(idleDone); releaseWhenIdle(ictx, idle.C, srv.Served, debug.FreeOSMemory) }()
+	go func() {
+		defer close(idleDone)
+		releaseWhenIdle(ictx, idle.C, srv.Served, runtime.NumGoroutine, func() { releaseMemory(reg.DropCaches) })
+	}()
 	defer func() { stopIdle(); idle.Stop(); <-idleDone }()
 	gerrc := make(chan error, 1)
 	if gsrv != nil {

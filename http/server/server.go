@@ -152,10 +152,18 @@ func New(reg *engine.Registry, log zerolog.Logger, o Options) *Server {
 		DisablePreParseMultipartForm: true,
 		NoDefaultContentType:         true,
 		ReadBufferSize:               16 << 10,
-		CloseOnShutdown:              true,
-		Logger:                       fasthttpLogger{log},
-		HeaderReceived:               s.headerReceived,
-		ConnState:                    s.conns.state,
+		// Between requests a keep-alive connection gives its write buffer
+		// and its request and response body buffers back to fasthttp's
+		// pools instead of holding them until the client closes it
+		// (clients keep idle connections 90 s and more). Its 16 KiB read
+		// buffer stays: with StreamRequestBody fasthttp never lets go of
+		// it. About 8 KiB a connection, a pool get and put per request
+		// (docs/benchmarks.md, "Memory").
+		ReduceMemoryUsage: true,
+		CloseOnShutdown:   true,
+		Logger:            fasthttpLogger{log},
+		HeaderReceived:    s.headerReceived,
+		ConnState:         s.conns.state,
 	}
 	return s
 }
