@@ -275,14 +275,15 @@ read:
 	if !doReturned {
 		doErr = <-done
 	}
-	if doReturned {
-		// Nothing consumed what was queued: hand the buffers back.
-		for s := range toWrite {
-			s.release()
-		}
-		for s := range toHash {
-			s.release()
-		}
+	// The worker is done: whatever it did not take goes back (all of it
+	// when it never ran, which the loop above may not have noticed if the
+	// whole body fit in the queues), or the deferred wait for every
+	// buffer never ends.
+	for s := range toWrite {
+		s.release()
+	}
+	for s := range toHash {
+		s.release()
 	}
 	if err := streamErr(doErr, werr); err != nil {
 		return written, err

@@ -7,9 +7,11 @@ import (
 	"io"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
+	"git.wntrmute.dev/kyle/mcr/engine/enginetest/wait"
 	"git.wntrmute.dev/kyle/mcr/engine/errcode"
 	"git.wntrmute.dev/kyle/mcr/jobs"
 )
@@ -56,16 +58,30 @@ type busyStreamer struct{}
 
 func (busyStreamer) Do(context.Context, func(context.Context)) error { return jobs.ErrBusy }
 
+// TestStreamBusy: an upload no worker takes is refused with 429 and holds
+// no buffer afterwards. A body of unknown length goes through the
+// pipeline, where a select decides whether the refusal is seen before the
+// body is all read; a body that fit in the queues once left its buffers
+// held and the upload hung, so that case is pushed many times, each
+// bounded.
 func TestStreamBusy(t *testing.T) {
 	r := newTestEngine(t, Options{Streamer: busyStreamer{}})
 	data := make([]byte, 3*pipelineMin)
-	for _, length := range []int64{10, -1} {
+	lengths := []int64{10}
+	for range 40 {
+		lengths = append(lengths, -1)
+	}
+	for _, length := range lengths {
 		body := data
 		if length >= 0 {
 			body = data[:length]
 		}
-		err := r.PutBlob(context.Background(), "s", digest.FromBytes(body), onlyReader{bytes.NewReader(body)}, length)
-		if errcode.KindOf(err) != errcode.TooManyRequests {
+		done := make(chan error, 1)
+		go func() {
+			done <- r.PutBlob(context.Background(), "s", digest.FromBytes(body), onlyReader{bytes.NewReader(body)}, length)
+		}()
+		wait.Within(t, 20*time.Second, "the refused upload to return", func() bool { return len(done) > 0 })
+		if err := <-done; errcode.KindOf(err) != errcode.TooManyRequests {
 			t.Errorf("length %d: %v, want TooManyRequests (429)", length, err)
 		}
 	}
