@@ -62,6 +62,13 @@ func (c *manifestCache) slot(repo string, d digest.Digest) *atomic.Pointer[manif
 	return &c.slots[h%manifestSlots]
 }
 
+// drop empties every slot.
+func (c *manifestCache) drop() {
+	for i := range c.slots {
+		c.slots[i].Store(nil)
+	}
+}
+
 // get returns manifest d of repo if it was cached at generation gen.
 func (c *manifestCache) get(repo string, d digest.Digest, gen uint64) *Manifest {
 	e := c.slot(repo, d).Load()

@@ -219,12 +219,19 @@ func (c *tagLists) drop() {
 	})
 }
 
-// DropCaches empties the tag-list cache. A server that has gone quiet
-// (cmd/mcrsrv releases memory then) has no listing to serve fast, and
-// what the cache holds is live heap the collector doubles under load and
-// keeps resident when idle: up to DefaultTagCacheBytes. The next listing
-// of a repository rebuilds its list from one scan.
-func (r *Registry) DropCaches() { r.tags.drop() }
+// DropCaches empties the tag-list and manifest caches. A server that has
+// gone quiet (cmd/mcrsrv releases memory then) has no listing or pull to
+// serve fast, and what the caches hold is live heap the collector doubles
+// under load and keeps resident when idle: up to DefaultTagCacheBytes of
+// lists and manifestSlots decoded manifests. The next listing of a
+// repository rebuilds its list from one scan; the next pull of a manifest
+// reads its record.
+func (r *Registry) DropCaches() {
+	r.tags.drop()
+	if r.manifests != nil {
+		r.manifests.drop()
+	}
+}
 
 // store keeps tl for repo unless it would take more than a quarter of the
 // bound, then evicts entries while the total is over the bound.

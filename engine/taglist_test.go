@@ -252,8 +252,20 @@ func TestTagListBounded(t *testing.T) {
 	}
 }
 
-// TestDropCaches: DropCaches empties the cache and its byte count, and the
-// next listing is rebuilt, current, and cached again.
+// manifestsHeld counts the manifest cache's slots holding an entry.
+func manifestsHeld(r *Registry) int {
+	n := 0
+	for i := range r.manifests.slots {
+		if r.manifests.slots[i].Load() != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// TestDropCaches: DropCaches empties the tag-list cache and its byte
+// count and the manifest cache, and the next listing is rebuilt, current,
+// and cached again.
 func TestDropCaches(t *testing.T) {
 	r := newTestEngine(t, Options{})
 	ctx := context.Background()
@@ -267,9 +279,18 @@ func TestDropCaches(t *testing.T) {
 	if r.tags.current("drop/app") == nil || r.tags.bytes.Load() == 0 {
 		t.Fatal("list not cached")
 	}
+	if _, err := r.GetManifest(ctx, "drop/app", names.Reference{Tag: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	if manifestsHeld(r) == 0 {
+		t.Fatal("manifest not cached")
+	}
 	r.DropCaches()
 	if r.tags.current("drop/app") != nil || r.tags.bytes.Load() != 0 {
 		t.Fatalf("after DropCaches: cached %v, %d bytes", r.tags.current("drop/app") != nil, r.tags.bytes.Load())
+	}
+	if n := manifestsHeld(r); n != 0 {
+		t.Fatalf("after DropCaches: %d manifests cached", n)
 	}
 	tl, err := r.TagList(ctx, "drop/app")
 	if err != nil {
