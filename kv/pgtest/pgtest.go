@@ -145,6 +145,9 @@ func (s *Server) start() error {
 	s.cmd = s.command("postgres", args...)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	// A group of its own, so that Kill takes the backends with the
+	// postmaster, as losing the machine would.
+	s.cmd.SysProcAttr.Setpgid = true
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
@@ -422,10 +425,13 @@ func (s *Server) Promote() (time.Duration, error) {
 	return time.Since(began), nil
 }
 
-// Kill ends the server at once (SIGKILL): a lost primary. Stop still
-// removes its directory.
+// Kill ends the server at once: SIGKILL to the postmaster and every
+// backend in one call, a lost primary. Killing the postmaster alone left
+// its backends answering their open connections for the moment they took
+// to notice, so a client could still be served right after Kill. Stop
+// still removes the directory.
 func (s *Server) Kill() {
-	_ = s.cmd.Process.Kill()
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 	<-s.done
 }
 
