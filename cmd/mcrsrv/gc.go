@@ -122,6 +122,8 @@ func (g GCConfig) options() gc.Options {
 // background is the jobs runtime of a serving registry.
 type background struct {
 	Runner *jobs.Runner
+	// Collector runs the collections; a quiet server drops its cache.
+	Collector *gc.Collector
 	// Cleaned is what start-up removed after a crash (gc.Startup).
 	Cleaned gc.AfterCrash
 	// Lease elects the replica that runs the background jobs, when the
@@ -156,6 +158,7 @@ func startJobs(ctx context.Context, c Config, store kv.Store, blobs blobstore.St
 	// The jobs (collections, expiry, repository deletions) write through
 	// jobStore, fenced by the lease on a shared store.
 	col := gc.New(jobStore, blobs, reg, c.GC.options())
+	b.Collector = col
 	opts := jobs.Options{
 		Workers: c.Jobs.Workers,
 		Store:   gc.NewStatusStore(store, b.Lease),

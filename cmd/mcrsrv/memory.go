@@ -124,15 +124,18 @@ func releaseWhenIdle(ctx context.Context, tick <-chan time.Time, served func() u
 }
 
 // releaseMemory is releaseWhenIdle's work: empty the caches that one
-// read rebuilds (dropCaches, engine.Registry.DropCaches), then collect and
-// hand every free page back to the OS. fasthttp returns the buffers of
+// read or one collection rebuilds (engine.Registry.DropCaches,
+// gc.Collector.DropCache), then collect and hand every free page back to
+// the OS. fasthttp returns the buffers of
 // connections that closed to sync.Pools, which one collection only moves
 // to their victim caches: the second frees them. Idle keep-alive
 // connections stay open: closing them early (tried) fails the next
 // request of a client that reuses a pooled connection without checking
 // it, as fasthttp's client does.
-func releaseMemory(dropCaches func()) {
-	dropCaches()
+func releaseMemory(dropCaches ...func()) {
+	for _, drop := range dropCaches {
+		drop()
+	}
 	runtime.GC()
 	debug.FreeOSMemory()
 }

@@ -168,7 +168,7 @@ func serve(ctx context.Context, c Config) error {
 	idleDone := make(chan struct{})
 	go func() {
 		defer close(idleDone)
-		releaseWhenIdle(ictx, idle.C, srv.Served, runtime.NumGoroutine, func() { releaseMemory(reg.DropCaches) })
+		releaseWhenIdle(ictx, idle.C, srv.Served, runtime.NumGoroutine, func() { releaseMemory(reg.DropCaches, bg.Collector.DropCache) })
 	}()
 	defer func() { stopIdle(); idle.Stop(); <-idleDone }()
 	gerrc := make(chan error, 1)

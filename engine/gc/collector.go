@@ -104,6 +104,14 @@ func New(store kv.Store, blobs blobstore.Store, repos Repos, o Options) *Collect
 	return &Collector{kv: store, blobs: blobs, repos: repos, o: o}
 }
 
+// DropCache forgets what the mark phase remembered about each manifest
+// (usedCache): up to usedCacheMax manifests' blob keys, about 2 MiB of
+// live heap after the benchmark's few thousand images and 64 MiB at the
+// bound, held between collections that run a day apart by default. A
+// server that has gone quiet calls it (cmd/mcrsrv releases memory then);
+// the next run decodes every manifest again, as its first run did.
+func (c *Collector) DropCache() { c.used.drop() }
+
 // RunOptions are the choices of one run.
 type RunOptions struct {
 	// DryRun writes nothing and reports what a run would remove.

@@ -594,3 +594,51 @@ func TestSplitAt(t *testing.T) {
 		t.Fatalf("%q %q %v", dd, repo, ok)
 	}
 }
+
+// cached is the number of manifests the collector's usedCache holds.
+func (e *env) cached() int {
+	e.gc.used.mu.Lock()
+	defer e.gc.used.mu.Unlock()
+	return len(e.gc.used.m)
+}
+
+// TestDropCache: DropCache empties the mark phase's manifest cache, the
+// runs after it mark the same blobs from the records, and a drop in the
+// middle of runs (the quiet-server release can meet a scheduled
+// collection) races with nothing.
+func TestDropCache(t *testing.T) {
+	e := newEnv(t, defaults())
+	shared := randBytes(300)
+	e.simpleImage("app", "v1", shared)
+	gone, _ := e.simpleImage("app", "v2", shared)
+	e.simpleImage("other", "v1")
+	first := e.run(false)
+	if n := e.cached(); n != 3 {
+		t.Fatalf("after a run: %d manifests cached, want 3", n)
+	}
+	e.gc.DropCache()
+	if n := e.cached(); n != 0 {
+		t.Fatalf("after DropCache: %d manifests cached", n)
+	}
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			e.gc.DropCache()
+		}
+	}()
+	for range 20 {
+		if rep := e.run(false); rep.Marked != first.Marked || rep.Swept != 0 {
+			t.Fatalf("run while the cache is dropped: %+v, the first run %+v", rep, first)
+		}
+	}
+	<-done
+
+	e.deleteManifest("app", gone.Digest)
+	e.gc.DropCache()
+	e.clock.Add(2 * hour)
+	if rep := e.run(false); rep.Marked != first.Marked-2 || rep.Swept != 2 { // v2's config and own layer
+		t.Fatalf("after a delete and a drop: %+v, the first run %+v", rep, first)
+	}
+}

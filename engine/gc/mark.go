@@ -164,6 +164,13 @@ type usedCache struct {
 	m  map[string][]string
 }
 
+// drop forgets every manifest: the next run decodes each one again.
+func (c *usedCache) drop() {
+	c.mu.Lock()
+	c.m = nil
+	c.mu.Unlock()
+}
+
 // usedCacheMax bounds the manifests remembered: about 64 MiB for images
 // of a handful of blobs.
 const usedCacheMax = 1 << 18
