@@ -6,7 +6,9 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -136,6 +138,40 @@ func releaseMemory(dropCaches ...func()) {
 	for _, drop := range dropCaches {
 		drop()
 	}
+	trimThreads(runtime.GOMAXPROCS(0) + idleThreadsKept)
 	runtime.GC()
 	debug.FreeOSMemory()
+}
+
+// idleThreadsKept is how many threads past GOMAXPROCS trimThreads leaves:
+// sysmon's, and one for a goroutine in a blocking syscall.
+const idleThreadsKept = 2
+
+// trimThreads ends the OS threads the runtime holds past keep. Every
+// goroutine blocked in a file syscall (uploads' writes, the group syncs)
+// makes the scheduler start another thread for the goroutines that can
+// run, and the runtime never ends one: 32 to 74 threads after the
+// benchmark sequence, each with its 32 KiB signal stack, its g0 stack and
+// its m (docs/benchmarks.md, "Memory, third pass"). A goroutine that
+// exits locked to its thread ends that thread (runtime.LockOSThread);
+// the scheduler hands its P to an idle thread, which the next goroutine
+// ends in turn. The signal stack is freed at once, the m and its g0 stack
+// when the runtime next starts a thread. Ending a thread something still
+// needs costs only a new one.
+func trimThreads(keep int) {
+	var wg sync.WaitGroup
+	for range threads() - keep {
+		wg.Go(runtime.LockOSThread)
+	}
+	wg.Wait()
+}
+
+// threads is the number of OS threads the runtime owns.
+func threads() int {
+	s := []metrics.Sample{{Name: "/sched/threads/total:threads"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0 // not reported: nothing is trimmed
+	}
+	return int(s[0].Value.Uint64())
 }

@@ -144,7 +144,9 @@ func serve(ctx context.Context, c Config) error {
 		WriteTimeout: c.HTTP.WriteTimeout.Duration,
 		IdleTimeout:  c.HTTP.IdleTimeout.Duration,
 		Concurrency:  c.HTTP.Concurrency,
-		Auth:         authn,
+		// Validate keeps it between 4 KiB and 1 MiB.
+		MaxHeaderBytes: int(c.HTTP.MaxHeaderSize.Bytes),
+		Auth:           authn,
 
 		Metrics:            newMetrics(store, reg, uploads, bg, space, auditStats(journal, rec)),
 		MetricsRequireAuth: c.Metrics.RequireAuth,
