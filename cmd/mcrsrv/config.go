@@ -18,6 +18,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"git.wntrmute.dev/kyle/mcr/http/forwarded"
+	"git.wntrmute.dev/kyle/mcr/http/server"
 )
 
 // Config is mcrsrv's configuration: defaults, then the TOML file, then
@@ -110,6 +111,14 @@ const (
 	logConsole = "console"
 )
 
+// The bounds of http.max_header_size: below 4 KiB a registry client's
+// bearer token and headers may not fit; past 1 MiB (Go's net/http default)
+// a slow client holds that much per connection.
+const (
+	minHeaderSize = 4 << 10
+	maxHeaderSize = 1 << 20
+)
+
 // HTTPConfig tunes the listener.
 type HTTPConfig struct {
 	ReadTimeout  Duration `toml:"read_timeout"`
@@ -123,6 +132,9 @@ type HTTPConfig struct {
 	// connections are refused: set it to the health check's period.
 	Drain       Duration `toml:"drain"`
 	Concurrency int      `toml:"concurrency"`
+	// MaxHeaderSize bounds a request's line and headers (431 past it);
+	// every open connection keeps a read buffer of this size.
+	MaxHeaderSize Size `toml:"max_header_size"`
 	// TrustedProxies are the reverse proxies (CIDRs or addresses) whose
 	// X-Forwarded-Proto, -Host and -For are believed; empty: nobody's.
 	// MCR_HTTP_TRUSTED_PROXIES takes a comma-separated list.
@@ -189,6 +201,7 @@ func Defaults() Config {
 			IdleTimeout:     Duration{2 * time.Minute},
 			ShutdownTimeout: Duration{30 * time.Second},
 			Concurrency:     16384,
+			MaxHeaderSize:   Size{server.DefaultMaxHeaderBytes},
 		},
 		TLS: defaultTLS(),
 		Auth: AuthConfig{
@@ -387,6 +400,9 @@ func (c Config) Validate() error {
 	}
 	if c.HTTP.Concurrency <= 0 {
 		errs = append(errs, errors.New("http.concurrency: must be positive"))
+	}
+	if b := c.HTTP.MaxHeaderSize.Bytes; b < minHeaderSize || b > maxHeaderSize {
+		errs = append(errs, fmt.Errorf("http.max_header_size %d bytes: want 4KiB to 1MiB", b))
 	}
 	if _, err := forwarded.Parse(c.HTTP.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("http.trusted_proxies: %w", err))

@@ -70,6 +70,24 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+// TestConfigMaxHeaderSize: http.max_header_size takes a size from the
+// environment and refuses one outside 4 KiB to 1 MiB.
+func TestConfigMaxHeaderSize(t *testing.T) {
+	c, err := Load("", []string{"MCR_HTTP_MAX_HEADER_SIZE=16KiB"})
+	if err != nil || c.HTTP.MaxHeaderSize.Bytes != 16<<10 {
+		t.Fatalf("16KiB: %+v %v", c.HTTP.MaxHeaderSize, err)
+	}
+	for _, bad := range []string{"2KiB", "2MiB"} {
+		c, err := Load("", []string{"MCR_HTTP_MAX_HEADER_SIZE=" + bad})
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), "http.max_header_size") {
+			t.Errorf("%s: %v, want a complaint about http.max_header_size", bad, err)
+		}
+	}
+}
+
 func TestConfigMemoryLimit(t *testing.T) {
 	// With no configuration at all the documented limit applies
 	// (docs/operations.md: 192MiB), and it passes validation.

@@ -27,6 +27,7 @@ var keyDocs = map[string]string{
 	"http.shutdown_timeout": "how long after SIGTERM in-flight requests may run (the drain included)",
 	"http.drain":            "how long after SIGTERM /readyz answers 503 while everything is still served; the load balancer's health-check period",
 	"http.concurrency":      "connections served at once",
+	"http.max_header_size":  "largest request line and headers together (431 past it); every open connection keeps a read buffer of this size",
 	"http.trusted_proxies":  "reverse proxies (CIDRs or addresses) whose X-Forwarded-Proto, -Host and -For are believed; MCR_HTTP_TRUSTED_PROXIES takes a comma-separated list",
 
 	"tls.cert_file":       "PEM certificate chain, leaf first; with tls.key_file, addr serves HTTPS; empty: plain HTTP",

@@ -38,6 +38,11 @@ type Options struct {
 	IdleTimeout time.Duration
 	// Concurrency caps simultaneous connections being served.
 	Concurrency int
+	// MaxHeaderBytes bounds a request's line and headers together;
+	// larger ones are answered 431. It is also the read buffer every open
+	// connection keeps, idle ones included (fasthttp never lets go of it
+	// when bodies are streamed). 0 is DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
 	// Auth authenticates and authorizes every request and serves the
 	// token endpoint. nil serves everyone (auth mode "none").
 	Auth *auth.Auth
@@ -62,6 +67,14 @@ type Options struct {
 	// UI is the web UI served under /ui; nil serves none.
 	UI *ui.UI
 }
+
+// DefaultMaxHeaderBytes holds what registry clients send with room to
+// spare: a request line and headers of 0.5–1 KiB, plus a bearer token of
+// about 0.5 KiB and 0.1 KiB per granted scope (mcr's tokens: 5.3 KiB for
+// 50 repositories), the limit nginx puts on one header line. It was
+// 16 KiB: 8 KiB more per open connection, 4 MiB for the 512 idle ones a
+// benchmark client keeps (docs/benchmarks.md, "Memory, third pass").
+const DefaultMaxHeaderBytes = 8 << 10
 
 // adminPrefix is where the admin API's paths start.
 const adminPrefix = apiv1.Prefix + "/"
@@ -99,6 +112,9 @@ func New(reg *engine.Registry, log zerolog.Logger, o Options) *Server {
 	api := distapi.New(reg, log)
 	if o.UploadsPerCaller > 0 {
 		api.WithUploadGate(newUploadGate(o.UploadsPerCaller, o.Proxies))
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
 	s := &Server{log: log, metrics: o.Metrics, proxies: o.Proxies, idle: o.BodyIdleTimeout, life: newLifetime(), conns: newConns(), idBase: randomBase()}
 	handler := r.Handler
@@ -151,13 +167,13 @@ func New(reg *engine.Registry, log zerolog.Logger, o Options) *Server {
 		MaxRequestBodySize:           prefetchLimit,
 		DisablePreParseMultipartForm: true,
 		NoDefaultContentType:         true,
-		ReadBufferSize:               16 << 10,
+		ReadBufferSize:               o.MaxHeaderBytes, // fasthttp answers 431 past it
 		// Between requests a keep-alive connection gives its write buffer
 		// and its request and response body buffers back to fasthttp's
 		// pools instead of holding them until the client closes it
-		// (clients keep idle connections 90 s and more). Its 16 KiB read
-		// buffer stays: with StreamRequestBody fasthttp never lets go of
-		// it. About 8 KiB a connection, a pool get and put per request
+		// (clients keep idle connections 90 s and more). Its read buffer
+		// stays: with StreamRequestBody fasthttp never lets go of it.
+		// About 8 KiB a connection, a pool get and put per request
 		// (docs/benchmarks.md, "Memory").
 		ReduceMemoryUsage: true,
 		CloseOnShutdown:   true,
