@@ -104,9 +104,12 @@ all: build
 BUILDINFO := git.wntrmute.dev/kyle/mcr/cmd/internal/buildinfo
 LDFLAGS   := -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(REVISION)
 
+# Static, as in the image: a cgo build maps libc and ld.so as well (1.1-1.4
+# MiB of mcrsrv's resident set, docs/benchmarks.md "Memory, third pass"),
+# so benchmarks would measure a binary that is not the one shipped.
 build:
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/mcrsrv ./cmd/mcrsrv
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/mcrctl ./cmd/mcrctl
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/mcrsrv ./cmd/mcrsrv
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/mcrctl ./cmd/mcrctl
 
 # exec: the shell make starts becomes the server, so make's own signal
 # handling (it passes SIGTERM on to its child; Ctrl-C reaches the whole
