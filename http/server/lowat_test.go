@@ -14,8 +14,8 @@ import (
 	"git.wntrmute.dev/kyle/mcr/http/servertest"
 )
 
-// largePut opens a session and sends the headers of a monolithic PUT of
-// all on c, returning the session's location.
+// largePut opens a session and sends on c the headers of a monolithic
+// PUT of all into it; the caller sends the body.
 func largePut(tr *servertest.Registry, c *rawConn, all []byte) {
 	tr.T.Helper()
 	r := tr.Do("POST", "/v2/app/blobs/uploads/", nil)
