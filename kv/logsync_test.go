@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -80,5 +81,74 @@ func TestGroupSyncCoversEveryLog(t *testing.T) {
 	}
 	if got := set("again", []byte("v")); !slices.Equal(got, []string{newest}) {
 		t.Fatalf("next commit synced %v, want only %s", got, newest)
+	}
+}
+
+// TestLogSyncListsOnChange checks that a sync lists Badger's directory
+// only after a file appeared in it or left it, and syncs the same logs as
+// listing every time: a log created or renamed into place is found by the
+// next sync, a removed one forgotten.
+func TestLogSyncListsOnChange(t *testing.T) {
+	for _, watched := range []bool{true, false} {
+		t.Run(fmt.Sprintf("watched=%v", watched), func(t *testing.T) {
+			dir := t.TempDir()
+			touch := func(name string) {
+				t.Helper()
+				if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			touch("000001.mem")
+			touch("000001.vlog")
+			l := newLogSync(dir)
+			defer l.close()
+			if !watched {
+				l.watch.close()
+				l.watch = nil
+			} else if l.watch == nil && runtime.GOOS == "linux" {
+				t.Fatal("no directory watch on linux")
+			}
+			listings := 0
+			l.readDir = func(d string) ([]os.DirEntry, error) {
+				listings++
+				return os.ReadDir(d)
+			}
+			var synced []string
+			l.datasync = func(f *os.File) error {
+				synced = append(synced, filepath.Base(f.Name()))
+				return nil
+			}
+			steps := []struct {
+				change  func()
+				synced  []string
+				listing bool // a watched sync lists the directory
+			}{
+				{nil, []string{"000001.mem"}, true},
+				{nil, []string{"000001.mem"}, false},
+				{func() { touch("000002.mem") }, []string{"000001.mem", "000002.mem"}, true},
+				{nil, []string{"000002.mem"}, false},
+				{func() { _ = os.Remove(filepath.Join(dir, "000001.mem")) }, []string{"000002.mem"}, true},
+				{func() {
+					touch("next.tmp")
+					_ = os.Rename(filepath.Join(dir, "next.tmp"), filepath.Join(dir, "000003.mem"))
+				}, []string{"000002.mem", "000003.mem"}, true},
+				{func() { l.vlog.Store(true) }, []string{"000003.mem", "000001.vlog"}, false},
+			}
+			for i, st := range steps {
+				if st.change != nil {
+					st.change()
+				}
+				synced, listings = nil, 0
+				if err := l.sync(); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(synced, st.synced) {
+					t.Fatalf("step %d synced %v, want %v", i, synced, st.synced)
+				}
+				if want := !watched || st.listing; (listings == 1) != want || listings > 1 {
+					t.Fatalf("step %d listed the directory %d times, want a listing: %v", i, listings, want)
+				}
+			}
+		})
 	}
 }
