@@ -152,3 +152,50 @@ func TestLogSyncListsOnChange(t *testing.T) {
 		})
 	}
 }
+
+// TestLogSyncDirectoryReplaced checks that a sync keeps finding new logs
+// after the watched directory was moved away and another created at its
+// path, which sends the watch no more events: from then on every sync
+// lists.
+func TestLogSyncDirectoryReplaced(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "meta")
+	touch := func(name string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	touch("000001.mem")
+	l := newLogSync(dir)
+	defer l.close()
+	var synced []string
+	l.datasync = func(f *os.File) error {
+		synced = append(synced, filepath.Base(f.Name()))
+		return nil
+	}
+	sync := func(want ...string) {
+		t.Helper()
+		synced = nil
+		if err := l.sync(); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(synced, want) {
+			t.Fatalf("synced %v, want %v", synced, want)
+		}
+	}
+	sync("000001.mem")
+	if err := os.Rename(dir, filepath.Join(parent, "old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	touch("000005.mem")
+	sync("000005.mem")
+	touch("000006.mem")
+	sync("000005.mem", "000006.mem")
+}

@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"encoding/binary"
 	"errors"
 	"syscall"
 )
@@ -16,6 +17,10 @@ import (
 type dirWatch struct {
 	fd  int
 	buf [4096]byte
+	// lost is set once the watch no longer follows the directory at its
+	// path (moved or removed, or the kernel dropped the watch): from then
+	// on every sync lists it.
+	lost bool
 }
 
 // watchDir starts watching dir; the caller falls back to listing on
@@ -34,12 +39,12 @@ func watchDir(dir string) (*dirWatch, error) {
 	return &dirWatch{fd: fd}, nil
 }
 
-// changed drains the queued events and reports whether there were any.
-// Any event, an overflowed queue (itself an event) and any error all
-// count as a change: listing too often costs a listing, missing a new
-// log would acknowledge a commit nobody synced.
+// changed drains the queued events and reports whether there were any,
+// or the watch was lost. Any event, an overflowed queue (itself an
+// event) and any error all count as a change: listing too often costs a
+// listing, missing a new log would acknowledge a commit nobody synced.
 func (w *dirWatch) changed() bool {
-	changed := false
+	changed := w.lost
 	for {
 		n, err := syscall.Read(w.fd, w.buf[:])
 		switch {
@@ -51,7 +56,24 @@ func (w *dirWatch) changed() bool {
 			return true
 		}
 		changed = true
+		w.lost = w.lost || lostIn(w.buf[:n])
 	}
+}
+
+// lostIn reports whether the events in b include the end of the watch:
+// the directory moved away or removed (another may take its path, whose
+// files would send no events), or the watch dropped by the kernel.
+func lostIn(b []byte) bool {
+	const gone = syscall.IN_DELETE_SELF | syscall.IN_MOVE_SELF | syscall.IN_IGNORED
+	// struct inotify_event: wd int32, mask uint32, cookie uint32, len
+	// uint32, then len bytes of name.
+	for len(b) >= syscall.SizeofInotifyEvent {
+		if binary.NativeEndian.Uint32(b[4:])&gone != 0 {
+			return true
+		}
+		b = b[min(len(b), syscall.SizeofInotifyEvent+int(binary.NativeEndian.Uint32(b[12:]))):]
+	}
+	return false
 }
 
 func (w *dirWatch) close() { _ = syscall.Close(w.fd) }
