@@ -463,6 +463,20 @@ func TestRunnerStoreFailureDoesNotFailJob(t *testing.T) {
 	wait.For(t, "store errors reported", func() bool { return reported.Load() >= 2 })
 }
 
+// startFamily starts a Runner with one family, stopped at the test's end.
+func startFamily(t *testing.T, o Options, f Family) *Runner {
+	t.Helper()
+	r := NewRunner(o)
+	if err := r.RegisterFamily(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Stop(context.Background()) })
+	return r
+}
+
 func listed(r *Runner) []string {
 	var kinds []string
 	for _, st := range r.Statuses() {
@@ -477,21 +491,14 @@ func listed(r *Runner) []string {
 func TestRunnerFamilyPrune(t *testing.T) {
 	clock := newFakeClock()
 	store := newMemStore()
-	r := NewRunner(Options{Clock: clock, Store: store})
-	if err := r.RegisterFamily(Family{Prefix: "repo-delete:", Keep: 10 * time.Minute, Make: func(arg string) Func {
+	r := startFamily(t, Options{Clock: clock, Store: store}, Family{Prefix: "repo-delete:", Keep: 10 * time.Minute, Make: func(arg string) Func {
 		return func(context.Context, *Progress) (string, error) {
 			if arg == "bad" {
 				return "", errors.New("no such repository")
 			}
 			return "deleted " + arg, nil
 		}
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop(context.Background())
+	}})
 	run := func(kind string) Status {
 		t.Helper()
 		if err := r.Trigger(kind); err != nil {
@@ -536,8 +543,7 @@ func TestRunnerFamilyPrune(t *testing.T) {
 func TestRunnerFamilyPruneRace(t *testing.T) {
 	clock := newFakeClock()
 	var running [2]atomic.Int32
-	r := NewRunner(Options{Clock: clock, Store: newMemStore()})
-	if err := r.RegisterFamily(Family{Prefix: "k:", Keep: time.Nanosecond, Make: func(arg string) Func {
+	r := startFamily(t, Options{Clock: clock, Store: newMemStore()}, Family{Prefix: "k:", Keep: time.Nanosecond, Make: func(arg string) Func {
 		i := int(arg[0] - '0')
 		return func(context.Context, *Progress) (string, error) {
 			if n := running[i].Add(1); n > 1 {
@@ -546,13 +552,7 @@ func TestRunnerFamilyPruneRace(t *testing.T) {
 			running[i].Add(-1)
 			return "", nil
 		}
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop(context.Background())
+	}})
 	var accepted atomic.Int64
 	var wg sync.WaitGroup
 	for g := range 4 {
@@ -608,21 +608,14 @@ func TestRunnerTriggerAfterPrune(t *testing.T) {
 	clock := newFakeClock()
 	release := make(chan struct{})
 	var runs atomic.Int32
-	r := NewRunner(Options{Clock: clock, Store: newMemStore()})
-	if err := r.RegisterFamily(Family{Prefix: "k:", Keep: time.Minute, Make: func(string) Func {
+	r := startFamily(t, Options{Clock: clock, Store: newMemStore()}, Family{Prefix: "k:", Keep: time.Minute, Make: func(string) Func {
 		return func(context.Context, *Progress) (string, error) {
 			if runs.Add(1) > 1 {
 				<-release
 			}
 			return "", nil
 		}
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop(context.Background())
+	}})
 	if err := r.Trigger("k:a"); err != nil {
 		t.Fatal(err)
 	}
