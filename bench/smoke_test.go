@@ -64,7 +64,7 @@ func TestSmoke(t *testing.T) {
 	if ref == "" {
 		t.Logf("no reference registry (BENCH_REFERENCE_BIN, or MCR_TOOLS_BIN/registry): mcr only")
 		out := runBench(t, singleMain, "-tiny", "-mcr", bin, "-tmp", dir)
-		for _, s := range []string{"push-image", "pull-manifest", "tag-list", "catalog", "mixed"} {
+		for _, s := range []string{"push-image", "pull-manifest", "tag-list", "catalog", "mixed", "server CPU ÷ sha256"} {
 			if !strings.Contains(out, s) {
 				t.Errorf("no %s results in the output", s)
 			}
@@ -74,7 +74,7 @@ func TestSmoke(t *testing.T) {
 	svg := filepath.Join(dir, "plot.svg")
 	out := runBench(t, compareMain, "-tiny", "-rounds", "1", "-limits-mib", "8", "-idle-after", "1s", "-mcr", bin, "-reference", ref,
 		"-tmp", dir, "-out", filepath.Join(dir, "out"), "-plot", svg)
-	for _, want := range []string{"| push-image c=4 repos=2 throughput |", "| pull-manifest GET c=4 throughput |", "loopback TCP", "Cost per operation", "| pull-large after push GET sha256-verified |"} {
+	for _, want := range []string{"| push-image c=4 repos=2 throughput |", "| pull-manifest GET c=4 throughput |", "loopback TCP", "Cost per operation", "| pull-large after push GET sha256-verified |", "| push-large monolithic server CPU ÷ sha256 |"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q", want)
 		}

@@ -156,6 +156,35 @@ func benchPushImages(b *testing.B, r *Registry, viaSession bool) {
 	})
 }
 
+// BenchmarkMount mounts blobs of one repository into others, as the
+// mount scenario does minus HTTP: each op links one of 64 source blobs
+// into a repository that does not hold it yet, from 8×GOMAXPROCS
+// mounters (16 on two cores, the scenario's concurrency), each a durable
+// commit sharing the group sync with the others waiting. cpu-ms/op is the
+// whole process's CPU: Badger's background work and the runtime's count.
+func BenchmarkMount(b *testing.B) {
+	r := newTestEngine(b, Options{})
+	ctx := context.Background()
+	src := make([]digest.Digest, 64)
+	for i := range src {
+		src[i] = putBlob(b, r, "bench/src", binary.LittleEndian.AppendUint64(nil, uint64(i))).Digest
+	}
+	var seq atomic.Int64
+	b.SetParallelism(8)
+	c0 := processCPU(b)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			k := seq.Add(1) - 1
+			dst := fmt.Sprintf("bench/d%03d-%d", k%256, k/(256*64))
+			if ok, err := r.MountBlob(ctx, dst, "bench/src", src[(k/256)%64], nil); err != nil || !ok {
+				b.Fatalf("mount into %s: %v %v", dst, ok, err)
+			}
+		}
+	})
+	reportCPU(b, c0)
+}
+
 func putBenchBlob(ctx context.Context, r *Registry, repo string, d digest.Digest, data []byte, viaSession bool) error {
 	if !viaSession {
 		return r.PutBlob(ctx, repo, d, bytes.NewReader(data), int64(len(data)))

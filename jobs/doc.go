@@ -17,7 +17,9 @@
 // never overwrites its successor's status. One-off work named by an
 // argument (deleting repository R) is a Family of kinds ("repo-delete:R")
 // whose run is made from the kind, so the leader can carry out a request
-// any replica recorded. A follower reads the leader's statuses in one read
+// any replica recorded; a family kind's status is forgotten Family.Keep
+// after its run ended (prune.go), so one-off kinds do not pile up in
+// memory, in the store, or in what the leader reads each poll. A follower reads the leader's statuses in one read
 // (SharedStatusStore.LoadStatuses), and the leader looks for requests with
 // one read per poll.
 //

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"maps"
 	"strings"
 	"time"
 )
@@ -20,12 +21,29 @@ type Family struct {
 	Make    func(arg string) Func
 	Timeout time.Duration
 	Local   bool
+	// Keep is how long the status of a kind's finished run (succeeded,
+	// failed or cancelled) stays listed and readable by Status; then the
+	// kind is forgotten, here and in the store (prune.go). A family has a
+	// kind per argument ever used, so without this its statuses would
+	// pile up for the life of the data. 0 is DefaultKeep.
+	Keep time.Duration
+}
+
+// DefaultKeep is a Family's Keep when it sets none: time enough for a
+// client to follow a run to its end and read how it went.
+const DefaultKeep = time.Hour
+
+func (f Family) keep() time.Duration {
+	if f.Keep > 0 {
+		return f.Keep
+	}
+	return DefaultKeep
 }
 
 // RegisterFamily adds a family of kinds. It must be called before Start.
 func (r *Runner) RegisterFamily(f Family) error {
-	if f.Prefix == "" || f.Make == nil || f.Timeout < 0 {
-		return errors.New("jobs: a family needs a prefix, a constructor, and no negative timeout")
+	if f.Prefix == "" || f.Make == nil || f.Timeout < 0 || f.Keep < 0 {
+		return errors.New("jobs: a family needs a prefix, a constructor, and no negative durations")
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -38,17 +56,60 @@ func (r *Runner) RegisterFamily(f Family) error {
 		}
 	}
 	r.families = append(r.families, f)
+	r.familyRuns = append(r.familyRuns, map[State]int64{})
 	return nil
+}
+
+// IsFamily reports whether kind is a kind of a registered Family.
+func (r *Runner) IsFamily(kind string) bool {
+	_, ok := r.family(kind)
+	return ok
+}
+
+// FamilyStats is what one Family's kinds did in this process.
+type FamilyStats struct {
+	Prefix string
+	// Active counts the runs queued or running here now.
+	Active int
+	// Runs counts the runs that finished here since start, by how they
+	// ended.
+	Runs map[State]int64
+}
+
+// Families reports each registered Family's runs in this process: the
+// figures a dashboard can follow, where the kinds themselves come and go.
+func (r *Runner) Families() []FamilyStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]FamilyStats, len(r.families))
+	for i, f := range r.families {
+		out[i] = FamilyStats{Prefix: f.Prefix, Runs: maps.Clone(r.familyRuns[i])}
+	}
+	for kind, e := range r.entries {
+		if i, ok := r.familyIndex(kind); ok && e.status.Active() {
+			out[i].Active++
+		}
+	}
+	return out
 }
 
 // family is the family kind belongs to.
 func (r *Runner) family(kind string) (Family, bool) {
-	for _, f := range r.families {
+	i, ok := r.familyIndex(kind)
+	if !ok {
+		return Family{}, false
+	}
+	return r.families[i], true
+}
+
+// familyIndex is the index in r.families of the family kind belongs to.
+func (r *Runner) familyIndex(kind string) (int, bool) {
+	for i, f := range r.families {
 		if arg, ok := strings.CutPrefix(kind, f.Prefix); ok && arg != "" {
-			return f, true
+			return i, true
 		}
 	}
-	return Family{}, false
+	return 0, false
 }
 
 // lookup is kind's entry; with create, a family kind's entry is made on

@@ -207,7 +207,7 @@ func (r *Runner) elected(mine []*entry, shared map[string]Status) {
 		}
 		r.mu.Unlock()
 		if rerun {
-			_ = r.enqueue(e, e.job.Run, e.job.Timeout)
+			_ = r.enqueue(e)
 		}
 	}
 }
@@ -220,7 +220,7 @@ func (r *Runner) requested(mine []*entry, shared map[string]Status) {
 		active := e.status.Active()
 		r.mu.Unlock()
 		if st, ok := shared[e.job.Kind]; !active && ok && st.State == Queued {
-			_ = r.enqueue(e, e.job.Run, e.job.Timeout)
+			_ = r.enqueue(e)
 		}
 	}
 }

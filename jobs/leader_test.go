@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -160,15 +161,7 @@ func TestRunnerFamilyRunsOnLeader(t *testing.T) {
 		}}
 	}
 	start := func(l *fakeLeader, f Family) *Runner {
-		r := NewRunner(Options{Store: replicaStore{shared, l}, Leader: l, Poll: 5 * time.Millisecond})
-		if err := r.RegisterFamily(f); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = r.Stop(context.Background()) })
-		return r
+		return startFamily(t, Options{Store: replicaStore{shared, l}, Leader: l, Poll: 5 * time.Millisecond}, f)
 	}
 	start(la, family("a"))
 	b := start(lb, family("b"))
@@ -203,15 +196,8 @@ func TestRunnerFamilyTakeover(t *testing.T) {
 	started := make(chan struct{})
 	var finished atomic.Int32
 	start := func(l *fakeLeader, run Func) *Runner {
-		r := NewRunner(Options{Store: replicaStore{shared, l}, Leader: l, Poll: 5 * time.Millisecond})
-		if err := r.RegisterFamily(Family{Prefix: "repo-delete:", Make: func(string) Func { return run }}); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = r.Stop(context.Background()) })
-		return r
+		return startFamily(t, Options{Store: replicaStore{shared, l}, Leader: l, Poll: 5 * time.Millisecond},
+			Family{Prefix: "repo-delete:", Make: func(string) Func { return run }})
 	}
 	a := start(la, func(ctx context.Context, _ *Progress) (string, error) {
 		close(started)
@@ -265,5 +251,40 @@ func TestRunnerFollowerStatusesReadOnce(t *testing.T) {
 		if st.State != Succeeded || st.LastResult != st.Kind+" done" {
 			t.Fatalf("the follower reports %+v, want the leader's run", st)
 		}
+	}
+}
+
+// A follower forgets its entry of a family kind it asked the leader to
+// run when the leader's saved status has ended Keep ago, or is gone; the
+// store is the leader's to prune, not the follower's.
+func TestRunnerFamilyPruneOnFollower(t *testing.T) {
+	clock := newFakeClock()
+	shared := newMemStore()
+	b := startFamily(t, Options{Store: replicaStore{shared, newFakeLeader(false)}, Leader: newFakeLeader(false), Clock: clock},
+		Family{Prefix: "repo-delete:", Make: func(string) Func { return nil }})
+	for _, kind := range []string{"repo-delete:x", "repo-delete:y"} {
+		if err := b.Trigger(kind); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The leader ran x; it forgot y already.
+	if err := shared.SaveStatus(context.Background(), Status{Kind: "repo-delete:x", State: Succeeded, Finished: clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	shared.mu.Lock()
+	delete(shared.m, "repo-delete:y")
+	shared.mu.Unlock()
+	clock.Advance(pruneEvery)
+	b.prune()
+	if got, want := listed(b), []string{"repo-delete:x"}; !slices.Equal(got, want) {
+		t.Fatalf("listed within Keep: %v, want %v", got, want)
+	}
+	clock.Advance(DefaultKeep)
+	b.prune()
+	if got := listed(b); len(got) != 0 {
+		t.Fatalf("listed after Keep: %v", got)
+	}
+	if got := shared.kinds(); !slices.Equal(got, []string{"repo-delete:x"}) {
+		t.Fatalf("the follower pruned the store: %v left", got)
 	}
 }

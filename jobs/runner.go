@@ -71,8 +71,12 @@ type Runner struct {
 	entries map[string]*entry
 	// families are registered before Start and only read after it.
 	families []Family
-	state    int           // runnerNew, runnerStarted, runnerStopped; guarded by mu
-	exited   chan struct{} // closed when every goroutine the Runner started has exited
+	// familyRuns counts each family's finished runs by outcome, index
+	// for index with families; guarded by mu.
+	familyRuns []map[State]int64
+	nextPrune  time.Time     // guarded by mu (prune.go)
+	state      int           // runnerNew, runnerStarted, runnerStopped; guarded by mu
+	exited     chan struct{} // closed when every goroutine the Runner started has exited
 
 	queue  chan *run
 	ctx    context.Context // parent of every run; cancelled by Stop
@@ -101,11 +105,9 @@ type entry struct {
 }
 
 type run struct {
-	e       *entry
-	fn      Func
-	timeout time.Duration
-	ctx     context.Context
-	cancel  context.CancelFunc
+	e      *entry
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // NewRunner returns a Runner with no jobs.
@@ -233,6 +235,9 @@ func (r *Runner) load(ctx context.Context, e *entry) error {
 // family. It returns ErrRunning when one is already queued or running,
 // ErrBusy when the run queue is full.
 func (r *Runner) Trigger(kind string) error {
+	if r.IsFamily(kind) {
+		r.prune()
+	}
 	r.mu.Lock()
 	// A family's entries are made once started: Start adopts only the
 	// registered kinds.
@@ -246,11 +251,18 @@ func (r *Runner) Trigger(kind string) error {
 		}
 		return ErrUnknownJob
 	}
+	if testHookLookedUp != nil {
+		testHookLookedUp()
+	}
 	if r.leaderOnly(e) && !r.leading() {
 		return r.request(e)
 	}
-	return r.enqueue(e, e.job.Run, e.job.Timeout)
+	return r.enqueue(e)
 }
+
+// testHookLookedUp, set by a test, runs in Trigger between finding the
+// kind's entry and queueing its run: the window a prune can fall in.
+var testHookLookedUp func()
 
 func (r *Runner) stateErr() error {
 	if r.state == runnerStopped {
@@ -259,12 +271,21 @@ func (r *Runner) stateErr() error {
 	return ErrNotStarted
 }
 
-func (r *Runner) enqueue(e *entry, fn Func, timeout time.Duration) error {
+// enqueue queues a run of e's job. e is looked up again here: a family
+// kind's entry found before the lock was taken may have been pruned since
+// (it is put back) or replaced by a newer one (which is used), so that a
+// kind never has two entries, nor two runs.
+func (r *Runner) enqueue(e *entry) error {
 	r.mu.Lock()
 	if r.state != runnerStarted {
 		err := r.stateErr()
 		r.mu.Unlock()
 		return err
+	}
+	if cur, ok := r.entries[e.job.Kind]; ok {
+		e = cur
+	} else {
+		r.entries[e.job.Kind] = e
 	}
 	if e.status.Active() {
 		r.mu.Unlock()
@@ -272,7 +293,7 @@ func (r *Runner) enqueue(e *entry, fn Func, timeout time.Duration) error {
 	}
 	ctx, cancel := context.WithCancel(r.ctx)
 	select {
-	case r.queue <- &run{e: e, fn: fn, timeout: timeout, ctx: ctx, cancel: cancel}:
+	case r.queue <- &run{e: e, ctx: ctx, cancel: cancel}:
 	default:
 		r.mu.Unlock()
 		cancel()
@@ -324,9 +345,9 @@ func (r *Runner) execute(x *run) {
 	r.persist(e)
 
 	ctx := x.ctx
-	if x.timeout > 0 {
+	if e.job.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, x.timeout)
+		ctx, cancel = context.WithTimeout(ctx, e.job.Timeout)
 		defer cancel()
 	}
 	var (
@@ -334,7 +355,7 @@ func (r *Runner) execute(x *run) {
 		err error
 		c   panics.Catcher
 	)
-	c.Try(func() { res, err = x.fn(ctx, &Progress{r: r, e: e}) })
+	c.Try(func() { res, err = e.job.Run(ctx, &Progress{r: r, e: e}) })
 	if p := c.Recovered(); p != nil {
 		err = &PanicError{Value: p.Value, Stack: p.Stack}
 	}
@@ -362,6 +383,10 @@ func (r *Runner) finishLocked(e *entry, res string, err error, cancelled bool) {
 		s.State, s.LastError = Failed, err.Error()
 	}
 	e.cancel = nil
+	fam, inFamily := r.familyIndex(e.job.Kind)
+	if inFamily {
+		r.familyRuns[fam][s.State]++
+	}
 	// Waiters are released only once the final status is saved, so what
 	// Wait returns is also what a restart would load. A run enqueued in
 	// between gets an idle channel of its own.
@@ -372,6 +397,9 @@ func (r *Runner) finishLocked(e *entry, res string, err error, cancelled bool) {
 	close(idle)
 	if r.opts.OnFinish != nil {
 		r.opts.OnFinish(st)
+	}
+	if inFamily {
+		r.prune()
 	}
 }
 
@@ -446,7 +474,7 @@ func (r *Runner) schedule(e *entry) {
 		// ErrRunning: the previous run is still going; skip this tick.
 		// A replica that does not lead skips it too: the leader runs it.
 		if !r.leaderOnly(e) || r.leading() {
-			_ = r.enqueue(e, e.job.Run, e.job.Timeout)
+			_ = r.enqueue(e)
 		}
 		next = r.opts.Clock.Now().Add(e.job.Every)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -120,6 +122,26 @@ func (s *memStore) SaveStatus(_ context.Context, st Status) error {
 	}
 	s.m[st.Kind] = st
 	return nil
+}
+
+// PruneStatuses makes memStore a StatusPruner.
+func (s *memStore) PruneStatuses(_ context.Context, prefix string, before time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for kind, st := range s.m {
+		if strings.HasPrefix(kind, prefix) && st.EndedBefore(before) {
+			delete(s.m, kind)
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (s *memStore) kinds() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.m))
 }
 
 func (s *memStore) get(kind string) Status {
@@ -439,4 +461,185 @@ func TestRunnerStoreFailureDoesNotFailJob(t *testing.T) {
 		t.Fatalf("%+v", s)
 	}
 	wait.For(t, "store errors reported", func() bool { return reported.Load() >= 2 })
+}
+
+// startFamily starts a Runner with one family, stopped at the test's end.
+func startFamily(t *testing.T, o Options, f Family) *Runner {
+	t.Helper()
+	r := NewRunner(o)
+	if err := r.RegisterFamily(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Stop(context.Background()) })
+	return r
+}
+
+func listed(r *Runner) []string {
+	var kinds []string
+	for _, st := range r.Statuses() {
+		kinds = append(kinds, st.Kind)
+	}
+	return kinds
+}
+
+// A family kind's status is listed, and kept in the store, for Keep after
+// its run ended, failed runs too; then the kind is forgotten in both, and
+// triggering it again starts afresh. Families counts every run.
+func TestRunnerFamilyPrune(t *testing.T) {
+	clock := newFakeClock()
+	store := newMemStore()
+	r := startFamily(t, Options{Clock: clock, Store: store}, Family{Prefix: "repo-delete:", Keep: 10 * time.Minute, Make: func(arg string) Func {
+		return func(context.Context, *Progress) (string, error) {
+			if arg == "bad" {
+				return "", errors.New("no such repository")
+			}
+			return "deleted " + arg, nil
+		}
+	}})
+	run := func(kind string) Status {
+		t.Helper()
+		if err := r.Trigger(kind); err != nil {
+			t.Fatal(err)
+		}
+		return waitRun(t, r, kind)
+	}
+	run("repo-delete:a")
+	run("repo-delete:bad")
+	clock.Advance(5 * time.Minute)
+	run("repo-delete:b")
+	want := []string{"repo-delete:a", "repo-delete:b", "repo-delete:bad"}
+	if got := listed(r); !slices.Equal(got, want) {
+		t.Fatalf("listed within Keep: %v, want %v", got, want)
+	}
+	clock.Advance(6 * time.Minute) // a and bad ended 11 minutes ago, b 6
+	run("repo-delete:c")
+	want = []string{"repo-delete:b", "repo-delete:c"}
+	if got := listed(r); !slices.Equal(got, want) {
+		t.Fatalf("listed after Keep: %v, want %v", got, want)
+	}
+	if got := store.kinds(); !slices.Equal(got, want) {
+		t.Fatalf("stored after Keep: %v, want %v", got, want)
+	}
+	if st, ok := r.Status("repo-delete:a"); ok {
+		t.Fatalf("status of a forgotten kind: %+v", st)
+	}
+	if st := run("repo-delete:a"); st.State != Succeeded || st.Runs != 1 {
+		t.Fatalf("a forgotten kind triggered again: %+v", st)
+	}
+	fams := r.Families()
+	if len(fams) != 1 || fams[0].Prefix != "repo-delete:" || fams[0].Active != 0 ||
+		fams[0].Runs[Succeeded] != 4 || fams[0].Runs[Failed] != 1 {
+		t.Fatalf("Families() = %+v", fams)
+	}
+}
+
+// Triggers of the same family kinds racing with the pruning that forgets
+// them: never two runs of one kind at once, and every accepted trigger
+// runs exactly once (a trigger whose entry was pruned between its lookup
+// and its enqueue must neither be lost nor start a second entry).
+func TestRunnerFamilyPruneRace(t *testing.T) {
+	clock := newFakeClock()
+	var running [2]atomic.Int32
+	r := startFamily(t, Options{Clock: clock, Store: newMemStore()}, Family{Prefix: "k:", Keep: time.Nanosecond, Make: func(arg string) Func {
+		i := int(arg[0] - '0')
+		return func(context.Context, *Progress) (string, error) {
+			if n := running[i].Add(1); n > 1 {
+				t.Errorf("kind k:%s: %d runs at once", arg, n)
+			}
+			running[i].Add(-1)
+			return "", nil
+		}
+	}})
+	var accepted atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 300 {
+				switch err := r.Trigger(fmt.Sprintf("k:%d", (g+i)%2)); {
+				case err == nil:
+					accepted.Add(1)
+				case !errors.Is(err, ErrRunning):
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	ticked := make(chan struct{})
+	go func() {
+		defer close(ticked)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				clock.Advance(pruneEvery)
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	<-ticked
+	finished := func() int64 {
+		f := r.Families()[0]
+		if f.Active > 0 {
+			return -1
+		}
+		var n int64
+		for _, c := range f.Runs {
+			n += c
+		}
+		return n
+	}
+	wait.For(t, "every accepted run to finish", func() bool { return finished() == accepted.Load() })
+	t.Logf("%d triggers accepted and run", accepted.Load())
+}
+
+// The window the race test can only hope to hit: a trigger found a kind's
+// ended entry, then, before it queued the run, the entry was pruned and
+// another trigger made a new one and started it. The first trigger must
+// see that run (ErrRunning), not start a second one on the old entry.
+func TestRunnerTriggerAfterPrune(t *testing.T) {
+	clock := newFakeClock()
+	release := make(chan struct{})
+	var runs atomic.Int32
+	r := startFamily(t, Options{Clock: clock, Store: newMemStore()}, Family{Prefix: "k:", Keep: time.Minute, Make: func(string) Func {
+		return func(context.Context, *Progress) (string, error) {
+			if runs.Add(1) > 1 {
+				<-release
+			}
+			return "", nil
+		}
+	}})
+	if err := r.Trigger("k:a"); err != nil {
+		t.Fatal(err)
+	}
+	waitRun(t, r, "k:a")
+	// Not yet time for the next prune: the first trigger's own prune
+	// leaves the ended entry for it to find; the hook's then removes it.
+	clock.Advance(pruneEvery / 2)
+	var hooked atomic.Bool // the hook runs again inside the second trigger
+	testHookLookedUp = func() {
+		if hooked.CompareAndSwap(false, true) {
+			clock.Advance(time.Minute + pruneEvery)
+			r.prune()
+			if err := r.Trigger("k:a"); err != nil {
+				t.Errorf("the second trigger: %v", err)
+			}
+		}
+	}
+	defer func() { testHookLookedUp = nil }()
+	if err := r.Trigger("k:a"); !errors.Is(err, ErrRunning) {
+		t.Errorf("the first trigger, its entry pruned and replaced: %v, want ErrRunning", err)
+	}
+	close(release)
+	waitRun(t, r, "k:a")
+	if n := runs.Load(); n != 2 {
+		t.Fatalf("%d runs, want 2 (the first trigger's, then the second's)", n)
+	}
 }

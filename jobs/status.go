@@ -44,6 +44,17 @@ type Status struct {
 // Active reports whether a run is queued or running.
 func (s Status) Active() bool { return s.State == Queued || s.State == Running }
 
+// EndedBefore reports whether the last run finished (succeeded, failed or
+// was cancelled) before t, and will not run again on its own as an
+// Interrupted one will.
+func (s Status) EndedBefore(t time.Time) bool {
+	switch s.State {
+	case Succeeded, Failed, Cancelled:
+		return !s.Finished.IsZero() && s.Finished.Before(t)
+	}
+	return false
+}
+
 // StatusStore persists job statuses so they survive restarts. The caller
 // provides it (mcr keeps them in Badger under g/); a nil store keeps them in
 // memory only. Save is called on every state change and, throttled, on

@@ -100,7 +100,12 @@ func Open(o Options) (*Badger, error) {
 		// block straight from the table's memory map: no cache to fill,
 		// no decompression on the read path.
 		WithCompression(options.None).
-		WithBlockCacheSize(0)
+		WithBlockCacheSize(0).
+		// Badger's metrics are expvar maps updated on every Get (per
+		// level, keyed by strings) and every write: about 1 % of a
+		// mount's CPU (docs/benchmarks.md), for counters nothing
+		// reads (http/metrics measures the store's files itself).
+		WithMetricsEnabled(false)
 	if o.InMemory {
 		opts = opts.WithInMemory(true).WithDir("").WithValueDir("")
 	}

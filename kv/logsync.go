@@ -28,6 +28,10 @@ import (
 // appeared: once a newer log exists, Badger writes no more to the older
 // one, so one sync after that moment covers it for good.
 //
+// The directory is listed again only when a file appeared in it or left
+// it since the last listing (dirWatch, logwatch_linux.go); between
+// rotations a sync is one fdatasync of the newest memtable log.
+//
 // Syncs run one at a time (flush.Group), so the maps need no lock.
 type logSync struct {
 	dir string
@@ -37,45 +41,73 @@ type logSync struct {
 	vlog   atomic.Bool
 	sealed map[string]bool     // older logs synced since a newer appeared
 	open   map[string]*os.File // the newest logs, kept open between syncs
-	// datasync is the sync of one file; tests record the files here.
+	// watch reports changes to the directory; nil: list on every sync.
+	watch *dirWatch
+	// mems and vlogs are the logs of the last listing, oldest first;
+	// listed says they are current (until watch reports a change).
+	mems, vlogs []string
+	listed      bool
+	// datasync is the sync of one file, readDir the listing; tests
+	// record the files and count the listings here.
 	datasync func(*os.File) error
+	readDir  func(string) ([]os.DirEntry, error)
 }
 
 func newLogSync(dir string) *logSync {
-	return &logSync{dir: dir, sealed: map[string]bool{}, open: map[string]*os.File{}, datasync: datasync}
+	l := &logSync{dir: dir, sealed: map[string]bool{}, open: map[string]*os.File{}, datasync: datasync, readDir: os.ReadDir}
+	if w, err := watchDir(dir); err == nil {
+		l.watch = w
+	}
+	return l
 }
 
 // sync makes every commit applied before it durable.
 func (l *logSync) sync() error {
-	entries, err := os.ReadDir(l.dir)
-	if err != nil {
-		return err
-	}
-	var mems, vlogs []string
-	for _, e := range entries {
-		switch filepath.Ext(e.Name()) {
-		case ".mem":
-			mems = append(mems, e.Name())
-		case ".vlog":
-			vlogs = append(vlogs, e.Name())
+	// The watch is drained before the listing: a log created after it
+	// leaves an event for the next sync.
+	if !l.listed || l.watch == nil || l.watch.changed() {
+		if err := l.list(); err != nil {
+			return err
 		}
 	}
-	err = l.syncLogs(mems)
+	err := l.syncLogs(l.mems)
 	if l.vlog.Swap(false) {
-		err = errors.Join(err, l.syncLogs(vlogs))
+		err = errors.Join(err, l.syncLogs(l.vlogs))
 	}
-	l.forget(mems, vlogs)
 	return err
 }
 
-// syncLogs syncs the newest of one kind of logs and the older ones not
-// synced since a newer one appeared.
-func (l *logSync) syncLogs(names []string) error {
+// list reads the directory's logs into mems and vlogs.
+func (l *logSync) list() error {
+	l.listed = false
+	entries, err := l.readDir(l.dir)
+	if err != nil {
+		return err
+	}
+	l.mems, l.vlogs = l.mems[:0], l.vlogs[:0]
+	for _, e := range entries {
+		switch filepath.Ext(e.Name()) {
+		case ".mem":
+			l.mems = append(l.mems, e.Name())
+		case ".vlog":
+			l.vlogs = append(l.vlogs, e.Name())
+		}
+	}
 	// Badger names logs by a zero-padded number: order by length, then
 	// name, is the numeric order even past the padding.
-	slices.SortFunc(names, func(a, b string) int {
-		return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
-	})
+	for _, names := range [][]string{l.mems, l.vlogs} {
+		slices.SortFunc(names, func(a, b string) int {
+			return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
+		})
+	}
+	l.forget(l.mems, l.vlogs)
+	l.listed = true
+	return nil
+}
+
+// syncLogs syncs the newest of one kind of logs (names, oldest first) and
+// the older ones not synced since a newer one appeared.
+func (l *logSync) syncLogs(names []string) error {
 	for i, name := range names {
 		newest := i == len(names)-1
 		if !newest && l.sealed[name] {
@@ -137,10 +169,14 @@ func (l *logSync) forget(lists ...[]string) {
 	}
 }
 
-// close releases the logs kept open.
+// close releases the logs kept open and the watch.
 func (l *logSync) close() {
 	for n, f := range l.open {
 		_ = f.Close()
 		delete(l.open, n)
+	}
+	if l.watch != nil {
+		l.watch.close()
+		l.watch = nil
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -80,5 +81,119 @@ func TestGroupSyncCoversEveryLog(t *testing.T) {
 	}
 	if got := set("again", []byte("v")); !slices.Equal(got, []string{newest}) {
 		t.Fatalf("next commit synced %v, want only %s", got, newest)
+	}
+}
+
+// TestLogSyncListsOnChange checks that a sync lists Badger's directory
+// only after a file appeared in it or left it, and syncs the same logs as
+// listing every time: a log created or renamed into place is found by the
+// next sync, a removed one forgotten.
+func TestLogSyncListsOnChange(t *testing.T) {
+	for _, watched := range []bool{true, false} {
+		t.Run(fmt.Sprintf("watched=%v", watched), func(t *testing.T) {
+			dir := t.TempDir()
+			touch := func(name string) { touchIn(t, dir, name) }
+			touch("000001.mem")
+			touch("000001.vlog")
+			l := newLogSync(dir)
+			defer l.close()
+			if !watched && l.watch != nil {
+				l.watch.close()
+				l.watch = nil
+			} else if watched && l.watch == nil && runtime.GOOS == "linux" {
+				t.Fatal("no directory watch on linux")
+			}
+			listings := 0
+			l.readDir = func(d string) ([]os.DirEntry, error) {
+				listings++
+				return os.ReadDir(d)
+			}
+			var synced []string
+			l.datasync = func(f *os.File) error {
+				synced = append(synced, filepath.Base(f.Name()))
+				return nil
+			}
+			steps := []struct {
+				change  func()
+				synced  []string
+				listing bool // a watched sync lists the directory
+			}{
+				{nil, []string{"000001.mem"}, true},
+				{nil, []string{"000001.mem"}, false},
+				{func() { touch("000002.mem") }, []string{"000001.mem", "000002.mem"}, true},
+				{nil, []string{"000002.mem"}, false},
+				{func() { _ = os.Remove(filepath.Join(dir, "000001.mem")) }, []string{"000002.mem"}, true},
+				{func() {
+					touch("next.tmp")
+					_ = os.Rename(filepath.Join(dir, "next.tmp"), filepath.Join(dir, "000003.mem"))
+				}, []string{"000002.mem", "000003.mem"}, true},
+				{func() { l.vlog.Store(true) }, []string{"000003.mem", "000001.vlog"}, false},
+			}
+			for i, st := range steps {
+				if st.change != nil {
+					st.change()
+				}
+				synced, listings = nil, 0
+				if err := l.sync(); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(synced, st.synced) {
+					t.Fatalf("step %d synced %v, want %v", i, synced, st.synced)
+				}
+				if want := !watched || st.listing; (listings == 1) != want || listings > 1 {
+					t.Fatalf("step %d listed the directory %d times, want a listing: %v", i, listings, want)
+				}
+			}
+		})
+	}
+}
+
+// TestLogSyncDirectoryReplaced checks that a sync keeps finding new logs
+// after the watched directory was moved away and another created at its
+// path, which sends the watch no more events: from then on every sync
+// lists.
+func TestLogSyncDirectoryReplaced(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "meta")
+	touch := func(name string) { touchIn(t, dir, name) }
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	touch("000001.mem")
+	l := newLogSync(dir)
+	defer l.close()
+	var synced []string
+	l.datasync = func(f *os.File) error {
+		synced = append(synced, filepath.Base(f.Name()))
+		return nil
+	}
+	sync := func(want ...string) {
+		t.Helper()
+		synced = nil
+		if err := l.sync(); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(synced, want) {
+			t.Fatalf("synced %v, want %v", synced, want)
+		}
+	}
+	sync("000001.mem")
+	if err := os.Rename(dir, filepath.Join(parent, "old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	touch("000005.mem")
+	sync("000005.mem")
+	touch("000006.mem")
+	sync("000005.mem", "000006.mem")
+}
+
+// touchIn creates an empty file name in dir, as Badger creates a log.
+func touchIn(t *testing.T, dir, name string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/rs/zerolog"
 
 	"git.wntrmute.dev/kyle/mcr/engine/diskspace"
+	"git.wntrmute.dev/kyle/mcr/kv"
 )
 
 // The disk-space defaults (docs/operations.md, "Disk space").
@@ -145,4 +147,30 @@ func canClose(m *diskspace.Monitor, log zerolog.Logger) bool {
 	log.Error().Str("free", humanize.IBytes(free)).Str("needed", humanize.IBytes(closeHeadroom)).
 		Msg("metadata disk full: not closing the metadata store (its log is replayed at the next start)")
 	return false
+}
+
+// storeCloseTimeout bounds closing the metadata store once everything
+// else has stopped. Badger retries a memtable flush that fails (its
+// directory deleted, a failing disk) every second, forever: past this the
+// process exits without it, as after a crash. What the flush was writing
+// is in Badger's synced log, replayed at the next start.
+const storeCloseTimeout = 10 * time.Second
+
+// closeStore closes store within timeout. Failing to, it returns an error
+// (mcrsrv exits non-zero) and leaves the close running while the process
+// exits.
+func closeStore(store kv.Store, timeout time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- store.Close() }()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("closing the metadata store: %w", err)
+		}
+		return nil
+	case <-t.C:
+		return fmt.Errorf("the metadata store did not close within %s; exited without it (its log is replayed at the next start)", timeout)
+	}
 }

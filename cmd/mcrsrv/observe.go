@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"git.wntrmute.dev/kyle/mcr/engine"
@@ -23,7 +24,10 @@ func newMetrics(store kv.Store, reg *engine.Registry, uploads *jobs.Pool, bg *ba
 			st := reg.ActorStats()
 			return st.Actors, st.Queued
 		},
-		Jobs: bg.Runner.Statuses,
+		Jobs: func() []jobs.Status {
+			return slices.DeleteFunc(bg.Runner.Statuses(), func(st jobs.Status) bool { return bg.Runner.IsFamily(st.Kind) })
+		},
+		JobFamilies: bg.Runner.Families,
 		Store: func() (lsm, vlog, other int64) {
 			u := metadataUsage(store)
 			return u.LSM, u.ValueLog, u.Other

@@ -67,7 +67,7 @@ func (b badgerLogger) Debugf(string, ...any)       {}
 // (SIGINT/SIGTERM), then shuts down in order (drainAndStop): drain, stop
 // accepting, let requests finish (bounded), stop the jobs and the actors,
 // close Badger.
-func serve(ctx context.Context, c Config) error {
+func serve(ctx context.Context, c Config) (err error) {
 	log := c.logger()
 	lctx, stopReload := context.WithCancel(ctx) // the certificate watcher ends with serve, on every return
 	defer stopReload()
@@ -106,8 +106,8 @@ func serve(ctx context.Context, c Config) error {
 		if !canClose(space, log) {
 			return
 		}
-		if err := store.Close(); err != nil {
-			log.Error().Err(err).Msg("closing metadata store")
+		if cerr := closeStore(store, storeCloseTimeout); err == nil {
+			err = cerr
 		}
 	}()
 	blobs, err := c.Storage.openBlobs(c.Data, barrier)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -267,5 +268,48 @@ func expectNotify(t *testing.T, sock *net.UnixConn, want string) {
 	}
 	if err != nil || string(buf[:n]) != want {
 		t.Fatalf("notification %q, %v; want %s", buf[:n], err, want)
+	}
+}
+
+// TestStopsWithDataDirGone: a data directory deleted under a running
+// server, where Badger then retries its memtable flush forever, does not
+// keep the server from stopping: it exits 1 within storeCloseTimeout of the
+// rest of its stop and says why. Without the bound it never exits.
+func TestStopsWithDataDirGone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	const timeout = 2 * time.Second
+	data := t.TempDir()
+	srv := startServer(t, data, freePort(t), "MCR_HTTP_SHUTDOWN_TIMEOUT="+timeout.String(), "MCR_HTTP_DRAIN=0s")
+	// A blob's record, so the memtable has something to flush.
+	const size = 1 << 10
+	up := startUpload("http://"+srv.addr, "gone/data", digestOfPaced(3, size), newPacedBody(3, size, 1<<20), size)
+	if r := <-up.done; r.err != nil || r.status != http.StatusCreated {
+		t.Fatalf("upload: %d %v\n%s", r.status, r.err, srv.log)
+	}
+	if err := os.RemoveAll(data); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	signalled := time.Now()
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	go func() { exited <- srv.cmd.Wait() }()
+	limit := timeout + stopGrace + storeCloseTimeout + 10*time.Second
+	select {
+	case err := <-exited:
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Errorf("exit: %v, want status 1\n%s", err, srv.log)
+		}
+		if !strings.Contains(srv.log.String(), "did not close within") {
+			t.Errorf("the log does not say why it exited without closing the store:\n%s", srv.log)
+		}
+		t.Logf("exited %s after SIGTERM", time.Since(signalled).Round(time.Millisecond))
+	case <-time.After(limit):
+		_ = srv.cmd.Process.Kill()
+		t.Fatalf("still running %s after SIGTERM\n%s", limit, srv.log)
 	}
 }

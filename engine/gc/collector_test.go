@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -640,5 +641,47 @@ func TestDropCache(t *testing.T) {
 	e.clock.Add(2 * hour)
 	if rep := e.run(false); rep.Marked != first.Marked-2 || rep.Swept != 2 { // v2's config and own layer
 		t.Fatalf("after a delete and a drop: %+v, the first run %+v", rep, first)
+	}
+}
+
+// PruneStatuses deletes the saved statuses under the prefix whose run
+// ended before the cutoff, and nothing else: not a newer one, not one
+// queued, running or interrupted, not another kind's.
+func TestPruneStatuses(t *testing.T) {
+	e := newEnv(t, defaults())
+	s := NewStatusStore(e.store, nil)
+	cutoff := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	old, recent := cutoff.Add(-time.Hour), cutoff.Add(time.Hour)
+	sts := []jobs.Status{
+		{Kind: "repo-delete:done", State: jobs.Succeeded, Finished: old},
+		{Kind: "repo-delete:failed", State: jobs.Failed, Finished: old},
+		{Kind: "repo-delete:cancelled", State: jobs.Cancelled, Finished: old},
+		{Kind: "repo-delete:recent", State: jobs.Succeeded, Finished: recent},
+		{Kind: "repo-delete:queued", State: jobs.Queued, Finished: old},
+		{Kind: "repo-delete:running", State: jobs.Running, Finished: old},
+		{Kind: "repo-delete:interrupted", State: jobs.Interrupted, Finished: old},
+		{Kind: JobCollect, State: jobs.Succeeded, Finished: old},
+	}
+	for _, st := range sts {
+		if err := s.SaveStatus(e.ctx, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.PruneStatuses(e.ctx, RepoDeletePrefix, cutoff)
+	if err != nil || n != 3 {
+		t.Fatalf("pruned %d (%v), want 3", n, err)
+	}
+	left, err := s.LoadStatuses(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, st := range left {
+		kinds = append(kinds, st.Kind)
+	}
+	slices.Sort(kinds)
+	want := []string{JobCollect, "repo-delete:interrupted", "repo-delete:queued", "repo-delete:recent", "repo-delete:running"}
+	if !slices.Equal(kinds, want) {
+		t.Fatalf("left %v, want %v", kinds, want)
 	}
 }

@@ -19,7 +19,10 @@ type StatusStore struct {
 	lease *kv.Lease
 }
 
-var _ jobs.SharedStatusStore = StatusStore{}
+var (
+	_ jobs.SharedStatusStore = StatusStore{}
+	_ jobs.StatusPruner      = StatusStore{}
+)
 
 // NewStatusStore returns the job status store over store. lease is the
 // process's leader lease, which fences the leader's saves; nil on a store
@@ -83,6 +86,26 @@ func save(ctx context.Context, store kv.Store, st jobs.Status) error {
 		Done: st.Done, Total: st.Total, Note: st.Note, LastResult: st.LastResult, LastError: st.LastError, Runs: st.Runs,
 	}
 	return store.Update(ctx, func(t kv.Txn) error { return t.Set(kv.JobKey(st.Kind), rec.Encode()) })
+}
+
+// PruneStatuses implements jobs.StatusPruner: one transaction over
+// g/j/<prefix>, fenced by the lease like the leader's saves.
+func (s StatusStore) PruneStatuses(ctx context.Context, prefix string, before time.Time) (int, error) {
+	store := s.kv
+	if s.lease != nil {
+		store = kv.Fenced(s.kv, s.lease)
+	}
+	var n int
+	err := store.Update(ctx, func(t kv.Txn) error {
+		var err error
+		n, err = kv.DeleteWhere(t, kv.JobKey(prefix), func(k, v []byte) bool {
+			rec, err := kv.DecodeJob(v)
+			// A record that does not decode is left as it is.
+			return err == nil && status(kv.Suffix(k, kv.JobPrefix()), rec).EndedBefore(before)
+		})
+		return err
+	})
+	return n, err
 }
 
 // RequestRun implements jobs.SharedStatusStore: kind's record becomes

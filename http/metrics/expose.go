@@ -37,6 +37,8 @@ var help = map[string]string{
 	"mcr_job_last_failed":                                   "1 when the job's last run failed.",
 	"mcr_job_last_duration_seconds":                         "Duration of the job's last finished run.",
 	"mcr_job_last_reclaimed_bytes":                          "Disk space the last run of a collecting job freed (a dry run: would free).",
+	"mcr_job_family_runs_total":                             "Finished runs of a family of one-off jobs (repo-delete: one kind per repository) in this process, by outcome.",
+	"mcr_job_family_active":                                 "Runs of a job family queued or running in this process.",
 	"mcr_storage_size_bytes":                                "Size of a filesystem the registry writes, by the directories on it.",
 	"mcr_storage_free_bytes":                                "Free space usable for data on a filesystem (the metadata store's reserve not counted).",
 	"mcr_storage_floor_bytes":                               "Free-space floor in force: below it writes that add data are refused (507).",

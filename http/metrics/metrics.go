@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,8 +24,13 @@ type Sources struct {
 	Uploads func() jobs.PoolStats
 	// Actors reports the live repository actors and their queued messages.
 	Actors func() (actors, queued int)
-	// Jobs reports the background jobs, one status per kind.
+	// Jobs reports the background jobs, one status per kind: the
+	// registered kinds, not a family's (one per argument, e.g. per
+	// repository deleted), which JobFamilies counts instead so that no
+	// label takes an unbounded set of values.
 	Jobs func() []jobs.Status
+	// JobFamilies reports each job family's runs in this process.
+	JobFamilies func() []jobs.FamilyStats
 	// Store reports the metadata store's disk usage in allocated bytes:
 	// LSM tables, value log, and the rest (memtable logs, manifest).
 	Store func() (lsm, vlog, other int64)
@@ -200,6 +206,9 @@ func (m *Metrics) writeSources(w io.Writer) {
 	if f := m.src.Jobs; f != nil {
 		writeJobs(w, f())
 	}
+	if f := m.src.JobFamilies; f != nil {
+		writeJobFamilies(w, f())
+	}
 	if f := m.src.Disk; f != nil {
 		writeDisk(w, f)
 	}
@@ -229,6 +238,26 @@ func writeJobs(w io.Writer, sts []jobs.Status) {
 		if r, ok := reclaimed(st); ok {
 			vm.WriteGaugeUint64(w, "mcr_job_last_reclaimed_bytes"+label(st), uint64(max(r, 0)))
 		}
+	}
+}
+
+// familyOutcomes are the ends a family run can have, each always
+// exposed so that a rate over any of them starts from 0.
+var familyOutcomes = [...]jobs.State{jobs.Succeeded, jobs.Failed, jobs.Cancelled, jobs.Interrupted}
+
+// writeJobFamilies writes a family's runs by outcome and its active runs,
+// labelled by the family's prefix without its separator ("repo-delete").
+func writeJobFamilies(w io.Writer, fams []jobs.FamilyStats) {
+	label := func(f jobs.FamilyStats) string {
+		return "{family=" + strconv.Quote(strings.TrimRight(f.Prefix, ":/-_."))
+	}
+	for _, f := range fams {
+		for _, o := range familyOutcomes {
+			vm.WriteCounterUint64(w, "mcr_job_family_runs_total"+label(f)+`,outcome="`+string(o)+`"}`, uint64(max(f.Runs[o], 0)))
+		}
+	}
+	for _, f := range fams {
+		vm.WriteGaugeUint64(w, "mcr_job_family_active"+label(f)+"}", uint64(max(f.Active, 0)))
 	}
 }
 

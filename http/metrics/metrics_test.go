@@ -102,3 +102,16 @@ func wantLines(t *testing.T, out string, lines ...string) {
 		}
 	}
 }
+
+func TestJobFamilySeries(t *testing.T) {
+	m := New(Sources{JobFamilies: func() []jobs.FamilyStats {
+		return []jobs.FamilyStats{{Prefix: "repo-delete:", Active: 2, Runs: map[jobs.State]int64{jobs.Succeeded: 5, jobs.Failed: 1}}}
+	}})
+	wantLines(t, exposed(m),
+		`mcr_job_family_runs_total{family="repo-delete",outcome="succeeded"} 5`,
+		`mcr_job_family_runs_total{family="repo-delete",outcome="failed"} 1`,
+		`mcr_job_family_runs_total{family="repo-delete",outcome="cancelled"} 0`,
+		`mcr_job_family_runs_total{family="repo-delete",outcome="interrupted"} 0`,
+		`mcr_job_family_active{family="repo-delete"} 2`,
+	)
+}

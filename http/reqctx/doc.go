@@ -29,4 +29,8 @@
 // connection, since the client has gone, stalled, or is being shut out.
 // TestNoRequestCtxAsContext enforces the rule over every package under
 // http/.
+//
+// A body of 4 MiB or more is read with a receive low-water mark on its
+// socket (lowat.go), never above what the client has still to send, and
+// back at the kernel's default when the handler returns.
 package reqctx

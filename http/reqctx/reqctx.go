@@ -66,6 +66,10 @@ func (st *state) end() {
 	if st.timer != nil {
 		st.timer.Stop()
 	}
+	if st.body != nil {
+		// Before the connection reads its next request.
+		st.body.lowat.drop()
+	}
 	st.mu.Unlock()
 	st.cancel(errDone)
 }
@@ -134,10 +138,13 @@ func Body(ctx *fasthttp.RequestCtx) io.Reader {
 	if st == nil {
 		return b
 	}
+	b.lowat = newLowat(ctx.Conn(), b.declared)
 	st.body = b
 	if st.idle > 0 {
 		st.mu.Lock()
-		st.timer = time.AfterFunc(st.idle, st.watch)
+		// The first look at half the timeout: a quiet body's low-water
+		// mark is dropped then (lowat.go).
+		st.timer = time.AfterFunc(st.idle/2, st.watch)
 		st.mu.Unlock()
 	}
 	return b
@@ -154,6 +161,12 @@ func (st *state) watch() {
 		return
 	}
 	quiet := time.Since(st.start) - time.Duration(st.body.last.Load())
+	if st.body.reading.Load() && quiet >= st.idle/2 && st.body.lowat.drop() {
+		// What the client sent under the mark wakes the reader now:
+		// look again before cutting it off.
+		st.timer.Reset(st.idle / 4)
+		return
+	}
 	if !st.body.reading.Load() || quiet < st.idle {
 		st.timer.Reset(max(st.idle-quiet, st.idle/4))
 		return
@@ -171,6 +184,7 @@ type body struct {
 	r        io.Reader
 	st       *state
 	declared int64 // Content-Length, or negative when chunked
+	lowat    *lowat
 	n        atomic.Int64
 	// last is when a read began or bytes last arrived, as time since
 	// st.start; reading says a read is under way.
@@ -179,6 +193,9 @@ type body struct {
 }
 
 func (b *body) Read(p []byte) (int, error) {
+	if b.lowat != nil {
+		b.lowat.before(b.declared - b.n.Load())
+	}
 	if b.st != nil {
 		b.last.Store(int64(time.Since(b.st.start)))
 		b.reading.Store(true)

@@ -148,3 +148,7 @@ func (c *plainConn) ReadFrom(r io.Reader) (int64, error) {
 	}
 	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
+
+// NetConn is the socket, for reqctx's receive low-water mark, as
+// tls.Conn's NetConn is for tlsConn.
+func (c *plainConn) NetConn() net.Conn { return c.Conn }
