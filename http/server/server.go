@@ -69,12 +69,14 @@ type Options struct {
 }
 
 // DefaultMaxHeaderBytes holds what registry clients send with room to
-// spare: a request line and headers of 0.5–1 KiB, plus a bearer token of
+// spare: a request line and headers of 0.5–1 KiB, a bearer token of
 // about 0.5 KiB and 0.1 KiB per granted scope (mcr's tokens: 5.3 KiB for
-// 50 repositories), the limit nginx puts on one header line. It was
-// 16 KiB: 8 KiB more per open connection, 4 MiB for the 512 idle ones a
-// benchmark client keeps (docs/benchmarks.md, "Memory, third pass").
-const DefaultMaxHeaderBytes = 8 << 10
+// 50 repositories), and what proxies and single-sign-on gateways in front
+// add (forwarding headers, session cookies of several KiB). 8 KiB would
+// keep 4 MiB less for 512 open connections (docs/benchmarks.md, "Memory,
+// third pass"), and answer 431 to a client that worked before:
+// http.max_header_size lowers it where every client is known.
+const DefaultMaxHeaderBytes = 16 << 10
 
 // adminPrefix is where the admin API's paths start.
 const adminPrefix = apiv1.Prefix + "/"
