@@ -31,21 +31,26 @@ const (
 	lowatSlack = 128 << 10
 )
 
-// lowat is a request body's receive low-water mark.
+// lowat is a request body's receive low-water mark; nil for a body that
+// gets none (not a socket, a small body: most requests), so they allocate
+// nothing for it.
 type lowat struct {
-	conn syscall.RawConn // nil: no mark (not a socket, a small body)
+	conn syscall.RawConn
 	mu   sync.Mutex
 	mark int  // as set on the socket; 1 is the kernel's default
 	off  bool // dropped for good: a quiet body, or the request ended
 }
 
-// newLowat is the mark of a body of declared bytes read from c.
+// newLowat is the mark of a body of declared bytes read from c, or nil.
 func newLowat(c net.Conn, declared int64) *lowat {
-	l := &lowat{mark: 1}
-	if declared >= lowatMin && canLowat {
-		l.conn = rawConn(c)
+	if declared < lowatMin || !canLowat {
+		return nil
 	}
-	return l
+	rc := rawConn(c)
+	if rc == nil {
+		return nil
+	}
+	return &lowat{conn: rc, mark: 1}
 }
 
 // rawConn is the socket under c and the server's wrappers of it (which
@@ -70,7 +75,7 @@ func rawConn(c net.Conn) syscall.RawConn {
 
 // before is called before each read, with the declared bytes not yet read.
 func (l *lowat) before(unread int64) {
-	if l.conn == nil {
+	if l == nil {
 		return
 	}
 	want := 1
@@ -86,7 +91,7 @@ func (l *lowat) before(unread int64) {
 
 // drop sets the mark back to 1 for good, and says whether it was raised.
 func (l *lowat) drop() bool {
-	if l.conn == nil {
+	if l == nil {
 		return false
 	}
 	l.mu.Lock()

@@ -47,14 +47,14 @@ func TestLowatTail(t *testing.T) {
 	defer srv.Close()
 
 	const declared, tail = lowatMin, 100 << 10
-	if l := newLowat(srv, lowatMin-1); l.conn != nil {
+	if l := newLowat(srv, lowatMin-1); l != nil {
 		t.Fatal("a mark for a body under lowatMin")
 	}
-	if l := newLowat(struct{ net.Conn }{srv}, declared); l.conn != nil {
+	if l := newLowat(struct{ net.Conn }{srv}, declared); l != nil {
 		t.Fatal("a mark for a connection that hides its socket")
 	}
 	l := newLowat(srv, declared)
-	if l.conn == nil {
+	if l == nil {
 		t.Fatal("no mark for a large body on a TCP connection")
 	}
 	body := make([]byte, declared)

@@ -67,8 +67,7 @@ func (st *state) end() {
 		st.timer.Stop()
 	}
 	if st.body != nil {
-		// Before the connection reads its next request.
-		st.body.lowat.drop()
+		st.body.lowat.drop() // before the connection reads its next request
 	}
 	st.mu.Unlock()
 	st.cancel(errDone)
@@ -193,9 +192,7 @@ type body struct {
 }
 
 func (b *body) Read(p []byte) (int, error) {
-	if b.lowat != nil {
-		b.lowat.before(b.declared - b.n.Load())
-	}
+	b.lowat.before(b.declared - b.n.Load())
 	if b.st != nil {
 		b.last.Store(int64(time.Since(b.st.start)))
 		b.reading.Store(true)
