@@ -157,7 +157,10 @@ const idleThreadsKept = 2
 // the scheduler hands its P to an idle thread, which the next goroutine
 // ends in turn. The signal stack is freed at once, the m and its g0 stack
 // when the runtime next starts a thread. Ending a thread something still
-// needs costs only a new one.
+// needs costs only a new one, with one exception: a child forked with a
+// parent-death signal is killed when its forking thread ends. mcrsrv
+// forks none; the test binaries that run this beside PostgreSQL and S3
+// servers fork them through kv/pgtest/spawn, from a thread never ended.
 func trimThreads(keep int) {
 	var wg sync.WaitGroup
 	for range threads() - keep {

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"git.wntrmute.dev/kyle/mcr/kv/pgtest/spawn"
 )
 
 // RequiredEnv, when set to 1, turns a missing PostgreSQL into a failure
@@ -144,11 +146,11 @@ func (s *Server) start() error {
 	}
 	s.cmd = s.command("postgres", args...)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	s.cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	// A group of its own, so that Kill takes the backends with the
-	// postmaster, as losing the machine would.
+	// postmaster, as losing the machine would. spawn.Start kills it if
+	// the test binary dies first.
 	s.cmd.SysProcAttr.Setpgid = true
-	if err := s.cmd.Start(); err != nil {
+	if err := spawn.Start(s.cmd); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	cmd, done := s.cmd, s.done

@@ -9,11 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"git.wntrmute.dev/kyle/mcr/kv/pgtest/spawn"
 )
 
 // Credentials of the servers' root account, and the region they sign for.
@@ -135,15 +136,14 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.dir
-	// The kernel ends the server if this process dies first.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	log, err := os.OpenFile(s.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
 	defer log.Close() // the child keeps its own descriptor
 	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	// The kernel ends the server if this process dies first.
+	if err := spawn.Start(cmd); err != nil {
 		return fmt.Errorf("%s: %w", s.Kind, err)
 	}
 	s.cmd, s.exited = cmd, make(chan error, 1)
