@@ -71,6 +71,45 @@ func TestReadBackCaches(t *testing.T) {
 	}
 }
 
+// TestReadBackWhileWriting checks that the bytes written direct are read
+// back while the upload goes on, every readBackEvery, so that a pull the
+// moment the push is acknowledged finds them cached: before Sync, the
+// first readBackEvery bytes of a body a little longer are in the page
+// cache; after it, all of them.
+func TestReadBackWhileWriting(t *testing.T) {
+	dir := t.TempDir()
+	s := &FS{uploads: dir}
+	path := filepath.Join(dir, "staging")
+	f, err := s.openStaging(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.AllowDirect()
+	const step = 4 << 20
+	buf := AlignedBuffer(step)
+	for written := 0; written < readBackEvery+2*step; written += step {
+		if _, err := f.Write(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !f.wroteDirect {
+		t.Skip("the temporary directory's filesystem refuses O_DIRECT")
+	}
+	wait.For(t, "the read-back to finish", func() bool { return len(readBacks) == 0 })
+	total := float64(readBackEvery + 2*step)
+	if got, want := residentShare(t, path), readBackEvery/total; got < want {
+		t.Fatalf("before Sync: %.0f%% of the file in the page cache, want the first %.0f%%", 100*got, 100*want)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, "the read-back to finish", func() bool { return len(readBacks) == 0 })
+	if got := residentShare(t, path); got < 1 {
+		t.Fatalf("after Sync: %.0f%% of the file in the page cache, want all of it", 100*got)
+	}
+}
+
 // residentShare is the share of path's pages in the page cache
 // (mincore(2) over a read-only mapping, which reads nothing).
 func residentShare(t *testing.T, path string) float64 {
