@@ -2,11 +2,14 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,6 +186,88 @@ func TestPlainListenerKeepsSendfile(t *testing.T) {
 	}
 	if _, ok := c.(io.ReaderFrom); !ok {
 		t.Fatalf("%T hides the TCP connection's ReadFrom", c)
+	}
+}
+
+// TestCopiesBody: a body of copyMin bytes or more to a loopback client
+// is copied; a smaller one, one to another machine, or a stream of no
+// declared length goes to sendfile.
+func TestCopiesBody(t *testing.T) {
+	lr := func(n int64) io.Reader { return &io.LimitedReader{R: strings.NewReader(""), N: n} }
+	for _, tc := range []struct {
+		remote string
+		body   io.Reader
+		want   bool
+	}{
+		{"127.0.0.1:40000", lr(copyMin), true},
+		{"127.0.0.2:40000", lr(256 << 20), true},
+		{"[::1]:40000", lr(copyMin), true},
+		{"127.0.0.1:40000", lr(copyMin - 1), false},
+		{"192.0.2.7:40000", lr(256 << 20), false},
+		{"[2001:db8::1]:40000", lr(256 << 20), false},
+		{"127.0.0.1:40000", strings.NewReader("no declared length"), false},
+	} {
+		addr, err := net.ResolveTCPAddr("tcp", tc.remote)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := copiesBody(addr, tc.body); got != tc.want {
+			t.Errorf("copiesBody(%s, %T) = %v, want %v", tc.remote, tc.body, got, tc.want)
+		}
+	}
+}
+
+// TestLoopbackCopySendsBody: a large file body sent through the wrapped
+// connection's ReadFrom to a loopback client (the copy) arrives whole and
+// in order, stops at the declared length, and is accounted as fasthttp
+// expects: the count returned, the LimitedReader used up.
+func TestLoopbackCopySendsBody(t *testing.T) {
+	body := make([]byte, 3*copyMin+12345)
+	for i := range body {
+		body[i] = byte(i * 7 / 3)
+	}
+	path := filepath.Join(t.TempDir(), "blob")
+	if err := os.WriteFile(path, append(body, "past the declared length"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped := Listener(ln, nil, zerolog.Nop())
+	defer wrapped.Close()
+	received := make(chan []byte, 1)
+	go func() {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Error(err)
+			received <- nil
+			return
+		}
+		defer c.Close()
+		got, _ := io.ReadAll(c)
+		received <- got
+	}()
+	c, err := wrapped.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lr := &io.LimitedReader{R: f, N: int64(len(body))}
+	if !copiesBody(c.RemoteAddr(), lr) {
+		t.Fatalf("a %d-byte body to %s is not copied", lr.N, c.RemoteAddr())
+	}
+	n, err := c.(io.ReaderFrom).ReadFrom(lr)
+	_ = c.Close()
+	if err != nil || n != int64(len(body)) || lr.N != 0 {
+		t.Fatalf("ReadFrom = %d, %v; %d left; want %d, nil, 0", n, err, lr.N, len(body))
+	}
+	if got := <-received; !bytes.Equal(got, body) {
+		t.Fatalf("client received %d bytes, not the %d of the body", len(got), len(body))
 	}
 }
 
