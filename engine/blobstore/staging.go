@@ -140,10 +140,11 @@ func (f *File) startWriteback() {
 
 // Sync makes everything written durable: an fsync, or with a Barrier a
 // filesystem sync shared with other writers. When some of it was written
-// with direct I/O, the kernel then reads those bytes back into the page
-// cache in the background: a blob just pushed is the one most likely to
-// be pulled next (by the other jobs of the same CI pipeline), and the
-// read-back costs the disk a read but the CPU no copy.
+// with direct I/O, the kernel then reads back into the page cache, in the
+// background, what Write has not had read back already (readBackEvery):
+// a blob just pushed is the one most likely to be pulled next (by the
+// other jobs of the same CI pipeline), and the read-back costs the disk a
+// read but the CPU no copy.
 func (f *File) Sync() error {
 	var err error
 	if f.barrier != nil {
