@@ -117,12 +117,12 @@ func (f *File) Write(p []byte) (int, error) {
 const readBackEvery = 32 << 20
 
 // readBackWritten reads back what was written direct since the last
-// read-back, once there are at least min bytes of it. The bytes are on
+// read-back, once there are at least `least` bytes of it. The bytes are on
 // the disk already (a direct write returns when the device has them);
 // the fsync before Commit is what makes them durable, and the read-back
 // neither needs nor changes that.
-func (f *File) readBackWritten(min int64) {
-	if n := f.off - f.readFrom; f.wroteDirect && n > 0 && n >= min {
+func (f *File) readBackWritten(least int64) {
+	if n := f.off - f.readFrom; f.wroteDirect && n > 0 && n >= least {
 		readBack(f.f, f.readFrom, n)
 		f.readFrom = f.off
 	}
