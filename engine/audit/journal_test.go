@@ -350,7 +350,9 @@ func TestFollow(t *testing.T) {
 		got <- result{p, err}
 	}()
 	// Attached: parked once. A push does not match: the follower wakes
-	// for its commit, reads it, and parks again instead of returning.
+	// for its commit, reads it, and parks again instead of returning. It
+	// may wake twice for the one commit (the journal's own wake and the
+	// store's change notice), so parked again means at least twice.
 	wait.For(t, "the follower to wait", func() bool { return j.Stats().Parked == parked+1 })
 	j.Record(ctx, event(1))
 	wait.For(t, "the follower to wait again after the non-matching event", func() bool {
@@ -359,7 +361,7 @@ func TestFollow(t *testing.T) {
 			t.Fatalf("woke for a non-matching event: %+v", r.p)
 		default:
 		}
-		return j.Stats().Parked == parked+2 && j.Stats().Following == 1
+		return j.Stats().Parked >= parked+2 && j.Stats().Following == 1
 	})
 	del := event(2)
 	del.Kind = Delete
