@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -158,10 +159,10 @@ func TestPlainListenerClientHello(t *testing.T) {
 	requireShortPrintable(t, lines)
 }
 
-// TestPlainListenerKeepsSendfile: the wrapped plain connection still
-// offers the TCP connection's ReadFrom, through which blob GETs reach
-// sendfile.
-func TestPlainListenerKeepsSendfile(t *testing.T) {
+// plainPair returns both ends of a loopback connection: the server's as
+// the plain listener wraps it, and the client's. Both close when t ends.
+func plainPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -176,14 +177,24 @@ func TestPlainListenerKeepsSendfile(t *testing.T) {
 		}
 		dialed <- c
 	}()
-	c, err := wrapped.Accept()
+	server, err = wrapped.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	if client := <-dialed; client != nil {
-		defer client.Close()
+	t.Cleanup(func() { _ = server.Close() })
+	client = <-dialed
+	if client == nil {
+		t.FailNow()
 	}
+	t.Cleanup(func() { _ = client.Close() })
+	return server, client
+}
+
+// TestPlainListenerKeepsSendfile: the wrapped plain connection still
+// offers the TCP connection's ReadFrom, through which blob GETs reach
+// sendfile.
+func TestPlainListenerKeepsSendfile(t *testing.T) {
+	c, _ := plainPair(t)
 	if _, ok := c.(io.ReaderFrom); !ok {
 		t.Fatalf("%T hides the TCP connection's ReadFrom", c)
 	}
@@ -230,28 +241,12 @@ func TestLoopbackCopySendsBody(t *testing.T) {
 	if err := os.WriteFile(path, append(body, "past the declared length"...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrapped := Listener(ln, nil, zerolog.Nop())
-	defer wrapped.Close()
+	c, client := plainPair(t)
 	received := make(chan []byte, 1)
 	go func() {
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Error(err)
-			received <- nil
-			return
-		}
-		defer c.Close()
-		got, _ := io.ReadAll(c)
+		got, _ := io.ReadAll(client)
 		received <- got
 	}()
-	c, err := wrapped.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -268,6 +263,42 @@ func TestLoopbackCopySendsBody(t *testing.T) {
 	}
 	if got := <-received; !bytes.Equal(got, body) {
 		t.Fatalf("client received %d bytes, not the %d of the body", len(got), len(body))
+	}
+}
+
+// TestLoopbackCopyKeepsWriteDeadline: a client that stops reading holds
+// the copy no longer than the connection's write deadline (fasthttp sets
+// it from write_timeout), as it held sendfile: ReadFrom returns the
+// deadline's error with the body unsent, instead of blocking for good.
+func TestLoopbackCopyKeepsWriteDeadline(t *testing.T) {
+	c, client := plainPair(t)
+	if err := client.(*net.TCPConn).SetReadBuffer(4 << 10); err != nil {
+		t.Fatal(err)
+	}
+	const size = 256 << 20 // far more than both sockets' buffers hold
+	lr := &io.LimitedReader{R: zeros{}, N: size}
+	if !copiesBody(c.RemoteAddr(), lr) {
+		t.Fatalf("a %d-byte body to %s is not copied", lr.N, c.RemoteAddr())
+	}
+	if err := c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		n   int64
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := c.(io.ReaderFrom).ReadFrom(lr)
+		done <- result{n, err}
+	}()
+	select {
+	case r := <-done:
+		if !errors.Is(r.err, os.ErrDeadlineExceeded) || r.n >= size {
+			t.Fatalf("ReadFrom = %d, %v; want fewer than %d bytes and the deadline's error", r.n, r.err, size)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("ReadFrom still blocked 20 s after a 200 ms write deadline")
 	}
 }
 
